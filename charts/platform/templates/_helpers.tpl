@@ -1,0 +1,321 @@
+{{/*
+Prefix of every object name: release "kantoor" gives kantoor-directory, kantoor-connector-exact-online.
+*/}}
+{{- define "kantoor.prefix" -}}
+{{- default .Release.Name .Values.fullnameOverride | trunc 40 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "kantoor.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "kantoor.prefix" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Every workload the release runs, as {name, component, connector, protocol, entrypoint, values}: the enabled
+components, then one per accounting connector. `values` is componentDefaults with the component's own
+top-level keys put over it (connectors: componentDefaults, then accountingConnector, then the entry).
+The list is handed back in .workloads of the dict passed in, so callers keep real numbers and maps
+instead of a YAML round trip.
+Usage: {{- $ctx := dict "root" $ }}{{- include "kantoor.collectWorkloads" $ctx }} ... $ctx.workloads
+*/}}
+{{- define "kantoor.collectWorkloads" -}}
+{{- $root := .root -}}
+{{- $workloads := list -}}
+{{- range $name, $component := $root.Values.components -}}
+{{- if $component.enabled -}}
+{{- $values := deepCopy $root.Values.componentDefaults -}}
+{{- range $key, $value := $component -}}
+{{- $_ := set $values $key $value -}}
+{{- end -}}
+{{- $isGateway := eq $name "gateway" -}}
+{{- $workloads = append $workloads (dict
+      "name" $name
+      "component" $name
+      "connector" ""
+      "protocol" (ternary "http" "grpc" $isGateway)
+      "entrypoint" (ternary "gateway/dist/main.js" (printf "services/%s/dist/main.js" $name) $isGateway)
+      "values" $values) -}}
+{{- end -}}
+{{- end -}}
+{{- range $connector := $root.Values.connectors -}}
+{{- $values := deepCopy $root.Values.componentDefaults -}}
+{{- range $key, $value := $root.Values.accountingConnector -}}
+{{- $_ := set $values $key $value -}}
+{{- end -}}
+{{- range $key, $value := $connector -}}
+{{- if ne $key "name" -}}
+{{- $_ := set $values $key $value -}}
+{{- end -}}
+{{- end -}}
+{{- $workloads = append $workloads (dict
+      "name" (printf "connector-%s" $connector.name)
+      "component" "accounting-connector"
+      "connector" $connector.name
+      "protocol" "grpc"
+      "entrypoint" "services/accounting-connector/dist/main.js"
+      "values" $values) -}}
+{{- end -}}
+{{- $_ := set . "workloads" $workloads -}}
+{{- end -}}
+
+{{/* Object name of a workload: <prefix>-<workload name>. Expects (dict "root" $ "w" $workload). */}}
+{{- define "kantoor.workloadName" -}}
+{{- printf "%s-%s" (include "kantoor.prefix" .root) .w.name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "kantoor.commonLabels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+app.kubernetes.io/part-of: kantoor
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+{{- end -}}
+
+{{/* Expects (dict "root" $ "w" $workload). */}}
+{{- define "kantoor.selectorLabels" -}}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/name: {{ .w.name }}
+{{- end -}}
+
+{{/* Expects (dict "root" $ "w" $workload). */}}
+{{- define "kantoor.labels" -}}
+{{ include "kantoor.commonLabels" .root }}
+app.kubernetes.io/name: {{ .w.name }}
+app.kubernetes.io/component: {{ .w.component }}
+{{- with .w.connector }}
+kantoor.io/connector: {{ . }}
+{{- end }}
+{{- end -}}
+
+{{/*
+Image reference. Skaffold sets repository to the built image and tag to "<tag>@<digest>", which stays a
+valid reference. Expects (dict "root" $ "w" $workload).
+*/}}
+{{- define "kantoor.image" -}}
+{{- $image := .w.values.image | default dict -}}
+{{- $repository := $image.repository | default (printf "kantoor/%s" .w.component) -}}
+{{- $tag := $image.tag | default .root.Values.image.tag | default .root.Chart.AppVersion -}}
+{{- with .root.Values.image.registry -}}
+{{- printf "%s/%s:%s" (trimSuffix "/" .) $repository $tag -}}
+{{- else -}}
+{{- printf "%s:%s" $repository $tag -}}
+{{- end -}}
+{{- end -}}
+
+{{/* DIRECTORY, DOCUMENT_INTAKE, ...: how a workload name appears in setting names. */}}
+{{- define "kantoor.settingName" -}}
+{{- . | replace "-" "_" | upper -}}
+{{- end -}}
+
+{{/*
+The settings every process reads (docs: charts/platform/README.md). Expects (dict "root" $ "w" $workload).
+Downward-API variables come first: Kubernetes only expands $(VAR) for variables defined earlier.
+*/}}
+{{- define "kantoor.env" -}}
+{{- $root := .root -}}
+{{- $w := .w -}}
+{{- $v := $w.values -}}
+{{- $prefix := include "kantoor.prefix" $root -}}
+- name: K8S_POD_NAME
+  valueFrom: { fieldRef: { fieldPath: metadata.name } }
+- name: K8S_NAMESPACE
+  valueFrom: { fieldRef: { fieldPath: metadata.namespace } }
+- name: K8S_NODE_NAME
+  valueFrom: { fieldRef: { fieldPath: spec.nodeName } }
+- name: KANTOOR_MODE
+  value: cluster
+- name: LOG_LEVEL
+  value: {{ $v.logLevel | default $root.Values.logLevel | quote }}
+- name: METRICS_PORT
+  value: {{ $root.Values.ports.metrics | quote }}
+{{- if eq $w.protocol "http" }}
+- name: PORT
+  value: {{ $root.Values.ports.http | quote }}
+- name: OIDC_ISSUER
+  value: {{ $root.Values.oidc.issuer | quote }}
+- name: OIDC_AUDIENCE
+  value: {{ $root.Values.oidc.audience | quote }}
+{{- with $root.Values.oidc.jwksUri }}
+- name: OIDC_JWKS_URI
+  value: {{ . | quote }}
+{{- end }}
+{{- else }}
+- name: GRPC_PORT
+  value: {{ $root.Values.ports.grpc | quote }}
+{{- end }}
+{{- with $w.connector }}
+- name: CONNECTOR
+  value: {{ . | quote }}
+{{- end }}
+{{- if $v.database.enabled }}
+- name: DATABASE_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ $v.database.existingSecret | default $root.Values.postgresql.existingSecret | quote }}
+      key: {{ $v.database.secretKey | default (printf "%s-url" $w.component) | quote }}
+{{- end }}
+- name: KAFKA_BROKERS
+  value: {{ join "," $root.Values.kafka.brokers | quote }}
+- name: KAFKA_CLIENT_ID
+  value: {{ printf "%s-%s" ($root.Values.kafka.clientIdPrefix | default $prefix) $w.name | quote }}
+- name: KAFKA_SSL
+  value: {{ $root.Values.kafka.ssl | quote }}
+{{- with $root.Values.kafka.sasl }}
+{{- if .mechanism }}
+- name: KAFKA_SASL_MECHANISM
+  value: {{ .mechanism | quote }}
+- name: KAFKA_SASL_USERNAME
+  value: {{ .username | quote }}
+- name: KAFKA_SASL_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ .existingSecret | quote }}
+      key: {{ .passwordKey | quote }}
+{{- end }}
+{{- end }}
+{{- if eq $w.protocol "grpc" }}
+{{- with $root.Values.objectStore }}
+- name: OBJECT_STORE_ENDPOINT
+  value: {{ .endpoint | quote }}
+- name: OBJECT_STORE_PORT
+  value: {{ .port | quote }}
+- name: OBJECT_STORE_USE_SSL
+  value: {{ .useSSL | quote }}
+- name: OBJECT_STORE_ACCESS_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ .existingSecret | quote }}
+      key: {{ .accessKeyKey | quote }}
+- name: OBJECT_STORE_SECRET_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ .existingSecret | quote }}
+      key: {{ .secretKeyKey | quote }}
+- name: OBJECT_STORE_BUCKET
+  value: {{ .bucket | quote }}
+{{- end }}
+{{- end }}
+{{- if eq $w.component "archive" }}
+- name: ARCHIVE_BUCKET
+  value: {{ $root.Values.objectStore.archiveBucket | quote }}
+{{- end }}
+{{- if and (eq $w.component "document-intake") $v.smtpIntake $v.smtpIntake.enabled }}
+- name: SMTP_INTAKE_PORT
+  value: {{ $v.smtpIntake.port | quote }}
+{{- end }}
+{{- include "kantoor.addresses" $root }}
+- name: OTEL_SERVICE_NAME
+  value: {{ $w.component | quote }}
+{{- with $root.Values.telemetry.otlpEndpoint }}
+- name: OTEL_EXPORTER_OTLP_ENDPOINT
+  value: {{ . | quote }}
+{{- end }}
+{{- $attributes := list
+      "service.namespace=kantoor"
+      (printf "service.version=%s" $root.Chart.AppVersion)
+      (printf "deployment.environment.name=%s" $root.Values.telemetry.environment)
+      "k8s.namespace.name=$(K8S_NAMESPACE)"
+      "k8s.pod.name=$(K8S_POD_NAME)"
+      "k8s.node.name=$(K8S_NODE_NAME)" -}}
+{{- with $w.connector }}
+{{- $attributes = append $attributes (printf "kantoor.connector=%s" .) -}}
+{{- end }}
+{{- range $key, $value := $root.Values.telemetry.resourceAttributes }}
+{{- $attributes = append $attributes (printf "%s=%s" $key (toString $value)) -}}
+{{- end }}
+- name: OTEL_RESOURCE_ATTRIBUTES
+  value: {{ join "," $attributes | quote }}
+{{- range $v.env }}
+- name: {{ .name }}
+  value: {{ .value | quote }}
+{{- end }}
+{{- range $v.secretEnv }}
+- name: {{ .name }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ .secretName | quote }}
+      key: {{ .key | quote }}
+{{- end }}
+{{- end -}}
+
+{{/*
+<SERVICE>_GRPC_ADDRESS of every gRPC workload, given to every process: services call each other too
+(invoicing → archive, document-intake → notification). Connectors are addressed one by one, and
+ACCOUNTING_CONNECTORS lists their names.
+*/}}
+{{- define "kantoor.addresses" -}}
+{{- $ctx := dict "root" . -}}
+{{- include "kantoor.collectWorkloads" $ctx -}}
+{{- $connectors := list -}}
+{{- range $w := $ctx.workloads }}
+{{- if eq $w.protocol "grpc" }}
+{{- $setting := ternary (printf "ACCOUNTING_CONNECTOR_%s" (include "kantoor.settingName" $w.connector)) (include "kantoor.settingName" $w.name) (ne $w.connector "") }}
+- name: {{ $setting }}_GRPC_ADDRESS
+  value: {{ printf "%s:%v" (include "kantoor.workloadName" (dict "root" $ctx.root "w" $w)) $ctx.root.Values.ports.grpc | quote }}
+{{- with $w.connector }}
+{{- $connectors = append $connectors . }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- if $connectors }}
+- name: ACCOUNTING_CONNECTORS
+  value: {{ join "," $connectors | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* Pod-level hardening shared by workloads, jobs and test pods. */}}
+{{- define "kantoor.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: {{ .Values.podSecurity.runAsUser }}
+runAsGroup: {{ .Values.podSecurity.runAsGroup }}
+fsGroup: {{ .Values.podSecurity.fsGroup }}
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{- define "kantoor.containerSecurityContext" -}}
+runAsNonRoot: true
+allowPrivilegeEscalation: false
+privileged: false
+readOnlyRootFilesystem: true
+capabilities:
+  drop: [ALL]
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{- define "kantoor.imagePullSecrets" -}}
+{{- with .Values.image.pullSecrets -}}
+imagePullSecrets:
+{{- range . }}
+  - name: {{ . }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/*
+The only writable path: the root file system is read-only. Expects (dict "root" $ "size" "256Mi").
+*/}}
+{{- define "kantoor.tmpVolume" -}}
+- name: tmp
+  emptyDir:
+    sizeLimit: {{ .size | default "256Mi" }}
+{{- end -}}
+
+{{/*
+Probe timings: the chart's defaults for each probe kind, overridden key by key from values.probes.
+Expects (dict "w" $workload "probe" "liveness").
+*/}}
+{{- define "kantoor.probeTimings" -}}
+{{- $defaults := dict
+      "liveness" (dict "periodSeconds" 10 "timeoutSeconds" 3 "failureThreshold" 3)
+      "readiness" (dict "periodSeconds" 5 "timeoutSeconds" 3 "failureThreshold" 2)
+      "startup" (dict "periodSeconds" 2 "timeoutSeconds" 3 "failureThreshold" 60) -}}
+{{- $timings := merge (deepCopy (get (.w.values.probes | default dict) .probe | default dict)) (get $defaults .probe) -}}
+{{- range $key := keys $timings | sortAlpha }}
+{{ $key }}: {{ get $timings $key }}
+{{- end }}
+{{- end -}}

@@ -1,0 +1,114 @@
+/**
+ * API keys of partner applications: scoped to one firm and a set of permissions, revocable, stored hashed.
+ * A key reads `kntr_<prefix>_<secret>`: the prefix finds the row, only the SHA-256 of the secret is kept
+ * (the secret is 256 random bits, so a plain hash suffices where a password would need a slow one). The
+ * directory will own API keys later; until then the gateway keeps them in its own database.
+ */
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import type { Queryable } from '@kantoor/database';
+import { invalidArgument, notFound } from '@kantoor/errors';
+import type { Caller } from './caller';
+
+export interface ApiKeyVerifier {
+  /** the caller a presented key stands for, or null when it is unknown, malformed or revoked */
+  verify(presentedKey: string): Promise<Caller | null>;
+}
+
+export interface ApiKey {
+  id: string;
+  firmId: string;
+  name: string;
+  /** shown in lists so people can tell their keys apart; not secret */
+  prefix: string;
+  scopes: string[];
+  createdAt: Date;
+  revokedAt: Date | null;
+}
+
+export interface CreatedApiKey {
+  apiKey: ApiKey;
+  /** the whole key; shown once, never stored */
+  key: string;
+}
+
+const KEY_FORMAT = /^kntr_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$/;
+const SCOPE_FORMAT = /^[a-z][a-z_]*:([a-z][a-z_]*|\*)$/;
+
+interface ApiKeyRow {
+  id: string;
+  firm_id: string;
+  name: string;
+  prefix: string;
+  hash: string;
+  scopes: string[];
+  created_at: Date;
+  revoked_at: Date | null;
+}
+
+const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
+
+const toApiKey = (row: ApiKeyRow): ApiKey => ({
+  id: row.id,
+  firmId: row.firm_id,
+  name: row.name,
+  prefix: row.prefix,
+  scopes: row.scopes,
+  createdAt: row.created_at,
+  revokedAt: row.revoked_at,
+});
+
+export class ApiKeyStore implements ApiKeyVerifier {
+  constructor(
+    private readonly db: Queryable,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  async create(input: { firmId: string; name: string; scopes: string[] }): Promise<CreatedApiKey> {
+    const badScopes = input.scopes.filter((scope) => !SCOPE_FORMAT.test(scope));
+    if (badScopes.length > 0 || input.scopes.length === 0) {
+      throw invalidArgument('An API key needs at least one scope like "dossier:read".', {
+        reason: 'invalid_scopes',
+        violations: (badScopes.length ? badScopes : ['']).map((scope) => ({ field: 'scopes', message: `"${scope}" is not a scope like dossier:read` })),
+      });
+    }
+    const prefix = randomBytes(6).toString('hex');
+    const secret = randomBytes(32).toString('base64url');
+    const { rows } = await this.db.query<ApiKeyRow>(
+      `INSERT INTO api_keys (id, firm_id, name, prefix, hash, scopes, created_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *`,
+      [randomUUID(), input.firmId, input.name, prefix, sha256(secret), [...new Set(input.scopes)], new Date(this.clock())],
+    );
+    return { apiKey: toApiKey(rows[0]), key: `kntr_${prefix}_${secret}` };
+  }
+
+  async verify(presentedKey: string): Promise<Caller | null> {
+    const match = KEY_FORMAT.exec(presentedKey);
+    if (!match) return null;
+    const { rows } = await this.db.query<ApiKeyRow>('SELECT * FROM api_keys WHERE prefix = $1 AND revoked_at IS NULL', [match[1]]);
+    const row = rows[0];
+    if (!row || !timingSafeEqual(Buffer.from(sha256(match[2]), 'hex'), Buffer.from(row.hash, 'hex'))) return null;
+    return { kind: 'api_key', subjectId: row.id, firmId: row.firm_id, scopes: row.scopes };
+  }
+
+  /** Revoking twice is not an error; a key of another firm is "not found", never "forbidden". */
+  async revoke(firmId: string, id: string): Promise<ApiKey> {
+    const { rows } = await this.db.query<ApiKeyRow>(
+      `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $3)
+       WHERE id::text = $2 AND firm_id = $1 RETURNING *`,
+      [firmId, id, new Date(this.clock())],
+    );
+    if (rows.length === 0) throw notFound('There is no such API key.', { reason: 'api_key_not_found' });
+    return toApiKey(rows[0]);
+  }
+
+  async list(firmId: string): Promise<ApiKey[]> {
+    const { rows } = await this.db.query<ApiKeyRow>('SELECT * FROM api_keys WHERE firm_id = $1 ORDER BY created_at, id', [firmId]);
+    return rows.map(toApiKey);
+  }
+}
+
+/** Creating, listing and revoking keys; the gateway's ApiKeyStore does it until the directory takes over. */
+export type ApiKeyManagement = ApiKeyVerifier & Pick<ApiKeyStore, 'create' | 'revoke' | 'list'>;
+
+export const managesApiKeys = (verifier: ApiKeyVerifier | undefined): verifier is ApiKeyManagement =>
+  typeof (verifier as Partial<ApiKeyManagement> | undefined)?.create === 'function';

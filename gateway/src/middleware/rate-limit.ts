@@ -1,0 +1,114 @@
+/**
+ * Rate limits: a token bucket per staff member or portal user, per API key, and per address for requests
+ * without credentials (plus a stricter one for login attempts). The buckets live in this process's memory,
+ * so with N gateway replicas a client may get up to N times the limit; that is accepted over a shared store
+ * on every request. Answers carry the IETF RateLimit-* headers (draft-ietf-httpapi-ratelimit-headers).
+ */
+import type { Request, Response } from 'express';
+import { resourceExhausted } from '@kantoor/errors';
+import type { Caller } from '../auth/caller';
+
+export interface RateLimitPolicy {
+  /** requests per window; also the burst */
+  limit: number;
+  windowSeconds: number;
+}
+
+export interface RateLimitDecision {
+  allowed: boolean;
+  limit: number;
+  remaining: number;
+  /** seconds until the bucket is full again */
+  resetSeconds: number;
+  /** seconds until the next request would be allowed */
+  retryAfterSeconds: number;
+  windowSeconds: number;
+}
+
+interface Bucket {
+  tokens: number;
+  updatedAt: number;
+}
+
+/** Past this many buckets, full (idle) ones are dropped, so memory does not grow with every address seen. */
+const SWEEP_ABOVE = 10_000;
+
+export class TokenBuckets {
+  private readonly buckets = new Map<string, Bucket>();
+
+  constructor(private readonly clock: () => number = Date.now) {}
+
+  take(key: string, policy: RateLimitPolicy): RateLimitDecision {
+    const now = this.clock();
+    const perMs = policy.limit / (policy.windowSeconds * 1000);
+    const bucket = this.buckets.get(key) ?? { tokens: policy.limit, updatedAt: now };
+    bucket.tokens = Math.min(policy.limit, bucket.tokens + (now - bucket.updatedAt) * perMs);
+    bucket.updatedAt = now;
+    const allowed = bucket.tokens >= 1;
+    if (allowed) bucket.tokens -= 1;
+    if (!this.buckets.has(key)) {
+      if (this.buckets.size >= SWEEP_ABOVE) this.sweep(now, perMs, policy.limit);
+      this.buckets.set(key, bucket);
+    }
+    return {
+      allowed,
+      limit: policy.limit,
+      remaining: Math.floor(bucket.tokens),
+      resetSeconds: Math.ceil((policy.limit - bucket.tokens) / perMs / 1000),
+      retryAfterSeconds: allowed ? 0 : Math.max(1, Math.ceil((1 - bucket.tokens) / perMs / 1000)),
+      windowSeconds: policy.windowSeconds,
+    };
+  }
+
+  get size(): number {
+    return this.buckets.size;
+  }
+
+  private sweep(now: number, perMs: number, limit: number): void {
+    for (const [key, bucket] of this.buckets) {
+      if (bucket.tokens + (now - bucket.updatedAt) * perMs >= limit) this.buckets.delete(key);
+    }
+  }
+}
+
+export interface RateLimits {
+  perUser: RateLimitPolicy;
+  perApiKey: RateLimitPolicy;
+  perAddress: RateLimitPolicy;
+  loginPerAddress: RateLimitPolicy;
+}
+
+export function bucketFor(caller: Caller | null, address: string, limits: RateLimits): [string, RateLimitPolicy] {
+  if (!caller) return [`address:${address}`, limits.perAddress];
+  if (caller.kind === 'api_key') return [`api_key:${caller.subjectId}`, limits.perApiKey];
+  return [`${caller.kind}:${caller.subjectId}`, limits.perUser];
+}
+
+/**
+ * Takes a token from each bucket that applies, sets the headers of the tightest one, and throws a 429
+ * problem (with Retry-After) when any is empty.
+ */
+export function enforceRateLimits(
+  buckets: TokenBuckets,
+  limits: RateLimits,
+  request: Request,
+  response: Response,
+  options: { throttle?: 'login' },
+): void {
+  const address = request.ip ?? 'unknown';
+  const applying: Array<[string, RateLimitPolicy]> = [bucketFor(request.gateway.caller, address, limits)];
+  if (options.throttle === 'login') applying.push([`login:${address}`, limits.loginPerAddress]);
+  const decisions = applying.map(([key, policy]) => buckets.take(key, policy));
+  const refused = decisions.find((decision) => !decision.allowed);
+  const shown = refused ?? decisions.reduce((tightest, decision) => (decision.remaining < tightest.remaining ? decision : tightest));
+  response.set({
+    'ratelimit-limit': String(shown.limit),
+    'ratelimit-remaining': String(shown.remaining),
+    'ratelimit-reset': String(shown.resetSeconds),
+    'ratelimit-policy': `${shown.limit};w=${shown.windowSeconds}`,
+  });
+  if (refused) {
+    response.set('retry-after', String(refused.retryAfterSeconds));
+    throw resourceExhausted(`Too many requests; try again in ${refused.retryAfterSeconds} s.`, { reason: 'rate_limited' });
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * The first middleware: gives every request an id (the caller's X-Request-Id when it is sane), a logger that
+ * carries it, an abort signal for downstream calls, and the W3C trace context of the caller, so that log
+ * lines and gRPC calls made for the request belong to the caller's trace.
+ */
+import { randomUUID } from 'node:crypto';
+import { context, isSpanContextValid, propagation, trace } from '@opentelemetry/api';
+import type { RequestHandler } from 'express';
+import type { Logger } from '@kantoor/logging';
+import type { Caller } from '../auth/caller';
+import type { Route } from '../openapi/route';
+
+export interface RequestState {
+  requestId: string;
+  logger: Logger;
+  /** aborted when the client leaves before the response is complete */
+  signal: AbortSignal;
+  /** set once a declared route matched */
+  route?: Route;
+  caller: Caller | null;
+}
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      gateway: RequestState;
+    }
+  }
+}
+
+const SANE_REQUEST_ID = /^[A-Za-z0-9._:+=/-]{1,128}$/;
+/** Probes and scrapes every few seconds would drown the request log. */
+const UNLOGGED_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
+
+export function requestContext(logger: Logger): RequestHandler {
+  return (request, response, next) => {
+    const incoming = request.get('x-request-id');
+    const requestId = incoming && SANE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    const aborts = new AbortController();
+    request.gateway = { requestId, logger: logger.child({ request_id: requestId }), signal: aborts.signal, caller: null };
+    response.setHeader('x-request-id', requestId);
+    const started = process.hrtime.bigint();
+    response.on('close', () => {
+      if (!response.writableFinished) aborts.abort(new Error('the client closed the connection'));
+      if (!UNLOGGED_PATHS.has(request.path)) logRequest(request.gateway, request.method, request.path, response.statusCode, response.writableFinished, started);
+    });
+
+    // With the http instrumentation running, its server span already continues the caller's trace. Without it
+    // (instrumentation off, or express loaded before telemetry started) the caller's context is adopted here.
+    const active = trace.getActiveSpan()?.spanContext();
+    if (active && isSpanContextValid(active)) return next();
+    const callerContext = propagation.extract(context.active(), request.headers);
+    // body parsers and streams call back from the socket's context; binding keeps the caller's trace there
+    context.bind(callerContext, request);
+    context.bind(callerContext, response);
+    context.with(callerContext, next);
+  };
+}
+
+function logRequest(state: RequestState, method: string, path: string, status: number, finished: boolean, started: bigint) {
+  const durationMs = Number((process.hrtime.bigint() - started) / 1000n) / 1000;
+  const fields = {
+    method,
+    route: state.route ? state.route.path : path,
+    operation: state.route?.operationId,
+    status,
+    duration_ms: durationMs,
+    caller: state.caller ? `${state.caller.kind}:${state.caller.subjectId}` : undefined,
+    ...(finished ? {} : { aborted: true }),
+  };
+  if (status >= 500) state.logger.error(fields, 'request answered');
+  else state.logger.info(fields, 'request answered');
+}

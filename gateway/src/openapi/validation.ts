@@ -1,0 +1,105 @@
+/**
+ * Request and response validation with the schemas of the route table, compiled once when the app is built.
+ * Path and query values arrive as strings and are coerced to the declared types; bodies are not coerced.
+ */
+import Ajv2020, { type ErrorObject, type ValidateFunction } from 'ajv/dist/2020';
+import addFormats from 'ajv-formats';
+import { DomainError, invalidArgument, type FieldViolation } from '@kantoor/errors';
+import type { JsonSchema, Route } from './route';
+
+export interface RouteValidators {
+  params?: ValidateFunction;
+  query?: ValidateFunction;
+  body?: ValidateFunction;
+  responses: Map<number, ValidateFunction>;
+}
+
+function newAjv(options: ConstructorParameters<typeof Ajv2020>[0]): Ajv2020 {
+  const ajv = new Ajv2020({ allErrors: true, strict: true, ...options });
+  addFormats(ajv);
+  ajv.addKeyword('example'); // OpenAPI's own annotation, kept for documentation
+  return ajv;
+}
+
+export function compileValidators(routes: readonly Route[]): Map<Route, RouteValidators> {
+  const inputs = newAjv({ coerceTypes: 'array', useDefaults: true });
+  const bodies = newAjv({ useDefaults: true });
+  const outputs = newAjv({});
+  const compile = (ajv: Ajv2020, schema: JsonSchema | undefined, where: string) => {
+    if (!schema) return undefined;
+    try {
+      return ajv.compile(schema);
+    } catch (error) {
+      throw new Error(`${where}: ${(error as Error).message}`);
+    }
+  };
+  return new Map(
+    routes.map((route) => {
+      const where = `route ${route.operationId}`;
+      const responses = new Map<number, ValidateFunction>();
+      for (const [status, response] of Object.entries(route.responses)) {
+        const validate = compile(outputs, response.schema, `${where} response ${status}`);
+        if (validate) responses.set(Number(status), validate);
+      }
+      return [
+        route,
+        {
+          params: compile(inputs, route.request?.params, `${where} params`),
+          query: compile(inputs, route.request?.query ?? { type: 'object', additionalProperties: false }, `${where} query`),
+          body: compile(bodies, route.request?.body, `${where} body`),
+          responses,
+        },
+      ];
+    }),
+  );
+}
+
+/** `/lines/0/amount` in `body` → `body.lines[0].amount` */
+function fieldName(location: string, instancePath: string, property?: string): string {
+  const segments = instancePath.split('/').slice(1).map((segment) => segment.replace(/~1/g, '/').replace(/~0/g, '~'));
+  if (property !== undefined) segments.push(property);
+  return segments.reduce((name, segment) => (/^\d+$/.test(segment) ? `${name}[${segment}]` : `${name}.${segment}`), location);
+}
+
+export function violationsOf(errors: ErrorObject[], location: string): FieldViolation[] {
+  return errors.map((error) => {
+    if (error.keyword === 'required') {
+      return { field: fieldName(location, error.instancePath, String(error.params.missingProperty)), message: 'is required' };
+    }
+    if (error.keyword === 'additionalProperties') {
+      return { field: fieldName(location, error.instancePath, String(error.params.additionalProperty)), message: 'is not allowed' };
+    }
+    return { field: fieldName(location, error.instancePath), message: error.message ?? 'is not valid' };
+  });
+}
+
+/** Validates (and coerces, for path and query) the parts of a request; one error lists every bad field. */
+export function checkRequest(validators: RouteValidators, parts: { params: unknown; query: unknown; body?: unknown; hasBody: boolean }): void {
+  const violations: FieldViolation[] = [];
+  const check = (validate: ValidateFunction | undefined, data: unknown, location: string) => {
+    if (validate && !validate(data)) violations.push(...violationsOf(validate.errors ?? [], location));
+  };
+  check(validators.params, parts.params, 'params');
+  check(validators.query, parts.query, 'query');
+  if (validators.body) {
+    if (parts.hasBody) check(validators.body, parts.body, 'body');
+    else violations.push({ field: 'body', message: 'is required (application/json)' });
+  }
+  if (violations.length > 0) {
+    throw invalidArgument(
+      violations.length === 1 ? `${violations[0].field} ${violations[0].message}.` : `${violations.length} fields are not valid.`,
+      { reason: 'validation_failed', violations },
+    );
+  }
+}
+
+/** Response validation (VALIDATE_RESPONSES): a response that breaks its own contract is a bug of ours. */
+export function checkResponse(route: Route, validators: RouteValidators, status: number, body: unknown): void {
+  const declared = route.responses[status];
+  if (!declared) throw new DomainError('internal', `${route.operationId} answered ${status}, which it does not declare`);
+  const validate = validators.responses.get(status);
+  if (validate && !validate(body)) {
+    const problems = violationsOf(validate.errors ?? [], 'response').map((violation) => `${violation.field} ${violation.message}`);
+    throw new DomainError('internal', `${route.operationId} answered ${status} against its schema: ${problems.join('; ')}`);
+  }
+}

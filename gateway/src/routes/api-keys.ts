@@ -1,0 +1,108 @@
+/** API keys of partner applications: firm admins create, list and revoke them. */
+import { notFound, permissionDenied } from '@kantoor/errors';
+import { managesApiKeys, type ApiKey, type ApiKeyManagement } from '../auth/api-keys';
+import type { Caller } from '../auth/caller';
+import type { GatewayDeps } from '../app';
+import { defineRoute, namedSchema } from '../openapi/route';
+
+export const ApiKeySchema = namedSchema('ApiKey', {
+  type: 'object',
+  additionalProperties: false,
+  required: ['id', 'name', 'prefix', 'scopes', 'createdAt', 'revokedAt'],
+  properties: {
+    id: { type: 'string', format: 'uuid' },
+    name: { type: 'string' },
+    prefix: { type: 'string', description: 'the start of the key, to tell keys apart; not secret' },
+    scopes: { type: 'array', items: { type: 'string' } },
+    createdAt: { type: 'string', format: 'date-time' },
+    revokedAt: { type: ['string', 'null'], format: 'date-time' },
+  },
+});
+
+const CreateApiKeySchema = namedSchema('CreateApiKey', {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'scopes'],
+  properties: {
+    name: { type: 'string', minLength: 1, maxLength: 200 },
+    scopes: { type: 'array', minItems: 1, maxItems: 100, uniqueItems: true, items: { type: 'string', pattern: '^[a-z][a-z_]*:([a-z][a-z_]*|\\*)$' } },
+  },
+});
+
+const CreatedApiKeySchema = namedSchema('CreatedApiKey', {
+  type: 'object',
+  additionalProperties: false,
+  required: ['apiKey', 'key'],
+  properties: {
+    apiKey: ApiKeySchema,
+    key: { type: 'string', description: 'the whole key, shown only in this answer; send it as `X-Api-Key`' },
+  },
+});
+
+/** Managing keys is a firm setting: admins only, and never with an API key itself. */
+function keysOfAdmin(caller: Caller, deps: GatewayDeps): ApiKeyManagement {
+  if (caller.kind !== 'staff' || caller.role !== 'admin') throw permissionDenied('Only admins manage API keys.', { reason: 'admin_only' });
+  if (!managesApiKeys(deps.apiKeys)) throw notFound('API keys are managed elsewhere in this installation.', { reason: 'api_key_management_not_available' });
+  return deps.apiKeys;
+}
+
+const view = (key: ApiKey) => ({
+  id: key.id,
+  name: key.name,
+  prefix: key.prefix,
+  scopes: key.scopes,
+  createdAt: key.createdAt.toISOString(),
+  revokedAt: key.revokedAt?.toISOString() ?? null,
+});
+
+export const createApiKey = defineRoute<{ body: { name: string; scopes: string[] } }>({
+  method: 'post',
+  path: '/v1/api-keys',
+  operationId: 'createApiKey',
+  summary: 'Create an API key for a partner application',
+  tags: ['api keys'],
+  auth: 'authenticated',
+  permission: 'api_key:write',
+  idempotency: false,
+  request: { body: CreateApiKeySchema },
+  responses: { 201: { description: 'Created; the key is shown only now', schema: CreatedApiKeySchema } },
+  async handler({ body, caller, deps }) {
+    const created = await keysOfAdmin(caller, deps).create({ firmId: caller.firmId, name: body.name, scopes: body.scopes });
+    return { apiKey: view(created.apiKey), key: created.key };
+  },
+});
+
+export const listApiKeys = defineRoute({
+  method: 'get',
+  path: '/v1/api-keys',
+  operationId: 'listApiKeys',
+  summary: "List the firm's API keys, revoked ones included",
+  tags: ['api keys'],
+  auth: 'authenticated',
+  permission: 'api_key:read',
+  responses: {
+    200: { description: 'The keys, oldest first', schema: { type: 'object', additionalProperties: false, required: ['items'], properties: { items: { type: 'array', items: ApiKeySchema } } } },
+  },
+  async handler({ caller, deps }) {
+    return { items: (await keysOfAdmin(caller, deps).list(caller.firmId)).map(view) };
+  },
+});
+
+export const revokeApiKey = defineRoute<{ params: { apiKeyId: string } }>({
+  method: 'delete',
+  path: '/v1/api-keys/{apiKeyId}',
+  operationId: 'revokeApiKey',
+  summary: 'Revoke an API key; it stops working at once',
+  tags: ['api keys'],
+  auth: 'authenticated',
+  permission: 'api_key:write',
+  request: {
+    params: { type: 'object', required: ['apiKeyId'], properties: { apiKeyId: { type: 'string', format: 'uuid' } } },
+  },
+  responses: { 200: { description: 'Revoked (also when it already was)', schema: ApiKeySchema } },
+  async handler({ params, caller, deps }) {
+    return view(await keysOfAdmin(caller, deps).revoke(caller.firmId, params.apiKeyId));
+  },
+});
+
+export const apiKeyRoutes = [createApiKey, listApiKeys, revokeApiKey];

@@ -1,0 +1,102 @@
+import request from 'supertest';
+import { describeEachDatabase, type TestDatabase } from '@kantoor/testing';
+import { ApiKeyStore, defineRoute, routeTable } from '../src';
+import { bearer, openMigratedDatabase, problemType, staff, testApp, whoAmI } from './helpers';
+
+const readDossiers = defineRoute({
+  method: 'get',
+  path: '/v1/test/dossiers',
+  operationId: 'listTestDossiers',
+  summary: 'Needs dossier:read',
+  tags: ['test'],
+  auth: 'authenticated',
+  permission: 'dossier:read',
+  responses: { 200: { description: 'ok' } },
+  handler: ({ caller }) => ({ firmId: caller.firmId }),
+});
+
+describeEachDatabase('API keys', (open) => {
+  let database: TestDatabase;
+  let store: ApiKeyStore;
+  beforeAll(async () => {
+    database = await openMigratedDatabase(open);
+    store = new ApiKeyStore(database.db);
+  });
+  afterAll(() => database.dispose());
+
+  it('verifies a new key as a caller of its firm with its scopes, and stores only a hash of it', async () => {
+    const { apiKey, key } = await store.create({ firmId: 'firm-1', name: 'Exact sync', scopes: ['dossier:read', 'document:*'] });
+    expect(key).toMatch(/^kntr_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$/);
+    expect(key.startsWith(`kntr_${apiKey.prefix}_`)).toBe(true);
+    await expect(store.verify(key)).resolves.toEqual({ kind: 'api_key', subjectId: apiKey.id, firmId: 'firm-1', scopes: ['dossier:read', 'document:*'] });
+    const { rows } = await database.db.query('SELECT * FROM api_keys WHERE id = $1', [apiKey.id]);
+    expect(JSON.stringify(rows)).not.toContain(key.split('_')[2]);
+  });
+
+  it('does not verify a key with a wrong secret, a malformed key or a revoked key', async () => {
+    const { apiKey, key } = await store.create({ firmId: 'firm-1', name: 'Portal', scopes: ['dossier:read'] });
+    const wrongSecret = `${key.slice(0, -1)}${key.endsWith('A') ? 'B' : 'A'}`;
+    await expect(store.verify(wrongSecret)).resolves.toBeNull();
+    await expect(store.verify('kntr_nope')).resolves.toBeNull();
+    await expect(store.revoke('firm-2', apiKey.id)).rejects.toMatchObject({ kind: 'not_found' });
+    await expect(store.verify(key)).resolves.not.toBeNull();
+    const revoked = await store.revoke('firm-1', apiKey.id);
+    expect(revoked.revokedAt).toBeInstanceOf(Date);
+    await expect(store.verify(key)).resolves.toBeNull();
+    await expect(store.revoke('firm-1', apiKey.id)).resolves.toMatchObject({ revokedAt: revoked.revokedAt });
+  });
+
+  it('refuses keys without scopes or with malformed ones', async () => {
+    await expect(store.create({ firmId: 'firm-1', name: 'x', scopes: [] })).rejects.toMatchObject({ reason: 'invalid_scopes' });
+    await expect(store.create({ firmId: 'firm-1', name: 'x', scopes: ['everything'] })).rejects.toMatchObject({ reason: 'invalid_scopes' });
+  });
+
+  it('lets an admin manage keys over HTTP, and the key then works within its scopes only', async () => {
+    const { app } = testApp({ db: database.db }, [...routeTable, whoAmI, readDossiers]);
+    const admin = bearer(staff({ firmId: 'firm-http', subjectId: 'admin-1' }));
+    const created = await request(app).post('/v1/api-keys').set('authorization', admin).send({ name: 'Partner', scopes: ['dossier:read'] });
+    expect(created.status).toBe(201);
+    const { key, apiKey } = created.body;
+
+    const allowed = await request(app).get('/v1/test/dossiers').set('x-api-key', key);
+    expect(allowed.status).toBe(200);
+    expect(allowed.body).toEqual({ firmId: 'firm-http' });
+    const outOfScope = await request(app).get('/v1/test/whoami').set('x-api-key', key);
+    expect(outOfScope.status).toBe(403);
+    expect(outOfScope.body.type).toBe(problemType('missing-scope'));
+    const keysCannotManageKeys = await request(app).get('/v1/api-keys').set('x-api-key', key);
+    expect(keysCannotManageKeys.status).toBe(403);
+
+    const listed = await request(app).get('/v1/api-keys').set('authorization', admin).expect(200);
+    expect(listed.body.items).toEqual([{ ...apiKey, revokedAt: null }]);
+    expect(JSON.stringify(listed.body)).not.toContain(key);
+
+    const otherFirm = await request(app).delete(`/v1/api-keys/${apiKey.id}`).set('authorization', bearer(staff({ firmId: 'firm-other' })));
+    expect(otherFirm.status).toBe(404);
+    await request(app).delete(`/v1/api-keys/${apiKey.id}`).set('authorization', admin).expect(200);
+    const afterRevoke = await request(app).get('/v1/test/dossiers').set('x-api-key', key);
+    expect(afterRevoke.status).toBe(401);
+    expect(afterRevoke.body.type).toBe(problemType('invalid-api-key'));
+  });
+
+  it('lets only admins manage keys, and never stores a new key for idempotent replay', async () => {
+    const { app } = testApp({ db: database.db }, routeTable);
+    const employee = await request(app).post('/v1/api-keys').set('authorization', bearer(staff({ role: 'employee' }))).send({ name: 'x', scopes: ['dossier:read'] });
+    expect(employee.status).toBe(403);
+    const withKey = await request(app)
+      .post('/v1/api-keys')
+      .set('authorization', bearer(staff()))
+      .set('idempotency-key', 'create-key-1')
+      .send({ name: 'x', scopes: ['dossier:read'] });
+    expect(withKey.status).toBe(400);
+    expect(withKey.body.type).toBe(problemType('idempotency-not-supported'));
+  });
+
+  it('refuses a request carrying both a bearer token and an API key', async () => {
+    const { app } = testApp({ db: database.db });
+    const { key } = await store.create({ firmId: 'firm-1', name: 'both', scopes: ['firm:read'] });
+    const response = await request(app).get('/v1/test/whoami').set('x-api-key', key).set('authorization', bearer(staff()));
+    expect(response.status).toBe(401);
+    expect(response.body.type).toBe(problemType('ambiguous-credentials'));
+  });
+});

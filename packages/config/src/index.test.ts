@@ -1,0 +1,40 @@
+import { ConfigError, commonSettings, readConfig, requireClusterSettings, settings } from './index';
+
+describe('configuration', () => {
+  test('every wrong or missing setting is named at once', () => {
+    const schema = { PORT: settings.port(), MODE: settings.oneOf(['a', 'b'] as const), ISSUER: settings.url() };
+    try {
+      readConfig(schema, { PORT: 'eighty', MODE: 'c' });
+      throw new Error('expected a ConfigError');
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).problems).toEqual([
+        'PORT must be a port number (0-65535), got "eighty"',
+        'MODE must be one of a, b, got "c"',
+        'ISSUER is required',
+      ]);
+    }
+  });
+
+  test('defaults, optionals, lists and booleans are typed', () => {
+    const config = readConfig(
+      {
+        N: settings.integer({ default: 3 }),
+        L: settings.list(),
+        B: settings.boolean(),
+        O: settings.string({ optional: true }),
+      },
+      { L: 'a, b,,c', B: 'yes' },
+    );
+    expect(config).toEqual({ N: 3, L: ['a', 'b', 'c'], B: true, O: undefined });
+  });
+
+  test('cluster mode requires its infrastructure', () => {
+    const config = readConfig(commonSettings, { KANTOOR_MODE: 'cluster' });
+    expect(() => requireClusterSettings(config, { database: true, kafka: true })).toThrow(
+      /DATABASE_URL is required in cluster mode[\s\S]*KAFKA_BROKERS is required/,
+    );
+    const embedded = readConfig(commonSettings, {});
+    expect(() => requireClusterSettings(embedded, { database: true })).not.toThrow();
+  });
+});

@@ -1,0 +1,69 @@
+import { createHash } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Database } from './database';
+
+export interface Migration {
+  version: string;
+  sql: string;
+}
+
+export interface MigrationReport {
+  applied: string[];
+  alreadyApplied: number;
+}
+
+/** Reads `NNNN_name.sql` files from a service's migrations folder, in name order. */
+export async function readMigrations(folder: string): Promise<Migration[]> {
+  const files = (await readdir(folder)).filter((name) => name.endsWith('.sql')).sort();
+  return Promise.all(
+    files.map(async (name) => ({
+      version: path.basename(name, '.sql'),
+      sql: await readFile(path.join(folder, name), 'utf8'),
+    })),
+  );
+}
+
+const checksum = (sql: string) => createHash('sha256').update(sql).digest('hex');
+
+/**
+ * Applies the migrations not applied yet, each in its own transaction with its bookkeeping row, so a
+ * crash never leaves a half-applied migration. On PostgreSQL an advisory lock makes concurrent runners
+ * (two pods starting) wait for each other. An applied migration whose file changed afterwards stops the
+ * run: schema history is append-only.
+ */
+export async function migrate(db: Database, migrations: Migration[]): Promise<MigrationReport> {
+  await db.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version text PRIMARY KEY,
+    checksum text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
+  )`);
+  const applied: string[] = [];
+  let alreadyApplied = 0;
+  for (const migration of migrations) {
+    const done = await db.transaction(async (tx) => {
+      if (db.dialect === 'postgres') await tx.query(`SELECT pg_advisory_xact_lock(hashtext('schema_migrations'))`);
+      const existing = await tx.query<{ checksum: string }>(
+        'SELECT checksum FROM schema_migrations WHERE version = $1',
+        [migration.version],
+      );
+      if (existing.rows.length > 0) {
+        if (existing.rows[0].checksum !== checksum(migration.sql)) {
+          throw new Error(
+            `migration ${migration.version} was changed after it was applied; add a new migration instead`,
+          );
+        }
+        return false;
+      }
+      await tx.query(migration.sql);
+      await tx.query('INSERT INTO schema_migrations (version, checksum) VALUES ($1, $2)', [
+        migration.version,
+        checksum(migration.sql),
+      ]);
+      return true;
+    });
+    if (done) applied.push(migration.version);
+    else alreadyApplied++;
+  }
+  return { applied, alreadyApplied };
+}

@@ -1,0 +1,25 @@
+export { grpcServiceDefinition } from './service-definition';
+export {
+  GrpcServer,
+  implement,
+  type CallContext,
+  type GrpcServerOptions,
+  type GrpcServiceRegistration,
+  type ServiceImpl,
+} from './server';
+export {
+  createServiceClient,
+  waitUntilServing,
+  type CallOptionsKantoor,
+  type ClientOptions,
+  type ServiceClient,
+} from './client';
+export {
+  CALLER_METADATA_KEY,
+  callerFromMetadata,
+  decodeCaller,
+  encodeCaller,
+  systemCaller,
+  type Caller,
+} from './caller';
+export { fromGrpcError, toGrpcStatus } from './error-mapping';

@@ -1,0 +1,231 @@
+import type { DescMessage, DescMethod, DescService, MessageInitShape, MessageShape } from '@bufbuild/protobuf';
+import { create } from '@bufbuild/protobuf';
+import {
+  Server,
+  ServerCredentials,
+  status,
+  type Metadata,
+  type ServerDuplexStream,
+  type ServerReadableStream,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+  type UntypedHandleCall,
+  type sendUnaryData,
+} from '@grpc/grpc-js';
+import { unauthenticated } from '@kantoor/errors';
+import type { Logger } from '@kantoor/logging';
+import { HealthCheckResponse_ServingStatus, Health } from '@kantoor/proto/grpc/health/v1/health_pb';
+import { callerFromMetadata, type Caller } from './caller';
+import { toGrpcStatus } from './error-mapping';
+import { grpcServiceDefinition } from './service-definition';
+
+export interface CallContext {
+  /** who calls; every Kantoor RPC requires one (the gateway or a calling service sets it) */
+  caller: Caller;
+  metadata: Metadata;
+  /** aborted when the client cancels or the deadline passes */
+  signal: AbortSignal;
+  deadline: Date | undefined;
+}
+
+type In<M extends DescMethod> = MessageShape<M['input']>;
+type Out<M extends DescMethod> = MessageInitShape<M['output']>;
+
+type MethodImpl<M extends DescMethod> = M['methodKind'] extends 'unary'
+  ? (request: In<M>, context: CallContext) => Promise<Out<M>>
+  : M['methodKind'] extends 'server_streaming'
+    ? (request: In<M>, context: CallContext) => AsyncIterable<Out<M>>
+    : M['methodKind'] extends 'client_streaming'
+      ? (requests: AsyncIterable<In<M>>, context: CallContext) => Promise<Out<M>>
+      : (requests: AsyncIterable<In<M>>, context: CallContext) => AsyncIterable<Out<M>>;
+
+/** What a service implements for a generated service descriptor: one async function per RPC. */
+export type ServiceImpl<S extends DescService> = { [K in keyof S['method']]: MethodImpl<S['method'][K]> };
+
+export interface GrpcServiceRegistration {
+  service: DescService;
+  implementation: Record<string, (...args: never[]) => unknown>;
+}
+
+/** Typed helper: `implement(DirectoryService, { registerFirm: async (req, ctx) => ... })`. */
+export function implement<S extends DescService>(service: S, implementation: ServiceImpl<S>): GrpcServiceRegistration {
+  return { service, implementation: implementation as unknown as GrpcServiceRegistration['implementation'] };
+}
+
+export interface GrpcServerOptions {
+  logger: Logger;
+  services: GrpcServiceRegistration[];
+  /** the name reported by the health service besides '' (the whole server), e.g. `kantoor.directory.v1.DirectoryService` */
+  maxMessageBytes?: number;
+}
+
+/**
+ * A gRPC server with the standard health service, caller identity from metadata, error mapping and
+ * cancellation. Health answers SERVING only between `start()` and `drain()`, which is what readiness
+ * probes and the embedded launcher wait for.
+ */
+export class GrpcServer {
+  readonly server: Server;
+  private serving = false;
+  private readonly logger: Logger;
+  private readonly watchers = new Set<ServerWritableStream<unknown, unknown>>();
+  private readonly serviceNames: string[];
+  port = 0;
+
+  constructor(options: GrpcServerOptions) {
+    this.logger = options.logger;
+    const limit = options.maxMessageBytes ?? 16 * 1024 * 1024;
+    this.server = new Server({ 'grpc.max_receive_message_length': limit, 'grpc.max_send_message_length': limit });
+    this.serviceNames = options.services.map((registration) => registration.service.typeName);
+    for (const registration of options.services) this.addService(registration);
+    this.addHealth();
+  }
+
+  async start(host: string, port: number): Promise<number> {
+    this.port = await new Promise<number>((resolve, reject) =>
+      this.server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (error, bound) =>
+        error ? reject(error) : resolve(bound),
+      ),
+    );
+    this.setServing(true);
+    return this.port;
+  }
+
+  /** Readiness off: health answers NOT_SERVING so that no new traffic is routed here. */
+  drain(): void {
+    this.setServing(false);
+  }
+
+  /** Waits for calls in flight (up to `timeoutMs`), then closes whatever is left. */
+  async stop(timeoutMs = 10_000): Promise<void> {
+    this.setServing(false);
+    for (const watcher of this.watchers) watcher.end();
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, timeoutMs);
+      this.server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  private setServing(serving: boolean): void {
+    this.serving = serving;
+    const response = this.healthResponse('');
+    for (const watcher of this.watchers) watcher.write(response);
+  }
+
+  private healthResponse(service: string) {
+    const known = service === '' || this.serviceNames.includes(service);
+    return {
+      status: !known
+        ? HealthCheckResponse_ServingStatus.SERVICE_UNKNOWN
+        : this.serving
+          ? HealthCheckResponse_ServingStatus.SERVING
+          : HealthCheckResponse_ServingStatus.NOT_SERVING,
+    };
+  }
+
+  private addHealth(): void {
+    this.server.addService(grpcServiceDefinition(Health), {
+      check: (call: ServerUnaryCall<{ service: string }, unknown>, callback: sendUnaryData<unknown>) => {
+        const response = this.healthResponse(call.request.service);
+        if (response.status === HealthCheckResponse_ServingStatus.SERVICE_UNKNOWN) {
+          callback({ code: status.NOT_FOUND, details: `unknown service ${call.request.service}` });
+        } else callback(null, response);
+      },
+      watch: (call: ServerWritableStream<{ service: string }, unknown>) => {
+        this.watchers.add(call);
+        call.write(this.healthResponse(call.request.service));
+        call.on('cancelled', () => this.watchers.delete(call));
+        call.on('close', () => this.watchers.delete(call));
+      },
+    });
+  }
+
+  private addService({ service, implementation }: GrpcServiceRegistration): void {
+    const handlers: Record<string, UntypedHandleCall> = {};
+    for (const method of service.methods) {
+      const impl = implementation[method.localName] as ((...args: unknown[]) => unknown) | undefined;
+      if (!impl) throw new Error(`${service.typeName} has no implementation for ${method.name}`);
+      handlers[method.localName] = this.handler(method, impl);
+    }
+    // a service whose RPCs are still to come answers health checks only (grpc-js refuses empty services)
+    if (service.methods.length > 0) this.server.addService(grpcServiceDefinition(service), handlers);
+  }
+
+  private handler(method: DescMethod, impl: (...args: unknown[]) => unknown): UntypedHandleCall {
+    const name = `${method.parent.typeName}/${method.name}`;
+    const output = method.output;
+    const fail = (error: unknown) => {
+      const mapped = toGrpcStatus(error);
+      if (mapped.code === status.INTERNAL) this.logger.error({ err: error, rpc: name }, 'rpc failed');
+      else
+        this.logger.debug(
+          { rpc: name, code: mapped.code, reason: (error as { reason?: string }).reason },
+          'rpc refused',
+        );
+      return mapped;
+    };
+    const contextOf = (call: {
+      metadata: Metadata;
+      getDeadline(): Date | number;
+      on(event: string, listener: () => void): unknown;
+    }) => {
+      const caller = callerFromMetadata(call.metadata);
+      if (!caller) throw unauthenticated('the call carries no caller identity');
+      const abort = new AbortController();
+      call.on('cancelled', () => abort.abort());
+      const deadline = call.getDeadline();
+      return {
+        caller,
+        metadata: call.metadata,
+        signal: abort.signal,
+        deadline: deadline instanceof Date ? deadline : Number.isFinite(deadline) ? new Date(deadline) : undefined,
+      };
+    };
+    switch (method.methodKind) {
+      case 'unary':
+        return (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
+          (async () => create(output, (await impl(call.request, contextOf(call))) as never))().then(
+            (response) => callback(null, response),
+            (error) => callback(fail(error)),
+          );
+        };
+      case 'server_streaming':
+        return (call: ServerWritableStream<unknown, unknown>) => {
+          (async () => {
+            for await (const item of impl(call.request, contextOf(call)) as AsyncIterable<unknown>) {
+              if (call.cancelled) return;
+              // respect backpressure: a slow client must not make the server buffer a whole download
+              if (!call.write(create(output, item as never)))
+                await new Promise((resolve) => call.once('drain', resolve));
+            }
+            call.end();
+          })().catch((error) => call.destroy(Object.assign(new Error(String(error)), fail(error))));
+        };
+      case 'client_streaming':
+        return (call: ServerReadableStream<unknown, unknown>, callback: sendUnaryData<unknown>) => {
+          (async () => create(output, (await impl(call, contextOf(call))) as never))().then(
+            (response) => callback(null, response),
+            (error) => callback(fail(error)),
+          );
+        };
+      default:
+        return (call: ServerDuplexStream<unknown, unknown>) => {
+          (async () => {
+            for await (const item of impl(call, contextOf(call)) as AsyncIterable<unknown>) {
+              if (!call.write(create(output, item as never)))
+                await new Promise((resolve) => call.once('drain', resolve));
+            }
+            call.end();
+          })().catch((error) => call.destroy(Object.assign(new Error(String(error)), fail(error))));
+        };
+    }
+  }
+}
+
+export type { DescMessage };

@@ -1,0 +1,110 @@
+import { conflict, DomainError } from '@kantoor/errors';
+import { createLogger } from '@kantoor/logging';
+import { DirectoryService } from '@kantoor/proto/kantoor/directory/v1/directory_pb';
+import { createServiceClient, GrpcServer, implement, waitUntilServing, type Caller } from '@kantoor/grpc';
+
+const admin: Caller = {
+  kind: 'staff',
+  subjectId: 'staff-1',
+  firmId: 'firm-1',
+  role: 'admin',
+  email: 'an@firm.example',
+  scopes: [],
+};
+
+describe('gRPC adapter over generated descriptors', () => {
+  let server: GrpcServer;
+  let address: string;
+  const seen: Caller[] = [];
+
+  beforeAll(async () => {
+    server = new GrpcServer({
+      logger: createLogger({ service: 'test', level: 'silent' }),
+      services: [
+        implement(DirectoryService, {
+          registerFirm: async (request, context) => {
+            seen.push(context.caller);
+            if (request.name === 'Taken') throw conflict('a firm with this name exists', { reason: 'firm_name_taken' });
+            if (request.name === 'Crash') throw new Error('database password is hunter2');
+            return { firm: { id: 'firm-9', name: request.name, language: request.language }, adminStaffId: 'staff-9' };
+          },
+          getFirm: async (request, context) => {
+            await new Promise((resolve) => setTimeout(resolve, 200));
+            if (context.signal.aborted) throw new DomainError('unavailable', 'cancelled');
+            return { firm: { id: request.firmId } };
+          },
+        }),
+      ],
+    });
+    const port = await server.start('127.0.0.1', 0);
+    address = `127.0.0.1:${port}`;
+  });
+  afterAll(() => server.stop(1000));
+
+  test('a typed call carries the caller identity and returns the typed answer', async () => {
+    const client = createServiceClient(DirectoryService, address);
+    const response = await client.registerFirm({ name: 'Kantoor Peeters', language: 'nl' }, { caller: admin });
+    expect(response.firm?.name).toBe('Kantoor Peeters');
+    expect(response.adminStaffId).toBe('staff-9');
+    expect(seen.at(-1)).toEqual(admin);
+    client.close();
+  });
+
+  test('a domain refusal arrives as the same domain error, reason included', async () => {
+    const client = createServiceClient(DirectoryService, address);
+    const error = await client.registerFirm({ name: 'Taken' }, { caller: admin }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DomainError);
+    expect(error).toMatchObject({
+      kind: 'conflict',
+      reason: 'firm_name_taken',
+      message: 'a firm with this name exists',
+    });
+    client.close();
+  });
+
+  test('an unexpected failure is internal and its message does not leak', async () => {
+    const client = createServiceClient(DirectoryService, address);
+    const error = (await client
+      .registerFirm({ name: 'Crash' }, { caller: admin })
+      .catch((e: unknown) => e)) as DomainError;
+    expect(error.kind).toBe('internal');
+    expect(error.message).not.toContain('hunter2');
+    client.close();
+  });
+
+  test('a deadline ends the call with deadline_exceeded', async () => {
+    const client = createServiceClient(DirectoryService, address);
+    const error = await client.getFirm({ firmId: 'f' }, { caller: admin, timeoutMs: 50 }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ kind: 'deadline_exceeded' });
+    client.close();
+  });
+
+  test('a call without caller identity is refused as unauthenticated', async () => {
+    const grpc = await import('@grpc/grpc-js');
+    const { grpcServiceDefinition } = await import('@kantoor/grpc');
+    const Raw = grpc.makeClientConstructor(grpcServiceDefinition(DirectoryService), 'raw');
+    const raw = new Raw(address, grpc.credentials.createInsecure()) as unknown as {
+      registerFirm: (r: unknown, cb: (e: { code: number } | null) => void) => void;
+      close(): void;
+    };
+    const error = await new Promise<{ code: number } | null>((resolve) => raw.registerFirm({ name: 'x' }, resolve));
+    expect(error?.code).toBe(grpc.status.UNAUTHENTICATED);
+    raw.close();
+  });
+
+  test('health answers SERVING while running and NOT_SERVING once draining', async () => {
+    await waitUntilServing(address, 'kantoor.directory.v1.DirectoryService', 1000);
+    server.drain();
+    await expect(waitUntilServing(address, 'kantoor.directory.v1.DirectoryService', 200)).rejects.toThrow(
+      /not serving/,
+    );
+  });
+
+  test('an unreachable service is reported as unavailable', async () => {
+    const client = createServiceClient(DirectoryService, '127.0.0.1:1', { timeoutMs: 500 });
+    await expect(client.getFirm({ firmId: 'f' }, { caller: admin })).rejects.toMatchObject({
+      kind: expect.stringMatching(/unavailable|deadline_exceeded/),
+    });
+    client.close();
+  });
+});

@@ -1,0 +1,112 @@
+/**
+ * Structured JSON logs for every Kantoor process. One line per event, each carrying the service, the ISO time,
+ * the level as a word and, inside a traced request, the trace and span ids, so a log line leads to its trace.
+ * Secrets are censored by key before a line is written (quality rule: secrets are never logged).
+ *
+ * Use one logger per process part and derive per-request or per-job loggers with `child`:
+ *
+ *     const logger = createLogger({ service: 'invoicing', level: config.logLevel });
+ *     const runLogger = logger.child({ run_id: run.id });
+ *     runLogger.info({ invoices: 12 }, 'invoice run finished');
+ *     runLogger.error({ err }, 'invoice run failed');
+ */
+import { trace, isSpanContextValid } from '@opentelemetry/api';
+import { invalidArgument } from '@kantoor/errors';
+import pino from 'pino';
+
+export type Logger = pino.Logger;
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export interface LoggerOptions {
+  service: string;
+  /** one of LOG_LEVELS; default `info` */
+  level?: string;
+  /** where lines go; default standard output */
+  destination?: pino.DestinationStream;
+  /** paths to censor besides the SECRET_KEY names, in pino redact syntax (`mailbox.credentials.*`) */
+  redact?: string[];
+}
+
+/**
+ * Keys whose values are secrets, matched case-insensitively at any depth: the exact names, and any key ending
+ * in one of the suffixes (`smtpPassword`, `webhookSecret`, `exactRefreshToken`, `x-api-key`).
+ */
+export const SECRET_KEY =
+  /^(pass|pwd|cookie|set-cookie|authorization|proxy-authorization|dsn)$|(password|passwd|passphrase|secret|token|api[-_]?key|private[-_]?key|encryption[-_]?key|connection[-_]?string|database[-_]?url)$/i;
+
+export const REDACTED = '[redacted]';
+
+/** Far deeper than anything a service logs on purpose; stops the walk on cyclic or huge structures. */
+const MAX_DEPTH = 8;
+
+export function createLogger(options: LoggerOptions): Logger {
+  const level = options.level ?? 'info';
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+    throw invalidArgument(`log level "${level}" is not one of ${LOG_LEVELS.join(', ')}`, {
+      reason: 'unknown_log_level',
+      violations: [{ field: 'level', message: `must be one of ${LOG_LEVELS.join(', ')}` }],
+    });
+  }
+  const settings: pino.LoggerOptions = {
+    level,
+    base: { service: options.service },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: {
+      level: (label) => ({ level: label }),
+      bindings: (bindings) => censorSecrets(bindings, 0) as pino.Bindings,
+      log: (line) => censorSecrets(line, 0) as Record<string, unknown>,
+    },
+    serializers: { err: serializeError, error: serializeError },
+    redact: options.redact && { paths: options.redact, censor: REDACTED },
+    mixin: activeTraceFields,
+  };
+  const logger = options.destination ? pino(settings, options.destination) : pino(settings);
+  // pino runs formatters.bindings on `base` only, never on child bindings; children inherit this override.
+  const child = logger.child;
+  logger.child = function (this: Logger, bindings, childOptions) {
+    return child.call(this, censorSecrets(bindings) as pino.Bindings, childOptions);
+  } as typeof child;
+  return logger;
+}
+
+/** Reads the span from the OpenTelemetry context, so it works with whatever context manager telemetry registered. */
+function activeTraceFields(): Record<string, string> {
+  const spanContext = trace.getActiveSpan()?.spanContext();
+  if (!spanContext || !isSpanContextValid(spanContext)) return {};
+  return { trace_id: spanContext.traceId, span_id: spanContext.spanId };
+}
+
+/**
+ * Censors SECRET_KEY values without touching the caller's object: a branch is copied only when something in
+ * it is censored. Chosen over pino's `redact` wildcards, which cost ~80 µs per line for these keys at two
+ * levels (against ~2 µs for a plain line) and still miss a secret three levels down. Only plain objects,
+ * arrays and errors are walked; class instances are written through their own toJSON.
+ */
+export function censorSecrets(value: unknown, depth = 0): unknown {
+  if (value === null || typeof value !== 'object' || depth > MAX_DEPTH) return value;
+  if (value instanceof Error) return censorEntries(pino.stdSerializers.errWithCause(value), depth);
+  if (Array.isArray(value)) {
+    let copy: unknown[] | undefined;
+    value.forEach((item, index) => {
+      const censored = censorSecrets(item, depth + 1);
+      if (censored !== item) (copy ??= [...value])[index] = censored;
+    });
+    return copy ?? value;
+  }
+  const prototype = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null ? censorEntries(value, depth) : value;
+}
+
+function censorEntries(value: object, depth: number): object {
+  let copy: Record<string, unknown> | undefined;
+  for (const [key, item] of Object.entries(value)) {
+    const censored = SECRET_KEY.test(key) && item != null ? REDACTED : censorSecrets(item, depth + 1);
+    if (censored !== item) (copy ??= { ...value })[key] = censored;
+  }
+  return copy ?? value;
+}
+
+function serializeError(value: unknown): unknown {
+  return value instanceof Error ? censorSecrets(value) : value;
+}

@@ -1,0 +1,13 @@
+export { clusterPlatform, embeddedPlatform, type EmbeddedPlatformOptions, type Platform } from './platform';
+export {
+  defineService,
+  migrateService,
+  startService,
+  type RunningService,
+  type ServiceContext,
+  type ServiceDefinition,
+  type ServiceParts,
+} from './service';
+export { runServiceMain } from './run-service-main';
+export type { EventHandlers, HandledEvent } from '@kantoor/events';
+export { handlerFor } from '@kantoor/events';

@@ -1,0 +1,43 @@
+import { commonSettings, loadConfigOrExit } from '@kantoor/config';
+import { Lifecycle } from '@kantoor/lifecycle';
+import { createLogger } from '@kantoor/logging';
+import { clusterPlatform, embeddedPlatform, type Platform } from './platform';
+import { migrateService, startService, type ServiceDefinition } from './service';
+
+/**
+ * What `node services/<name>/dist/main.js [migrate]` does: read and check the settings, then either run
+ * the migrations and exit (the chart's migration Job) or serve until SIGTERM/SIGINT.
+ */
+export async function runServiceMain(
+  definition: ServiceDefinition,
+  options: { needsObjects?: boolean } = {},
+): Promise<void> {
+  const config = loadConfigOrExit(commonSettings);
+  const logger = createLogger({ service: definition.name, level: config.LOG_LEVEL });
+  let platform: Platform;
+  try {
+    platform =
+      config.KANTOOR_MODE === 'cluster'
+        ? clusterPlatform(config, { needsObjects: options.needsObjects, clientId: `kantoor-${definition.name}` })
+        : embeddedPlatform({ dataDir: config.DATA_DIR, logLevel: config.LOG_LEVEL });
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n`);
+    process.exit(78);
+  }
+
+  if (process.argv[2] === 'migrate') {
+    const db = await platform.openDatabase(definition.name);
+    const report = await migrateService(definition, db);
+    logger.info({ applied: report.applied, alreadyApplied: report.alreadyApplied }, 'migrations done');
+    await db.close();
+    return;
+  }
+
+  const lifecycle = new Lifecycle(logger, config.SHUTDOWN_TIMEOUT_MS);
+  lifecycle.installSignalHandlers();
+  lifecycle.onShutdown('event transport', () => platform.transport.close());
+  const service = await startService(definition, platform, { host: config.GRPC_HOST, port: config.GRPC_PORT, logger });
+  lifecycle.onReadinessChange((ready) => ready || service.drain());
+  lifecycle.onShutdown(definition.name, () => service.stop());
+  lifecycle.setReady(true);
+}

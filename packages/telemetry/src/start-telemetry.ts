@@ -1,0 +1,208 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { context, metrics, propagation, trace, type Meter, type Tracer } from '@opentelemetry/api';
+import {
+  CompositePropagator,
+  getBooleanFromEnv,
+  getNumberFromEnv,
+  W3CBaggagePropagator,
+  W3CTraceContextPropagator,
+} from '@opentelemetry/core';
+import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
+import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { ExpressInstrumentation } from '@opentelemetry/instrumentation-express';
+import { GrpcInstrumentation } from '@opentelemetry/instrumentation-grpc';
+import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
+import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
+import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
+import { PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+import { NodeSDK, type NodeSDKConfiguration } from '@opentelemetry/sdk-node';
+import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
+import { invalidArgument } from '@kantoor/errors';
+
+export interface TelemetryOptions {
+  serviceName: string;
+  serviceVersion?: string;
+  /**
+   * Where Prometheus scrapes: `{ port }` serves `/metrics` on a port of its own (0 picks a free one; host
+   * defaults to all interfaces, as a scrape comes from outside the pod); absent, metrics are served only
+   * through `metricsHandler()` (the gateway's `/metrics` in embedded mode); `false`, no Prometheus metrics.
+   */
+  prometheus?: { port: number; host?: string } | false;
+  /** patch http, express, grpc and pg (only modules required after the start); default true */
+  instrumentations?: boolean;
+}
+
+export type MetricsRequestHandler = (request: IncomingMessage, response: ServerResponse) => void;
+
+export interface Telemetry {
+  /** false when OTEL_SDK_DISABLED=true: nothing was registered, meters and tracers are no-ops */
+  readonly enabled: boolean;
+  /** writes the current metrics in Prometheus text format; absent when Prometheus is off */
+  readonly prometheusHandler?: MetricsRequestHandler;
+  /** the bound address once the own Prometheus port listens; rejects when it cannot (port taken) */
+  readonly prometheusServer?: Promise<AddressInfo>;
+  /** exports what is buffered, stops the Prometheus port and unregisters everything; safe to call twice */
+  shutdown(): Promise<void>;
+}
+
+/** Probes and scrapes arrive every few seconds; as traces they would bury the requests worth reading. */
+const UNTRACED_HTTP_PATHS = new Set(['/metrics', '/healthz', '/readyz', '/livez']);
+const UNTRACED_GRPC_METHODS = ['Check', 'Watch']; // grpc.health.v1.Health
+
+let current: Telemetry | undefined;
+
+/**
+ * Starts OpenTelemetry for this process and returns it; later calls return the same instance, because in
+ * embedded mode the gateway and every service share one process and one set of providers. Call it first in
+ * main.ts, before importing the modules it instruments: http, express, grpc and pg are patched only when
+ * they are required after this call.
+ */
+export function startTelemetry(options: TelemetryOptions): Telemetry {
+  if (current) return current;
+  if (getBooleanFromEnv('OTEL_SDK_DISABLED')) {
+    current = { enabled: false, shutdown: async () => void (current = undefined) };
+    return current;
+  }
+  if (options.prometheus) checkPort(options.prometheus.port);
+
+  // the exporter's own server cannot bind port 0 and reports a taken port only to the silent diag logger
+  const prometheus = options.prometheus === false ? undefined : new PrometheusExporter({ preventServerStart: true });
+  const prometheusHandler: MetricsRequestHandler | undefined =
+    prometheus && ((request, response) => prometheus.getMetricsRequestHandler(request, response));
+  const metricReaders: NonNullable<NodeSDKConfiguration['metricReaders']> = prometheus ? [prometheus] : [];
+  if (otlpEndpointConfigured('METRICS')) {
+    metricReaders.push(
+      new PeriodicExportingMetricReader({
+        exporter: new OTLPMetricExporter(),
+        exportIntervalMillis: getNumberFromEnv('OTEL_METRIC_EXPORT_INTERVAL') ?? 60_000,
+      }),
+    );
+  }
+
+  const sdk = new NodeSDK({
+    // detected attributes (OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES, host, process) override these defaults
+    resource: defaultResource().merge(
+      resourceFromAttributes({
+        [ATTR_SERVICE_NAME]: options.serviceName,
+        ...(options.serviceVersion && { [ATTR_SERVICE_VERSION]: options.serviceVersion }),
+      }),
+    ),
+    textMapPropagator: process.env.OTEL_PROPAGATORS
+      ? undefined
+      : new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
+    ...(otlpEndpointConfigured('TRACES')
+      ? { traceExporter: new OTLPTraceExporter() }
+      : { spanProcessors: [discardSpans] }),
+    metricReaders,
+    logRecordProcessors: [], // logs go to standard output through @kantoor/logging, not through OTLP
+    instrumentations: options.instrumentations === false ? [] : instrumentations(),
+  });
+  sdk.start();
+
+  const server =
+    prometheusHandler && options.prometheus ? servePrometheus(prometheusHandler, options.prometheus) : undefined;
+  let stopped: Promise<void> | undefined;
+  const telemetry: Telemetry = {
+    enabled: true,
+    prometheusHandler,
+    prometheusServer: server?.listening,
+    shutdown: () =>
+      (stopped ??= (async () => {
+        try {
+          await Promise.all([sdk.shutdown(), server && closeServer(server.http)]);
+        } finally {
+          trace.disable();
+          metrics.disable();
+          propagation.disable();
+          context.disable();
+          if (current === telemetry) current = undefined;
+        }
+      })()),
+  };
+  current = telemetry;
+  return telemetry;
+}
+
+/**
+ * A `/metrics` handler for an http or express server of the caller's (the gateway in embedded mode). It reads
+ * the started telemetry at request time, so it can be mounted before or after startTelemetry.
+ */
+export function metricsHandler(): MetricsRequestHandler {
+  return (request, response) => {
+    const handler = current?.prometheusHandler;
+    if (handler) return handler(request, response);
+    response.statusCode = 503;
+    response.setHeader('content-type', 'text/plain; charset=utf-8');
+    response.end('Prometheus metrics are not enabled in this process\n');
+  };
+}
+
+export const meter = (name: string, version?: string): Meter => metrics.getMeter(name, version);
+export const tracer = (name: string, version?: string): Tracer => trace.getTracer(name, version);
+
+function otlpEndpointConfigured(signal: 'TRACES' | 'METRICS'): boolean {
+  return Boolean(process.env.OTEL_EXPORTER_OTLP_ENDPOINT || process.env[`OTEL_EXPORTER_OTLP_${signal}_ENDPOINT`]);
+}
+
+/** Without a trace backend spans still get ids, so logs carry a trace id and calls to other services propagate it. */
+const discardSpans: NonNullable<NodeSDKConfiguration['spanProcessors']>[number] = {
+  onStart: () => undefined,
+  onEnd: () => undefined,
+  forceFlush: async () => undefined,
+  shutdown: async () => undefined,
+};
+
+function instrumentations(): NodeSDKConfiguration['instrumentations'] {
+  return [
+    new HttpInstrumentation({
+      ignoreIncomingRequestHook: (request) => UNTRACED_HTTP_PATHS.has(pathOf(request.url)),
+    }),
+    new ExpressInstrumentation(),
+    new GrpcInstrumentation({ ignoreGrpcMethods: UNTRACED_GRPC_METHODS }),
+    // outbox relays and pollers query on a timer; only queries made on behalf of a traced request are spans
+    new PgInstrumentation({ requireParentSpan: true }),
+  ];
+}
+
+function pathOf(url: string | undefined): string {
+  return (url ?? '/').split('?', 1)[0];
+}
+
+function servePrometheus(handler: MetricsRequestHandler, { port, host = '0.0.0.0' }: { port: number; host?: string }) {
+  const http: Server = createServer((request, response) => {
+    if (pathOf(request.url) === '/metrics' && (request.method === 'GET' || request.method === 'HEAD'))
+      return handler(request, response);
+    response.statusCode = 404;
+    response.end();
+  });
+  // like the exporter's own server: scraping alone must not keep a finished process alive
+  http.unref();
+  const listening = new Promise<AddressInfo>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(port, host, () => resolve(http.address() as AddressInfo));
+  });
+  listening.catch((error: Error) =>
+    process.stderr.write(
+      `${JSON.stringify({ level: 'error', msg: `cannot serve Prometheus metrics on ${host}:${port}: ${error.message}` })}\n`,
+    ),
+  );
+  return { http, listening };
+}
+
+function closeServer(server: Server): Promise<void> {
+  if (!server.listening) return Promise.resolve();
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeAllConnections(); // a scraper's keep-alive connection would hold close() open
+  return closed;
+}
+
+function checkPort(port: number): void {
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw invalidArgument(`Prometheus port ${port} is not a port number (0 to 65535)`, {
+      reason: 'invalid_port',
+      violations: [{ field: 'prometheus.port', message: 'must be an integer from 0 to 65535' }],
+    });
+  }
+}

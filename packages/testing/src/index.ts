@@ -1,0 +1,99 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Client } from 'pg';
+import { PgDatabase, PgliteDatabase, type Database } from '@kantoor/database';
+
+/** The PostgreSQL URL the jest global setup found reachable, or '' when the PostgreSQL suites skip. */
+export const postgresUrl = (): string => process.env.KANTOOR_TEST_POSTGRES ?? '';
+
+/** `describe` that runs only when PostgreSQL is reachable, and says so when it skips. */
+export function describeWithPostgres(name: string, body: () => void): void {
+  if (postgresUrl()) {
+    describe(`${name} [PostgreSQL]`, body);
+  } else {
+    describe.skip(`${name} [PostgreSQL: skipped, no server]`, body);
+  }
+}
+
+export interface ScratchPostgres {
+  url: string;
+  drop(): Promise<void>;
+}
+
+/** A new, empty database on the test server, so that suites never see each other's rows. */
+export async function createScratchPostgres(prefix = 'kantoor_test'): Promise<ScratchPostgres> {
+  const admin = new Client({ connectionString: postgresUrl() });
+  await admin.connect();
+  const name = `${prefix}_${randomBytes(6).toString('hex')}`;
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(postgresUrl());
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const client = new Client({ connectionString: postgresUrl() });
+      await client.connect();
+      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await client.end();
+    },
+  };
+}
+
+export interface TestDatabase {
+  db: Database;
+  dispose(): Promise<void>;
+}
+
+export async function openTestPglite(): Promise<TestDatabase> {
+  const db = await PgliteDatabase.open();
+  return { db, dispose: () => db.close() };
+}
+
+export async function openTestPostgres(poolSize = 10): Promise<TestDatabase> {
+  const scratch = await createScratchPostgres();
+  const db = new PgDatabase({ connectionString: scratch.url, max: poolSize });
+  return {
+    db,
+    async dispose() {
+      await db.close();
+      await scratch.drop();
+    },
+  };
+}
+
+/** The adapters a database contract runs against here: PGlite always, PostgreSQL when reachable. */
+export const databaseAdapters: Array<{ name: string; open: () => Promise<TestDatabase>; needsServer: boolean }> = [
+  { name: 'PGlite', open: openTestPglite, needsServer: false },
+  { name: 'PostgreSQL', open: openTestPostgres, needsServer: true },
+];
+
+/** Runs a suite once per database adapter that can run here. */
+export function describeEachDatabase(name: string, body: (open: () => Promise<TestDatabase>) => void): void {
+  for (const adapter of databaseAdapters) {
+    if (adapter.needsServer) describeWithPostgres(`${name} on ${adapter.name}`, () => body(adapter.open));
+    else describe(`${name} on ${adapter.name}`, () => body(adapter.open));
+  }
+}
+
+export async function temporaryFolder(prefix = 'kantoor-'): Promise<{ path: string; remove(): Promise<void> }> {
+  const folder = await mkdtemp(path.join(os.tmpdir(), prefix));
+  return { path: folder, remove: () => rm(folder, { recursive: true, force: true }) };
+}
+
+/** Re-runs `probe` until `accept` is true of its result (or the time is up), for effects that arrive asynchronously. */
+export async function eventually<T>(
+  probe: () => Promise<T>,
+  accept: (value: T) => boolean,
+  timeoutMs = 5000,
+): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (accept(value)) return value;
+    if (Date.now() > until) return value;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}

@@ -1,0 +1,1 @@
+export { accountingConnectorService } from './main';

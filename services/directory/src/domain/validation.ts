@@ -1,0 +1,34 @@
+import { invalidArgument, type FieldViolation } from '@kantoor/errors';
+
+export const LANGUAGES = ['nl', 'fr', 'en'] as const;
+export type Language = (typeof LANGUAGES)[number];
+export const ROLES = ['admin', 'employee', 'support'] as const;
+export type Role = (typeof ROLES)[number];
+
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+/** Collects field problems and throws them together, so a form shows every mistake at once. */
+export class Violations {
+  private readonly list: FieldViolation[] = [];
+
+  check(condition: boolean, field: string, message: string): this {
+    if (!condition) this.list.push({ field, message });
+    return this;
+  }
+
+  email(value: string, field: string): this {
+    return this.check(EMAIL.test(value) && value.length <= 254, field, 'must be an e-mail address');
+  }
+
+  name(value: string, field: string, max = 200): this {
+    return this.check(value.trim().length > 0 && value.length <= max, field, `must be between 1 and ${max} characters`);
+  }
+
+  oneOf(value: string, allowed: readonly string[], field: string): this {
+    return this.check(allowed.includes(value), field, `must be one of ${allowed.join(', ')}`);
+  }
+
+  throwIfAny(message = 'The request has invalid fields'): void {
+    if (this.list.length > 0) throw invalidArgument(message, { reason: 'validation_failed', violations: this.list });
+  }
+}

@@ -1,0 +1,1 @@
+export { documentIntakeService } from './main';

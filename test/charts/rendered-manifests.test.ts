@@ -1,0 +1,301 @@
+/**
+ * Renders the chart with `helm template` and checks what a cluster would receive: every object valid for
+ * its Kubernetes kind (kubernetes-models), hardened pods, secrets only by reference, and NOTES.txt refusing
+ * invalid combinations. Needs a helm binary (HELM_BIN, or helm on PATH); without one the suite is skipped
+ * and says so.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { chartDir, environmentValuesDir, type Values } from './chart';
+
+const helm = process.env.HELM_BIN || 'helm';
+const helmVersion = spawnSync(helm, ['version', '--short'], { encoding: 'utf8' });
+const haveHelm = helmVersion.status === 0;
+if (!haveHelm) console.log(`rendered-manifests: SKIPPED (no helm binary; set HELM_BIN or put helm on PATH)`);
+const describeWithHelm = haveHelm ? describe : describe.skip;
+
+type Manifest = Values & {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+};
+
+let scratch: string | undefined;
+afterAll(() => scratch && rmSync(scratch, { recursive: true, force: true }));
+
+function helmTemplate(files: string[], overrides: Values = {}): string {
+  scratch ??= mkdtempSync(join(tmpdir(), 'kantoor-chart-'));
+  const overridesFile = join(scratch, `overrides-${Math.random().toString(36).slice(2)}.json`);
+  writeFileSync(overridesFile, JSON.stringify(overrides));
+  const args = ['template', 'kantoor', chartDir, '--namespace', 'kantoor'];
+  for (const file of [...files.map((name) => join(environmentValuesDir, name)), overridesFile]) args.push('-f', file);
+  return execFileSync(helm, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+function render(files: string[], overrides: Values = {}): Manifest[] {
+  return parseAllDocuments(helmTemplate(files, overrides))
+    .map((document) => document.toJS() as Manifest)
+    .filter(Boolean);
+}
+
+/** The message `helm template` fails with, or '' when it renders. */
+function refusal(files: string[], overrides: Values): string {
+  try {
+    helmTemplate(files, overrides);
+    return '';
+  } catch (error) {
+    return String((error as { stderr?: string }).stderr ?? error);
+  }
+}
+
+function validateKind(manifest: Manifest): void {
+  const modulePath = `kubernetes-models/${manifest.apiVersion}/${manifest.kind}`;
+
+  const Model = require(modulePath)[manifest.kind];
+  new Model(manifest).validate();
+}
+
+function podSpecOf(manifest: Manifest): Values | undefined {
+  switch (manifest.kind) {
+    case 'Deployment':
+    case 'Job':
+      return manifest.spec.template.spec;
+    case 'CronJob':
+      return manifest.spec.jobTemplate.spec.template.spec;
+    case 'Pod':
+      return manifest.spec;
+    default:
+      return undefined;
+  }
+}
+
+const find = (manifests: Manifest[], kind: string, name: string) =>
+  manifests.find((manifest) => manifest.kind === kind && manifest.metadata.name === name);
+const envOf = (container: Values) =>
+  Object.fromEntries((container.env as Values[]).map((entry) => [entry.name, entry]));
+
+const environments: Array<[string, string[]]> = [
+  ['local', ['local.yaml']],
+  ['local + dev', ['local.yaml', 'dev.yaml']],
+  ['production', ['production.yaml']],
+];
+
+describeWithHelm('helm template of charts/platform', () => {
+  beforeAll(() => console.log(`rendered-manifests: using ${helm} ${helmVersion.stdout.trim()}`));
+
+  describe.each(environments)('with %s values', (_, files) => {
+    let manifests: Manifest[] = [];
+    beforeAll(() => {
+      manifests = render(files);
+    });
+
+    it('renders only objects that are valid for their Kubernetes kind', () => {
+      expect(manifests.length).toBeGreaterThan(20);
+      for (const manifest of manifests) expect(() => validateKind(manifest)).not.toThrow();
+    });
+
+    it('runs every pod non-root, read-only, without privilege escalation or capabilities', () => {
+      const pods = manifests.map(podSpecOf).filter(Boolean) as Values[];
+      expect(pods.length).toBeGreaterThan(15);
+      for (const pod of pods) {
+        expect(pod.securityContext).toMatchObject({
+          runAsNonRoot: true,
+          runAsUser: 10001,
+          seccompProfile: { type: 'RuntimeDefault' },
+        });
+        expect(pod.automountServiceAccountToken).toBe(false);
+        for (const container of pod.containers) {
+          expect(container.securityContext).toMatchObject({
+            runAsNonRoot: true,
+            allowPrivilegeEscalation: false,
+            readOnlyRootFilesystem: true,
+            capabilities: { drop: ['ALL'] },
+          });
+        }
+      }
+    });
+
+    it('gives secrets to processes only as references to existing Secrets', () => {
+      const containers = manifests.flatMap((manifest) => podSpecOf(manifest)?.containers ?? []);
+      const secretLooking = /PASSWORD|SECRET|ACCESS_KEY|TOKEN|^DATABASE_URL$/;
+      for (const container of containers) {
+        for (const entry of container.env ?? []) {
+          if (secretLooking.test(entry.name))
+            expect(entry).toEqual({ name: entry.name, valueFrom: { secretKeyRef: expect.any(Object) } });
+        }
+      }
+      expect(manifests.filter((manifest) => manifest.kind === 'Secret')).toEqual([]);
+    });
+  });
+
+  describe('with production values', () => {
+    let manifests: Manifest[] = [];
+    let deployments: Manifest[] = [];
+    beforeAll(() => {
+      manifests = render(['production.yaml']);
+      deployments = manifests.filter((manifest) => manifest.kind === 'Deployment');
+    });
+
+    it('deploys each component and each connector as its own Deployment', () => {
+      expect(deployments.map((deployment) => deployment.metadata.name).sort()).toEqual([
+        'kantoor-archive',
+        'kantoor-backup',
+        'kantoor-connector-exact-online',
+        'kantoor-directory',
+        'kantoor-document-intake',
+        'kantoor-gateway',
+        'kantoor-invoicing',
+        'kantoor-notification',
+      ]);
+    });
+
+    it('probes services with native gRPC health checks and the gateway over HTTP', () => {
+      for (const deployment of deployments) {
+        const [container] = deployment.spec.template.spec.containers;
+        if (deployment.metadata.name === 'kantoor-gateway') {
+          expect(container.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
+          expect(container.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'http' });
+        } else {
+          expect(container.readinessProbe.grpc).toEqual({ port: 50051 });
+          expect(container.livenessProbe.grpc).toEqual({ port: 50051 });
+          expect(container.ports).toEqual(expect.arrayContaining([{ name: 'metrics', containerPort: 9464 }]));
+        }
+      }
+    });
+
+    it('tells the gateway where every service is and which identity provider to trust', () => {
+      const env = envOf(find(manifests, 'Deployment', 'kantoor-gateway')!.spec.template.spec.containers[0]);
+      expect(env.DIRECTORY_GRPC_ADDRESS.value).toBe('kantoor-directory:50051');
+      expect(env.DOCUMENT_INTAKE_GRPC_ADDRESS.value).toBe('kantoor-document-intake:50051');
+      expect(env.ACCOUNTING_CONNECTOR_EXACT_ONLINE_GRPC_ADDRESS.value).toBe('kantoor-connector-exact-online:50051');
+      expect(env.OIDC_ISSUER.value).toBe('https://login.firm.example/realms/kantoor');
+      expect(env.PORT.value).toBe('8080');
+      expect(env.KANTOOR_MODE.value).toBe('cluster');
+    });
+
+    it('gives only the archive its Object Lock bucket, and the intake its SMTP port and Service', () => {
+      const bucketHolders = deployments.filter(
+        (deployment) => envOf(deployment.spec.template.spec.containers[0]).ARCHIVE_BUCKET,
+      );
+      expect(bucketHolders.map((deployment) => deployment.metadata.name)).toEqual(['kantoor-archive']);
+      const intake = envOf(find(manifests, 'Deployment', 'kantoor-document-intake')!.spec.template.spec.containers[0]);
+      expect(intake.SMTP_INTAKE_PORT.value).toBe('2525');
+      expect(find(manifests, 'Service', 'kantoor-document-intake-smtp')!.spec).toMatchObject({
+        type: 'LoadBalancer',
+        ports: [{ name: 'smtp', port: 25, targetPort: 'smtp' }],
+      });
+    });
+
+    it('runs each database migration before install and upgrade, before any workload', () => {
+      const migrations = manifests.filter((manifest) => manifest.kind === 'Job');
+      expect(migrations.map((job) => job.spec.template.spec.containers[0].command)).toEqual(
+        expect.arrayContaining([
+          ['node', 'gateway/dist/main.js', 'migrate'],
+          ['node', 'services/directory/dist/main.js', 'migrate'],
+          ['node', 'services/accounting-connector/dist/main.js', 'migrate'],
+        ]),
+      );
+      expect(migrations).toHaveLength(8);
+      for (const job of migrations) expect(job.metadata.annotations!['helm.sh/hook']).toBe('pre-install,pre-upgrade');
+    });
+
+    it('schedules the daily backup, the archive purge and the archive verification', () => {
+      const commands = manifests
+        .filter((manifest) => manifest.kind === 'CronJob')
+        .map((cronJob) => cronJob.spec.jobTemplate.spec.template.spec.containers[0].command.join(' '));
+      expect(commands.sort()).toEqual([
+        'node services/archive/dist/main.js purge',
+        'node services/archive/dist/main.js verify',
+        'node services/backup/dist/main.js daily-backup',
+      ]);
+    });
+
+    it('has helm test pods for gateway readiness and gRPC health, both let through the network policies', () => {
+      const tests = manifests.filter((manifest) => manifest.metadata.annotations?.['helm.sh/hook'] === 'test');
+      expect(tests.map((pod) => pod.metadata.name).sort()).toEqual([
+        'kantoor-test-gateway-ready',
+        'kantoor-test-grpc-health',
+      ]);
+      const gatewayPolicy = find(manifests, 'NetworkPolicy', 'kantoor-gateway')!;
+      expect(gatewayPolicy.spec.ingress[0].from).toContainEqual({
+        podSelector: { matchLabels: { 'app.kubernetes.io/instance': 'kantoor' } },
+      });
+      expect(tests.every((pod) => pod.metadata.labels?.['app.kubernetes.io/instance'] === 'kantoor')).toBe(true);
+    });
+  });
+
+  it('scales each connector on its own, from the same image', () => {
+    const manifests = render(['production.yaml'], {
+      connectors: [
+        { name: 'exact-online', replicas: 2 },
+        {
+          name: 'yuki',
+          autoscaling: { enabled: true, minReplicas: 1, maxReplicas: 4, targetCPUUtilizationPercentage: 60 },
+        },
+      ],
+    });
+    const exact = find(manifests, 'Deployment', 'kantoor-connector-exact-online')!;
+    const yuki = find(manifests, 'Deployment', 'kantoor-connector-yuki')!;
+    expect(exact.spec.replicas).toBe(2);
+    expect(yuki.spec.replicas).toBeUndefined();
+    expect(find(manifests, 'HorizontalPodAutoscaler', 'kantoor-connector-yuki')!.spec.maxReplicas).toBe(4);
+    expect(find(manifests, 'HorizontalPodAutoscaler', 'kantoor-connector-exact-online')).toBeUndefined();
+    expect(envOf(yuki.spec.template.spec.containers[0]).CONNECTOR.value).toBe('yuki');
+    expect(yuki.spec.template.spec.containers[0].image).toBe(exact.spec.template.spec.containers[0].image);
+    const migrations = manifests.filter(
+      (manifest) => manifest.metadata.name === 'kantoor-migrate-accounting-connector',
+    );
+    expect(migrations).toHaveLength(1);
+  });
+
+  describe('NOTES.txt refuses invalid combinations', () => {
+    it('names every component left without a database secret, and the missing Kafka and object store', () => {
+      const message = refusal([], {});
+      expect(message).toContain('Kantoor cannot be installed with these values');
+      expect(message).toContain(
+        'postgresql.existingSecret is empty, so these have no database: components.archive (key archive-url)',
+      );
+      expect(message).toContain('connectors[exact-online] (key accounting-connector-url)');
+      expect(message).toContain('kafka.brokers is empty');
+      expect(message).toContain('objectStore.existingSecret is empty');
+      expect(message).toContain('oidc.issuer and oidc.audience are required while the gateway is enabled');
+    });
+
+    it('refuses SASL without a password secret, a backup job without backup, and inverted autoscaling bounds', () => {
+      const message = refusal(['local.yaml'], {
+        kafka: { sasl: { mechanism: 'scram-sha-512', username: 'kantoor' } },
+        components: {
+          backup: { enabled: false },
+          archive: {
+            autoscaling: { enabled: true, minReplicas: 5, maxReplicas: 2, targetCPUUtilizationPercentage: 70 },
+          },
+        },
+      });
+      expect(message).toContain(
+        'kafka.sasl.mechanism "scram-sha-512" needs kafka.sasl.username and kafka.sasl.existingSecret',
+      );
+      expect(message).toContain(
+        'cronJobs.dailyBackup runs the backup image: enable components.backup or disable the job',
+      );
+      expect(message).toContain('components.archive: autoscaling.minReplicas (5) is above maxReplicas (2)');
+    });
+
+    it('refuses a disruption budget that would block every drain, and a connector listed twice', () => {
+      const message = refusal(['local.yaml'], {
+        components: { directory: { replicas: 1, podDisruptionBudget: { enabled: true, minAvailable: 1 } } },
+        connectors: [{ name: 'exact-online' }, { name: 'exact-online' }],
+      });
+      expect(message).toContain('components.directory: podDisruptionBudget.minAvailable (1) is not below replicas (1)');
+      expect(message).toContain('connectors: "exact-online" appears twice');
+    });
+
+    it('lets Helm itself refuse values the schema does not allow', () => {
+      expect(refusal(['local.yaml'], { postgresql: { password: 'hunter2' } })).toContain(
+        "additional properties 'password' not allowed",
+      );
+    });
+  });
+});
