@@ -25,7 +25,7 @@ import { operationsRouter, type ReadinessCheck } from './routes/operations';
 
 /**
  * The gRPC clients route handlers call, one field per service (`directory: DirectoryClient`, ...); main.ts
- * passes them in and handlers reach them as `deps.services`.
+ * passes them in and handlers reach them as `ctx.services`.
  */
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type
 export interface ServiceClients {}
@@ -49,6 +49,8 @@ export interface GatewayDeps {
   authorize?: Authorize;
   /** checked by /readyz, e.g. each service's gRPC health */
   readinessChecks?: Record<string, ReadinessCheck>;
+  /** a check that takes longer counts as failed; default 2000 */
+  readinessTimeoutMs?: number;
   /** true once shutdown began: /readyz answers 503 so the load balancer stops sending requests */
   shuttingDown?: () => boolean;
   /** milliseconds since the epoch, for rate limits and idempotency expiry; tests move it */
@@ -94,6 +96,7 @@ export function createApp(input: GatewayDeps): Express {
       readinessChecks: input.readinessChecks ?? {},
       shuttingDown: input.shuttingDown ?? (() => false),
       logger,
+      checkTimeoutMs: input.readinessTimeoutMs,
     }),
   );
   app.use(documentationRouter(buildOpenApiDocument(routes, input.documentInfo)));

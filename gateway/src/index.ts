@@ -19,6 +19,7 @@ export {
   type StreamReplyOptions,
 } from './openapi/route';
 export { buildOpenApiDocument, ProblemSchema, type DocumentInfo } from './openapi/document';
+export { DOCUMENTATION_PATHS } from './openapi/docs-page';
 export { checkRouteTable } from './openapi/router';
 export { routeTable } from './routes';
 export { OPERATIONAL_PATHS, type ReadinessCheck } from './routes/operations';
@@ -29,6 +30,7 @@ export { loadEmbeddedTokenIssuer, EMBEDDED_ISSUER, TOKEN_AUDIENCE, type Embedded
 export { createOidcVerifier, type OidcVerifierOptions } from './auth/oidc';
 export { ApiKeyStore, managesApiKeys, type ApiKey, type ApiKeyManagement, type ApiKeyVerifier, type CreatedApiKey } from './auth/api-keys';
 export { authorizeByScopes, scopeGrants, type Authorize } from './auth/authorize';
+export { authorizeWithPolicy, directoryAccessFacts, resolveCallerByEmail } from './auth/dossier-policy';
 export type { LoginCredentials, LoginIdentity, PasswordLogin } from './auth/password-login';
 
 export { IdempotencyStore } from './middleware/idempotency';
@@ -43,3 +45,4 @@ import { GATEWAY_MIGRATIONS_DIR } from './config';
 export async function migrateGatewayDatabase(db: Database): Promise<MigrationReport> {
   return migrate(db, await readMigrations(GATEWAY_MIGRATIONS_DIR));
 }
+export { startGateway, type RunningGateway, type StartGatewayOptions } from './start-gateway';

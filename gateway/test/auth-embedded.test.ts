@@ -124,6 +124,7 @@ describe('embedded tokens', () => {
     for (const [token, type] of refusals) {
       const response = await request(app).get('/v1/test/whoami').set('authorization', `Bearer ${token}`);
       expect({ token, status: response.status, type: response.body.type }).toEqual({ token, status: 401, type: problemType(type) });
+      expect(response.headers['www-authenticate']).toBe('Bearer realm="kantoor", error="invalid_token"');
     }
     const basic = await request(app).get('/v1/test/whoami').set('authorization', 'Basic YW5uZTpwdw==');
     expect(basic.body.type).toBe(problemType('unsupported-authorization'));

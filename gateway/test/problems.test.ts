@@ -1,6 +1,6 @@
 import request from 'supertest';
-import { conflict, DomainError } from '@kantoor/errors';
-import { defineRoute } from '../src';
+import { conflict, DomainError, kindFromGrpcStatus } from '@kantoor/errors';
+import { defineRoute, type ServiceClients } from '../src';
 import { bearer, noDatabase, problemType, staff, testApp } from './helpers';
 
 const failing = defineRoute<{ query: { how?: string } }>({
@@ -96,5 +96,32 @@ describe('every error is answered as problem+json', () => {
     expect(response.body.type).toBe(problemType('authentication-required'));
     const ok = await request(authApp).get('/v1/test/whoami').set('authorization', bearer(staff()));
     expect(ok.status).toBe(200);
+  });
+
+  it("answers a service's refusal (a DomainError from its gRPC client) with the same problem type", async () => {
+    type FirmClient = { getFirm(id: string, signal: AbortSignal): Promise<{ id: string }> };
+    const getFirm = defineRoute<{ params: { firmId: string } }>({
+      method: 'get',
+      path: '/v1/firms/{firmId}',
+      operationId: 'getTestFirm',
+      summary: 'Asks the directory',
+      tags: ['test'],
+      auth: 'public',
+      request: { params: { type: 'object', required: ['firmId'], properties: { firmId: { type: 'string' } } } },
+      responses: { 200: { description: 'the firm' } },
+      handler: ({ params, services, signal }) => (services as unknown as { directory: FirmClient }).directory.getFirm(params.firmId, signal),
+    });
+    const directory: FirmClient = {
+      async getFirm(id) {
+        if (id === 'firm-1') return { id };
+        // what the gRPC client throws for NOT_FOUND (status 5) with reason firm_not_found
+        throw new DomainError(kindFromGrpcStatus(5), 'There is no such firm.', { reason: 'firm_not_found' });
+      },
+    };
+    const { app: withServices } = testApp({ db: noDatabase, services: { directory } as unknown as ServiceClients }, [getFirm]);
+    expect((await request(withServices).get('/v1/firms/firm-1')).body).toEqual({ id: 'firm-1' });
+    const missing = await request(withServices).get('/v1/firms/firm-9');
+    expect(missing.status).toBe(404);
+    expect(missing.body).toMatchObject({ type: problemType('firm-not-found'), detail: 'There is no such firm.' });
   });
 });

@@ -1,2 +1,3 @@
 export { startEmbeddedServices, type DemoLogin, type EmbeddedOptions, type EmbeddedServices } from './start-embedded';
-export { PLATFORM_SERVICES } from './platform-services';
+export { startEmbeddedPlatform, type EmbeddedPlatform, type PlatformOptions } from './start-platform';
+export { platformServices } from './platform-services';

@@ -6,7 +6,7 @@ import { createServiceClient, systemCaller } from '@kantoor/grpc';
 import { createLogger, type Logger } from '@kantoor/logging';
 import { DirectoryService } from '@kantoor/proto/kantoor/directory/v1/directory_pb';
 import { embeddedPlatform, startService, type RunningService } from '@kantoor/service-runtime';
-import { PLATFORM_SERVICES } from './platform-services';
+import { platformServices } from './platform-services';
 
 export interface EmbeddedOptions {
   dataDir: string;
@@ -16,6 +16,8 @@ export interface EmbeddedOptions {
   /** databases in memory instead of under dataDir (tests) */
   inMemory?: boolean;
   logger?: Logger;
+  /** where the notification service delivers mail */
+  smtp?: { host: string; port: number };
 }
 
 export interface EmbeddedServices {
@@ -37,7 +39,9 @@ export interface DemoLogin {
  * server on a loopback port, all sharing one in-process event transport.
  */
 export async function startEmbeddedServices(options: EmbeddedOptions): Promise<EmbeddedServices> {
-  const transport = new InProcessTransport();
+  // closed until every service has subscribed: a relay publishing left-over outbox rows at start must not
+  // deliver them before their consumers exist
+  const transport = new InProcessTransport({ startClosed: true });
   const platform = embeddedPlatform({
     dataDir: options.dataDir,
     logLevel: options.logLevel,
@@ -53,10 +57,15 @@ export async function startEmbeddedServices(options: EmbeddedOptions): Promise<E
   try {
     // sequential on purpose: PGlite runs on this one thread, so parallel opening gains nothing and
     // interleaves the logs
-    for (const { definition, offset } of PLATFORM_SERVICES) {
+    const definitions = platformServices({
+      smtp: options.smtp,
+      directoryAddress: () => `127.0.0.1:${services.get('directory')?.port}`,
+    });
+    for (const { definition, offset } of definitions) {
       const port = options.basePort === 0 ? 0 : options.basePort + offset;
       services.set(definition.name, await startService(definition, platform, { host: '127.0.0.1', port }));
     }
+    transport.open();
   } catch (error) {
     await stopAll();
     throw error;

@@ -4,9 +4,10 @@ import type { Caller } from './caller';
 
 /**
  * Decides whether a caller may use a route, before the request reaches a service; throws a
- * `permission_denied` DomainError to refuse. The directory's access policy (01) will be plugged in here.
+ * `permission_denied` DomainError to refuse. `authorizeWithDirectory` (auth/dossier-policy.ts) plugs in the
+ * directory's access policy (01); the path parameters name the dossier, if any.
  */
-export type Authorize = (route: Route, caller: Caller) => void | Promise<void>;
+export type Authorize = (route: Route, caller: Caller, request: { params: Record<string, string> }) => void | Promise<void>;
 
 /** `dossier:read` is granted by the scope `dossier:read` or `dossier:*`. */
 export const scopeGrants = (scopes: readonly string[], permission: string): boolean =>

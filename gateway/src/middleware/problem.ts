@@ -5,28 +5,12 @@
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import { DomainError, isDomainError, notFound, PROBLEM_TYPE_BASE, toProblem, type ProblemDetails } from '@kantoor/errors';
 import type { Logger } from '@kantoor/logging';
+import { HttpProblem, payloadTooLarge, unsupportedMediaType } from './http-problem';
+import { discardUnreadBody } from './streaming';
+
+export { HttpProblem, payloadTooLarge, unsupportedMediaType };
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
-
-/** Refusals that belong to HTTP itself rather than to the domain (405, 413, 415), so have no ErrorKind. */
-export class HttpProblem extends Error {
-  constructor(
-    readonly status: number,
-    readonly reason: string,
-    readonly title: string,
-    message: string,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(message);
-    this.name = 'HttpProblem';
-  }
-}
-
-export const payloadTooLarge = (limit: number) =>
-  new HttpProblem(413, 'payload_too_large', 'The request body is too large', `The body may be at most ${limit} bytes.`);
-
-export const unsupportedMediaType = (accepted: string[]) =>
-  new HttpProblem(415, 'unsupported_media_type', 'Unsupported media type', `The body must be one of: ${accepted.join(', ')}.`);
 
 /** The errors body-parser raises, by its `type`. */
 const BODY_PARSER_PROBLEMS: Record<string, (error: { limit?: number }) => Error> = {
@@ -37,6 +21,10 @@ const BODY_PARSER_PROBLEMS: Record<string, (error: { limit?: number }) => Error>
   'request.aborted': () => new DomainError('invalid_argument', 'The request body was not received completely.', { reason: 'incomplete_body' }),
   'request.size.invalid': () => new DomainError('invalid_argument', 'The request body does not match its Content-Length.', { reason: 'incomplete_body' }),
 };
+
+/** RFC 6750 §3: tells a client whether to get a new token or to send one at all. */
+const bearerChallenge = (reason: string) =>
+  reason === 'invalid_token' || reason === 'token_expired' ? 'Bearer realm="kantoor", error="invalid_token"' : 'Bearer realm="kantoor"';
 
 export interface Problem {
   details: ProblemDetails;
@@ -58,7 +46,7 @@ export function problemFor(error: unknown, requestId: string, logger: Logger): P
   if (isDomainError(error)) {
     if (error.kind === 'internal') logger.error({ err: error }, 'request failed');
     else if (error.kind === 'unavailable' || error.kind === 'deadline_exceeded') logger.warn({ err: error }, 'a dependency failed');
-    const headers: Record<string, string> = error.kind === 'unauthenticated' ? { 'www-authenticate': 'Bearer realm="kantoor"' } : {};
+    const headers: Record<string, string> = error.kind === 'unauthenticated' ? { 'www-authenticate': bearerChallenge(error.reason) } : {};
     return { details: toProblem(error, requestId), headers };
   }
   logger.error({ err: error }, 'request failed');
@@ -90,5 +78,6 @@ export function problemResponder(): ErrorRequestHandler {
       return;
     }
     sendProblem(response, problemFor(error, requestId, logger));
+    discardUnreadBody(request);
   };
 }

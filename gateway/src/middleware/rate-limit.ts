@@ -42,8 +42,9 @@ export class TokenBuckets {
     const now = this.clock();
     const perMs = policy.limit / (policy.windowSeconds * 1000);
     const bucket = this.buckets.get(key) ?? { tokens: policy.limit, updatedAt: now };
-    bucket.tokens = Math.min(policy.limit, bucket.tokens + (now - bucket.updatedAt) * perMs);
-    bucket.updatedAt = now;
+    // the wall clock may step back (NTP): time that runs backwards refills nothing and takes nothing
+    bucket.tokens = Math.min(policy.limit, bucket.tokens + Math.max(0, now - bucket.updatedAt) * perMs);
+    bucket.updatedAt = Math.max(now, bucket.updatedAt);
     const allowed = bucket.tokens >= 1;
     if (allowed) bucket.tokens -= 1;
     if (!this.buckets.has(key)) {

@@ -4,7 +4,8 @@
  * lines and gRPC calls made for the request belong to the caller's trace.
  */
 import { randomUUID } from 'node:crypto';
-import { context, isSpanContextValid, propagation, trace } from '@opentelemetry/api';
+import type { IncomingHttpHeaders } from 'node:http';
+import { context, isSpanContextValid, propagation, ROOT_CONTEXT, SpanKind, trace, type Span } from '@opentelemetry/api';
 import type { RequestHandler } from 'express';
 import type { Logger } from '@kantoor/logging';
 import type { Caller } from '../auth/caller';
@@ -41,22 +42,38 @@ export function requestContext(logger: Logger): RequestHandler {
     request.gateway = { requestId, logger: logger.child({ request_id: requestId }), signal: aborts.signal, caller: null };
     response.setHeader('x-request-id', requestId);
     const started = process.hrtime.bigint();
+
+    // With the http instrumentation running, its server span already continues the caller's trace (and has
+    // bound request and response to it). Without it (instrumentation off, or express loaded before telemetry
+    // started) the gateway opens the span itself.
+    const active = trace.getActiveSpan()?.spanContext();
+    const span = active && isSpanContextValid(active) ? undefined : startRequestSpan(request.method, request.headers);
+    if (span) {
+      const requestSpanContext = trace.setSpan(context.active(), span);
+      // body parsers and streams call back from the socket's context; binding keeps the request's trace there
+      context.bind(requestSpanContext, request);
+      context.bind(requestSpanContext, response);
+    }
     response.on('close', () => {
       if (!response.writableFinished) aborts.abort(new Error('the client closed the connection'));
       if (!UNLOGGED_PATHS.has(request.path)) logRequest(request.gateway, request.method, request.path, response.statusCode, response.writableFinished, started);
+      if (span) {
+        if (request.gateway.route) span.updateName(`${request.method} ${request.gateway.route.path}`);
+        span.setAttribute('http.response.status_code', response.statusCode);
+        span.end();
+      }
     });
-
-    // With the http instrumentation running, its server span already continues the caller's trace. Without it
-    // (instrumentation off, or express loaded before telemetry started) the caller's context is adopted here.
-    const active = trace.getActiveSpan()?.spanContext();
-    if (active && isSpanContextValid(active)) return next();
-    const callerContext = propagation.extract(context.active(), request.headers);
-    // body parsers and streams call back from the socket's context; binding keeps the caller's trace there
-    context.bind(callerContext, request);
-    context.bind(callerContext, response);
-    context.with(callerContext, next);
+    if (!span) return next();
+    context.with(trace.setSpan(context.active(), span), next);
   };
 }
+
+function startRequestSpan(method: string, headers: IncomingHttpHeaders): Span {
+  const callerContext = propagation.extract(ROOT_CONTEXT, headers);
+  return gatewayTracer().startSpan(method, { kind: SpanKind.SERVER }, callerContext);
+}
+
+const gatewayTracer = () => trace.getTracer('kantoor-gateway');
 
 function logRequest(state: RequestState, method: string, path: string, status: number, finished: boolean, started: bigint) {
   const durationMs = Number((process.hrtime.bigint() - started) / 1000n) / 1000;

@@ -4,10 +4,9 @@
  * backpressure and stop the source when the client leaves.
  */
 import type { Hash } from 'node:crypto';
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Transform, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { payloadTooLarge } from './problem';
+import { payloadTooLarge } from './http-problem';
 
 export interface MeteredUpload {
   /** what the handler reads */
@@ -42,16 +41,44 @@ export function meterUpload(source: Readable, limit: number, hash?: Hash): Meter
 /**
  * Pipes `source` into the response, respecting backpressure. When the client disconnects the source is
  * destroyed (so a gRPC server stream is cancelled) and the promise resolves: nobody is left to tell.
- * When the source fails half-way the connection is cut, so the client cannot mistake a partial body for
- * a whole one; the promise then rejects with the source's error.
+ * When the source fails, the promise rejects with its error: if nothing was sent yet (a download refused
+ * with NOT_FOUND before its first byte) the response is left intact, so the caller can still answer with a
+ * problem; once bytes are out, the connection is cut, so the client cannot take a partial body for a whole.
  */
-export async function pipeToResponse(source: Readable, response: ServerResponse): Promise<void> {
-  try {
-    await pipeline(source, response);
-  } catch (error) {
-    if (response.destroyed && !response.writableFinished && (error as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE') {
-      return;
-    }
-    throw error;
-  }
+export function pipeToResponse(source: Readable, response: ServerResponse): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    source.once('error', (error) => {
+      source.unpipe(response);
+      if (response.headersSent) response.destroy();
+      reject(error);
+    });
+    response.once('finish', () => resolve());
+    response.once('close', () => {
+      if (!response.writableFinished) source.destroy();
+      resolve();
+    });
+    source.pipe(response);
+  });
+}
+
+const DISCARD_LIMIT_BYTES = 8 * 1024 * 1024;
+const DISCARD_LIMIT_MS = 5000;
+
+/**
+ * A refused upload may still be arriving. Closing at once would make the client's next write fail
+ * (EPIPE, connection reset) before it reads our answer, so the rest is read and dropped, up to a bound
+ * (8 MiB or 5 s); past it the connection is cut.
+ */
+export function discardUnreadBody(request: IncomingMessage): void {
+  if (request.complete || request.destroyed) return;
+  let discarded = 0;
+  const cut = () => request.socket.destroy();
+  const timer = setTimeout(cut, DISCARD_LIMIT_MS).unref();
+  request.on('data', (chunk: Buffer) => {
+    discarded += chunk.length;
+    if (discarded > DISCARD_LIMIT_BYTES) cut();
+  });
+  request.once('close', () => clearTimeout(timer));
+  request.unpipe();
+  request.resume();
 }

@@ -9,6 +9,9 @@ import express, { type Router } from 'express';
 /** gateway/docs-page, from src/openapi (tests) and dist/openapi (the built gateway) alike */
 export const DOCS_PAGE_DIR = path.resolve(__dirname, '..', '..', 'docs-page');
 
+/** Served outside the route table, to anyone: the document and its page. */
+export const DOCUMENTATION_PATHS = ['/openapi.json', '/docs', '/docs/docs.js', '/docs/docs.css'] as const;
+
 const ASSETS = {
   '/docs': { file: 'index.html', type: 'text/html; charset=utf-8' },
   '/docs/docs.js': { file: 'docs.js', type: 'text/javascript; charset=utf-8' },

@@ -7,7 +7,7 @@ import type { Readable } from 'node:stream';
 import type { Request } from 'express';
 import type { Logger } from '@kantoor/logging';
 import type { Caller } from '../auth/caller';
-import type { GatewayDeps } from '../app';
+import type { GatewayDeps, ServiceClients } from '../app';
 
 /** A JSON Schema (2020-12 dialect, as OpenAPI 3.1 uses it). */
 export type JsonSchema = { [keyword: string]: unknown };
@@ -46,6 +46,8 @@ export interface RouteContext<T extends RouteTypes = RouteTypes, C extends Calle
   /** aborted when the client goes away before the response is complete: cancel downstream calls with it */
   signal: AbortSignal;
   logger: Logger;
+  /** the services' gRPC clients */
+  services: ServiceClients;
   deps: GatewayDeps;
   /** upload routes only: the request body as it arrives, size-limited, never buffered */
   upload: Readable;
@@ -60,14 +62,14 @@ interface RouteSpecBase {
   operationId: string;
   summary: string;
   description?: string;
-  tags: string[];
+  tags: readonly string[];
   request?: {
     params?: JsonSchema;
     query?: JsonSchema;
     /** JSON body; for upload routes use `contentTypes` instead */
     body?: JsonSchema;
     /** upload routes: accepted media types of the streamed body; default application/octet-stream */
-    contentTypes?: string[];
+    contentTypes?: readonly string[];
   };
   /** by status code; the common error responses (problem+json) are added to the document automatically */
   responses: Record<number, ResponseSpec>;

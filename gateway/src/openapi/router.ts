@@ -4,9 +4,11 @@
  * limit, or a metered stream for uploads), validate, then run the handler under the Idempotency-Key and
  * answer. Any refusal along the way becomes a problem+json answer.
  */
+import type { Hash } from 'node:crypto';
 import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
 import { invalidArgument } from '@kantoor/errors';
 import type { Authorize } from '../auth/authorize';
+import type { Caller } from '../auth/caller';
 import type { GatewayDeps } from '../app';
 import { authenticate, authenticationRequired, type CredentialCheckers } from '../middleware/authenticate';
 import {
@@ -19,7 +21,7 @@ import {
 } from '../middleware/idempotency';
 import { payloadTooLarge, problemFor, PROBLEM_CONTENT_TYPE, unsupportedMediaType } from '../middleware/problem';
 import { enforceRateLimits, type RateLimits, type TokenBuckets } from '../middleware/rate-limit';
-import { meterUpload, pipeToResponse, type MeteredUpload } from '../middleware/streaming';
+import { discardUnreadBody, meterUpload, pipeToResponse, type MeteredUpload } from '../middleware/streaming';
 import { expressPath, Reply, StreamReply, type Route, type RouteContext } from './route';
 import { checkRequest, checkResponse, compileValidators, type RouteValidators } from './validation';
 
@@ -55,7 +57,7 @@ export function checkRouteTable(routes: readonly Route[]): void {
 
 export function buildRouter(routes: readonly Route[], runtime: RouterRuntime): Router {
   checkRouteTable(routes);
-  const validators = compileValidators(routes);
+  const validators = compileValidators(routes, { responses: runtime.validateResponses });
   const router = express.Router();
   for (const route of routes) {
     const routeValidators = validators.get(route)!;
@@ -81,45 +83,16 @@ async function answer(
 ): Promise<void> {
   const state = request.gateway;
   state.route = route;
-
-  let authFailure: unknown;
-  try {
-    state.caller = await authenticate(request, runtime.checkers);
-  } catch (error) {
-    authFailure = error;
-  }
-  // counted before refusing bad credentials, so guessing tokens or keys is rate-limited too
-  enforceRateLimits(runtime.buckets, runtime.rateLimits, request, response, { throttle: route.throttle });
-  if (authFailure) throw authFailure;
-  const caller = state.caller;
-  if (route.auth === 'authenticated') {
-    if (!caller) throw authenticationRequired();
-    await runtime.authorize(route, caller);
-  }
-
-  const idempotencyKey = route.mutates ? request.get('idempotency-key') : undefined;
-  if (idempotencyKey !== undefined) {
-    checkIdempotencyKey(idempotencyKey);
-    if (!route.acceptsIdempotencyKey) throw idempotencyNotSupported('Its answer holds a secret that is never stored.');
-    if (!caller) throw idempotencyNotSupported('It needs an authenticated caller.');
-  }
+  const caller = await admit(route, request, response, runtime);
+  const idempotencyKey = takeIdempotencyKey(route, request, caller);
   const hash = requestHasher(request.method, request.originalUrl);
 
   let upload: MeteredUpload | undefined;
-  if (route.streaming === 'upload') {
-    upload = acceptUpload(route, request, idempotencyKey ? hash : undefined);
-  } else if (route.request?.body) {
-    if (hasBody(request)) {
-      if (!request.is(['application/json', '+json'])) throw unsupportedMediaType(['application/json']);
-      await new Promise<void>((resolve, reject) => jsonParser(request, response, (error?: unknown) => (error ? reject(error) : resolve())));
-    }
-  } else if (hasBody(request)) {
-    throw invalidArgument('This operation takes no request body.', { reason: 'unexpected_body', violations: [{ field: 'body', message: 'is not allowed' }] });
-  }
-
+  if (route.streaming === 'upload') upload = acceptUpload(route, request, idempotencyKey ? hash : undefined);
+  else await readJsonBody(route, request, response, jsonParser);
   const params = { ...request.params };
   const query = { ...(request.query as Record<string, unknown>) };
-  const body = route.streaming === 'upload' ? undefined : request.body;
+  const body = upload ? undefined : request.body;
   checkRequest(validators, { params, query, body, hasBody: body !== undefined });
 
   const context: RouteContext = {
@@ -131,40 +104,98 @@ async function answer(
     idempotencyKey,
     signal: state.signal,
     logger: state.logger,
+    services: runtime.deps.services ?? {},
     deps: runtime.deps,
     upload: upload?.stream as RouteContext['upload'],
     request,
   };
   const run = () => execute(route, validators, context, runtime.validateResponses);
-
   if (idempotencyKey === undefined || !caller) return send(response, await run());
+  const rawBody = (request as Request & { rawBody?: Buffer }).rawBody;
+  const once = { store: runtime.idempotency, subject: `${caller.kind}:${caller.subjectId}`, key: idempotencyKey };
+  return send(response, await runOnce(once, upload ? { upload, hash } : { requestHash: hash.update(rawBody ?? '').digest('hex') }, run, response));
+}
 
-  const subject = `${caller.kind}:${caller.subjectId}`;
-  const knownHash = upload ? null : hash.update((request as Request & { rawBody?: Buffer }).rawBody ?? '').digest('hex');
-  const claim = await runtime.idempotency.claim(subject, idempotencyKey, knownHash);
+/** Who is calling, whether they may call this route at all, and whether they are within their rate limit. */
+async function admit(route: Route, request: Request, response: Response, runtime: RouterRuntime): Promise<Caller | null> {
+  let authFailure: unknown;
+  try {
+    request.gateway.caller = await authenticate(request, runtime.checkers);
+  } catch (error) {
+    authFailure = error;
+  }
+  // counted before refusing bad credentials, so guessing tokens or keys is rate-limited too
+  enforceRateLimits(runtime.buckets, runtime.rateLimits, request, response, { throttle: route.throttle });
+  if (authFailure) throw authFailure;
+  const caller = request.gateway.caller;
+  if (route.auth === 'authenticated') {
+    if (!caller) throw authenticationRequired();
+    // the path parameters let the access policy decide on the dossier a request names, before any service sees it
+    await runtime.authorize(route, caller, { params: request.params as Record<string, string> });
+  }
+  return caller;
+}
+
+function takeIdempotencyKey(route: Route, request: Request, caller: Caller | null): string | undefined {
+  const key = route.mutates ? request.get('idempotency-key') : undefined;
+  if (key === undefined) return undefined;
+  checkIdempotencyKey(key);
+  if (!route.acceptsIdempotencyKey) throw idempotencyNotSupported('Its answer holds a secret that is never stored.');
+  if (!caller) throw idempotencyNotSupported('It needs an authenticated caller.');
+  return key;
+}
+
+async function readJsonBody(route: Route, request: Request, response: Response, jsonParser: RequestHandler): Promise<void> {
+  if (!hasBody(request)) return;
+  if (!route.request?.body) {
+    throw invalidArgument('This operation takes no request body.', { reason: 'unexpected_body', violations: [{ field: 'body', message: 'is not allowed' }] });
+  }
+  if (!request.is(['application/json', '+json'])) throw unsupportedMediaType(['application/json']);
+  await new Promise<void>((resolve, reject) => jsonParser(request, response, (error?: unknown) => (error ? reject(error) : resolve())));
+}
+
+/**
+ * Runs the request at most once per Idempotency-Key (see middleware/idempotency.ts). A JSON request's hash
+ * is known up front; an upload's is known only once it streamed through, or, for a repeat, once it was read.
+ */
+async function runOnce(
+  once: { store: IdempotencyStore; subject: string; key: string },
+  request: { requestHash: string } | { upload: MeteredUpload; hash: Hash },
+  run: () => Promise<Outcome>,
+  response: Response,
+): Promise<Outcome> {
+  const { store, subject, key } = once;
+  const knownHash = 'requestHash' in request ? request.requestHash : null;
+  const claim = await store.claim(subject, key, knownHash);
   if (claim.outcome === 'in_progress') {
     response.set('retry-after', '1');
     throw keyInProgress();
   }
   if (claim.outcome === 'completed') {
-    const repeatHash = upload ? await drainedHash(upload, hash) : knownHash;
+    const repeatHash = 'upload' in request ? await drainedHash(request.upload, request.hash) : knownHash;
     if (repeatHash !== claim.requestHash) throw keyReused();
     response.set('idempotent-replayed', 'true');
-    return send(response, { kind: 'buffered', response: claim.response });
+    return { kind: 'buffered', response: claim.response };
   }
 
+  const release = () => store.release(subject, key, claim.claimedAt);
   const outcome = await run().catch(async (error: unknown) => {
-    await runtime.idempotency.release(subject, idempotencyKey, claim.claimedAt);
+    await release();
     throw error;
   });
-  const storable = outcome.kind === 'buffered' && outcome.response.status < 500 && (!upload || upload.complete);
-  if (storable) {
-    const requestHash = knownHash ?? hash.digest('hex');
-    await runtime.idempotency.complete(subject, idempotencyKey, claim.claimedAt, requestHash, outcome.response);
-  } else {
-    await runtime.idempotency.release(subject, idempotencyKey, claim.claimedAt);
+  try {
+    const uploadComplete = !('upload' in request) || request.upload.complete;
+    if (outcome.kind === 'buffered' && outcome.response.status < 500 && uploadComplete) {
+      const requestHash = 'upload' in request ? request.hash.digest('hex') : request.requestHash;
+      await store.complete(subject, key, claim.claimedAt, requestHash, outcome.response);
+    } else {
+      await release();
+    }
+  } catch (error) {
+    // the work is done: its answer matters more than the bookkeeping (the claim lapses as abandoned)
+    response.req.gateway.logger.error({ err: error }, 'could not record the idempotent response');
   }
-  return send(response, outcome);
+  return outcome;
 }
 
 const idempotencyNotSupported = (why: string) =>
@@ -173,9 +204,9 @@ const idempotencyNotSupported = (why: string) =>
     violations: [{ field: 'header.Idempotency-Key', message: 'is not accepted here' }],
   });
 
-function acceptUpload(route: Route, request: Request, hash: ReturnType<typeof requestHasher> | undefined): MeteredUpload {
+function acceptUpload(route: Route, request: Request, hash: Hash | undefined): MeteredUpload {
   const accepted = route.request?.contentTypes ?? ['application/octet-stream'];
-  if (!request.is(accepted)) throw unsupportedMediaType(accepted);
+  if (!request.is([...accepted])) throw unsupportedMediaType(accepted);
   const limit = route.bodyLimit!;
   const declaredLength = Number(request.get('content-length') ?? 0);
   if (declaredLength > limit) throw payloadTooLarge(limit);
@@ -183,7 +214,7 @@ function acceptUpload(route: Route, request: Request, hash: ReturnType<typeof re
 }
 
 /** A repeated upload is read to its end (and thrown away) to learn whether it is the same as the first. */
-async function drainedHash(upload: MeteredUpload, hash: ReturnType<typeof requestHasher>): Promise<string> {
+async function drainedHash(upload: MeteredUpload, hash: Hash): Promise<string> {
   await new Promise<void>((resolve, reject) => {
     upload.stream.on('end', resolve).on('error', reject).resume();
   });
@@ -220,6 +251,7 @@ async function send(response: Response, outcome: Outcome): Promise<void> {
     response.status(status).set(headers);
     if (body.length === 0) response.end();
     else response.end(body);
+    discardUnreadBody(response.req);
     return;
   }
   const { body, contentType, status = 200, contentLength, filename, headers = {} } = outcome.reply.options;
@@ -229,6 +261,11 @@ async function send(response: Response, outcome: Outcome): Promise<void> {
   try {
     await pipeToResponse(body, response);
   } catch (error) {
+    if (!response.headersSent) {
+      // refused before the first byte: still time for a proper problem answer
+      for (const name of ['content-length', 'content-disposition', ...Object.keys(headers)]) response.removeHeader(name);
+      throw error;
+    }
     // the status line is out already and pipeToResponse cut the connection: the client sees a failed download
     response.req.gateway.logger.warn({ err: error }, 'streamed response failed');
   }

@@ -1,10 +1,12 @@
 /**
  * The route table: every operation the gateway serves to clients. Add a service's routes by writing a
- * module like auth.ts (defineRoute per operation, calling the service's client through `deps.services`)
+ * module like auth.ts (defineRoute per operation, calling the service's client through `ctx.services`)
  * and spreading its list here. Nothing outside this table (and OPERATIONAL_PATHS) is served.
  */
 import type { Route } from '../openapi/route';
 import { apiKeyRoutes } from './api-keys';
 import { authRoutes } from './auth';
+import { directoryRoutes } from './directory';
+import { notificationRoutes } from './notification';
 
-export const routeTable: readonly Route[] = [...authRoutes, ...apiKeyRoutes];
+export const routeTable: readonly Route[] = [...authRoutes, ...apiKeyRoutes, ...directoryRoutes, ...notificationRoutes];

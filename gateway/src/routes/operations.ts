@@ -1,7 +1,8 @@
 /**
  * Endpoints for the platform rather than for clients: liveness, readiness and Prometheus metrics. They are
  * not in the route table (no caller, no rate limit, not in the OpenAPI document); OPERATIONAL_PATHS lists
- * them so that an access matrix can tell them from a route that escaped the table.
+ * them (and DOCUMENTATION_PATHS the document and its page) so that an access matrix can tell them from a route
+ * that escaped the table.
  */
 import express, { type Router } from 'express';
 import { PROBLEM_TYPE_BASE } from '@kantoor/errors';

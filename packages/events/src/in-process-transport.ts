@@ -1,135 +1,138 @@
 /**
  * The event transport in embedded mode, where every service runs in one Node process.
  *
- * Each topic is an in-memory log; each consumer group keeps its own position per topic and handles its
- * records one at a time, in publish order across its topics (so certainly in order per key). A position
- * advances only after the handler resolved; a failing handler gets the same record again after a back-off
- * and the records behind it wait. Nothing here is durable: the outbox is the durable store, and its relay
- * publishes again after a restart whatever it had not marked published.
+ * Nothing here is durable, so `publish()` resolves only once every consumer group reading a record's topic
+ * has handled it: the relay marks an outbox row published only after its delivery happened, and a crash
+ * or a shutdown with a backlog leaves the undelivered rows in the outbox, to be published again (the
+ * consumers' inbox makes the repeat harmless). `publish()` rejects, and the rows stay, when the transport
+ * closes or a reading group stops before its records were handled, or when a group that read the topic
+ * in this process is stopped; it resolves at once for a topic no group reads.
  *
- * A group that subscribes for the first time starts at the end of each topic: it receives what is published
- * after it subscribed. That suffices because the embedded launcher starts every service's consumers before
- * any relay runs. A group that stops and subscribes again in the same process resumes where it stopped,
- * like a Kafka group from its committed offsets. A record is dropped from the log once every group reading
- * its topic has passed it.
+ * Constructed with `startClosed`, `publish()` waits until `open()`: the launcher opens the transport once
+ * every service subscribed, so no relay publishes its old rows before their readers are there.
+ *
+ * Each group spreads its records over `concurrency` lanes by a hash of their key and handles the lanes in
+ * parallel, each strictly in order, like Kafka partitions consumed concurrently: one dossier's events keep
+ * their order (across topics too), other dossiers' events pass them. A failing handler gets the same record
+ * again after a back-off and holds back only its own lane.
  */
-import { failedPrecondition, invalidArgument } from '@kantoor/errors';
+import { failedPrecondition, invalidArgument, unavailable } from '@kantoor/errors';
+import { backoffMs, pause } from './event-logger';
 import type { EventRecord, EventTransport, RecordHandler, SubscribeOptions, Subscription } from './transport';
 
 export interface InProcessTransportOptions {
   logger?: { warn(fields: object, message: string): void };
   /** wait before a failed record is handed over again, doubling per failure up to `maxMs` */
   redeliveryBackoff?: { initialMs: number; maxMs: number };
+  /** lanes per consumer group, i.e. records it handles at once (of different keys); default 8 */
+  concurrency?: number;
+  /** hold every `publish()` until `open()` is called */
+  startClosed?: boolean;
 }
 
 const consoleLogger = { warn: (fields: object, message: string) => console.warn(message, fields) };
 
-interface TopicLog {
-  /** offset of `entries[0]`; records before it were trimmed */
-  firstOffset: number;
-  entries: Array<{ record: EventRecord; sequence: number }>;
-}
-
-interface ConsumerGroup {
-  /** next offset to handle, per topic the group reads */
-  positions: Map<string, number>;
-  active: InProcessSubscription | undefined;
+/** One `publish()` call waiting for its records to be handled by every reading group. */
+interface PendingPublish {
+  remaining: number;
+  resolve(): void;
+  reject(error: unknown): void;
 }
 
 interface Delivery {
-  topic: string;
-  offset: number;
   record: EventRecord;
+  publish: PendingPublish;
+}
+
+interface ConsumerGroup {
+  /** the topics of its latest subscription; they stay claimed while it is stopped */
+  topics: Set<string>;
+  active: InProcessSubscription | undefined;
 }
 
 export class InProcessTransport implements EventTransport {
-  private readonly logs = new Map<string, TopicLog>();
   private readonly groups = new Map<string, ConsumerGroup>();
-  private sequence = 0;
+  private readonly concurrency: number;
+  private gate: { opened: Promise<void>; open(): void; fail(error: unknown): void } | undefined;
   private closed = false;
 
-  constructor(private readonly options: InProcessTransportOptions = {}) {}
+  constructor(private readonly options: InProcessTransportOptions = {}) {
+    this.concurrency = options.concurrency ?? 8;
+    if (!Number.isInteger(this.concurrency) || this.concurrency < 1) {
+      throw invalidArgument(`in-process transport concurrency must be a positive integer, got ${options.concurrency}`);
+    }
+    if (options.startClosed) {
+      let open!: () => void;
+      let fail!: (error: unknown) => void;
+      const opened = new Promise<void>((resolve, reject) => ((open = resolve), (fail = reject)));
+      // nobody may be waiting when close() fails the gate
+      opened.catch(() => undefined);
+      this.gate = { opened, open, fail };
+    }
+  }
+
+  /** Lets publishing begin; publishes waiting for it go to the groups subscribed by now. */
+  open(): void {
+    this.refuseWhenClosed();
+    this.gate?.open();
+    this.gate = undefined;
+  }
 
   async publish(records: EventRecord[]): Promise<void> {
     this.refuseWhenClosed();
-    const topics = new Set<string>();
-    for (const record of records) {
-      this.log(record.topic).entries.push({ record: copyOf(record), sequence: this.sequence++ });
-      topics.add(record.topic);
+    if (this.gate) await this.gate.opened;
+    const deliveries: Array<{ subscription: InProcessSubscription; record: EventRecord }> = [];
+    for (const published of records) {
+      // one snapshot, so a publisher changing its record afterwards changes nothing that is delivered
+      const record = copyOf(published);
+      for (const [groupId, group] of this.groups) {
+        if (!group.topics.has(record.topic)) continue;
+        if (!group.active || group.active.stopping) {
+          // resolving would let the relay mark the rows published though this group never saw them
+          throw unavailable(`consumer group ${groupId} is stopped; the records wait until it runs again`, {
+            reason: 'consumer_group_stopped',
+          });
+        }
+        deliveries.push({ subscription: group.active, record });
+      }
     }
-    for (const topic of topics) this.trim(topic);
-    for (const group of this.groups.values()) {
-      if ([...topics].some((topic) => group.positions.has(topic))) group.active?.recordsPublished();
-    }
+    if (deliveries.length === 0) return;
+    await new Promise<void>((resolve, reject) => {
+      const publish = { remaining: deliveries.length, resolve, reject };
+      for (const { subscription, record } of deliveries) subscription.enqueue({ record, publish });
+    });
   }
 
   async subscribe({ groupId, topics, handler }: SubscribeOptions): Promise<Subscription> {
     this.refuseWhenClosed();
     if (!groupId) throw invalidArgument('a subscription needs a consumer group id');
     if (topics.length === 0) throw invalidArgument(`group ${groupId} subscribes to no topic`);
-    const group = this.groups.get(groupId) ?? { positions: new Map<string, number>(), active: undefined };
+    const group = this.groups.get(groupId) ?? { topics: new Set<string>(), active: undefined };
     if (group.active) {
       // one process, one member: sharing a group's records between two handlers here would only hide a wiring mistake
       throw failedPrecondition(`consumer group ${groupId} is already subscribed`, {
         reason: 'group_already_subscribed',
       });
     }
-    this.groups.set(groupId, group);
-    for (const topic of group.positions.keys()) {
-      if (!topics.includes(topic)) group.positions.delete(topic);
-    }
-    for (const topic of topics) {
-      if (!group.positions.has(topic)) group.positions.set(topic, endOffset(this.log(topic)));
-    }
-    const subscription = new InProcessSubscription(
-      groupId,
-      handler,
-      () => this.nextDelivery(group),
-      (delivery) => {
-        group.positions.set(delivery.topic, delivery.offset + 1);
-        this.trim(delivery.topic);
-      },
-      () => {
-        group.active = undefined;
-      },
-      this.options,
-    );
+    group.topics = new Set(topics);
+    const subscription = new InProcessSubscription(groupId, handler, this.concurrency, this.options, () => {
+      group.active = undefined;
+    });
     group.active = subscription;
+    this.groups.set(groupId, group);
     return subscription;
   }
 
+  /** Stops every subscription (waiting for the handlers in flight); publishes not delivered by then reject. */
   async close(): Promise<void> {
+    if (this.closed) return;
     this.closed = true;
-    await Promise.all([...this.groups.values()].map((group) => group.active?.stop()));
-    this.logs.clear();
+    const closedError = unavailable('the event transport closed before the records were handled', {
+      reason: 'event_transport_closed',
+    });
+    this.gate?.fail(closedError);
+    await Promise.all([...this.groups.values()].map((group) => group.active?.halt(closedError)));
     this.groups.clear();
-  }
-
-  /** The group's oldest unhandled record across its topics, in publish order. */
-  private nextDelivery(group: ConsumerGroup): Delivery | undefined {
-    let next: (Delivery & { sequence: number }) | undefined;
-    for (const [topic, offset] of group.positions) {
-      const entry = this.log(topic).entries[offset - this.log(topic).firstOffset];
-      if (entry && (!next || entry.sequence < next.sequence)) next = { topic, offset, ...entry };
-    }
-    return next && { topic: next.topic, offset: next.offset, record: copyOf(next.record) };
-  }
-
-  private trim(topic: string): void {
-    const log = this.log(topic);
-    let passedByAll = endOffset(log);
-    for (const group of this.groups.values())
-      passedByAll = Math.min(passedByAll, group.positions.get(topic) ?? Infinity);
-    if (passedByAll > log.firstOffset) {
-      log.entries.splice(0, passedByAll - log.firstOffset);
-      log.firstOffset = passedByAll;
-    }
-  }
-
-  private log(topic: string): TopicLog {
-    let log = this.logs.get(topic);
-    if (!log) this.logs.set(topic, (log = { firstOffset: 0, entries: [] }));
-    return log;
   }
 
   private refuseWhenClosed(): void {
@@ -137,87 +140,96 @@ export class InProcessTransport implements EventTransport {
   }
 }
 
+interface Lane {
+  queue: Delivery[];
+  /** ends the lane's wait for records */
+  wake: (() => void) | undefined;
+}
+
 class InProcessSubscription implements Subscription {
-  private stopping = false;
-  private waitingForRecords = false;
-  /** ends the current wait (for records or a back-off) early */
-  private interrupt: (() => void) | undefined;
-  private readonly delivering: Promise<void>;
+  stopping = false;
+  private readonly lanes: Lane[];
+  private readonly running: Promise<void>[];
+  private readonly interruptBackoff = new AbortController();
   private stopped: Promise<void> | undefined;
 
   constructor(
     private readonly groupId: string,
     private readonly handler: RecordHandler,
-    private readonly nextDelivery: () => Delivery | undefined,
-    private readonly acknowledge: (delivery: Delivery) => void,
-    private readonly onStopped: () => void,
+    concurrency: number,
     private readonly options: InProcessTransportOptions,
+    private readonly onStopped: () => void,
   ) {
+    this.lanes = Array.from({ length: concurrency }, () => ({ queue: [], wake: undefined }));
     // never inside subscribe() or publish(): delivery is asynchronous to both
-    this.delivering = Promise.resolve().then(() => this.deliver());
+    this.running = this.lanes.map((lane) => Promise.resolve().then(() => this.run(lane)));
   }
 
-  recordsPublished(): void {
-    if (this.waitingForRecords) this.interrupt?.();
+  enqueue(delivery: Delivery): void {
+    const lane = this.lanes[laneOf(delivery.record.key, this.lanes.length)];
+    lane.queue.push(delivery);
+    lane.wake?.();
   }
 
   stop(): Promise<void> {
+    return this.halt(
+      unavailable(`consumer group ${this.groupId} stopped before it handled the records`, {
+        reason: 'consumer_group_stopped',
+      }),
+    );
+  }
+
+  /** Waits for the handlers in flight, then fails the publishes of every record not handled. */
+  halt(unhandled: unknown): Promise<void> {
     this.stopped ??= (async () => {
       this.stopping = true;
-      this.interrupt?.();
-      await this.delivering;
+      this.interruptBackoff.abort();
+      for (const lane of this.lanes) lane.wake?.();
+      await Promise.all(this.running);
+      for (const lane of this.lanes) for (const { publish } of lane.queue.splice(0)) publish.reject(unhandled);
       this.onStopped();
     })();
     return this.stopped;
   }
 
-  private async deliver(): Promise<void> {
+  private async run(lane: Lane): Promise<void> {
     let failures = 0;
     while (!this.stopping) {
-      const delivery = this.nextDelivery();
+      const delivery = lane.queue[0];
       if (!delivery) {
-        this.waitingForRecords = true;
-        await this.wait();
-        this.waitingForRecords = false;
+        await new Promise<void>((resolve) => (lane.wake = resolve));
+        lane.wake = undefined;
         continue;
       }
       try {
-        await this.handler(delivery.record);
+        // a fresh copy per attempt: a failed attempt may have changed the one it was given
+        await this.handler(copyOf(delivery.record));
       } catch (error) {
         failures += 1;
         const { initialMs, maxMs } = this.options.redeliveryBackoff ?? { initialMs: 100, maxMs: 5000 };
-        const delayMs = Math.min(initialMs * 2 ** (failures - 1), maxMs);
-        const fields = { err: error, groupId: this.groupId, topic: delivery.topic, offset: delivery.offset, failures };
+        const redeliveryInMs = backoffMs(failures, initialMs, maxMs);
+        const { topic, key } = delivery.record;
         (this.options.logger ?? consoleLogger).warn(
-          { ...fields, redeliveryInMs: delayMs },
+          { err: error, groupId: this.groupId, topic, key, failures, redeliveryInMs },
           'event handler failed; the record is delivered again after a pause',
         );
-        await this.wait(delayMs);
+        await pause(redeliveryInMs, this.interruptBackoff.signal);
         continue;
       }
       failures = 0;
-      this.acknowledge(delivery);
+      lane.queue.shift();
+      if (--delivery.publish.remaining === 0) delivery.publish.resolve();
     }
   }
-
-  private wait(ms?: number): Promise<void> {
-    return new Promise((resolve) => {
-      if (this.stopping) return resolve();
-      const timer = ms === undefined ? undefined : setTimeout(() => this.interrupt?.(), ms);
-      this.interrupt = () => {
-        clearTimeout(timer);
-        this.interrupt = undefined;
-        resolve();
-      };
-    });
-  }
 }
 
-function endOffset(log: TopicLog): number {
-  return log.firstOffset + log.entries.length;
+/** The lane of a key (FNV-1a): the same key always lands in the same lane, so its records stay in order. */
+export function laneOf(key: string, lanes: number): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 0x01000193);
+  return (hash >>> 0) % lanes;
 }
 
-/** Each group gets its own copy, so neither the publisher nor one handler can change what another receives. */
 function copyOf(record: EventRecord): EventRecord {
   return { topic: record.topic, key: record.key, value: record.value.slice(), headers: { ...record.headers } };
 }

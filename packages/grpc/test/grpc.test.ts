@@ -3,6 +3,17 @@ import { createLogger } from '@kantoor/logging';
 import { DirectoryService } from '@kantoor/proto/kantoor/directory/v1/directory_pb';
 import { createServiceClient, GrpcServer, implement, waitUntilServing, type Caller } from '@kantoor/grpc';
 
+/** The directory service serves as the sample contract; the RPCs these tests do not use answer internal. */
+function onlyTheseMethods<T extends object>(methods: T): any {
+  return new Proxy(methods, {
+    get: (target, name) =>
+      (target as Record<string | symbol, unknown>)[name] ??
+      (async () => {
+        throw new DomainError('internal', 'not used in this test');
+      }),
+  });
+}
+
 const admin: Caller = {
   kind: 'staff',
   subjectId: 'staff-1',
@@ -21,7 +32,7 @@ describe('gRPC adapter over generated descriptors', () => {
     server = new GrpcServer({
       logger: createLogger({ service: 'test', level: 'silent' }),
       services: [
-        implement(DirectoryService, {
+        implement(DirectoryService, onlyTheseMethods({
           registerFirm: async (request, context) => {
             seen.push(context.caller);
             if (request.name === 'Taken') throw conflict('a firm with this name exists', { reason: 'firm_name_taken' });
@@ -33,7 +44,7 @@ describe('gRPC adapter over generated descriptors', () => {
             if (context.signal.aborted) throw new DomainError('unavailable', 'cancelled');
             return { firm: { id: request.firmId } };
           },
-        }),
+        })),
       ],
     });
     const port = await server.start('127.0.0.1', 0);

@@ -1,15 +1,22 @@
 import '@kantoor/telemetry/register';
 import path from 'node:path';
 import { defineService, runServiceMain } from '@kantoor/service-runtime';
+import { readDirectoryConfig, type DirectoryConfig } from './config';
+import { useTermsVersion } from './domain/access';
 import { directoryRpc } from './entry-points/grpc/directory-rpc';
 
-// Firms, staff and roles, client groups, client dossiers, portal users and the access rules every service enforces.
-export const directoryService = defineService({
-  name: 'directory',
-  migrationsDir: path.join(__dirname, '..', 'migrations'),
-  async build({ db, eventsWritten }) {
-    return { grpc: [directoryRpc(db, eventsWritten)] };
-  },
-});
+/** Firms, staff and roles, client groups, client dossiers, portal users and the access rules every service enforces. */
+export function createDirectoryService(config: DirectoryConfig = readDirectoryConfig()) {
+  return defineService({
+    name: 'directory',
+    migrationsDir: path.join(__dirname, '..', 'migrations'),
+    async build({ db, eventsWritten }) {
+      useTermsVersion(config.DIRECTORY_TERMS_VERSION);
+      return { grpc: [directoryRpc(db, eventsWritten, config)] };
+    },
+  });
+}
+
+export const directoryService = createDirectoryService();
 
 if (require.main === module) void runServiceMain(directoryService);

@@ -1,1 +1,4 @@
-export { notificationService } from './main';
+export { createNotificationService, notificationService, type NotificationOptions } from './main';
+export { notificationSettings, type NotificationConfig } from './config';
+export { LANGUAGES, MESSAGE_KINDS, type Language, type MessageKind } from './domain/message-kinds';
+export { renderMail } from './domain/templates';

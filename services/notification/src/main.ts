@@ -1,17 +1,98 @@
 import '@kantoor/telemetry/register';
 import path from 'node:path';
-import { implement } from '@kantoor/grpc';
-import { NotificationService } from '@kantoor/proto/kantoor/notification/v1/notification_pb';
-import { defineService, runServiceMain } from '@kantoor/service-runtime';
+import {
+  defineService,
+  runServiceMain,
+  type EventHandlers,
+  type HandledEvent,
+  type ServiceDefinition,
+} from '@kantoor/service-runtime';
+import { directoryDossierRecipients, type DossierRecipients } from './adapters/dossier-recipients';
+import { loadSecretBox } from './adapters/secret-key';
+import { smtpMailSender, type MailSender } from './adapters/smtp-transport';
+import { readNotificationConfig, type NotificationConfig } from './config';
 import { directoryEventHandlers } from './entry-points/events/directory-events';
+import { notificationRpc } from './entry-points/grpc/notification-rpc';
+import { DeliveryWorker, type DeliveryWorkerOptions } from './entry-points/worker/delivery-worker';
 
-// E-mail with the firm's routing cascade, templates per language and a delivery log.
-export const notificationService = defineService({
-  name: 'notification',
-  migrationsDir: path.join(__dirname, '..', 'migrations'),
-  async build() {
-    return { grpc: [implement(NotificationService, {})], eventHandlers: { ...directoryEventHandlers } };
-  },
-});
+export interface NotificationOptions {
+  /** settings given in code (the embedded launcher, tests); the environment fills in the rest */
+  settings?: Partial<NotificationConfig> & { DIRECTORY_ADDRESS?: string };
+  /** the cascade; default: the directory at DIRECTORY_ADDRESS, when set */
+  recipients?: DossierRecipients;
+  sender?: MailSender;
+  /** tests: runs between the SMTP server's acceptance and the record of it */
+  afterSmtpAccept?: DeliveryWorkerOptions['afterSmtpAccept'];
+}
 
-if (require.main === module) void runServiceMain(notificationService);
+/**
+ * E-mail with the firm's routing cascade, templates per language and a delivery log. Event consumers record
+ * what is to be sent; the delivery worker sends it through the firm's SMTP server or the platform's default.
+ */
+export function createNotificationService(options: NotificationOptions = {}): ServiceDefinition {
+  return defineService({
+    name: 'notification',
+    migrationsDir: path.join(__dirname, '..', 'migrations'),
+    async build({ db, logger, platform, objectStore }) {
+      const config = { ...readNotificationConfig(), ...options.settings };
+      const directoryAddress = options.settings?.DIRECTORY_ADDRESS ?? process.env.DIRECTORY_ADDRESS;
+      const box = await loadSecretBox({ configured: config.NOTIFICATION_SECRET_KEY, mode: platform.mode, objectStore });
+      const recipients =
+        options.recipients ?? (directoryAddress ? directoryDossierRecipients(directoryAddress) : undefined);
+      const sender =
+        options.sender ??
+        smtpMailSender({
+          timeoutMs: config.NOTIFICATION_SMTP_TIMEOUT_MS,
+          maxConnections: config.NOTIFICATION_SMTP_CONNECTIONS,
+        });
+      const worker = new DeliveryWorker({
+        db,
+        logger,
+        sender,
+        box,
+        recipients,
+        policy: {
+          maxAttempts: config.NOTIFICATION_MAX_ATTEMPTS,
+          retryBaseMs: config.NOTIFICATION_RETRY_BASE_MS,
+          retryMaxMs: config.NOTIFICATION_RETRY_MAX_MS,
+        },
+        publicUrl: config.NOTIFICATION_PUBLIC_URL,
+        batchSize: config.NOTIFICATION_BATCH_SIZE,
+        pollMs: config.NOTIFICATION_POLL_MS,
+        leaseMs: config.NOTIFICATION_SENDING_LEASE_MS,
+        singleWorker: db.dialect === 'pglite',
+        defaultSmtp: config.NOTIFICATION_SMTP_HOST
+          ? {
+              host: config.NOTIFICATION_SMTP_HOST,
+              port: config.NOTIFICATION_SMTP_PORT,
+              tls: config.NOTIFICATION_SMTP_TLS,
+              username: config.NOTIFICATION_SMTP_USER,
+              password: config.NOTIFICATION_SMTP_PASSWORD,
+              senderAddress: config.NOTIFICATION_SENDER,
+            }
+          : undefined,
+        afterSmtpAccept: options.afterSmtpAccept,
+      });
+      await worker.start();
+      const handlers = directoryEventHandlers({ box, messageIdDomain: config.NOTIFICATION_MESSAGE_ID_DOMAIN });
+      // a handler's intent commits with the consumer's transaction, just after the handler returns
+      const wakeSoon = () => void setTimeout(() => worker.wake(), 5).unref();
+      const eventHandlers: EventHandlers = Object.fromEntries(
+        Object.entries(handlers).map(([type, handle]) => [type, (event: HandledEvent) => handle(event).then(wakeSoon)]),
+      );
+      return {
+        grpc: [notificationRpc(db, box)],
+        eventHandlers,
+        async onStop() {
+          await worker.stop();
+          sender.close();
+          recipients?.close();
+        },
+      };
+    },
+  });
+}
+
+export const notificationService = createNotificationService();
+
+if (require.main === module) void runServiceMain(notificationService, { needsObjects: false });

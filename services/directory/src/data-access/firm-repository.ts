@@ -7,8 +7,14 @@ export interface FirmRow {
   functional_email: string;
   language: Language;
   only_admins_add_clients: boolean;
+  contact: ContactInfo;
+  intake_domain: string;
   created_at: Date;
 }
+
+export type ContactInfo = Partial<
+  Record<'address' | 'postalCode' | 'city' | 'country' | 'phone' | 'email' | 'website', string>
+>;
 
 export interface StaffRow {
   id: string;
@@ -21,10 +27,10 @@ export interface StaffRow {
   created_at: Date;
 }
 
-export async function insertFirm(tx: Queryable, firm: Omit<FirmRow, 'created_at'>): Promise<FirmRow> {
+export async function insertFirm(tx: Queryable, firm: Omit<FirmRow, 'created_at' | 'contact'>): Promise<FirmRow> {
   const { rows } = await tx.query<FirmRow>(
-    `INSERT INTO firm (id, name, functional_email, language, only_admins_add_clients) VALUES ($1, $2, $3, $4, $5) RETURNING *`,
-    [firm.id, firm.name, firm.functional_email, firm.language, firm.only_admins_add_clients],
+    `INSERT INTO firm (id, name, functional_email, language, only_admins_add_clients, intake_domain) VALUES ($1, $2, $3, $4, $5, $6) RETURNING *`,
+    [firm.id, firm.name, firm.functional_email, firm.language, firm.only_admins_add_clients, firm.intake_domain],
   );
   return rows[0];
 }
@@ -74,4 +80,77 @@ export async function recordAudit(
       JSON.stringify(entry.details ?? {}),
     ],
   );
+}
+
+/** Locks the firm row: changes to the set of admins queue behind each other, so two cannot both pass the last-admin check. */
+export async function lockFirm(tx: Queryable, firmId: string): Promise<FirmRow | undefined> {
+  const { rows } = await tx.query<FirmRow>('SELECT * FROM firm WHERE id = $1 FOR UPDATE', [firmId]);
+  return rows[0];
+}
+
+export async function updateFirm(
+  tx: Queryable,
+  firmId: string,
+  changes: Partial<
+    Pick<FirmRow, 'name' | 'functional_email' | 'language' | 'only_admins_add_clients' | 'contact' | 'intake_domain'>
+  >,
+): Promise<FirmRow> {
+  const columns = Object.keys(changes) as Array<keyof typeof changes>;
+  const values = columns.map((column) => (column === 'contact' ? JSON.stringify(changes[column]) : changes[column]));
+  const assignments = columns.map((column, index) => `${column} = $${index + 2}`);
+  const { rows } = await tx.query<FirmRow>(
+    assignments.length > 0
+      ? `UPDATE firm SET ${assignments.join(', ')} WHERE id = $1 RETURNING *`
+      : 'SELECT * FROM firm WHERE id = $1',
+    [firmId, ...values],
+  );
+  return rows[0];
+}
+
+const STAFF_COLUMNS = `s.*, COALESCE((SELECT array_agg(m.staff_group_id::text ORDER BY m.staff_group_id) FROM staff_group_member m WHERE m.staff_id = s.id), '{}') AS staff_group_ids`;
+
+export type StaffView = StaffRow & { staff_group_ids: string[] };
+
+export async function listStaff(db: Queryable, firmId: string): Promise<StaffView[]> {
+  const { rows } = await db.query<StaffView>(
+    `SELECT ${STAFF_COLUMNS} FROM staff s WHERE s.firm_id = $1 AND s.status <> 'removed' ORDER BY lower(s.name), s.id`,
+    [firmId],
+  );
+  return rows;
+}
+
+export async function findStaff(db: Queryable, firmId: string, staffId: string): Promise<StaffView | undefined> {
+  const { rows } = await db.query<StaffView>(
+    `SELECT ${STAFF_COLUMNS} FROM staff s WHERE s.firm_id = $1 AND s.id = $2 AND s.status <> 'removed'`,
+    [firmId, staffId],
+  );
+  return rows[0];
+}
+
+export async function countOtherActiveAdmins(tx: Queryable, firmId: string, staffId: string): Promise<number> {
+  const { rows } = await tx.query<{ count: number }>(
+    `SELECT count(*)::int AS count FROM staff WHERE firm_id = $1 AND role = 'admin' AND status = 'active' AND id <> $2`,
+    [firmId, staffId],
+  );
+  return rows[0].count;
+}
+
+export async function updateStaff(
+  tx: Queryable,
+  staffId: string,
+  changes: Partial<Pick<StaffRow, 'role' | 'status' | 'password_hash'>>,
+): Promise<void> {
+  const columns = Object.keys(changes) as Array<keyof typeof changes>;
+  await tx.query(
+    `UPDATE staff SET ${columns.map((column, index) => `${column} = $${index + 2}`).join(', ')} WHERE id = $1`,
+    [staffId, ...columns.map((column) => changes[column])],
+  );
+}
+
+/** Removing someone takes them off every dossier and group at once, so no access lingers. */
+export async function detachStaff(tx: Queryable, staffId: string): Promise<void> {
+  await tx.query('UPDATE dossier SET file_manager_id = NULL WHERE file_manager_id = $1', [staffId]);
+  for (const table of ['dossier_collaborator', 'staff_group_member', 'client_group_staff']) {
+    await tx.query(`DELETE FROM ${table} WHERE staff_id = $1`, [staffId]);
+  }
 }

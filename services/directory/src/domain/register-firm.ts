@@ -1,12 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { create } from '@bufbuild/protobuf';
+import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import type { Database } from '@kantoor/database';
 import { invalidArgument } from '@kantoor/errors';
 import { appendEvent } from '@kantoor/events';
 import { FirmRegisteredSchema } from '@kantoor/proto/kantoor/directory/v1/events_pb';
 import { insertFirm, insertStaff, recordAudit, type FirmRow, type StaffRow } from '../data-access/firm-repository';
 import { hashPassword, passwordProblem } from './passwords';
-import { LANGUAGES, Violations, type Language } from './validation';
+import { issueActivationToken } from './activation';
+import { DOMAIN, LANGUAGES, Violations, type Language } from './validation';
 
 export interface RegisterFirmInput {
   name: string;
@@ -15,6 +17,7 @@ export interface RegisterFirmInput {
   adminName: string;
   adminEmail: string;
   adminPassword?: string;
+  intakeDomain?: string;
 }
 
 /** A new firm with the registering person as its first admin (spec 01: "the person who registers ... admin"). */
@@ -22,6 +25,7 @@ export async function registerFirm(
   db: Database,
   input: RegisterFirmInput,
   actorId: string,
+  activationHours = 72,
 ): Promise<{ firm: FirmRow; admin: StaffRow }> {
   new Violations()
     .name(input.name, 'name')
@@ -29,6 +33,7 @@ export async function registerFirm(
     .oneOf(input.language, LANGUAGES, 'language')
     .name(input.adminName, 'adminName')
     .email(input.adminEmail, 'adminEmail')
+    .check(!input.intakeDomain || DOMAIN.test(input.intakeDomain), 'intakeDomain', 'must be a domain name')
     .throwIfAny();
   if (input.adminPassword) {
     const problem = passwordProblem(input.adminPassword);
@@ -46,6 +51,7 @@ export async function registerFirm(
       functional_email: input.functionalEmail,
       language: input.language as Language,
       only_admins_add_clients: false,
+      intake_domain: input.intakeDomain || 'in.kantoor.localhost',
     });
     const admin = await insertStaff(tx, {
       id: randomUUID(),
@@ -63,6 +69,9 @@ export async function registerFirm(
       action: 'firm.registered',
       subjectId: firm.id,
     });
+    const activation = passwordHash
+      ? undefined
+      : await issueActivationToken(tx, { kind: 'staff', id: admin.id, firmId: firm.id }, activationHours);
     await appendEvent(tx, {
       source: 'directory',
       firmId: firm.id,
@@ -76,6 +85,8 @@ export async function registerFirm(
           adminStaffId: admin.id,
           adminEmail: admin.email,
           adminName: admin.name,
+          activationToken: activation?.token ?? '',
+          activationExpiresAt: activation && timestampFromDate(activation.expiresAt),
         }),
       },
     });

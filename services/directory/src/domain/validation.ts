@@ -6,6 +6,7 @@ export const ROLES = ['admin', 'employee', 'support'] as const;
 export type Role = (typeof ROLES)[number];
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+export const DOMAIN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
 
 /** Collects field problems and throws them together, so a form shows every mistake at once. */
 export class Violations {
@@ -31,4 +32,23 @@ export class Violations {
   throwIfAny(message = 'The request has invalid fields'): void {
     if (this.list.length > 0) throw invalidArgument(message, { reason: 'validation_failed', violations: this.list });
   }
+}
+
+const CONTACT_FIELDS = ['address', 'postalCode', 'city', 'country', 'phone', 'email', 'website'] as const;
+
+/** Contact information is informative: only its length and, when given, the e-mail address are checked. */
+export function cleanContact(
+  input: Partial<Record<string, string>>,
+  violations: Violations,
+  field: string,
+): Partial<Record<(typeof CONTACT_FIELDS)[number], string>> {
+  const contact: Partial<Record<(typeof CONTACT_FIELDS)[number], string>> = {};
+  for (const key of CONTACT_FIELDS) {
+    const value = input[key]?.trim();
+    if (!value) continue;
+    violations.check(value.length <= 300, `${field}.${key}`, 'may have at most 300 characters');
+    if (key === 'email') violations.email(value, `${field}.email`);
+    contact[key] = value;
+  }
+  return contact;
 }

@@ -6,13 +6,282 @@ import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegen
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Recipient } from "./events_pb";
+import { file_kantoor_directory_v1_events } from "./events_pb";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file kantoor/directory/v1/directory.proto.
  */
 export const file_kantoor_directory_v1_directory: GenFile = /*@__PURE__*/
-  fileDesc("CiRrYW50b29yL2RpcmVjdG9yeS92MS9kaXJlY3RvcnkucHJvdG8SFGthbnRvb3IuZGlyZWN0b3J5LnYxIo8BCgVTdGFmZhIKCgJpZBgBIAEoCRIPCgdmaXJtX2lkGAIgASgJEgwKBG5hbWUYAyABKAkSDQoFZW1haWwYBCABKAkSDAoEcm9sZRgFIAEoCRIOCgZzdGF0dXMYBiABKAkSLgoKY3JlYXRlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiPwoSSW52aXRlU3RhZmZSZXF1ZXN0EgwKBG5hbWUYASABKAkSDQoFZW1haWwYAiABKAkSDAoEcm9sZRgDIAEoCSJBChNJbnZpdGVTdGFmZlJlc3BvbnNlEioKBXN0YWZmGAEgASgLMhsua2FudG9vci5kaXJlY3RvcnkudjEuU3RhZmYiOAoVVmVyaWZ5UGFzc3dvcmRSZXF1ZXN0Eg0KBWVtYWlsGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJImgKFlZlcmlmeVBhc3N3b3JkUmVzcG9uc2USDAoEa2luZBgBIAEoCRISCgpzdWJqZWN0X2lkGAIgASgJEg8KB2Zpcm1faWQYAyABKAkSDAoEcm9sZRgEIAEoCRINCgVlbWFpbBgFIAEoCSKdAQoERmlybRIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEhgKEGZ1bmN0aW9uYWxfZW1haWwYAyABKAkSEAoIbGFuZ3VhZ2UYBCABKAkSHwoXb25seV9hZG1pbnNfYWRkX2NsaWVudHMYBSABKAgSLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAikAEKE1JlZ2lzdGVyRmlybVJlcXVlc3QSDAoEbmFtZRgBIAEoCRIYChBmdW5jdGlvbmFsX2VtYWlsGAIgASgJEhAKCGxhbmd1YWdlGAMgASgJEhIKCmFkbWluX25hbWUYBCABKAkSEwoLYWRtaW5fZW1haWwYBSABKAkSFgoOYWRtaW5fcGFzc3dvcmQYBiABKAkiWAoUUmVnaXN0ZXJGaXJtUmVzcG9uc2USKAoEZmlybRgBIAEoCzIaLmthbnRvb3IuZGlyZWN0b3J5LnYxLkZpcm0SFgoOYWRtaW5fc3RhZmZfaWQYAiABKAkiIQoOR2V0RmlybVJlcXVlc3QSDwoHZmlybV9pZBgBIAEoCSI7Cg9HZXRGaXJtUmVzcG9uc2USKAoEZmlybRgBIAEoCzIaLmthbnRvb3IuZGlyZWN0b3J5LnYxLkZpcm0yogMKEERpcmVjdG9yeVNlcnZpY2USZQoMUmVnaXN0ZXJGaXJtEikua2FudG9vci5kaXJlY3RvcnkudjEuUmVnaXN0ZXJGaXJtUmVxdWVzdBoqLmthbnRvb3IuZGlyZWN0b3J5LnYxLlJlZ2lzdGVyRmlybVJlc3BvbnNlElYKB0dldEZpcm0SJC5rYW50b29yLmRpcmVjdG9yeS52MS5HZXRGaXJtUmVxdWVzdBolLmthbnRvb3IuZGlyZWN0b3J5LnYxLkdldEZpcm1SZXNwb25zZRJiCgtJbnZpdGVTdGFmZhIoLmthbnRvb3IuZGlyZWN0b3J5LnYxLkludml0ZVN0YWZmUmVxdWVzdBopLmthbnRvb3IuZGlyZWN0b3J5LnYxLkludml0ZVN0YWZmUmVzcG9uc2USawoOVmVyaWZ5UGFzc3dvcmQSKy5rYW50b29yLmRpcmVjdG9yeS52MS5WZXJpZnlQYXNzd29yZFJlcXVlc3QaLC5rYW50b29yLmRpcmVjdG9yeS52MS5WZXJpZnlQYXNzd29yZFJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("CiRrYW50b29yL2RpcmVjdG9yeS92MS9kaXJlY3RvcnkucHJvdG8SFGthbnRvb3IuZGlyZWN0b3J5LnYxIoEBCgtDb250YWN0SW5mbxIPCgdhZGRyZXNzGAEgASgJEhMKC3Bvc3RhbF9jb2RlGAIgASgJEgwKBGNpdHkYAyABKAkSDwoHY291bnRyeRgEIAEoCRINCgVwaG9uZRgFIAEoCRINCgVlbWFpbBgGIAEoCRIPCgd3ZWJzaXRlGAcgASgJIugBCgRGaXJtEgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSGAoQZnVuY3Rpb25hbF9lbWFpbBgDIAEoCRIQCghsYW5ndWFnZRgEIAEoCRIfChdvbmx5X2FkbWluc19hZGRfY2xpZW50cxgFIAEoCBIuCgpjcmVhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCgdjb250YWN0GAcgASgLMiEua2FudG9vci5kaXJlY3RvcnkudjEuQ29udGFjdEluZm8SFQoNaW50YWtlX2RvbWFpbhgIIAEoCSKnAQoTUmVnaXN0ZXJGaXJtUmVxdWVzdBIMCgRuYW1lGAEgASgJEhgKEGZ1bmN0aW9uYWxfZW1haWwYAiABKAkSEAoIbGFuZ3VhZ2UYAyABKAkSEgoKYWRtaW5fbmFtZRgEIAEoCRITCgthZG1pbl9lbWFpbBgFIAEoCRIWCg5hZG1pbl9wYXNzd29yZBgGIAEoCRIVCg1pbnRha2VfZG9tYWluGAcgASgJIlgKFFJlZ2lzdGVyRmlybVJlc3BvbnNlEigKBGZpcm0YASABKAsyGi5rYW50b29yLmRpcmVjdG9yeS52MS5GaXJtEhYKDmFkbWluX3N0YWZmX2lkGAIgASgJIiEKDkdldEZpcm1SZXF1ZXN0Eg8KB2Zpcm1faWQYASABKAkiOwoPR2V0RmlybVJlc3BvbnNlEigKBGZpcm0YASABKAsyGi5rYW50b29yLmRpcmVjdG9yeS52MS5GaXJtIrMCChlVcGRhdGVGaXJtU2V0dGluZ3NSZXF1ZXN0EhEKBG5hbWUYASABKAlIAIgBARIdChBmdW5jdGlvbmFsX2VtYWlsGAIgASgJSAGIAQESFQoIbGFuZ3VhZ2UYAyABKAlIAogBARIkChdvbmx5X2FkbWluc19hZGRfY2xpZW50cxgEIAEoCEgDiAEBEjIKB2NvbnRhY3QYBSABKAsyIS5rYW50b29yLmRpcmVjdG9yeS52MS5Db250YWN0SW5mbxIaCg1pbnRha2VfZG9tYWluGAYgASgJSASIAQFCBwoFX25hbWVCEwoRX2Z1bmN0aW9uYWxfZW1haWxCCwoJX2xhbmd1YWdlQhoKGF9vbmx5X2FkbWluc19hZGRfY2xpZW50c0IQCg5faW50YWtlX2RvbWFpbiJGChpVcGRhdGVGaXJtU2V0dGluZ3NSZXNwb25zZRIoCgRmaXJtGAEgASgLMhoua2FudG9vci5kaXJlY3RvcnkudjEuRmlybSKoAQoFU3RhZmYSCgoCaWQYASABKAkSDwoHZmlybV9pZBgCIAEoCRIMCgRuYW1lGAMgASgJEg0KBWVtYWlsGAQgASgJEgwKBHJvbGUYBSABKAkSDgoGc3RhdHVzGAYgASgJEi4KCmNyZWF0ZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhcKD3N0YWZmX2dyb3VwX2lkcxgIIAMoCSJuChJJbnZpdGVTdGFmZlJlcXVlc3QSDAoEbmFtZRgBIAEoCRINCgVlbWFpbBgCIAEoCRIMCgRyb2xlGAMgASgJEhMKC2Rvc3NpZXJfaWRzGAQgAygJEhgKEGNsaWVudF9ncm91cF9pZHMYBSADKAkiQQoTSW52aXRlU3RhZmZSZXNwb25zZRIqCgVzdGFmZhgBIAEoCzIbLmthbnRvb3IuZGlyZWN0b3J5LnYxLlN0YWZmIhIKEExpc3RTdGFmZlJlcXVlc3QiPwoRTGlzdFN0YWZmUmVzcG9uc2USKgoFc3RhZmYYASADKAsyGy5rYW50b29yLmRpcmVjdG9yeS52MS5TdGFmZiI4ChZDaGFuZ2VTdGFmZlJvbGVSZXF1ZXN0EhAKCHN0YWZmX2lkGAEgASgJEgwKBHJvbGUYAiABKAkiRQoXQ2hhbmdlU3RhZmZSb2xlUmVzcG9uc2USKgoFc3RhZmYYASABKAsyGy5rYW50b29yLmRpcmVjdG9yeS52MS5TdGFmZiImChJSZW1vdmVTdGFmZlJlcXVlc3QSEAoIc3RhZmZfaWQYASABKAkiFQoTUmVtb3ZlU3RhZmZSZXNwb25zZSI3ChRBY3RpdmF0ZVN0YWZmUmVxdWVzdBINCgV0b2tlbhgBIAEoCRIQCghwYXNzd29yZBgCIAEoCSJLChVBY3RpdmF0ZVN0YWZmUmVzcG9uc2USEgoKc3ViamVjdF9pZBgBIAEoCRIPCgdmaXJtX2lkGAIgASgJEg0KBWVtYWlsGAMgASgJIjwKGUFjdGl2YXRlUG9ydGFsVXNlclJlcXVlc3QSDQoFdG9rZW4YASABKAkSEAoIcGFzc3dvcmQYAiABKAkibAoaQWN0aXZhdGVQb3J0YWxVc2VyUmVzcG9uc2USEgoKc3ViamVjdF9pZBgBIAEoCRIPCgdmaXJtX2lkGAIgASgJEg0KBWVtYWlsGAMgASgJEhoKEmdlbmVyYXRlZF9wYXNzd29yZBgEIAEoCSI4ChVWZXJpZnlQYXNzd29yZFJlcXVlc3QSDQoFZW1haWwYASABKAkSEAoIcGFzc3dvcmQYAiABKAkioQEKFlZlcmlmeVBhc3N3b3JkUmVzcG9uc2USDAoEa2luZBgBIAEoCRISCgpzdWJqZWN0X2lkGAIgASgJEg8KB2Zpcm1faWQYAyABKAkSDAoEcm9sZRgEIAEoCRINCgVlbWFpbBgFIAEoCRIcChRtdXN0X2NoYW5nZV9wYXNzd29yZBgGIAEoCBIZChFtdXN0X2FjY2VwdF90ZXJtcxgHIAEoCCI3ChZSZXNvbHZlSWRlbnRpdHlSZXF1ZXN0Eg0KBWVtYWlsGAEgASgJEg4KBmlzc3VlchgCIAEoCSJ4ChdSZXNvbHZlSWRlbnRpdHlSZXNwb25zZRINCgVmb3VuZBgBIAEoCBIMCgRraW5kGAIgASgJEhIKCnN1YmplY3RfaWQYAyABKAkSDwoHZmlybV9pZBgEIAEoCRIMCgRyb2xlGAUgASgJEg0KBWVtYWlsGAYgASgJIjoKClN0YWZmR3JvdXASCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRISCgptZW1iZXJfaWRzGAMgAygJIjsKF0NyZWF0ZVN0YWZmR3JvdXBSZXF1ZXN0EgwKBG5hbWUYASABKAkSEgoKbWVtYmVyX2lkcxgCIAMoCSJRChhDcmVhdGVTdGFmZkdyb3VwUmVzcG9uc2USNQoLc3RhZmZfZ3JvdXAYASABKAsyIC5rYW50b29yLmRpcmVjdG9yeS52MS5TdGFmZkdyb3VwIn8KF1VwZGF0ZVN0YWZmR3JvdXBSZXF1ZXN0EhYKDnN0YWZmX2dyb3VwX2lkGAEgASgJEhEKBG5hbWUYAiABKAlIAIgBARIwCgptZW1iZXJfaWRzGAMgASgLMhwua2FudG9vci5kaXJlY3RvcnkudjEuSWRMaXN0QgcKBV9uYW1lIlEKGFVwZGF0ZVN0YWZmR3JvdXBSZXNwb25zZRI1CgtzdGFmZl9ncm91cBgBIAEoCzIgLmthbnRvb3IuZGlyZWN0b3J5LnYxLlN0YWZmR3JvdXAiGAoWTGlzdFN0YWZmR3JvdXBzUmVxdWVzdCJRChdMaXN0U3RhZmZHcm91cHNSZXNwb25zZRI2CgxzdGFmZl9ncm91cHMYASADKAsyIC5rYW50b29yLmRpcmVjdG9yeS52MS5TdGFmZkdyb3VwInkKC0NsaWVudEdyb3VwEgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSDQoFZW1haWwYAyABKAkSEQoJc3RhZmZfaWRzGAQgAygJEhcKD3N0YWZmX2dyb3VwX2lkcxgFIAMoCRIVCg1kb3NzaWVyX2NvdW50GAYgASgFImMKGENyZWF0ZUNsaWVudEdyb3VwUmVxdWVzdBIMCgRuYW1lGAEgASgJEg0KBWVtYWlsGAIgASgJEhEKCXN0YWZmX2lkcxgDIAMoCRIXCg9zdGFmZl9ncm91cF9pZHMYBCADKAkiVAoZQ3JlYXRlQ2xpZW50R3JvdXBSZXNwb25zZRI3CgxjbGllbnRfZ3JvdXAYASABKAsyIS5rYW50b29yLmRpcmVjdG9yeS52MS5DbGllbnRHcm91cCLVAQoYVXBkYXRlQ2xpZW50R3JvdXBSZXF1ZXN0EhcKD2NsaWVudF9ncm91cF9pZBgBIAEoCRIRCgRuYW1lGAIgASgJSACIAQESEgoFZW1haWwYAyABKAlIAYgBARIvCglzdGFmZl9pZHMYBCABKAsyHC5rYW50b29yLmRpcmVjdG9yeS52MS5JZExpc3QSNQoPc3RhZmZfZ3JvdXBfaWRzGAUgASgLMhwua2FudG9vci5kaXJlY3RvcnkudjEuSWRMaXN0QgcKBV9uYW1lQggKBl9lbWFpbCJUChlVcGRhdGVDbGllbnRHcm91cFJlc3BvbnNlEjcKDGNsaWVudF9ncm91cBgBIAEoCzIhLmthbnRvb3IuZGlyZWN0b3J5LnYxLkNsaWVudEdyb3VwIhkKF0xpc3RDbGllbnRHcm91cHNSZXF1ZXN0IlQKGExpc3RDbGllbnRHcm91cHNSZXNwb25zZRI4Cg1jbGllbnRfZ3JvdXBzGAEgAygLMiEua2FudG9vci5kaXJlY3RvcnkudjEuQ2xpZW50R3JvdXAiTQoNQ29udGFjdFBlcnNvbhIMCgRuYW1lGAEgASgJEg0KBWVtYWlsGAIgASgJEg0KBXBob25lGAMgASgJEhAKCGZ1bmN0aW9uGAQgASgJIjUKEVdoaXRlbGlzdGVkU2VuZGVyEg0KBWVtYWlsGAEgASgJEhEKCWF1dG9fc2VuZBgCIAEoCCJRCg9JbnRha2VBZGRyZXNzZXMSDwoHZ2VuZXJhbBgBIAEoCRIQCghwdXJjaGFzZRgCIAEoCRINCgVzYWxlcxgDIAEoCRIMCgRtaXNjGAQgASgJIo4FCgdEb3NzaWVyEgoKAmlkGAEgASgJEg8KB2Zpcm1faWQYAiABKAkSDAoEY29kZRgDIAEoCRIMCgRuYW1lGAQgASgJEg8KB2NvdW50cnkYBSABKAkSGQoRZW50ZXJwcmlzZV9udW1iZXIYBiABKAkSEAoIbGFuZ3VhZ2UYByABKAkSDgoGc3RhdHVzGAggASgJEhcKD2ZpbGVfbWFuYWdlcl9pZBgJIAEoCRIXCg9jbGllbnRfZ3JvdXBfaWQYCiABKAkSHgoWY29sbGFib3JhdG9yX3N0YWZmX2lkcxgLIAMoCRIeChZjb2xsYWJvcmF0b3JfZ3JvdXBfaWRzGAwgAygJEjIKB2NvbnRhY3QYDSABKAsyIS5rYW50b29yLmRpcmVjdG9yeS52MS5Db250YWN0SW5mbxI8Cg9jb250YWN0X3BlcnNvbnMYDiADKAsyIy5rYW50b29yLmRpcmVjdG9yeS52MS5Db250YWN0UGVyc29uEj8KEGludGFrZV9hZGRyZXNzZXMYDyABKAsyJS5rYW50b29yLmRpcmVjdG9yeS52MS5JbnRha2VBZGRyZXNzZXMSQQoQc2VuZGVyX3doaXRlbGlzdBgQIAMoCzInLmthbnRvb3IuZGlyZWN0b3J5LnYxLldoaXRlbGlzdGVkU2VuZGVyEi4KCmNyZWF0ZWRfYXQYESABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGFjdGl2YXRlZF9hdBgSIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoOZGVhY3RpdmF0ZWRfYXQYEyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIuIBChRDcmVhdGVEb3NzaWVyUmVxdWVzdBIMCgRuYW1lGAEgASgJEg8KB2NvdW50cnkYAiABKAkSGQoRZW50ZXJwcmlzZV9udW1iZXIYAyABKAkSEAoIbGFuZ3VhZ2UYBCABKAkSDAoEY29kZRgFIAEoCRIyCgdjb250YWN0GAYgASgLMiEua2FudG9vci5kaXJlY3RvcnkudjEuQ29udGFjdEluZm8SPAoPY29udGFjdF9wZXJzb25zGAcgAygLMiMua2FudG9vci5kaXJlY3RvcnkudjEuQ29udGFjdFBlcnNvbiJHChVDcmVhdGVEb3NzaWVyUmVzcG9uc2USLgoHZG9zc2llchgBIAEoCzIdLmthbnRvb3IuZGlyZWN0b3J5LnYxLkRvc3NpZXIiJwoRR2V0RG9zc2llclJlcXVlc3QSEgoKZG9zc2llcl9pZBgBIAEoCSJEChJHZXREb3NzaWVyUmVzcG9uc2USLgoHZG9zc2llchgBIAEoCzIdLmthbnRvb3IuZGlyZWN0b3J5LnYxLkRvc3NpZXIiigEKE0xpc3REb3NzaWVyc1JlcXVlc3QSDgoGc3RhdHVzGAEgASgJEg4KBnNlYXJjaBgCIAEoCRIXCg9maWxlX21hbmFnZXJfaWQYAyABKAkSFwoPY2xpZW50X2dyb3VwX2lkGAQgASgJEhEKCXBhZ2Vfc2l6ZRgFIAEoBRIOCgZjdXJzb3IYBiABKAkiXAoUTGlzdERvc3NpZXJzUmVzcG9uc2USLwoIZG9zc2llcnMYASADKAsyHS5rYW50b29yLmRpcmVjdG9yeS52MS5Eb3NzaWVyEhMKC25leHRfY3Vyc29yGAIgASgJIl4KFkFjdGl2YXRlRG9zc2llclJlcXVlc3QSEgoKZG9zc2llcl9pZBgBIAEoCRIXCg9maWxlX21hbmFnZXJfaWQYAiABKAkSFwoPY2xpZW50X2dyb3VwX2lkGAMgASgJIkkKF0FjdGl2YXRlRG9zc2llclJlc3BvbnNlEi4KB2Rvc3NpZXIYASABKAsyHS5rYW50b29yLmRpcmVjdG9yeS52MS5Eb3NzaWVyIhUKBklkTGlzdBILCgNpZHMYASADKAkiigIKFEFzc2lnbkRvc3NpZXJSZXF1ZXN0EhIKCmRvc3NpZXJfaWQYASABKAkSHAoPZmlsZV9tYW5hZ2VyX2lkGAIgASgJSACIAQESHAoPY2xpZW50X2dyb3VwX2lkGAMgASgJSAGIAQESPAoWY29sbGFib3JhdG9yX3N0YWZmX2lkcxgEIAEoCzIcLmthbnRvb3IuZGlyZWN0b3J5LnYxLklkTGlzdBI8ChZjb2xsYWJvcmF0b3JfZ3JvdXBfaWRzGAUgASgLMhwua2FudG9vci5kaXJlY3RvcnkudjEuSWRMaXN0QhIKEF9maWxlX21hbmFnZXJfaWRCEgoQX2NsaWVudF9ncm91cF9pZCJHChVBc3NpZ25Eb3NzaWVyUmVzcG9uc2USLgoHZG9zc2llchgBIAEoCzIdLmthbnRvb3IuZGlyZWN0b3J5LnYxLkRvc3NpZXIiLgoYRGVhY3RpdmF0ZURvc3NpZXJSZXF1ZXN0EhIKCmRvc3NpZXJfaWQYASABKAkiSwoZRGVhY3RpdmF0ZURvc3NpZXJSZXNwb25zZRIuCgdkb3NzaWVyGAEgASgLMh0ua2FudG9vci5kaXJlY3RvcnkudjEuRG9zc2llciIuChhSZWFjdGl2YXRlRG9zc2llclJlcXVlc3QSEgoKZG9zc2llcl9pZBgBIAEoCSJLChlSZWFjdGl2YXRlRG9zc2llclJlc3BvbnNlEi4KB2Rvc3NpZXIYASABKAsyHS5rYW50b29yLmRpcmVjdG9yeS52MS5Eb3NzaWVyIkcKEUNvbnRhY3RQZXJzb25MaXN0EjIKBWl0ZW1zGAEgAygLMiMua2FudG9vci5kaXJlY3RvcnkudjEuQ29udGFjdFBlcnNvbiJPChVXaGl0ZWxpc3RlZFNlbmRlckxpc3QSNgoFaXRlbXMYASADKAsyJy5rYW50b29yLmRpcmVjdG9yeS52MS5XaGl0ZWxpc3RlZFNlbmRlciKvAgocVXBkYXRlRG9zc2llclNldHRpbmdzUmVxdWVzdBISCgpkb3NzaWVyX2lkGAEgASgJEhEKBG5hbWUYAiABKAlIAIgBARIVCghsYW5ndWFnZRgDIAEoCUgBiAEBEjIKB2NvbnRhY3QYBCABKAsyIS5rYW50b29yLmRpcmVjdG9yeS52MS5Db250YWN0SW5mbxJACg9jb250YWN0X3BlcnNvbnMYBSABKAsyJy5rYW50b29yLmRpcmVjdG9yeS52MS5Db250YWN0UGVyc29uTGlzdBJFChBzZW5kZXJfd2hpdGVsaXN0GAYgASgLMisua2FudG9vci5kaXJlY3RvcnkudjEuV2hpdGVsaXN0ZWRTZW5kZXJMaXN0QgcKBV9uYW1lQgsKCV9sYW5ndWFnZSJPCh1VcGRhdGVEb3NzaWVyU2V0dGluZ3NSZXNwb25zZRIuCgdkb3NzaWVyGAEgASgLMh0ua2FudG9vci5kaXJlY3RvcnkudjEuRG9zc2llciLCAQoKUG9ydGFsVXNlchIKCgJpZBgBIAEoCRINCgVlbWFpbBgCIAEoCRIMCgRuYW1lGAMgASgJEg4KBnN0YXR1cxgEIAEoCRIPCgdwcm9maWxlGAUgASgJEhUKDXRlcm1zX3ZlcnNpb24YBiABKAkSNQoRdGVybXNfYWNjZXB0ZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhwKFG11c3RfY2hhbmdlX3Bhc3N3b3JkGAggASgIIkcKFEFkZFBvcnRhbFVzZXJSZXF1ZXN0EhIKCmRvc3NpZXJfaWQYASABKAkSDQoFZW1haWwYAiABKAkSDAoEbmFtZRgDIAEoCSJlChVBZGRQb3J0YWxVc2VyUmVzcG9uc2USNQoLcG9ydGFsX3VzZXIYASABKAsyIC5rYW50b29yLmRpcmVjdG9yeS52MS5Qb3J0YWxVc2VyEhUKDWV4aXN0aW5nX3VzZXIYAiABKAgiLAoWTGlzdFBvcnRhbFVzZXJzUmVxdWVzdBISCgpkb3NzaWVyX2lkGAEgASgJIlEKF0xpc3RQb3J0YWxVc2Vyc1Jlc3BvbnNlEjYKDHBvcnRhbF91c2VycxgBIAMoCzIgLmthbnRvb3IuZGlyZWN0b3J5LnYxLlBvcnRhbFVzZXIiFQoTR2V0TXlBY2NvdW50UmVxdWVzdCKnAgoUR2V0TXlBY2NvdW50UmVzcG9uc2USDAoEa2luZBgBIAEoCRIKCgJpZBgCIAEoCRIPCgdmaXJtX2lkGAMgASgJEgwKBG5hbWUYBCABKAkSDQoFZW1haWwYBSABKAkSDAoEcm9sZRgGIAEoCRIcChRtdXN0X2NoYW5nZV9wYXNzd29yZBgHIAEoCBIZChFtdXN0X2FjY2VwdF90ZXJtcxgIIAEoCBIVCg10ZXJtc192ZXJzaW9uGAkgASgJEjUKEXRlcm1zX2FjY2VwdGVkX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBITCgtkb3NzaWVyX2lkcxgLIAMoCRIdChVjdXJyZW50X3Rlcm1zX3ZlcnNpb24YDCABKAkiJQoSQWNjZXB0VGVybXNSZXF1ZXN0Eg8KB3ZlcnNpb24YASABKAkiRgoTQWNjZXB0VGVybXNSZXNwb25zZRIvCgthY2NlcHRlZF9hdBgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiRwoVQ2hhbmdlUGFzc3dvcmRSZXF1ZXN0EhgKEGN1cnJlbnRfcGFzc3dvcmQYASABKAkSFAoMbmV3X3Bhc3N3b3JkGAIgASgJIhgKFkNoYW5nZVBhc3N3b3JkUmVzcG9uc2UiNQofUmVzb2x2ZURvc3NpZXJSZWNpcGllbnRzUmVxdWVzdBISCgpkb3NzaWVyX2lkGAEgASgJIlYKIFJlc29sdmVEb3NzaWVyUmVjaXBpZW50c1Jlc3BvbnNlEjIKCXJlY2lwaWVudBgBIAEoCzIfLmthbnRvb3IuZGlyZWN0b3J5LnYxLlJlY2lwaWVudCJNChhTZW5kQ2xpZW50TWVzc2FnZVJlcXVlc3QSEgoKZG9zc2llcl9pZBgBIAEoCRIPCgdzdWJqZWN0GAIgASgJEgwKBGJvZHkYAyABKAkiTwoZU2VuZENsaWVudE1lc3NhZ2VSZXNwb25zZRIyCglyZWNpcGllbnQYASABKAsyHy5rYW50b29yLmRpcmVjdG9yeS52MS5SZWNpcGllbnQiMwodQ29tcGxldGVWYXREZWNsYXJhdGlvblJlcXVlc3QSEgoKZG9zc2llcl9pZBgBIAEoCSJUCh5Db21wbGV0ZVZhdERlY2xhcmF0aW9uUmVzcG9uc2USMgoJcmVjaXBpZW50GAEgASgLMh8ua2FudG9vci5kaXJlY3RvcnkudjEuUmVjaXBpZW50Il0KHFJlcXVlc3RBZGRpdGlvbmFsVXNlclJlcXVlc3QSEgoKZG9zc2llcl9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEg0KBWVtYWlsGAMgASgJEgwKBG5vdGUYBCABKAkiUwodUmVxdWVzdEFkZGl0aW9uYWxVc2VyUmVzcG9uc2USMgoJcmVjaXBpZW50GAEgASgLMh8ua2FudG9vci5kaXJlY3RvcnkudjEuUmVjaXBpZW50ImgKF0dldERvc3NpZXJBY2Nlc3NSZXF1ZXN0Eg8KB2Zpcm1faWQYASABKAkSEgoKZG9zc2llcl9pZBgCIAEoCRIUCgxzdWJqZWN0X2tpbmQYAyABKAkSEgoKc3ViamVjdF9pZBgEIAEoCSKwAQoSRG9zc2llckFjY2Vzc0ZhY3RzEhIKCmRvc3NpZXJfaWQYASABKAkSDwoHZmlybV9pZBgCIAEoCRIOCgZzdGF0dXMYAyABKAkSFwoPZmlsZV9tYW5hZ2VyX2lkGAQgASgJEhcKD2NsaWVudF9ncm91cF9pZBgFIAEoCRIaChJhc3NpZ25lZF9zdGFmZl9pZHMYBiADKAkSFwoPcG9ydGFsX3VzZXJfaWRzGAcgAygJIqQCChhHZXREb3NzaWVyQWNjZXNzUmVzcG9uc2USDQoFZm91bmQYASABKAgSDwoHZmlybV9pZBgCIAEoCRIfChdvbmx5X2FkbWluc19hZGRfY2xpZW50cxgDIAEoCBIVCg1zdWJqZWN0X2tub3duGAQgASgIEhYKDnN1YmplY3RfYWN0aXZlGAUgASgIEhQKDHN1YmplY3Rfcm9sZRgGIAEoCRI5Cgdkb3NzaWVyGAcgASgLMigua2FudG9vci5kaXJlY3RvcnkudjEuRG9zc2llckFjY2Vzc0ZhY3RzEiQKHHN1YmplY3RfbXVzdF9jaGFuZ2VfcGFzc3dvcmQYCCABKAgSIQoZc3ViamVjdF9tdXN0X2FjY2VwdF90ZXJtcxgJIAEoCCJHChlTdGFydEltcGVyc29uYXRpb25SZXF1ZXN0EhIKCmRvc3NpZXJfaWQYASABKAkSFgoOcG9ydGFsX3VzZXJfaWQYAiABKAkiYwoaU3RhcnRJbXBlcnNvbmF0aW9uUmVzcG9uc2USEgoKZG9zc2llcl9pZBgBIAEoCRIWCg5wb3J0YWxfdXNlcl9pZBgCIAEoCRIZChFwb3J0YWxfdXNlcl9lbWFpbBgDIAEoCTLZHwoQRGlyZWN0b3J5U2VydmljZRJlCgxSZWdpc3RlckZpcm0SKS5rYW50b29yLmRpcmVjdG9yeS52MS5SZWdpc3RlckZpcm1SZXF1ZXN0Gioua2FudG9vci5kaXJlY3RvcnkudjEuUmVnaXN0ZXJGaXJtUmVzcG9uc2USVgoHR2V0RmlybRIkLmthbnRvb3IuZGlyZWN0b3J5LnYxLkdldEZpcm1SZXF1ZXN0GiUua2FudG9vci5kaXJlY3RvcnkudjEuR2V0RmlybVJlc3BvbnNlEncKElVwZGF0ZUZpcm1TZXR0aW5ncxIvLmthbnRvb3IuZGlyZWN0b3J5LnYxLlVwZGF0ZUZpcm1TZXR0aW5nc1JlcXVlc3QaMC5rYW50b29yLmRpcmVjdG9yeS52MS5VcGRhdGVGaXJtU2V0dGluZ3NSZXNwb25zZRJiCgtJbnZpdGVTdGFmZhIoLmthbnRvb3IuZGlyZWN0b3J5LnYxLkludml0ZVN0YWZmUmVxdWVzdBopLmthbnRvb3IuZGlyZWN0b3J5LnYxLkludml0ZVN0YWZmUmVzcG9uc2USXAoJTGlzdFN0YWZmEiYua2FudG9vci5kaXJlY3RvcnkudjEuTGlzdFN0YWZmUmVxdWVzdBonLmthbnRvb3IuZGlyZWN0b3J5LnYxLkxpc3RTdGFmZlJlc3BvbnNlEm4KD0NoYW5nZVN0YWZmUm9sZRIsLmthbnRvb3IuZGlyZWN0b3J5LnYxLkNoYW5nZVN0YWZmUm9sZVJlcXVlc3QaLS5rYW50b29yLmRpcmVjdG9yeS52MS5DaGFuZ2VTdGFmZlJvbGVSZXNwb25zZRJiCgtSZW1vdmVTdGFmZhIoLmthbnRvb3IuZGlyZWN0b3J5LnYxLlJlbW92ZVN0YWZmUmVxdWVzdBopLmthbnRvb3IuZGlyZWN0b3J5LnYxLlJlbW92ZVN0YWZmUmVzcG9uc2USaAoNQWN0aXZhdGVTdGFmZhIqLmthbnRvb3IuZGlyZWN0b3J5LnYxLkFjdGl2YXRlU3RhZmZSZXF1ZXN0Gisua2FudG9vci5kaXJlY3RvcnkudjEuQWN0aXZhdGVTdGFmZlJlc3BvbnNlEmsKDlZlcmlmeVBhc3N3b3JkEisua2FudG9vci5kaXJlY3RvcnkudjEuVmVyaWZ5UGFzc3dvcmRSZXF1ZXN0Giwua2FudG9vci5kaXJlY3RvcnkudjEuVmVyaWZ5UGFzc3dvcmRSZXNwb25zZRJuCg9SZXNvbHZlSWRlbnRpdHkSLC5rYW50b29yLmRpcmVjdG9yeS52MS5SZXNvbHZlSWRlbnRpdHlSZXF1ZXN0Gi0ua2FudG9vci5kaXJlY3RvcnkudjEuUmVzb2x2ZUlkZW50aXR5UmVzcG9uc2UScQoQQ3JlYXRlU3RhZmZHcm91cBItLmthbnRvb3IuZGlyZWN0b3J5LnYxLkNyZWF0ZVN0YWZmR3JvdXBSZXF1ZXN0Gi4ua2FudG9vci5kaXJlY3RvcnkudjEuQ3JlYXRlU3RhZmZHcm91cFJlc3BvbnNlEnEKEFVwZGF0ZVN0YWZmR3JvdXASLS5rYW50b29yLmRpcmVjdG9yeS52MS5VcGRhdGVTdGFmZkdyb3VwUmVxdWVzdBouLmthbnRvb3IuZGlyZWN0b3J5LnYxLlVwZGF0ZVN0YWZmR3JvdXBSZXNwb25zZRJuCg9MaXN0U3RhZmZHcm91cHMSLC5rYW50b29yLmRpcmVjdG9yeS52MS5MaXN0U3RhZmZHcm91cHNSZXF1ZXN0Gi0ua2FudG9vci5kaXJlY3RvcnkudjEuTGlzdFN0YWZmR3JvdXBzUmVzcG9uc2USdAoRQ3JlYXRlQ2xpZW50R3JvdXASLi5rYW50b29yLmRpcmVjdG9yeS52MS5DcmVhdGVDbGllbnRHcm91cFJlcXVlc3QaLy5rYW50b29yLmRpcmVjdG9yeS52MS5DcmVhdGVDbGllbnRHcm91cFJlc3BvbnNlEnQKEVVwZGF0ZUNsaWVudEdyb3VwEi4ua2FudG9vci5kaXJlY3RvcnkudjEuVXBkYXRlQ2xpZW50R3JvdXBSZXF1ZXN0Gi8ua2FudG9vci5kaXJlY3RvcnkudjEuVXBkYXRlQ2xpZW50R3JvdXBSZXNwb25zZRJxChBMaXN0Q2xpZW50R3JvdXBzEi0ua2FudG9vci5kaXJlY3RvcnkudjEuTGlzdENsaWVudEdyb3Vwc1JlcXVlc3QaLi5rYW50b29yLmRpcmVjdG9yeS52MS5MaXN0Q2xpZW50R3JvdXBzUmVzcG9uc2USaAoNQ3JlYXRlRG9zc2llchIqLmthbnRvb3IuZGlyZWN0b3J5LnYxLkNyZWF0ZURvc3NpZXJSZXF1ZXN0Gisua2FudG9vci5kaXJlY3RvcnkudjEuQ3JlYXRlRG9zc2llclJlc3BvbnNlEl8KCkdldERvc3NpZXISJy5rYW50b29yLmRpcmVjdG9yeS52MS5HZXREb3NzaWVyUmVxdWVzdBooLmthbnRvb3IuZGlyZWN0b3J5LnYxLkdldERvc3NpZXJSZXNwb25zZRJlCgxMaXN0RG9zc2llcnMSKS5rYW50b29yLmRpcmVjdG9yeS52MS5MaXN0RG9zc2llcnNSZXF1ZXN0Gioua2FudG9vci5kaXJlY3RvcnkudjEuTGlzdERvc3NpZXJzUmVzcG9uc2USbgoPQWN0aXZhdGVEb3NzaWVyEiwua2FudG9vci5kaXJlY3RvcnkudjEuQWN0aXZhdGVEb3NzaWVyUmVxdWVzdBotLmthbnRvb3IuZGlyZWN0b3J5LnYxLkFjdGl2YXRlRG9zc2llclJlc3BvbnNlEmgKDUFzc2lnbkRvc3NpZXISKi5rYW50b29yLmRpcmVjdG9yeS52MS5Bc3NpZ25Eb3NzaWVyUmVxdWVzdBorLmthbnRvb3IuZGlyZWN0b3J5LnYxLkFzc2lnbkRvc3NpZXJSZXNwb25zZRJ0ChFEZWFjdGl2YXRlRG9zc2llchIuLmthbnRvb3IuZGlyZWN0b3J5LnYxLkRlYWN0aXZhdGVEb3NzaWVyUmVxdWVzdBovLmthbnRvb3IuZGlyZWN0b3J5LnYxLkRlYWN0aXZhdGVEb3NzaWVyUmVzcG9uc2USdAoRUmVhY3RpdmF0ZURvc3NpZXISLi5rYW50b29yLmRpcmVjdG9yeS52MS5SZWFjdGl2YXRlRG9zc2llclJlcXVlc3QaLy5rYW50b29yLmRpcmVjdG9yeS52MS5SZWFjdGl2YXRlRG9zc2llclJlc3BvbnNlEoABChVVcGRhdGVEb3NzaWVyU2V0dGluZ3MSMi5rYW50b29yLmRpcmVjdG9yeS52MS5VcGRhdGVEb3NzaWVyU2V0dGluZ3NSZXF1ZXN0GjMua2FudG9vci5kaXJlY3RvcnkudjEuVXBkYXRlRG9zc2llclNldHRpbmdzUmVzcG9uc2USaAoNQWRkUG9ydGFsVXNlchIqLmthbnRvb3IuZGlyZWN0b3J5LnYxLkFkZFBvcnRhbFVzZXJSZXF1ZXN0Gisua2FudG9vci5kaXJlY3RvcnkudjEuQWRkUG9ydGFsVXNlclJlc3BvbnNlEm4KD0xpc3RQb3J0YWxVc2VycxIsLmthbnRvb3IuZGlyZWN0b3J5LnYxLkxpc3RQb3J0YWxVc2Vyc1JlcXVlc3QaLS5rYW50b29yLmRpcmVjdG9yeS52MS5MaXN0UG9ydGFsVXNlcnNSZXNwb25zZRJ3ChJBY3RpdmF0ZVBvcnRhbFVzZXISLy5rYW50b29yLmRpcmVjdG9yeS52MS5BY3RpdmF0ZVBvcnRhbFVzZXJSZXF1ZXN0GjAua2FudG9vci5kaXJlY3RvcnkudjEuQWN0aXZhdGVQb3J0YWxVc2VyUmVzcG9uc2USZQoMR2V0TXlBY2NvdW50Eikua2FudG9vci5kaXJlY3RvcnkudjEuR2V0TXlBY2NvdW50UmVxdWVzdBoqLmthbnRvb3IuZGlyZWN0b3J5LnYxLkdldE15QWNjb3VudFJlc3BvbnNlEmIKC0FjY2VwdFRlcm1zEigua2FudG9vci5kaXJlY3RvcnkudjEuQWNjZXB0VGVybXNSZXF1ZXN0Gikua2FudG9vci5kaXJlY3RvcnkudjEuQWNjZXB0VGVybXNSZXNwb25zZRJrCg5DaGFuZ2VQYXNzd29yZBIrLmthbnRvb3IuZGlyZWN0b3J5LnYxLkNoYW5nZVBhc3N3b3JkUmVxdWVzdBosLmthbnRvb3IuZGlyZWN0b3J5LnYxLkNoYW5nZVBhc3N3b3JkUmVzcG9uc2USiQEKGFJlc29sdmVEb3NzaWVyUmVjaXBpZW50cxI1LmthbnRvb3IuZGlyZWN0b3J5LnYxLlJlc29sdmVEb3NzaWVyUmVjaXBpZW50c1JlcXVlc3QaNi5rYW50b29yLmRpcmVjdG9yeS52MS5SZXNvbHZlRG9zc2llclJlY2lwaWVudHNSZXNwb25zZRJ0ChFTZW5kQ2xpZW50TWVzc2FnZRIuLmthbnRvb3IuZGlyZWN0b3J5LnYxLlNlbmRDbGllbnRNZXNzYWdlUmVxdWVzdBovLmthbnRvb3IuZGlyZWN0b3J5LnYxLlNlbmRDbGllbnRNZXNzYWdlUmVzcG9uc2USgwEKFkNvbXBsZXRlVmF0RGVjbGFyYXRpb24SMy5rYW50b29yLmRpcmVjdG9yeS52MS5Db21wbGV0ZVZhdERlY2xhcmF0aW9uUmVxdWVzdBo0LmthbnRvb3IuZGlyZWN0b3J5LnYxLkNvbXBsZXRlVmF0RGVjbGFyYXRpb25SZXNwb25zZRKAAQoVUmVxdWVzdEFkZGl0aW9uYWxVc2VyEjIua2FudG9vci5kaXJlY3RvcnkudjEuUmVxdWVzdEFkZGl0aW9uYWxVc2VyUmVxdWVzdBozLmthbnRvb3IuZGlyZWN0b3J5LnYxLlJlcXVlc3RBZGRpdGlvbmFsVXNlclJlc3BvbnNlEnEKEEdldERvc3NpZXJBY2Nlc3MSLS5rYW50b29yLmRpcmVjdG9yeS52MS5HZXREb3NzaWVyQWNjZXNzUmVxdWVzdBouLmthbnRvb3IuZGlyZWN0b3J5LnYxLkdldERvc3NpZXJBY2Nlc3NSZXNwb25zZRJ3ChJTdGFydEltcGVyc29uYXRpb24SLy5rYW50b29yLmRpcmVjdG9yeS52MS5TdGFydEltcGVyc29uYXRpb25SZXF1ZXN0GjAua2FudG9vci5kaXJlY3RvcnkudjEuU3RhcnRJbXBlcnNvbmF0aW9uUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp, file_kantoor_directory_v1_events]);
+
+/**
+ * @generated from message kantoor.directory.v1.ContactInfo
+ */
+export type ContactInfo = Message<"kantoor.directory.v1.ContactInfo"> & {
+  /**
+   * @generated from field: string address = 1;
+   */
+  address: string;
+
+  /**
+   * @generated from field: string postal_code = 2;
+   */
+  postalCode: string;
+
+  /**
+   * @generated from field: string city = 3;
+   */
+  city: string;
+
+  /**
+   * @generated from field: string country = 4;
+   */
+  country: string;
+
+  /**
+   * @generated from field: string phone = 5;
+   */
+  phone: string;
+
+  /**
+   * @generated from field: string email = 6;
+   */
+  email: string;
+
+  /**
+   * @generated from field: string website = 7;
+   */
+  website: string;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.ContactInfo.
+ * Use `create(ContactInfoSchema)` to create a new message.
+ */
+export const ContactInfoSchema: GenMessage<ContactInfo> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 0);
+
+/**
+ * @generated from message kantoor.directory.v1.Firm
+ */
+export type Firm = Message<"kantoor.directory.v1.Firm"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string functional_email = 3;
+   */
+  functionalEmail: string;
+
+  /**
+   * nl, fr or en
+   *
+   * @generated from field: string language = 4;
+   */
+  language: string;
+
+  /**
+   * @generated from field: bool only_admins_add_clients = 5;
+   */
+  onlyAdminsAddClients: boolean;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 6;
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: kantoor.directory.v1.ContactInfo contact = 7;
+   */
+  contact?: ContactInfo | undefined;
+
+  /**
+   * domain of the dossiers' intake addresses, e.g. in.firm.example
+   *
+   * @generated from field: string intake_domain = 8;
+   */
+  intakeDomain: string;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.Firm.
+ * Use `create(FirmSchema)` to create a new message.
+ */
+export const FirmSchema: GenMessage<Firm> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 1);
+
+/**
+ * @generated from message kantoor.directory.v1.RegisterFirmRequest
+ */
+export type RegisterFirmRequest = Message<"kantoor.directory.v1.RegisterFirmRequest"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string functional_email = 2;
+   */
+  functionalEmail: string;
+
+  /**
+   * @generated from field: string language = 3;
+   */
+  language: string;
+
+  /**
+   * @generated from field: string admin_name = 4;
+   */
+  adminName: string;
+
+  /**
+   * @generated from field: string admin_email = 5;
+   */
+  adminEmail: string;
+
+  /**
+   * optional: set a password for the first admin right away (embedded mode's seeded demo firm)
+   *
+   * @generated from field: string admin_password = 6;
+   */
+  adminPassword: string;
+
+  /**
+   * @generated from field: string intake_domain = 7;
+   */
+  intakeDomain: string;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.RegisterFirmRequest.
+ * Use `create(RegisterFirmRequestSchema)` to create a new message.
+ */
+export const RegisterFirmRequestSchema: GenMessage<RegisterFirmRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 2);
+
+/**
+ * @generated from message kantoor.directory.v1.RegisterFirmResponse
+ */
+export type RegisterFirmResponse = Message<"kantoor.directory.v1.RegisterFirmResponse"> & {
+  /**
+   * @generated from field: kantoor.directory.v1.Firm firm = 1;
+   */
+  firm?: Firm | undefined;
+
+  /**
+   * @generated from field: string admin_staff_id = 2;
+   */
+  adminStaffId: string;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.RegisterFirmResponse.
+ * Use `create(RegisterFirmResponseSchema)` to create a new message.
+ */
+export const RegisterFirmResponseSchema: GenMessage<RegisterFirmResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 3);
+
+/**
+ * @generated from message kantoor.directory.v1.GetFirmRequest
+ */
+export type GetFirmRequest = Message<"kantoor.directory.v1.GetFirmRequest"> & {
+  /**
+   * @generated from field: string firm_id = 1;
+   */
+  firmId: string;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.GetFirmRequest.
+ * Use `create(GetFirmRequestSchema)` to create a new message.
+ */
+export const GetFirmRequestSchema: GenMessage<GetFirmRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 4);
+
+/**
+ * @generated from message kantoor.directory.v1.GetFirmResponse
+ */
+export type GetFirmResponse = Message<"kantoor.directory.v1.GetFirmResponse"> & {
+  /**
+   * @generated from field: kantoor.directory.v1.Firm firm = 1;
+   */
+  firm?: Firm | undefined;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.GetFirmResponse.
+ * Use `create(GetFirmResponseSchema)` to create a new message.
+ */
+export const GetFirmResponseSchema: GenMessage<GetFirmResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 5);
+
+/**
+ * @generated from message kantoor.directory.v1.UpdateFirmSettingsRequest
+ */
+export type UpdateFirmSettingsRequest = Message<"kantoor.directory.v1.UpdateFirmSettingsRequest"> & {
+  /**
+   * @generated from field: optional string name = 1;
+   */
+  name?: string | undefined;
+
+  /**
+   * @generated from field: optional string functional_email = 2;
+   */
+  functionalEmail?: string | undefined;
+
+  /**
+   * @generated from field: optional string language = 3;
+   */
+  language?: string | undefined;
+
+  /**
+   * @generated from field: optional bool only_admins_add_clients = 4;
+   */
+  onlyAdminsAddClients?: boolean | undefined;
+
+  /**
+   * @generated from field: kantoor.directory.v1.ContactInfo contact = 5;
+   */
+  contact?: ContactInfo | undefined;
+
+  /**
+   * @generated from field: optional string intake_domain = 6;
+   */
+  intakeDomain?: string | undefined;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.UpdateFirmSettingsRequest.
+ * Use `create(UpdateFirmSettingsRequestSchema)` to create a new message.
+ */
+export const UpdateFirmSettingsRequestSchema: GenMessage<UpdateFirmSettingsRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 6);
+
+/**
+ * @generated from message kantoor.directory.v1.UpdateFirmSettingsResponse
+ */
+export type UpdateFirmSettingsResponse = Message<"kantoor.directory.v1.UpdateFirmSettingsResponse"> & {
+  /**
+   * @generated from field: kantoor.directory.v1.Firm firm = 1;
+   */
+  firm?: Firm | undefined;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.UpdateFirmSettingsResponse.
+ * Use `create(UpdateFirmSettingsResponseSchema)` to create a new message.
+ */
+export const UpdateFirmSettingsResponseSchema: GenMessage<UpdateFirmSettingsResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 7);
 
 /**
  * @generated from message kantoor.directory.v1.Staff
@@ -56,6 +325,11 @@ export type Staff = Message<"kantoor.directory.v1.Staff"> & {
    * @generated from field: google.protobuf.Timestamp created_at = 7;
    */
   createdAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: repeated string staff_group_ids = 8;
+   */
+  staffGroupIds: string[];
 };
 
 /**
@@ -63,7 +337,7 @@ export type Staff = Message<"kantoor.directory.v1.Staff"> & {
  * Use `create(StaffSchema)` to create a new message.
  */
 export const StaffSchema: GenMessage<Staff> = /*@__PURE__*/
-  messageDesc(file_kantoor_directory_v1_directory, 0);
+  messageDesc(file_kantoor_directory_v1_directory, 8);
 
 /**
  * @generated from message kantoor.directory.v1.InviteStaffRequest
@@ -83,6 +357,18 @@ export type InviteStaffRequest = Message<"kantoor.directory.v1.InviteStaffReques
    * @generated from field: string role = 3;
    */
   role: string;
+
+  /**
+   * optional assignments at creation: dossiers (as collaborator) and client groups
+   *
+   * @generated from field: repeated string dossier_ids = 4;
+   */
+  dossierIds: string[];
+
+  /**
+   * @generated from field: repeated string client_group_ids = 5;
+   */
+  clientGroupIds: string[];
 };
 
 /**
@@ -90,7 +376,7 @@ export type InviteStaffRequest = Message<"kantoor.directory.v1.InviteStaffReques
  * Use `create(InviteStaffRequestSchema)` to create a new message.
  */
 export const InviteStaffRequestSchema: GenMessage<InviteStaffRequest> = /*@__PURE__*/
-  messageDesc(file_kantoor_directory_v1_directory, 1);
+  messageDesc(file_kantoor_directory_v1_directory, 9);
 
 /**
  * @generated from message kantoor.directory.v1.InviteStaffResponse
@@ -107,7 +393,211 @@ export type InviteStaffResponse = Message<"kantoor.directory.v1.InviteStaffRespo
  * Use `create(InviteStaffResponseSchema)` to create a new message.
  */
 export const InviteStaffResponseSchema: GenMessage<InviteStaffResponse> = /*@__PURE__*/
-  messageDesc(file_kantoor_directory_v1_directory, 2);
+  messageDesc(file_kantoor_directory_v1_directory, 10);
+
+/**
+ * @generated from message kantoor.directory.v1.ListStaffRequest
+ */
+export type ListStaffRequest = Message<"kantoor.directory.v1.ListStaffRequest"> & {
+};
+
+/**
+ * Describes the message kantoor.directory.v1.ListStaffRequest.
+ * Use `create(ListStaffRequestSchema)` to create a new message.
+ */
+export const ListStaffRequestSchema: GenMessage<ListStaffRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 11);
+
+/**
+ * @generated from message kantoor.directory.v1.ListStaffResponse
+ */
+export type ListStaffResponse = Message<"kantoor.directory.v1.ListStaffResponse"> & {
+  /**
+   * @generated from field: repeated kantoor.directory.v1.Staff staff = 1;
+   */
+  staff: Staff[];
+};
+
+/**
+ * Describes the message kantoor.directory.v1.ListStaffResponse.
+ * Use `create(ListStaffResponseSchema)` to create a new message.
+ */
+export const ListStaffResponseSchema: GenMessage<ListStaffResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 12);
+
+/**
+ * @generated from message kantoor.directory.v1.ChangeStaffRoleRequest
+ */
+export type ChangeStaffRoleRequest = Message<"kantoor.directory.v1.ChangeStaffRoleRequest"> & {
+  /**
+   * @generated from field: string staff_id = 1;
+   */
+  staffId: string;
+
+  /**
+   * @generated from field: string role = 2;
+   */
+  role: string;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.ChangeStaffRoleRequest.
+ * Use `create(ChangeStaffRoleRequestSchema)` to create a new message.
+ */
+export const ChangeStaffRoleRequestSchema: GenMessage<ChangeStaffRoleRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 13);
+
+/**
+ * @generated from message kantoor.directory.v1.ChangeStaffRoleResponse
+ */
+export type ChangeStaffRoleResponse = Message<"kantoor.directory.v1.ChangeStaffRoleResponse"> & {
+  /**
+   * @generated from field: kantoor.directory.v1.Staff staff = 1;
+   */
+  staff?: Staff | undefined;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.ChangeStaffRoleResponse.
+ * Use `create(ChangeStaffRoleResponseSchema)` to create a new message.
+ */
+export const ChangeStaffRoleResponseSchema: GenMessage<ChangeStaffRoleResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 14);
+
+/**
+ * @generated from message kantoor.directory.v1.RemoveStaffRequest
+ */
+export type RemoveStaffRequest = Message<"kantoor.directory.v1.RemoveStaffRequest"> & {
+  /**
+   * @generated from field: string staff_id = 1;
+   */
+  staffId: string;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.RemoveStaffRequest.
+ * Use `create(RemoveStaffRequestSchema)` to create a new message.
+ */
+export const RemoveStaffRequestSchema: GenMessage<RemoveStaffRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 15);
+
+/**
+ * @generated from message kantoor.directory.v1.RemoveStaffResponse
+ */
+export type RemoveStaffResponse = Message<"kantoor.directory.v1.RemoveStaffResponse"> & {
+};
+
+/**
+ * Describes the message kantoor.directory.v1.RemoveStaffResponse.
+ * Use `create(RemoveStaffResponseSchema)` to create a new message.
+ */
+export const RemoveStaffResponseSchema: GenMessage<RemoveStaffResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 16);
+
+/**
+ * @generated from message kantoor.directory.v1.ActivateStaffRequest
+ */
+export type ActivateStaffRequest = Message<"kantoor.directory.v1.ActivateStaffRequest"> & {
+  /**
+   * @generated from field: string token = 1;
+   */
+  token: string;
+
+  /**
+   * @generated from field: string password = 2;
+   */
+  password: string;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.ActivateStaffRequest.
+ * Use `create(ActivateStaffRequestSchema)` to create a new message.
+ */
+export const ActivateStaffRequestSchema: GenMessage<ActivateStaffRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 17);
+
+/**
+ * @generated from message kantoor.directory.v1.ActivateStaffResponse
+ */
+export type ActivateStaffResponse = Message<"kantoor.directory.v1.ActivateStaffResponse"> & {
+  /**
+   * @generated from field: string subject_id = 1;
+   */
+  subjectId: string;
+
+  /**
+   * @generated from field: string firm_id = 2;
+   */
+  firmId: string;
+
+  /**
+   * @generated from field: string email = 3;
+   */
+  email: string;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.ActivateStaffResponse.
+ * Use `create(ActivateStaffResponseSchema)` to create a new message.
+ */
+export const ActivateStaffResponseSchema: GenMessage<ActivateStaffResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 18);
+
+/**
+ * @generated from message kantoor.directory.v1.ActivatePortalUserRequest
+ */
+export type ActivatePortalUserRequest = Message<"kantoor.directory.v1.ActivatePortalUserRequest"> & {
+  /**
+   * @generated from field: string token = 1;
+   */
+  token: string;
+
+  /**
+   * @generated from field: string password = 2;
+   */
+  password: string;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.ActivatePortalUserRequest.
+ * Use `create(ActivatePortalUserRequestSchema)` to create a new message.
+ */
+export const ActivatePortalUserRequestSchema: GenMessage<ActivatePortalUserRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 19);
+
+/**
+ * @generated from message kantoor.directory.v1.ActivatePortalUserResponse
+ */
+export type ActivatePortalUserResponse = Message<"kantoor.directory.v1.ActivatePortalUserResponse"> & {
+  /**
+   * @generated from field: string subject_id = 1;
+   */
+  subjectId: string;
+
+  /**
+   * @generated from field: string firm_id = 2;
+   */
+  firmId: string;
+
+  /**
+   * @generated from field: string email = 3;
+   */
+  email: string;
+
+  /**
+   * when no password was given: a generated one, shown once; it must be changed after the first login
+   *
+   * @generated from field: string generated_password = 4;
+   */
+  generatedPassword: string;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.ActivatePortalUserResponse.
+ * Use `create(ActivatePortalUserResponseSchema)` to create a new message.
+ */
+export const ActivatePortalUserResponseSchema: GenMessage<ActivatePortalUserResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 20);
 
 /**
  * @generated from message kantoor.directory.v1.VerifyPasswordRequest
@@ -129,7 +619,7 @@ export type VerifyPasswordRequest = Message<"kantoor.directory.v1.VerifyPassword
  * Use `create(VerifyPasswordRequestSchema)` to create a new message.
  */
 export const VerifyPasswordRequestSchema: GenMessage<VerifyPasswordRequest> = /*@__PURE__*/
-  messageDesc(file_kantoor_directory_v1_directory, 3);
+  messageDesc(file_kantoor_directory_v1_directory, 21);
 
 /**
  * @generated from message kantoor.directory.v1.VerifyPasswordResponse
@@ -161,6 +651,18 @@ export type VerifyPasswordResponse = Message<"kantoor.directory.v1.VerifyPasswor
    * @generated from field: string email = 5;
    */
   email: string;
+
+  /**
+   * portal users: the generated password must still be changed / the terms still accepted
+   *
+   * @generated from field: bool must_change_password = 6;
+   */
+  mustChangePassword: boolean;
+
+  /**
+   * @generated from field: bool must_accept_terms = 7;
+   */
+  mustAcceptTerms: boolean;
 };
 
 /**
@@ -168,12 +670,80 @@ export type VerifyPasswordResponse = Message<"kantoor.directory.v1.VerifyPasswor
  * Use `create(VerifyPasswordResponseSchema)` to create a new message.
  */
 export const VerifyPasswordResponseSchema: GenMessage<VerifyPasswordResponse> = /*@__PURE__*/
-  messageDesc(file_kantoor_directory_v1_directory, 4);
+  messageDesc(file_kantoor_directory_v1_directory, 22);
 
 /**
- * @generated from message kantoor.directory.v1.Firm
+ * @generated from message kantoor.directory.v1.ResolveIdentityRequest
  */
-export type Firm = Message<"kantoor.directory.v1.Firm"> & {
+export type ResolveIdentityRequest = Message<"kantoor.directory.v1.ResolveIdentityRequest"> & {
+  /**
+   * @generated from field: string email = 1;
+   */
+  email: string;
+
+  /**
+   * the OpenID Connect issuer the token came from
+   *
+   * @generated from field: string issuer = 2;
+   */
+  issuer: string;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.ResolveIdentityRequest.
+ * Use `create(ResolveIdentityRequestSchema)` to create a new message.
+ */
+export const ResolveIdentityRequestSchema: GenMessage<ResolveIdentityRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 23);
+
+/**
+ * @generated from message kantoor.directory.v1.ResolveIdentityResponse
+ */
+export type ResolveIdentityResponse = Message<"kantoor.directory.v1.ResolveIdentityResponse"> & {
+  /**
+   * false when no active staff member or portal user has this e-mail address
+   *
+   * @generated from field: bool found = 1;
+   */
+  found: boolean;
+
+  /**
+   * @generated from field: string kind = 2;
+   */
+  kind: string;
+
+  /**
+   * @generated from field: string subject_id = 3;
+   */
+  subjectId: string;
+
+  /**
+   * @generated from field: string firm_id = 4;
+   */
+  firmId: string;
+
+  /**
+   * @generated from field: string role = 5;
+   */
+  role: string;
+
+  /**
+   * @generated from field: string email = 6;
+   */
+  email: string;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.ResolveIdentityResponse.
+ * Use `create(ResolveIdentityResponseSchema)` to create a new message.
+ */
+export const ResolveIdentityResponseSchema: GenMessage<ResolveIdentityResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 24);
+
+/**
+ * @generated from message kantoor.directory.v1.StaffGroup
+ */
+export type StaffGroup = Message<"kantoor.directory.v1.StaffGroup"> & {
   /**
    * @generated from field: string id = 1;
    */
@@ -185,134 +755,1615 @@ export type Firm = Message<"kantoor.directory.v1.Firm"> & {
   name: string;
 
   /**
-   * @generated from field: string functional_email = 3;
+   * @generated from field: repeated string member_ids = 3;
    */
-  functionalEmail: string;
-
-  /**
-   * nl, fr or en
-   *
-   * @generated from field: string language = 4;
-   */
-  language: string;
-
-  /**
-   * @generated from field: bool only_admins_add_clients = 5;
-   */
-  onlyAdminsAddClients: boolean;
-
-  /**
-   * @generated from field: google.protobuf.Timestamp created_at = 6;
-   */
-  createdAt?: Timestamp | undefined;
+  memberIds: string[];
 };
 
 /**
- * Describes the message kantoor.directory.v1.Firm.
- * Use `create(FirmSchema)` to create a new message.
+ * Describes the message kantoor.directory.v1.StaffGroup.
+ * Use `create(StaffGroupSchema)` to create a new message.
  */
-export const FirmSchema: GenMessage<Firm> = /*@__PURE__*/
-  messageDesc(file_kantoor_directory_v1_directory, 5);
+export const StaffGroupSchema: GenMessage<StaffGroup> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 25);
 
 /**
- * @generated from message kantoor.directory.v1.RegisterFirmRequest
+ * @generated from message kantoor.directory.v1.CreateStaffGroupRequest
  */
-export type RegisterFirmRequest = Message<"kantoor.directory.v1.RegisterFirmRequest"> & {
+export type CreateStaffGroupRequest = Message<"kantoor.directory.v1.CreateStaffGroupRequest"> & {
   /**
    * @generated from field: string name = 1;
    */
   name: string;
 
   /**
-   * @generated from field: string functional_email = 2;
+   * @generated from field: repeated string member_ids = 2;
    */
-  functionalEmail: string;
+  memberIds: string[];
+};
+
+/**
+ * Describes the message kantoor.directory.v1.CreateStaffGroupRequest.
+ * Use `create(CreateStaffGroupRequestSchema)` to create a new message.
+ */
+export const CreateStaffGroupRequestSchema: GenMessage<CreateStaffGroupRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 26);
+
+/**
+ * @generated from message kantoor.directory.v1.CreateStaffGroupResponse
+ */
+export type CreateStaffGroupResponse = Message<"kantoor.directory.v1.CreateStaffGroupResponse"> & {
+  /**
+   * @generated from field: kantoor.directory.v1.StaffGroup staff_group = 1;
+   */
+  staffGroup?: StaffGroup | undefined;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.CreateStaffGroupResponse.
+ * Use `create(CreateStaffGroupResponseSchema)` to create a new message.
+ */
+export const CreateStaffGroupResponseSchema: GenMessage<CreateStaffGroupResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 27);
+
+/**
+ * @generated from message kantoor.directory.v1.UpdateStaffGroupRequest
+ */
+export type UpdateStaffGroupRequest = Message<"kantoor.directory.v1.UpdateStaffGroupRequest"> & {
+  /**
+   * @generated from field: string staff_group_id = 1;
+   */
+  staffGroupId: string;
 
   /**
-   * @generated from field: string language = 3;
+   * @generated from field: optional string name = 2;
+   */
+  name?: string | undefined;
+
+  /**
+   * present: replaces the members
+   *
+   * @generated from field: kantoor.directory.v1.IdList member_ids = 3;
+   */
+  memberIds?: IdList | undefined;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.UpdateStaffGroupRequest.
+ * Use `create(UpdateStaffGroupRequestSchema)` to create a new message.
+ */
+export const UpdateStaffGroupRequestSchema: GenMessage<UpdateStaffGroupRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 28);
+
+/**
+ * @generated from message kantoor.directory.v1.UpdateStaffGroupResponse
+ */
+export type UpdateStaffGroupResponse = Message<"kantoor.directory.v1.UpdateStaffGroupResponse"> & {
+  /**
+   * @generated from field: kantoor.directory.v1.StaffGroup staff_group = 1;
+   */
+  staffGroup?: StaffGroup | undefined;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.UpdateStaffGroupResponse.
+ * Use `create(UpdateStaffGroupResponseSchema)` to create a new message.
+ */
+export const UpdateStaffGroupResponseSchema: GenMessage<UpdateStaffGroupResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 29);
+
+/**
+ * @generated from message kantoor.directory.v1.ListStaffGroupsRequest
+ */
+export type ListStaffGroupsRequest = Message<"kantoor.directory.v1.ListStaffGroupsRequest"> & {
+};
+
+/**
+ * Describes the message kantoor.directory.v1.ListStaffGroupsRequest.
+ * Use `create(ListStaffGroupsRequestSchema)` to create a new message.
+ */
+export const ListStaffGroupsRequestSchema: GenMessage<ListStaffGroupsRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 30);
+
+/**
+ * @generated from message kantoor.directory.v1.ListStaffGroupsResponse
+ */
+export type ListStaffGroupsResponse = Message<"kantoor.directory.v1.ListStaffGroupsResponse"> & {
+  /**
+   * @generated from field: repeated kantoor.directory.v1.StaffGroup staff_groups = 1;
+   */
+  staffGroups: StaffGroup[];
+};
+
+/**
+ * Describes the message kantoor.directory.v1.ListStaffGroupsResponse.
+ * Use `create(ListStaffGroupsResponseSchema)` to create a new message.
+ */
+export const ListStaffGroupsResponseSchema: GenMessage<ListStaffGroupsResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 31);
+
+/**
+ * @generated from message kantoor.directory.v1.ClientGroup
+ */
+export type ClientGroup = Message<"kantoor.directory.v1.ClientGroup"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string email = 3;
+   */
+  email: string;
+
+  /**
+   * @generated from field: repeated string staff_ids = 4;
+   */
+  staffIds: string[];
+
+  /**
+   * @generated from field: repeated string staff_group_ids = 5;
+   */
+  staffGroupIds: string[];
+
+  /**
+   * @generated from field: int32 dossier_count = 6;
+   */
+  dossierCount: number;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.ClientGroup.
+ * Use `create(ClientGroupSchema)` to create a new message.
+ */
+export const ClientGroupSchema: GenMessage<ClientGroup> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 32);
+
+/**
+ * @generated from message kantoor.directory.v1.CreateClientGroupRequest
+ */
+export type CreateClientGroupRequest = Message<"kantoor.directory.v1.CreateClientGroupRequest"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string email = 2;
+   */
+  email: string;
+
+  /**
+   * @generated from field: repeated string staff_ids = 3;
+   */
+  staffIds: string[];
+
+  /**
+   * @generated from field: repeated string staff_group_ids = 4;
+   */
+  staffGroupIds: string[];
+};
+
+/**
+ * Describes the message kantoor.directory.v1.CreateClientGroupRequest.
+ * Use `create(CreateClientGroupRequestSchema)` to create a new message.
+ */
+export const CreateClientGroupRequestSchema: GenMessage<CreateClientGroupRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 33);
+
+/**
+ * @generated from message kantoor.directory.v1.CreateClientGroupResponse
+ */
+export type CreateClientGroupResponse = Message<"kantoor.directory.v1.CreateClientGroupResponse"> & {
+  /**
+   * @generated from field: kantoor.directory.v1.ClientGroup client_group = 1;
+   */
+  clientGroup?: ClientGroup | undefined;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.CreateClientGroupResponse.
+ * Use `create(CreateClientGroupResponseSchema)` to create a new message.
+ */
+export const CreateClientGroupResponseSchema: GenMessage<CreateClientGroupResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 34);
+
+/**
+ * @generated from message kantoor.directory.v1.UpdateClientGroupRequest
+ */
+export type UpdateClientGroupRequest = Message<"kantoor.directory.v1.UpdateClientGroupRequest"> & {
+  /**
+   * @generated from field: string client_group_id = 1;
+   */
+  clientGroupId: string;
+
+  /**
+   * @generated from field: optional string name = 2;
+   */
+  name?: string | undefined;
+
+  /**
+   * @generated from field: optional string email = 3;
+   */
+  email?: string | undefined;
+
+  /**
+   * present: replace the staff and staff groups
+   *
+   * @generated from field: kantoor.directory.v1.IdList staff_ids = 4;
+   */
+  staffIds?: IdList | undefined;
+
+  /**
+   * @generated from field: kantoor.directory.v1.IdList staff_group_ids = 5;
+   */
+  staffGroupIds?: IdList | undefined;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.UpdateClientGroupRequest.
+ * Use `create(UpdateClientGroupRequestSchema)` to create a new message.
+ */
+export const UpdateClientGroupRequestSchema: GenMessage<UpdateClientGroupRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 35);
+
+/**
+ * @generated from message kantoor.directory.v1.UpdateClientGroupResponse
+ */
+export type UpdateClientGroupResponse = Message<"kantoor.directory.v1.UpdateClientGroupResponse"> & {
+  /**
+   * @generated from field: kantoor.directory.v1.ClientGroup client_group = 1;
+   */
+  clientGroup?: ClientGroup | undefined;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.UpdateClientGroupResponse.
+ * Use `create(UpdateClientGroupResponseSchema)` to create a new message.
+ */
+export const UpdateClientGroupResponseSchema: GenMessage<UpdateClientGroupResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 36);
+
+/**
+ * @generated from message kantoor.directory.v1.ListClientGroupsRequest
+ */
+export type ListClientGroupsRequest = Message<"kantoor.directory.v1.ListClientGroupsRequest"> & {
+};
+
+/**
+ * Describes the message kantoor.directory.v1.ListClientGroupsRequest.
+ * Use `create(ListClientGroupsRequestSchema)` to create a new message.
+ */
+export const ListClientGroupsRequestSchema: GenMessage<ListClientGroupsRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 37);
+
+/**
+ * @generated from message kantoor.directory.v1.ListClientGroupsResponse
+ */
+export type ListClientGroupsResponse = Message<"kantoor.directory.v1.ListClientGroupsResponse"> & {
+  /**
+   * @generated from field: repeated kantoor.directory.v1.ClientGroup client_groups = 1;
+   */
+  clientGroups: ClientGroup[];
+};
+
+/**
+ * Describes the message kantoor.directory.v1.ListClientGroupsResponse.
+ * Use `create(ListClientGroupsResponseSchema)` to create a new message.
+ */
+export const ListClientGroupsResponseSchema: GenMessage<ListClientGroupsResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 38);
+
+/**
+ * @generated from message kantoor.directory.v1.ContactPerson
+ */
+export type ContactPerson = Message<"kantoor.directory.v1.ContactPerson"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string email = 2;
+   */
+  email: string;
+
+  /**
+   * @generated from field: string phone = 3;
+   */
+  phone: string;
+
+  /**
+   * @generated from field: string function = 4;
+   */
+  function: string;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.ContactPerson.
+ * Use `create(ContactPersonSchema)` to create a new message.
+ */
+export const ContactPersonSchema: GenMessage<ContactPerson> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 39);
+
+/**
+ * @generated from message kantoor.directory.v1.WhitelistedSender
+ */
+export type WhitelistedSender = Message<"kantoor.directory.v1.WhitelistedSender"> & {
+  /**
+   * @generated from field: string email = 1;
+   */
+  email: string;
+
+  /**
+   * documents from this sender go to the accountant without the client sending them by hand
+   *
+   * @generated from field: bool auto_send = 2;
+   */
+  autoSend: boolean;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.WhitelistedSender.
+ * Use `create(WhitelistedSenderSchema)` to create a new message.
+ */
+export const WhitelistedSenderSchema: GenMessage<WhitelistedSender> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 40);
+
+/**
+ * @generated from message kantoor.directory.v1.IntakeAddresses
+ */
+export type IntakeAddresses = Message<"kantoor.directory.v1.IntakeAddresses"> & {
+  /**
+   * @generated from field: string general = 1;
+   */
+  general: string;
+
+  /**
+   * @generated from field: string purchase = 2;
+   */
+  purchase: string;
+
+  /**
+   * @generated from field: string sales = 3;
+   */
+  sales: string;
+
+  /**
+   * @generated from field: string misc = 4;
+   */
+  misc: string;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.IntakeAddresses.
+ * Use `create(IntakeAddressesSchema)` to create a new message.
+ */
+export const IntakeAddressesSchema: GenMessage<IntakeAddresses> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 41);
+
+/**
+ * @generated from message kantoor.directory.v1.Dossier
+ */
+export type Dossier = Message<"kantoor.directory.v1.Dossier"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string firm_id = 2;
+   */
+  firmId: string;
+
+  /**
+   * set at creation, never changed
+   *
+   * @generated from field: string code = 3;
+   */
+  code: string;
+
+  /**
+   * @generated from field: string name = 4;
+   */
+  name: string;
+
+  /**
+   * BE or NL
+   *
+   * @generated from field: string country = 5;
+   */
+  country: string;
+
+  /**
+   * @generated from field: string enterprise_number = 6;
+   */
+  enterpriseNumber: string;
+
+  /**
+   * @generated from field: string language = 7;
    */
   language: string;
 
   /**
-   * @generated from field: string admin_name = 4;
-   */
-  adminName: string;
-
-  /**
-   * @generated from field: string admin_email = 5;
-   */
-  adminEmail: string;
-
-  /**
-   * optional: set a password for the first admin right away (embedded mode's seeded demo firm)
+   * new, active or deactivated
    *
-   * @generated from field: string admin_password = 6;
+   * @generated from field: string status = 8;
    */
-  adminPassword: string;
+  status: string;
+
+  /**
+   * @generated from field: string file_manager_id = 9;
+   */
+  fileManagerId: string;
+
+  /**
+   * @generated from field: string client_group_id = 10;
+   */
+  clientGroupId: string;
+
+  /**
+   * @generated from field: repeated string collaborator_staff_ids = 11;
+   */
+  collaboratorStaffIds: string[];
+
+  /**
+   * @generated from field: repeated string collaborator_group_ids = 12;
+   */
+  collaboratorGroupIds: string[];
+
+  /**
+   * @generated from field: kantoor.directory.v1.ContactInfo contact = 13;
+   */
+  contact?: ContactInfo | undefined;
+
+  /**
+   * @generated from field: repeated kantoor.directory.v1.ContactPerson contact_persons = 14;
+   */
+  contactPersons: ContactPerson[];
+
+  /**
+   * @generated from field: kantoor.directory.v1.IntakeAddresses intake_addresses = 15;
+   */
+  intakeAddresses?: IntakeAddresses | undefined;
+
+  /**
+   * @generated from field: repeated kantoor.directory.v1.WhitelistedSender sender_whitelist = 16;
+   */
+  senderWhitelist: WhitelistedSender[];
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 17;
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp activated_at = 18;
+   */
+  activatedAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp deactivated_at = 19;
+   */
+  deactivatedAt?: Timestamp | undefined;
 };
 
 /**
- * Describes the message kantoor.directory.v1.RegisterFirmRequest.
- * Use `create(RegisterFirmRequestSchema)` to create a new message.
+ * Describes the message kantoor.directory.v1.Dossier.
+ * Use `create(DossierSchema)` to create a new message.
  */
-export const RegisterFirmRequestSchema: GenMessage<RegisterFirmRequest> = /*@__PURE__*/
-  messageDesc(file_kantoor_directory_v1_directory, 6);
+export const DossierSchema: GenMessage<Dossier> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 42);
 
 /**
- * @generated from message kantoor.directory.v1.RegisterFirmResponse
+ * @generated from message kantoor.directory.v1.CreateDossierRequest
  */
-export type RegisterFirmResponse = Message<"kantoor.directory.v1.RegisterFirmResponse"> & {
+export type CreateDossierRequest = Message<"kantoor.directory.v1.CreateDossierRequest"> & {
   /**
-   * @generated from field: kantoor.directory.v1.Firm firm = 1;
+   * @generated from field: string name = 1;
    */
-  firm?: Firm | undefined;
+  name: string;
 
   /**
-   * @generated from field: string admin_staff_id = 2;
+   * BE or NL
+   *
+   * @generated from field: string country = 2;
    */
-  adminStaffId: string;
+  country: string;
+
+  /**
+   * @generated from field: string enterprise_number = 3;
+   */
+  enterpriseNumber: string;
+
+  /**
+   * @generated from field: string language = 4;
+   */
+  language: string;
+
+  /**
+   * optional; defaults to the enterprise number
+   *
+   * @generated from field: string code = 5;
+   */
+  code: string;
+
+  /**
+   * @generated from field: kantoor.directory.v1.ContactInfo contact = 6;
+   */
+  contact?: ContactInfo | undefined;
+
+  /**
+   * @generated from field: repeated kantoor.directory.v1.ContactPerson contact_persons = 7;
+   */
+  contactPersons: ContactPerson[];
 };
 
 /**
- * Describes the message kantoor.directory.v1.RegisterFirmResponse.
- * Use `create(RegisterFirmResponseSchema)` to create a new message.
+ * Describes the message kantoor.directory.v1.CreateDossierRequest.
+ * Use `create(CreateDossierRequestSchema)` to create a new message.
  */
-export const RegisterFirmResponseSchema: GenMessage<RegisterFirmResponse> = /*@__PURE__*/
-  messageDesc(file_kantoor_directory_v1_directory, 7);
+export const CreateDossierRequestSchema: GenMessage<CreateDossierRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 43);
 
 /**
- * @generated from message kantoor.directory.v1.GetFirmRequest
+ * @generated from message kantoor.directory.v1.CreateDossierResponse
  */
-export type GetFirmRequest = Message<"kantoor.directory.v1.GetFirmRequest"> & {
+export type CreateDossierResponse = Message<"kantoor.directory.v1.CreateDossierResponse"> & {
+  /**
+   * @generated from field: kantoor.directory.v1.Dossier dossier = 1;
+   */
+  dossier?: Dossier | undefined;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.CreateDossierResponse.
+ * Use `create(CreateDossierResponseSchema)` to create a new message.
+ */
+export const CreateDossierResponseSchema: GenMessage<CreateDossierResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 44);
+
+/**
+ * @generated from message kantoor.directory.v1.GetDossierRequest
+ */
+export type GetDossierRequest = Message<"kantoor.directory.v1.GetDossierRequest"> & {
+  /**
+   * @generated from field: string dossier_id = 1;
+   */
+  dossierId: string;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.GetDossierRequest.
+ * Use `create(GetDossierRequestSchema)` to create a new message.
+ */
+export const GetDossierRequestSchema: GenMessage<GetDossierRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 45);
+
+/**
+ * @generated from message kantoor.directory.v1.GetDossierResponse
+ */
+export type GetDossierResponse = Message<"kantoor.directory.v1.GetDossierResponse"> & {
+  /**
+   * @generated from field: kantoor.directory.v1.Dossier dossier = 1;
+   */
+  dossier?: Dossier | undefined;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.GetDossierResponse.
+ * Use `create(GetDossierResponseSchema)` to create a new message.
+ */
+export const GetDossierResponseSchema: GenMessage<GetDossierResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 46);
+
+/**
+ * @generated from message kantoor.directory.v1.ListDossiersRequest
+ */
+export type ListDossiersRequest = Message<"kantoor.directory.v1.ListDossiersRequest"> & {
+  /**
+   * new, active, deactivated; empty: all
+   *
+   * @generated from field: string status = 1;
+   */
+  status: string;
+
+  /**
+   * part of the name, code or enterprise number
+   *
+   * @generated from field: string search = 2;
+   */
+  search: string;
+
+  /**
+   * @generated from field: string file_manager_id = 3;
+   */
+  fileManagerId: string;
+
+  /**
+   * @generated from field: string client_group_id = 4;
+   */
+  clientGroupId: string;
+
+  /**
+   * @generated from field: int32 page_size = 5;
+   */
+  pageSize: number;
+
+  /**
+   * from the previous page's next_cursor
+   *
+   * @generated from field: string cursor = 6;
+   */
+  cursor: string;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.ListDossiersRequest.
+ * Use `create(ListDossiersRequestSchema)` to create a new message.
+ */
+export const ListDossiersRequestSchema: GenMessage<ListDossiersRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 47);
+
+/**
+ * @generated from message kantoor.directory.v1.ListDossiersResponse
+ */
+export type ListDossiersResponse = Message<"kantoor.directory.v1.ListDossiersResponse"> & {
+  /**
+   * @generated from field: repeated kantoor.directory.v1.Dossier dossiers = 1;
+   */
+  dossiers: Dossier[];
+
+  /**
+   * empty on the last page
+   *
+   * @generated from field: string next_cursor = 2;
+   */
+  nextCursor: string;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.ListDossiersResponse.
+ * Use `create(ListDossiersResponseSchema)` to create a new message.
+ */
+export const ListDossiersResponseSchema: GenMessage<ListDossiersResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 48);
+
+/**
+ * @generated from message kantoor.directory.v1.ActivateDossierRequest
+ */
+export type ActivateDossierRequest = Message<"kantoor.directory.v1.ActivateDossierRequest"> & {
+  /**
+   * @generated from field: string dossier_id = 1;
+   */
+  dossierId: string;
+
+  /**
+   * @generated from field: string file_manager_id = 2;
+   */
+  fileManagerId: string;
+
+  /**
+   * @generated from field: string client_group_id = 3;
+   */
+  clientGroupId: string;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.ActivateDossierRequest.
+ * Use `create(ActivateDossierRequestSchema)` to create a new message.
+ */
+export const ActivateDossierRequestSchema: GenMessage<ActivateDossierRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 49);
+
+/**
+ * @generated from message kantoor.directory.v1.ActivateDossierResponse
+ */
+export type ActivateDossierResponse = Message<"kantoor.directory.v1.ActivateDossierResponse"> & {
+  /**
+   * @generated from field: kantoor.directory.v1.Dossier dossier = 1;
+   */
+  dossier?: Dossier | undefined;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.ActivateDossierResponse.
+ * Use `create(ActivateDossierResponseSchema)` to create a new message.
+ */
+export const ActivateDossierResponseSchema: GenMessage<ActivateDossierResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 50);
+
+/**
+ * @generated from message kantoor.directory.v1.IdList
+ */
+export type IdList = Message<"kantoor.directory.v1.IdList"> & {
+  /**
+   * @generated from field: repeated string ids = 1;
+   */
+  ids: string[];
+};
+
+/**
+ * Describes the message kantoor.directory.v1.IdList.
+ * Use `create(IdListSchema)` to create a new message.
+ */
+export const IdListSchema: GenMessage<IdList> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 51);
+
+/**
+ * @generated from message kantoor.directory.v1.AssignDossierRequest
+ */
+export type AssignDossierRequest = Message<"kantoor.directory.v1.AssignDossierRequest"> & {
+  /**
+   * @generated from field: string dossier_id = 1;
+   */
+  dossierId: string;
+
+  /**
+   * present: replaces; empty string: no file manager / client group
+   *
+   * @generated from field: optional string file_manager_id = 2;
+   */
+  fileManagerId?: string | undefined;
+
+  /**
+   * @generated from field: optional string client_group_id = 3;
+   */
+  clientGroupId?: string | undefined;
+
+  /**
+   * @generated from field: kantoor.directory.v1.IdList collaborator_staff_ids = 4;
+   */
+  collaboratorStaffIds?: IdList | undefined;
+
+  /**
+   * @generated from field: kantoor.directory.v1.IdList collaborator_group_ids = 5;
+   */
+  collaboratorGroupIds?: IdList | undefined;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.AssignDossierRequest.
+ * Use `create(AssignDossierRequestSchema)` to create a new message.
+ */
+export const AssignDossierRequestSchema: GenMessage<AssignDossierRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 52);
+
+/**
+ * @generated from message kantoor.directory.v1.AssignDossierResponse
+ */
+export type AssignDossierResponse = Message<"kantoor.directory.v1.AssignDossierResponse"> & {
+  /**
+   * @generated from field: kantoor.directory.v1.Dossier dossier = 1;
+   */
+  dossier?: Dossier | undefined;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.AssignDossierResponse.
+ * Use `create(AssignDossierResponseSchema)` to create a new message.
+ */
+export const AssignDossierResponseSchema: GenMessage<AssignDossierResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 53);
+
+/**
+ * @generated from message kantoor.directory.v1.DeactivateDossierRequest
+ */
+export type DeactivateDossierRequest = Message<"kantoor.directory.v1.DeactivateDossierRequest"> & {
+  /**
+   * @generated from field: string dossier_id = 1;
+   */
+  dossierId: string;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.DeactivateDossierRequest.
+ * Use `create(DeactivateDossierRequestSchema)` to create a new message.
+ */
+export const DeactivateDossierRequestSchema: GenMessage<DeactivateDossierRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 54);
+
+/**
+ * @generated from message kantoor.directory.v1.DeactivateDossierResponse
+ */
+export type DeactivateDossierResponse = Message<"kantoor.directory.v1.DeactivateDossierResponse"> & {
+  /**
+   * @generated from field: kantoor.directory.v1.Dossier dossier = 1;
+   */
+  dossier?: Dossier | undefined;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.DeactivateDossierResponse.
+ * Use `create(DeactivateDossierResponseSchema)` to create a new message.
+ */
+export const DeactivateDossierResponseSchema: GenMessage<DeactivateDossierResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 55);
+
+/**
+ * @generated from message kantoor.directory.v1.ReactivateDossierRequest
+ */
+export type ReactivateDossierRequest = Message<"kantoor.directory.v1.ReactivateDossierRequest"> & {
+  /**
+   * @generated from field: string dossier_id = 1;
+   */
+  dossierId: string;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.ReactivateDossierRequest.
+ * Use `create(ReactivateDossierRequestSchema)` to create a new message.
+ */
+export const ReactivateDossierRequestSchema: GenMessage<ReactivateDossierRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 56);
+
+/**
+ * @generated from message kantoor.directory.v1.ReactivateDossierResponse
+ */
+export type ReactivateDossierResponse = Message<"kantoor.directory.v1.ReactivateDossierResponse"> & {
+  /**
+   * @generated from field: kantoor.directory.v1.Dossier dossier = 1;
+   */
+  dossier?: Dossier | undefined;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.ReactivateDossierResponse.
+ * Use `create(ReactivateDossierResponseSchema)` to create a new message.
+ */
+export const ReactivateDossierResponseSchema: GenMessage<ReactivateDossierResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 57);
+
+/**
+ * @generated from message kantoor.directory.v1.ContactPersonList
+ */
+export type ContactPersonList = Message<"kantoor.directory.v1.ContactPersonList"> & {
+  /**
+   * @generated from field: repeated kantoor.directory.v1.ContactPerson items = 1;
+   */
+  items: ContactPerson[];
+};
+
+/**
+ * Describes the message kantoor.directory.v1.ContactPersonList.
+ * Use `create(ContactPersonListSchema)` to create a new message.
+ */
+export const ContactPersonListSchema: GenMessage<ContactPersonList> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 58);
+
+/**
+ * @generated from message kantoor.directory.v1.WhitelistedSenderList
+ */
+export type WhitelistedSenderList = Message<"kantoor.directory.v1.WhitelistedSenderList"> & {
+  /**
+   * @generated from field: repeated kantoor.directory.v1.WhitelistedSender items = 1;
+   */
+  items: WhitelistedSender[];
+};
+
+/**
+ * Describes the message kantoor.directory.v1.WhitelistedSenderList.
+ * Use `create(WhitelistedSenderListSchema)` to create a new message.
+ */
+export const WhitelistedSenderListSchema: GenMessage<WhitelistedSenderList> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 59);
+
+/**
+ * @generated from message kantoor.directory.v1.UpdateDossierSettingsRequest
+ */
+export type UpdateDossierSettingsRequest = Message<"kantoor.directory.v1.UpdateDossierSettingsRequest"> & {
+  /**
+   * @generated from field: string dossier_id = 1;
+   */
+  dossierId: string;
+
+  /**
+   * @generated from field: optional string name = 2;
+   */
+  name?: string | undefined;
+
+  /**
+   * @generated from field: optional string language = 3;
+   */
+  language?: string | undefined;
+
+  /**
+   * @generated from field: kantoor.directory.v1.ContactInfo contact = 4;
+   */
+  contact?: ContactInfo | undefined;
+
+  /**
+   * @generated from field: kantoor.directory.v1.ContactPersonList contact_persons = 5;
+   */
+  contactPersons?: ContactPersonList | undefined;
+
+  /**
+   * @generated from field: kantoor.directory.v1.WhitelistedSenderList sender_whitelist = 6;
+   */
+  senderWhitelist?: WhitelistedSenderList | undefined;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.UpdateDossierSettingsRequest.
+ * Use `create(UpdateDossierSettingsRequestSchema)` to create a new message.
+ */
+export const UpdateDossierSettingsRequestSchema: GenMessage<UpdateDossierSettingsRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 60);
+
+/**
+ * @generated from message kantoor.directory.v1.UpdateDossierSettingsResponse
+ */
+export type UpdateDossierSettingsResponse = Message<"kantoor.directory.v1.UpdateDossierSettingsResponse"> & {
+  /**
+   * @generated from field: kantoor.directory.v1.Dossier dossier = 1;
+   */
+  dossier?: Dossier | undefined;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.UpdateDossierSettingsResponse.
+ * Use `create(UpdateDossierSettingsResponseSchema)` to create a new message.
+ */
+export const UpdateDossierSettingsResponseSchema: GenMessage<UpdateDossierSettingsResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 61);
+
+/**
+ * @generated from message kantoor.directory.v1.PortalUser
+ */
+export type PortalUser = Message<"kantoor.directory.v1.PortalUser"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string email = 2;
+   */
+  email: string;
+
+  /**
+   * @generated from field: string name = 3;
+   */
+  name: string;
+
+  /**
+   * invited or active
+   *
+   * @generated from field: string status = 4;
+   */
+  status: string;
+
+  /**
+   * documentProcessing
+   *
+   * @generated from field: string profile = 5;
+   */
+  profile: string;
+
+  /**
+   * @generated from field: string terms_version = 6;
+   */
+  termsVersion: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp terms_accepted_at = 7;
+   */
+  termsAcceptedAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: bool must_change_password = 8;
+   */
+  mustChangePassword: boolean;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.PortalUser.
+ * Use `create(PortalUserSchema)` to create a new message.
+ */
+export const PortalUserSchema: GenMessage<PortalUser> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 62);
+
+/**
+ * @generated from message kantoor.directory.v1.AddPortalUserRequest
+ */
+export type AddPortalUserRequest = Message<"kantoor.directory.v1.AddPortalUserRequest"> & {
+  /**
+   * @generated from field: string dossier_id = 1;
+   */
+  dossierId: string;
+
+  /**
+   * @generated from field: string email = 2;
+   */
+  email: string;
+
+  /**
+   * @generated from field: string name = 3;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.AddPortalUserRequest.
+ * Use `create(AddPortalUserRequestSchema)` to create a new message.
+ */
+export const AddPortalUserRequestSchema: GenMessage<AddPortalUserRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 63);
+
+/**
+ * @generated from message kantoor.directory.v1.AddPortalUserResponse
+ */
+export type AddPortalUserResponse = Message<"kantoor.directory.v1.AddPortalUserResponse"> & {
+  /**
+   * @generated from field: kantoor.directory.v1.PortalUser portal_user = 1;
+   */
+  portalUser?: PortalUser | undefined;
+
+  /**
+   * true when the e-mail address already had an account that now also reaches this dossier
+   *
+   * @generated from field: bool existing_user = 2;
+   */
+  existingUser: boolean;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.AddPortalUserResponse.
+ * Use `create(AddPortalUserResponseSchema)` to create a new message.
+ */
+export const AddPortalUserResponseSchema: GenMessage<AddPortalUserResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 64);
+
+/**
+ * @generated from message kantoor.directory.v1.ListPortalUsersRequest
+ */
+export type ListPortalUsersRequest = Message<"kantoor.directory.v1.ListPortalUsersRequest"> & {
+  /**
+   * @generated from field: string dossier_id = 1;
+   */
+  dossierId: string;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.ListPortalUsersRequest.
+ * Use `create(ListPortalUsersRequestSchema)` to create a new message.
+ */
+export const ListPortalUsersRequestSchema: GenMessage<ListPortalUsersRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 65);
+
+/**
+ * @generated from message kantoor.directory.v1.ListPortalUsersResponse
+ */
+export type ListPortalUsersResponse = Message<"kantoor.directory.v1.ListPortalUsersResponse"> & {
+  /**
+   * @generated from field: repeated kantoor.directory.v1.PortalUser portal_users = 1;
+   */
+  portalUsers: PortalUser[];
+};
+
+/**
+ * Describes the message kantoor.directory.v1.ListPortalUsersResponse.
+ * Use `create(ListPortalUsersResponseSchema)` to create a new message.
+ */
+export const ListPortalUsersResponseSchema: GenMessage<ListPortalUsersResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 66);
+
+/**
+ * @generated from message kantoor.directory.v1.GetMyAccountRequest
+ */
+export type GetMyAccountRequest = Message<"kantoor.directory.v1.GetMyAccountRequest"> & {
+};
+
+/**
+ * Describes the message kantoor.directory.v1.GetMyAccountRequest.
+ * Use `create(GetMyAccountRequestSchema)` to create a new message.
+ */
+export const GetMyAccountRequestSchema: GenMessage<GetMyAccountRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 67);
+
+/**
+ * @generated from message kantoor.directory.v1.GetMyAccountResponse
+ */
+export type GetMyAccountResponse = Message<"kantoor.directory.v1.GetMyAccountResponse"> & {
+  /**
+   * @generated from field: string kind = 1;
+   */
+  kind: string;
+
+  /**
+   * @generated from field: string id = 2;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string firm_id = 3;
+   */
+  firmId: string;
+
+  /**
+   * @generated from field: string name = 4;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string email = 5;
+   */
+  email: string;
+
+  /**
+   * @generated from field: string role = 6;
+   */
+  role: string;
+
+  /**
+   * @generated from field: bool must_change_password = 7;
+   */
+  mustChangePassword: boolean;
+
+  /**
+   * @generated from field: bool must_accept_terms = 8;
+   */
+  mustAcceptTerms: boolean;
+
+  /**
+   * @generated from field: string terms_version = 9;
+   */
+  termsVersion: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp terms_accepted_at = 10;
+   */
+  termsAcceptedAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: repeated string dossier_ids = 11;
+   */
+  dossierIds: string[];
+
+  /**
+   * @generated from field: string current_terms_version = 12;
+   */
+  currentTermsVersion: string;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.GetMyAccountResponse.
+ * Use `create(GetMyAccountResponseSchema)` to create a new message.
+ */
+export const GetMyAccountResponseSchema: GenMessage<GetMyAccountResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 68);
+
+/**
+ * @generated from message kantoor.directory.v1.AcceptTermsRequest
+ */
+export type AcceptTermsRequest = Message<"kantoor.directory.v1.AcceptTermsRequest"> & {
+  /**
+   * @generated from field: string version = 1;
+   */
+  version: string;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.AcceptTermsRequest.
+ * Use `create(AcceptTermsRequestSchema)` to create a new message.
+ */
+export const AcceptTermsRequestSchema: GenMessage<AcceptTermsRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 69);
+
+/**
+ * @generated from message kantoor.directory.v1.AcceptTermsResponse
+ */
+export type AcceptTermsResponse = Message<"kantoor.directory.v1.AcceptTermsResponse"> & {
+  /**
+   * @generated from field: google.protobuf.Timestamp accepted_at = 1;
+   */
+  acceptedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.AcceptTermsResponse.
+ * Use `create(AcceptTermsResponseSchema)` to create a new message.
+ */
+export const AcceptTermsResponseSchema: GenMessage<AcceptTermsResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 70);
+
+/**
+ * @generated from message kantoor.directory.v1.ChangePasswordRequest
+ */
+export type ChangePasswordRequest = Message<"kantoor.directory.v1.ChangePasswordRequest"> & {
+  /**
+   * @generated from field: string current_password = 1;
+   */
+  currentPassword: string;
+
+  /**
+   * @generated from field: string new_password = 2;
+   */
+  newPassword: string;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.ChangePasswordRequest.
+ * Use `create(ChangePasswordRequestSchema)` to create a new message.
+ */
+export const ChangePasswordRequestSchema: GenMessage<ChangePasswordRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 71);
+
+/**
+ * @generated from message kantoor.directory.v1.ChangePasswordResponse
+ */
+export type ChangePasswordResponse = Message<"kantoor.directory.v1.ChangePasswordResponse"> & {
+};
+
+/**
+ * Describes the message kantoor.directory.v1.ChangePasswordResponse.
+ * Use `create(ChangePasswordResponseSchema)` to create a new message.
+ */
+export const ChangePasswordResponseSchema: GenMessage<ChangePasswordResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 72);
+
+/**
+ * @generated from message kantoor.directory.v1.ResolveDossierRecipientsRequest
+ */
+export type ResolveDossierRecipientsRequest = Message<"kantoor.directory.v1.ResolveDossierRecipientsRequest"> & {
+  /**
+   * @generated from field: string dossier_id = 1;
+   */
+  dossierId: string;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.ResolveDossierRecipientsRequest.
+ * Use `create(ResolveDossierRecipientsRequestSchema)` to create a new message.
+ */
+export const ResolveDossierRecipientsRequestSchema: GenMessage<ResolveDossierRecipientsRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 73);
+
+/**
+ * @generated from message kantoor.directory.v1.ResolveDossierRecipientsResponse
+ */
+export type ResolveDossierRecipientsResponse = Message<"kantoor.directory.v1.ResolveDossierRecipientsResponse"> & {
+  /**
+   * @generated from field: kantoor.directory.v1.Recipient recipient = 1;
+   */
+  recipient?: Recipient | undefined;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.ResolveDossierRecipientsResponse.
+ * Use `create(ResolveDossierRecipientsResponseSchema)` to create a new message.
+ */
+export const ResolveDossierRecipientsResponseSchema: GenMessage<ResolveDossierRecipientsResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 74);
+
+/**
+ * @generated from message kantoor.directory.v1.SendClientMessageRequest
+ */
+export type SendClientMessageRequest = Message<"kantoor.directory.v1.SendClientMessageRequest"> & {
+  /**
+   * @generated from field: string dossier_id = 1;
+   */
+  dossierId: string;
+
+  /**
+   * @generated from field: string subject = 2;
+   */
+  subject: string;
+
+  /**
+   * @generated from field: string body = 3;
+   */
+  body: string;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.SendClientMessageRequest.
+ * Use `create(SendClientMessageRequestSchema)` to create a new message.
+ */
+export const SendClientMessageRequestSchema: GenMessage<SendClientMessageRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 75);
+
+/**
+ * @generated from message kantoor.directory.v1.SendClientMessageResponse
+ */
+export type SendClientMessageResponse = Message<"kantoor.directory.v1.SendClientMessageResponse"> & {
+  /**
+   * @generated from field: kantoor.directory.v1.Recipient recipient = 1;
+   */
+  recipient?: Recipient | undefined;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.SendClientMessageResponse.
+ * Use `create(SendClientMessageResponseSchema)` to create a new message.
+ */
+export const SendClientMessageResponseSchema: GenMessage<SendClientMessageResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 76);
+
+/**
+ * @generated from message kantoor.directory.v1.CompleteVatDeclarationRequest
+ */
+export type CompleteVatDeclarationRequest = Message<"kantoor.directory.v1.CompleteVatDeclarationRequest"> & {
+  /**
+   * @generated from field: string dossier_id = 1;
+   */
+  dossierId: string;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.CompleteVatDeclarationRequest.
+ * Use `create(CompleteVatDeclarationRequestSchema)` to create a new message.
+ */
+export const CompleteVatDeclarationRequestSchema: GenMessage<CompleteVatDeclarationRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 77);
+
+/**
+ * @generated from message kantoor.directory.v1.CompleteVatDeclarationResponse
+ */
+export type CompleteVatDeclarationResponse = Message<"kantoor.directory.v1.CompleteVatDeclarationResponse"> & {
+  /**
+   * @generated from field: kantoor.directory.v1.Recipient recipient = 1;
+   */
+  recipient?: Recipient | undefined;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.CompleteVatDeclarationResponse.
+ * Use `create(CompleteVatDeclarationResponseSchema)` to create a new message.
+ */
+export const CompleteVatDeclarationResponseSchema: GenMessage<CompleteVatDeclarationResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 78);
+
+/**
+ * @generated from message kantoor.directory.v1.RequestAdditionalUserRequest
+ */
+export type RequestAdditionalUserRequest = Message<"kantoor.directory.v1.RequestAdditionalUserRequest"> & {
+  /**
+   * @generated from field: string dossier_id = 1;
+   */
+  dossierId: string;
+
+  /**
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string email = 3;
+   */
+  email: string;
+
+  /**
+   * @generated from field: string note = 4;
+   */
+  note: string;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.RequestAdditionalUserRequest.
+ * Use `create(RequestAdditionalUserRequestSchema)` to create a new message.
+ */
+export const RequestAdditionalUserRequestSchema: GenMessage<RequestAdditionalUserRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 79);
+
+/**
+ * @generated from message kantoor.directory.v1.RequestAdditionalUserResponse
+ */
+export type RequestAdditionalUserResponse = Message<"kantoor.directory.v1.RequestAdditionalUserResponse"> & {
+  /**
+   * @generated from field: kantoor.directory.v1.Recipient recipient = 1;
+   */
+  recipient?: Recipient | undefined;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.RequestAdditionalUserResponse.
+ * Use `create(RequestAdditionalUserResponseSchema)` to create a new message.
+ */
+export const RequestAdditionalUserResponseSchema: GenMessage<RequestAdditionalUserResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 80);
+
+/**
+ * @generated from message kantoor.directory.v1.GetDossierAccessRequest
+ */
+export type GetDossierAccessRequest = Message<"kantoor.directory.v1.GetDossierAccessRequest"> & {
   /**
    * @generated from field: string firm_id = 1;
    */
   firmId: string;
-};
 
-/**
- * Describes the message kantoor.directory.v1.GetFirmRequest.
- * Use `create(GetFirmRequestSchema)` to create a new message.
- */
-export const GetFirmRequestSchema: GenMessage<GetFirmRequest> = /*@__PURE__*/
-  messageDesc(file_kantoor_directory_v1_directory, 8);
-
-/**
- * @generated from message kantoor.directory.v1.GetFirmResponse
- */
-export type GetFirmResponse = Message<"kantoor.directory.v1.GetFirmResponse"> & {
   /**
-   * @generated from field: kantoor.directory.v1.Firm firm = 1;
+   * empty: firm facts only
+   *
+   * @generated from field: string dossier_id = 2;
    */
-  firm?: Firm | undefined;
+  dossierId: string;
+
+  /**
+   * staff, portal_user, api_key or system; the subject's current standing is returned for people
+   *
+   * @generated from field: string subject_kind = 3;
+   */
+  subjectKind: string;
+
+  /**
+   * @generated from field: string subject_id = 4;
+   */
+  subjectId: string;
 };
 
 /**
- * Describes the message kantoor.directory.v1.GetFirmResponse.
- * Use `create(GetFirmResponseSchema)` to create a new message.
+ * Describes the message kantoor.directory.v1.GetDossierAccessRequest.
+ * Use `create(GetDossierAccessRequestSchema)` to create a new message.
  */
-export const GetFirmResponseSchema: GenMessage<GetFirmResponse> = /*@__PURE__*/
-  messageDesc(file_kantoor_directory_v1_directory, 9);
+export const GetDossierAccessRequestSchema: GenMessage<GetDossierAccessRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 81);
+
+/**
+ * @generated from message kantoor.directory.v1.DossierAccessFacts
+ */
+export type DossierAccessFacts = Message<"kantoor.directory.v1.DossierAccessFacts"> & {
+  /**
+   * @generated from field: string dossier_id = 1;
+   */
+  dossierId: string;
+
+  /**
+   * @generated from field: string firm_id = 2;
+   */
+  firmId: string;
+
+  /**
+   * @generated from field: string status = 3;
+   */
+  status: string;
+
+  /**
+   * @generated from field: string file_manager_id = 4;
+   */
+  fileManagerId: string;
+
+  /**
+   * @generated from field: string client_group_id = 5;
+   */
+  clientGroupId: string;
+
+  /**
+   * @generated from field: repeated string assigned_staff_ids = 6;
+   */
+  assignedStaffIds: string[];
+
+  /**
+   * @generated from field: repeated string portal_user_ids = 7;
+   */
+  portalUserIds: string[];
+};
+
+/**
+ * Describes the message kantoor.directory.v1.DossierAccessFacts.
+ * Use `create(DossierAccessFactsSchema)` to create a new message.
+ */
+export const DossierAccessFactsSchema: GenMessage<DossierAccessFacts> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 82);
+
+/**
+ * @generated from message kantoor.directory.v1.GetDossierAccessResponse
+ */
+export type GetDossierAccessResponse = Message<"kantoor.directory.v1.GetDossierAccessResponse"> & {
+  /**
+   * false when the firm or the dossier does not exist
+   *
+   * @generated from field: bool found = 1;
+   */
+  found: boolean;
+
+  /**
+   * @generated from field: string firm_id = 2;
+   */
+  firmId: string;
+
+  /**
+   * @generated from field: bool only_admins_add_clients = 3;
+   */
+  onlyAdminsAddClients: boolean;
+
+  /**
+   * people only: whether the account is active, and the staff member's role now
+   *
+   * @generated from field: bool subject_known = 4;
+   */
+  subjectKnown: boolean;
+
+  /**
+   * @generated from field: bool subject_active = 5;
+   */
+  subjectActive: boolean;
+
+  /**
+   * @generated from field: string subject_role = 6;
+   */
+  subjectRole: string;
+
+  /**
+   * @generated from field: kantoor.directory.v1.DossierAccessFacts dossier = 7;
+   */
+  dossier?: DossierAccessFacts | undefined;
+
+  /**
+   * portal users: the first-login steps still to do; until then only their own account is open to them
+   *
+   * @generated from field: bool subject_must_change_password = 8;
+   */
+  subjectMustChangePassword: boolean;
+
+  /**
+   * @generated from field: bool subject_must_accept_terms = 9;
+   */
+  subjectMustAcceptTerms: boolean;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.GetDossierAccessResponse.
+ * Use `create(GetDossierAccessResponseSchema)` to create a new message.
+ */
+export const GetDossierAccessResponseSchema: GenMessage<GetDossierAccessResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 83);
+
+/**
+ * @generated from message kantoor.directory.v1.StartImpersonationRequest
+ */
+export type StartImpersonationRequest = Message<"kantoor.directory.v1.StartImpersonationRequest"> & {
+  /**
+   * @generated from field: string dossier_id = 1;
+   */
+  dossierId: string;
+
+  /**
+   * optional: which portal user to act as; default the dossier's first
+   *
+   * @generated from field: string portal_user_id = 2;
+   */
+  portalUserId: string;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.StartImpersonationRequest.
+ * Use `create(StartImpersonationRequestSchema)` to create a new message.
+ */
+export const StartImpersonationRequestSchema: GenMessage<StartImpersonationRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 84);
+
+/**
+ * @generated from message kantoor.directory.v1.StartImpersonationResponse
+ */
+export type StartImpersonationResponse = Message<"kantoor.directory.v1.StartImpersonationResponse"> & {
+  /**
+   * @generated from field: string dossier_id = 1;
+   */
+  dossierId: string;
+
+  /**
+   * @generated from field: string portal_user_id = 2;
+   */
+  portalUserId: string;
+
+  /**
+   * @generated from field: string portal_user_email = 3;
+   */
+  portalUserEmail: string;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.StartImpersonationResponse.
+ * Use `create(StartImpersonationResponseSchema)` to create a new message.
+ */
+export const StartImpersonationResponseSchema: GenMessage<StartImpersonationResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_directory, 85);
 
 /**
  * Firms, staff, groups, dossiers, portal users and the access rules every service enforces.
@@ -339,6 +2390,16 @@ export const DirectoryService: GenService<{
     output: typeof GetFirmResponseSchema;
   },
   /**
+   * Admins only.
+   *
+   * @generated from rpc kantoor.directory.v1.DirectoryService.UpdateFirmSettings
+   */
+  updateFirmSettings: {
+    methodKind: "unary";
+    input: typeof UpdateFirmSettingsRequestSchema;
+    output: typeof UpdateFirmSettingsResponseSchema;
+  },
+  /**
    * Adds a staff member to the caller's firm (admins only); they receive an activation e-mail.
    *
    * @generated from rpc kantoor.directory.v1.DirectoryService.InviteStaff
@@ -349,6 +2410,44 @@ export const DirectoryService: GenService<{
     output: typeof InviteStaffResponseSchema;
   },
   /**
+   * @generated from rpc kantoor.directory.v1.DirectoryService.ListStaff
+   */
+  listStaff: {
+    methodKind: "unary";
+    input: typeof ListStaffRequestSchema;
+    output: typeof ListStaffResponseSchema;
+  },
+  /**
+   * Admins only; the last admin can never be demoted.
+   *
+   * @generated from rpc kantoor.directory.v1.DirectoryService.ChangeStaffRole
+   */
+  changeStaffRole: {
+    methodKind: "unary";
+    input: typeof ChangeStaffRoleRequestSchema;
+    output: typeof ChangeStaffRoleResponseSchema;
+  },
+  /**
+   * Admins only; the last admin can never be removed.
+   *
+   * @generated from rpc kantoor.directory.v1.DirectoryService.RemoveStaff
+   */
+  removeStaff: {
+    methodKind: "unary";
+    input: typeof RemoveStaffRequestSchema;
+    output: typeof RemoveStaffResponseSchema;
+  },
+  /**
+   * Sets the password with the secret of the activation link (public: the token is the credential).
+   *
+   * @generated from rpc kantoor.directory.v1.DirectoryService.ActivateStaff
+   */
+  activateStaff: {
+    methodKind: "unary";
+    input: typeof ActivateStaffRequestSchema;
+    output: typeof ActivateStaffResponseSchema;
+  },
+  /**
    * Checks e-mail and password (embedded mode login) and tells who logs in.
    *
    * @generated from rpc kantoor.directory.v1.DirectoryService.VerifyPassword
@@ -357,6 +2456,242 @@ export const DirectoryService: GenService<{
     methodKind: "unary";
     input: typeof VerifyPasswordRequestSchema;
     output: typeof VerifyPasswordResponseSchema;
+  },
+  /**
+   * Cluster mode: the person behind an OpenID Connect token, matched on e-mail address.
+   *
+   * @generated from rpc kantoor.directory.v1.DirectoryService.ResolveIdentity
+   */
+  resolveIdentity: {
+    methodKind: "unary";
+    input: typeof ResolveIdentityRequestSchema;
+    output: typeof ResolveIdentityResponseSchema;
+  },
+  /**
+   * @generated from rpc kantoor.directory.v1.DirectoryService.CreateStaffGroup
+   */
+  createStaffGroup: {
+    methodKind: "unary";
+    input: typeof CreateStaffGroupRequestSchema;
+    output: typeof CreateStaffGroupResponseSchema;
+  },
+  /**
+   * @generated from rpc kantoor.directory.v1.DirectoryService.UpdateStaffGroup
+   */
+  updateStaffGroup: {
+    methodKind: "unary";
+    input: typeof UpdateStaffGroupRequestSchema;
+    output: typeof UpdateStaffGroupResponseSchema;
+  },
+  /**
+   * @generated from rpc kantoor.directory.v1.DirectoryService.ListStaffGroups
+   */
+  listStaffGroups: {
+    methodKind: "unary";
+    input: typeof ListStaffGroupsRequestSchema;
+    output: typeof ListStaffGroupsResponseSchema;
+  },
+  /**
+   * @generated from rpc kantoor.directory.v1.DirectoryService.CreateClientGroup
+   */
+  createClientGroup: {
+    methodKind: "unary";
+    input: typeof CreateClientGroupRequestSchema;
+    output: typeof CreateClientGroupResponseSchema;
+  },
+  /**
+   * @generated from rpc kantoor.directory.v1.DirectoryService.UpdateClientGroup
+   */
+  updateClientGroup: {
+    methodKind: "unary";
+    input: typeof UpdateClientGroupRequestSchema;
+    output: typeof UpdateClientGroupResponseSchema;
+  },
+  /**
+   * @generated from rpc kantoor.directory.v1.DirectoryService.ListClientGroups
+   */
+  listClientGroups: {
+    methodKind: "unary";
+    input: typeof ListClientGroupsRequestSchema;
+    output: typeof ListClientGroupsResponseSchema;
+  },
+  /**
+   * @generated from rpc kantoor.directory.v1.DirectoryService.CreateDossier
+   */
+  createDossier: {
+    methodKind: "unary";
+    input: typeof CreateDossierRequestSchema;
+    output: typeof CreateDossierResponseSchema;
+  },
+  /**
+   * @generated from rpc kantoor.directory.v1.DirectoryService.GetDossier
+   */
+  getDossier: {
+    methodKind: "unary";
+    input: typeof GetDossierRequestSchema;
+    output: typeof GetDossierResponseSchema;
+  },
+  /**
+   * The dossiers the caller may see, filtered, in a stable order (name, then id), a page at a time.
+   *
+   * @generated from rpc kantoor.directory.v1.DirectoryService.ListDossiers
+   */
+  listDossiers: {
+    methodKind: "unary";
+    input: typeof ListDossiersRequestSchema;
+    output: typeof ListDossiersResponseSchema;
+  },
+  /**
+   * Gives a new dossier its file manager and/or client group; admins only when onlyAdminsAddClients.
+   *
+   * @generated from rpc kantoor.directory.v1.DirectoryService.ActivateDossier
+   */
+  activateDossier: {
+    methodKind: "unary";
+    input: typeof ActivateDossierRequestSchema;
+    output: typeof ActivateDossierResponseSchema;
+  },
+  /**
+   * File manager, client group and collaborators (staff and staff groups), each replaced when present.
+   *
+   * @generated from rpc kantoor.directory.v1.DirectoryService.AssignDossier
+   */
+  assignDossier: {
+    methodKind: "unary";
+    input: typeof AssignDossierRequestSchema;
+    output: typeof AssignDossierResponseSchema;
+  },
+  /**
+   * @generated from rpc kantoor.directory.v1.DirectoryService.DeactivateDossier
+   */
+  deactivateDossier: {
+    methodKind: "unary";
+    input: typeof DeactivateDossierRequestSchema;
+    output: typeof DeactivateDossierResponseSchema;
+  },
+  /**
+   * @generated from rpc kantoor.directory.v1.DirectoryService.ReactivateDossier
+   */
+  reactivateDossier: {
+    methodKind: "unary";
+    input: typeof ReactivateDossierRequestSchema;
+    output: typeof ReactivateDossierResponseSchema;
+  },
+  /**
+   * Contact information, contact persons, sender whitelist, name and language; never the code.
+   *
+   * @generated from rpc kantoor.directory.v1.DirectoryService.UpdateDossierSettings
+   */
+  updateDossierSettings: {
+    methodKind: "unary";
+    input: typeof UpdateDossierSettingsRequestSchema;
+    output: typeof UpdateDossierSettingsResponseSchema;
+  },
+  /**
+   * Adds a portal user by e-mail; an existing user of the firm is extended to the dossier.
+   *
+   * @generated from rpc kantoor.directory.v1.DirectoryService.AddPortalUser
+   */
+  addPortalUser: {
+    methodKind: "unary";
+    input: typeof AddPortalUserRequestSchema;
+    output: typeof AddPortalUserResponseSchema;
+  },
+  /**
+   * @generated from rpc kantoor.directory.v1.DirectoryService.ListPortalUsers
+   */
+  listPortalUsers: {
+    methodKind: "unary";
+    input: typeof ListPortalUsersRequestSchema;
+    output: typeof ListPortalUsersResponseSchema;
+  },
+  /**
+   * @generated from rpc kantoor.directory.v1.DirectoryService.ActivatePortalUser
+   */
+  activatePortalUser: {
+    methodKind: "unary";
+    input: typeof ActivatePortalUserRequestSchema;
+    output: typeof ActivatePortalUserResponseSchema;
+  },
+  /**
+   * The caller's own account, with what is still to do after the first login.
+   *
+   * @generated from rpc kantoor.directory.v1.DirectoryService.GetMyAccount
+   */
+  getMyAccount: {
+    methodKind: "unary";
+    input: typeof GetMyAccountRequestSchema;
+    output: typeof GetMyAccountResponseSchema;
+  },
+  /**
+   * @generated from rpc kantoor.directory.v1.DirectoryService.AcceptTerms
+   */
+  acceptTerms: {
+    methodKind: "unary";
+    input: typeof AcceptTermsRequestSchema;
+    output: typeof AcceptTermsResponseSchema;
+  },
+  /**
+   * @generated from rpc kantoor.directory.v1.DirectoryService.ChangePassword
+   */
+  changePassword: {
+    methodKind: "unary";
+    input: typeof ChangePasswordRequestSchema;
+    output: typeof ChangePasswordResponseSchema;
+  },
+  /**
+   * The communication cascade: file manager → client group → firm address.
+   *
+   * @generated from rpc kantoor.directory.v1.DirectoryService.ResolveDossierRecipients
+   */
+  resolveDossierRecipients: {
+    methodKind: "unary";
+    input: typeof ResolveDossierRecipientsRequestSchema;
+    output: typeof ResolveDossierRecipientsResponseSchema;
+  },
+  /**
+   * @generated from rpc kantoor.directory.v1.DirectoryService.SendClientMessage
+   */
+  sendClientMessage: {
+    methodKind: "unary";
+    input: typeof SendClientMessageRequestSchema;
+    output: typeof SendClientMessageResponseSchema;
+  },
+  /**
+   * @generated from rpc kantoor.directory.v1.DirectoryService.CompleteVatDeclaration
+   */
+  completeVatDeclaration: {
+    methodKind: "unary";
+    input: typeof CompleteVatDeclarationRequestSchema;
+    output: typeof CompleteVatDeclarationResponseSchema;
+  },
+  /**
+   * @generated from rpc kantoor.directory.v1.DirectoryService.RequestAdditionalUser
+   */
+  requestAdditionalUser: {
+    methodKind: "unary";
+    input: typeof RequestAdditionalUserRequestSchema;
+    output: typeof RequestAdditionalUserResponseSchema;
+  },
+  /**
+   * The facts the access policy (packages/access-policy) decides on, as they are now.
+   *
+   * @generated from rpc kantoor.directory.v1.DirectoryService.GetDossierAccess
+   */
+  getDossierAccess: {
+    methodKind: "unary";
+    input: typeof GetDossierAccessRequestSchema;
+    output: typeof GetDossierAccessResponseSchema;
+  },
+  /**
+   * Staff with access to a dossier open the client portal as one of its portal users.
+   *
+   * @generated from rpc kantoor.directory.v1.DirectoryService.StartImpersonation
+   */
+  startImpersonation: {
+    methodKind: "unary";
+    input: typeof StartImpersonationRequestSchema;
+    output: typeof StartImpersonationResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_kantoor_directory_v1_directory, 0);

@@ -4,13 +4,15 @@
 
 import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file kantoor/directory/v1/events.proto.
  */
 export const file_kantoor_directory_v1_events: GenFile = /*@__PURE__*/
-  fileDesc("CiFrYW50b29yL2RpcmVjdG9yeS92MS9ldmVudHMucHJvdG8SFGthbnRvb3IuZGlyZWN0b3J5LnYxIpwBCg5GaXJtUmVnaXN0ZXJlZBIPCgdmaXJtX2lkGAEgASgJEgwKBG5hbWUYAiABKAkSGAoQZnVuY3Rpb25hbF9lbWFpbBgDIAEoCRIQCghsYW5ndWFnZRgEIAEoCRIWCg5hZG1pbl9zdGFmZl9pZBgFIAEoCRITCgthZG1pbl9lbWFpbBgGIAEoCRISCgphZG1pbl9uYW1lGAcgASgJInAKDFN0YWZmSW52aXRlZBIPCgdmaXJtX2lkGAEgASgJEhAKCHN0YWZmX2lkGAIgASgJEgwKBG5hbWUYAyABKAkSDQoFZW1haWwYBCABKAkSDAoEcm9sZRgFIAEoCRISCgppbnZpdGVkX2J5GAYgASgJYgZwcm90bzM");
+  fileDesc("CiFrYW50b29yL2RpcmVjdG9yeS92MS9ldmVudHMucHJvdG8SFGthbnRvb3IuZGlyZWN0b3J5LnYxIvEBCg5GaXJtUmVnaXN0ZXJlZBIPCgdmaXJtX2lkGAEgASgJEgwKBG5hbWUYAiABKAkSGAoQZnVuY3Rpb25hbF9lbWFpbBgDIAEoCRIQCghsYW5ndWFnZRgEIAEoCRIWCg5hZG1pbl9zdGFmZl9pZBgFIAEoCRITCgthZG1pbl9lbWFpbBgGIAEoCRISCgphZG1pbl9uYW1lGAcgASgJEhgKEGFjdGl2YXRpb25fdG9rZW4YCCABKAkSOQoVYWN0aXZhdGlvbl9leHBpcmVzX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLXAQoMU3RhZmZJbnZpdGVkEg8KB2Zpcm1faWQYASABKAkSEAoIc3RhZmZfaWQYAiABKAkSDAoEbmFtZRgDIAEoCRINCgVlbWFpbBgEIAEoCRIMCgRyb2xlGAUgASgJEhIKCmludml0ZWRfYnkYBiABKAkSGAoQYWN0aXZhdGlvbl90b2tlbhgHIAEoCRI5ChVhY3RpdmF0aW9uX2V4cGlyZXNfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCGxhbmd1YWdlGAkgASgJIjMKDlN0YWZmQWN0aXZhdGVkEg8KB2Zpcm1faWQYASABKAkSEAoIc3RhZmZfaWQYAiABKAkibgoQU3RhZmZSb2xlQ2hhbmdlZBIPCgdmaXJtX2lkGAEgASgJEhAKCHN0YWZmX2lkGAIgASgJEhUKDXByZXZpb3VzX3JvbGUYAyABKAkSDAoEcm9sZRgEIAEoCRISCgpjaGFuZ2VkX2J5GAUgASgJIkUKDFN0YWZmUmVtb3ZlZBIPCgdmaXJtX2lkGAEgASgJEhAKCHN0YWZmX2lkGAIgASgJEhIKCnJlbW92ZWRfYnkYAyABKAkifgoORG9zc2llckNyZWF0ZWQSDwoHZmlybV9pZBgBIAEoCRISCgpkb3NzaWVyX2lkGAIgASgJEgwKBGNvZGUYAyABKAkSDAoEbmFtZRgEIAEoCRIZChFlbnRlcnByaXNlX251bWJlchgFIAEoCRIQCghsYW5ndWFnZRgGIAEoCSJfChREb3NzaWVyU3RhdHVzQ2hhbmdlZBIPCgdmaXJtX2lkGAEgASgJEhIKCmRvc3NpZXJfaWQYAiABKAkSDgoGc3RhdHVzGAMgASgJEhIKCmNoYW5nZWRfYnkYBCABKAkiOwoURG9zc2llckFjY2Vzc0NoYW5nZWQSDwoHZmlybV9pZBgBIAEoCRISCgpkb3NzaWVyX2lkGAIgASgJIqsCCg9Qb3J0YWxVc2VyQWRkZWQSDwoHZmlybV9pZBgBIAEoCRISCgpkb3NzaWVyX2lkGAIgASgJEhYKDnBvcnRhbF91c2VyX2lkGAMgASgJEg0KBWVtYWlsGAQgASgJEgwKBG5hbWUYBSABKAkSFAoMZG9zc2llcl9uYW1lGAYgASgJEhAKCGxhbmd1YWdlGAcgASgJEhgKEGludGFrZV9hZGRyZXNzZXMYCCADKAkSFQoNZXhpc3RpbmdfdXNlchgJIAEoCBIYChBhY3RpdmF0aW9uX3Rva2VuGAogASgJEjkKFWFjdGl2YXRpb25fZXhwaXJlc19hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIYWRkZWRfYnkYDCABKAkiOAoJUmVjaXBpZW50Eg0KBWVtYWlsGAEgASgJEgwKBG5hbWUYAiABKAkSDgoGc291cmNlGAMgASgJIjcKBUFjdG9yEgwKBGtpbmQYASABKAkSCgoCaWQYAiABKAkSFAoMb25fYmVoYWxmX29mGAMgASgJIvMBChFDbGllbnRNZXNzYWdlU2VudBIPCgdmaXJtX2lkGAEgASgJEhIKCmRvc3NpZXJfaWQYAiABKAkSFAoMZG9zc2llcl9uYW1lGAMgASgJEjIKCXJlY2lwaWVudBgEIAEoCzIfLmthbnRvb3IuZGlyZWN0b3J5LnYxLlJlY2lwaWVudBIsCgdzZW50X2J5GAUgASgLMhsua2FudG9vci5kaXJlY3RvcnkudjEuQWN0b3ISEAoIcmVwbHlfdG8YBiABKAkSDwoHc3ViamVjdBgHIAEoCRIMCgRib2R5GAggASgJEhAKCGxhbmd1YWdlGAkgASgJIswBChdWYXREZWNsYXJhdGlvbkNvbXBsZXRlZBIPCgdmaXJtX2lkGAEgASgJEhIKCmRvc3NpZXJfaWQYAiABKAkSFAoMZG9zc2llcl9uYW1lGAMgASgJEjIKCXJlY2lwaWVudBgEIAEoCzIfLmthbnRvb3IuZGlyZWN0b3J5LnYxLlJlY2lwaWVudBIwCgtkZWNsYXJlZF9ieRgFIAEoCzIbLmthbnRvb3IuZGlyZWN0b3J5LnYxLkFjdG9yEhAKCGxhbmd1YWdlGAYgASgJIowCChdBZGRpdGlvbmFsVXNlclJlcXVlc3RlZBIPCgdmaXJtX2lkGAEgASgJEhIKCmRvc3NpZXJfaWQYAiABKAkSFAoMZG9zc2llcl9uYW1lGAMgASgJEjIKCXJlY2lwaWVudBgEIAEoCzIfLmthbnRvb3IuZGlyZWN0b3J5LnYxLlJlY2lwaWVudBIxCgxyZXF1ZXN0ZWRfYnkYBSABKAsyGy5rYW50b29yLmRpcmVjdG9yeS52MS5BY3RvchIWCg5yZXF1ZXN0ZWRfbmFtZRgGIAEoCRIXCg9yZXF1ZXN0ZWRfZW1haWwYByABKAkSDAoEbm90ZRgIIAEoCRIQCghsYW5ndWFnZRgJIAEoCWIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * @generated from message kantoor.directory.v1.FirmRegistered
@@ -50,6 +52,18 @@ export type FirmRegistered = Message<"kantoor.directory.v1.FirmRegistered"> & {
    * @generated from field: string admin_name = 7;
    */
   adminName: string;
+
+  /**
+   * empty when the admin got a password at registration; otherwise the secret of the activation link
+   *
+   * @generated from field: string activation_token = 8;
+   */
+  activationToken: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp activation_expires_at = 9;
+   */
+  activationExpiresAt?: Timestamp | undefined;
 };
 
 /**
@@ -60,6 +74,8 @@ export const FirmRegisteredSchema: GenMessage<FirmRegistered> = /*@__PURE__*/
   messageDesc(file_kantoor_directory_v1_events, 0);
 
 /**
+ * A new staff member: mail them the activation link (`activation_token`, single use, expires).
+ *
  * @generated from message kantoor.directory.v1.StaffInvited
  */
 export type StaffInvited = Message<"kantoor.directory.v1.StaffInvited"> & {
@@ -92,6 +108,23 @@ export type StaffInvited = Message<"kantoor.directory.v1.StaffInvited"> & {
    * @generated from field: string invited_by = 6;
    */
   invitedBy: string;
+
+  /**
+   * @generated from field: string activation_token = 7;
+   */
+  activationToken: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp activation_expires_at = 8;
+   */
+  activationExpiresAt?: Timestamp | undefined;
+
+  /**
+   * the firm's language (nl, fr, en)
+   *
+   * @generated from field: string language = 9;
+   */
+  language: string;
 };
 
 /**
@@ -100,4 +133,488 @@ export type StaffInvited = Message<"kantoor.directory.v1.StaffInvited"> & {
  */
 export const StaffInvitedSchema: GenMessage<StaffInvited> = /*@__PURE__*/
   messageDesc(file_kantoor_directory_v1_events, 1);
+
+/**
+ * @generated from message kantoor.directory.v1.StaffActivated
+ */
+export type StaffActivated = Message<"kantoor.directory.v1.StaffActivated"> & {
+  /**
+   * @generated from field: string firm_id = 1;
+   */
+  firmId: string;
+
+  /**
+   * @generated from field: string staff_id = 2;
+   */
+  staffId: string;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.StaffActivated.
+ * Use `create(StaffActivatedSchema)` to create a new message.
+ */
+export const StaffActivatedSchema: GenMessage<StaffActivated> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_events, 2);
+
+/**
+ * @generated from message kantoor.directory.v1.StaffRoleChanged
+ */
+export type StaffRoleChanged = Message<"kantoor.directory.v1.StaffRoleChanged"> & {
+  /**
+   * @generated from field: string firm_id = 1;
+   */
+  firmId: string;
+
+  /**
+   * @generated from field: string staff_id = 2;
+   */
+  staffId: string;
+
+  /**
+   * @generated from field: string previous_role = 3;
+   */
+  previousRole: string;
+
+  /**
+   * @generated from field: string role = 4;
+   */
+  role: string;
+
+  /**
+   * @generated from field: string changed_by = 5;
+   */
+  changedBy: string;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.StaffRoleChanged.
+ * Use `create(StaffRoleChangedSchema)` to create a new message.
+ */
+export const StaffRoleChangedSchema: GenMessage<StaffRoleChanged> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_events, 3);
+
+/**
+ * @generated from message kantoor.directory.v1.StaffRemoved
+ */
+export type StaffRemoved = Message<"kantoor.directory.v1.StaffRemoved"> & {
+  /**
+   * @generated from field: string firm_id = 1;
+   */
+  firmId: string;
+
+  /**
+   * @generated from field: string staff_id = 2;
+   */
+  staffId: string;
+
+  /**
+   * @generated from field: string removed_by = 3;
+   */
+  removedBy: string;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.StaffRemoved.
+ * Use `create(StaffRemovedSchema)` to create a new message.
+ */
+export const StaffRemovedSchema: GenMessage<StaffRemoved> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_events, 4);
+
+/**
+ * @generated from message kantoor.directory.v1.DossierCreated
+ */
+export type DossierCreated = Message<"kantoor.directory.v1.DossierCreated"> & {
+  /**
+   * @generated from field: string firm_id = 1;
+   */
+  firmId: string;
+
+  /**
+   * @generated from field: string dossier_id = 2;
+   */
+  dossierId: string;
+
+  /**
+   * @generated from field: string code = 3;
+   */
+  code: string;
+
+  /**
+   * @generated from field: string name = 4;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string enterprise_number = 5;
+   */
+  enterpriseNumber: string;
+
+  /**
+   * @generated from field: string language = 6;
+   */
+  language: string;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.DossierCreated.
+ * Use `create(DossierCreatedSchema)` to create a new message.
+ */
+export const DossierCreatedSchema: GenMessage<DossierCreated> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_events, 5);
+
+/**
+ * Status changes: `status` is active or deactivated.
+ *
+ * @generated from message kantoor.directory.v1.DossierStatusChanged
+ */
+export type DossierStatusChanged = Message<"kantoor.directory.v1.DossierStatusChanged"> & {
+  /**
+   * @generated from field: string firm_id = 1;
+   */
+  firmId: string;
+
+  /**
+   * @generated from field: string dossier_id = 2;
+   */
+  dossierId: string;
+
+  /**
+   * @generated from field: string status = 3;
+   */
+  status: string;
+
+  /**
+   * @generated from field: string changed_by = 4;
+   */
+  changedBy: string;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.DossierStatusChanged.
+ * Use `create(DossierStatusChangedSchema)` to create a new message.
+ */
+export const DossierStatusChangedSchema: GenMessage<DossierStatusChanged> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_events, 6);
+
+/**
+ * Who may see a dossier changed (file manager, collaborators, client group, portal users, groups):
+ * consumers that cache access facts drop the dossier's entry (empty dossier_id: every dossier of the firm).
+ *
+ * @generated from message kantoor.directory.v1.DossierAccessChanged
+ */
+export type DossierAccessChanged = Message<"kantoor.directory.v1.DossierAccessChanged"> & {
+  /**
+   * @generated from field: string firm_id = 1;
+   */
+  firmId: string;
+
+  /**
+   * @generated from field: string dossier_id = 2;
+   */
+  dossierId: string;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.DossierAccessChanged.
+ * Use `create(DossierAccessChangedSchema)` to create a new message.
+ */
+export const DossierAccessChangedSchema: GenMessage<DossierAccessChanged> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_events, 7);
+
+/**
+ * A portal user was added to a dossier: mail the activation link (new users) or the news of the extra
+ * dossier (existing users), with the dossier's intake addresses.
+ *
+ * @generated from message kantoor.directory.v1.PortalUserAdded
+ */
+export type PortalUserAdded = Message<"kantoor.directory.v1.PortalUserAdded"> & {
+  /**
+   * @generated from field: string firm_id = 1;
+   */
+  firmId: string;
+
+  /**
+   * @generated from field: string dossier_id = 2;
+   */
+  dossierId: string;
+
+  /**
+   * @generated from field: string portal_user_id = 3;
+   */
+  portalUserId: string;
+
+  /**
+   * @generated from field: string email = 4;
+   */
+  email: string;
+
+  /**
+   * @generated from field: string name = 5;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string dossier_name = 6;
+   */
+  dossierName: string;
+
+  /**
+   * the dossier's language
+   *
+   * @generated from field: string language = 7;
+   */
+  language: string;
+
+  /**
+   * @generated from field: repeated string intake_addresses = 8;
+   */
+  intakeAddresses: string[];
+
+  /**
+   * true when the e-mail address already had access to other dossiers
+   *
+   * @generated from field: bool existing_user = 9;
+   */
+  existingUser: boolean;
+
+  /**
+   * @generated from field: string activation_token = 10;
+   */
+  activationToken: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp activation_expires_at = 11;
+   */
+  activationExpiresAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string added_by = 12;
+   */
+  addedBy: string;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.PortalUserAdded.
+ * Use `create(PortalUserAddedSchema)` to create a new message.
+ */
+export const PortalUserAddedSchema: GenMessage<PortalUserAdded> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_events, 8);
+
+/**
+ * Where a message from the client goes, found by the cascade file manager → client group → firm.
+ *
+ * @generated from message kantoor.directory.v1.Recipient
+ */
+export type Recipient = Message<"kantoor.directory.v1.Recipient"> & {
+  /**
+   * @generated from field: string email = 1;
+   */
+  email: string;
+
+  /**
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * file_manager, client_group or firm
+   *
+   * @generated from field: string source = 3;
+   */
+  source: string;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.Recipient.
+ * Use `create(RecipientSchema)` to create a new message.
+ */
+export const RecipientSchema: GenMessage<Recipient> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_events, 9);
+
+/**
+ * Who acted: the portal user, and the staff member when staff acted as the client (impersonation).
+ *
+ * @generated from message kantoor.directory.v1.Actor
+ */
+export type Actor = Message<"kantoor.directory.v1.Actor"> & {
+  /**
+   * @generated from field: string kind = 1;
+   */
+  kind: string;
+
+  /**
+   * @generated from field: string id = 2;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string on_behalf_of = 3;
+   */
+  onBehalfOf: string;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.Actor.
+ * Use `create(ActorSchema)` to create a new message.
+ */
+export const ActorSchema: GenMessage<Actor> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_events, 10);
+
+/**
+ * @generated from message kantoor.directory.v1.ClientMessageSent
+ */
+export type ClientMessageSent = Message<"kantoor.directory.v1.ClientMessageSent"> & {
+  /**
+   * @generated from field: string firm_id = 1;
+   */
+  firmId: string;
+
+  /**
+   * @generated from field: string dossier_id = 2;
+   */
+  dossierId: string;
+
+  /**
+   * @generated from field: string dossier_name = 3;
+   */
+  dossierName: string;
+
+  /**
+   * @generated from field: kantoor.directory.v1.Recipient recipient = 4;
+   */
+  recipient?: Recipient | undefined;
+
+  /**
+   * @generated from field: kantoor.directory.v1.Actor sent_by = 5;
+   */
+  sentBy?: Actor | undefined;
+
+  /**
+   * @generated from field: string reply_to = 6;
+   */
+  replyTo: string;
+
+  /**
+   * @generated from field: string subject = 7;
+   */
+  subject: string;
+
+  /**
+   * @generated from field: string body = 8;
+   */
+  body: string;
+
+  /**
+   * @generated from field: string language = 9;
+   */
+  language: string;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.ClientMessageSent.
+ * Use `create(ClientMessageSentSchema)` to create a new message.
+ */
+export const ClientMessageSentSchema: GenMessage<ClientMessageSent> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_events, 11);
+
+/**
+ * @generated from message kantoor.directory.v1.VatDeclarationCompleted
+ */
+export type VatDeclarationCompleted = Message<"kantoor.directory.v1.VatDeclarationCompleted"> & {
+  /**
+   * @generated from field: string firm_id = 1;
+   */
+  firmId: string;
+
+  /**
+   * @generated from field: string dossier_id = 2;
+   */
+  dossierId: string;
+
+  /**
+   * @generated from field: string dossier_name = 3;
+   */
+  dossierName: string;
+
+  /**
+   * @generated from field: kantoor.directory.v1.Recipient recipient = 4;
+   */
+  recipient?: Recipient | undefined;
+
+  /**
+   * @generated from field: kantoor.directory.v1.Actor declared_by = 5;
+   */
+  declaredBy?: Actor | undefined;
+
+  /**
+   * the dossier's language: the predefined message is written in it
+   *
+   * @generated from field: string language = 6;
+   */
+  language: string;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.VatDeclarationCompleted.
+ * Use `create(VatDeclarationCompletedSchema)` to create a new message.
+ */
+export const VatDeclarationCompletedSchema: GenMessage<VatDeclarationCompleted> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_events, 12);
+
+/**
+ * @generated from message kantoor.directory.v1.AdditionalUserRequested
+ */
+export type AdditionalUserRequested = Message<"kantoor.directory.v1.AdditionalUserRequested"> & {
+  /**
+   * @generated from field: string firm_id = 1;
+   */
+  firmId: string;
+
+  /**
+   * @generated from field: string dossier_id = 2;
+   */
+  dossierId: string;
+
+  /**
+   * @generated from field: string dossier_name = 3;
+   */
+  dossierName: string;
+
+  /**
+   * @generated from field: kantoor.directory.v1.Recipient recipient = 4;
+   */
+  recipient?: Recipient | undefined;
+
+  /**
+   * @generated from field: kantoor.directory.v1.Actor requested_by = 5;
+   */
+  requestedBy?: Actor | undefined;
+
+  /**
+   * @generated from field: string requested_name = 6;
+   */
+  requestedName: string;
+
+  /**
+   * @generated from field: string requested_email = 7;
+   */
+  requestedEmail: string;
+
+  /**
+   * @generated from field: string note = 8;
+   */
+  note: string;
+
+  /**
+   * @generated from field: string language = 9;
+   */
+  language: string;
+};
+
+/**
+ * Describes the message kantoor.directory.v1.AdditionalUserRequested.
+ * Use `create(AdditionalUserRequestedSchema)` to create a new message.
+ */
+export const AdditionalUserRequestedSchema: GenMessage<AdditionalUserRequested> = /*@__PURE__*/
+  messageDesc(file_kantoor_directory_v1_events, 13);
 

@@ -2,22 +2,568 @@
 // @generated from file kantoor/notification/v1/notification.proto (package kantoor.notification.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file kantoor/notification/v1/notification.proto.
  */
 export const file_kantoor_notification_v1_notification: GenFile = /*@__PURE__*/
-  fileDesc("CiprYW50b29yL25vdGlmaWNhdGlvbi92MS9ub3RpZmljYXRpb24ucHJvdG8SF2thbnRvb3Iubm90aWZpY2F0aW9uLnYxMhUKE05vdGlmaWNhdGlvblNlcnZpY2ViBnByb3RvMw");
+  fileDesc("CiprYW50b29yL25vdGlmaWNhdGlvbi92MS9ub3RpZmljYXRpb24ucHJvdG8SF2thbnRvb3Iubm90aWZpY2F0aW9uLnYxIpcDCghEZWxpdmVyeRIKCgJpZBgBIAEoCRIMCgRraW5kGAIgASgJEhEKCXJlY2lwaWVudBgDIAEoCRIQCghsYW5ndWFnZRgEIAEoCRIPCgdzdWJqZWN0GAUgASgJEg4KBnN0YXR1cxgGIAEoCRIQCghhdHRlbXB0cxgHIAEoBRISCgptZXNzYWdlX2lkGAggASgJEg4KBnJlc2VudBgJIAEoCBIVCg1zbXRwX3Jlc3BvbnNlGAogASgJEhIKCmxhc3RfZXJyb3IYCyABKAkSLgoKY3JlYXRlZF9hdBgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMwoPbmV4dF9hdHRlbXB0X2F0GA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCgdzZW50X2F0GA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpkb3NzaWVyX2lkGA8gASgJEhAKCGV2ZW50X2lkGBAgASgJEhIKCnJvdXRlZF92aWEYESABKAkiygEKD0RlbGl2ZXJ5QXR0ZW1wdBIPCgdhdHRlbXB0GAEgASgFEg8KB291dGNvbWUYAiABKAkSFQoNc210cF9yZXNwb25zZRgDIAEoCRINCgVlcnJvchgEIAEoCRIOCgZyZXNlbnQYBSABKAgSLgoKc3RhcnRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZmluaXNoZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlwKFUxpc3REZWxpdmVyaWVzUmVxdWVzdBIOCgZzdGF0dXMYASABKAkSDAoEa2luZBgCIAEoCRIRCglwYWdlX3NpemUYAyABKAUSEgoKcGFnZV90b2tlbhgEIAEoCSJoChZMaXN0RGVsaXZlcmllc1Jlc3BvbnNlEjUKCmRlbGl2ZXJpZXMYASADKAsyIS5rYW50b29yLm5vdGlmaWNhdGlvbi52MS5EZWxpdmVyeRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiKQoSR2V0RGVsaXZlcnlSZXF1ZXN0EhMKC2RlbGl2ZXJ5X2lkGAEgASgJIoYBChNHZXREZWxpdmVyeVJlc3BvbnNlEjMKCGRlbGl2ZXJ5GAEgASgLMiEua2FudG9vci5ub3RpZmljYXRpb24udjEuRGVsaXZlcnkSOgoIYXR0ZW1wdHMYAiADKAsyKC5rYW50b29yLm5vdGlmaWNhdGlvbi52MS5EZWxpdmVyeUF0dGVtcHQi0AEKDFNtdHBTZXR0aW5ncxIMCgRob3N0GAEgASgJEgwKBHBvcnQYAiABKA0SCwoDdGxzGAMgASgJEhAKCHVzZXJuYW1lGAQgASgJEhQKDGhhc19wYXNzd29yZBgFIAEoCBIWCg5zZW5kZXJfYWRkcmVzcxgGIAEoCRITCgtzZW5kZXJfbmFtZRgHIAEoCRIuCgp1cGRhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgp1cGRhdGVkX2J5GAkgASgJIhgKFkdldFNtdHBTZXR0aW5nc1JlcXVlc3QiUgoXR2V0U210cFNldHRpbmdzUmVzcG9uc2USNwoIc2V0dGluZ3MYASABKAsyJS5rYW50b29yLm5vdGlmaWNhdGlvbi52MS5TbXRwU2V0dGluZ3MipAEKFlNldFNtdHBTZXR0aW5nc1JlcXVlc3QSDAoEaG9zdBgBIAEoCRIMCgRwb3J0GAIgASgNEgsKA3RscxgDIAEoCRIQCgh1c2VybmFtZRgEIAEoCRIVCghwYXNzd29yZBgFIAEoCUgAiAEBEhYKDnNlbmRlcl9hZGRyZXNzGAYgASgJEhMKC3NlbmRlcl9uYW1lGAcgASgJQgsKCV9wYXNzd29yZCJSChdTZXRTbXRwU2V0dGluZ3NSZXNwb25zZRI3CghzZXR0aW5ncxgBIAEoCzIlLmthbnRvb3Iubm90aWZpY2F0aW9uLnYxLlNtdHBTZXR0aW5ncyIaChhDbGVhclNtdHBTZXR0aW5nc1JlcXVlc3QiGwoZQ2xlYXJTbXRwU2V0dGluZ3NSZXNwb25zZSI4ChJTZXRGaXJtTG9nb1JlcXVlc3QSDAoEbG9nbxgBIAEoDBIUCgxjb250ZW50X3R5cGUYAiABKAkiFQoTU2V0RmlybUxvZ29SZXNwb25zZTLEBQoTTm90aWZpY2F0aW9uU2VydmljZRJxCg5MaXN0RGVsaXZlcmllcxIuLmthbnRvb3Iubm90aWZpY2F0aW9uLnYxLkxpc3REZWxpdmVyaWVzUmVxdWVzdBovLmthbnRvb3Iubm90aWZpY2F0aW9uLnYxLkxpc3REZWxpdmVyaWVzUmVzcG9uc2USaAoLR2V0RGVsaXZlcnkSKy5rYW50b29yLm5vdGlmaWNhdGlvbi52MS5HZXREZWxpdmVyeVJlcXVlc3QaLC5rYW50b29yLm5vdGlmaWNhdGlvbi52MS5HZXREZWxpdmVyeVJlc3BvbnNlEnQKD0dldFNtdHBTZXR0aW5ncxIvLmthbnRvb3Iubm90aWZpY2F0aW9uLnYxLkdldFNtdHBTZXR0aW5nc1JlcXVlc3QaMC5rYW50b29yLm5vdGlmaWNhdGlvbi52MS5HZXRTbXRwU2V0dGluZ3NSZXNwb25zZRJ0Cg9TZXRTbXRwU2V0dGluZ3MSLy5rYW50b29yLm5vdGlmaWNhdGlvbi52MS5TZXRTbXRwU2V0dGluZ3NSZXF1ZXN0GjAua2FudG9vci5ub3RpZmljYXRpb24udjEuU2V0U210cFNldHRpbmdzUmVzcG9uc2USegoRQ2xlYXJTbXRwU2V0dGluZ3MSMS5rYW50b29yLm5vdGlmaWNhdGlvbi52MS5DbGVhclNtdHBTZXR0aW5nc1JlcXVlc3QaMi5rYW50b29yLm5vdGlmaWNhdGlvbi52MS5DbGVhclNtdHBTZXR0aW5nc1Jlc3BvbnNlEmgKC1NldEZpcm1Mb2dvEisua2FudG9vci5ub3RpZmljYXRpb24udjEuU2V0RmlybUxvZ29SZXF1ZXN0Giwua2FudG9vci5ub3RpZmljYXRpb24udjEuU2V0RmlybUxvZ29SZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
- * E-mail with the firm's routing cascade, templates and delivery log.
- * Its RPCs arrive with the issue that implements the service; until then it answers health checks only.
+ * @generated from message kantoor.notification.v1.Delivery
+ */
+export type Delivery = Message<"kantoor.notification.v1.Delivery"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * staff_activation, portal_user_activation, client_message, vat_declaration_complete, ...
+   *
+   * @generated from field: string kind = 2;
+   */
+  kind: string;
+
+  /**
+   * @generated from field: string recipient = 3;
+   */
+  recipient: string;
+
+  /**
+   * nl, fr or en
+   *
+   * @generated from field: string language = 4;
+   */
+  language: string;
+
+  /**
+   * empty until the mail was rendered for its first attempt
+   *
+   * @generated from field: string subject = 5;
+   */
+  subject: string;
+
+  /**
+   * queued, sending, sent or failed
+   *
+   * @generated from field: string status = 6;
+   */
+  status: string;
+
+  /**
+   * @generated from field: int32 attempts = 7;
+   */
+  attempts: number;
+
+  /**
+   * derived from the event that caused the mail: the same for every attempt
+   *
+   * @generated from field: string message_id = 8;
+   */
+  messageId: string;
+
+  /**
+   * the mail was sent again after the service stopped between the SMTP server's answer and its record
+   *
+   * @generated from field: bool resent = 9;
+   */
+  resent: boolean;
+
+  /**
+   * the SMTP server's answer to the last attempt that was accepted
+   *
+   * @generated from field: string smtp_response = 10;
+   */
+  smtpResponse: string;
+
+  /**
+   * @generated from field: string last_error = 11;
+   */
+  lastError: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 12;
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp next_attempt_at = 13;
+   */
+  nextAttemptAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp sent_at = 14;
+   */
+  sentAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string dossier_id = 15;
+   */
+  dossierId: string;
+
+  /**
+   * @generated from field: string event_id = 16;
+   */
+  eventId: string;
+
+  /**
+   * how the recipient was found: direct, file_manager, client_group or firm_address
+   *
+   * @generated from field: string routed_via = 17;
+   */
+  routedVia: string;
+};
+
+/**
+ * Describes the message kantoor.notification.v1.Delivery.
+ * Use `create(DeliverySchema)` to create a new message.
+ */
+export const DeliverySchema: GenMessage<Delivery> = /*@__PURE__*/
+  messageDesc(file_kantoor_notification_v1_notification, 0);
+
+/**
+ * @generated from message kantoor.notification.v1.DeliveryAttempt
+ */
+export type DeliveryAttempt = Message<"kantoor.notification.v1.DeliveryAttempt"> & {
+  /**
+   * @generated from field: int32 attempt = 1;
+   */
+  attempt: number;
+
+  /**
+   * sent, retry_scheduled or failed
+   *
+   * @generated from field: string outcome = 2;
+   */
+  outcome: string;
+
+  /**
+   * @generated from field: string smtp_response = 3;
+   */
+  smtpResponse: string;
+
+  /**
+   * @generated from field: string error = 4;
+   */
+  error: string;
+
+  /**
+   * @generated from field: bool resent = 5;
+   */
+  resent: boolean;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp started_at = 6;
+   */
+  startedAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp finished_at = 7;
+   */
+  finishedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message kantoor.notification.v1.DeliveryAttempt.
+ * Use `create(DeliveryAttemptSchema)` to create a new message.
+ */
+export const DeliveryAttemptSchema: GenMessage<DeliveryAttempt> = /*@__PURE__*/
+  messageDesc(file_kantoor_notification_v1_notification, 1);
+
+/**
+ * @generated from message kantoor.notification.v1.ListDeliveriesRequest
+ */
+export type ListDeliveriesRequest = Message<"kantoor.notification.v1.ListDeliveriesRequest"> & {
+  /**
+   * only this status (queued, sending, sent, failed); empty: all
+   *
+   * @generated from field: string status = 1;
+   */
+  status: string;
+
+  /**
+   * only this message kind; empty: all
+   *
+   * @generated from field: string kind = 2;
+   */
+  kind: string;
+
+  /**
+   * default 50, at most 200
+   *
+   * @generated from field: int32 page_size = 3;
+   */
+  pageSize: number;
+
+  /**
+   * @generated from field: string page_token = 4;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message kantoor.notification.v1.ListDeliveriesRequest.
+ * Use `create(ListDeliveriesRequestSchema)` to create a new message.
+ */
+export const ListDeliveriesRequestSchema: GenMessage<ListDeliveriesRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_notification_v1_notification, 2);
+
+/**
+ * @generated from message kantoor.notification.v1.ListDeliveriesResponse
+ */
+export type ListDeliveriesResponse = Message<"kantoor.notification.v1.ListDeliveriesResponse"> & {
+  /**
+   * @generated from field: repeated kantoor.notification.v1.Delivery deliveries = 1;
+   */
+  deliveries: Delivery[];
+
+  /**
+   * empty on the last page
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message kantoor.notification.v1.ListDeliveriesResponse.
+ * Use `create(ListDeliveriesResponseSchema)` to create a new message.
+ */
+export const ListDeliveriesResponseSchema: GenMessage<ListDeliveriesResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_notification_v1_notification, 3);
+
+/**
+ * @generated from message kantoor.notification.v1.GetDeliveryRequest
+ */
+export type GetDeliveryRequest = Message<"kantoor.notification.v1.GetDeliveryRequest"> & {
+  /**
+   * @generated from field: string delivery_id = 1;
+   */
+  deliveryId: string;
+};
+
+/**
+ * Describes the message kantoor.notification.v1.GetDeliveryRequest.
+ * Use `create(GetDeliveryRequestSchema)` to create a new message.
+ */
+export const GetDeliveryRequestSchema: GenMessage<GetDeliveryRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_notification_v1_notification, 4);
+
+/**
+ * @generated from message kantoor.notification.v1.GetDeliveryResponse
+ */
+export type GetDeliveryResponse = Message<"kantoor.notification.v1.GetDeliveryResponse"> & {
+  /**
+   * @generated from field: kantoor.notification.v1.Delivery delivery = 1;
+   */
+  delivery?: Delivery | undefined;
+
+  /**
+   * @generated from field: repeated kantoor.notification.v1.DeliveryAttempt attempts = 2;
+   */
+  attempts: DeliveryAttempt[];
+};
+
+/**
+ * Describes the message kantoor.notification.v1.GetDeliveryResponse.
+ * Use `create(GetDeliveryResponseSchema)` to create a new message.
+ */
+export const GetDeliveryResponseSchema: GenMessage<GetDeliveryResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_notification_v1_notification, 5);
+
+/**
+ * @generated from message kantoor.notification.v1.SmtpSettings
+ */
+export type SmtpSettings = Message<"kantoor.notification.v1.SmtpSettings"> & {
+  /**
+   * @generated from field: string host = 1;
+   */
+  host: string;
+
+  /**
+   * @generated from field: uint32 port = 2;
+   */
+  port: number;
+
+  /**
+   * none (plain, STARTTLS when offered), starttls (required) or tls (implicit TLS, usually port 465)
+   *
+   * @generated from field: string tls = 3;
+   */
+  tls: string;
+
+  /**
+   * @generated from field: string username = 4;
+   */
+  username: string;
+
+  /**
+   * @generated from field: bool has_password = 5;
+   */
+  hasPassword: boolean;
+
+  /**
+   * @generated from field: string sender_address = 6;
+   */
+  senderAddress: string;
+
+  /**
+   * @generated from field: string sender_name = 7;
+   */
+  senderName: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp updated_at = 8;
+   */
+  updatedAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string updated_by = 9;
+   */
+  updatedBy: string;
+};
+
+/**
+ * Describes the message kantoor.notification.v1.SmtpSettings.
+ * Use `create(SmtpSettingsSchema)` to create a new message.
+ */
+export const SmtpSettingsSchema: GenMessage<SmtpSettings> = /*@__PURE__*/
+  messageDesc(file_kantoor_notification_v1_notification, 6);
+
+/**
+ * @generated from message kantoor.notification.v1.GetSmtpSettingsRequest
+ */
+export type GetSmtpSettingsRequest = Message<"kantoor.notification.v1.GetSmtpSettingsRequest"> & {
+};
+
+/**
+ * Describes the message kantoor.notification.v1.GetSmtpSettingsRequest.
+ * Use `create(GetSmtpSettingsRequestSchema)` to create a new message.
+ */
+export const GetSmtpSettingsRequestSchema: GenMessage<GetSmtpSettingsRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_notification_v1_notification, 7);
+
+/**
+ * @generated from message kantoor.notification.v1.GetSmtpSettingsResponse
+ */
+export type GetSmtpSettingsResponse = Message<"kantoor.notification.v1.GetSmtpSettingsResponse"> & {
+  /**
+   * absent when the firm has none and mails go through the platform's default server
+   *
+   * @generated from field: kantoor.notification.v1.SmtpSettings settings = 1;
+   */
+  settings?: SmtpSettings | undefined;
+};
+
+/**
+ * Describes the message kantoor.notification.v1.GetSmtpSettingsResponse.
+ * Use `create(GetSmtpSettingsResponseSchema)` to create a new message.
+ */
+export const GetSmtpSettingsResponseSchema: GenMessage<GetSmtpSettingsResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_notification_v1_notification, 8);
+
+/**
+ * @generated from message kantoor.notification.v1.SetSmtpSettingsRequest
+ */
+export type SetSmtpSettingsRequest = Message<"kantoor.notification.v1.SetSmtpSettingsRequest"> & {
+  /**
+   * @generated from field: string host = 1;
+   */
+  host: string;
+
+  /**
+   * @generated from field: uint32 port = 2;
+   */
+  port: number;
+
+  /**
+   * @generated from field: string tls = 3;
+   */
+  tls: string;
+
+  /**
+   * @generated from field: string username = 4;
+   */
+  username: string;
+
+  /**
+   * absent: keep the stored password; empty: no password
+   *
+   * @generated from field: optional string password = 5;
+   */
+  password?: string | undefined;
+
+  /**
+   * @generated from field: string sender_address = 6;
+   */
+  senderAddress: string;
+
+  /**
+   * @generated from field: string sender_name = 7;
+   */
+  senderName: string;
+};
+
+/**
+ * Describes the message kantoor.notification.v1.SetSmtpSettingsRequest.
+ * Use `create(SetSmtpSettingsRequestSchema)` to create a new message.
+ */
+export const SetSmtpSettingsRequestSchema: GenMessage<SetSmtpSettingsRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_notification_v1_notification, 9);
+
+/**
+ * @generated from message kantoor.notification.v1.SetSmtpSettingsResponse
+ */
+export type SetSmtpSettingsResponse = Message<"kantoor.notification.v1.SetSmtpSettingsResponse"> & {
+  /**
+   * @generated from field: kantoor.notification.v1.SmtpSettings settings = 1;
+   */
+  settings?: SmtpSettings | undefined;
+};
+
+/**
+ * Describes the message kantoor.notification.v1.SetSmtpSettingsResponse.
+ * Use `create(SetSmtpSettingsResponseSchema)` to create a new message.
+ */
+export const SetSmtpSettingsResponseSchema: GenMessage<SetSmtpSettingsResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_notification_v1_notification, 10);
+
+/**
+ * @generated from message kantoor.notification.v1.ClearSmtpSettingsRequest
+ */
+export type ClearSmtpSettingsRequest = Message<"kantoor.notification.v1.ClearSmtpSettingsRequest"> & {
+};
+
+/**
+ * Describes the message kantoor.notification.v1.ClearSmtpSettingsRequest.
+ * Use `create(ClearSmtpSettingsRequestSchema)` to create a new message.
+ */
+export const ClearSmtpSettingsRequestSchema: GenMessage<ClearSmtpSettingsRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_notification_v1_notification, 11);
+
+/**
+ * @generated from message kantoor.notification.v1.ClearSmtpSettingsResponse
+ */
+export type ClearSmtpSettingsResponse = Message<"kantoor.notification.v1.ClearSmtpSettingsResponse"> & {
+};
+
+/**
+ * Describes the message kantoor.notification.v1.ClearSmtpSettingsResponse.
+ * Use `create(ClearSmtpSettingsResponseSchema)` to create a new message.
+ */
+export const ClearSmtpSettingsResponseSchema: GenMessage<ClearSmtpSettingsResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_notification_v1_notification, 12);
+
+/**
+ * @generated from message kantoor.notification.v1.SetFirmLogoRequest
+ */
+export type SetFirmLogoRequest = Message<"kantoor.notification.v1.SetFirmLogoRequest"> & {
+  /**
+   * PNG or JPEG, at most 256 KiB
+   *
+   * @generated from field: bytes logo = 1;
+   */
+  logo: Uint8Array;
+
+  /**
+   * @generated from field: string content_type = 2;
+   */
+  contentType: string;
+};
+
+/**
+ * Describes the message kantoor.notification.v1.SetFirmLogoRequest.
+ * Use `create(SetFirmLogoRequestSchema)` to create a new message.
+ */
+export const SetFirmLogoRequestSchema: GenMessage<SetFirmLogoRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_notification_v1_notification, 13);
+
+/**
+ * @generated from message kantoor.notification.v1.SetFirmLogoResponse
+ */
+export type SetFirmLogoResponse = Message<"kantoor.notification.v1.SetFirmLogoResponse"> & {
+};
+
+/**
+ * Describes the message kantoor.notification.v1.SetFirmLogoResponse.
+ * Use `create(SetFirmLogoResponseSchema)` to create a new message.
+ */
+export const SetFirmLogoResponseSchema: GenMessage<SetFirmLogoResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_notification_v1_notification, 14);
+
+/**
+ * E-mail with the firm's routing cascade, templates per language and a delivery log. Mails are caused by
+ * events of the other services; these RPCs let a firm's admins configure sending and read the log.
  *
  * @generated from service kantoor.notification.v1.NotificationService
  */
 export const NotificationService: GenService<{
+  /**
+   * The caller's firm's delivery log, newest first (admins).
+   *
+   * @generated from rpc kantoor.notification.v1.NotificationService.ListDeliveries
+   */
+  listDeliveries: {
+    methodKind: "unary";
+    input: typeof ListDeliveriesRequestSchema;
+    output: typeof ListDeliveriesResponseSchema;
+  },
+  /**
+   * One mail of the log with every attempt to send it (admins).
+   *
+   * @generated from rpc kantoor.notification.v1.NotificationService.GetDelivery
+   */
+  getDelivery: {
+    methodKind: "unary";
+    input: typeof GetDeliveryRequestSchema;
+    output: typeof GetDeliveryResponseSchema;
+  },
+  /**
+   * The firm's SMTP server; the password is never returned (admins).
+   *
+   * @generated from rpc kantoor.notification.v1.NotificationService.GetSmtpSettings
+   */
+  getSmtpSettings: {
+    methodKind: "unary";
+    input: typeof GetSmtpSettingsRequestSchema;
+    output: typeof GetSmtpSettingsResponseSchema;
+  },
+  /**
+   * Sets the firm's SMTP server; mails queued from now on go through it (admins).
+   *
+   * @generated from rpc kantoor.notification.v1.NotificationService.SetSmtpSettings
+   */
+  setSmtpSettings: {
+    methodKind: "unary";
+    input: typeof SetSmtpSettingsRequestSchema;
+    output: typeof SetSmtpSettingsResponseSchema;
+  },
+  /**
+   * Forgets the firm's SMTP server: mails go through the platform's default server again (admins).
+   *
+   * @generated from rpc kantoor.notification.v1.NotificationService.ClearSmtpSettings
+   */
+  clearSmtpSettings: {
+    methodKind: "unary";
+    input: typeof ClearSmtpSettingsRequestSchema;
+    output: typeof ClearSmtpSettingsResponseSchema;
+  },
+  /**
+   * The logo shown at the top of every mail of the firm; an empty logo removes it (admins).
+   *
+   * @generated from rpc kantoor.notification.v1.NotificationService.SetFirmLogo
+   */
+  setFirmLogo: {
+    methodKind: "unary";
+    input: typeof SetFirmLogoRequestSchema;
+    output: typeof SetFirmLogoResponseSchema;
+  },
 }> = /*@__PURE__*/
   serviceDesc(file_kantoor_notification_v1_notification, 0);
 

@@ -1,0 +1,123 @@
+/**
+ * Wires the gateway for a mode: its database, the service clients, token verification (the gateway's own
+ * tokens in embedded mode, the firm's OpenID Connect provider in cluster mode), the directory's access
+ * policy and readiness on every service's gRPC health; then listens. Used by main.ts (its own process) and
+ * by the embedded launcher (beside the services).
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Database } from '@kantoor/database';
+import { createServiceClient, waitUntilServing, systemCaller } from '@kantoor/grpc';
+import type { Logger } from '@kantoor/logging';
+import { DirectoryService } from '@kantoor/proto/kantoor/directory/v1/directory_pb';
+import { NotificationService } from '@kantoor/proto/kantoor/notification/v1/notification_pb';
+import { createApp, type ServiceClients } from './app';
+import { loadEmbeddedTokenIssuer } from './auth/embedded-tokens';
+import { authorizeWithPolicy, directoryAccessFacts, resolveCallerByEmail } from './auth/dossier-policy';
+import { createOidcVerifier } from './auth/oidc';
+import type { PasswordLogin } from './auth/password-login';
+import { tokenSigningKeyFile, type GatewayConfig } from './config';
+import type { ReadinessCheck } from './routes/operations';
+import { migrateGatewayDatabase } from './index';
+
+/** The gRPC service names whose health /readyz checks, by the service they belong to. */
+const SERVICE_NAMES: Record<string, string> = {
+  directory: 'kantoor.directory.v1.DirectoryService',
+  'document-intake': 'kantoor.document_intake.v1.DocumentIntakeService',
+  archive: 'kantoor.archive.v1.ArchiveService',
+  invoicing: 'kantoor.invoicing.v1.InvoicingService',
+  backup: 'kantoor.backup.v1.BackupService',
+  'accounting-connector': 'kantoor.accounting_connector.v1.AccountingConnectorService',
+  notification: 'kantoor.notification.v1.NotificationService',
+};
+
+export interface StartGatewayOptions {
+  config: GatewayConfig;
+  logger: Logger;
+  /** the gateway's own database; migrated here */
+  db: Database;
+  /** host:port of each service's gRPC server, by service name */
+  addresses: Record<string, string>;
+  /** extra clients (embedded mode's mailbox) */
+  extraServices?: Partial<ServiceClients>;
+  shuttingDown?: () => boolean;
+}
+
+export interface RunningGateway {
+  server: http.Server;
+  port: number;
+  close(): Promise<void>;
+}
+
+export async function startGateway(options: StartGatewayOptions): Promise<RunningGateway> {
+  const { config, logger, db, addresses } = options;
+  await migrateGatewayDatabase(db);
+  const directory = createServiceClient(DirectoryService, addresses.directory);
+  const notification = addresses.notification ? createServiceClient(NotificationService, addresses.notification) : undefined;
+  const services: ServiceClients = { directory, notification, ...options.extraServices };
+
+  const embedded = config.KANTOOR_MODE === 'embedded';
+  const tokenIssuer = embedded
+    ? await loadEmbeddedTokenIssuer({ keyFile: tokenSigningKeyFile(config), ttlSeconds: config.TOKEN_TTL_SECONDS })
+    : undefined;
+  const oidc = config.OIDC_ISSUER
+    ? createOidcVerifier({
+        issuer: config.OIDC_ISSUER,
+        audience: config.OIDC_AUDIENCE,
+        jwksUri: config.OIDC_JWKS_URI,
+        resolveCaller: resolveCallerByEmail(directory),
+      })
+    : undefined;
+  const passwordLogin: PasswordLogin | undefined = embedded
+    ? async ({ email, password }) => {
+        const identity = await directory.verifyPassword({ email, password }, { caller: systemCaller('gateway') });
+        return {
+          kind: identity.kind as 'staff' | 'portal_user',
+          subjectId: identity.subjectId,
+          firmId: identity.firmId,
+          ...(identity.role && { role: identity.role as 'admin' | 'employee' | 'support' }),
+          email: identity.email,
+        };
+      }
+    : undefined;
+
+  const readinessChecks: Record<string, ReadinessCheck> = Object.fromEntries(
+    Object.entries(addresses)
+      .filter(([name]) => SERVICE_NAMES[name])
+      .map(([name, address]) => [name, () => waitUntilServing(address, SERVICE_NAMES[name], 500)]),
+  );
+
+  const app = createApp({
+    config,
+    logger,
+    db,
+    services,
+    tokenIssuer,
+    tokenVerifiers: [tokenIssuer, oidc].filter((verifier) => verifier !== undefined),
+    passwordLogin,
+    authorize: authorizeWithPolicy(directoryAccessFacts(directory)),
+    readinessChecks,
+    shuttingDown: options.shuttingDown,
+  });
+  const server = http.createServer(app);
+  // keep-alive longer than a typical load balancer's idle timeout, so it never reuses a socket we closed
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.PORT, config.HOST, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  logger.info({ port }, 'gateway listening');
+  return {
+    server,
+    port,
+    async close() {
+      // stop accepting, let requests in flight finish, then drop idle keep-alive connections
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      await closed;
+      directory.close();
+      notification?.close();
+    },
+  };
+}

@@ -1,0 +1,157 @@
+import request from 'supertest';
+import { describeEachDatabase, type TestDatabase } from '@kantoor/testing';
+import { conflict } from '@kantoor/errors';
+import { defineRoute, reply, IdempotencyStore } from '../src';
+import { bearer, openMigratedDatabase, problemType, staff, testApp } from './helpers';
+
+let executions = 0;
+let gate: Promise<void> | undefined;
+
+const createTransfer = defineRoute<{ body: { amount: string; outcome?: 'crash' | 'refuse' } }>({
+  method: 'post',
+  path: '/v1/test/transfers',
+  operationId: 'createTransfer',
+  summary: 'Counts how often it really runs',
+  tags: ['test'],
+  auth: 'authenticated',
+  permission: 'transfer:write',
+  request: {
+    body: { type: 'object', required: ['amount'], properties: { amount: { type: 'string' }, outcome: { enum: ['crash', 'refuse'] } } },
+  },
+  responses: { 201: { description: 'created' } },
+  async handler({ body }) {
+    executions += 1;
+    await gate;
+    if (body.outcome === 'crash') throw new Error('downstream exploded');
+    if (body.outcome === 'refuse') throw conflict('The period is closed.', { reason: 'period_closed' });
+    return reply(201, { transfer: executions, amount: body.amount }, { location: `/v1/test/transfers/${executions}` });
+  },
+});
+
+const uploadStatement = defineRoute({
+  method: 'post',
+  path: '/v1/test/statements',
+  operationId: 'uploadStatement',
+  summary: 'Streams, hashing as it goes',
+  tags: ['test'],
+  auth: 'authenticated',
+  permission: 'document:write',
+  streaming: 'upload',
+  bodyLimit: 1024 * 1024,
+  responses: { 201: { description: 'stored' } },
+  async handler({ upload }) {
+    executions += 1;
+    let bytes = 0;
+    for await (const chunk of upload) bytes += (chunk as Buffer).length;
+    return reply(201, { statement: executions, bytes });
+  },
+});
+
+describeEachDatabase('Idempotency-Key', (open) => {
+  let database: TestDatabase;
+  let now = Date.now();
+  let app: ReturnType<typeof testApp>['app'];
+  const anne = bearer(staff({ subjectId: 'anne' }));
+  const bob = bearer(staff({ subjectId: 'bob' }));
+  const post = (key: string, body: object, who = anne) =>
+    request(app).post('/v1/test/transfers').set('authorization', who).set('idempotency-key', key).send(body);
+
+  beforeAll(async () => {
+    database = await openMigratedDatabase(open);
+    app = testApp({ db: database.db, clock: () => now }, [createTransfer, uploadStatement]).app;
+  });
+  afterAll(() => database.dispose());
+  beforeEach(() => {
+    executions = 0;
+    gate = undefined;
+    now = Date.now();
+  });
+
+  it('replays the first answer to a repeat with the same body, without running it again', async () => {
+    const first = await post('pay-rent-2025-01', { amount: '850.00' });
+    expect(first.status).toBe(201);
+    expect(first.headers['idempotent-replayed']).toBeUndefined();
+    const repeat = await post('pay-rent-2025-01', { amount: '850.00' });
+    expect(repeat.status).toBe(201);
+    expect(repeat.body).toEqual(first.body);
+    expect(repeat.headers.location).toBe(first.headers.location);
+    expect(repeat.headers['idempotent-replayed']).toBe('true');
+    expect(repeat.headers['x-request-id']).not.toBe(first.headers['x-request-id']);
+    expect(executions).toBe(1);
+  });
+
+  it('refuses the same key with a different body (422), and keeps keys of different callers apart', async () => {
+    await post('pay-rent-2025-02', { amount: '850.00' }).expect(201);
+    const changed = await post('pay-rent-2025-02', { amount: '8500.00' });
+    expect(changed.status).toBe(422);
+    expect(changed.body.type).toBe(problemType('idempotency-key-reused'));
+    const otherCaller = await post('pay-rent-2025-02', { amount: '8500.00' }, bob);
+    expect(otherCaller.status).toBe(201);
+    expect(executions).toBe(2);
+  });
+
+  it('answers 409 to a repeat while the first is still running', async () => {
+    let release!: () => void;
+    gate = new Promise((resolve) => (release = resolve));
+    const first = post('pay-rent-2025-03', { amount: '850.00' }).then((response) => response);
+    while (executions === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    const meanwhile = await post('pay-rent-2025-03', { amount: '850.00' });
+    expect(meanwhile.status).toBe(409);
+    expect(meanwhile.body.type).toBe(problemType('idempotency-key-in-progress'));
+    expect(meanwhile.headers['retry-after']).toBe('1');
+    release();
+    expect((await first).status).toBe(201);
+    expect((await post('pay-rent-2025-03', { amount: '850.00' })).headers['idempotent-replayed']).toBe('true');
+    expect(executions).toBe(1);
+  });
+
+  it('stores a refusal like any answer, but releases the key after a failure on our side so a retry runs', async () => {
+    const refused = await post('close-1', { amount: '1.00', outcome: 'refuse' });
+    expect(refused.status).toBe(409);
+    const refusedAgain = await post('close-1', { amount: '1.00', outcome: 'refuse' });
+    expect(refusedAgain.headers['idempotent-replayed']).toBe('true');
+    expect(refusedAgain.body).toEqual(refused.body);
+
+    expect((await post('crash-1', { amount: '1.00', outcome: 'crash' })).status).toBe(500);
+    expect((await post('crash-1', { amount: '1.00', outcome: 'crash' })).headers['idempotent-replayed']).toBeUndefined();
+    expect(executions).toBe(3);
+  });
+
+  it('forgets keys after 24 hours', async () => {
+    await post('yearly', { amount: '1.00' }).expect(201);
+    now += 23 * 3600 * 1000;
+    expect((await post('yearly', { amount: '1.00' })).headers['idempotent-replayed']).toBe('true');
+    now += 2 * 3600 * 1000;
+    const later = await post('yearly', { amount: '2.00' });
+    expect(later.status).toBe(201);
+    expect(later.headers['idempotent-replayed']).toBeUndefined();
+    const store = new IdempotencyStore(database.db, { clock: () => now + 25 * 3600 * 1000 });
+    expect(await store.purgeExpired()).toBeGreaterThan(0);
+  });
+
+  it('takes over a key whose first request never finished (the gateway died meanwhile)', async () => {
+    const store = new IdempotencyStore(database.db, { clock: () => now });
+    await store.claim('staff:anne', 'orphan', 'some-hash');
+    expect((await post('orphan', { amount: '1.00' })).status).toBe(409);
+    now += 11 * 60 * 1000;
+    expect((await post('orphan', { amount: '1.00' })).status).toBe(201);
+  });
+
+  it('refuses a malformed key', async () => {
+    const response = await post('has spaces in it', { amount: '1.00' });
+    expect(response.status).toBe(400);
+    expect(response.body.errors).toEqual([{ field: 'header.Idempotency-Key', message: 'must be 1 to 255 visible ASCII characters' }]);
+  });
+
+  it('works for streamed uploads, hashing the body as it streams', async () => {
+    const upload = (key: string, content: string) =>
+      request(app).post('/v1/test/statements').set('authorization', anne).set('idempotency-key', key).set('content-type', 'application/octet-stream').send(Buffer.from(content));
+    const first = await upload('statement-1', 'CODA 000000...'.repeat(1000));
+    expect(first.status).toBe(201);
+    const repeat = await upload('statement-1', 'CODA 000000...'.repeat(1000));
+    expect(repeat.headers['idempotent-replayed']).toBe('true');
+    expect(repeat.body).toEqual(first.body);
+    expect((await upload('statement-1', 'another statement')).status).toBe(422);
+    expect(executions).toBe(1);
+  });
+});

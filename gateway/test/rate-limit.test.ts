@@ -1,0 +1,87 @@
+import request from 'supertest';
+import { defineRoute, TokenBuckets } from '../src';
+import { bearer, noDatabase, problemType, staff, testApp, whoAmI } from './helpers';
+
+const publicPing = defineRoute({
+  method: 'get',
+  path: '/v1/test/ping',
+  operationId: 'ping',
+  summary: 'Anyone may ping',
+  tags: ['test'],
+  auth: 'public',
+  responses: { 200: { description: 'pong' } },
+  handler: () => ({ pong: true }),
+});
+
+describe('rate limits', () => {
+  let now = 1_700_000_000_000;
+  const limited = () =>
+    testApp({ db: noDatabase, clock: () => now }, [whoAmI, publicPing], {
+      RATE_LIMIT_PER_USER: '3',
+      RATE_LIMIT_PER_IP: '2',
+      RATE_LIMIT_WINDOW_SECONDS: '60',
+    }).app;
+
+  it('tells each caller its limit, what remains and when the bucket is full again', async () => {
+    const app = limited();
+    const anne = bearer(staff({ subjectId: 'anne' }));
+    const first = await request(app).get('/v1/test/whoami').set('authorization', anne);
+    expect(first.headers).toMatchObject({ 'ratelimit-limit': '3', 'ratelimit-remaining': '2', 'ratelimit-reset': '20', 'ratelimit-policy': '3;w=60' });
+    await request(app).get('/v1/test/whoami').set('authorization', anne).expect(200);
+    await request(app).get('/v1/test/whoami').set('authorization', anne).expect(200);
+    const refused = await request(app).get('/v1/test/whoami').set('authorization', anne);
+    expect(refused.status).toBe(429);
+    expect(refused.body).toMatchObject({ type: problemType('rate-limited'), status: 429 });
+    expect(refused.headers).toMatchObject({ 'retry-after': '20', 'ratelimit-remaining': '0' });
+
+    // another person has a bucket of their own
+    await request(app).get('/v1/test/whoami').set('authorization', bearer(staff({ subjectId: 'bob' }))).expect(200);
+    // and Anne's refills with time: one request per 20 s
+    now += 20_000;
+    await request(app).get('/v1/test/whoami').set('authorization', anne).expect(200);
+    expect((await request(app).get('/v1/test/whoami').set('authorization', anne)).status).toBe(429);
+  });
+
+  it('limits requests without credentials per address, bad credentials included', async () => {
+    const app = limited();
+    await request(app).get('/v1/test/ping').expect(200);
+    const badToken = await request(app).get('/v1/test/whoami').set('authorization', 'Bearer not.a.token');
+    expect(badToken.status).toBe(401);
+    expect(badToken.headers['ratelimit-remaining']).toBe('0');
+    const refused = await request(app).get('/v1/test/ping');
+    expect(refused.status).toBe(429);
+    expect(refused.headers['retry-after']).toBe('30');
+  });
+
+  it('leaves probes and the documentation alone', async () => {
+    const app = limited();
+    for (let i = 0; i < 5; i++) await request(app).get('/healthz').expect(200);
+    for (let i = 0; i < 5; i++) await request(app).get('/openapi.json').expect(200);
+  });
+});
+
+describe('TokenBuckets', () => {
+  it('refills continuously up to the limit, and not at all when the clock steps back', () => {
+    let now = 0;
+    const buckets = new TokenBuckets(() => now);
+    const policy = { limit: 10, windowSeconds: 10 };
+    for (let i = 0; i < 10; i++) expect(buckets.take('k', policy).allowed).toBe(true);
+    expect(buckets.take('k', policy)).toMatchObject({ allowed: false, remaining: 0, retryAfterSeconds: 1, resetSeconds: 10 });
+    now = 3_000;
+    expect(buckets.take('k', policy)).toMatchObject({ allowed: true, remaining: 2 });
+    now = -50_000;
+    expect(buckets.take('k', policy)).toMatchObject({ allowed: true, remaining: 1 });
+    now = 1_000_000;
+    expect(buckets.take('k', policy)).toMatchObject({ allowed: true, remaining: 9 });
+  });
+
+  it('forgets idle buckets once there are many, so memory does not grow with every address', () => {
+    let now = 0;
+    const buckets = new TokenBuckets(() => now);
+    const policy = { limit: 5, windowSeconds: 1 };
+    for (let i = 0; i < 10_000; i++) buckets.take(`address:${i}`, policy);
+    now = 2_000;
+    buckets.take('address:new', policy);
+    expect(buckets.size).toBe(1);
+  });
+});

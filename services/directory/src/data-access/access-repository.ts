@@ -1,0 +1,78 @@
+import type { Queryable } from '@kantoor/database';
+import type { AccessFacts, AccessFactsQuery, Role } from '@kantoor/access-policy';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The facts of the access policy in one round trip: the firm's setting, the subject's standing now and,
+ * when asked, the dossier with everyone assigned to it. Undefined when the firm or dossier does not exist.
+ */
+export async function loadAccessFacts(
+  db: Queryable,
+  query: AccessFactsQuery,
+  termsVersion: string,
+): Promise<AccessFacts | undefined> {
+  if (!UUID.test(query.firmId) || (query.dossierId && !UUID.test(query.dossierId))) return undefined;
+  const person =
+    (query.subject.kind === 'staff' || query.subject.kind === 'portal_user') && UUID.test(query.subject.id);
+  const { rows } = await db.query<{
+    only_admins_add_clients: boolean;
+    subject_status: string | null;
+    subject_role: Role | null;
+    must_change_password: boolean | null;
+    terms_version: string | null;
+    dossier_id: string | null;
+    dossier_firm_id: string | null;
+    status: 'new' | 'active' | 'deactivated' | null;
+    file_manager_id: string | null;
+    client_group_id: string | null;
+    assigned: string[] | null;
+    portal_users: string[] | null;
+  }>(
+    `SELECT f.only_admins_add_clients,
+       CASE $3 WHEN 'staff' THEN (SELECT s.status FROM staff s WHERE s.id = $4::uuid AND s.firm_id = f.id)
+               WHEN 'portal_user' THEN (SELECT u.status FROM portal_user u WHERE u.id = $4::uuid AND u.firm_id = f.id) END AS subject_status,
+       CASE $3 WHEN 'staff' THEN (SELECT s.role FROM staff s WHERE s.id = $4::uuid AND s.firm_id = f.id) END AS subject_role,
+       CASE $3 WHEN 'portal_user' THEN (SELECT u.must_change_password FROM portal_user u WHERE u.id = $4::uuid AND u.firm_id = f.id) END AS must_change_password,
+       CASE $3 WHEN 'portal_user' THEN (SELECT u.terms_version FROM portal_user u WHERE u.id = $4::uuid AND u.firm_id = f.id) END AS terms_version,
+       d.id::text AS dossier_id, d.firm_id::text AS dossier_firm_id, d.status, d.file_manager_id::text AS file_manager_id,
+       d.client_group_id::text AS client_group_id,
+       -- the view dossier_staff_access spelled out per branch, so that each branch uses its index on the dossier
+       (SELECT array_agg(DISTINCT a.staff_id::text) FROM (
+          SELECT d.file_manager_id AS staff_id
+          UNION ALL SELECT c.staff_id FROM dossier_collaborator c WHERE c.dossier_id = d.id
+          UNION ALL SELECT m.staff_id FROM dossier_collaborator_group g JOIN staff_group_member m USING (staff_group_id) WHERE g.dossier_id = d.id
+          UNION ALL SELECT cs.staff_id FROM client_group_staff cs WHERE cs.client_group_id = d.client_group_id
+          UNION ALL SELECT m.staff_id FROM client_group_staff_group cg JOIN staff_group_member m ON m.staff_group_id = cg.staff_group_id
+            WHERE cg.client_group_id = d.client_group_id
+        ) a JOIN staff s ON s.id = a.staff_id AND s.status = 'active') AS assigned,
+       (SELECT array_agg(m.portal_user_id::text) FROM portal_user_dossier m JOIN portal_user u ON u.id = m.portal_user_id
+         WHERE m.dossier_id = d.id AND u.status <> 'removed') AS portal_users
+     FROM firm f LEFT JOIN dossier d ON d.id = $2::uuid
+     WHERE f.id = $1::uuid`,
+    [query.firmId, query.dossierId || null, person ? query.subject.kind : '', person ? query.subject.id : null],
+  );
+  const row = rows[0];
+  if (!row) return undefined;
+  const facts: AccessFacts = { firm: { firmId: query.firmId, onlyAdminsAddClients: row.only_admins_add_clients } };
+  if (person) {
+    facts.subject = { active: row.subject_status === 'active', role: row.subject_role ?? undefined };
+    if (query.subject.kind === 'portal_user') {
+      facts.subject.mustChangePassword = row.must_change_password === true;
+      facts.subject.mustAcceptTerms = row.terms_version !== termsVersion;
+    }
+  }
+  if (query.dossierId) {
+    if (!row.dossier_id) return undefined;
+    facts.dossier = {
+      dossierId: row.dossier_id,
+      firmId: row.dossier_firm_id!,
+      status: row.status!,
+      fileManagerId: row.file_manager_id ?? undefined,
+      clientGroupId: row.client_group_id ?? undefined,
+      assignedStaffIds: row.assigned ?? [],
+      portalUserIds: row.portal_users ?? [],
+    };
+  }
+  return facts;
+}

@@ -1,0 +1,288 @@
+/**
+ * The sending loop. A mail moves queued → sending → sent (or back to queued with a later attempt time, or
+ * failed). `sending` is written before the SMTP conversation and `sent` after it, so a process that dies in
+ * between leaves the row `sending`: once its lease runs out (at once, on restart, in single-worker mode) it is
+ * sent again with the same Message-ID and the log marks it as resent. A mail is never lost, and never sent
+ * twice except in that window, where the receiving side can tell the copies apart by Message-ID.
+ */
+import { failedPrecondition } from '@kantoor/errors';
+import type { Database } from '@kantoor/database';
+import type { Logger } from '@kantoor/logging';
+import type { DossierRecipients } from '../../adapters/dossier-recipients';
+import type { MailSender, OutgoingMail, SmtpServer } from '../../adapters/smtp-transport';
+import { composeMail, LOGO_CID } from '../../domain/compose-mail';
+import { outcomeOfFailure, retryDelayMs, type DeliveryPolicy } from '../../domain/delivery-policy';
+import type { SecretBox } from '../../domain/secret-box';
+import { findFirmProfile, findSmtpSettings } from '../../data-access/firm-repository';
+import {
+  claimDueNotifications,
+  recordAttempts,
+  type AttemptRecord,
+  releaseInterruptedSends,
+  setResolvedRecipient,
+  type ClaimedNotification,
+} from '../../data-access/notification-repository';
+
+export interface DefaultSmtp extends Omit<SmtpServer, 'key'> {
+  senderAddress: string;
+}
+
+export interface DeliveryWorkerOptions {
+  db: Database;
+  logger: Logger;
+  sender: MailSender;
+  box: SecretBox;
+  policy: DeliveryPolicy;
+  publicUrl: string;
+  batchSize: number;
+  pollMs: number;
+  leaseMs: number;
+  /** PGlite: this is the only worker, so whatever is `sending` at start was interrupted */
+  singleWorker: boolean;
+  /** the platform's server for firms without their own (embedded: the local sink) */
+  defaultSmtp?: DefaultSmtp;
+  recipients?: DossierRecipients;
+  /** tests: runs after the SMTP server accepted a mail and before it is recorded as sent */
+  afterSmtpAccept?: (delivery: ClaimedNotification) => void | Promise<void>;
+}
+
+export class DeliveryWorker {
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private wakeUp: (() => void) | undefined;
+
+  constructor(private readonly options: DeliveryWorkerOptions) {}
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    if (this.options.singleWorker) {
+      const interrupted = await releaseInterruptedSends(this.options.db);
+      if (interrupted > 0) this.options.logger.warn({ interrupted }, 'mails interrupted while sending are sent again');
+    }
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** New mails were queued: look now rather than at the next poll. */
+  wake(): void {
+    this.wakeUp?.();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wakeUp?.();
+    await this.loop;
+  }
+
+  /** One round: claims due mails and tries each once; the number tried. */
+  async deliverDue(): Promise<number> {
+    const claimed = await claimDueNotifications(this.options.db, this.options.batchSize, this.options.leaseMs);
+    if (claimed.length === 0) return 0;
+    const batch: Batch = { firms: new Map(), records: [] };
+    await Promise.all(claimed.map((delivery) => this.deliver(delivery, batch)));
+    // Until this commits the batch stays `sending`: a crash here means these mails go out again, same Message-ID.
+    try {
+      await recordAttempts(this.options.db, batch.records);
+    } catch (error) {
+      this.options.logger.error(
+        { err: error, mails: batch.records.length },
+        'attempts could not be recorded; the mails will be tried again',
+      );
+    }
+    for (const record of batch.records) this.logOutcome(record);
+    return claimed.length;
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      let tried = 0;
+      try {
+        tried = await this.deliverDue();
+      } catch (error) {
+        this.options.logger.error({ err: error }, 'the delivery worker could not claim mails; trying again later');
+      }
+      if (tried === 0 && this.running) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, this.options.pollMs);
+          this.wakeUp = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        this.wakeUp = undefined;
+      }
+    }
+  }
+
+  private async deliver(delivery: ClaimedNotification, batch: Batch): Promise<void> {
+    const startedAt = new Date();
+    let mail: OutgoingMail;
+    let server: SmtpServer;
+    let response: string;
+    let subject: string | undefined;
+    try {
+      const prepared = await this.prepare(delivery, batch);
+      ({ mail, server } = prepared);
+      subject = mail.subject;
+      response = (await this.options.sender.send(server, mail)).response;
+    } catch (error) {
+      batch.records.push(this.failureRecord(delivery, error, startedAt, subject));
+      return;
+    }
+    // The SMTP server has the mail now. If what follows fails, the row stays `sending` and the mail goes out
+    // again with the same Message-ID when its lease runs out: a possible copy rather than a lost mail.
+    try {
+      await this.options.afterSmtpAccept?.(delivery);
+    } catch (error) {
+      this.options.logger.error(
+        { err: error, notificationId: delivery.id },
+        'a sent mail could not be recorded; it will be sent again',
+      );
+      return;
+    }
+    batch.records.push({
+      id: delivery.id,
+      kind: delivery.kind,
+      attempt: delivery.attempts,
+      outcome: 'sent',
+      startedAt,
+      resent: delivery.interrupted,
+      subject,
+      smtpResponse: response,
+    });
+  }
+
+  private async prepare(
+    delivery: ClaimedNotification,
+    batch: Batch,
+  ): Promise<{ mail: OutgoingMail; server: SmtpServer }> {
+    const { db, box } = this.options;
+    if (!delivery.recipient) {
+      if (!this.options.recipients || !delivery.dossier_id) {
+        throw failedPrecondition('the communication cascade cannot be asked: no directory address configured', {
+          reason: 'cascade_unavailable',
+        });
+      }
+      const found = await this.options.recipients.resolve(delivery.firm_id, delivery.dossier_id);
+      if (!found.email)
+        throw Object.assign(new Error('the cascade found no address for the dossier'), { permanent: true });
+      await setResolvedRecipient(db, delivery.id, found.email, found.source);
+      delivery.recipient = found.email;
+    }
+    // a batch usually holds many mails of few firms: their profile and server are read once per batch
+    let firmSetup = batch.firms.get(delivery.firm_id);
+    if (!firmSetup) {
+      firmSetup = (async () => {
+        const profile = await findFirmProfile(db, delivery.firm_id);
+        return { profile, ...(await this.serverFor(delivery.firm_id, profile?.name ?? '')) };
+      })();
+      batch.firms.set(delivery.firm_id, firmSetup);
+    }
+    const { profile: firm, server, from } = await firmSetup;
+    const firmName = firm?.name ?? '';
+    const rendered = composeMail(
+      { kind: delivery.kind, language: delivery.language, data: delivery.data, sealedData: delivery.sealed_data },
+      { box, publicUrl: this.options.publicUrl, firmName, hasLogo: Boolean(firm?.logo) },
+    );
+    const replyTo =
+      typeof delivery.data.replyTo === 'string' && delivery.data.replyTo ? delivery.data.replyTo : undefined;
+    return {
+      server,
+      mail: {
+        from,
+        to: delivery.recipient,
+        replyTo,
+        ...rendered,
+        messageId: delivery.message_id,
+        headers: {
+          'X-Kantoor-Firm': delivery.firm_id,
+          'X-Kantoor-Kind': delivery.kind,
+          'X-Kantoor-Notification': delivery.id,
+          // RFC 3834: out-of-office replies must not answer a machine
+          'Auto-Submitted': 'auto-generated',
+        },
+        inline: firm?.logo
+          ? [
+              {
+                cid: LOGO_CID,
+                content: Buffer.from(firm.logo),
+                contentType: firm.logo_content_type ?? 'image/png',
+                filename: 'logo',
+              },
+            ]
+          : undefined,
+      },
+    };
+  }
+
+  private async serverFor(
+    firmId: string,
+    firmName: string,
+  ): Promise<{ server: SmtpServer; from: OutgoingMail['from'] }> {
+    const own = await findSmtpSettings(this.options.db, firmId);
+    if (own) {
+      return {
+        server: {
+          host: own.host,
+          port: own.port,
+          tls: own.tls,
+          username: own.username || undefined,
+          password: own.sealed_password ? this.options.box.open(own.sealed_password) : undefined,
+          key: `${firmId}:${own.updated_at.getTime()}`,
+        },
+        from: { name: own.sender_name || firmName || 'Kantoor', address: own.sender_address },
+      };
+    }
+    const fallback = this.options.defaultSmtp;
+    if (!fallback) {
+      throw failedPrecondition('the firm has no SMTP server and the platform has no default one', {
+        reason: 'smtp_not_configured',
+      });
+    }
+    return {
+      server: { ...fallback, key: 'default' },
+      from: { name: firmName || 'Kantoor', address: fallback.senderAddress },
+    };
+  }
+
+  private failureRecord(delivery: ClaimedNotification, error: unknown, startedAt: Date, subject?: string): BatchRecord {
+    const { policy } = this.options;
+    const outcome = outcomeOfFailure(error, delivery.attempts, policy);
+    const smtpResponse = (error as { response?: unknown }).response;
+    return {
+      id: delivery.id,
+      kind: delivery.kind,
+      attempt: delivery.attempts,
+      outcome,
+      startedAt,
+      resent: delivery.interrupted,
+      subject,
+      smtpResponse: typeof smtpResponse === 'string' ? smtpResponse : undefined,
+      error: error instanceof Error ? error.message : String(error),
+      nextAttemptAt:
+        outcome === 'retry_scheduled' ? new Date(Date.now() + retryDelayMs(delivery.attempts, policy)) : undefined,
+    };
+  }
+
+  private logOutcome(record: BatchRecord): void {
+    const fields = { notificationId: record.id, kind: record.kind, attempt: record.attempt, resent: record.resent };
+    if (record.outcome === 'sent') this.options.logger.info(fields, 'mail sent');
+    else if (record.outcome === 'failed')
+      this.options.logger.error({ ...fields, error: record.error }, 'mail failed for good');
+    else
+      this.options.logger.warn(
+        { ...fields, error: record.error, nextAttemptAt: record.nextAttemptAt },
+        'mail not sent; tried again later',
+      );
+  }
+}
+
+type BatchRecord = AttemptRecord & { id: string; kind: string };
+
+interface Batch {
+  firms: Map<
+    string,
+    Promise<{ profile: Awaited<ReturnType<typeof findFirmProfile>>; server: SmtpServer; from: OutgoingMail['from'] }>
+  >;
+  records: BatchRecord[];
+}

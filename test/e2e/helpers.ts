@@ -1,0 +1,25 @@
+/** Talking to a running platform as a person would: through the gateway, with a token. */
+export async function login(url: string, email: string, password: string): Promise<string> {
+  const response = await fetch(`${url}/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email, password }),
+  });
+  if (response.status !== 200) throw new Error(`login answered ${response.status}: ${await response.text()}`);
+  return ((await response.json()) as { accessToken: string }).accessToken;
+}
+
+export async function call(url: string, token: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+  const response = await fetch(`${url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status, type: response.headers.get('content-type') ?? '', body: text ? JSON.parse(text) : undefined };
+}
+
+export async function mailsTo(url: string, token: string, address: string): Promise<Array<{ subject: string; messageId: string }>> {
+  const { body } = await call(url, token, 'GET', '/v1/mailbox/messages');
+  return (body.items as Array<{ to: string[]; subject: string; messageId: string }>).filter((mail) => mail.to.includes(address));
+}
