@@ -17,7 +17,13 @@ function el(tag, attributes, ...children) {
 
 /** Text with `code` spans, the only markup the descriptions use. */
 function prose(text) {
-  return el('p', {}, String(text || '').split(/`([^`]*)`/).map((part, index) => (index % 2 ? el('code', {}, part) : part)));
+  return el(
+    'p',
+    {},
+    String(text || '')
+      .split(/`([^`]*)`/)
+      .map((part, index) => (index % 2 ? el('code', {}, part) : part)),
+  );
 }
 
 function refName(ref) {
@@ -31,7 +37,8 @@ function typeLabel(schema) {
   if (schema.const !== undefined) return `= ${JSON.stringify(schema.const)}`;
   const types = [].concat(schema.type || []);
   if (types.includes('array')) return `array of ${typeLabel(schema.items)}`;
-  let label = types.join(' | ') || (schema.oneOf ? 'one of' : schema.anyOf ? 'any of' : schema.allOf ? 'all of' : 'any');
+  let label =
+    types.join(' | ') || (schema.oneOf ? 'one of' : schema.anyOf ? 'any of' : schema.allOf ? 'all of' : 'any');
   if (schema.format) label += ` (${schema.format})`;
   if (schema.contentMediaType) label += ` (${schema.contentMediaType})`;
   return label;
@@ -48,9 +55,10 @@ function constraints(schema) {
 
 function schemaView(schema, depth) {
   depth = depth || 0;
-  const label = schema && schema.$ref
-    ? el('a', { href: `#schema-${refName(schema.$ref)}` }, refName(schema.$ref))
-    : el('span', {}, typeLabel(schema));
+  const label =
+    schema && schema.$ref
+      ? el('a', { href: `#schema-${refName(schema.$ref)}` }, refName(schema.$ref))
+      : el('span', {}, typeLabel(schema));
   const parts = [label];
   if (!schema || schema.$ref || depth > 6) return el('div', { class: 'schema' }, parts);
   parts.push(constraints(schema));
@@ -58,7 +66,16 @@ function schemaView(schema, depth) {
   const children = [];
   const required = new Set(schema.required || []);
   for (const [name, property] of Object.entries(schema.properties || {})) {
-    children.push(el('li', {}, el('strong', {}, name), required.has(name) ? el('span', { class: 'required' }, ' *') : null, ': ', schemaView(property, depth + 1)));
+    children.push(
+      el(
+        'li',
+        {},
+        el('strong', {}, name),
+        required.has(name) ? el('span', { class: 'required' }, ' *') : null,
+        ': ',
+        schemaView(property, depth + 1),
+      ),
+    );
   }
   const itemSchema = schema.items && !schema.items.$ref && schema.items.properties ? schema.items : null;
   if (itemSchema) children.push(el('li', {}, 'each item: ', schemaView(itemSchema, depth + 1)));
@@ -76,11 +93,20 @@ function parametersTable(parameters, components) {
   if (!resolved.length) return null;
   return [
     el('h4', {}, 'Parameters'),
-    el('table', {},
+    el(
+      'table',
+      {},
       el('tr', {}, el('th', {}, 'name'), el('th', {}, 'in'), el('th', {}, 'type'), el('th', {}, 'description')),
       resolved.map((parameter) =>
-        el('tr', {},
-          el('td', {}, el('code', {}, parameter.name), parameter.required ? el('span', { class: 'required' }, ' *') : null),
+        el(
+          'tr',
+          {},
+          el(
+            'td',
+            {},
+            el('code', {}, parameter.name),
+            parameter.required ? el('span', { class: 'required' }, ' *') : null,
+          ),
           el('td', {}, parameter.in),
           el('td', {}, schemaView(parameter.schema)),
           el('td', {}, parameter.description || ''),
@@ -91,24 +117,67 @@ function parametersTable(parameters, components) {
 }
 
 function contentView(content) {
-  return Object.entries(content || {}).map(([type, media]) => el('div', {}, el('span', { class: 'muted' }, type), schemaView(media.schema)));
+  return Object.entries(content || {}).map(([type, media]) =>
+    el('div', {}, el('span', { class: 'muted' }, type), schemaView(media.schema)),
+  );
 }
 
 function operationView(path, method, operation, components) {
-  const badges = [operation.security && operation.security.length ? `needs ${operation['x-permission'] || 'authentication'}` : 'public'];
+  const badges = [
+    operation.security && operation.security.length
+      ? `needs ${operation['x-permission'] || 'authentication'}`
+      : 'public',
+  ];
   if (operation['x-idempotency-key']) badges.push('accepts Idempotency-Key');
   else if (operation['x-mutates']) badges.push('no Idempotency-Key');
   if (operation['x-streaming']) badges.push(`streamed ${operation['x-streaming']}`);
   const responses = Object.entries(operation.responses || {});
-  return el('section', { class: 'operation', id: operation.operationId, 'data-search': [path, method, operation.summary, operation.operationId, (operation.tags || []).join(' '), operation['x-permission'] || ''].join(' ').toLowerCase() },
+  return el(
+    'section',
+    {
+      class: 'operation',
+      id: operation.operationId,
+      'data-search': [
+        path,
+        method,
+        operation.summary,
+        operation.operationId,
+        (operation.tags || []).join(' '),
+        operation['x-permission'] || '',
+      ]
+        .join(' ')
+        .toLowerCase(),
+    },
     el('div', {}, el('span', { class: `method ${method}` }, method), el('span', { class: 'path' }, path)),
     el('h3', {}, operation.summary || operation.operationId),
-    el('div', { class: 'badges' }, badges.map((badge) => el('span', {}, badge)), el('span', {}, `operationId ${operation.operationId}`)),
+    el(
+      'div',
+      { class: 'badges' },
+      badges.map((badge) => el('span', {}, badge)),
+      el('span', {}, `operationId ${operation.operationId}`),
+    ),
     operation.description ? prose(operation.description) : null,
     parametersTable(operation.parameters || [], components),
-    operation.requestBody ? [el('h4', {}, 'Request body'), operation.requestBody.description ? prose(operation.requestBody.description) : null, contentView(operation.requestBody.content)] : null,
+    operation.requestBody
+      ? [
+          el('h4', {}, 'Request body'),
+          operation.requestBody.description ? prose(operation.requestBody.description) : null,
+          contentView(operation.requestBody.content),
+        ]
+      : null,
     el('h4', {}, 'Responses'),
-    el('table', {}, responses.map(([status, response]) => el('tr', {}, el('td', {}, el('strong', {}, status)), el('td', {}, response.description, contentView(response.content))))),
+    el(
+      'table',
+      {},
+      responses.map(([status, response]) =>
+        el(
+          'tr',
+          {},
+          el('td', {}, el('strong', {}, status)),
+          el('td', {}, response.description, contentView(response.content)),
+        ),
+      ),
+    ),
   );
 }
 
@@ -117,7 +186,11 @@ function render(document_) {
   document.title = document_.info.title;
   document.getElementById('title').textContent = document_.info.title;
   document.getElementById('version').textContent = `version ${document_.info.version} · OpenAPI ${document_.openapi}`;
-  document.getElementById('description').replaceChildren(...String(document_.info.description || '').split('\n\n').map(prose));
+  document.getElementById('description').replaceChildren(
+    ...String(document_.info.description || '')
+      .split('\n\n')
+      .map(prose),
+  );
 
   const byTag = new Map();
   for (const [path, item] of Object.entries(document_.paths || {})) {
@@ -142,7 +215,14 @@ function render(document_) {
   }
   main.append(el('h2', {}, 'Schemas'));
   for (const [name, schema] of Object.entries(components.schemas || {})) {
-    main.append(el('section', { class: 'operation', id: `schema-${name}`, 'data-search': name.toLowerCase() }, el('h3', {}, name), schemaView(schema)));
+    main.append(
+      el(
+        'section',
+        { class: 'operation', id: `schema-${name}`, 'data-search': name.toLowerCase() },
+        el('h3', {}, name),
+        schemaView(schema),
+      ),
+    );
   }
 }
 
@@ -162,6 +242,8 @@ document.addEventListener('DOMContentLoaded', () => {
     })
     .then(render)
     .catch((error) => {
-      document.getElementById('operations').replaceChildren(el('p', {}, `The API description could not be loaded: ${error.message}`));
+      document
+        .getElementById('operations')
+        .replaceChildren(el('p', {}, `The API description could not be loaded: ${error.message}`));
     });
 });

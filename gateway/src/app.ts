@@ -112,7 +112,11 @@ export function createApp(input: GatewayDeps): Express {
       validateResponses: config.VALIDATE_RESPONSES,
     }),
   );
-  app.use(answerUnknownRoute(routes.map((route) => ({ method: route.method.toUpperCase(), pattern: pathPattern(route.path) }))));
+  app.use(
+    answerUnknownRoute(
+      routes.map((route) => ({ method: route.method.toUpperCase(), pattern: pathPattern(route.path) })),
+    ),
+  );
   app.use(problemResponder());
   return app;
 }

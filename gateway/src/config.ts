@@ -6,20 +6,55 @@ export const gatewaySettings = {
   ...commonSettings,
   PORT: settings.port({ default: 8080, description: 'HTTP port of the public API' }),
   HOST: settings.string({ default: '0.0.0.0' }),
-  OIDC_ISSUER: settings.url({ optional: true, protocols: ['https', 'http'], description: "the firm's OpenID Connect issuer (cluster mode)" }),
+  OIDC_ISSUER: settings.url({
+    optional: true,
+    protocols: ['https', 'http'],
+    description: "the firm's OpenID Connect issuer (cluster mode)",
+  }),
   OIDC_AUDIENCE: settings.string({ default: 'kantoor', description: 'audience the OpenID Connect tokens must name' }),
-  OIDC_JWKS_URI: settings.url({ optional: true, protocols: ['https', 'http'], description: "the issuer's JWKS; default: from its discovery document" }),
-  TOKEN_TTL_SECONDS: settings.integer({ default: 3600, min: 60, max: 86400, description: 'lifetime of tokens the gateway issues (embedded mode)' }),
+  OIDC_JWKS_URI: settings.url({
+    optional: true,
+    protocols: ['https', 'http'],
+    description: "the issuer's JWKS; default: from its discovery document",
+  }),
+  TOKEN_TTL_SECONDS: settings.integer({
+    default: 3600,
+    min: 60,
+    max: 86400,
+    description: 'lifetime of tokens the gateway issues (embedded mode)',
+  }),
   RATE_LIMIT_WINDOW_SECONDS: settings.integer({ default: 60, min: 1 }),
-  RATE_LIMIT_PER_USER: settings.integer({ default: 600, min: 1, description: 'requests per window per staff member or portal user' }),
+  RATE_LIMIT_PER_USER: settings.integer({
+    default: 600,
+    min: 1,
+    description: 'requests per window per staff member or portal user',
+  }),
   RATE_LIMIT_PER_API_KEY: settings.integer({ default: 1200, min: 1, description: 'requests per window per API key' }),
-  RATE_LIMIT_PER_IP: settings.integer({ default: 120, min: 1, description: 'requests per window per address, for unauthenticated requests' }),
-  RATE_LIMIT_LOGIN_PER_IP: settings.integer({ default: 10, min: 1, description: 'login attempts per window per address' }),
+  RATE_LIMIT_PER_IP: settings.integer({
+    default: 120,
+    min: 1,
+    description: 'requests per window per address, for unauthenticated requests',
+  }),
+  RATE_LIMIT_LOGIN_PER_IP: settings.integer({
+    default: 10,
+    min: 1,
+    description: 'login attempts per window per address',
+  }),
   CORS_ORIGINS: settings.list({ default: [], description: 'browser origins allowed to call the API, comma separated' }),
-  TRUST_PROXY: settings.string({ default: 'loopback', description: "express 'trust proxy': which proxies may set X-Forwarded-For" }),
-  JSON_BODY_LIMIT_BYTES: settings.integer({ default: 1_048_576, min: 1024, description: 'largest JSON body a route accepts unless it says otherwise' }),
+  TRUST_PROXY: settings.string({
+    default: 'loopback',
+    description: "express 'trust proxy': which proxies may set X-Forwarded-For",
+  }),
+  JSON_BODY_LIMIT_BYTES: settings.integer({
+    default: 1_048_576,
+    min: 1024,
+    description: 'largest JSON body a route accepts unless it says otherwise',
+  }),
   IDEMPOTENCY_TTL_HOURS: settings.integer({ default: 24, min: 1, max: 24 * 30 }),
-  VALIDATE_RESPONSES: settings.boolean({ default: false, description: 'check every response against its schema (tests, development)' }),
+  VALIDATE_RESPONSES: settings.boolean({
+    default: false,
+    description: 'check every response against its schema (tests, development)',
+  }),
 };
 
 export type GatewayConfig = ConfigOf<typeof gatewaySettings>;
@@ -30,7 +65,8 @@ export function readGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
   const problems: string[] = [];
   if (config.KANTOOR_MODE === 'cluster') {
     if (!config.DATABASE_URL) problems.push('DATABASE_URL is required in cluster mode');
-    if (!config.OIDC_ISSUER) problems.push('OIDC_ISSUER is required in cluster mode (the gateway issues no tokens there)');
+    if (!config.OIDC_ISSUER)
+      problems.push('OIDC_ISSUER is required in cluster mode (the gateway issues no tokens there)');
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

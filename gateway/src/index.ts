@@ -1,5 +1,11 @@
 export { createApp, type GatewayDeps, type ServiceClients } from './app';
-export { gatewaySettings, readGatewayConfig, tokenSigningKeyFile, GATEWAY_MIGRATIONS_DIR, type GatewayConfig } from './config';
+export {
+  gatewaySettings,
+  readGatewayConfig,
+  tokenSigningKeyFile,
+  GATEWAY_MIGRATIONS_DIR,
+  type GatewayConfig,
+} from './config';
 
 export {
   defineRoute,
@@ -26,9 +32,23 @@ export { OPERATIONAL_PATHS, type ReadinessCheck } from './routes/operations';
 
 export { callerFromClaims, claimsForCaller, type Caller, type ResolveCaller, type StaffRole } from './auth/caller';
 export { verifyBearerToken, type TokenVerifier } from './auth/token-verifier';
-export { loadEmbeddedTokenIssuer, EMBEDDED_ISSUER, TOKEN_AUDIENCE, type EmbeddedTokenIssuer, type EmbeddedTokenOptions, type IssuedToken } from './auth/embedded-tokens';
+export {
+  loadEmbeddedTokenIssuer,
+  EMBEDDED_ISSUER,
+  TOKEN_AUDIENCE,
+  type EmbeddedTokenIssuer,
+  type EmbeddedTokenOptions,
+  type IssuedToken,
+} from './auth/embedded-tokens';
 export { createOidcVerifier, type OidcVerifierOptions } from './auth/oidc';
-export { ApiKeyStore, managesApiKeys, type ApiKey, type ApiKeyManagement, type ApiKeyVerifier, type CreatedApiKey } from './auth/api-keys';
+export {
+  ApiKeyStore,
+  managesApiKeys,
+  type ApiKey,
+  type ApiKeyManagement,
+  type ApiKeyVerifier,
+  type CreatedApiKey,
+} from './auth/api-keys';
 export { authorizeByScopes, scopeGrants, type Authorize } from './auth/authorize';
 export { authorizeWithPolicy, directoryAccessFacts, resolveCallerByEmail } from './auth/dossier-policy';
 export type { LoginCredentials, LoginIdentity, PasswordLogin } from './auth/password-login';

@@ -11,7 +11,15 @@ import { startGateway } from './start-gateway';
 
 /** `<SERVICE>_GRPC_ADDRESS` for each service, e.g. DIRECTORY_GRPC_ADDRESS=kantoor-directory:50051. */
 function serviceAddresses(env: NodeJS.ProcessEnv): Record<string, string> {
-  const names = ['directory', 'document-intake', 'archive', 'invoicing', 'backup', 'accounting-connector', 'notification'];
+  const names = [
+    'directory',
+    'document-intake',
+    'archive',
+    'invoicing',
+    'backup',
+    'accounting-connector',
+    'notification',
+  ];
   const addresses: Record<string, string> = {};
   const missing: string[] = [];
   for (const name of names) {
@@ -24,7 +32,8 @@ function serviceAddresses(env: NodeJS.ProcessEnv): Record<string, string> {
 }
 
 async function openDatabase(config: GatewayConfig): Promise<Database> {
-  if (config.KANTOOR_MODE === 'cluster') return new PgDatabase({ connectionString: config.DATABASE_URL!, max: config.DATABASE_POOL_SIZE });
+  if (config.KANTOOR_MODE === 'cluster')
+    return new PgDatabase({ connectionString: config.DATABASE_URL!, max: config.DATABASE_POOL_SIZE });
   const dir = path.join(config.DATA_DIR, 'gateway', 'pgdata');
   await mkdir(dir, { recursive: true });
   return PgliteDatabase.open(dir);

@@ -53,7 +53,9 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   const { config, logger, db, addresses } = options;
   await migrateGatewayDatabase(db);
   const directory = createServiceClient(DirectoryService, addresses.directory);
-  const notification = addresses.notification ? createServiceClient(NotificationService, addresses.notification) : undefined;
+  const notification = addresses.notification
+    ? createServiceClient(NotificationService, addresses.notification)
+    : undefined;
   const services: ServiceClients = { directory, notification, ...options.extraServices };
 
   const embedded = config.KANTOOR_MODE === 'embedded';

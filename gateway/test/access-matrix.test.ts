@@ -102,9 +102,7 @@ interface World {
 /** A sample request per operation; fresh targets where the allowed request would use one up. */
 const SAMPLES: Record<
   string,
-  (
-    world: World,
-  ) => Promise<{
+  (world: World) => Promise<{
     params?: Record<string, string>;
     body?: object;
     query?: Record<string, string>;

@@ -25,10 +25,19 @@ describeEachDatabase('API keys', (open) => {
   afterAll(() => database.dispose());
 
   it('verifies a new key as a caller of its firm with its scopes, and stores only a hash of it', async () => {
-    const { apiKey, key } = await store.create({ firmId: 'firm-1', name: 'Exact sync', scopes: ['dossier:read', 'document:*'] });
+    const { apiKey, key } = await store.create({
+      firmId: 'firm-1',
+      name: 'Exact sync',
+      scopes: ['dossier:read', 'document:*'],
+    });
     expect(key).toMatch(/^kntr_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$/);
     expect(key.startsWith(`kntr_${apiKey.prefix}_`)).toBe(true);
-    await expect(store.verify(key)).resolves.toEqual({ kind: 'api_key', subjectId: apiKey.id, firmId: 'firm-1', scopes: ['dossier:read', 'document:*'] });
+    await expect(store.verify(key)).resolves.toEqual({
+      kind: 'api_key',
+      subjectId: apiKey.id,
+      firmId: 'firm-1',
+      scopes: ['dossier:read', 'document:*'],
+    });
     const { rows } = await database.db.query('SELECT * FROM api_keys WHERE id = $1', [apiKey.id]);
     expect(JSON.stringify(rows)).not.toContain(key.split('_')[2]);
   });
@@ -47,14 +56,21 @@ describeEachDatabase('API keys', (open) => {
   });
 
   it('refuses keys without scopes or with malformed ones', async () => {
-    await expect(store.create({ firmId: 'firm-1', name: 'x', scopes: [] })).rejects.toMatchObject({ reason: 'invalid_scopes' });
-    await expect(store.create({ firmId: 'firm-1', name: 'x', scopes: ['everything'] })).rejects.toMatchObject({ reason: 'invalid_scopes' });
+    await expect(store.create({ firmId: 'firm-1', name: 'x', scopes: [] })).rejects.toMatchObject({
+      reason: 'invalid_scopes',
+    });
+    await expect(store.create({ firmId: 'firm-1', name: 'x', scopes: ['everything'] })).rejects.toMatchObject({
+      reason: 'invalid_scopes',
+    });
   });
 
   it('lets an admin manage keys over HTTP, and the key then works within its scopes only', async () => {
     const { app } = testApp({ db: database.db }, [...routeTable, whoAmI, readDossiers]);
     const admin = bearer(staff({ firmId: 'firm-http', subjectId: 'admin-1' }));
-    const created = await request(app).post('/v1/api-keys').set('authorization', admin).send({ name: 'Partner', scopes: ['dossier:read'] });
+    const created = await request(app)
+      .post('/v1/api-keys')
+      .set('authorization', admin)
+      .send({ name: 'Partner', scopes: ['dossier:read'] });
     expect(created.status).toBe(201);
     const { key, apiKey } = created.body;
 
@@ -71,7 +87,9 @@ describeEachDatabase('API keys', (open) => {
     expect(listed.body.items).toEqual([{ ...apiKey, revokedAt: null }]);
     expect(JSON.stringify(listed.body)).not.toContain(key);
 
-    const otherFirm = await request(app).delete(`/v1/api-keys/${apiKey.id}`).set('authorization', bearer(staff({ firmId: 'firm-other' })));
+    const otherFirm = await request(app)
+      .delete(`/v1/api-keys/${apiKey.id}`)
+      .set('authorization', bearer(staff({ firmId: 'firm-other' })));
     expect(otherFirm.status).toBe(404);
     await request(app).delete(`/v1/api-keys/${apiKey.id}`).set('authorization', admin).expect(200);
     const afterRevoke = await request(app).get('/v1/test/dossiers').set('x-api-key', key);
@@ -81,7 +99,10 @@ describeEachDatabase('API keys', (open) => {
 
   it('lets only admins manage keys, and never stores a new key for idempotent replay', async () => {
     const { app } = testApp({ db: database.db }, routeTable);
-    const employee = await request(app).post('/v1/api-keys').set('authorization', bearer(staff({ role: 'employee' }))).send({ name: 'x', scopes: ['dossier:read'] });
+    const employee = await request(app)
+      .post('/v1/api-keys')
+      .set('authorization', bearer(staff({ role: 'employee' })))
+      .send({ name: 'x', scopes: ['dossier:read'] });
     expect(employee.status).toBe(403);
     const withKey = await request(app)
       .post('/v1/api-keys')
@@ -95,7 +116,10 @@ describeEachDatabase('API keys', (open) => {
   it('refuses a request carrying both a bearer token and an API key', async () => {
     const { app } = testApp({ db: database.db });
     const { key } = await store.create({ firmId: 'firm-1', name: 'both', scopes: ['firm:read'] });
-    const response = await request(app).get('/v1/test/whoami').set('x-api-key', key).set('authorization', bearer(staff()));
+    const response = await request(app)
+      .get('/v1/test/whoami')
+      .set('x-api-key', key)
+      .set('authorization', bearer(staff()));
     expect(response.status).toBe(401);
     expect(response.body.type).toBe(problemType('ambiguous-credentials'));
   });

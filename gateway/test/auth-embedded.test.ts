@@ -4,10 +4,23 @@ import { createLocalJWKSet, jwtVerify, SignJWT, UnsecuredJWT } from 'jose';
 import request from 'supertest';
 import { unauthenticated } from '@kantoor/errors';
 import { temporaryFolder } from '@kantoor/testing';
-import { EMBEDDED_ISSUER, loadEmbeddedTokenIssuer, routeTable, type EmbeddedTokenIssuer, type LoginIdentity, type PasswordLogin } from '../src';
+import {
+  EMBEDDED_ISSUER,
+  loadEmbeddedTokenIssuer,
+  routeTable,
+  type EmbeddedTokenIssuer,
+  type LoginIdentity,
+  type PasswordLogin,
+} from '../src';
 import { noDatabase, problemType, testApp, whoAmI } from './helpers';
 
-const anne: LoginIdentity = { kind: 'staff', subjectId: 'staff-anne', firmId: 'firm-1', role: 'employee', email: 'anne@firm.example' };
+const anne: LoginIdentity = {
+  kind: 'staff',
+  subjectId: 'staff-anne',
+  firmId: 'firm-1',
+  role: 'employee',
+  email: 'anne@firm.example',
+};
 
 /** Anne's password is "correct horse"; the directory would say so over gRPC. */
 const passwordLogin: PasswordLogin = async ({ email, password }) => {
@@ -29,7 +42,11 @@ afterAll(() => folder.remove());
 beforeEach(() => (now = Date.now()));
 
 const appWith = (env: Record<string, string> = {}) =>
-  testApp({ db: noDatabase, tokenIssuer: issuer, tokenVerifiers: [issuer], passwordLogin }, [...routeTable, whoAmI], env).app;
+  testApp(
+    { db: noDatabase, tokenIssuer: issuer, tokenVerifiers: [issuer], passwordLogin },
+    [...routeTable, whoAmI],
+    env,
+  ).app;
 
 describe('embedded tokens', () => {
   it('signs in with e-mail and password and uses the token as the caller', async () => {
@@ -47,12 +64,23 @@ describe('embedded tokens', () => {
   it('publishes its public key, which verifies the tokens (ES256, issuer kantoor-embedded, audience kantoor)', async () => {
     const app = appWith();
     const { body: keys } = await request(app).get('/.well-known/jwks.json').expect(200);
-    expect(keys.keys).toEqual([expect.objectContaining({ kty: 'EC', crv: 'P-256', alg: 'ES256', kid: expect.any(String) })]);
+    expect(keys.keys).toEqual([
+      expect.objectContaining({ kty: 'EC', crv: 'P-256', alg: 'ES256', kid: expect.any(String) }),
+    ]);
     expect(keys.keys[0]).not.toHaveProperty('d');
     const { accessToken } = await issuer.issue(anne);
-    const { payload, protectedHeader } = await jwtVerify(accessToken, createLocalJWKSet(keys), { issuer: 'kantoor-embedded', audience: 'kantoor' });
+    const { payload, protectedHeader } = await jwtVerify(accessToken, createLocalJWKSet(keys), {
+      issuer: 'kantoor-embedded',
+      audience: 'kantoor',
+    });
     expect(protectedHeader.alg).toBe('ES256');
-    expect(payload).toMatchObject({ sub: 'staff-anne', firm_id: 'firm-1', role: 'employee', email: anne.email, kind: 'staff' });
+    expect(payload).toMatchObject({
+      sub: 'staff-anne',
+      firm_id: 'firm-1',
+      role: 'employee',
+      email: anne.email,
+      kind: 'staff',
+    });
     expect(payload.exp! - payload.iat!).toBe(3600);
   });
 
@@ -64,7 +92,10 @@ describe('embedded tokens', () => {
 
     const other = await temporaryFolder('gateway-keys-');
     const elsewhere = await loadEmbeddedTokenIssuer({ keyFile: path.join(other.path, 'key.json'), ttlSeconds: 3600 });
-    await expect(elsewhere.verify(accessToken)).rejects.toMatchObject({ kind: 'unauthenticated', reason: 'invalid_token' });
+    await expect(elsewhere.verify(accessToken)).rejects.toMatchObject({
+      kind: 'unauthenticated',
+      reason: 'invalid_token',
+    });
     await other.remove();
   });
 
@@ -92,7 +123,13 @@ describe('embedded tokens', () => {
     const app = appWith({ RATE_LIMIT_LOGIN_PER_IP: '3' });
     const statuses = [];
     for (let attempt = 0; attempt < 5; attempt++) {
-      statuses.push((await request(app).post('/v1/auth/login').send({ email: anne.email, password: `guess-${attempt}` })).status);
+      statuses.push(
+        (
+          await request(app)
+            .post('/v1/auth/login')
+            .send({ email: anne.email, password: `guess-${attempt}` })
+        ).status,
+      );
     }
     expect(statuses).toEqual([401, 401, 401, 429, 429]);
     const blocked = await request(app).post('/v1/auth/login').send({ email: anne.email, password: 'correct horse' });
@@ -107,11 +144,20 @@ describe('embedded tokens', () => {
     now = Date.now();
     const good = (await issuer.issue(anne)).accessToken;
     const [header, payload, signature] = good.split('.');
-    const promoted = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(payload, 'base64url').toString()), role: 'admin' })).toString('base64url');
+    const promoted = Buffer.from(
+      JSON.stringify({ ...JSON.parse(Buffer.from(payload, 'base64url').toString()), role: 'admin' }),
+    ).toString('base64url');
     const unsigned = new UnsecuredJWT({ sub: 'staff-anne', firm_id: 'firm-1', kind: 'staff', role: 'admin' })
-      .setIssuer(EMBEDDED_ISSUER).setAudience('kantoor').setExpirationTime('1h').encode();
+      .setIssuer(EMBEDDED_ISSUER)
+      .setAudience('kantoor')
+      .setExpirationTime('1h')
+      .encode();
     const sharedSecret = await new SignJWT({ firm_id: 'firm-1', kind: 'staff', role: 'admin' })
-      .setProtectedHeader({ alg: 'HS256' }).setSubject('x').setIssuer(EMBEDDED_ISSUER).setAudience('kantoor').setExpirationTime('1h')
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('x')
+      .setIssuer(EMBEDDED_ISSUER)
+      .setAudience('kantoor')
+      .setExpirationTime('1h')
       .sign(new TextEncoder().encode('a guessed secret of at least 32 bytes!'));
 
     const refusals: Array<[string, string]> = [
@@ -123,7 +169,11 @@ describe('embedded tokens', () => {
     ];
     for (const [token, type] of refusals) {
       const response = await request(app).get('/v1/test/whoami').set('authorization', `Bearer ${token}`);
-      expect({ token, status: response.status, type: response.body.type }).toEqual({ token, status: 401, type: problemType(type) });
+      expect({ token, status: response.status, type: response.body.type }).toEqual({
+        token,
+        status: 401,
+        type: problemType(type),
+      });
       expect(response.headers['www-authenticate']).toBe('Bearer realm="kantoor", error="invalid_token"');
     }
     const basic = await request(app).get('/v1/test/whoami').set('authorization', 'Basic YW5uZTpwdw==');

@@ -21,7 +21,9 @@ beforeAll(async () => {
     fetched.push(incoming.url ?? '');
     outgoing.setHeader('content-type', 'application/json');
     if (incoming.url === '/realms/firm/.well-known/openid-configuration') {
-      outgoing.end(JSON.stringify({ issuer: discoveryIssuer(issuer), jwks_uri: `${issuer}/protocol/openid-connect/certs` }));
+      outgoing.end(
+        JSON.stringify({ issuer: discoveryIssuer(issuer), jwks_uri: `${issuer}/protocol/openid-connect/certs` }),
+      );
     } else if (incoming.url === '/realms/firm/protocol/openid-connect/certs') {
       outgoing.end(JSON.stringify({ keys: [publishedKey] }));
     } else {
@@ -41,10 +43,26 @@ beforeEach(() => {
 /** The directory would look the person up by e-mail address; here one staff member is known. */
 const resolveCaller: ResolveCaller = (claims) =>
   claims.email === 'pieter@firm.example'
-    ? { kind: 'staff', subjectId: 'staff-pieter', firmId: 'firm-1', role: 'admin', email: String(claims.email), scopes: [] }
+    ? {
+        kind: 'staff',
+        subjectId: 'staff-pieter',
+        firmId: 'firm-1',
+        role: 'admin',
+        email: String(claims.email),
+        scopes: [],
+      }
     : null;
 
-const token = (overrides: { issuer?: string; audience?: string; expires?: string | number; email?: string; key?: KeyLike; kid?: string } = {}) =>
+const token = (
+  overrides: {
+    issuer?: string;
+    audience?: string;
+    expires?: string | number;
+    email?: string;
+    key?: KeyLike;
+    kid?: string;
+  } = {},
+) =>
   new SignJWT({ email: overrides.email ?? 'pieter@firm.example' })
     .setProtectedHeader({ alg: 'RS256', kid: overrides.kid ?? 'idp-key-1' })
     .setSubject('idp-subject-123')
@@ -55,23 +73,47 @@ const token = (overrides: { issuer?: string; audience?: string; expires?: string
     .sign(overrides.key ?? signingKey);
 
 const appFor = (options: { jwksUri?: string; issuer?: string } = {}) => {
-  const verifier = createOidcVerifier({ issuer: options.issuer ?? issuer, audience: 'kantoor', jwksUri: options.jwksUri, resolveCaller, timeoutMs: 1000 });
+  const verifier = createOidcVerifier({
+    issuer: options.issuer ?? issuer,
+    audience: 'kantoor',
+    jwksUri: options.jwksUri,
+    resolveCaller,
+    timeoutMs: 1000,
+  });
   return testApp({ db: noDatabase, tokenVerifiers: [verifier] }).app;
 };
 
 describe('OpenID Connect bearer tokens', () => {
   it("accepts a token of the firm's provider and maps it to a caller, finding the keys through discovery once", async () => {
     const app = appFor();
-    const first = await request(app).get('/v1/test/whoami').set('authorization', `Bearer ${await token()}`);
+    const first = await request(app)
+      .get('/v1/test/whoami')
+      .set('authorization', `Bearer ${await token()}`);
     expect(first.status).toBe(200);
-    expect(first.body).toEqual<Caller>({ kind: 'staff', subjectId: 'staff-pieter', firmId: 'firm-1', role: 'admin', email: 'pieter@firm.example', scopes: [] });
-    await request(app).get('/v1/test/whoami').set('authorization', `Bearer ${await token()}`).expect(200);
-    expect(fetched).toEqual(['/realms/firm/.well-known/openid-configuration', '/realms/firm/protocol/openid-connect/certs']);
+    expect(first.body).toEqual<Caller>({
+      kind: 'staff',
+      subjectId: 'staff-pieter',
+      firmId: 'firm-1',
+      role: 'admin',
+      email: 'pieter@firm.example',
+      scopes: [],
+    });
+    await request(app)
+      .get('/v1/test/whoami')
+      .set('authorization', `Bearer ${await token()}`)
+      .expect(200);
+    expect(fetched).toEqual([
+      '/realms/firm/.well-known/openid-configuration',
+      '/realms/firm/protocol/openid-connect/certs',
+    ]);
   });
 
   it('uses OIDC_JWKS_URI without discovery when it is set', async () => {
     const app = appFor({ jwksUri: `${issuer}/protocol/openid-connect/certs` });
-    await request(app).get('/v1/test/whoami').set('authorization', `Bearer ${await token()}`).expect(200);
+    await request(app)
+      .get('/v1/test/whoami')
+      .set('authorization', `Bearer ${await token()}`)
+      .expect(200);
     expect(fetched).toEqual(['/realms/firm/protocol/openid-connect/certs']);
   });
 
@@ -84,32 +126,54 @@ describe('OpenID Connect bearer tokens', () => {
       ['wrong audience', await token({ audience: 'another-app' }), 'invalid-token'],
       ['bad signature', await token({ key: otherKey }), 'invalid-token'],
       ['unknown key', await token({ key: otherKey, kid: 'idp-key-2' }), 'invalid-token'],
-      ['alg none', new UnsecuredJWT({ email: 'pieter@firm.example' }).setSubject('x').setIssuer(issuer).setAudience('kantoor').setExpirationTime('5m').encode(), 'invalid-token'],
+      [
+        'alg none',
+        new UnsecuredJWT({ email: 'pieter@firm.example' })
+          .setSubject('x')
+          .setIssuer(issuer)
+          .setAudience('kantoor')
+          .setExpirationTime('5m')
+          .encode(),
+        'invalid-token',
+      ],
     ];
     for (const [why, jwt, type] of refusals) {
       const response = await request(app).get('/v1/test/whoami').set('authorization', `Bearer ${jwt}`);
-      expect({ why, status: response.status, type: response.body.type }).toEqual({ why, status: 401, type: problemType(type) });
+      expect({ why, status: response.status, type: response.body.type }).toEqual({
+        why,
+        status: 401,
+        type: problemType(type),
+      });
     }
   });
 
   it('refuses a genuine token of someone the platform does not know with 403', async () => {
-    const response = await request(appFor()).get('/v1/test/whoami').set('authorization', `Bearer ${await token({ email: 'stranger@firm.example' })}`);
+    const response = await request(appFor())
+      .get('/v1/test/whoami')
+      .set('authorization', `Bearer ${await token({ email: 'stranger@firm.example' })}`);
     expect(response.status).toBe(403);
     expect(response.body.type).toBe(problemType('unknown-account'));
   });
 
   it('answers 503, not 401, when the provider cannot be reached or its discovery names another issuer', async () => {
     const unreachable = 'http://127.0.0.1:9/realms/firm';
-    const down = await request(appFor({ issuer: unreachable })).get('/v1/test/whoami').set('authorization', `Bearer ${await token({ issuer: unreachable })}`);
+    const down = await request(appFor({ issuer: unreachable }))
+      .get('/v1/test/whoami')
+      .set('authorization', `Bearer ${await token({ issuer: unreachable })}`);
     expect(down.status).toBe(503);
     expect(down.body.type).toBe(problemType('identity-provider-unavailable'));
 
     discoveryIssuer = () => 'https://impostor.example';
     const app = appFor();
-    const mismatch = await request(app).get('/v1/test/whoami').set('authorization', `Bearer ${await token()}`);
+    const mismatch = await request(app)
+      .get('/v1/test/whoami')
+      .set('authorization', `Bearer ${await token()}`);
     expect(mismatch.status).toBe(503);
     discoveryIssuer = (own) => own;
     // a failed discovery is not remembered: the next request tries again and succeeds
-    await request(app).get('/v1/test/whoami').set('authorization', `Bearer ${await token()}`).expect(200);
+    await request(app)
+      .get('/v1/test/whoami')
+      .set('authorization', `Bearer ${await token()}`)
+      .expect(200);
   });
 });

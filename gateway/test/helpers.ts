@@ -4,7 +4,16 @@ import { decodeJwt, UnsecuredJWT } from 'jose';
 import type { TestDatabase } from '@kantoor/testing';
 import { openTestPglite } from '@kantoor/testing';
 import { createLogger, type Logger } from '@kantoor/logging';
-import { callerFromClaims, claimsForCaller, createApp, migrateGatewayDatabase, readGatewayConfig, type Caller, type GatewayDeps, type TokenVerifier } from '../src';
+import {
+  callerFromClaims,
+  claimsForCaller,
+  createApp,
+  migrateGatewayDatabase,
+  readGatewayConfig,
+  type Caller,
+  type GatewayDeps,
+  type TokenVerifier,
+} from '../src';
 import { defineRoute, type Route } from '../src/openapi/route';
 
 export function testConfig(env: Record<string, string> = {}) {
@@ -60,7 +69,8 @@ export const trustingVerifier: TokenVerifier = {
   },
 };
 
-export const bearer = (caller: Caller) => `Bearer ${new UnsecuredJWT(claimsForCaller(caller)).setIssuer('test').encode()}`;
+export const bearer = (caller: Caller) =>
+  `Bearer ${new UnsecuredJWT(claimsForCaller(caller)).setIssuer('test').encode()}`;
 
 export function testApp(
   deps: Partial<GatewayDeps> & { db: GatewayDeps['db'] },
@@ -68,7 +78,13 @@ export function testApp(
   env: Record<string, string> = {},
 ) {
   const captured = captureLogs();
-  const app = createApp({ config: testConfig(env), logger: captured.logger, routes, tokenVerifiers: [trustingVerifier], ...deps });
+  const app = createApp({
+    config: testConfig(env),
+    logger: captured.logger,
+    routes,
+    tokenVerifiers: [trustingVerifier],
+    ...deps,
+  });
   return { app, logs: captured.lines };
 }
 

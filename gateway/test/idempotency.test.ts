@@ -16,7 +16,11 @@ const createTransfer = defineRoute<{ body: { amount: string; outcome?: 'crash' |
   auth: 'authenticated',
   permission: 'transfer:write',
   request: {
-    body: { type: 'object', required: ['amount'], properties: { amount: { type: 'string' }, outcome: { enum: ['crash', 'refuse'] } } },
+    body: {
+      type: 'object',
+      required: ['amount'],
+      properties: { amount: { type: 'string' }, outcome: { enum: ['crash', 'refuse'] } },
+    },
   },
   responses: { 201: { description: 'created' } },
   async handler({ body }) {
@@ -113,7 +117,9 @@ describeEachDatabase('Idempotency-Key', (open) => {
     expect(refusedAgain.body).toEqual(refused.body);
 
     expect((await post('crash-1', { amount: '1.00', outcome: 'crash' })).status).toBe(500);
-    expect((await post('crash-1', { amount: '1.00', outcome: 'crash' })).headers['idempotent-replayed']).toBeUndefined();
+    expect(
+      (await post('crash-1', { amount: '1.00', outcome: 'crash' })).headers['idempotent-replayed'],
+    ).toBeUndefined();
     expect(executions).toBe(3);
   });
 
@@ -140,12 +146,19 @@ describeEachDatabase('Idempotency-Key', (open) => {
   it('refuses a malformed key', async () => {
     const response = await post('has spaces in it', { amount: '1.00' });
     expect(response.status).toBe(400);
-    expect(response.body.errors).toEqual([{ field: 'header.Idempotency-Key', message: 'must be 1 to 255 visible ASCII characters' }]);
+    expect(response.body.errors).toEqual([
+      { field: 'header.Idempotency-Key', message: 'must be 1 to 255 visible ASCII characters' },
+    ]);
   });
 
   it('works for streamed uploads, hashing the body as it streams', async () => {
     const upload = (key: string, content: string) =>
-      request(app).post('/v1/test/statements').set('authorization', anne).set('idempotency-key', key).set('content-type', 'application/octet-stream').send(Buffer.from(content));
+      request(app)
+        .post('/v1/test/statements')
+        .set('authorization', anne)
+        .set('idempotency-key', key)
+        .set('content-type', 'application/octet-stream')
+        .send(Buffer.from(content));
     const first = await upload('statement-1', 'CODA 000000...'.repeat(1000));
     expect(first.status).toBe(201);
     const repeat = await upload('statement-1', 'CODA 000000...'.repeat(1000));

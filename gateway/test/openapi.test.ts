@@ -4,10 +4,24 @@ import { Script } from 'node:vm';
 import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import request from 'supertest';
-import { buildOpenApiDocument, checkRouteTable, defineRoute, DOCUMENTATION_PATHS, OPERATIONAL_PATHS, routeTable, type Route } from '../src';
+import {
+  buildOpenApiDocument,
+  checkRouteTable,
+  defineRoute,
+  DOCUMENTATION_PATHS,
+  OPERATIONAL_PATHS,
+  routeTable,
+  type Route,
+} from '../src';
 import { noDatabase, testApp, whoAmI } from './helpers';
 
-type Operation = { operationId: string; security: unknown[]; 'x-permission'?: string; parameters: unknown[]; responses: Record<string, unknown> };
+type Operation = {
+  operationId: string;
+  security: unknown[];
+  'x-permission'?: string;
+  parameters: unknown[];
+  responses: Record<string, unknown>;
+};
 
 function refsIn(value: unknown, found: string[] = []): string[] {
   if (Array.isArray(value)) value.forEach((item) => refsIn(item, found));
@@ -40,7 +54,9 @@ describe('the OpenAPI document', () => {
     const operations = Object.entries(document.paths).flatMap(([route, item]) =>
       Object.entries(item).map(([method, operation]) => `${method.toUpperCase()} ${route} ${operation.operationId}`),
     );
-    expect(operations.sort()).toEqual(routes.map((route) => `${route.method.toUpperCase()} ${route.path} ${route.operationId}`).sort());
+    expect(operations.sort()).toEqual(
+      routes.map((route) => `${route.method.toUpperCase()} ${route.path} ${route.operationId}`).sort(),
+    );
   });
 
   it('resolves every $ref, and every component schema compiles as JSON Schema 2020-12', () => {
@@ -50,7 +66,8 @@ describe('the OpenAPI document', () => {
     const ajv = new Ajv2020({ strict: false });
     addFormats(ajv);
     ajv.addSchema({ $id: 'doc', components: document.components });
-    for (const name of Object.keys(document.components.schemas)) expect(typeof ajv.getSchema(`doc#/components/schemas/${name}`)).toBe('function');
+    for (const name of Object.keys(document.components.schemas))
+      expect(typeof ajv.getSchema(`doc#/components/schemas/${name}`)).toBe('function');
   });
 
   it('describes how each operation authenticates: bearer JWT or API key, with the permission it needs', () => {
@@ -64,7 +81,10 @@ describe('the OpenAPI document', () => {
     expect(whoami.responses).toHaveProperty('401');
     expect(document.paths['/v1/auth/login'].post.security).toEqual([]);
     expect(document.paths['/v1/api-keys/{apiKeyId}'].delete.parameters).toEqual(
-      expect.arrayContaining([expect.objectContaining({ name: 'apiKeyId', in: 'path', required: true }), { $ref: '#/components/parameters/IdempotencyKey' }]),
+      expect.arrayContaining([
+        expect.objectContaining({ name: 'apiKeyId', in: 'path', required: true }),
+        { $ref: '#/components/parameters/IdempotencyKey' },
+      ]),
     );
   });
 
@@ -121,22 +141,34 @@ class FakeElement {
 describe('the documentation page', () => {
   it('renders every operation with its permission, parameters and schemas, and filters them', async () => {
     const document_ = buildOpenApiDocument(routeTable);
-    const byId = new Map(['title', 'version', 'description', 'filter', 'nav', 'operations'].map((id) => [id, new FakeElement('div')]));
+    const byId = new Map(
+      ['title', 'version', 'description', 'filter', 'nav', 'operations'].map((id) => [id, new FakeElement('div')]),
+    );
     const page = new FakeElement('document');
     const fakeDocument = {
       title: '',
       createElement: (tag: string) => new FakeElement(tag),
       createTextNode: (text: string) => ({ text }),
       getElementById: (id: string) => byId.get(id),
-      querySelectorAll: () => byId.get('operations')!.descendants().filter((node) => node.tag === 'section'),
+      querySelectorAll: () =>
+        byId
+          .get('operations')!
+          .descendants()
+          .filter((node) => node.tag === 'section'),
       addEventListener: (type: string, listener: (event: unknown) => void) => page.addEventListener(type, listener),
     };
     const source = readFileSync(path.resolve(__dirname, '..', 'docs-page', 'docs.js'), 'utf8');
-    new Script(source).runInNewContext({ document: fakeDocument, fetch: async () => ({ ok: true, json: async () => document_ }) });
+    new Script(source).runInNewContext({
+      document: fakeDocument,
+      fetch: async () => ({ ok: true, json: async () => document_ }),
+    });
     page.listeners.DOMContentLoaded({});
     await new Promise((resolve) => setImmediate(resolve));
 
-    const sections = byId.get('operations')!.descendants().filter((node) => node.tag === 'section');
+    const sections = byId
+      .get('operations')!
+      .descendants()
+      .filter((node) => node.tag === 'section');
     expect(sections.map((section) => section.attributes.id)).toEqual(
       expect.arrayContaining([...routeTable.map((route) => route.operationId), 'schema-ApiKey', 'schema-Problem']),
     );
@@ -147,33 +179,55 @@ describe('the documentation page', () => {
     expect(byId.get('nav')!.textContent).toContain('POST /v1/auth/login');
 
     byId.get('filter')!.listeners.input({ target: { value: 'api_key:read' } });
-    expect(sections.filter((section) => !section.hidden).map((section) => section.attributes.id)).toEqual(['listApiKeys']);
+    expect(sections.filter((section) => !section.hidden).map((section) => section.attributes.id)).toEqual([
+      'listApiKeys',
+    ]);
   });
 });
 
 describe('the route table', () => {
-  const base = { method: 'get', path: '/v1/things', operationId: 'listThings', summary: 's', tags: ['t'], responses: { 200: { description: 'ok' } }, handler: () => ({}) } as const;
+  const base = {
+    method: 'get',
+    path: '/v1/things',
+    operationId: 'listThings',
+    summary: 's',
+    tags: ['t'],
+    responses: { 200: { description: 'ok' } },
+    handler: () => ({}),
+  } as const;
 
   it('leaves no route outside authentication and permissions: each is public or names its permission', () => {
     for (const route of routeTable) {
       if (route.auth === 'authenticated') expect(route.permission).toMatch(/^[a-z_]+:[a-z_]+$/);
       else expect(route.permission).toBeUndefined();
     }
-    expect(routeTable.filter((route) => route.auth === 'public').map((route) => route.operationId)).toEqual(expect.arrayContaining(['getJwks', 'login']));
+    expect(routeTable.filter((route) => route.auth === 'public').map((route) => route.operationId)).toEqual(
+      expect.arrayContaining(['getJwks', 'login']),
+    );
     expect(OPERATIONAL_PATHS).toEqual(['/healthz', '/readyz', '/metrics']);
   });
 
   it('refuses malformed declarations when they are made', () => {
-    expect(() => defineRoute({ ...base, auth: 'authenticated', permission: 'everything' as 'a:b' })).toThrow(/needs a permission/);
-    expect(() => defineRoute({ ...base, path: '/v1/things/{thingId}', auth: 'public' })).toThrow(/must declare exactly the path parameters thingId/);
+    expect(() => defineRoute({ ...base, auth: 'authenticated', permission: 'everything' as 'a:b' })).toThrow(
+      /needs a permission/,
+    );
+    expect(() => defineRoute({ ...base, path: '/v1/things/{thingId}', auth: 'public' })).toThrow(
+      /must declare exactly the path parameters thingId/,
+    );
     expect(() => defineRoute({ ...base, path: '/v1/things/:thingId', auth: 'public' })).toThrow(/OpenAPI template/);
-    expect(() => defineRoute({ ...base, method: 'post', streaming: 'upload', auth: 'public' })).toThrow(/needs a bodyLimit/);
+    expect(() => defineRoute({ ...base, method: 'post', streaming: 'upload', auth: 'public' })).toThrow(
+      /needs a bodyLimit/,
+    );
   });
 
   it('refuses two routes on the same method and path, or with the same operationId', () => {
     const one = defineRoute({ ...base, auth: 'public' });
-    expect(() => checkRouteTable([one, defineRoute({ ...base, operationId: 'other', auth: 'public' })])).toThrow(/GET \/v1\/things twice/);
-    expect(() => checkRouteTable([one, defineRoute({ ...base, path: '/v1/others', auth: 'public' })])).toThrow(/operation listThings twice/);
+    expect(() => checkRouteTable([one, defineRoute({ ...base, operationId: 'other', auth: 'public' })])).toThrow(
+      /GET \/v1\/things twice/,
+    );
+    expect(() => checkRouteTable([one, defineRoute({ ...base, path: '/v1/others', auth: 'public' })])).toThrow(
+      /operation listThings twice/,
+    );
   });
 
   it('keeps the documentation page assets in the package, where the built gateway finds them', () => {

@@ -8,7 +8,10 @@ describe('probes', () => {
   });
 
   it('is ready when every dependency check passes, and names each check', async () => {
-    const { app } = testApp({ db: noDatabase, readinessChecks: { directory: async () => undefined, database: async () => true } });
+    const { app } = testApp({
+      db: noDatabase,
+      readinessChecks: { directory: async () => undefined, database: async () => true },
+    });
     const response = await request(app).get('/readyz');
     expect(response.status).toBe(200);
     expect(response.body).toEqual({ status: 'ready', checks: { directory: 'ok', database: 'ok' } });
@@ -28,7 +31,10 @@ describe('probes', () => {
     const response = await request(app).get('/readyz');
     expect(response.status).toBe(503);
     expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
-    expect(response.body).toMatchObject({ type: problemType('not-ready'), checks: { directory: 'ok', archive: 'failed', invoicing: 'timeout', backup: 'failed' } });
+    expect(response.body).toMatchObject({
+      type: problemType('not-ready'),
+      checks: { directory: 'ok', archive: 'failed', invoicing: 'timeout', backup: 'failed' },
+    });
     expect(response.text).not.toContain('10.0.0.7');
     expect(logs().some((line) => line.check === 'archive')).toBe(true);
   });

@@ -10,7 +10,10 @@ const failing = defineRoute<{ query: { how?: string } }>({
   summary: 'Fails as asked',
   tags: ['test'],
   auth: 'public',
-  request: { query: { type: 'object', additionalProperties: false, properties: { how: { type: 'string' } } }, body: { type: 'object' } },
+  request: {
+    query: { type: 'object', additionalProperties: false, properties: { how: { type: 'string' } } },
+    body: { type: 'object' },
+  },
   responses: { 200: { description: 'never' } },
   handler: ({ query }) => {
     if (query.how === 'domain') throw conflict('The dossier is closed.', { reason: 'dossier_closed' });
@@ -46,7 +49,11 @@ describe('every error is answered as problem+json', () => {
   it("gives a domain refusal its stable type from the error's reason", async () => {
     const response = await request(app).post('/v1/test/fail?how=domain').send({});
     expect(response.status).toBe(409);
-    expect(response.body).toMatchObject({ type: problemType('dossier-closed'), status: 409, detail: 'The dossier is closed.' });
+    expect(response.body).toMatchObject({
+      type: problemType('dossier-closed'),
+      status: 409,
+      detail: 'The dossier is closed.',
+    });
   });
 
   it('leaks neither message nor stack of an unexpected error, but logs it with the request id', async () => {
@@ -61,7 +68,9 @@ describe('every error is answered as problem+json', () => {
         requestId: response.headers['x-request-id'],
       });
       expect(response.text).not.toMatch(/hunter2|db-3|secret\.ts|stack/);
-      const logged = logs().find((line) => line.request_id === response.headers['x-request-id'] && line.msg === 'request failed');
+      const logged = logs().find(
+        (line) => line.request_id === response.headers['x-request-id'] && line.msg === 'request failed',
+      );
       expect(logged).toBeDefined();
     }
   });
@@ -75,9 +84,14 @@ describe('every error is answered as problem+json', () => {
     expect(wrongType.status).toBe(415);
     expect(wrongType.body.type).toBe(problemType('unsupported-media-type'));
 
-    const huge = await request(app).post('/v1/test/fail').send({ filler: 'x'.repeat(1_100_000) });
+    const huge = await request(app)
+      .post('/v1/test/fail')
+      .send({ filler: 'x'.repeat(1_100_000) });
     expect(huge.status).toBe(413);
-    expect(huge.body).toMatchObject({ type: problemType('payload-too-large'), detail: 'The body may be at most 1048576 bytes.' });
+    expect(huge.body).toMatchObject({
+      type: problemType('payload-too-large'),
+      detail: 'The body may be at most 1048576 bytes.',
+    });
   });
 
   it('keeps a sane X-Request-Id and replaces one that is not', async () => {
@@ -109,7 +123,8 @@ describe('every error is answered as problem+json', () => {
       auth: 'public',
       request: { params: { type: 'object', required: ['firmId'], properties: { firmId: { type: 'string' } } } },
       responses: { 200: { description: 'the firm' } },
-      handler: ({ params, services, signal }) => (services as unknown as { directory: FirmClient }).directory.getFirm(params.firmId, signal),
+      handler: ({ params, services, signal }) =>
+        (services as unknown as { directory: FirmClient }).directory.getFirm(params.firmId, signal),
     });
     const directory: FirmClient = {
       async getFirm(id) {
@@ -118,7 +133,9 @@ describe('every error is answered as problem+json', () => {
         throw new DomainError(kindFromGrpcStatus(5), 'There is no such firm.', { reason: 'firm_not_found' });
       },
     };
-    const { app: withServices } = testApp({ db: noDatabase, services: { directory } as unknown as ServiceClients }, [getFirm]);
+    const { app: withServices } = testApp({ db: noDatabase, services: { directory } as unknown as ServiceClients }, [
+      getFirm,
+    ]);
     expect((await request(withServices).get('/v1/firms/firm-1')).body).toEqual({ id: 'firm-1' });
     const missing = await request(withServices).get('/v1/firms/firm-9');
     expect(missing.status).toBe(404);

@@ -26,7 +26,12 @@ describe('rate limits', () => {
     const app = limited();
     const anne = bearer(staff({ subjectId: 'anne' }));
     const first = await request(app).get('/v1/test/whoami').set('authorization', anne);
-    expect(first.headers).toMatchObject({ 'ratelimit-limit': '3', 'ratelimit-remaining': '2', 'ratelimit-reset': '20', 'ratelimit-policy': '3;w=60' });
+    expect(first.headers).toMatchObject({
+      'ratelimit-limit': '3',
+      'ratelimit-remaining': '2',
+      'ratelimit-reset': '20',
+      'ratelimit-policy': '3;w=60',
+    });
     await request(app).get('/v1/test/whoami').set('authorization', anne).expect(200);
     await request(app).get('/v1/test/whoami').set('authorization', anne).expect(200);
     const refused = await request(app).get('/v1/test/whoami').set('authorization', anne);
@@ -35,7 +40,10 @@ describe('rate limits', () => {
     expect(refused.headers).toMatchObject({ 'retry-after': '20', 'ratelimit-remaining': '0' });
 
     // another person has a bucket of their own
-    await request(app).get('/v1/test/whoami').set('authorization', bearer(staff({ subjectId: 'bob' }))).expect(200);
+    await request(app)
+      .get('/v1/test/whoami')
+      .set('authorization', bearer(staff({ subjectId: 'bob' })))
+      .expect(200);
     // and Anne's refills with time: one request per 20 s
     now += 20_000;
     await request(app).get('/v1/test/whoami').set('authorization', anne).expect(200);
@@ -66,7 +74,12 @@ describe('TokenBuckets', () => {
     const buckets = new TokenBuckets(() => now);
     const policy = { limit: 10, windowSeconds: 10 };
     for (let i = 0; i < 10; i++) expect(buckets.take('k', policy).allowed).toBe(true);
-    expect(buckets.take('k', policy)).toMatchObject({ allowed: false, remaining: 0, retryAfterSeconds: 1, resetSeconds: 10 });
+    expect(buckets.take('k', policy)).toMatchObject({
+      allowed: false,
+      remaining: 0,
+      retryAfterSeconds: 1,
+      resetSeconds: 10,
+    });
     now = 3_000;
     expect(buckets.take('k', policy)).toMatchObject({ allowed: true, remaining: 2 });
     now = -50_000;

@@ -46,7 +46,9 @@ const downloadExport = defineRoute<{ params: { megabytes: number } }>({
   auth: 'authenticated',
   permission: 'document:read',
   streaming: 'download',
-  request: { params: { type: 'object', required: ['megabytes'], properties: { megabytes: { type: 'integer', minimum: 1 } } } },
+  request: {
+    params: { type: 'object', required: ['megabytes'], properties: { megabytes: { type: 'integer', minimum: 1 } } },
+  },
   responses: { 200: { description: 'the export', contentType: 'application/zip' } },
   handler({ params, signal }) {
     signal.addEventListener('abort', () => (source.aborted = true));
@@ -99,7 +101,14 @@ afterAll(() => new Promise((resolve) => server.close(resolve)));
 beforeEach(() => Object.assign(source, { produced: 0, destroyed: false, aborted: false }));
 
 function send(path: string, headers: Record<string, string | number>, agent: Agent | false = false) {
-  const outgoing = httpRequest({ host: '127.0.0.1', port, path, method: 'POST', agent, headers: { authorization: auth, ...headers } });
+  const outgoing = httpRequest({
+    host: '127.0.0.1',
+    port,
+    path,
+    method: 'POST',
+    agent,
+    headers: { authorization: auth, ...headers },
+  });
   const answer = new Promise<{ status: number; body: string; connection?: string }>((resolve, reject) => {
     let responded = false;
     outgoing.on('response', (incoming: IncomingMessage) => {
@@ -117,12 +126,17 @@ function send(path: string, headers: Record<string, string | number>, agent: Age
 
 /** Writes with backpressure; a connection the server closed ends the waiting too. */
 const write = (stream: NodeJS.WritableStream, chunk: Buffer) =>
-  new Promise<void>((resolve) => (stream.write(chunk) ? resolve() : stream.once('drain', resolve).once('close', resolve)));
+  new Promise<void>((resolve) =>
+    stream.write(chunk) ? resolve() : stream.once('drain', resolve).once('close', resolve),
+  );
 
 describe('streamed uploads', () => {
   it('reach the handler chunk by chunk: 50 MB go through without the gateway holding more than a few MB', async () => {
     const seen = new Promise<void>((resolve) => (firstChunkSeen = resolve));
-    const { outgoing, answer } = send('/v1/test/archives', { 'content-type': 'application/zip', 'content-length': 50 * MB });
+    const { outgoing, answer } = send('/v1/test/archives', {
+      'content-type': 'application/zip',
+      'content-length': 50 * MB,
+    });
     const chunk = Buffer.alloc(MB);
     const expected = createHash('sha256');
     handlerReceived = 0;
@@ -134,7 +148,12 @@ describe('streamed uploads', () => {
     written += MB;
     expected.update(chunk);
     // a gateway that buffered the body would not let the handler read anything before the client finished
-    await Promise.race([seen, new Promise((_, reject) => setTimeout(() => reject(new Error('the handler saw nothing of the first megabyte')), 5000))]);
+    await Promise.race([
+      seen,
+      new Promise((_, reject) =>
+        setTimeout(() => reject(new Error('the handler saw nothing of the first megabyte')), 5000),
+      ),
+    ]);
     for (let megabyte = 1; megabyte < 50; megabyte++) {
       chunk.fill(megabyte % 251);
       expected.update(chunk);
@@ -161,7 +180,11 @@ describe('streamed uploads', () => {
     // keep-alive, as browsers do: with `Connection: close` Node closes as soon as it answered, and the
     // client's next write fails before it reads the answer
     const keepAlive = new Agent({ keepAlive: true });
-    const chunked = send('/v1/test/archives', { 'content-type': 'application/zip', 'transfer-encoding': 'chunked' }, keepAlive);
+    const chunked = send(
+      '/v1/test/archives',
+      { 'content-type': 'application/zip', 'transfer-encoding': 'chunked' },
+      keepAlive,
+    );
     const megabyte = Buffer.alloc(MB);
     let answered = false;
     chunked.outgoing.once('response', () => (answered = true));
@@ -189,7 +212,9 @@ describe('streamed uploads', () => {
 describe('streamed downloads', () => {
   function get(path: string) {
     return new Promise<IncomingMessage>((resolve, reject) => {
-      httpRequest({ host: '127.0.0.1', port, path, agent: false, headers: { authorization: auth } }, resolve).on('error', reject).end();
+      httpRequest({ host: '127.0.0.1', port, path, agent: false, headers: { authorization: auth } }, resolve)
+        .on('error', reject)
+        .end();
     });
   }
 
@@ -233,7 +258,8 @@ describe('streamed downloads', () => {
     // socket and stream buffers hold a few megabytes at most; the rest is not produced yet
     expect(source.produced).toBeLessThan(10 * MB);
     incoming.destroy();
-    for (let wait = 0; wait < 100 && !(source.destroyed && source.aborted); wait++) await new Promise((resolve) => setTimeout(resolve, 10));
+    for (let wait = 0; wait < 100 && !(source.destroyed && source.aborted); wait++)
+      await new Promise((resolve) => setTimeout(resolve, 10));
     expect(source).toMatchObject({ destroyed: true, aborted: true });
     expect(source.produced).toBeLessThan(10 * MB);
   });

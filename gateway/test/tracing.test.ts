@@ -45,9 +45,16 @@ describe('trace context', () => {
 
   it('starts a trace of its own when the caller sends none, and ignores a malformed traceparent', async () => {
     const { app, logs } = testApp({ db: noDatabase }, [slowEcho]);
-    await request(app).post('/v1/test/echo').set('x-request-id', 'req-trace-2').set('traceparent', 'garbage').send({ text: 'x' }).expect(200);
+    await request(app)
+      .post('/v1/test/echo')
+      .set('x-request-id', 'req-trace-2')
+      .set('traceparent', 'garbage')
+      .send({ text: 'x' })
+      .expect(200);
     await request(app).post('/v1/test/echo').set('x-request-id', 'req-trace-3').send({ text: 'x' }).expect(200);
-    const traceIds = ['req-trace-2', 'req-trace-3'].map((id) => logs().find((entry) => entry.request_id === id && entry.msg === 'request answered')?.trace_id);
+    const traceIds = ['req-trace-2', 'req-trace-3'].map(
+      (id) => logs().find((entry) => entry.request_id === id && entry.msg === 'request answered')?.trace_id,
+    );
     for (const id of traceIds) expect(id).toMatch(/^[0-9a-f]{32}$/);
     expect(new Set([...traceIds, traceId]).size).toBe(3);
   });

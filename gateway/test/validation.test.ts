@@ -6,12 +6,19 @@ const Line = namedSchema('InvoiceLine', {
   type: 'object',
   additionalProperties: false,
   required: ['description', 'amount'],
-  properties: { description: { type: 'string', minLength: 1 }, amount: { type: 'string', pattern: '^-?\\d+\\.\\d{2}$' } },
+  properties: {
+    description: { type: 'string', minLength: 1 },
+    amount: { type: 'string', pattern: '^-?\\d+\\.\\d{2}$' },
+  },
 });
 
 const seen: unknown[] = [];
 
-const createInvoice = defineRoute<{ params: { dossierId: string }; query: { limit: number; tags?: string[] }; body: unknown }>({
+const createInvoice = defineRoute<{
+  params: { dossierId: string };
+  query: { limit: number; tags?: string[] };
+  body: unknown;
+}>({
   method: 'post',
   path: '/v1/dossiers/{dossierId}/invoices',
   operationId: 'createTestInvoice',
@@ -24,16 +31,27 @@ const createInvoice = defineRoute<{ params: { dossierId: string }; query: { limi
     query: {
       type: 'object',
       additionalProperties: false,
-      properties: { limit: { type: 'integer', minimum: 1, maximum: 100, default: 20 }, tags: { type: 'array', items: { type: 'string' } } },
+      properties: {
+        limit: { type: 'integer', minimum: 1, maximum: 100, default: 20 },
+        tags: { type: 'array', items: { type: 'string' } },
+      },
     },
     body: {
       type: 'object',
       additionalProperties: false,
       required: ['customerEmail', 'lines'],
-      properties: { customerEmail: { type: 'string', format: 'email' }, lines: { type: 'array', minItems: 1, items: Line } },
+      properties: {
+        customerEmail: { type: 'string', format: 'email' },
+        lines: { type: 'array', minItems: 1, items: Line },
+      },
     },
   },
-  responses: { 201: { description: 'created', schema: { type: 'object', required: ['id'], properties: { id: { type: 'string' } } } } },
+  responses: {
+    201: {
+      description: 'created',
+      schema: { type: 'object', required: ['id'], properties: { id: { type: 'string' } } },
+    },
+  },
   handler: ({ params, query, body }) => {
     seen.push({ params, query, body });
     return reply(201, { id: 'inv-1' });
@@ -47,7 +65,12 @@ const misbehaving = defineRoute({
   summary: 'Answers against its own schema',
   tags: ['test'],
   auth: 'public',
-  responses: { 200: { description: 'ok', schema: { type: 'object', required: ['total'], properties: { total: { type: 'string' } } } } },
+  responses: {
+    200: {
+      description: 'ok',
+      schema: { type: 'object', required: ['total'], properties: { total: { type: 'string' } } },
+    },
+  },
   handler: () => ({ total: 12.5 }),
 });
 
@@ -66,7 +89,9 @@ describe('requests are validated against the route table', () => {
       .send({ customerEmail: 'not-an-email', lines: [{ description: '', amount: '12,50' }, {}], discount: 5 });
     expect(response.status).toBe(400);
     expect(response.body.type).toBe(problemType('validation-failed'));
-    const fields = response.body.errors.map((error: { field: string; message: string }) => `${error.field}: ${error.message}`);
+    const fields = response.body.errors.map(
+      (error: { field: string; message: string }) => `${error.field}: ${error.message}`,
+    );
     expect(fields).toEqual(
       expect.arrayContaining([
         'params.dossierId: must match format "uuid"',
@@ -90,12 +115,19 @@ describe('requests are validated against the route table', () => {
   });
 
   it('hands the handler coerced query values and defaults', async () => {
-    const response = await request(app).post(`/v1/dossiers/${dossier}/invoices?tags=a`).set('authorization', auth).send(validBody);
+    const response = await request(app)
+      .post(`/v1/dossiers/${dossier}/invoices?tags=a`)
+      .set('authorization', auth)
+      .send(validBody);
     expect(response.status).toBe(201);
     expect(response.body).toEqual({ id: 'inv-1' });
     expect(seen).toEqual([{ params: { dossierId: dossier }, query: { limit: 20, tags: ['a'] }, body: validBody }]);
 
-    await request(app).post(`/v1/dossiers/${dossier}/invoices?limit=7`).set('authorization', auth).send(validBody).expect(201);
+    await request(app)
+      .post(`/v1/dossiers/${dossier}/invoices?limit=7`)
+      .set('authorization', auth)
+      .send(validBody)
+      .expect(201);
     expect((seen[1] as { query: unknown }).query).toEqual({ limit: 7 });
   });
 
@@ -109,7 +141,11 @@ describe('requests are validated against the route table', () => {
     const refused = await request(checking.app).get('/v1/test/misbehaving');
     expect(refused.status).toBe(500);
     expect(refused.text).not.toContain('total');
-    expect(checking.logs().some((line) => String((line.err as { message?: string })?.message).includes('response.total must be string'))).toBe(true);
+    expect(
+      checking
+        .logs()
+        .some((line) => String((line.err as { message?: string })?.message).includes('response.total must be string')),
+    ).toBe(true);
 
     const lenient = await request(app).get('/v1/test/misbehaving');
     expect(lenient.status).toBe(200);

@@ -20,14 +20,24 @@ const scripts = fs
 const results = [];
 for (const script of scripts) {
   console.log(`\n== ${script}`);
-  const run = spawnSync(process.execPath, [path.join(__dirname, script)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  const run = spawnSync(process.execPath, [path.join(__dirname, script)], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   process.stdout.write(run.stdout);
-  const line = run.stdout.trim().split('\n').reverse().find((text) => text.startsWith('{'));
+  const line = run.stdout
+    .trim()
+    .split('\n')
+    .reverse()
+    .find((text) => text.startsWith('{'));
   const figures = line ? JSON.parse(line) : { error: `exit ${run.status}` };
   results.push({ benchmark: script.replace(/\.bench\.js$/, ''), at: new Date().toISOString(), ...figures });
 }
 const file = path.join(__dirname, 'results', `${new Date().toISOString().slice(0, 10)}.jsonl`);
 fs.appendFileSync(file, results.map((result) => JSON.stringify(result)).join('\n') + '\n');
 console.log('\nsummary');
-for (const result of results) console.log(`  ${result.withinBudget === false ? 'OVER BUDGET' : result.error ? 'FAILED' : 'ok'}  ${result.benchmark}`);
+for (const result of results)
+  console.log(
+    `  ${result.withinBudget === false ? 'OVER BUDGET' : result.error ? 'FAILED' : 'ok'}  ${result.benchmark}`,
+  );
 console.log(`figures kept in ${path.relative(process.cwd(), file)}`);

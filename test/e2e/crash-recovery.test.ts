@@ -10,7 +10,15 @@ const MAIN = path.join(__dirname, '..', '..', 'deploy', 'embedded', 'dist', 'mai
 /** The real `pnpm start` process (built), on free ports, with its data in `dataDir`. */
 async function startProcess(dataDir: string): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(process.execPath, [MAIN], {
-    env: { ...process.env, DATA_DIR: dataDir, PORT: '0', GRPC_BASE_PORT: '0', SMTP_SINK_PORT: '0', LOG_LEVEL: 'error', NODE_OPTIONS: '' },
+    env: {
+      ...process.env,
+      DATA_DIR: dataDir,
+      PORT: '0',
+      GRPC_BASE_PORT: '0',
+      SMTP_SINK_PORT: '0',
+      LOG_LEVEL: 'error',
+      NODE_OPTIONS: '',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -40,7 +48,7 @@ describe('a consumer killed after handling an event but before it was acknowledg
     folder = await temporaryFolder();
   });
   afterAll(async () => {
-    if (running && running.exitCode === null) await killHard(running);
+    if (running && running.exitCode === null && running.signalCode === null) await killHard(running);
     await folder.remove();
   });
 
@@ -49,8 +57,20 @@ describe('a consumer killed after handling an event but before it was acknowledg
     running = first.child;
     const demo = JSON.parse(await readFile(path.join(folder.path, 'demo-login.json'), 'utf8'));
     let token = await login(first.url, demo.email, demo.password);
-    expect((await call(first.url, token, 'POST', '/v1/staff', { name: 'An Claes', email: 'an@demo.example', role: 'employee' })).status).toBe(201);
-    await eventually(() => mailsTo(first.url, token, 'an@demo.example'), (found) => found.length === 1, 15_000);
+    expect(
+      (
+        await call(first.url, token, 'POST', '/v1/staff', {
+          name: 'An Claes',
+          email: 'an@demo.example',
+          role: 'employee',
+        })
+      ).status,
+    ).toBe(201);
+    await eventually(
+      () => mailsTo(first.url, token, 'an@demo.example'),
+      (found) => found.length === 1,
+      15_000,
+    );
     // the delivery log has recorded the mail as sent, so nothing of the first run is left to resend
     await eventually(
       async () => (await call(first.url, token, 'GET', '/v1/notifications/deliveries?status=sent')).body.items,
@@ -62,7 +82,9 @@ describe('a consumer killed after handling an event but before it was acknowledg
     // the acknowledgement never happened: the relay's record of publishing is undone, as if the process had
     // died between the consumer's commit and the relay's
     const directoryDb = await PgliteDatabase.open(path.join(folder.path, 'directory', 'pgdata'));
-    const reset = await directoryDb.query(`UPDATE outbox SET published_at = NULL WHERE type = 'kantoor.directory.v1.StaffInvited'`);
+    const reset = await directoryDb.query(
+      `UPDATE outbox SET published_at = NULL WHERE type = 'kantoor.directory.v1.StaffInvited'`,
+    );
     expect(reset.rowCount).toBe(1);
     await directoryDb.close();
 
@@ -75,7 +97,9 @@ describe('a consumer killed after handling an event but before it was acknowledg
     await killHard(second.child);
 
     const notificationDb = await PgliteDatabase.open(path.join(folder.path, 'notification', 'pgdata'));
-    const { rows } = await notificationDb.query(`SELECT recipient FROM notification WHERE recipient = 'an@demo.example'`);
+    const { rows } = await notificationDb.query(
+      `SELECT recipient FROM notification WHERE recipient = 'an@demo.example'`,
+    );
     expect(rows).toHaveLength(1);
     const inbox = await notificationDb.query(`SELECT count(*)::int AS n FROM inbox`);
     expect(inbox.rows[0].n).toBeGreaterThan(0);

@@ -9,17 +9,38 @@ export async function login(url: string, email: string, password: string): Promi
   return ((await response.json()) as { accessToken: string }).accessToken;
 }
 
-export async function call(url: string, token: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+export async function call(
+  url: string,
+  token: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+) {
   const response = await fetch(`${url}${path}`, {
     method,
-    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...headers,
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await response.text();
-  return { status: response.status, type: response.headers.get('content-type') ?? '', body: text ? JSON.parse(text) : undefined };
+  return {
+    status: response.status,
+    type: response.headers.get('content-type') ?? '',
+    body: text ? JSON.parse(text) : undefined,
+  };
 }
 
-export async function mailsTo(url: string, token: string, address: string): Promise<Array<{ subject: string; messageId: string }>> {
+export async function mailsTo(
+  url: string,
+  token: string,
+  address: string,
+): Promise<Array<{ subject: string; messageId: string }>> {
   const { body } = await call(url, token, 'GET', '/v1/mailbox/messages');
-  return (body.items as Array<{ to: string[]; subject: string; messageId: string }>).filter((mail) => mail.to.includes(address));
+  return (body.items as Array<{ to: string[]; subject: string; messageId: string }>).filter((mail) =>
+    mail.to.includes(address),
+  );
 }

@@ -10,7 +10,9 @@ const embeddedSettings = {
   GRPC_BASE_PORT: settings.port({ default: 50051, description: 'first service port; the others follow' }),
   SMTP_SINK_PORT: settings.port({ default: 2526, description: 'the local SMTP sink that receives every mail sent' }),
   DATA_DIR: settings.string({ default: '.data' }),
-  LOG_LEVEL: settings.oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const, { default: 'warn' }),
+  LOG_LEVEL: settings.oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, {
+    default: 'warn',
+  }),
 };
 
 /** `pnpm start`: the whole platform in this process, on this machine, with nothing else installed. */

@@ -68,7 +68,10 @@ export class ApiKeyStore implements ApiKeyVerifier {
     if (badScopes.length > 0 || input.scopes.length === 0) {
       throw invalidArgument('An API key needs at least one scope like "dossier:read".', {
         reason: 'invalid_scopes',
-        violations: (badScopes.length ? badScopes : ['']).map((scope) => ({ field: 'scopes', message: `"${scope}" is not a scope like dossier:read` })),
+        violations: (badScopes.length ? badScopes : ['']).map((scope) => ({
+          field: 'scopes',
+          message: `"${scope}" is not a scope like dossier:read`,
+        })),
       });
     }
     const prefix = randomBytes(6).toString('hex');
@@ -76,7 +79,15 @@ export class ApiKeyStore implements ApiKeyVerifier {
     const { rows } = await this.db.query<ApiKeyRow>(
       `INSERT INTO api_keys (id, firm_id, name, prefix, hash, scopes, created_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *`,
-      [randomUUID(), input.firmId, input.name, prefix, sha256(secret), [...new Set(input.scopes)], new Date(this.clock())],
+      [
+        randomUUID(),
+        input.firmId,
+        input.name,
+        prefix,
+        sha256(secret),
+        [...new Set(input.scopes)],
+        new Date(this.clock()),
+      ],
     );
     return { apiKey: toApiKey(rows[0]), key: `kntr_${prefix}_${secret}` };
   }
@@ -84,7 +95,9 @@ export class ApiKeyStore implements ApiKeyVerifier {
   async verify(presentedKey: string): Promise<Caller | null> {
     const match = KEY_FORMAT.exec(presentedKey);
     if (!match) return null;
-    const { rows } = await this.db.query<ApiKeyRow>('SELECT * FROM api_keys WHERE prefix = $1 AND revoked_at IS NULL', [match[1]]);
+    const { rows } = await this.db.query<ApiKeyRow>('SELECT * FROM api_keys WHERE prefix = $1 AND revoked_at IS NULL', [
+      match[1],
+    ]);
     const row = rows[0];
     if (!row || !timingSafeEqual(Buffer.from(sha256(match[2]), 'hex'), Buffer.from(row.hash, 'hex'))) return null;
     return { kind: 'api_key', subjectId: row.id, firmId: row.firm_id, scopes: row.scopes };
@@ -102,7 +115,10 @@ export class ApiKeyStore implements ApiKeyVerifier {
   }
 
   async list(firmId: string): Promise<ApiKey[]> {
-    const { rows } = await this.db.query<ApiKeyRow>('SELECT * FROM api_keys WHERE firm_id = $1 ORDER BY created_at, id', [firmId]);
+    const { rows } = await this.db.query<ApiKeyRow>(
+      'SELECT * FROM api_keys WHERE firm_id = $1 ORDER BY created_at, id',
+      [firmId],
+    );
     return rows.map(toApiKey);
   }
 }

@@ -7,7 +7,11 @@ import type { Caller } from './caller';
  * `permission_denied` DomainError to refuse. `authorizeWithDirectory` (auth/dossier-policy.ts) plugs in the
  * directory's access policy (01); the path parameters name the dossier, if any.
  */
-export type Authorize = (route: Route, caller: Caller, request: { params: Record<string, string> }) => void | Promise<void>;
+export type Authorize = (
+  route: Route,
+  caller: Caller,
+  request: { params: Record<string, string> },
+) => void | Promise<void>;
 
 /** `dossier:read` is granted by the scope `dossier:read` or `dossier:*`. */
 export const scopeGrants = (scopes: readonly string[], permission: string): boolean =>
@@ -19,6 +23,8 @@ export const scopeGrants = (scopes: readonly string[], permission: string): bool
  */
 export const authorizeByScopes: Authorize = (route, caller) => {
   if (caller.kind === 'api_key' && route.permission && !scopeGrants(caller.scopes, route.permission)) {
-    throw permissionDenied(`This API key does not have the permission ${route.permission}.`, { reason: 'missing_scope' });
+    throw permissionDenied(`This API key does not have the permission ${route.permission}.`, {
+      reason: 'missing_scope',
+    });
   }
 };

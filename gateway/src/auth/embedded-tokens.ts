@@ -6,7 +6,16 @@
 import { randomBytes } from 'node:crypto';
 import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, jwtVerify, SignJWT, type JWK, type KeyLike } from 'jose';
+import {
+  calculateJwkThumbprint,
+  exportJWK,
+  generateKeyPair,
+  importJWK,
+  jwtVerify,
+  SignJWT,
+  type JWK,
+  type KeyLike,
+} from 'jose';
 import { callerFromClaims, claimsForCaller, invalidToken, type Caller } from './caller';
 import { tokenRefusal, type TokenVerifier } from './token-verifier';
 
@@ -93,7 +102,12 @@ async function readOrCreateKey(file: string): Promise<StoredKey> {
   }
   const { privateKey } = await generateKeyPair(ALGORITHM, { extractable: true });
   const privateJwk = await exportJWK(privateKey);
-  const kid = await calculateJwkThumbprint({ kty: privateJwk.kty, crv: privateJwk.crv, x: privateJwk.x, y: privateJwk.y });
+  const kid = await calculateJwkThumbprint({
+    kty: privateJwk.kty,
+    crv: privateJwk.crv,
+    x: privateJwk.x,
+    y: privateJwk.y,
+  });
   await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
   // link() fails when the file appeared meanwhile: the first writer wins and everyone reads its key
   const draft = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;

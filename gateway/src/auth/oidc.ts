@@ -29,7 +29,9 @@ export function createOidcVerifier(options: OidcVerifierOptions): TokenVerifier 
 
   const keySet = (): Promise<JWTVerifyGetKey> => {
     if (keys) return keys;
-    const pending = discoverJwksUri(options, timeoutDuration).then((uri) => createRemoteJWKSet(new URL(uri), { timeoutDuration }));
+    const pending = discoverJwksUri(options, timeoutDuration).then((uri) =>
+      createRemoteJWKSet(new URL(uri), { timeoutDuration }),
+    );
     // a failed discovery is retried by the next request rather than remembered
     pending.catch(() => keys === pending && (keys = undefined));
     return (keys = pending);
@@ -68,7 +70,10 @@ async function discoverJwksUri(options: OidcVerifierOptions, timeoutMs: number):
     });
   let document: { issuer?: unknown; jwks_uri?: unknown };
   try {
-    const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: 'application/json' } });
+    const response = await fetch(url, {
+      signal: AbortSignal.timeout(timeoutMs),
+      headers: { accept: 'application/json' },
+    });
     if (!response.ok) throw refusal(`answered ${response.status}`);
     document = (await response.json()) as typeof document;
   } catch (error) {

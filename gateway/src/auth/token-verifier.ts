@@ -31,7 +31,8 @@ export function verifyBearerToken(verifiers: readonly TokenVerifier[], token: st
  */
 export function tokenRefusal(error: unknown): Error {
   if (isDomainError(error)) return error;
-  if (error instanceof joseErrors.JWTExpired) return unauthenticated('The access token has expired.', { reason: 'token_expired' });
+  if (error instanceof joseErrors.JWTExpired)
+    return unauthenticated('The access token has expired.', { reason: 'token_expired' });
   const keysUnreachable =
     error instanceof joseErrors.JWKSTimeout ||
     error instanceof joseErrors.JWKSInvalid ||

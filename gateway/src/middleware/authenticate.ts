@@ -22,7 +22,10 @@ export async function authenticate(request: Request, checkers: CredentialChecker
   }
   if (authorization) {
     const bearer = /^Bearer +([A-Za-z0-9._~+/-]+=*)$/i.exec(authorization.trim());
-    if (!bearer) throw unauthenticated('Only bearer tokens are accepted in the Authorization header.', { reason: 'unsupported_authorization' });
+    if (!bearer)
+      throw unauthenticated('Only bearer tokens are accepted in the Authorization header.', {
+        reason: 'unsupported_authorization',
+      });
     return verifyBearerToken(checkers.tokenVerifiers, bearer[1]);
   }
   if (apiKey) {

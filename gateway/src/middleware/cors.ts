@@ -1,6 +1,7 @@
 import type { RequestHandler } from 'express';
 
-const ALLOWED_HEADERS = 'authorization, content-type, idempotency-key, x-api-key, x-request-id, traceparent, tracestate';
+const ALLOWED_HEADERS =
+  'authorization, content-type, idempotency-key, x-api-key, x-request-id, traceparent, tracestate';
 const EXPOSED_HEADERS =
   'x-request-id, ratelimit-limit, ratelimit-remaining, ratelimit-reset, ratelimit-policy, retry-after, idempotent-replayed, location, content-disposition';
 

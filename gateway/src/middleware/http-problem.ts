@@ -16,4 +16,9 @@ export const payloadTooLarge = (limit: number) =>
   new HttpProblem(413, 'payload_too_large', 'The request body is too large', `The body may be at most ${limit} bytes.`);
 
 export const unsupportedMediaType = (accepted: readonly string[]) =>
-  new HttpProblem(415, 'unsupported_media_type', 'Unsupported media type', `The body must be one of: ${accepted.join(', ')}.`);
+  new HttpProblem(
+    415,
+    'unsupported_media_type',
+    'Unsupported media type',
+    `The body must be one of: ${accepted.join(', ')}.`,
+  );

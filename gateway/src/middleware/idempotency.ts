@@ -70,38 +70,61 @@ export class IdempotencyStore {
       const row = rows[0];
       if (!row) continue; // purged between the two statements: claim again
       if (row.status === 'in_progress') return { outcome: 'in_progress' };
-      const headers = typeof row.response_headers === 'string' ? JSON.parse(row.response_headers) : row.response_headers;
+      const headers =
+        typeof row.response_headers === 'string' ? JSON.parse(row.response_headers) : row.response_headers;
       return {
         outcome: 'completed',
         requestHash: row.request_hash ?? '',
-        response: { status: row.response_status ?? 500, headers: headers ?? {}, body: Buffer.from(row.response_body ?? []) },
+        response: {
+          status: row.response_status ?? 500,
+          headers: headers ?? {},
+          body: Buffer.from(row.response_body ?? []),
+        },
       };
     }
-    throw conflict('The idempotency key is being changed concurrently; try again.', { reason: 'idempotency_key_in_progress' });
+    throw conflict('The idempotency key is being changed concurrently; try again.', {
+      reason: 'idempotency_key_in_progress',
+    });
   }
 
   /** Stores the response of a claim; does nothing when the claim was taken over meanwhile. */
-  async complete(subject: string, key: string, claimedAt: Date, requestHash: string, response: StoredResponse): Promise<void> {
+  async complete(
+    subject: string,
+    key: string,
+    claimedAt: Date,
+    requestHash: string,
+    response: StoredResponse,
+  ): Promise<void> {
     await this.db.query(
       `UPDATE idempotency_keys SET status = 'completed', request_hash = $4, response_status = $5,
          response_headers = $6::jsonb, response_body = $7, completed_at = $8
        WHERE subject = $1 AND key = $2 AND created_at = $3 AND status = 'in_progress'`,
-      [subject, key, claimedAt, requestHash, response.status, JSON.stringify(response.headers), response.body, new Date(this.clock())],
+      [
+        subject,
+        key,
+        claimedAt,
+        requestHash,
+        response.status,
+        JSON.stringify(response.headers),
+        response.body,
+        new Date(this.clock()),
+      ],
     );
   }
 
   /** Gives the key back (the request failed on our side), so the client's retry runs again. */
   async release(subject: string, key: string, claimedAt: Date): Promise<void> {
-    await this.db.query(`DELETE FROM idempotency_keys WHERE subject = $1 AND key = $2 AND created_at = $3 AND status = 'in_progress'`, [
-      subject,
-      key,
-      claimedAt,
-    ]);
+    await this.db.query(
+      `DELETE FROM idempotency_keys WHERE subject = $1 AND key = $2 AND created_at = $3 AND status = 'in_progress'`,
+      [subject, key, claimedAt],
+    );
   }
 
   /** Deletes expired keys; schedule it (hourly is plenty): expired keys are ignored anyway, this frees the space. */
   async purgeExpired(): Promise<number> {
-    const { rowCount } = await this.db.query('DELETE FROM idempotency_keys WHERE created_at < $1', [new Date(this.clock() - this.ttlMs)]);
+    const { rowCount } = await this.db.query('DELETE FROM idempotency_keys WHERE created_at < $1', [
+      new Date(this.clock() - this.ttlMs),
+    ]);
     return rowCount;
   }
 }
@@ -122,7 +145,9 @@ export function requestHasher(method: string, url: string): Hash {
 }
 
 export const keyReused = () =>
-  failedPrecondition('This Idempotency-Key was already used for a different request.', { reason: 'idempotency_key_reused' });
+  failedPrecondition('This Idempotency-Key was already used for a different request.', {
+    reason: 'idempotency_key_reused',
+  });
 
 export const keyInProgress = () =>
   conflict('A request with this Idempotency-Key is still being processed.', { reason: 'idempotency_key_in_progress' });

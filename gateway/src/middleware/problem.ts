@@ -3,7 +3,14 @@
  * and, for invalid input, one entry per field. Unknown errors become a bare 500: no message, no stack.
  */
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
-import { DomainError, isDomainError, notFound, PROBLEM_TYPE_BASE, toProblem, type ProblemDetails } from '@kantoor/errors';
+import {
+  DomainError,
+  isDomainError,
+  notFound,
+  PROBLEM_TYPE_BASE,
+  toProblem,
+  type ProblemDetails,
+} from '@kantoor/errors';
 import type { Logger } from '@kantoor/logging';
 import { HttpProblem, payloadTooLarge, unsupportedMediaType } from './http-problem';
 import { discardUnreadBody } from './streaming';
@@ -14,17 +21,24 @@ export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
 /** The errors body-parser raises, by its `type`. */
 const BODY_PARSER_PROBLEMS: Record<string, (error: { limit?: number }) => Error> = {
-  'entity.parse.failed': () => new DomainError('invalid_argument', 'The body is not valid JSON.', { reason: 'malformed_json' }),
+  'entity.parse.failed': () =>
+    new DomainError('invalid_argument', 'The body is not valid JSON.', { reason: 'malformed_json' }),
   'entity.too.large': (error) => payloadTooLarge(error.limit ?? 0),
   'encoding.unsupported': () => unsupportedMediaType(['identity', 'gzip', 'deflate', 'br']),
   'charset.unsupported': () => unsupportedMediaType(['application/json; charset=utf-8']),
-  'request.aborted': () => new DomainError('invalid_argument', 'The request body was not received completely.', { reason: 'incomplete_body' }),
-  'request.size.invalid': () => new DomainError('invalid_argument', 'The request body does not match its Content-Length.', { reason: 'incomplete_body' }),
+  'request.aborted': () =>
+    new DomainError('invalid_argument', 'The request body was not received completely.', { reason: 'incomplete_body' }),
+  'request.size.invalid': () =>
+    new DomainError('invalid_argument', 'The request body does not match its Content-Length.', {
+      reason: 'incomplete_body',
+    }),
 };
 
 /** RFC 6750 §3: tells a client whether to get a new token or to send one at all. */
 const bearerChallenge = (reason: string) =>
-  reason === 'invalid_token' || reason === 'token_expired' ? 'Bearer realm="kantoor", error="invalid_token"' : 'Bearer realm="kantoor"';
+  reason === 'invalid_token' || reason === 'token_expired'
+    ? 'Bearer realm="kantoor", error="invalid_token"'
+    : 'Bearer realm="kantoor"';
 
 export interface Problem {
   details: ProblemDetails;
@@ -39,14 +53,22 @@ export function problemFor(error: unknown, requestId: string, logger: Logger): P
   }
   if (error instanceof HttpProblem) {
     return {
-      details: { type: PROBLEM_TYPE_BASE + error.reason.replace(/_/g, '-'), title: error.title, status: error.status, detail: error.message, requestId },
+      details: {
+        type: PROBLEM_TYPE_BASE + error.reason.replace(/_/g, '-'),
+        title: error.title,
+        status: error.status,
+        detail: error.message,
+        requestId,
+      },
       headers: error.headers,
     };
   }
   if (isDomainError(error)) {
     if (error.kind === 'internal') logger.error({ err: error }, 'request failed');
-    else if (error.kind === 'unavailable' || error.kind === 'deadline_exceeded') logger.warn({ err: error }, 'a dependency failed');
-    const headers: Record<string, string> = error.kind === 'unauthenticated' ? { 'www-authenticate': bearerChallenge(error.reason) } : {};
+    else if (error.kind === 'unavailable' || error.kind === 'deadline_exceeded')
+      logger.warn({ err: error }, 'a dependency failed');
+    const headers: Record<string, string> =
+      error.kind === 'unauthenticated' ? { 'www-authenticate': bearerChallenge(error.reason) } : {};
     return { details: toProblem(error, requestId), headers };
   }
   logger.error({ err: error }, 'request failed');
@@ -61,10 +83,21 @@ export function sendProblem(response: Response, problem: Problem): void {
 /** The last middleware: answers what no route took. */
 export function answerUnknownRoute(knownRoutes: Array<{ method: string; pattern: RegExp }>): RequestHandler {
   return (request, _response, next) => {
-    const methods = [...new Set(knownRoutes.filter((route) => route.pattern.test(request.path)).map((route) => route.method))];
-    if (methods.length === 0) return next(notFound(`There is no operation at ${request.path}.`, { reason: 'route_not_found' }));
+    const methods = [
+      ...new Set(knownRoutes.filter((route) => route.pattern.test(request.path)).map((route) => route.method)),
+    ];
+    if (methods.length === 0)
+      return next(notFound(`There is no operation at ${request.path}.`, { reason: 'route_not_found' }));
     const allow = methods.flatMap((method) => (method === 'GET' ? ['GET', 'HEAD'] : [method])).join(', ');
-    next(new HttpProblem(405, 'method_not_allowed', 'Method not allowed', `${request.method} is not allowed here; use ${allow}.`, { allow }));
+    next(
+      new HttpProblem(
+        405,
+        'method_not_allowed',
+        'Method not allowed',
+        `${request.method} is not allowed here; use ${allow}.`,
+        { allow },
+      ),
+    );
   };
 }
 

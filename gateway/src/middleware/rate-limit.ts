@@ -101,7 +101,9 @@ export function enforceRateLimits(
   if (options.throttle === 'login') applying.push([`login:${address}`, limits.loginPerAddress]);
   const decisions = applying.map(([key, policy]) => buckets.take(key, policy));
   const refused = decisions.find((decision) => !decision.allowed);
-  const shown = refused ?? decisions.reduce((tightest, decision) => (decision.remaining < tightest.remaining ? decision : tightest));
+  const shown =
+    refused ??
+    decisions.reduce((tightest, decision) => (decision.remaining < tightest.remaining ? decision : tightest));
   response.set({
     'ratelimit-limit': String(shown.limit),
     'ratelimit-remaining': String(shown.remaining),
@@ -110,6 +112,8 @@ export function enforceRateLimits(
   });
   if (refused) {
     response.set('retry-after', String(refused.retryAfterSeconds));
-    throw resourceExhausted(`Too many requests; try again in ${refused.retryAfterSeconds} s.`, { reason: 'rate_limited' });
+    throw resourceExhausted(`Too many requests; try again in ${refused.retryAfterSeconds} s.`, {
+      reason: 'rate_limited',
+    });
   }
 }

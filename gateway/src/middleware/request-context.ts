@@ -39,7 +39,12 @@ export function requestContext(logger: Logger): RequestHandler {
     const incoming = request.get('x-request-id');
     const requestId = incoming && SANE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
     const aborts = new AbortController();
-    request.gateway = { requestId, logger: logger.child({ request_id: requestId }), signal: aborts.signal, caller: null };
+    request.gateway = {
+      requestId,
+      logger: logger.child({ request_id: requestId }),
+      signal: aborts.signal,
+      caller: null,
+    };
     response.setHeader('x-request-id', requestId);
     const started = process.hrtime.bigint();
 
@@ -56,7 +61,15 @@ export function requestContext(logger: Logger): RequestHandler {
     }
     response.on('close', () => {
       if (!response.writableFinished) aborts.abort(new Error('the client closed the connection'));
-      if (!UNLOGGED_PATHS.has(request.path)) logRequest(request.gateway, request.method, request.path, response.statusCode, response.writableFinished, started);
+      if (!UNLOGGED_PATHS.has(request.path))
+        logRequest(
+          request.gateway,
+          request.method,
+          request.path,
+          response.statusCode,
+          response.writableFinished,
+          started,
+        );
       if (span) {
         if (request.gateway.route) span.updateName(`${request.method} ${request.gateway.route.path}`);
         span.setAttribute('http.response.status_code', response.statusCode);
@@ -75,7 +88,14 @@ function startRequestSpan(method: string, headers: IncomingHttpHeaders): Span {
 
 const gatewayTracer = () => trace.getTracer('kantoor-gateway');
 
-function logRequest(state: RequestState, method: string, path: string, status: number, finished: boolean, started: bigint) {
+function logRequest(
+  state: RequestState,
+  method: string,
+  path: string,
+  status: number,
+  finished: boolean,
+  started: bigint,
+) {
   const durationMs = Number((process.hrtime.bigint() - started) / 1000n) / 1000;
   const fields = {
     method,

@@ -18,7 +18,8 @@ const ASSETS = {
   '/docs/docs.css': { file: 'docs.css', type: 'text/css; charset=utf-8' },
 };
 
-const CONTENT_SECURITY_POLICY = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'";
+const CONTENT_SECURITY_POLICY =
+  "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'";
 
 export function documentationRouter(document: Record<string, unknown>): Router {
   const router = express.Router();
@@ -29,7 +30,10 @@ export function documentationRouter(document: Record<string, unknown>): Router {
   for (const [route, asset] of Object.entries(ASSETS)) {
     const content = readFileSync(path.join(DOCS_PAGE_DIR, asset.file));
     router.get(route, (_request, response) => {
-      response.set({ 'content-security-policy': CONTENT_SECURITY_POLICY, 'cache-control': 'no-cache' }).type(asset.type).send(content);
+      response
+        .set({ 'content-security-policy': CONTENT_SECURITY_POLICY, 'cache-control': 'no-cache' })
+        .type(asset.type)
+        .send(content);
     });
   }
   return router;

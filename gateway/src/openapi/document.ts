@@ -59,7 +59,8 @@ function collectSchemas(document: unknown, components: Record<string, JsonSchema
     }
     return walkEntries(value);
   };
-  const walkEntries = (value: object) => Object.fromEntries(Object.entries(value).map(([key, item]) => [key, walk(item)]));
+  const walkEntries = (value: object) =>
+    Object.fromEntries(Object.entries(value).map(([key, item]) => [key, walk(item)]));
   return walk(document);
 }
 
@@ -100,19 +101,26 @@ function responses(route: Route): Record<string, unknown> {
   const declared = Object.fromEntries(
     Object.entries(route.responses).map(([status, response]) => {
       const contentType = response.contentType ?? 'application/json';
-      const schema = response.schema ?? (route.streaming === 'download' && Number(status) < 300 ? { type: 'string', contentMediaType: contentType } : undefined);
+      const schema =
+        response.schema ??
+        (route.streaming === 'download' && Number(status) < 300
+          ? { type: 'string', contentMediaType: contentType }
+          : undefined);
       return [status, { description: response.description, ...(schema && { content: { [contentType]: { schema } } }) }];
     }),
   );
   const common: Record<string, unknown> = {};
-  if (route.request?.params || route.request?.query || route.request?.body || route.mutates) common['400'] = problemResponse('The request is not valid; `errors` names each field.');
+  if (route.request?.params || route.request?.query || route.request?.body || route.mutates)
+    common['400'] = problemResponse('The request is not valid; `errors` names each field.');
   if (route.auth === 'authenticated') {
     common['401'] = problemResponse('No valid bearer token or API key.');
     common['403'] = problemResponse(`The caller lacks the permission ${route.permission}.`);
   }
   if (route.acceptsIdempotencyKey) {
     common['409'] = problemResponse('A request with the same Idempotency-Key is still in progress.');
-    common['422'] = problemResponse('The Idempotency-Key was used for a different request, or the request cannot be carried out now.');
+    common['422'] = problemResponse(
+      'The Idempotency-Key was used for a different request, or the request cannot be carried out now.',
+    );
   }
   if (route.request?.body || route.streaming === 'upload') {
     common['413'] = problemResponse('The body is too large.');
@@ -147,7 +155,11 @@ export function buildOpenApiDocument(routes: readonly Route[], info: DocumentInf
   const withRefs = collectSchemas({ paths }, components) as { paths: unknown };
   return {
     openapi: '3.1.0',
-    info: { title: info.title ?? 'Kantoor API', version: info.version ?? '1.0.0', description: info.description ?? DESCRIPTION },
+    info: {
+      title: info.title ?? 'Kantoor API',
+      version: info.version ?? '1.0.0',
+      description: info.description ?? DESCRIPTION,
+    },
     jsonSchemaDialect: 'https://spec.openapis.org/oas/3.1/dialect/base',
     tags: [...tags].sort().map((name) => ({ name })),
     paths: withRefs.paths,
@@ -158,12 +170,18 @@ export function buildOpenApiDocument(routes: readonly Route[], info: DocumentInf
           name: 'Idempotency-Key',
           in: 'header',
           required: false,
-          description: 'Makes a retried request safe: the same key with the same body replays the first answer for 24 h.',
+          description:
+            'Makes a retried request safe: the same key with the same body replays the first answer for 24 h.',
           schema: { type: 'string', minLength: 1, maxLength: 255 },
         },
       },
       securitySchemes: {
-        bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: "Access token of the firm's identity provider, or of POST /v1/auth/login in embedded mode." },
+        bearer: {
+          type: 'http',
+          scheme: 'bearer',
+          bearerFormat: 'JWT',
+          description: "Access token of the firm's identity provider, or of POST /v1/auth/login in embedded mode.",
+        },
         apiKey: { type: 'apiKey', in: 'header', name: 'X-Api-Key', description: 'API key of a partner application.' },
       },
     },

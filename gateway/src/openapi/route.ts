@@ -104,8 +104,7 @@ export type RouteSpec<T extends RouteTypes = RouteTypes> = PublicRouteSpec<T> | 
 
 /** A declared route with its defaults resolved; what the table, the router and the document read. */
 export type Route = (
-  | Omit<PublicRouteSpec<RouteTypes>, 'handler'>
-  | Omit<AuthenticatedRouteSpec<RouteTypes>, 'handler'>
+  Omit<PublicRouteSpec<RouteTypes>, 'handler'> | Omit<AuthenticatedRouteSpec<RouteTypes>, 'handler'>
 ) & {
   mutates: boolean;
   acceptsIdempotencyKey: boolean;
@@ -125,7 +124,8 @@ const OPERATION_ID = /^[a-z][A-Za-z0-9]*$/;
 export function defineRoute<T extends RouteTypes = RouteTypes>(spec: RouteSpec<T>): Route {
   const where = `route ${spec.operationId} (${spec.method.toUpperCase()} ${spec.path})`;
   if (!OPERATION_ID.test(spec.operationId)) throw new Error(`${where}: operationId must be lowerCamelCase`);
-  if (!spec.path.startsWith('/') || /[:*]/.test(spec.path)) throw new Error(`${where}: path must be an OpenAPI template like /v1/things/{thingId}`);
+  if (!spec.path.startsWith('/') || /[:*]/.test(spec.path))
+    throw new Error(`${where}: path must be an OpenAPI template like /v1/things/{thingId}`);
   if (spec.auth === 'authenticated' && !PERMISSION.test(spec.permission ?? '')) {
     throw new Error(`${where}: an authenticated route needs a permission like "dossier:read"`);
   }
@@ -133,7 +133,9 @@ export function defineRoute<T extends RouteTypes = RouteTypes>(spec: RouteSpec<T
   const templateParams = [...spec.path.matchAll(/\{([^}]+)\}/g)].map((match) => match[1]).sort();
   const declaredParams = Object.keys((spec.request?.params?.properties as object | undefined) ?? {}).sort();
   if (templateParams.join() !== declaredParams.join()) {
-    throw new Error(`${where}: request.params must declare exactly the path parameters ${templateParams.join(', ') || '(none)'}`);
+    throw new Error(
+      `${where}: request.params must declare exactly the path parameters ${templateParams.join(', ') || '(none)'}`,
+    );
   }
   if (spec.streaming === 'upload' && (!spec.bodyLimit || spec.request?.body)) {
     throw new Error(`${where}: an upload route needs a bodyLimit and takes no JSON body schema`);
@@ -154,7 +156,8 @@ export class Reply {
   ) {}
 }
 
-export const reply = (status: number, body?: unknown, headers?: Record<string, string>) => new Reply(status, body, headers);
+export const reply = (status: number, body?: unknown, headers?: Record<string, string>) =>
+  new Reply(status, body, headers);
 
 export interface StreamReplyOptions {
   body: Readable;

@@ -48,7 +48,10 @@ const hasBody = (request: Request) =>
 export function checkRouteTable(routes: readonly Route[]): void {
   const seen = new Set<string>();
   for (const route of routes) {
-    for (const identity of [`operation ${route.operationId}`, `${route.method.toUpperCase()} ${route.path.replace(/\{[^}]+\}/g, '{}')}`]) {
+    for (const identity of [
+      `operation ${route.operationId}`,
+      `${route.method.toUpperCase()} ${route.path.replace(/\{[^}]+\}/g, '{}')}`,
+    ]) {
       if (seen.has(identity)) throw new Error(`the route table declares ${identity} twice`);
       seen.add(identity);
     }
@@ -67,7 +70,8 @@ export function buildRouter(routes: readonly Route[], runtime: RouterRuntime): R
       type: () => true, // the media type is checked before, so every body that gets here is JSON
       verify: (request, _response, raw) => void ((request as Request & { rawBody?: Buffer }).rawBody = raw),
     });
-    const handle: RequestHandler = (request, response) => answer(route, routeValidators, jsonParser, request, response, runtime);
+    const handle: RequestHandler = (request, response) =>
+      answer(route, routeValidators, jsonParser, request, response, runtime);
     router[route.method](expressPath(route.path), handle);
   }
   return router;
@@ -113,11 +117,24 @@ async function answer(
   if (idempotencyKey === undefined || !caller) return send(response, await run());
   const rawBody = (request as Request & { rawBody?: Buffer }).rawBody;
   const once = { store: runtime.idempotency, subject: `${caller.kind}:${caller.subjectId}`, key: idempotencyKey };
-  return send(response, await runOnce(once, upload ? { upload, hash } : { requestHash: hash.update(rawBody ?? '').digest('hex') }, run, response));
+  return send(
+    response,
+    await runOnce(
+      once,
+      upload ? { upload, hash } : { requestHash: hash.update(rawBody ?? '').digest('hex') },
+      run,
+      response,
+    ),
+  );
 }
 
 /** Who is calling, whether they may call this route at all, and whether they are within their rate limit. */
-async function admit(route: Route, request: Request, response: Response, runtime: RouterRuntime): Promise<Caller | null> {
+async function admit(
+  route: Route,
+  request: Request,
+  response: Response,
+  runtime: RouterRuntime,
+): Promise<Caller | null> {
   let authFailure: unknown;
   try {
     request.gateway.caller = await authenticate(request, runtime.checkers);
@@ -145,13 +162,23 @@ function takeIdempotencyKey(route: Route, request: Request, caller: Caller | nul
   return key;
 }
 
-async function readJsonBody(route: Route, request: Request, response: Response, jsonParser: RequestHandler): Promise<void> {
+async function readJsonBody(
+  route: Route,
+  request: Request,
+  response: Response,
+  jsonParser: RequestHandler,
+): Promise<void> {
   if (!hasBody(request)) return;
   if (!route.request?.body) {
-    throw invalidArgument('This operation takes no request body.', { reason: 'unexpected_body', violations: [{ field: 'body', message: 'is not allowed' }] });
+    throw invalidArgument('This operation takes no request body.', {
+      reason: 'unexpected_body',
+      violations: [{ field: 'body', message: 'is not allowed' }],
+    });
   }
   if (!request.is(['application/json', '+json'])) throw unsupportedMediaType(['application/json']);
-  await new Promise<void>((resolve, reject) => jsonParser(request, response, (error?: unknown) => (error ? reject(error) : resolve())));
+  await new Promise<void>((resolve, reject) =>
+    jsonParser(request, response, (error?: unknown) => (error ? reject(error) : resolve())),
+  );
 }
 
 /**
@@ -222,25 +249,36 @@ async function drainedHash(upload: MeteredUpload, hash: Hash): Promise<string> {
 }
 
 /** Runs the handler; its refusals become problem answers here, so that they can be stored for replay. */
-async function execute(route: Route, validators: RouteValidators, context: RouteContext, validateResponses: boolean): Promise<Outcome> {
+async function execute(
+  route: Route,
+  validators: RouteValidators,
+  context: RouteContext,
+  validateResponses: boolean,
+): Promise<Outcome> {
   try {
     const result = await route.handler(context);
     if (result instanceof StreamReply) return { kind: 'stream', reply: result };
     const reply = result instanceof Reply ? result : new Reply(successStatus(route), result);
     const body = reply.body === undefined ? Buffer.alloc(0) : Buffer.from(JSON.stringify(reply.body));
-    if (validateResponses) checkResponse(route, validators, reply.status, body.length ? JSON.parse(body.toString()) : undefined);
+    if (validateResponses)
+      checkResponse(route, validators, reply.status, body.length ? JSON.parse(body.toString()) : undefined);
     const headers: Record<string, string> = { ...(body.length > 0 && { 'content-type': JSON_TYPE }) };
     for (const [name, value] of Object.entries(reply.headers)) headers[name.toLowerCase()] = value;
     return { kind: 'buffered', response: { status: reply.status, headers, body } };
   } catch (error) {
     const problem = problemFor(error, context.requestId, context.logger);
     const headers = { ...problem.headers, 'content-type': PROBLEM_CONTENT_TYPE };
-    return { kind: 'buffered', response: { status: problem.details.status, headers, body: Buffer.from(JSON.stringify(problem.details)) } };
+    return {
+      kind: 'buffered',
+      response: { status: problem.details.status, headers, body: Buffer.from(JSON.stringify(problem.details)) },
+    };
   }
 }
 
 function successStatus(route: Route): number {
-  const statuses = Object.keys(route.responses).map(Number).filter((status) => status >= 200 && status < 300);
+  const statuses = Object.keys(route.responses)
+    .map(Number)
+    .filter((status) => status >= 200 && status < 300);
   return statuses.length > 0 ? Math.min(...statuses) : 200;
 }
 
@@ -263,7 +301,8 @@ async function send(response: Response, outcome: Outcome): Promise<void> {
   } catch (error) {
     if (!response.headersSent) {
       // refused before the first byte: still time for a proper problem answer
-      for (const name of ['content-length', 'content-disposition', ...Object.keys(headers)]) response.removeHeader(name);
+      for (const name of ['content-length', 'content-disposition', ...Object.keys(headers)])
+        response.removeHeader(name);
       throw error;
     }
     // the status line is out already and pipeToResponse cut the connection: the client sees a failed download

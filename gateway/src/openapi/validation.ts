@@ -27,12 +27,19 @@ function newAjv(options: ConstructorParameters<typeof Ajv2020>[0]): Ajv2020 {
  */
 let instances: { inputs: Ajv2020; bodies: Ajv2020; outputs: Ajv2020 } | undefined;
 const ajvInstances = () =>
-  (instances ??= { inputs: newAjv({ coerceTypes: 'array', useDefaults: true }), bodies: newAjv({ useDefaults: true }), outputs: newAjv({}) });
+  (instances ??= {
+    inputs: newAjv({ coerceTypes: 'array', useDefaults: true }),
+    bodies: newAjv({ useDefaults: true }),
+    outputs: newAjv({}),
+  });
 
 const NO_QUERY: JsonSchema = { type: 'object', additionalProperties: false };
 
 /** Compiles every route's request schemas, and its response schemas when responses are to be checked. */
-export function compileValidators(routes: readonly Route[], options: { responses: boolean }): Map<Route, RouteValidators> {
+export function compileValidators(
+  routes: readonly Route[],
+  options: { responses: boolean },
+): Map<Route, RouteValidators> {
   const { inputs, bodies, outputs } = ajvInstances();
   const compile = (ajv: Ajv2020, schema: JsonSchema | undefined, where: string) => {
     if (!schema) return undefined;
@@ -65,25 +72,40 @@ export function compileValidators(routes: readonly Route[], options: { responses
 
 /** `/lines/0/amount` in `body` → `body.lines[0].amount` */
 function fieldName(location: string, instancePath: string, property?: string): string {
-  const segments = instancePath.split('/').slice(1).map((segment) => segment.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const segments = instancePath
+    .split('/')
+    .slice(1)
+    .map((segment) => segment.replace(/~1/g, '/').replace(/~0/g, '~'));
   if (property !== undefined) segments.push(property);
-  return segments.reduce((name, segment) => (/^\d+$/.test(segment) ? `${name}[${segment}]` : `${name}.${segment}`), location);
+  return segments.reduce(
+    (name, segment) => (/^\d+$/.test(segment) ? `${name}[${segment}]` : `${name}.${segment}`),
+    location,
+  );
 }
 
 export function violationsOf(errors: ErrorObject[], location: string): FieldViolation[] {
   return errors.map((error) => {
     if (error.keyword === 'required') {
-      return { field: fieldName(location, error.instancePath, String(error.params.missingProperty)), message: 'is required' };
+      return {
+        field: fieldName(location, error.instancePath, String(error.params.missingProperty)),
+        message: 'is required',
+      };
     }
     if (error.keyword === 'additionalProperties') {
-      return { field: fieldName(location, error.instancePath, String(error.params.additionalProperty)), message: 'is not allowed' };
+      return {
+        field: fieldName(location, error.instancePath, String(error.params.additionalProperty)),
+        message: 'is not allowed',
+      };
     }
     return { field: fieldName(location, error.instancePath), message: error.message ?? 'is not valid' };
   });
 }
 
 /** Validates (and coerces, for path and query) the parts of a request; one error lists every bad field. */
-export function checkRequest(validators: RouteValidators, parts: { params: unknown; query: unknown; body?: unknown; hasBody: boolean }): void {
+export function checkRequest(
+  validators: RouteValidators,
+  parts: { params: unknown; query: unknown; body?: unknown; hasBody: boolean },
+): void {
   const violations: FieldViolation[] = [];
   const check = (validate: ValidateFunction | undefined, data: unknown, location: string) => {
     if (validate && !validate(data)) violations.push(...violationsOf(validate.errors ?? [], location));
@@ -96,7 +118,9 @@ export function checkRequest(validators: RouteValidators, parts: { params: unkno
   }
   if (violations.length > 0) {
     throw invalidArgument(
-      violations.length === 1 ? `${violations[0].field} ${violations[0].message}.` : `${violations.length} fields are not valid.`,
+      violations.length === 1
+        ? `${violations[0].field} ${violations[0].message}.`
+        : `${violations.length} fields are not valid.`,
       { reason: 'validation_failed', violations },
     );
   }
@@ -105,10 +129,16 @@ export function checkRequest(validators: RouteValidators, parts: { params: unkno
 /** Response validation (VALIDATE_RESPONSES): a response that breaks its own contract is a bug of ours. */
 export function checkResponse(route: Route, validators: RouteValidators, status: number, body: unknown): void {
   const declared = route.responses[status];
-  if (!declared) throw new DomainError('internal', `${route.operationId} answered ${status}, which it does not declare`);
+  if (!declared)
+    throw new DomainError('internal', `${route.operationId} answered ${status}, which it does not declare`);
   const validate = validators.responses.get(status);
   if (validate && !validate(body)) {
-    const problems = violationsOf(validate.errors ?? [], 'response').map((violation) => `${violation.field} ${violation.message}`);
-    throw new DomainError('internal', `${route.operationId} answered ${status} against its schema: ${problems.join('; ')}`);
+    const problems = violationsOf(validate.errors ?? [], 'response').map(
+      (violation) => `${violation.field} ${violation.message}`,
+    );
+    throw new DomainError(
+      'internal',
+      `${route.operationId} answered ${status} against its schema: ${problems.join('; ')}`,
+    );
   }
 }

@@ -25,7 +25,13 @@ const CreateApiKeySchema = namedSchema('CreateApiKey', {
   required: ['name', 'scopes'],
   properties: {
     name: { type: 'string', minLength: 1, maxLength: 200 },
-    scopes: { type: 'array', minItems: 1, maxItems: 100, uniqueItems: true, items: { type: 'string', pattern: '^[a-z][a-z_]*:([a-z][a-z_]*|\\*)$' } },
+    scopes: {
+      type: 'array',
+      minItems: 1,
+      maxItems: 100,
+      uniqueItems: true,
+      items: { type: 'string', pattern: '^[a-z][a-z_]*:([a-z][a-z_]*|\\*)$' },
+    },
   },
 });
 
@@ -41,8 +47,12 @@ const CreatedApiKeySchema = namedSchema('CreatedApiKey', {
 
 /** Managing keys is a firm setting: admins only, and never with an API key itself. */
 function keysOfAdmin(caller: Caller, deps: GatewayDeps): ApiKeyManagement {
-  if (caller.kind !== 'staff' || caller.role !== 'admin') throw permissionDenied('Only admins manage API keys.', { reason: 'admin_only' });
-  if (!managesApiKeys(deps.apiKeys)) throw notFound('API keys are managed elsewhere in this installation.', { reason: 'api_key_management_not_available' });
+  if (caller.kind !== 'staff' || caller.role !== 'admin')
+    throw permissionDenied('Only admins manage API keys.', { reason: 'admin_only' });
+  if (!managesApiKeys(deps.apiKeys))
+    throw notFound('API keys are managed elsewhere in this installation.', {
+      reason: 'api_key_management_not_available',
+    });
   return deps.apiKeys;
 }
 
@@ -67,7 +77,11 @@ export const createApiKey = defineRoute<{ body: { name: string; scopes: string[]
   request: { body: CreateApiKeySchema },
   responses: { 201: { description: 'Created; the key is shown only now', schema: CreatedApiKeySchema } },
   async handler({ body, caller, deps }) {
-    const created = await keysOfAdmin(caller, deps).create({ firmId: caller.firmId, name: body.name, scopes: body.scopes });
+    const created = await keysOfAdmin(caller, deps).create({
+      firmId: caller.firmId,
+      name: body.name,
+      scopes: body.scopes,
+    });
     return { apiKey: view(created.apiKey), key: created.key };
   },
 });
@@ -81,7 +95,15 @@ export const listApiKeys = defineRoute({
   auth: 'authenticated',
   permission: 'api_key:read',
   responses: {
-    200: { description: 'The keys, oldest first', schema: { type: 'object', additionalProperties: false, required: ['items'], properties: { items: { type: 'array', items: ApiKeySchema } } } },
+    200: {
+      description: 'The keys, oldest first',
+      schema: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['items'],
+        properties: { items: { type: 'array', items: ApiKeySchema } },
+      },
+    },
   },
   async handler({ caller, deps }) {
     return { items: (await keysOfAdmin(caller, deps).list(caller.firmId)).map(view) };

@@ -31,10 +31,16 @@ export const AccessTokenSchema = namedSchema('AccessToken', {
 export const JwkSetSchema = namedSchema('JwkSet', {
   type: 'object',
   required: ['keys'],
-  properties: { keys: { type: 'array', items: { type: 'object', required: ['kty'], properties: { kty: { type: 'string' }, kid: { type: 'string' } } } } },
+  properties: {
+    keys: {
+      type: 'array',
+      items: { type: 'object', required: ['kty'], properties: { kty: { type: 'string' }, kid: { type: 'string' } } },
+    },
+  },
 });
 
-const wrongCredentials = () => unauthenticated('The e-mail address or password is not correct.', { reason: 'invalid_credentials' });
+const wrongCredentials = () =>
+  unauthenticated('The e-mail address or password is not correct.', { reason: 'invalid_credentials' });
 
 export const login = defineRoute<{ body: LoginCredentials }>({
   method: 'post',
@@ -42,7 +48,7 @@ export const login = defineRoute<{ body: LoginCredentials }>({
   operationId: 'login',
   summary: 'Sign in with e-mail address and password',
   description:
-    'Embedded mode only; in cluster mode people sign in with the firm\'s identity provider. Attempts are limited per address (`RATE_LIMIT_LOGIN_PER_IP`).',
+    "Embedded mode only; in cluster mode people sign in with the firm's identity provider. Attempts are limited per address (`RATE_LIMIT_LOGIN_PER_IP`).",
   tags: ['auth'],
   auth: 'public',
   mutates: false,
@@ -50,19 +56,30 @@ export const login = defineRoute<{ body: LoginCredentials }>({
   request: { body: LoginRequestSchema },
   responses: {
     200: { description: 'Signed in', schema: AccessTokenSchema },
-    401: { description: 'Wrong e-mail address or password (which of the two is not told)', schema: ProblemSchema, contentType: 'application/problem+json' },
-    404: { description: 'Password login is not available (cluster mode)', schema: ProblemSchema, contentType: 'application/problem+json' },
+    401: {
+      description: 'Wrong e-mail address or password (which of the two is not told)',
+      schema: ProblemSchema,
+      contentType: 'application/problem+json',
+    },
+    404: {
+      description: 'Password login is not available (cluster mode)',
+      schema: ProblemSchema,
+      contentType: 'application/problem+json',
+    },
   },
   async handler({ body, deps }) {
     const { tokenIssuer, passwordLogin } = deps;
     if (!tokenIssuer || !passwordLogin) {
-      throw notFound("Password login is not available here; sign in with the firm's identity provider.", { reason: 'login_not_available' });
+      throw notFound("Password login is not available here; sign in with the firm's identity provider.", {
+        reason: 'login_not_available',
+      });
     }
     let identity: LoginIdentity | null;
     try {
       identity = await passwordLogin({ email: body.email, password: body.password });
     } catch (error) {
-      if (isDomainError(error) && (error.kind === 'unauthenticated' || error.kind === 'not_found')) throw wrongCredentials();
+      if (isDomainError(error) && (error.kind === 'unauthenticated' || error.kind === 'not_found'))
+        throw wrongCredentials();
       throw error;
     }
     if (!identity) throw wrongCredentials();
@@ -79,7 +96,8 @@ export const jwks = defineRoute({
   tags: ['auth'],
   auth: 'public',
   responses: { 200: { description: 'JSON Web Key Set', schema: JwkSetSchema } },
-  handler: ({ deps }) => reply(200, deps.tokenIssuer?.jwks() ?? { keys: [] }, { 'cache-control': 'public, max-age=300' }),
+  handler: ({ deps }) =>
+    reply(200, deps.tokenIssuer?.jwks() ?? { keys: [] }, { 'cache-control': 'public, max-age=300' }),
 });
 
 export const authRoutes = [login, jwks];

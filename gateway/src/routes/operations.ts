@@ -35,17 +35,21 @@ export function operationsRouter(options: OperationsOptions): Router {
       response
         .status(503)
         .type(PROBLEM_CONTENT_TYPE)
-        .send(JSON.stringify({
-          type: `${PROBLEM_TYPE_BASE}not-ready`,
-          title: 'Service unavailable',
-          status: 503,
-          detail: status === 'shutting_down' ? 'The gateway is shutting down.' : 'A dependency is not ready.',
-          requestId: request.gateway.requestId,
-          checks,
-        }));
+        .send(
+          JSON.stringify({
+            type: `${PROBLEM_TYPE_BASE}not-ready`,
+            title: 'Service unavailable',
+            status: 503,
+            detail: status === 'shutting_down' ? 'The gateway is shutting down.' : 'A dependency is not ready.',
+            requestId: request.gateway.requestId,
+            checks,
+          }),
+        );
     if (options.shuttingDown()) return notReady('shutting_down', {});
     const results = await Promise.all(
-      Object.entries(options.readinessChecks).map(async ([name, check]) => [name, await runCheck(name, check, timeoutMs, options.logger)] as const),
+      Object.entries(options.readinessChecks).map(
+        async ([name, check]) => [name, await runCheck(name, check, timeoutMs, options.logger)] as const,
+      ),
     );
     const checks = Object.fromEntries(results);
     // a check can take a while; a shutdown that began meanwhile still wins

@@ -143,7 +143,9 @@ export const commonSettings = {
     default: 'embedded',
     description: 'which adapters to use',
   }),
-  LOG_LEVEL: settings.oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const, { default: 'info' }),
+  LOG_LEVEL: settings.oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, {
+    default: 'info',
+  }),
   GRPC_PORT: settings.port({ default: 50051, description: 'port of the gRPC server' }),
   GRPC_HOST: settings.string({ default: '0.0.0.0' }),
   METRICS_PORT: settings.port({ default: 9464, description: 'Prometheus /metrics; 0 turns it off' }),

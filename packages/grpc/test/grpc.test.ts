@@ -32,19 +32,26 @@ describe('gRPC adapter over generated descriptors', () => {
     server = new GrpcServer({
       logger: createLogger({ service: 'test', level: 'silent' }),
       services: [
-        implement(DirectoryService, onlyTheseMethods({
-          registerFirm: async (request, context) => {
-            seen.push(context.caller);
-            if (request.name === 'Taken') throw conflict('a firm with this name exists', { reason: 'firm_name_taken' });
-            if (request.name === 'Crash') throw new Error('database password is hunter2');
-            return { firm: { id: 'firm-9', name: request.name, language: request.language }, adminStaffId: 'staff-9' };
-          },
-          getFirm: async (request, context) => {
-            await new Promise((resolve) => setTimeout(resolve, 200));
-            if (context.signal.aborted) throw new DomainError('unavailable', 'cancelled');
-            return { firm: { id: request.firmId } };
-          },
-        })),
+        implement(
+          DirectoryService,
+          onlyTheseMethods({
+            registerFirm: async (request, context) => {
+              seen.push(context.caller);
+              if (request.name === 'Taken')
+                throw conflict('a firm with this name exists', { reason: 'firm_name_taken' });
+              if (request.name === 'Crash') throw new Error('database password is hunter2');
+              return {
+                firm: { id: 'firm-9', name: request.name, language: request.language },
+                adminStaffId: 'staff-9',
+              };
+            },
+            getFirm: async (request, context) => {
+              await new Promise((resolve) => setTimeout(resolve, 200));
+              if (context.signal.aborted) throw new DomainError('unavailable', 'cancelled');
+              return { firm: { id: request.firmId } };
+            },
+          }),
+        ),
       ],
     });
     const port = await server.start('127.0.0.1', 0);
