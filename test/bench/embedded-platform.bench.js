@@ -88,7 +88,10 @@ async function main() {
       errors: load.errors,
     };
     figures.withinBudget =
-      figures.freshStartSeconds <= 15 && figures.requestsPerSecond >= 1500 && figures.p99Ms <= 50 && figures.non2xx === 0;
+      figures.freshStartSeconds <= 15 &&
+      figures.requestsPerSecond >= 1500 &&
+      figures.p99Ms <= 50 &&
+      figures.non2xx === 0;
     console.log(JSON.stringify(figures));
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
