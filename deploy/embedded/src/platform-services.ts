@@ -2,7 +2,7 @@ import { accountingConnectorService } from '@kantoor/accounting-connector';
 import { archiveService } from '@kantoor/archive';
 import { backupService } from '@kantoor/backup';
 import { directoryService } from '@kantoor/directory';
-import { documentIntakeService } from '@kantoor/document-intake';
+import { createDocumentIntakeService } from '@kantoor/document-intake';
 import { invoicingService } from '@kantoor/invoicing';
 import { createNotificationService } from '@kantoor/notification';
 import type { ServiceDefinition } from '@kantoor/service-runtime';
@@ -10,8 +10,10 @@ import type { ServiceDefinition } from '@kantoor/service-runtime';
 export interface PlatformWiring {
   /** where the notification service delivers mail (embedded: the local sink) */
   smtp?: { host: string; port: number };
-  /** host:port of the directory, for services that ask it (the cascade) */
+  /** host:port of the directory, for services that ask it (access facts, the cascade) */
   directoryAddress: () => string;
+  /** the e-mail intake's SMTP port (0: off) */
+  intakeSmtpPort?: number;
 }
 
 /** Every service of the platform with its loopback port offset in embedded mode (base port + offset). */
@@ -24,9 +26,18 @@ export function platformServices(wiring: PlatformWiring): Array<{ definition: Se
       },
     },
   });
+  const documentIntake = createDocumentIntakeService({
+    settings: {
+      INTAKE_SMTP_PORT: wiring.intakeSmtpPort ?? 0,
+      INTAKE_SMTP_HOST: '127.0.0.1',
+      get DIRECTORY_ADDRESS() {
+        return wiring.directoryAddress();
+      },
+    },
+  });
   return [
     { definition: directoryService, offset: 0 },
-    { definition: documentIntakeService, offset: 1 },
+    { definition: documentIntake, offset: 1 },
     { definition: archiveService, offset: 2 },
     { definition: invoicingService, offset: 3 },
     { definition: backupService, offset: 4 },

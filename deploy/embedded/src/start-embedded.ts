@@ -18,6 +18,8 @@ export interface EmbeddedOptions {
   logger?: Logger;
   /** where the notification service delivers mail */
   smtp?: { host: string; port: number };
+  /** the e-mail intake's SMTP port (0: off) */
+  intakeSmtpPort?: number;
 }
 
 export interface EmbeddedServices {
@@ -59,6 +61,7 @@ export async function startEmbeddedServices(options: EmbeddedOptions): Promise<E
     // interleaves the logs
     const definitions = platformServices({
       smtp: options.smtp,
+      intakeSmtpPort: options.intakeSmtpPort,
       directoryAddress: () => `127.0.0.1:${services.get('directory')?.port}`,
     });
     for (const { definition, offset } of definitions) {

@@ -13,6 +13,8 @@ export interface PlatformOptions {
   /** first service port (0: any free port each) */
   grpcBasePort: number;
   smtpSinkPort: number;
+  /** the e-mail intake (mail for the dossiers' intake addresses); 0: off */
+  intakeSmtpPort?: number;
   logLevel: string;
   /** databases in memory (tests) */
   inMemory?: boolean;
@@ -39,6 +41,7 @@ export async function startEmbeddedPlatform(options: PlatformOptions): Promise<E
       logLevel: options.logLevel,
       inMemory: options.inMemory,
       smtp: { host: '127.0.0.1', port: sink.port },
+      intakeSmtpPort: options.intakeSmtpPort,
     });
     cleanups.push(() => services.stop());
     const gatewayDb = options.inMemory

@@ -1,1 +1,3 @@
-export { documentIntakeService } from './main';
+export { createDocumentIntakeService, documentIntakeService, type DocumentIntakeOptions } from './main';
+export { DownloadLinks, zipLayout } from './domain/hand-over';
+export { safeFileName, UniqueNames } from './domain/names';

@@ -1,16 +1,89 @@
 import '@kantoor/telemetry/register';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { implement } from '@kantoor/grpc';
-import { DocumentIntakeService } from '@kantoor/proto/kantoor/document_intake/v1/document_intake_pb';
-import { defineService, runServiceMain } from '@kantoor/service-runtime';
+import { defineService, runServiceMain, type ServiceDefinition } from '@kantoor/service-runtime';
+import { directoryAt, withoutDirectory, type Directory } from './adapters/directory';
+import { readIntakeConfig, type IntakeConfig } from './config';
+import { DocumentActions } from './domain/document-actions';
+import { DownloadLinks, HandOver } from './domain/hand-over';
+import type { AccessGuard } from './domain/ports';
+import type { IntakeStore } from './domain/receive-document';
+import { directoryEventHandlers } from './entry-points/events/directory-events';
+import { documentIntakeRpc } from './entry-points/grpc/document-intake-rpc';
+import { startIntakeSmtp } from './entry-points/smtp/intake-smtp-server';
 
-// Clients hand in purchase, sales and miscellaneous documents (PDF, JPEG, UBL) by upload, scan, API and e-mail; the accountant downloads and processes them.
-export const documentIntakeService = defineService({
-  name: 'document-intake',
-  migrationsDir: path.join(__dirname, '..', 'migrations'),
-  async build() {
-    return { grpc: [implement(DocumentIntakeService, {})] };
-  },
-});
+export interface DocumentIntakeOptions {
+  /** settings given in code (tests, the embedded launcher); the environment fills in the rest */
+  settings?: Partial<IntakeConfig>;
+  directory?: Directory;
+  /** tests: learn the SMTP port when INTAKE_SMTP_PORT asks for any free one */
+  onSmtpListening?: (port: number) => void;
+}
 
-if (require.main === module) void runServiceMain(documentIntakeService);
+/** Clients hand in purchase, sales and miscellaneous documents (PDF, JPEG, UBL) by upload, scan, API and e-mail; the accountant downloads and processes them. */
+export function createDocumentIntakeService(options: DocumentIntakeOptions = {}): ServiceDefinition {
+  return defineService({
+    name: 'document-intake',
+    migrationsDir: path.join(__dirname, '..', 'migrations'),
+    async build({ db, logger, platform, objectStore, eventsWritten }) {
+      const config = { ...readIntakeConfig(), ...options.settings };
+      const configured =
+        options.directory ?? (config.DIRECTORY_ADDRESS ? directoryAt(config.DIRECTORY_ADDRESS) : undefined);
+      if (!configured) logger.warn("DIRECTORY_ADDRESS is not set: every call but the system's is refused until it is");
+      const directory = configured ?? withoutDirectory;
+      if (platform.mode === 'cluster' && !config.INTAKE_LINK_SECRET)
+        throw new Error('INTAKE_LINK_SECRET is required in cluster mode');
+      // embedded: links die with the process, which is acceptable for a one-machine installation
+      const secret = config.INTAKE_LINK_SECRET ?? randomBytes(32).toString('base64url');
+      const intake: IntakeStore = {
+        db,
+        store: await objectStore(),
+        eventsWritten,
+        maxFileBytes: config.INTAKE_MAX_FILE_BYTES,
+      };
+      // firms also become known to the SMTP endpoint through their staff's calls: a firm registered before this
+      // service first subscribed (in-process transport, new consumer group) would otherwise never be reachable
+      const seenFirms = new Set<string>();
+      const guard: AccessGuard = async (actor, permission, dossierId) => {
+        await directory.guard(actor, permission, dossierId);
+        if (actor.firmId && !seenFirms.has(actor.firmId)) {
+          await db.query('INSERT INTO known_firm (firm_id) VALUES ($1) ON CONFLICT DO NOTHING', [actor.firmId]);
+          seenFirms.add(actor.firmId);
+        }
+      };
+      const actions = new DocumentActions(intake, guard);
+      const handOver = new HandOver(intake, guard, actions, new DownloadLinks(secret), {
+        publicUrl: config.INTAKE_PUBLIC_URL,
+        linkTtlHours: config.INTAKE_LINK_TTL_HOURS,
+      });
+      const smtp =
+        config.INTAKE_SMTP_PORT > 0 || options.onSmtpListening
+          ? await startIntakeSmtp({
+              intake,
+              directory,
+              logger,
+              host: config.INTAKE_SMTP_HOST,
+              port: config.INTAKE_SMTP_PORT,
+              knownFirms: async () =>
+                (await db.query<{ firm_id: string }>('SELECT firm_id FROM known_firm')).rows.map((row) => row.firm_id),
+            })
+          : undefined;
+      if (smtp) {
+        logger.info({ port: smtp.port }, 'SMTP intake listening');
+        options.onSmtpListening?.(smtp.port);
+      }
+      return {
+        grpc: [documentIntakeRpc({ intake, guard, actions, handOver })],
+        eventHandlers: directoryEventHandlers(),
+        async onStop() {
+          await smtp?.stop();
+          if (!options.directory) directory.close();
+        },
+      };
+    },
+  });
+}
+
+export const documentIntakeService = createDocumentIntakeService();
+
+if (require.main === module) void runServiceMain(documentIntakeService, { needsObjects: true });

@@ -2,22 +2,1318 @@
 // @generated from file kantoor/document_intake/v1/document_intake.proto (package kantoor.document_intake.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file kantoor/document_intake/v1/document_intake.proto.
  */
 export const file_kantoor_document_intake_v1_document_intake: GenFile = /*@__PURE__*/
-  fileDesc("CjBrYW50b29yL2RvY3VtZW50X2ludGFrZS92MS9kb2N1bWVudF9pbnRha2UucHJvdG8SGmthbnRvb3IuZG9jdW1lbnRfaW50YWtlLnYxMhcKFURvY3VtZW50SW50YWtlU2VydmljZWIGcHJvdG8z");
+  fileDesc("CjBrYW50b29yL2RvY3VtZW50X2ludGFrZS92MS9kb2N1bWVudF9pbnRha2UucHJvdG8SGmthbnRvb3IuZG9jdW1lbnRfaW50YWtlLnYxIs8DCghEb2N1bWVudBIKCgJpZBgBIAEoCRISCgpkb3NzaWVyX2lkGAIgASgJEg8KB21haWxib3gYAyABKAkSDAoEbmFtZRgEIAEoCRIuCgpjcmVhdGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIMCgR0eXBlGAYgASgJEg8KB2NoYW5uZWwYByABKAkSDQoFcGFnZXMYCCABKAUSDAoEcGFpZBgJIAEoCBIOCgZyZW1hcmsYCiABKAkSDgoGc3RhdHVzGAsgASgJEhcKD29yaWdpbmFsX2Zvcm1hdBgMIAEoCRIPCgdoYXNfcGRmGA0gASgIEgwKBHNpemUYDiABKAMSDgoGc2hhMjU2GA8gASgJEjsKB2ludm9pY2UYECABKAsyKi5rYW50b29yLmRvY3VtZW50X2ludGFrZS52MS5JbnZvaWNlU3VtbWFyeRIrCgdzZW50X2F0GBEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxwcm9jZXNzZWRfYXQYEiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDHNlbmRlcl9lbWFpbBgTIAEoCSKvAQoOSW52b2ljZVN1bW1hcnkSFQoNc3VwcGxpZXJfbmFtZRgBIAEoCRIbChNzdXBwbGllcl92YXRfbnVtYmVyGAIgASgJEhYKDmludm9pY2VfbnVtYmVyGAMgASgJEhIKCmlzc3VlX2RhdGUYBCABKAkSDQoFdG90YWwYBSABKAkSEAoIY3VycmVuY3kYBiABKAkSDAoEa2luZBgHIAEoCRIOCgZzeW50YXgYCCABKAkiVwoMVXBsb2FkSGVhZGVyEhIKCmRvc3NpZXJfaWQYASABKAkSDwoHbWFpbGJveBgCIAEoCRIRCglmaWxlX25hbWUYAyABKAkSDwoHY2hhbm5lbBgEIAEoCSKBAQoVVXBsb2FkRG9jdW1lbnRSZXF1ZXN0EjoKBmhlYWRlchgBIAEoCzIoLmthbnRvb3IuZG9jdW1lbnRfaW50YWtlLnYxLlVwbG9hZEhlYWRlckgAEg8KBWNodW5rGAIgASgMSAASEwoJbmV4dF9wYWdlGAMgASgISABCBgoEcGFydCJQChZVcGxvYWREb2N1bWVudFJlc3BvbnNlEjYKCGRvY3VtZW50GAEgASgLMiQua2FudG9vci5kb2N1bWVudF9pbnRha2UudjEuRG9jdW1lbnQigQIKFExpc3REb2N1bWVudHNSZXF1ZXN0EhIKCmRvc3NpZXJfaWQYASABKAkSDwoHbWFpbGJveBgCIAEoCRIQCghzdGF0dXNlcxgDIAMoCRIOCgZzZWFyY2gYBCABKAkSDwoHY2hhbm5lbBgFIAEoCRIMCgR0eXBlGAYgASgJEjAKDGNyZWF0ZWRfZnJvbRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKY3JlYXRlZF90bxgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJcGFnZV9zaXplGAkgASgFEg4KBmN1cnNvchgKIAEoCSJlChVMaXN0RG9jdW1lbnRzUmVzcG9uc2USNwoJZG9jdW1lbnRzGAEgAygLMiQua2FudG9vci5kb2N1bWVudF9pbnRha2UudjEuRG9jdW1lbnQSEwoLbmV4dF9jdXJzb3IYAiABKAkiKQoSR2V0RG9jdW1lbnRSZXF1ZXN0EhMKC2RvY3VtZW50X2lkGAEgASgJIk0KE0dldERvY3VtZW50UmVzcG9uc2USNgoIZG9jdW1lbnQYASABKAsyJC5rYW50b29yLmRvY3VtZW50X2ludGFrZS52MS5Eb2N1bWVudCI6ChVSZW5hbWVEb2N1bWVudFJlcXVlc3QSEwoLZG9jdW1lbnRfaWQYASABKAkSDAoEbmFtZRgCIAEoCSI7ChNNb3ZlRG9jdW1lbnRSZXF1ZXN0EhMKC2RvY3VtZW50X2lkGAEgASgJEg8KB21haWxib3gYAiABKAkiLAoVRGVsZXRlRG9jdW1lbnRSZXF1ZXN0EhMKC2RvY3VtZW50X2lkGAEgASgJIhgKFkRlbGV0ZURvY3VtZW50UmVzcG9uc2UiKAoJUGFnZUdyb3VwEgwKBG5hbWUYASABKAkSDQoFcGFnZXMYAiADKAUiYgoUU3BsaXREb2N1bWVudFJlcXVlc3QSEwoLZG9jdW1lbnRfaWQYASABKAkSNQoGZ3JvdXBzGAIgAygLMiUua2FudG9vci5kb2N1bWVudF9pbnRha2UudjEuUGFnZUdyb3VwIjsKFU1lcmdlRG9jdW1lbnRzUmVxdWVzdBIUCgxkb2N1bWVudF9pZHMYASADKAkSDAoEbmFtZRgCIAEoCSIsChRTZW5kRG9jdW1lbnRzUmVxdWVzdBIUCgxkb2N1bWVudF9pZHMYASADKAkiMwoOU2V0UGFpZFJlcXVlc3QSEwoLZG9jdW1lbnRfaWQYASABKAkSDAoEcGFpZBgCIAEoCCI3ChBTZXRSZW1hcmtSZXF1ZXN0EhMKC2RvY3VtZW50X2lkGAEgASgJEg4KBnJlbWFyaxgCIAEoCSIsChRNYXJrUHJvY2Vzc2VkUmVxdWVzdBIUCgxkb2N1bWVudF9pZHMYASADKAkiPwoXRG93bmxvYWREb2N1bWVudFJlcXVlc3QSEwoLZG9jdW1lbnRfaWQYASABKAkSDwoHdmFyaWFudBgCIAEoCSJFCgxEb3dubG9hZEluZm8SEQoJZmlsZV9uYW1lGAEgASgJEhQKDGNvbnRlbnRfdHlwZRgCIAEoCRIMCgRzaXplGAMgASgDIi8KGExpc3RBY3RpdmVDbGllbnRzUmVxdWVzdBITCgtkb3NzaWVyX2lkcxgBIAMoCSJDCg1NYWlsYm94Q291bnRzEg8KB21haWxib3gYASABKAkSEAoIbm90X3NlbnQYAiABKAUSDwoHd2FpdGluZxgDIAEoBSJyCgxBY3RpdmVDbGllbnQSEgoKZG9zc2llcl9pZBgBIAEoCRI8CgltYWlsYm94ZXMYAiADKAsyKS5rYW50b29yLmRvY3VtZW50X2ludGFrZS52MS5NYWlsYm94Q291bnRzEhAKCHVuc29ydGVkGAMgASgFIlYKGUxpc3RBY3RpdmVDbGllbnRzUmVzcG9uc2USOQoHY2xpZW50cxgBIAMoCzIoLmthbnRvb3IuZG9jdW1lbnRfaW50YWtlLnYxLkFjdGl2ZUNsaWVudCJbChlEb3dubG9hZERvc3NpZXJaaXBSZXF1ZXN0EhIKCmRvc3NpZXJfaWQYASABKAkSFgoObWFya19wcm9jZXNzZWQYAiABKAgSEgoKbGlua190b2tlbhgDIAEoCSJIChpSZXF1ZXN0RG93bmxvYWRMaW5rUmVxdWVzdBISCgpkb3NzaWVyX2lkGAEgASgJEhYKDm1hcmtfcHJvY2Vzc2VkGAIgASgIImYKG1JlcXVlc3REb3dubG9hZExpbmtSZXNwb25zZRIuCgpleHBpcmVzX2F0GAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIXCg9yZWNpcGllbnRfZW1haWwYAiABKAkiOAoTR2V0SW50YWtlTG9nUmVxdWVzdBISCgpkb3NzaWVyX2lkGAEgASgJEg0KBWxpbWl0GAIgASgFIqUBCgtSZWZ1c2VkRmlsZRIKCgJpZBgBIAEoCRIRCglmaWxlX25hbWUYAiABKAkSDwoHY2hhbm5lbBgDIAEoCRIOCgZyZWFzb24YBCABKAkSDwoHbWVzc2FnZRgFIAEoCRIUCgxzZW5kZXJfZW1haWwYBiABKAkSLwoLcmVjZWl2ZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlAKFEdldEludGFrZUxvZ1Jlc3BvbnNlEjgKB3JlZnVzZWQYASADKAsyJy5rYW50b29yLmRvY3VtZW50X2ludGFrZS52MS5SZWZ1c2VkRmlsZSJQChZSZW5hbWVEb2N1bWVudFJlc3BvbnNlEjYKCGRvY3VtZW50GAEgASgLMiQua2FudG9vci5kb2N1bWVudF9pbnRha2UudjEuRG9jdW1lbnQiTgoUTW92ZURvY3VtZW50UmVzcG9uc2USNgoIZG9jdW1lbnQYASABKAsyJC5rYW50b29yLmRvY3VtZW50X2ludGFrZS52MS5Eb2N1bWVudCJQChVTcGxpdERvY3VtZW50UmVzcG9uc2USNwoJZG9jdW1lbnRzGAEgAygLMiQua2FudG9vci5kb2N1bWVudF9pbnRha2UudjEuRG9jdW1lbnQiUAoWTWVyZ2VEb2N1bWVudHNSZXNwb25zZRI2Cghkb2N1bWVudBgBIAEoCzIkLmthbnRvb3IuZG9jdW1lbnRfaW50YWtlLnYxLkRvY3VtZW50IlAKFVNlbmREb2N1bWVudHNSZXNwb25zZRI3Cglkb2N1bWVudHMYASADKAsyJC5rYW50b29yLmRvY3VtZW50X2ludGFrZS52MS5Eb2N1bWVudCJJCg9TZXRQYWlkUmVzcG9uc2USNgoIZG9jdW1lbnQYASABKAsyJC5rYW50b29yLmRvY3VtZW50X2ludGFrZS52MS5Eb2N1bWVudCJLChFTZXRSZW1hcmtSZXNwb25zZRI2Cghkb2N1bWVudBgBIAEoCzIkLmthbnRvb3IuZG9jdW1lbnRfaW50YWtlLnYxLkRvY3VtZW50IlAKFU1hcmtQcm9jZXNzZWRSZXNwb25zZRI3Cglkb2N1bWVudHMYASADKAsyJC5rYW50b29yLmRvY3VtZW50X2ludGFrZS52MS5Eb2N1bWVudCJtChhEb3dubG9hZERvY3VtZW50UmVzcG9uc2USOAoEaW5mbxgBIAEoCzIoLmthbnRvb3IuZG9jdW1lbnRfaW50YWtlLnYxLkRvd25sb2FkSW5mb0gAEg8KBWNodW5rGAIgASgMSABCBgoEcGFydCJvChpEb3dubG9hZERvc3NpZXJaaXBSZXNwb25zZRI4CgRpbmZvGAEgASgLMigua2FudG9vci5kb2N1bWVudF9pbnRha2UudjEuRG93bmxvYWRJbmZvSAASDwoFY2h1bmsYAiABKAxIAEIGCgRwYXJ0Kl0KB01haWxib3gSFwoTTUFJTEJPWF9VTlNQRUNJRklFRBAAEhQKEE1BSUxCT1hfUFVSQ0hBU0UQARIRCg1NQUlMQk9YX1NBTEVTEAISEAoMTUFJTEJPWF9NSVNDEAMyjhAKFURvY3VtZW50SW50YWtlU2VydmljZRJ5Cg5VcGxvYWREb2N1bWVudBIxLmthbnRvb3IuZG9jdW1lbnRfaW50YWtlLnYxLlVwbG9hZERvY3VtZW50UmVxdWVzdBoyLmthbnRvb3IuZG9jdW1lbnRfaW50YWtlLnYxLlVwbG9hZERvY3VtZW50UmVzcG9uc2UoARJ0Cg1MaXN0RG9jdW1lbnRzEjAua2FudG9vci5kb2N1bWVudF9pbnRha2UudjEuTGlzdERvY3VtZW50c1JlcXVlc3QaMS5rYW50b29yLmRvY3VtZW50X2ludGFrZS52MS5MaXN0RG9jdW1lbnRzUmVzcG9uc2USbgoLR2V0RG9jdW1lbnQSLi5rYW50b29yLmRvY3VtZW50X2ludGFrZS52MS5HZXREb2N1bWVudFJlcXVlc3QaLy5rYW50b29yLmRvY3VtZW50X2ludGFrZS52MS5HZXREb2N1bWVudFJlc3BvbnNlEncKDlJlbmFtZURvY3VtZW50EjEua2FudG9vci5kb2N1bWVudF9pbnRha2UudjEuUmVuYW1lRG9jdW1lbnRSZXF1ZXN0GjIua2FudG9vci5kb2N1bWVudF9pbnRha2UudjEuUmVuYW1lRG9jdW1lbnRSZXNwb25zZRJxCgxNb3ZlRG9jdW1lbnQSLy5rYW50b29yLmRvY3VtZW50X2ludGFrZS52MS5Nb3ZlRG9jdW1lbnRSZXF1ZXN0GjAua2FudG9vci5kb2N1bWVudF9pbnRha2UudjEuTW92ZURvY3VtZW50UmVzcG9uc2USdwoORGVsZXRlRG9jdW1lbnQSMS5rYW50b29yLmRvY3VtZW50X2ludGFrZS52MS5EZWxldGVEb2N1bWVudFJlcXVlc3QaMi5rYW50b29yLmRvY3VtZW50X2ludGFrZS52MS5EZWxldGVEb2N1bWVudFJlc3BvbnNlEnQKDVNwbGl0RG9jdW1lbnQSMC5rYW50b29yLmRvY3VtZW50X2ludGFrZS52MS5TcGxpdERvY3VtZW50UmVxdWVzdBoxLmthbnRvb3IuZG9jdW1lbnRfaW50YWtlLnYxLlNwbGl0RG9jdW1lbnRSZXNwb25zZRJ3Cg5NZXJnZURvY3VtZW50cxIxLmthbnRvb3IuZG9jdW1lbnRfaW50YWtlLnYxLk1lcmdlRG9jdW1lbnRzUmVxdWVzdBoyLmthbnRvb3IuZG9jdW1lbnRfaW50YWtlLnYxLk1lcmdlRG9jdW1lbnRzUmVzcG9uc2USdAoNU2VuZERvY3VtZW50cxIwLmthbnRvb3IuZG9jdW1lbnRfaW50YWtlLnYxLlNlbmREb2N1bWVudHNSZXF1ZXN0GjEua2FudG9vci5kb2N1bWVudF9pbnRha2UudjEuU2VuZERvY3VtZW50c1Jlc3BvbnNlEmIKB1NldFBhaWQSKi5rYW50b29yLmRvY3VtZW50X2ludGFrZS52MS5TZXRQYWlkUmVxdWVzdBorLmthbnRvb3IuZG9jdW1lbnRfaW50YWtlLnYxLlNldFBhaWRSZXNwb25zZRJoCglTZXRSZW1hcmsSLC5rYW50b29yLmRvY3VtZW50X2ludGFrZS52MS5TZXRSZW1hcmtSZXF1ZXN0Gi0ua2FudG9vci5kb2N1bWVudF9pbnRha2UudjEuU2V0UmVtYXJrUmVzcG9uc2USdAoNTWFya1Byb2Nlc3NlZBIwLmthbnRvb3IuZG9jdW1lbnRfaW50YWtlLnYxLk1hcmtQcm9jZXNzZWRSZXF1ZXN0GjEua2FudG9vci5kb2N1bWVudF9pbnRha2UudjEuTWFya1Byb2Nlc3NlZFJlc3BvbnNlEn8KEERvd25sb2FkRG9jdW1lbnQSMy5rYW50b29yLmRvY3VtZW50X2ludGFrZS52MS5Eb3dubG9hZERvY3VtZW50UmVxdWVzdBo0LmthbnRvb3IuZG9jdW1lbnRfaW50YWtlLnYxLkRvd25sb2FkRG9jdW1lbnRSZXNwb25zZTABEoABChFMaXN0QWN0aXZlQ2xpZW50cxI0LmthbnRvb3IuZG9jdW1lbnRfaW50YWtlLnYxLkxpc3RBY3RpdmVDbGllbnRzUmVxdWVzdBo1LmthbnRvb3IuZG9jdW1lbnRfaW50YWtlLnYxLkxpc3RBY3RpdmVDbGllbnRzUmVzcG9uc2UShQEKEkRvd25sb2FkRG9zc2llclppcBI1LmthbnRvb3IuZG9jdW1lbnRfaW50YWtlLnYxLkRvd25sb2FkRG9zc2llclppcFJlcXVlc3QaNi5rYW50b29yLmRvY3VtZW50X2ludGFrZS52MS5Eb3dubG9hZERvc3NpZXJaaXBSZXNwb25zZTABEoYBChNSZXF1ZXN0RG93bmxvYWRMaW5rEjYua2FudG9vci5kb2N1bWVudF9pbnRha2UudjEuUmVxdWVzdERvd25sb2FkTGlua1JlcXVlc3QaNy5rYW50b29yLmRvY3VtZW50X2ludGFrZS52MS5SZXF1ZXN0RG93bmxvYWRMaW5rUmVzcG9uc2UScQoMR2V0SW50YWtlTG9nEi8ua2FudG9vci5kb2N1bWVudF9pbnRha2UudjEuR2V0SW50YWtlTG9nUmVxdWVzdBowLmthbnRvb3IuZG9jdW1lbnRfaW50YWtlLnYxLkdldEludGFrZUxvZ1Jlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
- * Mailboxes, uploads, e-mail intake and the hand-over of documents to the accountant.
- * Its RPCs arrive with the issue that implements the service; until then it answers health checks only.
+ * @generated from message kantoor.document_intake.v1.Document
+ */
+export type Document = Message<"kantoor.document_intake.v1.Document"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string dossier_id = 2;
+   */
+  dossierId: string;
+
+  /**
+   * purchase, sales, misc; empty while unsorted (mail to the general address)
+   *
+   * @generated from field: string mailbox = 3;
+   */
+  mailbox: string;
+
+  /**
+   * @generated from field: string name = 4;
+   */
+  name: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 5;
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * pdf or ubl
+   *
+   * @generated from field: string type = 6;
+   */
+  type: string;
+
+  /**
+   * upload, scan, email, api
+   *
+   * @generated from field: string channel = 7;
+   */
+  channel: string;
+
+  /**
+   * @generated from field: int32 pages = 8;
+   */
+  pages: number;
+
+  /**
+   * @generated from field: bool paid = 9;
+   */
+  paid: boolean;
+
+  /**
+   * @generated from field: string remark = 10;
+   */
+  remark: string;
+
+  /**
+   * draft, sent, processed
+   *
+   * @generated from field: string status = 11;
+   */
+  status: string;
+
+  /**
+   * jpeg, pdf or xml: what was handed in
+   *
+   * @generated from field: string original_format = 12;
+   */
+  originalFormat: string;
+
+  /**
+   * @generated from field: bool has_pdf = 13;
+   */
+  hasPdf: boolean;
+
+  /**
+   * @generated from field: int64 size = 14;
+   */
+  size: bigint;
+
+  /**
+   * @generated from field: string sha256 = 15;
+   */
+  sha256: string;
+
+  /**
+   * @generated from field: kantoor.document_intake.v1.InvoiceSummary invoice = 16;
+   */
+  invoice?: InvoiceSummary | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp sent_at = 17;
+   */
+  sentAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp processed_at = 18;
+   */
+  processedAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string sender_email = 19;
+   */
+  senderEmail: string;
+};
+
+/**
+ * Describes the message kantoor.document_intake.v1.Document.
+ * Use `create(DocumentSchema)` to create a new message.
+ */
+export const DocumentSchema: GenMessage<Document> = /*@__PURE__*/
+  messageDesc(file_kantoor_document_intake_v1_document_intake, 0);
+
+/**
+ * Key fields of a UBL document; amounts are exact decimals as text.
+ *
+ * @generated from message kantoor.document_intake.v1.InvoiceSummary
+ */
+export type InvoiceSummary = Message<"kantoor.document_intake.v1.InvoiceSummary"> & {
+  /**
+   * @generated from field: string supplier_name = 1;
+   */
+  supplierName: string;
+
+  /**
+   * @generated from field: string supplier_vat_number = 2;
+   */
+  supplierVatNumber: string;
+
+  /**
+   * @generated from field: string invoice_number = 3;
+   */
+  invoiceNumber: string;
+
+  /**
+   * @generated from field: string issue_date = 4;
+   */
+  issueDate: string;
+
+  /**
+   * @generated from field: string total = 5;
+   */
+  total: string;
+
+  /**
+   * @generated from field: string currency = 6;
+   */
+  currency: string;
+
+  /**
+   * invoice or credit_note
+   *
+   * @generated from field: string kind = 7;
+   */
+  kind: string;
+
+  /**
+   * @generated from field: string syntax = 8;
+   */
+  syntax: string;
+};
+
+/**
+ * Describes the message kantoor.document_intake.v1.InvoiceSummary.
+ * Use `create(InvoiceSummarySchema)` to create a new message.
+ */
+export const InvoiceSummarySchema: GenMessage<InvoiceSummary> = /*@__PURE__*/
+  messageDesc(file_kantoor_document_intake_v1_document_intake, 1);
+
+/**
+ * @generated from message kantoor.document_intake.v1.UploadHeader
+ */
+export type UploadHeader = Message<"kantoor.document_intake.v1.UploadHeader"> & {
+  /**
+   * @generated from field: string dossier_id = 1;
+   */
+  dossierId: string;
+
+  /**
+   * purchase, sales or misc
+   *
+   * @generated from field: string mailbox = 2;
+   */
+  mailbox: string;
+
+  /**
+   * the file name as the client gave it (the document's name without extension)
+   *
+   * @generated from field: string file_name = 3;
+   */
+  fileName: string;
+
+  /**
+   * upload (default), scan or api; e-mail arrives through the SMTP endpoint only
+   *
+   * @generated from field: string channel = 4;
+   */
+  channel: string;
+};
+
+/**
+ * Describes the message kantoor.document_intake.v1.UploadHeader.
+ * Use `create(UploadHeaderSchema)` to create a new message.
+ */
+export const UploadHeaderSchema: GenMessage<UploadHeader> = /*@__PURE__*/
+  messageDesc(file_kantoor_document_intake_v1_document_intake, 2);
+
+/**
+ * @generated from message kantoor.document_intake.v1.UploadDocumentRequest
+ */
+export type UploadDocumentRequest = Message<"kantoor.document_intake.v1.UploadDocumentRequest"> & {
+  /**
+   * @generated from oneof kantoor.document_intake.v1.UploadDocumentRequest.part
+   */
+  part: {
+    /**
+     * @generated from field: kantoor.document_intake.v1.UploadHeader header = 1;
+     */
+    value: UploadHeader;
+    case: "header";
+  } | {
+    /**
+     * @generated from field: bytes chunk = 2;
+     */
+    value: Uint8Array;
+    case: "chunk";
+  } | {
+    /**
+     * @generated from field: bool next_page = 3;
+     */
+    value: boolean;
+    case: "nextPage";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message kantoor.document_intake.v1.UploadDocumentRequest.
+ * Use `create(UploadDocumentRequestSchema)` to create a new message.
+ */
+export const UploadDocumentRequestSchema: GenMessage<UploadDocumentRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_document_intake_v1_document_intake, 3);
+
+/**
+ * @generated from message kantoor.document_intake.v1.UploadDocumentResponse
+ */
+export type UploadDocumentResponse = Message<"kantoor.document_intake.v1.UploadDocumentResponse"> & {
+  /**
+   * @generated from field: kantoor.document_intake.v1.Document document = 1;
+   */
+  document?: Document | undefined;
+};
+
+/**
+ * Describes the message kantoor.document_intake.v1.UploadDocumentResponse.
+ * Use `create(UploadDocumentResponseSchema)` to create a new message.
+ */
+export const UploadDocumentResponseSchema: GenMessage<UploadDocumentResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_document_intake_v1_document_intake, 4);
+
+/**
+ * @generated from message kantoor.document_intake.v1.ListDocumentsRequest
+ */
+export type ListDocumentsRequest = Message<"kantoor.document_intake.v1.ListDocumentsRequest"> & {
+  /**
+   * @generated from field: string dossier_id = 1;
+   */
+  dossierId: string;
+
+  /**
+   * empty: all mailboxes; `unsorted`: the general address' documents
+   *
+   * @generated from field: string mailbox = 2;
+   */
+  mailbox: string;
+
+  /**
+   * draft, sent, processed; empty: all
+   *
+   * @generated from field: repeated string statuses = 3;
+   */
+  statuses: string[];
+
+  /**
+   * part of the name
+   *
+   * @generated from field: string search = 4;
+   */
+  search: string;
+
+  /**
+   * @generated from field: string channel = 5;
+   */
+  channel: string;
+
+  /**
+   * @generated from field: string type = 6;
+   */
+  type: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_from = 7;
+   */
+  createdFrom?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_to = 8;
+   */
+  createdTo?: Timestamp | undefined;
+
+  /**
+   * @generated from field: int32 page_size = 9;
+   */
+  pageSize: number;
+
+  /**
+   * @generated from field: string cursor = 10;
+   */
+  cursor: string;
+};
+
+/**
+ * Describes the message kantoor.document_intake.v1.ListDocumentsRequest.
+ * Use `create(ListDocumentsRequestSchema)` to create a new message.
+ */
+export const ListDocumentsRequestSchema: GenMessage<ListDocumentsRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_document_intake_v1_document_intake, 5);
+
+/**
+ * @generated from message kantoor.document_intake.v1.ListDocumentsResponse
+ */
+export type ListDocumentsResponse = Message<"kantoor.document_intake.v1.ListDocumentsResponse"> & {
+  /**
+   * @generated from field: repeated kantoor.document_intake.v1.Document documents = 1;
+   */
+  documents: Document[];
+
+  /**
+   * @generated from field: string next_cursor = 2;
+   */
+  nextCursor: string;
+};
+
+/**
+ * Describes the message kantoor.document_intake.v1.ListDocumentsResponse.
+ * Use `create(ListDocumentsResponseSchema)` to create a new message.
+ */
+export const ListDocumentsResponseSchema: GenMessage<ListDocumentsResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_document_intake_v1_document_intake, 6);
+
+/**
+ * @generated from message kantoor.document_intake.v1.GetDocumentRequest
+ */
+export type GetDocumentRequest = Message<"kantoor.document_intake.v1.GetDocumentRequest"> & {
+  /**
+   * @generated from field: string document_id = 1;
+   */
+  documentId: string;
+};
+
+/**
+ * Describes the message kantoor.document_intake.v1.GetDocumentRequest.
+ * Use `create(GetDocumentRequestSchema)` to create a new message.
+ */
+export const GetDocumentRequestSchema: GenMessage<GetDocumentRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_document_intake_v1_document_intake, 7);
+
+/**
+ * @generated from message kantoor.document_intake.v1.GetDocumentResponse
+ */
+export type GetDocumentResponse = Message<"kantoor.document_intake.v1.GetDocumentResponse"> & {
+  /**
+   * @generated from field: kantoor.document_intake.v1.Document document = 1;
+   */
+  document?: Document | undefined;
+};
+
+/**
+ * Describes the message kantoor.document_intake.v1.GetDocumentResponse.
+ * Use `create(GetDocumentResponseSchema)` to create a new message.
+ */
+export const GetDocumentResponseSchema: GenMessage<GetDocumentResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_document_intake_v1_document_intake, 8);
+
+/**
+ * @generated from message kantoor.document_intake.v1.RenameDocumentRequest
+ */
+export type RenameDocumentRequest = Message<"kantoor.document_intake.v1.RenameDocumentRequest"> & {
+  /**
+   * @generated from field: string document_id = 1;
+   */
+  documentId: string;
+
+  /**
+   * @generated from field: string name = 2;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message kantoor.document_intake.v1.RenameDocumentRequest.
+ * Use `create(RenameDocumentRequestSchema)` to create a new message.
+ */
+export const RenameDocumentRequestSchema: GenMessage<RenameDocumentRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_document_intake_v1_document_intake, 9);
+
+/**
+ * @generated from message kantoor.document_intake.v1.MoveDocumentRequest
+ */
+export type MoveDocumentRequest = Message<"kantoor.document_intake.v1.MoveDocumentRequest"> & {
+  /**
+   * @generated from field: string document_id = 1;
+   */
+  documentId: string;
+
+  /**
+   * @generated from field: string mailbox = 2;
+   */
+  mailbox: string;
+};
+
+/**
+ * Describes the message kantoor.document_intake.v1.MoveDocumentRequest.
+ * Use `create(MoveDocumentRequestSchema)` to create a new message.
+ */
+export const MoveDocumentRequestSchema: GenMessage<MoveDocumentRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_document_intake_v1_document_intake, 10);
+
+/**
+ * @generated from message kantoor.document_intake.v1.DeleteDocumentRequest
+ */
+export type DeleteDocumentRequest = Message<"kantoor.document_intake.v1.DeleteDocumentRequest"> & {
+  /**
+   * @generated from field: string document_id = 1;
+   */
+  documentId: string;
+};
+
+/**
+ * Describes the message kantoor.document_intake.v1.DeleteDocumentRequest.
+ * Use `create(DeleteDocumentRequestSchema)` to create a new message.
+ */
+export const DeleteDocumentRequestSchema: GenMessage<DeleteDocumentRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_document_intake_v1_document_intake, 11);
+
+/**
+ * @generated from message kantoor.document_intake.v1.DeleteDocumentResponse
+ */
+export type DeleteDocumentResponse = Message<"kantoor.document_intake.v1.DeleteDocumentResponse"> & {
+};
+
+/**
+ * Describes the message kantoor.document_intake.v1.DeleteDocumentResponse.
+ * Use `create(DeleteDocumentResponseSchema)` to create a new message.
+ */
+export const DeleteDocumentResponseSchema: GenMessage<DeleteDocumentResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_document_intake_v1_document_intake, 12);
+
+/**
+ * @generated from message kantoor.document_intake.v1.PageGroup
+ */
+export type PageGroup = Message<"kantoor.document_intake.v1.PageGroup"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * 1-based page numbers, in the order they appear in the new document
+   *
+   * @generated from field: repeated int32 pages = 2;
+   */
+  pages: number[];
+};
+
+/**
+ * Describes the message kantoor.document_intake.v1.PageGroup.
+ * Use `create(PageGroupSchema)` to create a new message.
+ */
+export const PageGroupSchema: GenMessage<PageGroup> = /*@__PURE__*/
+  messageDesc(file_kantoor_document_intake_v1_document_intake, 13);
+
+/**
+ * @generated from message kantoor.document_intake.v1.SplitDocumentRequest
+ */
+export type SplitDocumentRequest = Message<"kantoor.document_intake.v1.SplitDocumentRequest"> & {
+  /**
+   * @generated from field: string document_id = 1;
+   */
+  documentId: string;
+
+  /**
+   * @generated from field: repeated kantoor.document_intake.v1.PageGroup groups = 2;
+   */
+  groups: PageGroup[];
+};
+
+/**
+ * Describes the message kantoor.document_intake.v1.SplitDocumentRequest.
+ * Use `create(SplitDocumentRequestSchema)` to create a new message.
+ */
+export const SplitDocumentRequestSchema: GenMessage<SplitDocumentRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_document_intake_v1_document_intake, 14);
+
+/**
+ * @generated from message kantoor.document_intake.v1.MergeDocumentsRequest
+ */
+export type MergeDocumentsRequest = Message<"kantoor.document_intake.v1.MergeDocumentsRequest"> & {
+  /**
+   * in the order of the merged document
+   *
+   * @generated from field: repeated string document_ids = 1;
+   */
+  documentIds: string[];
+
+  /**
+   * @generated from field: string name = 2;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message kantoor.document_intake.v1.MergeDocumentsRequest.
+ * Use `create(MergeDocumentsRequestSchema)` to create a new message.
+ */
+export const MergeDocumentsRequestSchema: GenMessage<MergeDocumentsRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_document_intake_v1_document_intake, 15);
+
+/**
+ * @generated from message kantoor.document_intake.v1.SendDocumentsRequest
+ */
+export type SendDocumentsRequest = Message<"kantoor.document_intake.v1.SendDocumentsRequest"> & {
+  /**
+   * @generated from field: repeated string document_ids = 1;
+   */
+  documentIds: string[];
+};
+
+/**
+ * Describes the message kantoor.document_intake.v1.SendDocumentsRequest.
+ * Use `create(SendDocumentsRequestSchema)` to create a new message.
+ */
+export const SendDocumentsRequestSchema: GenMessage<SendDocumentsRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_document_intake_v1_document_intake, 16);
+
+/**
+ * @generated from message kantoor.document_intake.v1.SetPaidRequest
+ */
+export type SetPaidRequest = Message<"kantoor.document_intake.v1.SetPaidRequest"> & {
+  /**
+   * @generated from field: string document_id = 1;
+   */
+  documentId: string;
+
+  /**
+   * @generated from field: bool paid = 2;
+   */
+  paid: boolean;
+};
+
+/**
+ * Describes the message kantoor.document_intake.v1.SetPaidRequest.
+ * Use `create(SetPaidRequestSchema)` to create a new message.
+ */
+export const SetPaidRequestSchema: GenMessage<SetPaidRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_document_intake_v1_document_intake, 17);
+
+/**
+ * @generated from message kantoor.document_intake.v1.SetRemarkRequest
+ */
+export type SetRemarkRequest = Message<"kantoor.document_intake.v1.SetRemarkRequest"> & {
+  /**
+   * @generated from field: string document_id = 1;
+   */
+  documentId: string;
+
+  /**
+   * @generated from field: string remark = 2;
+   */
+  remark: string;
+};
+
+/**
+ * Describes the message kantoor.document_intake.v1.SetRemarkRequest.
+ * Use `create(SetRemarkRequestSchema)` to create a new message.
+ */
+export const SetRemarkRequestSchema: GenMessage<SetRemarkRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_document_intake_v1_document_intake, 18);
+
+/**
+ * @generated from message kantoor.document_intake.v1.MarkProcessedRequest
+ */
+export type MarkProcessedRequest = Message<"kantoor.document_intake.v1.MarkProcessedRequest"> & {
+  /**
+   * @generated from field: repeated string document_ids = 1;
+   */
+  documentIds: string[];
+};
+
+/**
+ * Describes the message kantoor.document_intake.v1.MarkProcessedRequest.
+ * Use `create(MarkProcessedRequestSchema)` to create a new message.
+ */
+export const MarkProcessedRequestSchema: GenMessage<MarkProcessedRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_document_intake_v1_document_intake, 19);
+
+/**
+ * @generated from message kantoor.document_intake.v1.DownloadDocumentRequest
+ */
+export type DownloadDocumentRequest = Message<"kantoor.document_intake.v1.DownloadDocumentRequest"> & {
+  /**
+   * @generated from field: string document_id = 1;
+   */
+  documentId: string;
+
+  /**
+   * pdf (default) or original
+   *
+   * @generated from field: string variant = 2;
+   */
+  variant: string;
+};
+
+/**
+ * Describes the message kantoor.document_intake.v1.DownloadDocumentRequest.
+ * Use `create(DownloadDocumentRequestSchema)` to create a new message.
+ */
+export const DownloadDocumentRequestSchema: GenMessage<DownloadDocumentRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_document_intake_v1_document_intake, 20);
+
+/**
+ * @generated from message kantoor.document_intake.v1.DownloadInfo
+ */
+export type DownloadInfo = Message<"kantoor.document_intake.v1.DownloadInfo"> & {
+  /**
+   * @generated from field: string file_name = 1;
+   */
+  fileName: string;
+
+  /**
+   * @generated from field: string content_type = 2;
+   */
+  contentType: string;
+
+  /**
+   * -1 when unknown in advance (ZIP)
+   *
+   * @generated from field: int64 size = 3;
+   */
+  size: bigint;
+};
+
+/**
+ * Describes the message kantoor.document_intake.v1.DownloadInfo.
+ * Use `create(DownloadInfoSchema)` to create a new message.
+ */
+export const DownloadInfoSchema: GenMessage<DownloadInfo> = /*@__PURE__*/
+  messageDesc(file_kantoor_document_intake_v1_document_intake, 21);
+
+/**
+ * @generated from message kantoor.document_intake.v1.ListActiveClientsRequest
+ */
+export type ListActiveClientsRequest = Message<"kantoor.document_intake.v1.ListActiveClientsRequest"> & {
+  /**
+   * the dossiers to count (the gateway passes those the caller sees); empty: every dossier with documents
+   *
+   * @generated from field: repeated string dossier_ids = 1;
+   */
+  dossierIds: string[];
+};
+
+/**
+ * Describes the message kantoor.document_intake.v1.ListActiveClientsRequest.
+ * Use `create(ListActiveClientsRequestSchema)` to create a new message.
+ */
+export const ListActiveClientsRequestSchema: GenMessage<ListActiveClientsRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_document_intake_v1_document_intake, 22);
+
+/**
+ * @generated from message kantoor.document_intake.v1.MailboxCounts
+ */
+export type MailboxCounts = Message<"kantoor.document_intake.v1.MailboxCounts"> & {
+  /**
+   * @generated from field: string mailbox = 1;
+   */
+  mailbox: string;
+
+  /**
+   * grey: present, not yet sent by the client
+   *
+   * @generated from field: int32 not_sent = 2;
+   */
+  notSent: number;
+
+  /**
+   * green: sent, waiting to be processed
+   *
+   * @generated from field: int32 waiting = 3;
+   */
+  waiting: number;
+};
+
+/**
+ * Describes the message kantoor.document_intake.v1.MailboxCounts.
+ * Use `create(MailboxCountsSchema)` to create a new message.
+ */
+export const MailboxCountsSchema: GenMessage<MailboxCounts> = /*@__PURE__*/
+  messageDesc(file_kantoor_document_intake_v1_document_intake, 23);
+
+/**
+ * @generated from message kantoor.document_intake.v1.ActiveClient
+ */
+export type ActiveClient = Message<"kantoor.document_intake.v1.ActiveClient"> & {
+  /**
+   * @generated from field: string dossier_id = 1;
+   */
+  dossierId: string;
+
+  /**
+   * @generated from field: repeated kantoor.document_intake.v1.MailboxCounts mailboxes = 2;
+   */
+  mailboxes: MailboxCounts[];
+
+  /**
+   * @generated from field: int32 unsorted = 3;
+   */
+  unsorted: number;
+};
+
+/**
+ * Describes the message kantoor.document_intake.v1.ActiveClient.
+ * Use `create(ActiveClientSchema)` to create a new message.
+ */
+export const ActiveClientSchema: GenMessage<ActiveClient> = /*@__PURE__*/
+  messageDesc(file_kantoor_document_intake_v1_document_intake, 24);
+
+/**
+ * @generated from message kantoor.document_intake.v1.ListActiveClientsResponse
+ */
+export type ListActiveClientsResponse = Message<"kantoor.document_intake.v1.ListActiveClientsResponse"> & {
+  /**
+   * @generated from field: repeated kantoor.document_intake.v1.ActiveClient clients = 1;
+   */
+  clients: ActiveClient[];
+};
+
+/**
+ * Describes the message kantoor.document_intake.v1.ListActiveClientsResponse.
+ * Use `create(ListActiveClientsResponseSchema)` to create a new message.
+ */
+export const ListActiveClientsResponseSchema: GenMessage<ListActiveClientsResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_document_intake_v1_document_intake, 25);
+
+/**
+ * @generated from message kantoor.document_intake.v1.DownloadDossierZipRequest
+ */
+export type DownloadDossierZipRequest = Message<"kantoor.document_intake.v1.DownloadDossierZipRequest"> & {
+  /**
+   * @generated from field: string dossier_id = 1;
+   */
+  dossierId: string;
+
+  /**
+   * the downloaded documents become processed once the whole ZIP is out
+   *
+   * @generated from field: bool mark_processed = 2;
+   */
+  markProcessed: boolean;
+
+  /**
+   * a signed download link instead of the caller's own access (public link route)
+   *
+   * @generated from field: string link_token = 3;
+   */
+  linkToken: string;
+};
+
+/**
+ * Describes the message kantoor.document_intake.v1.DownloadDossierZipRequest.
+ * Use `create(DownloadDossierZipRequestSchema)` to create a new message.
+ */
+export const DownloadDossierZipRequestSchema: GenMessage<DownloadDossierZipRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_document_intake_v1_document_intake, 26);
+
+/**
+ * @generated from message kantoor.document_intake.v1.RequestDownloadLinkRequest
+ */
+export type RequestDownloadLinkRequest = Message<"kantoor.document_intake.v1.RequestDownloadLinkRequest"> & {
+  /**
+   * @generated from field: string dossier_id = 1;
+   */
+  dossierId: string;
+
+  /**
+   * @generated from field: bool mark_processed = 2;
+   */
+  markProcessed: boolean;
+};
+
+/**
+ * Describes the message kantoor.document_intake.v1.RequestDownloadLinkRequest.
+ * Use `create(RequestDownloadLinkRequestSchema)` to create a new message.
+ */
+export const RequestDownloadLinkRequestSchema: GenMessage<RequestDownloadLinkRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_document_intake_v1_document_intake, 27);
+
+/**
+ * @generated from message kantoor.document_intake.v1.RequestDownloadLinkResponse
+ */
+export type RequestDownloadLinkResponse = Message<"kantoor.document_intake.v1.RequestDownloadLinkResponse"> & {
+  /**
+   * @generated from field: google.protobuf.Timestamp expires_at = 1;
+   */
+  expiresAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string recipient_email = 2;
+   */
+  recipientEmail: string;
+};
+
+/**
+ * Describes the message kantoor.document_intake.v1.RequestDownloadLinkResponse.
+ * Use `create(RequestDownloadLinkResponseSchema)` to create a new message.
+ */
+export const RequestDownloadLinkResponseSchema: GenMessage<RequestDownloadLinkResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_document_intake_v1_document_intake, 28);
+
+/**
+ * @generated from message kantoor.document_intake.v1.GetIntakeLogRequest
+ */
+export type GetIntakeLogRequest = Message<"kantoor.document_intake.v1.GetIntakeLogRequest"> & {
+  /**
+   * @generated from field: string dossier_id = 1;
+   */
+  dossierId: string;
+
+  /**
+   * @generated from field: int32 limit = 2;
+   */
+  limit: number;
+};
+
+/**
+ * Describes the message kantoor.document_intake.v1.GetIntakeLogRequest.
+ * Use `create(GetIntakeLogRequestSchema)` to create a new message.
+ */
+export const GetIntakeLogRequestSchema: GenMessage<GetIntakeLogRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_document_intake_v1_document_intake, 29);
+
+/**
+ * One received file that was refused, so the user sees it and why (never silently dropped).
+ *
+ * @generated from message kantoor.document_intake.v1.RefusedFile
+ */
+export type RefusedFile = Message<"kantoor.document_intake.v1.RefusedFile"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string file_name = 2;
+   */
+  fileName: string;
+
+  /**
+   * @generated from field: string channel = 3;
+   */
+  channel: string;
+
+  /**
+   * @generated from field: string reason = 4;
+   */
+  reason: string;
+
+  /**
+   * @generated from field: string message = 5;
+   */
+  message: string;
+
+  /**
+   * @generated from field: string sender_email = 6;
+   */
+  senderEmail: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp received_at = 7;
+   */
+  receivedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message kantoor.document_intake.v1.RefusedFile.
+ * Use `create(RefusedFileSchema)` to create a new message.
+ */
+export const RefusedFileSchema: GenMessage<RefusedFile> = /*@__PURE__*/
+  messageDesc(file_kantoor_document_intake_v1_document_intake, 30);
+
+/**
+ * @generated from message kantoor.document_intake.v1.GetIntakeLogResponse
+ */
+export type GetIntakeLogResponse = Message<"kantoor.document_intake.v1.GetIntakeLogResponse"> & {
+  /**
+   * @generated from field: repeated kantoor.document_intake.v1.RefusedFile refused = 1;
+   */
+  refused: RefusedFile[];
+};
+
+/**
+ * Describes the message kantoor.document_intake.v1.GetIntakeLogResponse.
+ * Use `create(GetIntakeLogResponseSchema)` to create a new message.
+ */
+export const GetIntakeLogResponseSchema: GenMessage<GetIntakeLogResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_document_intake_v1_document_intake, 31);
+
+/**
+ * @generated from message kantoor.document_intake.v1.RenameDocumentResponse
+ */
+export type RenameDocumentResponse = Message<"kantoor.document_intake.v1.RenameDocumentResponse"> & {
+  /**
+   * @generated from field: kantoor.document_intake.v1.Document document = 1;
+   */
+  document?: Document | undefined;
+};
+
+/**
+ * Describes the message kantoor.document_intake.v1.RenameDocumentResponse.
+ * Use `create(RenameDocumentResponseSchema)` to create a new message.
+ */
+export const RenameDocumentResponseSchema: GenMessage<RenameDocumentResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_document_intake_v1_document_intake, 32);
+
+/**
+ * @generated from message kantoor.document_intake.v1.MoveDocumentResponse
+ */
+export type MoveDocumentResponse = Message<"kantoor.document_intake.v1.MoveDocumentResponse"> & {
+  /**
+   * @generated from field: kantoor.document_intake.v1.Document document = 1;
+   */
+  document?: Document | undefined;
+};
+
+/**
+ * Describes the message kantoor.document_intake.v1.MoveDocumentResponse.
+ * Use `create(MoveDocumentResponseSchema)` to create a new message.
+ */
+export const MoveDocumentResponseSchema: GenMessage<MoveDocumentResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_document_intake_v1_document_intake, 33);
+
+/**
+ * @generated from message kantoor.document_intake.v1.SplitDocumentResponse
+ */
+export type SplitDocumentResponse = Message<"kantoor.document_intake.v1.SplitDocumentResponse"> & {
+  /**
+   * @generated from field: repeated kantoor.document_intake.v1.Document documents = 1;
+   */
+  documents: Document[];
+};
+
+/**
+ * Describes the message kantoor.document_intake.v1.SplitDocumentResponse.
+ * Use `create(SplitDocumentResponseSchema)` to create a new message.
+ */
+export const SplitDocumentResponseSchema: GenMessage<SplitDocumentResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_document_intake_v1_document_intake, 34);
+
+/**
+ * @generated from message kantoor.document_intake.v1.MergeDocumentsResponse
+ */
+export type MergeDocumentsResponse = Message<"kantoor.document_intake.v1.MergeDocumentsResponse"> & {
+  /**
+   * @generated from field: kantoor.document_intake.v1.Document document = 1;
+   */
+  document?: Document | undefined;
+};
+
+/**
+ * Describes the message kantoor.document_intake.v1.MergeDocumentsResponse.
+ * Use `create(MergeDocumentsResponseSchema)` to create a new message.
+ */
+export const MergeDocumentsResponseSchema: GenMessage<MergeDocumentsResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_document_intake_v1_document_intake, 35);
+
+/**
+ * @generated from message kantoor.document_intake.v1.SendDocumentsResponse
+ */
+export type SendDocumentsResponse = Message<"kantoor.document_intake.v1.SendDocumentsResponse"> & {
+  /**
+   * @generated from field: repeated kantoor.document_intake.v1.Document documents = 1;
+   */
+  documents: Document[];
+};
+
+/**
+ * Describes the message kantoor.document_intake.v1.SendDocumentsResponse.
+ * Use `create(SendDocumentsResponseSchema)` to create a new message.
+ */
+export const SendDocumentsResponseSchema: GenMessage<SendDocumentsResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_document_intake_v1_document_intake, 36);
+
+/**
+ * @generated from message kantoor.document_intake.v1.SetPaidResponse
+ */
+export type SetPaidResponse = Message<"kantoor.document_intake.v1.SetPaidResponse"> & {
+  /**
+   * @generated from field: kantoor.document_intake.v1.Document document = 1;
+   */
+  document?: Document | undefined;
+};
+
+/**
+ * Describes the message kantoor.document_intake.v1.SetPaidResponse.
+ * Use `create(SetPaidResponseSchema)` to create a new message.
+ */
+export const SetPaidResponseSchema: GenMessage<SetPaidResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_document_intake_v1_document_intake, 37);
+
+/**
+ * @generated from message kantoor.document_intake.v1.SetRemarkResponse
+ */
+export type SetRemarkResponse = Message<"kantoor.document_intake.v1.SetRemarkResponse"> & {
+  /**
+   * @generated from field: kantoor.document_intake.v1.Document document = 1;
+   */
+  document?: Document | undefined;
+};
+
+/**
+ * Describes the message kantoor.document_intake.v1.SetRemarkResponse.
+ * Use `create(SetRemarkResponseSchema)` to create a new message.
+ */
+export const SetRemarkResponseSchema: GenMessage<SetRemarkResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_document_intake_v1_document_intake, 38);
+
+/**
+ * @generated from message kantoor.document_intake.v1.MarkProcessedResponse
+ */
+export type MarkProcessedResponse = Message<"kantoor.document_intake.v1.MarkProcessedResponse"> & {
+  /**
+   * @generated from field: repeated kantoor.document_intake.v1.Document documents = 1;
+   */
+  documents: Document[];
+};
+
+/**
+ * Describes the message kantoor.document_intake.v1.MarkProcessedResponse.
+ * Use `create(MarkProcessedResponseSchema)` to create a new message.
+ */
+export const MarkProcessedResponseSchema: GenMessage<MarkProcessedResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_document_intake_v1_document_intake, 39);
+
+/**
+ * @generated from message kantoor.document_intake.v1.DownloadDocumentResponse
+ */
+export type DownloadDocumentResponse = Message<"kantoor.document_intake.v1.DownloadDocumentResponse"> & {
+  /**
+   * @generated from oneof kantoor.document_intake.v1.DownloadDocumentResponse.part
+   */
+  part: {
+    /**
+     * @generated from field: kantoor.document_intake.v1.DownloadInfo info = 1;
+     */
+    value: DownloadInfo;
+    case: "info";
+  } | {
+    /**
+     * @generated from field: bytes chunk = 2;
+     */
+    value: Uint8Array;
+    case: "chunk";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message kantoor.document_intake.v1.DownloadDocumentResponse.
+ * Use `create(DownloadDocumentResponseSchema)` to create a new message.
+ */
+export const DownloadDocumentResponseSchema: GenMessage<DownloadDocumentResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_document_intake_v1_document_intake, 40);
+
+/**
+ * @generated from message kantoor.document_intake.v1.DownloadDossierZipResponse
+ */
+export type DownloadDossierZipResponse = Message<"kantoor.document_intake.v1.DownloadDossierZipResponse"> & {
+  /**
+   * @generated from oneof kantoor.document_intake.v1.DownloadDossierZipResponse.part
+   */
+  part: {
+    /**
+     * @generated from field: kantoor.document_intake.v1.DownloadInfo info = 1;
+     */
+    value: DownloadInfo;
+    case: "info";
+  } | {
+    /**
+     * @generated from field: bytes chunk = 2;
+     */
+    value: Uint8Array;
+    case: "chunk";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message kantoor.document_intake.v1.DownloadDossierZipResponse.
+ * Use `create(DownloadDossierZipResponseSchema)` to create a new message.
+ */
+export const DownloadDossierZipResponseSchema: GenMessage<DownloadDossierZipResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_document_intake_v1_document_intake, 41);
+
+/**
+ * @generated from enum kantoor.document_intake.v1.Mailbox
+ */
+export enum Mailbox {
+  /**
+   * @generated from enum value: MAILBOX_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: MAILBOX_PURCHASE = 1;
+   */
+  PURCHASE = 1,
+
+  /**
+   * @generated from enum value: MAILBOX_SALES = 2;
+   */
+  SALES = 2,
+
+  /**
+   * @generated from enum value: MAILBOX_MISC = 3;
+   */
+  MISC = 3,
+}
+
+/**
+ * Describes the enum kantoor.document_intake.v1.Mailbox.
+ */
+export const MailboxSchema: GenEnum<Mailbox> = /*@__PURE__*/
+  enumDesc(file_kantoor_document_intake_v1_document_intake, 0);
+
+/**
+ * Mailboxes, uploads, e-mail intake and the hand-over of documents to the accountant (spec 02).
+ * Every RPC naming a dossier checks the caller's access with the directory (document:read / document:write).
  *
  * @generated from service kantoor.document_intake.v1.DocumentIntakeService
  */
 export const DocumentIntakeService: GenService<{
+  /**
+   * Client-streaming: the first message is the header, the next ones the bytes (64 KiB chunks). For the scan
+   * channel, `next_page` separates the pages of one document.
+   *
+   * @generated from rpc kantoor.document_intake.v1.DocumentIntakeService.UploadDocument
+   */
+  uploadDocument: {
+    methodKind: "client_streaming";
+    input: typeof UploadDocumentRequestSchema;
+    output: typeof UploadDocumentResponseSchema;
+  },
+  /**
+   * @generated from rpc kantoor.document_intake.v1.DocumentIntakeService.ListDocuments
+   */
+  listDocuments: {
+    methodKind: "unary";
+    input: typeof ListDocumentsRequestSchema;
+    output: typeof ListDocumentsResponseSchema;
+  },
+  /**
+   * @generated from rpc kantoor.document_intake.v1.DocumentIntakeService.GetDocument
+   */
+  getDocument: {
+    methodKind: "unary";
+    input: typeof GetDocumentRequestSchema;
+    output: typeof GetDocumentResponseSchema;
+  },
+  /**
+   * @generated from rpc kantoor.document_intake.v1.DocumentIntakeService.RenameDocument
+   */
+  renameDocument: {
+    methodKind: "unary";
+    input: typeof RenameDocumentRequestSchema;
+    output: typeof RenameDocumentResponseSchema;
+  },
+  /**
+   * Also how a document of the general address (unsorted) gets its mailbox.
+   *
+   * @generated from rpc kantoor.document_intake.v1.DocumentIntakeService.MoveDocument
+   */
+  moveDocument: {
+    methodKind: "unary";
+    input: typeof MoveDocumentRequestSchema;
+    output: typeof MoveDocumentResponseSchema;
+  },
+  /**
+   * @generated from rpc kantoor.document_intake.v1.DocumentIntakeService.DeleteDocument
+   */
+  deleteDocument: {
+    methodKind: "unary";
+    input: typeof DeleteDocumentRequestSchema;
+    output: typeof DeleteDocumentResponseSchema;
+  },
+  /**
+   * @generated from rpc kantoor.document_intake.v1.DocumentIntakeService.SplitDocument
+   */
+  splitDocument: {
+    methodKind: "unary";
+    input: typeof SplitDocumentRequestSchema;
+    output: typeof SplitDocumentResponseSchema;
+  },
+  /**
+   * @generated from rpc kantoor.document_intake.v1.DocumentIntakeService.MergeDocuments
+   */
+  mergeDocuments: {
+    methodKind: "unary";
+    input: typeof MergeDocumentsRequestSchema;
+    output: typeof MergeDocumentsResponseSchema;
+  },
+  /**
+   * @generated from rpc kantoor.document_intake.v1.DocumentIntakeService.SendDocuments
+   */
+  sendDocuments: {
+    methodKind: "unary";
+    input: typeof SendDocumentsRequestSchema;
+    output: typeof SendDocumentsResponseSchema;
+  },
+  /**
+   * @generated from rpc kantoor.document_intake.v1.DocumentIntakeService.SetPaid
+   */
+  setPaid: {
+    methodKind: "unary";
+    input: typeof SetPaidRequestSchema;
+    output: typeof SetPaidResponseSchema;
+  },
+  /**
+   * @generated from rpc kantoor.document_intake.v1.DocumentIntakeService.SetRemark
+   */
+  setRemark: {
+    methodKind: "unary";
+    input: typeof SetRemarkRequestSchema;
+    output: typeof SetRemarkResponseSchema;
+  },
+  /**
+   * @generated from rpc kantoor.document_intake.v1.DocumentIntakeService.MarkProcessed
+   */
+  markProcessed: {
+    methodKind: "unary";
+    input: typeof MarkProcessedRequestSchema;
+    output: typeof MarkProcessedResponseSchema;
+  },
+  /**
+   * Server-streaming: first message `info`, then `chunk`s.
+   *
+   * @generated from rpc kantoor.document_intake.v1.DocumentIntakeService.DownloadDocument
+   */
+  downloadDocument: {
+    methodKind: "server_streaming";
+    input: typeof DownloadDocumentRequestSchema;
+    output: typeof DownloadDocumentResponseSchema;
+  },
+  /**
+   * The active clients monitor: per dossier and mailbox the counts not yet sent and sent waiting.
+   *
+   * @generated from rpc kantoor.document_intake.v1.DocumentIntakeService.ListActiveClients
+   */
+  listActiveClients: {
+    methodKind: "unary";
+    input: typeof ListActiveClientsRequestSchema;
+    output: typeof ListActiveClientsResponseSchema;
+  },
+  /**
+   * The ZIP of every sent document still to process (spec layout), streamed.
+   *
+   * @generated from rpc kantoor.document_intake.v1.DocumentIntakeService.DownloadDossierZip
+   */
+  downloadDossierZip: {
+    methodKind: "server_streaming";
+    input: typeof DownloadDossierZipRequestSchema;
+    output: typeof DownloadDossierZipResponseSchema;
+  },
+  /**
+   * Signs a link to the ZIP bound to the dossier and the calling staff member and has it mailed to them.
+   *
+   * @generated from rpc kantoor.document_intake.v1.DocumentIntakeService.RequestDownloadLink
+   */
+  requestDownloadLink: {
+    methodKind: "unary";
+    input: typeof RequestDownloadLinkRequestSchema;
+    output: typeof RequestDownloadLinkResponseSchema;
+  },
+  /**
+   * @generated from rpc kantoor.document_intake.v1.DocumentIntakeService.GetIntakeLog
+   */
+  getIntakeLog: {
+    methodKind: "unary";
+    input: typeof GetIntakeLogRequestSchema;
+    output: typeof GetIntakeLogResponseSchema;
+  },
 }> = /*@__PURE__*/
   serviceDesc(file_kantoor_document_intake_v1_document_intake, 0);
 

@@ -1,0 +1,4 @@
+export type * from './model';
+export { readUbl, pdfRendition, DEFAULT_MAX_UBL_BYTES, type ReadUblOptions } from './read-ubl';
+export { renderInvoicePdf } from './render-invoice';
+export { writeTextPdf, winAnsi, type TextBlock } from './text-pdf';

@@ -1,0 +1,178 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import Decimal from 'decimal.js';
+import { PDFDocument } from 'pdf-lib';
+import { pdfRendition, readUbl, renderInvoicePdf, type Amount } from '../src';
+
+const SAMPLES = path.resolve(__dirname, '../../../../shared/samples/peppol');
+const sampleFiles = [
+  ...readdirSync(SAMPLES).filter((name) => name.endsWith('.xml')),
+  ...readdirSync(path.join(SAMPLES, 'release-2026.5')).map((name) => `release-2026.5/${name}`),
+];
+const sum = (amounts: Amount[]) => amounts.reduce((total, amount) => total.plus(amount.value), new Decimal(0));
+
+describe('the OpenPEPPOL examples', () => {
+  it('are all there', () => expect(sampleFiles.length).toBeGreaterThanOrEqual(16));
+
+  it.each(sampleFiles)('%s reads with totals that add up (BR-CO-10, -13, -14, -15, -16)', async (file) => {
+    const invoice = readUbl(readFileSync(path.join(SAMPLES, file)));
+    const { totals } = invoice;
+    expect(invoice.syntax).toBe('peppol_bis_3');
+    expect(invoice.number).not.toBe('');
+    expect(invoice.seller.name).not.toBe('');
+    expect(invoice.buyer.name).not.toBe('');
+    expect(sum(invoice.lines.map((line) => line.lineExtensionAmount)).toFixed(2)).toBe(
+      new Decimal(totals.lineExtension.value).toFixed(2),
+    );
+    const allowances = sum(invoice.allowanceCharges.filter((c) => !c.isCharge).map((c) => c.amount));
+    const charges = sum(invoice.allowanceCharges.filter((c) => c.isCharge).map((c) => c.amount));
+    expect(new Decimal(totals.lineExtension.value).minus(allowances).plus(charges).eq(totals.taxExclusive.value)).toBe(
+      true,
+    );
+    expect(sum(invoice.vatBreakdown.map((row) => row.taxAmount)).eq(invoice.taxTotal.value)).toBe(true);
+    expect(new Decimal(totals.taxExclusive.value).plus(invoice.taxTotal.value).eq(totals.taxInclusive.value)).toBe(
+      true,
+    );
+    const due = new Decimal(totals.taxInclusive.value)
+      .minus(totals.prepaid?.value ?? 0)
+      .plus(totals.payableRounding?.value ?? 0);
+    expect(due.eq(totals.payable.value)).toBe(true);
+    const rendered = await PDFDocument.load(await renderInvoicePdf(invoice));
+    expect(rendered.getPageCount()).toBeGreaterThanOrEqual(1);
+  });
+
+  it('reads the base example field by field', () => {
+    const invoice = readUbl(readFileSync(path.join(SAMPLES, 'base-example.xml')));
+    expect(invoice).toMatchObject({
+      kind: 'invoice',
+      number: 'Snippet1',
+      issueDate: '2017-11-13',
+      dueDate: '2017-12-01',
+      typeCode: '380',
+      currency: 'EUR',
+      buyerReference: '0150abc',
+      seller: {
+        name: 'SupplierOfficialName Ltd',
+        vatNumber: 'GB1232434',
+        endpoint: { value: '9482348239847239874', scheme: '0088' },
+      },
+      buyer: { name: 'Buyer Official Name', vatNumber: 'SE4598375937', address: { city: 'Stockholm', country: 'SE' } },
+      paymentMeans: [{ code: '30', paymentId: 'Snippet1', account: { id: 'IBAN32423940', bic: 'BIC324098' } }],
+      allowanceCharges: [{ isCharge: true, reason: 'Insurance', amount: { value: '25', currency: 'EUR' } }],
+      vatBreakdown: [
+        { taxableAmount: { value: '1325' }, taxAmount: { value: '331.25' }, category: { id: 'S', percent: '25' } },
+      ],
+      totals: { payable: { value: '1656.25', currency: 'EUR' }, chargeTotal: { value: '25' } },
+    });
+    expect(invoice.lines).toHaveLength(2);
+    expect(invoice.lines[0]).toMatchObject({
+      id: '1',
+      quantity: '7',
+      unitCode: 'DAY',
+      price: { amount: { value: '400' } },
+    });
+  });
+
+  it('reads a credit note with its credited quantities and the corrected invoice', () => {
+    const note = readUbl(readFileSync(path.join(SAMPLES, 'base-creditnote-correction.xml')));
+    expect(note.kind).toBe('credit_note');
+    expect(note.typeCode).toBe('381');
+    expect(note.billingReferences[0]?.id).toBeTruthy();
+    expect(note.lines[0].quantity).toBe('7');
+  });
+
+  it('keeps negative amounts of a negative invoice exact', () => {
+    const invoice = readUbl(readFileSync(path.join(SAMPLES, 'base-negative-inv-correction.xml')));
+    expect(invoice.totals.payable.value).toBe('-1656.25');
+  });
+
+  it('reads the attachments of the Norwegian example', () => {
+    const invoice = readUbl(readFileSync(path.join(SAMPLES, 'Norwegian-example-1.xml')));
+    expect(invoice.currency).toBe('NOK');
+    expect(invoice.attachments.length).toBeGreaterThan(0);
+  });
+});
+
+const minimal = (extra = '', root = 'Invoice') => `<?xml version="1.0"?>
+<${root} xmlns="urn:oasis:names:specification:ubl:schema:xsd:${root}-2"
+  xmlns:cac="urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
+  xmlns:cbc="urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2">
+  <cbc:CustomizationID>urn:cen.eu:en16931:2017#conformant#urn:UBL.BE:1.0.0.20180214</cbc:CustomizationID>
+  <cbc:ID>F-2026-7</cbc:ID><cbc:IssueDate>2026-03-01</cbc:IssueDate><cbc:DocumentCurrencyCode>EUR</cbc:DocumentCurrencyCode>
+  ${extra}
+  <cac:AccountingSupplierParty><cac:Party><cac:PartyName><cbc:Name>Bakkerij Peeters &amp; Zn</cbc:Name></cac:PartyName>
+    <cac:PartyTaxScheme><cbc:CompanyID>BE0123456749</cbc:CompanyID><cac:TaxScheme><cbc:ID>VAT</cbc:ID></cac:TaxScheme></cac:PartyTaxScheme></cac:Party></cac:AccountingSupplierParty>
+  <cac:AccountingCustomerParty><cac:Party><cac:PartyName><cbc:Name>Klant</cbc:Name></cac:PartyName></cac:Party></cac:AccountingCustomerParty>
+  <cac:TaxTotal><cbc:TaxAmount currencyID="EUR">21.00</cbc:TaxAmount><cac:TaxSubtotal><cbc:TaxableAmount currencyID="EUR">100.00</cbc:TaxableAmount>
+    <cbc:TaxAmount currencyID="EUR">21.00</cbc:TaxAmount><cac:TaxCategory><cbc:ID>S</cbc:ID><cbc:Name>03</cbc:Name><cbc:Percent>21</cbc:Percent></cac:TaxCategory></cac:TaxSubtotal></cac:TaxTotal>
+  <cac:LegalMonetaryTotal><cbc:LineExtensionAmount currencyID="EUR">100.00</cbc:LineExtensionAmount><cbc:TaxExclusiveAmount currencyID="EUR">100.00</cbc:TaxExclusiveAmount>
+    <cbc:TaxInclusiveAmount currencyID="EUR">121.00</cbc:TaxInclusiveAmount><cbc:PayableAmount currencyID="EUR">121.00</cbc:PayableAmount></cac:LegalMonetaryTotal>
+  <cac:${root}Line><cbc:ID>1</cbc:ID><cbc:${root === 'Invoice' ? 'Invoiced' : 'Credited'}Quantity unitCode="C62">0.1</cbc:${root === 'Invoice' ? 'Invoiced' : 'Credited'}Quantity>
+    <cbc:LineExtensionAmount currencyID="EUR">100.00</cbc:LineExtensionAmount><cac:Item><cbc:Name>Brood</cbc:Name></cac:Item>
+    <cac:Price><cbc:PriceAmount currencyID="EUR">1000</cbc:PriceAmount></cac:Price></cac:${root}Line>
+</${root}>`;
+
+describe('a Belgian UBL.BE invoice', () => {
+  it('uses its embedded PDF as the rendition and keeps the Belgian tax category', async () => {
+    const pdf = await PDFDocument.create();
+    pdf.addPage();
+    const base64 = Buffer.from(await pdf.save()).toString('base64');
+    const invoice = readUbl(
+      minimal(`<cac:AdditionalDocumentReference><cbc:ID>F-2026-7</cbc:ID><cbc:DocumentDescription>CommercialInvoice</cbc:DocumentDescription>
+        <cac:Attachment><cbc:EmbeddedDocumentBinaryObject mimeCode="application/pdf" filename="F-2026-7.pdf">${base64}</cbc:EmbeddedDocumentBinaryObject></cac:Attachment></cac:AdditionalDocumentReference>
+        <cac:AdditionalDocumentReference><cbc:ID>UBL.BE</cbc:ID><cbc:DocumentDescription>Kantoor 1.0</cbc:DocumentDescription></cac:AdditionalDocumentReference>`),
+    );
+    expect(invoice.syntax).toBe('ubl_be');
+    expect(invoice.seller.name).toBe('Bakkerij Peeters & Zn');
+    expect(invoice.vatBreakdown[0].category).toMatchObject({ id: 'S', name: '03', percent: '21' });
+    expect(invoice.lines[0].quantity).toBe('0.1');
+    const rendition = pdfRendition(invoice);
+    expect(rendition?.filename).toBe('F-2026-7.pdf');
+    expect((await PDFDocument.load(rendition!.content!)).getPageCount()).toBe(1);
+  });
+
+  it('reads a credit note', () => {
+    expect(readUbl(minimal('', 'CreditNote')).kind).toBe('credit_note');
+  });
+});
+
+describe('refused XML', () => {
+  it('refuses a DTD with an external entity (XXE)', () => {
+    const xxe = minimal().replace(
+      '<?xml version="1.0"?>',
+      '<?xml version="1.0"?><!DOCTYPE Invoice [<!ENTITY x SYSTEM "file:///etc/passwd">]>',
+    );
+    expect(() => readUbl(xxe)).toThrow(expect.objectContaining({ reason: 'ubl_dtd_refused' }));
+  });
+
+  it('refuses entity expansion (billion laughs)', () => {
+    const bomb = `<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;">]><Invoice>&lol2;</Invoice>`;
+    expect(() => readUbl(bomb)).toThrow('declares a DTD or entities');
+  });
+
+  it('refuses XML that is not well-formed, naming the line', () => {
+    expect(() => readUbl(minimal().replace('</Invoice>', ''))).toThrow(
+      expect.objectContaining({
+        reason: 'ubl_not_well_formed',
+        message: expect.stringMatching(/not well-formed.*line/),
+      }),
+    );
+  });
+
+  it('refuses XML that is not an invoice', () => {
+    expect(() => readUbl('<?xml version="1.0"?><Order><ID>1</ID></Order>')).toThrow(
+      'not a UBL invoice or credit note (root element Order)',
+    );
+  });
+
+  it('refuses a file above the size limit before parsing', () => {
+    expect(() => readUbl(minimal(), { maxBytes: 100 })).toThrow(expect.objectContaining({ reason: 'ubl_too_large' }));
+  });
+
+  it('refuses an invoice without a number or with a non-decimal amount', () => {
+    expect(() => readUbl(minimal().replace('<cbc:ID>F-2026-7</cbc:ID>', ''))).toThrow('The Invoice has no ID.');
+    expect(() => readUbl(minimal().replace('>121.00</cbc:PayableAmount>', '>12,1</cbc:PayableAmount>'))).toThrow(
+      'is not a decimal number',
+    );
+  });
+});

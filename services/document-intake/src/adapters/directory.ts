@@ -1,0 +1,116 @@
+/**
+ * What document-intake asks the directory: the access facts of each call naming a dossier, and, for the SMTP
+ * endpoint, which dossier an intake address belongs to (firm intake domain + enterprise number) and its
+ * sender whitelist.
+ */
+import { checkAccess, type AccessFacts, type FetchAccessFacts } from '@kantoor/access-policy';
+import { unavailable } from '@kantoor/errors';
+import { createServiceClient, systemCaller, type ServiceClient } from '@kantoor/grpc';
+import { DirectoryService } from '@kantoor/proto/kantoor/directory/v1/directory_pb';
+import type { MailboxName } from '../data-access/document-repository';
+import type { AccessGuard } from '../domain/ports';
+
+const SELF = 'document-intake';
+
+export interface IntakeAddress {
+  firmId: string;
+  dossierId: string;
+  /** null: the general address (unsorted) */
+  mailbox: MailboxName | null;
+  whitelist: Array<{ email: string; autoSend: boolean }>;
+}
+
+export interface Directory {
+  guard: AccessGuard;
+  /** undefined when no active dossier has this address */
+  resolveIntakeAddress(address: string, firmIds: string[]): Promise<IntakeAddress | undefined>;
+  close(): void;
+}
+
+export function directoryOver(client: ServiceClient<typeof DirectoryService>): Directory {
+  const fetchFacts: FetchAccessFacts = async (query) => {
+    const answer = await client.getDossierAccess(
+      {
+        firmId: query.firmId,
+        dossierId: query.dossierId ?? '',
+        subjectKind: query.subject.kind,
+        subjectId: query.subject.id,
+      },
+      { caller: systemCaller(SELF, query.firmId), timeoutMs: 3000 },
+    );
+    if (!answer.found) return undefined;
+    const facts: AccessFacts = { firm: { firmId: answer.firmId, onlyAdminsAddClients: answer.onlyAdminsAddClients } };
+    if (answer.subjectKnown) {
+      facts.subject = {
+        active: answer.subjectActive,
+        role: (answer.subjectRole || undefined) as 'admin' | 'employee' | 'support' | undefined,
+        mustChangePassword: answer.subjectMustChangePassword,
+        mustAcceptTerms: answer.subjectMustAcceptTerms,
+      };
+    }
+    if (answer.dossier) {
+      const dossier = answer.dossier;
+      facts.dossier = {
+        dossierId: dossier.dossierId,
+        firmId: dossier.firmId,
+        status: dossier.status as 'new' | 'active' | 'deactivated',
+        fileManagerId: dossier.fileManagerId || undefined,
+        clientGroupId: dossier.clientGroupId || undefined,
+        assignedStaffIds: dossier.assignedStaffIds,
+        portalUserIds: dossier.portalUserIds,
+      };
+    }
+    return facts;
+  };
+  const domains = new Map<string, { domain: string; until: number }>();
+  const domainOf = async (firmId: string) => {
+    const cached = domains.get(firmId);
+    if (cached && cached.until > Date.now()) return cached.domain;
+    const { firm } = await client.getFirm({ firmId }, { caller: systemCaller(SELF, firmId) });
+    const domain = (firm?.intakeDomain ?? '').toLowerCase();
+    domains.set(firmId, { domain, until: Date.now() + 30_000 });
+    return domain;
+  };
+  return {
+    guard: async (actor, permission, dossierId) => {
+      await checkAccess(fetchFacts, actor, permission, dossierId);
+    },
+    async resolveIntakeAddress(address, firmIds) {
+      const match = /^([^@.]+)(?:\.(purchase|sales|misc))?@(.+)$/i.exec(address.trim().toLowerCase());
+      if (!match) return undefined;
+      const [, local, mailbox, domain] = match;
+      for (const firmId of firmIds) {
+        if ((await domainOf(firmId)) !== domain) continue;
+        const { dossiers } = await client.listDossiers(
+          { search: local, status: 'active', pageSize: 20 },
+          { caller: systemCaller(SELF, firmId) },
+        );
+        const dossier = dossiers.find((candidate) => candidate.enterpriseNumber.toLowerCase() === local);
+        if (!dossier) return undefined;
+        return {
+          firmId,
+          dossierId: dossier.id,
+          mailbox: (mailbox as MailboxName | undefined) ?? null,
+          whitelist: dossier.senderWhitelist.map((sender) => ({
+            email: sender.email.toLowerCase(),
+            autoSend: sender.autoSend,
+          })),
+        };
+      }
+      return undefined;
+    },
+    close: () => client.close(),
+  };
+}
+
+export const directoryAt = (address: string) => directoryOver(createServiceClient(DirectoryService, address));
+
+/** Without a directory no access can be checked: everyone but the platform itself is refused. */
+export const withoutDirectory: Directory = {
+  guard: async (actor) => {
+    if (actor.kind !== 'system')
+      throw unavailable('The directory is not configured (DIRECTORY_ADDRESS).', { reason: 'directory_unavailable' });
+  },
+  resolveIntakeAddress: async () => undefined,
+  close: () => undefined,
+};

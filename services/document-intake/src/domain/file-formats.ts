@@ -1,0 +1,181 @@
+import { invalidArgument } from '@kantoor/errors';
+import {
+  EncryptedPDFError,
+  PDFDocument,
+  concatTransformationMatrix,
+  popGraphicsState,
+  pushGraphicsState,
+} from 'pdf-lib';
+
+export type OriginalFormat = 'pdf' | 'jpeg' | 'xml';
+
+const refuse = (reason: string, message: string) => invalidArgument(message, { reason });
+
+/** Decides the type from the first bytes; the name and the claimed type are only checked against it. */
+export function sniffFormat(head: Uint8Array): OriginalFormat | undefined {
+  const bytes = Buffer.from(head.subarray(0, 1024));
+  if (bytes.subarray(0, 1024).indexOf('%PDF-') !== -1 && bytes.indexOf('%PDF-') < 1024) return 'pdf';
+  if (bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'jpeg';
+  const text = bytes
+    .toString('utf8')
+    .replace(/^\uFEFF/, '')
+    .trimStart();
+  if (text.startsWith('<?xml') || /^<([A-Za-z_][\w.-]*:)?(Invoice|CreditNote)[\s>]/.test(text)) return 'xml';
+  return undefined;
+}
+
+const EXTENSIONS: Record<string, OriginalFormat> = { pdf: 'pdf', jpg: 'jpeg', jpeg: 'jpeg', xml: 'xml' };
+
+/** Refuses anything but PDF, JPEG and UBL, and a file whose content is not what its name says. */
+export function checkFormat(fileName: string, head: Uint8Array): OriginalFormat {
+  const format = sniffFormat(head);
+  const extension = /\.([A-Za-z0-9]+)$/.exec(fileName)?.[1]?.toLowerCase();
+  if (!format) {
+    throw refuse('unsupported_type', `"${fileName}" is not a PDF, JPEG or UBL file; only those are accepted.`);
+  }
+  if (extension && EXTENSIONS[extension] === undefined && !['jpe', 'ubl'].includes(extension)) {
+    throw refuse(
+      'unsupported_type',
+      `"${fileName}": files of type .${extension} are not accepted (PDF, JPEG, UBL only).`,
+    );
+  }
+  if (extension && EXTENSIONS[extension] && EXTENSIONS[extension] !== format) {
+    throw refuse(
+      'content_mismatch',
+      `"${fileName}" is named as ${EXTENSIONS[extension].toUpperCase()} but its content is ${format.toUpperCase()}.`,
+    );
+  }
+  return format;
+}
+
+/** Loads a PDF to count its pages; encrypted and corrupt files are refused. */
+export async function inspectPdf(bytes: Uint8Array, fileName: string): Promise<{ pages: number }> {
+  const tail = Buffer.from(bytes.subarray(Math.max(0, bytes.length - 2048))).toString('latin1');
+  if (!tail.includes('%%EOF')) throw refuse('corrupt_pdf', `"${fileName}" is a damaged PDF (it is incomplete).`);
+  let pdf: PDFDocument;
+  try {
+    pdf = await PDFDocument.load(bytes, { updateMetadata: false, throwOnInvalidObject: true });
+  } catch (error) {
+    if (error instanceof EncryptedPDFError) {
+      throw refuse(
+        'encrypted_pdf',
+        `"${fileName}" is a password-protected (encrypted) PDF; remove the protection and try again.`,
+      );
+    }
+    throw refuse('corrupt_pdf', `"${fileName}" is a damaged PDF and cannot be read.`);
+  }
+  const pages = pdf.getPageCount();
+  if (pages === 0) throw refuse('corrupt_pdf', `"${fileName}" is a PDF without pages.`);
+  return { pages };
+}
+
+/** EXIF orientation (1..8) from the APP1 segment; 1 when absent. */
+export function jpegOrientation(jpeg: Uint8Array): number {
+  const data = Buffer.from(jpeg.buffer, jpeg.byteOffset, jpeg.byteLength);
+  let offset = 2;
+  while (offset + 4 < data.length && data[offset] === 0xff) {
+    const marker = data[offset + 1];
+    const length = data.readUInt16BE(offset + 2);
+    if (marker === 0xda) break;
+    if (marker === 0xe1 && data.toString('latin1', offset + 4, offset + 10) === 'Exif\0\0') {
+      const tiff = offset + 10;
+      const little = data.toString('latin1', tiff, tiff + 2) === 'II';
+      const u16 = (at: number) => (little ? data.readUInt16LE(at) : data.readUInt16BE(at));
+      const u32 = (at: number) => (little ? data.readUInt32LE(at) : data.readUInt32BE(at));
+      const ifd = tiff + u32(tiff + 4);
+      const entries = u16(ifd);
+      for (let index = 0; index < entries; index++) {
+        const entry = ifd + 2 + index * 12;
+        if (entry + 12 > data.length) break;
+        if (u16(entry) === 0x0112) {
+          const value = u16(entry + 8);
+          return value >= 1 && value <= 8 ? value : 1;
+        }
+      }
+      return 1;
+    }
+    offset += 2 + length;
+  }
+  return 1;
+}
+
+/**
+ * The transformation that shows the stored pixels upright, per EXIF orientation: [a b c d e f] for an image
+ * drawn at (0,0) with its stored size w×h; orientations 5..8 swap the page's width and height.
+ */
+function orientationMatrix(
+  orientation: number,
+  w: number,
+  h: number,
+): [number, number, number, number, number, number] {
+  switch (orientation) {
+    case 2:
+      return [-1, 0, 0, 1, w, 0];
+    case 3:
+      return [-1, 0, 0, -1, w, h];
+    case 4:
+      return [1, 0, 0, -1, 0, h];
+    case 5:
+      return [0, -1, -1, 0, h, w];
+    case 6:
+      return [0, -1, 1, 0, 0, w];
+    case 7:
+      return [0, 1, 1, 0, 0, 0];
+    case 8:
+      return [0, 1, -1, 0, h, 0];
+    default:
+      return [1, 0, 0, 1, 0, 0];
+  }
+}
+
+/** Scanned pages or photos as PDF pages (one per image), upright, at 72 dpi of their pixel size. */
+export async function jpegsToPdf(jpegs: Uint8Array[], fileName: string): Promise<Uint8Array> {
+  const pdf = await PDFDocument.create();
+  for (const jpeg of jpegs) {
+    let image;
+    try {
+      image = await pdf.embedJpg(jpeg);
+    } catch {
+      throw refuse('corrupt_jpeg', `"${fileName}" is a damaged JPEG image.`);
+    }
+    const orientation = jpegOrientation(jpeg);
+    const { width: w, height: h } = image;
+    const swapped = orientation >= 5;
+    const page = pdf.addPage(swapped ? [h, w] : [w, h]);
+    page.pushOperators(pushGraphicsState(), concatTransformationMatrix(...orientationMatrix(orientation, w, h)));
+    page.drawImage(image, { x: 0, y: 0, width: w, height: h });
+    page.pushOperators(popGraphicsState());
+  }
+  return pdf.save();
+}
+
+/** New PDFs from page groups (1-based page numbers) of one PDF. */
+export async function splitPdf(bytes: Uint8Array, groups: number[][]): Promise<Uint8Array[]> {
+  const source = await PDFDocument.load(bytes, { updateMetadata: false });
+  const count = source.getPageCount();
+  const results: Uint8Array[] = [];
+  for (const group of groups) {
+    if (group.length === 0) throw refuse('empty_page_group', 'Every part of a split needs at least one page.');
+    const bad = group.find((page) => !Number.isInteger(page) || page < 1 || page > count);
+    if (bad !== undefined)
+      throw refuse('page_out_of_range', `Page ${bad} does not exist; the document has ${count} pages.`);
+    const target = await PDFDocument.create();
+    for (const page of await target.copyPages(
+      source,
+      group.map((page) => page - 1),
+    ))
+      target.addPage(page);
+    results.push(await target.save());
+  }
+  return results;
+}
+
+/** One PDF from several, in the given order. */
+export async function mergePdfs(parts: Uint8Array[]): Promise<{ bytes: Uint8Array; pages: number }> {
+  const target = await PDFDocument.create();
+  for (const part of parts) {
+    const source = await PDFDocument.load(part, { updateMetadata: false });
+    for (const page of await target.copyPages(source, source.getPageIndices())) target.addPage(page);
+  }
+  return { bytes: await target.save(), pages: target.getPageCount() };
+}

@@ -1,0 +1,229 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { once } from 'node:events';
+import { timestampFromDate } from '@bufbuild/protobuf/wkt';
+import archiver from 'archiver';
+import { appendEvent } from '@kantoor/events';
+import { failedPrecondition, permissionDenied, unauthenticated } from '@kantoor/errors';
+import { DownloadLinkRequestedSchema } from '@kantoor/proto/kantoor/document_intake/v1/events_pb';
+import {
+  countsPerMailbox,
+  documentsToProcess,
+  type DocumentRow,
+  type MailboxName,
+} from '../data-access/document-repository';
+import { isAccountant, type DocumentActions } from './document-actions';
+import { safeFileName, UniqueNames } from './names';
+import type { AccessGuard, Actor } from './ports';
+import { MAILBOXES, type IntakeStore } from './receive-document';
+
+const FOLDERS: Record<MailboxName, string> = { purchase: 'Aankoop', sales: 'Verkoop', misc: 'Diverse' };
+
+export interface ZipEntry {
+  path: string;
+  key: string;
+  document: DocumentRow;
+}
+
+/**
+ * The ZIP layout of spec 02: Aankoop-pdf/ Aankoop-ubl/ Verkoop-pdf/ ... with the PDF documents (JPEG uploads as
+ * their PDF) in -pdf and the UBL files in -ubl; only folders with files appear, names are unique per folder.
+ */
+export function zipLayout(documents: DocumentRow[]): ZipEntry[] {
+  const folders = new Map<string, UniqueNames>();
+  const entries: ZipEntry[] = [];
+  for (const mailbox of MAILBOXES) {
+    for (const kind of ['pdf', 'ubl'] as const) {
+      const folder = `${FOLDERS[mailbox]}-${kind}`;
+      for (const document of documents.filter((doc) => doc.mailbox === mailbox && doc.type === kind)) {
+        const names = folders.get(folder) ?? new UniqueNames();
+        folders.set(folder, names);
+        const key = kind === 'pdf' ? document.pdf_key! : document.original_key;
+        entries.push({
+          path: `${folder}/${names.claim(safeFileName(document.name, kind === 'pdf' ? 'pdf' : 'xml'))}`,
+          key,
+          document,
+        });
+      }
+    }
+  }
+  return entries;
+}
+
+export interface LinkClaims {
+  firmId: string;
+  dossierId: string;
+  staffId: string;
+  expiresAt: Date;
+  markProcessed: boolean;
+}
+
+/** Signed, expiring download links bound to a dossier and the staff member who asked for them. */
+export class DownloadLinks {
+  constructor(private readonly secret: string) {}
+
+  sign(claims: LinkClaims): string {
+    const body = Buffer.from(
+      JSON.stringify({
+        f: claims.firmId,
+        d: claims.dossierId,
+        s: claims.staffId,
+        e: Math.floor(claims.expiresAt.getTime() / 1000),
+        p: claims.markProcessed,
+      }),
+    ).toString('base64url');
+    return `${body}.${this.mac(body)}`;
+  }
+
+  verify(token: string, now = new Date()): LinkClaims {
+    const [body, mac] = token.split('.');
+    const expected = body ? this.mac(body) : '';
+    if (!body || !mac || mac.length !== expected.length || !timingSafeEqual(Buffer.from(mac), Buffer.from(expected))) {
+      throw unauthenticated('This download link is not valid.', { reason: 'invalid_link' });
+    }
+    const claims = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as {
+      f: string;
+      d: string;
+      s: string;
+      e: number;
+      p: boolean;
+    };
+    if (claims.e * 1000 < now.getTime())
+      throw unauthenticated('This download link has expired; ask for a new one.', { reason: 'link_expired' });
+    return {
+      firmId: claims.f,
+      dossierId: claims.d,
+      staffId: claims.s,
+      expiresAt: new Date(claims.e * 1000),
+      markProcessed: claims.p,
+    };
+  }
+
+  private mac(body: string): string {
+    return createHmac('sha256', this.secret).update(body).digest('base64url');
+  }
+}
+
+export class HandOver {
+  constructor(
+    private readonly intake: IntakeStore,
+    private readonly guard: AccessGuard,
+    private readonly actions: DocumentActions,
+    private readonly links: DownloadLinks,
+    private readonly settings: { publicUrl: string; linkTtlHours: number },
+  ) {}
+
+  /** Per dossier and mailbox: grey = not yet sent, green = sent and waiting (only dossiers the actor sees). */
+  async activeClients(actor: Actor, dossierIds: string[]) {
+    if (actor.kind !== 'system' && dossierIds.length === 0) return [];
+    for (const dossierId of dossierIds) await this.guard(actor, 'document:read', dossierId);
+    const counts = await countsPerMailbox(this.intake.db, dossierIds);
+    const clients = new Map<
+      string,
+      { dossierId: string; mailboxes: Map<string, { notSent: number; waiting: number }>; unsorted: number }
+    >();
+    for (const row of counts) {
+      const client = clients.get(row.dossier_id) ?? { dossierId: row.dossier_id, mailboxes: new Map(), unsorted: 0 };
+      clients.set(row.dossier_id, client);
+      if (!row.mailbox) {
+        client.unsorted += row.count;
+        continue;
+      }
+      const box = client.mailboxes.get(row.mailbox) ?? { notSent: 0, waiting: 0 };
+      if (row.status === 'draft') box.notSent += row.count;
+      else box.waiting += row.count;
+      client.mailboxes.set(row.mailbox, box);
+    }
+    return [...clients.values()].map((client) => ({
+      dossierId: client.dossierId,
+      unsorted: client.unsorted,
+      mailboxes: MAILBOXES.map((mailbox) => ({
+        mailbox,
+        ...(client.mailboxes.get(mailbox) ?? { notSent: 0, waiting: 0 }),
+      })),
+    }));
+  }
+
+  /** Who downloads: the caller, or the staff member a signed link names (whose access is checked again now). */
+  async downloader(
+    actor: Actor,
+    dossierId: string,
+    linkToken: string,
+    markProcessed: boolean,
+  ): Promise<{ actor: Actor; dossierId: string; markProcessed: boolean }> {
+    if (linkToken) {
+      const claims = this.links.verify(linkToken);
+      const staff: Actor = { kind: 'staff', subjectId: claims.staffId, firmId: claims.firmId, scopes: [] };
+      await this.guard(staff, 'document:process', claims.dossierId);
+      return { actor: staff, dossierId: claims.dossierId, markProcessed: claims.markProcessed };
+    }
+    if (!isAccountant(actor) && actor.kind !== 'api_key') {
+      throw permissionDenied('The download of documents to process is for the accountant.', {
+        reason: 'accountant_only',
+      });
+    }
+    await this.guard(actor, 'document:process', dossierId);
+    return { actor, dossierId, markProcessed };
+  }
+
+  /** The ZIP as a stream of chunks, read one object at a time; processed only once the whole ZIP is out. */
+  async *zip(actor: Actor, dossierId: string, markProcessed: boolean): AsyncIterable<Buffer> {
+    const documents = await documentsToProcess(this.intake.db, dossierId);
+    const entries = zipLayout(documents);
+    const archive = archiver('zip', { store: true, forceZip64: false });
+    const feed = (async () => {
+      for (const entry of entries) {
+        archive.append((await this.intake.store.get(entry.key)) as NodeJS.ReadableStream as never, {
+          name: entry.path,
+          date: entry.document.created_at,
+        });
+        await once(archive, 'entry');
+      }
+      await archive.finalize();
+    })();
+    feed.catch((error) => archive.destroy(error));
+    for await (const chunk of archive as AsyncIterable<Buffer>) yield chunk;
+    await feed;
+    if (markProcessed && documents.length > 0)
+      await this.actions.markProcessed(
+        actor,
+        documents.map((doc) => doc.id),
+      );
+  }
+
+  async requestLink(actor: Actor, dossierId: string, markProcessed: boolean) {
+    if (!isAccountant(actor)) throw permissionDenied('Download links are for staff members.', { reason: 'staff_only' });
+    if (!actor.email)
+      throw failedPrecondition('Your account has no e-mail address to send the link to.', { reason: 'no_email' });
+    await this.guard(actor, 'document:process', dossierId);
+    const expiresAt = new Date(Date.now() + this.settings.linkTtlHours * 3600_000);
+    const token = this.links.sign({
+      firmId: actor.firmId,
+      dossierId,
+      staffId: actor.subjectId,
+      expiresAt,
+      markProcessed,
+    });
+    const count = (await documentsToProcess(this.intake.db, dossierId)).length;
+    await this.intake.db.transaction((tx) =>
+      appendEvent(tx, {
+        source: 'document-intake',
+        firmId: actor.firmId,
+        dossierId,
+        payload: {
+          schema: DownloadLinkRequestedSchema,
+          value: {
+            firmId: actor.firmId,
+            dossierId,
+            staffId: actor.subjectId,
+            recipientEmail: actor.email!,
+            link: `${this.settings.publicUrl.replace(/\/$/, '')}/v1/document-downloads/${token}`,
+            expiresAt: timestampFromDate(expiresAt),
+            documentCount: count,
+          },
+        },
+      }),
+    );
+    this.intake.eventsWritten();
+    return { expiresAt, recipientEmail: actor.email };
+  }
+}

@@ -1,0 +1,355 @@
+import { randomUUID } from 'node:crypto';
+import { Transform, type Readable } from 'node:stream';
+import { create } from '@bufbuild/protobuf';
+import { timestampFromDate } from '@bufbuild/protobuf/wkt';
+import type { Database } from '@kantoor/database';
+import { pdfRendition, readUbl, renderInvoicePdf, type EInvoice } from '@kantoor/e-invoice';
+import { DomainError, invalidArgument } from '@kantoor/errors';
+import { appendEvent } from '@kantoor/events';
+import type { ObjectStore, StoredObject } from '@kantoor/object-storage';
+import {
+  DocumentsSentSchema,
+  DocumentStoredSchema,
+  FileRefusedSchema,
+} from '@kantoor/proto/kantoor/document_intake/v1/events_pb';
+import {
+  insertDocument,
+  insertRefusedFile,
+  recordAudit,
+  type DocumentRow,
+  type InvoiceFields,
+  type MailboxName,
+  type NewDocument,
+} from '../data-access/document-repository';
+import { checkFormat, inspectPdf, jpegsToPdf, mergePdfs, type OriginalFormat } from './file-formats';
+import { documentNameOf } from './names';
+import type { Actor } from './ports';
+
+export type Channel = 'upload' | 'scan' | 'email' | 'api';
+export const MAILBOXES: readonly MailboxName[] = ['purchase', 'sales', 'misc'];
+
+export interface Incoming {
+  firmId: string;
+  dossierId: string;
+  /** null: unsorted (general e-mail address) */
+  mailbox: MailboxName | null;
+  fileName: string;
+  channel: Channel;
+  actor: { kind: string; id: string; onBehalfOf?: string };
+  senderEmail?: string;
+  /** whitelisted sender with auto-send: the document goes to the accountant at once */
+  autoSend?: boolean;
+}
+
+export interface IntakeStore {
+  db: Database;
+  store: ObjectStore;
+  eventsWritten(): void;
+  maxFileBytes: number;
+}
+
+const SOURCE = 'document-intake';
+const keyOf = (dossierId: string, documentId: string, part: string) => `documents/${dossierId}/${documentId}/${part}`;
+
+/** Counts bytes on their way into the store and stops the upload at the limit. */
+function limited(maxBytes: number, fileName: string): Transform {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      seen += chunk.length;
+      if (seen > maxBytes)
+        return done(invalidArgument(`"${fileName}" is larger than ${maxBytes} bytes.`, { reason: 'file_too_large' }));
+      done(null, chunk);
+    },
+  });
+}
+
+async function readAll(store: ObjectStore, key: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of (await store.get(key)) as AsyncIterable<Buffer>) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
+
+function invoiceFields(invoice: EInvoice): InvoiceFields {
+  return {
+    supplierName: invoice.seller.name,
+    supplierVatNumber: invoice.seller.vatNumber ?? '',
+    invoiceNumber: invoice.number,
+    issueDate: invoice.issueDate,
+    total: invoice.totals.payable.value,
+    currency: invoice.currency,
+    kind: invoice.kind,
+    syntax: invoice.syntax,
+  };
+}
+
+/**
+ * Takes one file (or, for the scan channel, the pages of one document) into a mailbox: the bytes stream into
+ * object storage, the content decides the type, and only a file that passes every check becomes a document.
+ * A refused file leaves nothing behind: its objects are deleted and no row or event is written.
+ */
+export async function receiveDocument(
+  intake: IntakeStore,
+  incoming: Incoming,
+  pages: AsyncIterable<Readable>,
+): Promise<DocumentRow> {
+  const documentId = randomUUID();
+  const written: string[] = [];
+  const put = async (part: string, body: Readable | Uint8Array, contentType = 'application/octet-stream') => {
+    const key = keyOf(incoming.dossierId, documentId, part);
+    written.push(key);
+    const stored = await intake.store.put(
+      key,
+      body instanceof Uint8Array ? body : body.pipe(limited(intake.maxFileBytes, incoming.fileName)),
+      { contentType },
+    );
+    return stored;
+  };
+  try {
+    const stored: StoredObject[] = [];
+    let index = 0;
+    for await (const page of pages) {
+      index++;
+      const part = incoming.channel === 'scan' ? `page-${String(index).padStart(3, '0')}` : 'original';
+      if (index > 1 && incoming.channel !== 'scan') {
+        throw invalidArgument('Only the scan channel sends several pages as one document.', {
+          reason: 'pages_not_allowed',
+        });
+      }
+      page.on('error', () => undefined);
+      stored.push(await put(part, page));
+    }
+    if (stored.length === 0) throw invalidArgument('No file was sent.', { reason: 'empty_upload' });
+    if (stored.some((object) => object.size === 0)) {
+      throw invalidArgument(`"${incoming.fileName}" is empty.`, { reason: 'empty_file' });
+    }
+    const contents = await Promise.all(stored.map((object) => readAll(intake.store, object.key)));
+    const formats = contents.map((bytes) => checkFormat(incoming.channel === 'scan' ? '' : incoming.fileName, bytes));
+    let row: NewDocument;
+    const base = {
+      id: documentId,
+      firm_id: incoming.firmId,
+      dossier_id: incoming.dossierId,
+      mailbox: incoming.mailbox,
+      name: documentNameOf(incoming.fileName),
+      channel: incoming.channel,
+      status: incoming.autoSend ? ('sent' as const) : ('draft' as const),
+      sent_at: incoming.autoSend ? new Date() : null,
+      sender_email: incoming.senderEmail ?? null,
+      created_by: incoming.actor.id,
+    };
+    let pdfObject: StoredObject | undefined;
+    let pdfContentType = 'application/pdf';
+    if (incoming.channel === 'scan') {
+      if (formats.includes('xml'))
+        throw invalidArgument('A scanned page must be a JPEG image or a PDF.', { reason: 'unsupported_type' });
+      const asPdfs: Uint8Array[] = [];
+      for (const [at, bytes] of contents.entries()) {
+        if (formats[at] === 'pdf') await inspectPdf(bytes, `page ${at + 1}`);
+        asPdfs.push(formats[at] === 'pdf' ? bytes : await jpegsToPdf([bytes], `page ${at + 1}`));
+      }
+      const merged =
+        asPdfs.length === 1
+          ? { bytes: asPdfs[0], pages: (await inspectPdf(asPdfs[0], 'scan')).pages }
+          : await mergePdfs(asPdfs);
+      pdfObject = await put('document.pdf', merged.bytes, pdfContentType);
+      row = {
+        ...base,
+        type: 'pdf',
+        original_format: formats.every((format) => format === 'jpeg') ? 'jpeg' : 'pdf',
+        pages: merged.pages,
+        original_key: pdfObject.key,
+        original_size: pdfObject.size,
+        original_sha256: pdfObject.sha256,
+        pdf_key: pdfObject.key,
+        pdf_size: pdfObject.size,
+        invoice: null,
+      };
+    } else {
+      const [bytes] = contents;
+      const [format] = formats as [OriginalFormat];
+      const [original] = stored;
+      let pages = 0;
+      let invoice: InvoiceFields | null = null;
+      if (format === 'pdf') {
+        pages = (await inspectPdf(bytes, incoming.fileName)).pages;
+        pdfObject = original;
+      } else if (format === 'jpeg') {
+        const pdf = await jpegsToPdf([bytes], incoming.fileName);
+        pages = 1;
+        pdfObject = await put('document.pdf', pdf, pdfContentType);
+      } else {
+        const parsed = readUbl(bytes, { maxBytes: intake.maxFileBytes });
+        invoice = invoiceFields(parsed);
+        const embedded = pdfRendition(parsed);
+        let rendition = embedded?.content;
+        if (rendition) {
+          try {
+            pages = (await inspectPdf(rendition, embedded!.filename ?? 'embedded PDF')).pages;
+          } catch {
+            rendition = undefined; // a broken embedded PDF: render the invoice instead of refusing good XML
+          }
+        }
+        if (!rendition) {
+          rendition = await renderInvoicePdf(parsed);
+          pages = (await inspectPdf(rendition, 'rendition')).pages;
+        }
+        pdfObject = await put('document.pdf', rendition, pdfContentType);
+        pdfContentType = 'application/pdf';
+      }
+      row = {
+        ...base,
+        type: format === 'xml' ? 'ubl' : 'pdf',
+        original_format: format,
+        pages,
+        original_key: original.key,
+        original_size: original.size,
+        original_sha256: original.sha256,
+        pdf_key: pdfObject?.key ?? null,
+        pdf_size: pdfObject?.size ?? null,
+        invoice,
+      };
+    }
+    const document = await intake.db.transaction(async (tx) => {
+      const inserted = await insertDocument(tx, row);
+      await appendEvent(tx, {
+        source: SOURCE,
+        firmId: incoming.firmId,
+        dossierId: incoming.dossierId,
+        payload: {
+          schema: DocumentStoredSchema,
+          value: storedEvent(inserted, incoming, stored, pdfObject, original(stored, row)),
+        },
+      });
+      if (incoming.autoSend) {
+        await appendEvent(tx, {
+          source: SOURCE,
+          firmId: incoming.firmId,
+          dossierId: incoming.dossierId,
+          payload: {
+            schema: DocumentsSentSchema,
+            value: {
+              firmId: incoming.firmId,
+              dossierId: incoming.dossierId,
+              documentIds: [inserted.id],
+              actorId: incoming.actor.id,
+              automatic: true,
+              sentAt: timestampFromDate(inserted.sent_at!),
+            },
+          },
+        });
+      }
+      await recordAudit(tx, {
+        firmId: incoming.firmId,
+        dossierId: incoming.dossierId,
+        actorKind: incoming.actor.kind,
+        actorId: incoming.actor.id,
+        onBehalfOf: incoming.actor.onBehalfOf,
+        action: 'document.stored',
+        subjectId: inserted.id,
+        details: { channel: incoming.channel, name: inserted.name },
+      });
+      return inserted;
+    });
+    intake.eventsWritten();
+    return document;
+  } catch (error) {
+    await Promise.all(written.map((key) => intake.store.delete(key).catch(() => undefined)));
+    throw error;
+  }
+}
+
+const original = (stored: StoredObject[], row: NewDocument) =>
+  stored.length === 1
+    ? stored[0]
+    : { key: row.original_key, size: Number(row.original_size), sha256: row.original_sha256 };
+
+function storedEvent(
+  doc: DocumentRow,
+  incoming: Incoming,
+  pages: StoredObject[],
+  pdf: StoredObject | undefined,
+  originalObject: StoredObject,
+) {
+  const contentType = { pdf: 'application/pdf', jpeg: 'image/jpeg', xml: 'application/xml' }[doc.original_format];
+  return create(DocumentStoredSchema, {
+    ...storedEventBase(doc),
+    original: {
+      key: originalObject.key,
+      sha256: originalObject.sha256,
+      size: BigInt(originalObject.size),
+      contentType,
+    },
+    pdf: pdf ? { key: pdf.key, sha256: pdf.sha256, size: BigInt(pdf.size), contentType: 'application/pdf' } : undefined,
+    actorKind: incoming.actor.kind,
+    pagesOriginals:
+      incoming.channel === 'scan'
+        ? pages.map((page) => ({ key: page.key, sha256: page.sha256, size: BigInt(page.size) }))
+        : [],
+  });
+}
+
+/** The DocumentStored fields every way of creating a document shares. */
+export function storedEventBase(doc: DocumentRow) {
+  return {
+    firmId: doc.firm_id,
+    dossierId: doc.dossier_id,
+    documentId: doc.id,
+    mailbox: doc.mailbox ?? '',
+    name: doc.name,
+    channel: doc.channel,
+    type: doc.type,
+    originalFormat: doc.original_format,
+    pages: doc.pages,
+    createdAt: timestampFromDate(doc.created_at),
+    actorId: doc.created_by,
+    senderEmail: doc.sender_email ?? '',
+    supplierName: doc.invoice?.supplierName ?? '',
+    supplierVatNumber: doc.invoice?.supplierVatNumber ?? '',
+    invoiceNumber: doc.invoice?.invoiceNumber ?? '',
+    issueDate: doc.invoice?.issueDate ?? '',
+    total: doc.invoice?.total ?? '',
+    currency: doc.invoice?.currency ?? '',
+    status: doc.status,
+  };
+}
+
+/** Records a refused e-mail attachment so the user sees it with its reason (never silently dropped). */
+export async function recordRefusal(intake: IntakeStore, incoming: Incoming, error: DomainError): Promise<void> {
+  await intake.db.transaction(async (tx) => {
+    await insertRefusedFile(tx, {
+      id: randomUUID(),
+      firmId: incoming.firmId,
+      dossierId: incoming.dossierId,
+      fileName: incoming.fileName,
+      channel: incoming.channel,
+      reason: error.reason,
+      message: error.message,
+      senderEmail: incoming.senderEmail,
+    });
+    await appendEvent(tx, {
+      source: SOURCE,
+      firmId: incoming.firmId,
+      dossierId: incoming.dossierId,
+      payload: {
+        schema: FileRefusedSchema,
+        value: {
+          firmId: incoming.firmId,
+          dossierId: incoming.dossierId,
+          fileName: incoming.fileName,
+          channel: incoming.channel,
+          reason: error.reason,
+          message: error.message,
+          senderEmail: incoming.senderEmail ?? '',
+        },
+      },
+    });
+  });
+  intake.eventsWritten();
+}
+
+export const actorOf = (actor: Actor) => ({
+  kind: actor.kind,
+  id: actor.impersonation ? actor.subjectId : actor.subjectId,
+  onBehalfOf: actor.impersonation?.portalUserId,
+});

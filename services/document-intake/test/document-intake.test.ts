@@ -1,0 +1,424 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import nodemailer from 'nodemailer';
+import { PDFDocument } from 'pdf-lib';
+import type { Caller } from '@kantoor/grpc';
+import { decodeEnvelope, unpackPayload } from '@kantoor/events';
+import { DownloadLinks } from '../src';
+import { startIntake, type IntakeHarness } from './intake-harness';
+
+const SAMPLES = path.resolve(__dirname, '../../../../shared/samples/peppol');
+let h: IntakeHarness;
+beforeAll(async () => {
+  h = await startIntake();
+}, 60_000);
+afterAll(() => h?.stop());
+
+async function pdf(pages = 1): Promise<Buffer> {
+  const doc = await PDFDocument.create();
+  for (let i = 0; i < pages; i++) doc.addPage([200, 200]).drawText(`page ${i + 1}`);
+  return Buffer.from(await doc.save());
+}
+
+async function* uploadStream(header: object, parts: Buffer[][]) {
+  yield { part: { case: 'header' as const, value: header } };
+  for (const [index, chunks] of parts.entries()) {
+    if (index > 0) yield { part: { case: 'nextPage' as const, value: true } };
+    for (const chunk of chunks) yield { part: { case: 'chunk' as const, value: chunk } };
+  }
+}
+
+const upload = (
+  caller: Caller,
+  fileName: string,
+  bytes: Buffer,
+  mailbox = 'purchase',
+  dossierId = h.dossierId,
+  channel = '',
+) =>
+  h.client.uploadDocument(
+    uploadStream({ dossierId, mailbox, fileName, channel }, [[bytes.subarray(0, 1000), bytes.subarray(1000)]]),
+    { caller },
+  );
+
+const objectCount = async () =>
+  (await h.service.db.query('SELECT count(*)::int AS n FROM document')).rows[0].n as number;
+
+async function download(caller: Caller, documentId: string, variant = 'pdf') {
+  const chunks: Buffer[] = [];
+  let info: { fileName: string } | undefined;
+  for await (const message of h.client.downloadDocument({ documentId, variant }, { caller })) {
+    if (message.part.case === 'info') info = message.part.value;
+    if (message.part.case === 'chunk') chunks.push(Buffer.from(message.part.value));
+  }
+  return { info, bytes: Buffer.concat(chunks) };
+}
+
+describe('upload', () => {
+  it('stores a PDF with its page count, decided by content', async () => {
+    const { document } = await upload(h.portal, 'factuur maart.pdf', await pdf(3));
+    expect(document).toMatchObject({
+      name: 'factuur maart',
+      type: 'pdf',
+      channel: 'upload',
+      pages: 3,
+      status: 'draft',
+      mailbox: 'purchase',
+    });
+    expect(document!.sha256).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('turns a JPEG into a one-page PDF upright, keeping the original', async () => {
+    const jpeg = readFileSync(path.join(__dirname, 'fixtures/stripe.jpg'));
+    const { document } = await upload(h.portal, 'bonnetje.jpg', jpeg);
+    expect(document).toMatchObject({ type: 'pdf', originalFormat: 'jpeg', pages: 1 });
+    const rendered = await PDFDocument.load((await download(h.portal, document!.id)).bytes);
+    expect(rendered.getPage(0).getSize()).toEqual({ width: 493, height: 58 });
+    expect((await download(h.portal, document!.id, 'original')).bytes.equals(jpeg)).toBe(true);
+    // EXIF orientation 6 (rotated 90°): the page is upright, so width and height swap
+    const exif = Buffer.from('45786966000049492a00080000000100120103000100000006000000', 'hex');
+    const app1 = Buffer.concat([Buffer.from([0xff, 0xe1]), Buffer.from([0, exif.length + 2]), exif]);
+    const rotated = Buffer.concat([jpeg.subarray(0, 2), app1, jpeg.subarray(2)]);
+    const turned = await upload(h.portal, 'gedraaid.jpg', rotated);
+    const page = (await PDFDocument.load((await download(h.portal, turned.document!.id)).bytes)).getPage(0).getSize();
+    expect(page).toEqual({ width: 58, height: 493 });
+  });
+
+  it('reads a UBL invoice, stores its key fields and renders a PDF', async () => {
+    const { document } = await upload(
+      h.portal,
+      'base-example.xml',
+      readFileSync(path.join(SAMPLES, 'base-example.xml')),
+    );
+    expect(document).toMatchObject({
+      type: 'ubl',
+      hasPdf: true,
+      invoice: {
+        supplierName: 'SupplierOfficialName Ltd',
+        supplierVatNumber: 'GB1232434',
+        invoiceNumber: 'Snippet1',
+        issueDate: '2017-11-13',
+        total: '1656.25',
+        currency: 'EUR',
+      },
+    });
+    expect((await download(h.portal, document!.id)).bytes.subarray(0, 5).toString()).toBe('%PDF-');
+  });
+
+  const refusals: Array<[string, () => Promise<Buffer> | Buffer, string, RegExp]> = [
+    [
+      'an encrypted PDF',
+      async () =>
+        Buffer.from(
+          (await pdf())
+            .toString('latin1')
+            .replace('trailer', 'trailer\n<< /Encrypt 99 0 R >>\ntrailer')
+            .replace(/\/Root/, '/Encrypt << /Filter /Standard /V 1 /R 2 /O <00> /U <00> /P -1 >> /Root'),
+          'latin1',
+        ),
+      'x.pdf',
+      /encrypted|damaged/,
+    ],
+    ['a corrupt PDF', async () => (await pdf()).subarray(0, 300), 'x.pdf', /damaged PDF/],
+    ['a PDF named .jpg', () => pdf(), 'photo.jpg', /named as JPEG but its content is PDF/],
+    ['a Word file', () => Buffer.from('PK\u0003\u0004 word document'), 'x.docx', /not a PDF, JPEG or UBL file/],
+    [
+      'an XML with a DTD',
+      () =>
+        Buffer.from(
+          '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><Invoice>&e;</Invoice>',
+        ),
+      'x.xml',
+      /DTD or entities/,
+    ],
+    [
+      'XML that is not well-formed',
+      () => Buffer.from('<?xml version="1.0"?><Invoice><ID>1</Invoice>'),
+      'x.xml',
+      /not well-formed/,
+    ],
+  ];
+  it.each(refusals)('refuses %s with the reason and stores nothing', async (_what, make, fileName, message) => {
+    const before = await objectCount();
+    await expect(upload(h.portal, fileName, await make())).rejects.toMatchObject({
+      kind: 'invalid_argument',
+      message: expect.stringMatching(message),
+    });
+    expect(await objectCount()).toBe(before);
+  });
+
+  it('builds one document from scanned pages', async () => {
+    const jpeg = readFileSync(path.join(__dirname, 'fixtures/stripe.jpg'));
+    const { document } = await h.client.uploadDocument(
+      uploadStream({ dossierId: h.dossierId, mailbox: 'misc', fileName: 'scan 1', channel: 'scan' }, [
+        [jpeg],
+        [await pdf(2)],
+        [jpeg],
+      ]),
+      { caller: h.portal },
+    );
+    expect(document).toMatchObject({ channel: 'scan', pages: 4, mailbox: 'misc' });
+  });
+});
+
+describe('access', () => {
+  it('a portal user never sees another dossier', async () => {
+    await expect(h.client.listDocuments({ dossierId: h.otherDossierId }, { caller: h.portal })).rejects.toMatchObject({
+      kind: 'not_found',
+    });
+    await expect(upload(h.portal, 'x.pdf', await pdf(), 'purchase', h.otherDossierId)).rejects.toMatchObject({
+      kind: 'not_found',
+    });
+    const own = await upload(h.admin, 'van kantoor.pdf', await pdf(), 'purchase', h.otherDossierId);
+    await expect(h.client.getDocument({ documentId: own.document!.id }, { caller: h.portal })).rejects.toMatchObject({
+      kind: 'not_found',
+    });
+  });
+
+  it('support staff see only dossiers they are assigned to', async () => {
+    await expect(h.client.listDocuments({ dossierId: h.dossierId }, { caller: h.support })).rejects.toMatchObject({
+      reason: 'not_assigned',
+    });
+    await h.fx.directory.assignDossier(
+      { dossierId: h.dossierId, collaboratorStaffIds: { ids: [h.support.subjectId] } },
+      { caller: h.admin },
+    );
+    await expect(h.client.listDocuments({ dossierId: h.dossierId }, { caller: h.support })).resolves.toBeDefined();
+    await expect(h.client.listDocuments({ dossierId: h.otherDossierId }, { caller: h.support })).rejects.toMatchObject({
+      reason: 'not_assigned',
+    });
+  });
+});
+
+describe('mailbox actions and status', () => {
+  it('lists with search and cursor pagination; staff see only sent documents', async () => {
+    for (const name of ['alpha 1', 'alpha 2', 'alpha 3']) await upload(h.portal, `${name}.pdf`, await pdf());
+    const first = await h.client.listDocuments(
+      { dossierId: h.dossierId, search: 'ALPHA', pageSize: 2 },
+      { caller: h.portal },
+    );
+    expect(first.documents.map((doc) => doc.name)).toEqual(['alpha 3', 'alpha 2']);
+    const second = await h.client.listDocuments(
+      { dossierId: h.dossierId, search: 'alpha', pageSize: 2, cursor: first.nextCursor },
+      { caller: h.portal },
+    );
+    expect(second.documents.map((doc) => doc.name)).toEqual(['alpha 1']);
+    expect(second.nextCursor).toBe('');
+    const staffView = await h.client.listDocuments({ dossierId: h.dossierId, search: 'alpha' }, { caller: h.admin });
+    expect(staffView.documents).toEqual([]);
+  });
+
+  it('renames, moves, splits, merges in order, sends and processes, never back', async () => {
+    const { document } = await upload(h.portal, 'stapel.pdf', await pdf(4));
+    const renamed = await h.client.renameDocument(
+      { documentId: document!.id, name: 'Stapel april' },
+      { caller: h.portal },
+    );
+    expect(renamed.document!.name).toBe('Stapel april');
+    expect(
+      (await h.client.moveDocument({ documentId: document!.id, mailbox: 'sales' }, { caller: h.portal })).document!
+        .mailbox,
+    ).toBe('sales');
+    const split = await h.client.splitDocument(
+      {
+        documentId: document!.id,
+        groups: [
+          { name: 'deel A', pages: [1, 2] },
+          { name: 'deel B', pages: [4, 3] },
+        ],
+      },
+      { caller: h.portal },
+    );
+    expect(split.documents.map((doc) => [doc.name, doc.pages])).toEqual([
+      ['deel A', 2],
+      ['deel B', 2],
+    ]);
+    await expect(
+      h.client.splitDocument({ documentId: document!.id, groups: [{ name: 'x', pages: [9] }] }, { caller: h.portal }),
+    ).rejects.toThrow('Page 9 does not exist');
+    const merged = await h.client.mergeDocuments(
+      { documentIds: [split.documents[1].id, split.documents[0].id], name: 'samen' },
+      { caller: h.portal },
+    );
+    expect(merged.document).toMatchObject({ name: 'samen', pages: 4, channel: 'merge' });
+    await h.client.setPaid({ documentId: merged.document!.id, paid: true }, { caller: h.portal });
+    await h.client.setRemark({ documentId: merged.document!.id, remark: 'graag snel' }, { caller: h.portal });
+    await expect(
+      h.client.markProcessed({ documentIds: [merged.document!.id] }, { caller: h.admin }),
+    ).rejects.toMatchObject({ reason: 'not_sent' });
+    const sent = await h.client.sendDocuments({ documentIds: [merged.document!.id] }, { caller: h.portal });
+    expect(sent.documents[0]).toMatchObject({ status: 'sent', paid: true, remark: 'graag snel' });
+    const asStaff = await h.client.getDocument({ documentId: merged.document!.id }, { caller: h.admin });
+    expect(asStaff.document).toMatchObject({ status: 'sent', paid: false });
+    await h.client.markProcessed({ documentIds: [merged.document!.id] }, { caller: h.admin });
+    const again = await h.client.sendDocuments({ documentIds: [merged.document!.id] }, { caller: h.portal });
+    expect(again.documents[0].status).toBe('processed');
+    await h.client.deleteDocument({ documentId: document!.id }, { caller: h.portal });
+    await expect(h.client.getDocument({ documentId: document!.id }, { caller: h.portal })).rejects.toMatchObject({
+      kind: 'not_found',
+    });
+    const events = (await h.service.db.query<{ type: string }>('SELECT type FROM outbox')).rows.map((row) =>
+      row.type.split('.').pop(),
+    );
+    expect(events).toEqual(
+      expect.arrayContaining([
+        'DocumentStored',
+        'DocumentRenamed',
+        'DocumentMoved',
+        'DocumentSplit',
+        'DocumentsMerged',
+        'DocumentsSent',
+        'DocumentsProcessed',
+        'DocumentDeleted',
+        'DocumentUpdated',
+      ]),
+    );
+  });
+});
+
+describe('hand-over to the accountant', () => {
+  it('streams a ZIP with the spec layout that unzip accepts, and can mark the documents processed', async () => {
+    const dossierId = h.otherDossierId;
+    const sendAll = async (names: string[], mailbox: string, xml = false) => {
+      for (const name of names) {
+        const bytes = xml ? readFileSync(path.join(SAMPLES, 'vat-category-Z.xml')) : await pdf();
+        const { document } = await upload(h.admin, `${name}.${xml ? 'xml' : 'pdf'}`, bytes, mailbox, dossierId);
+        await h.client.sendDocuments({ documentIds: [document!.id] }, { caller: h.admin });
+      }
+    };
+    await sendAll(['factuur', 'Factuur', 'con', 'a:b'], 'purchase');
+    await sendAll(['peppol'], 'purchase', true);
+    await sendAll(['verkoop 1'], 'sales');
+    const chunks: Buffer[] = [];
+    for await (const message of h.client.downloadDossierZip({ dossierId, markProcessed: true }, { caller: h.admin })) {
+      if (message.part.case === 'chunk') chunks.push(Buffer.from(message.part.value));
+    }
+    const folder = mkdtempSync(path.join(tmpdir(), 'zip-'));
+    const file = path.join(folder, 'documents.zip');
+    writeFileSync(file, Buffer.concat(chunks));
+    let listing: string;
+    try {
+      execFileSync('unzip', ['-t', file]);
+      listing = execFileSync('unzip', ['-Z1', file]).toString();
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+        return console.warn('unzip is not installed: the ZIP check is skipped');
+      throw error;
+    }
+    expect(listing.trim().split('\n').sort()).toEqual(
+      [
+        'Aankoop-pdf/_con.pdf',
+        'Aankoop-pdf/a_b.pdf',
+        'Aankoop-pdf/factuur.pdf',
+        'Aankoop-pdf/Factuur (2).pdf',
+        'Aankoop-ubl/peppol.xml',
+        'Verkoop-pdf/verkoop 1.pdf',
+      ].sort(),
+    );
+    const left = await h.client.listDocuments({ dossierId, statuses: ['sent'] }, { caller: h.admin });
+    expect(left.documents).toEqual([]);
+  });
+
+  it('counts per mailbox for the active clients monitor', async () => {
+    const { clients } = await h.client.listActiveClients({ dossierIds: [h.dossierId] }, { caller: h.admin });
+    const purchase = clients[0].mailboxes.find((box) => box.mailbox === 'purchase')!;
+    expect(purchase.notSent).toBeGreaterThan(0);
+  });
+
+  it('e-mails a signed download link to the staff member and the link downloads', async () => {
+    const answer = await h.client.requestDownloadLink({ dossierId: h.dossierId }, { caller: h.admin });
+    expect(answer.recipientEmail).toBe(h.admin.email);
+    const { rows } = await h.service.db.query<{ payload: Uint8Array }>(
+      "SELECT payload FROM outbox WHERE type LIKE '%DownloadLinkRequested'",
+    );
+    const event = unpackPayload(decodeEnvelope(new Uint8Array(rows[0].payload))) as unknown as {
+      link: string;
+      recipientEmail: string;
+      staffId: string;
+    };
+    expect(event).toMatchObject({ recipientEmail: h.admin.email, staffId: h.admin.subjectId });
+    const token = event.link.replace('https://kantoor.example/v1/document-downloads/', '');
+    const gateway: Caller = { kind: 'system', subjectId: 'gateway', firmId: '', scopes: [] };
+    const parts = [];
+    for await (const message of h.client.downloadDossierZip({ linkToken: token }, { caller: gateway }))
+      parts.push(message);
+    expect(parts[0].part).toMatchObject({ case: 'info', value: { contentType: 'application/zip' } });
+  });
+});
+
+describe('download links', () => {
+  const links = new DownloadLinks('k'.repeat(40));
+  const claims = {
+    firmId: 'f',
+    dossierId: 'd',
+    staffId: 's',
+    markProcessed: false,
+    expiresAt: new Date(Date.now() + 60_000),
+  };
+  it('are bound to dossier and staff member and refuse forgery and expiry', () => {
+    const token = links.sign(claims);
+    expect(links.verify(token)).toMatchObject({ dossierId: 'd', staffId: 's' });
+    const [body, mac] = token.split('.');
+    const forged = `${Buffer.from(Buffer.from(body, 'base64url').toString().replace('"d":"d"', '"d":"x"')).toString('base64url')}.${mac}`;
+    expect(() => links.verify(forged)).toThrow('not valid');
+    expect(() => links.verify(token, new Date(Date.now() + 120_000))).toThrow('expired');
+  });
+});
+
+describe('e-mail intake over SMTP', () => {
+  const send = (to: string, from: string, mail: object) =>
+    nodemailer
+      .createTransport({ host: '127.0.0.1', port: h.smtpPort, secure: false, ignoreTLS: true })
+      .sendMail({ from, to, ...mail });
+
+  it('refuses unknown recipients during the dialogue', async () => {
+    await expect(
+      send(`9999999999.purchase@${h.intakeDomain}`, 'a@b.example', { subject: 'x', text: 'x' }),
+    ).rejects.toMatchObject({ responseCode: 550 });
+  });
+
+  it('stores every attachment, records refused ones, and auto-sends for a whitelisted sender', async () => {
+    const to = `${h.enterpriseNumber}.purchase@${h.intakeDomain}`;
+    await send(to, 'iemand@elders.example', {
+      subject: 'facturen',
+      text: 'zie bijlagen',
+      attachments: [
+        { filename: 'mail-a.pdf', content: await pdf() },
+        { filename: 'mail-b.pdf', content: await pdf(2) },
+        { filename: 'virus.exe', content: Buffer.from('MZ nope') },
+      ],
+    });
+    const docs = await h.client.listDocuments({ dossierId: h.dossierId, channel: 'email' }, { caller: h.portal });
+    expect(docs.documents.map((doc) => [doc.name, doc.status, doc.senderEmail]).sort()).toEqual([
+      ['mail-a', 'draft', 'iemand@elders.example'],
+      ['mail-b', 'draft', 'iemand@elders.example'],
+    ]);
+    const log = await h.client.getIntakeLog({ dossierId: h.dossierId }, { caller: h.portal });
+    expect(log.refused[0]).toMatchObject({ fileName: 'virus.exe', reason: 'unsupported_type' });
+    await send(to, 'Boekhouding@Leverancier.example', {
+      subject: 'f',
+      text: 'f',
+      attachments: [{ filename: 'auto.pdf', content: await pdf() }],
+    });
+    const auto = await h.client.listDocuments({ dossierId: h.dossierId, search: 'auto' }, { caller: h.portal });
+    expect(auto.documents[0]).toMatchObject({ status: 'sent', channel: 'email' });
+  });
+
+  it('leaves mail to the general address unsorted until a mailbox is picked, and turns an HTML-only mail into a PDF', async () => {
+    await send(`${h.enterpriseNumber}@${h.intakeDomain}`, 'boekhouding@leverancier.example', {
+      subject: 'Factuur 2026-17',
+      html: '<html><body><h1>Factuur 2026-17</h1><table><tr><td>Brood</td><td>12,00</td></tr></table></body></html>',
+    });
+    const unsorted = await h.client.listDocuments(
+      { dossierId: h.dossierId, mailbox: 'unsorted' },
+      { caller: h.portal },
+    );
+    expect(unsorted.documents[0]).toMatchObject({ name: 'Factuur 2026-17', type: 'pdf', status: 'draft', mailbox: '' });
+    await expect(
+      h.client.sendDocuments({ documentIds: [unsorted.documents[0].id] }, { caller: h.portal }),
+    ).rejects.toMatchObject({ reason: 'unsorted' });
+    await h.client.moveDocument({ documentId: unsorted.documents[0].id, mailbox: 'purchase' }, { caller: h.portal });
+  });
+});

@@ -1,0 +1,108 @@
+/** The real directory and document-intake services on one in-memory platform, with a firm, a dossier and people. */
+import { InProcessTransport } from '@kantoor/events';
+import { createServiceClient, type Caller, type ServiceClient } from '@kantoor/grpc';
+import { DocumentIntakeService } from '@kantoor/proto/kantoor/document_intake/v1/document_intake_pb';
+import { embeddedPlatform, startService, type RunningService } from '@kantoor/service-runtime';
+import { temporaryFolder } from '@kantoor/testing';
+import {
+  belgianNumber,
+  PASSWORD,
+  startDirectory,
+  TERMS,
+  type DirectoryFixture,
+} from '../../directory/test/directory-fixture';
+import { directoryOver } from '../src/adapters/directory';
+import { createDocumentIntakeService } from '../src';
+
+export interface IntakeHarness {
+  fx: DirectoryFixture;
+  service: RunningService;
+  client: ServiceClient<typeof DocumentIntakeService>;
+  smtpPort: number;
+  admin: Caller;
+  support: Caller;
+  portal: Caller;
+  dossierId: string;
+  otherDossierId: string;
+  enterpriseNumber: string;
+  intakeDomain: string;
+  stop(): Promise<void>;
+}
+
+let seed = 4200;
+
+export async function startIntake(): Promise<IntakeHarness> {
+  const transport = new InProcessTransport();
+  const folder = await temporaryFolder('kantoor-intake-');
+  const platform = embeddedPlatform({ dataDir: folder.path, inMemory: true, transport, logLevel: 'silent' });
+  const fx = await startDirectory(platform);
+  const admin = await fx.registerFirm();
+  const intakeDomain = 'in.peeters.example';
+  await fx.directory.updateFirmSettings({ intakeDomain }, { caller: admin });
+  const support = await fx.activeStaff(admin, 'support');
+  const enterpriseNumber = belgianNumber(seed++);
+  const dossier = async (number: string) => {
+    const { dossier } = await fx.directory.createDossier(
+      { name: `Bakkerij ${number}`, country: 'BE', enterpriseNumber: number, language: 'nl' },
+      { caller: admin },
+    );
+    await fx.directory.activateDossier({ dossierId: dossier!.id, fileManagerId: admin.subjectId }, { caller: admin });
+    return dossier!.id;
+  };
+  const dossierId = await dossier(enterpriseNumber);
+  const otherDossierId = await dossier(belgianNumber(seed++));
+  await fx.directory.updateDossierSettings(
+    { dossierId, senderWhitelist: { items: [{ email: 'boekhouding@leverancier.example', autoSend: true }] } },
+    { caller: admin },
+  );
+  const { portalUser } = await fx.directory.addPortalUser(
+    { dossierId, email: `klant-${seed}@bakkerij.example`, name: 'Klant' },
+    { caller: admin },
+  );
+  const added = await fx.events<{ portalUserId: string; activationToken: string }>('PortalUserAdded');
+  const token = added.find((event) => event.portalUserId === portalUser!.id)!.activationToken;
+  await fx.directory.activatePortalUser({ token, password: PASSWORD }, { caller: fx.operator });
+  const portal: Caller = { kind: 'portal_user', subjectId: portalUser!.id, firmId: admin.firmId, scopes: [] };
+  await fx.directory.acceptTerms({ version: TERMS }, { caller: portal }).catch(() => undefined);
+  await fx.directory
+    .changePassword({ currentPassword: PASSWORD, newPassword: `${PASSWORD} 2` }, { caller: portal })
+    .catch(() => undefined);
+
+  let smtpPort = 0;
+  const service = await startService(
+    createDocumentIntakeService({
+      directory: directoryOver(fx.directory),
+      settings: {
+        INTAKE_SMTP_HOST: '127.0.0.1',
+        INTAKE_LINK_SECRET: 'x'.repeat(40),
+        INTAKE_PUBLIC_URL: 'https://kantoor.example',
+      },
+      onSmtpListening: (port) => (smtpPort = port),
+    }),
+    platform,
+    { host: '127.0.0.1', port: 0 },
+  );
+  const client = createServiceClient(DocumentIntakeService, `127.0.0.1:${service.port}`, { timeoutMs: 30_000 });
+  // the firm was registered before the service subscribed: it becomes known through a staff member's call
+  await client.listDocuments({ dossierId }, { caller: admin });
+  return {
+    fx,
+    service,
+    client,
+    smtpPort,
+    admin,
+    support,
+    portal,
+    dossierId,
+    otherDossierId,
+    enterpriseNumber,
+    intakeDomain,
+    async stop() {
+      client.close();
+      await service.stop();
+      await fx.stop();
+      await transport.close();
+      await folder.remove();
+    },
+  };
+}
