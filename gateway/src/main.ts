@@ -1,8 +1,10 @@
 import '@kantoor/telemetry/register';
+import os from 'node:os';
 import path from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import { ConfigError } from '@kantoor/config';
 import { PgDatabase, PgliteDatabase, type Database } from '@kantoor/database';
+import { KafkaTransport } from '@kantoor/events';
 import { Lifecycle } from '@kantoor/lifecycle';
 import { createLogger } from '@kantoor/logging';
 import { readGatewayConfig, type GatewayConfig } from './config';
@@ -63,7 +65,33 @@ async function main(): Promise<void> {
   const lifecycle = new Lifecycle(logger, config.SHUTDOWN_TIMEOUT_MS);
   lifecycle.installSignalHandlers();
   lifecycle.onShutdown('database', () => db.close());
-  const gateway = await startGateway({ config, logger, db, addresses, shuttingDown: () => lifecycle.isShuttingDown });
+  // the directory's events keep the gateway's access facts fresh; every replica reads them all, from now on
+  const transport =
+    config.KAFKA_BROKERS.length > 0
+      ? new KafkaTransport({
+          brokers: config.KAFKA_BROKERS,
+          clientId: config.KAFKA_CLIENT_ID,
+          ssl: config.KAFKA_SSL,
+          sasl:
+            config.KAFKA_SASL_MECHANISM && config.KAFKA_SASL_USERNAME && config.KAFKA_SASL_PASSWORD
+              ? {
+                  mechanism: config.KAFKA_SASL_MECHANISM,
+                  username: config.KAFKA_SASL_USERNAME,
+                  password: config.KAFKA_SASL_PASSWORD,
+                }
+              : undefined,
+          newGroupStartsAt: 'latest',
+        })
+      : undefined;
+  if (transport) lifecycle.onShutdown('event transport', () => transport.close());
+  const gateway = await startGateway({
+    config,
+    logger,
+    db,
+    addresses,
+    shuttingDown: () => lifecycle.isShuttingDown,
+    directoryEvents: transport && { transport, groupId: `gateway-${os.hostname()}` },
+  });
   lifecycle.onShutdown('http server', () => gateway.close());
   lifecycle.setReady(true);
 }

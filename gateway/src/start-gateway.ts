@@ -7,12 +7,16 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Database } from '@kantoor/database';
+import type { EventTransport } from '@kantoor/events';
 import { createServiceClient, waitUntilServing, systemCaller } from '@kantoor/grpc';
 import type { Logger } from '@kantoor/logging';
 import { DirectoryService } from '@kantoor/proto/kantoor/directory/v1/directory_pb';
+import { ArchiveService } from '@kantoor/proto/kantoor/archive/v1/archive_pb';
+import { DocumentIntakeService } from '@kantoor/proto/kantoor/document_intake/v1/document_intake_pb';
 import { NotificationService } from '@kantoor/proto/kantoor/notification/v1/notification_pb';
 import { createApp, type ServiceClients } from './app';
 import { loadEmbeddedTokenIssuer } from './auth/embedded-tokens';
+import { cacheAccessFacts, forgetAfterDirectoryChanges, forgetOnDirectoryEvents } from './auth/access-facts-cache';
 import { authorizeWithPolicy, directoryAccessFacts, resolveCallerByEmail } from './auth/dossier-policy';
 import { createOidcVerifier } from './auth/oidc';
 import type { PasswordLogin } from './auth/password-login';
@@ -41,6 +45,11 @@ export interface StartGatewayOptions {
   /** extra clients (embedded mode's mailbox) */
   extraServices?: Partial<ServiceClients>;
   shuttingDown?: () => boolean;
+  /**
+   * The directory's events, to keep access facts in the gateway: without them every request asks the
+   * directory. `groupId` is this process's own consumer group (every replica must see every event).
+   */
+  directoryEvents?: { transport: EventTransport; groupId: string };
 }
 
 export interface RunningGateway {
@@ -52,11 +61,20 @@ export interface RunningGateway {
 export async function startGateway(options: StartGatewayOptions): Promise<RunningGateway> {
   const { config, logger, db, addresses } = options;
   await migrateGatewayDatabase(db);
-  const directory = createServiceClient(DirectoryService, addresses.directory);
+  const directoryClient = createServiceClient(DirectoryService, addresses.directory);
+  const accessFacts = options.directoryEvents ? cacheAccessFacts(directoryAccessFacts(directoryClient)) : undefined;
+  const directory = accessFacts ? forgetAfterDirectoryChanges(directoryClient, accessFacts) : directoryClient;
+  const accessEvents =
+    accessFacts &&
+    (await forgetOnDirectoryEvents(options.directoryEvents!.transport, options.directoryEvents!.groupId, accessFacts));
   const notification = addresses.notification
     ? createServiceClient(NotificationService, addresses.notification)
     : undefined;
-  const services: ServiceClients = { directory, notification, ...options.extraServices };
+  const documentIntake = addresses['document-intake']
+    ? createServiceClient(DocumentIntakeService, addresses['document-intake'])
+    : undefined;
+  const archive = addresses['archive'] ? createServiceClient(ArchiveService, addresses['archive']) : undefined;
+  const services: ServiceClients = { directory, notification, documentIntake, archive, ...options.extraServices };
 
   const embedded = config.KANTOOR_MODE === 'embedded';
   const tokenIssuer = embedded
@@ -97,7 +115,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     tokenIssuer,
     tokenVerifiers: [tokenIssuer, oidc].filter((verifier) => verifier !== undefined),
     passwordLogin,
-    authorize: authorizeWithPolicy(directoryAccessFacts(directory)),
+    authorize: authorizeWithPolicy(accessFacts?.fetch ?? directoryAccessFacts(directoryClient)),
     readinessChecks,
     shuttingDown: options.shuttingDown,
   });
@@ -118,8 +136,11 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       await closed;
-      directory.close();
+      await accessEvents?.stop();
+      directoryClient.close();
       notification?.close();
+      documentIntake?.close();
+      archive?.close();
     },
   };
 }

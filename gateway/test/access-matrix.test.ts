@@ -52,7 +52,10 @@ const MATRIX: Record<string, string> = {
   'portal_user:write': '11000 00 0 0 0',
   'document:read': '11010 10 0 1 0',
   'document:write': '11010 10 0 1 0',
+  'document:process': '11010 00 0 1 0',
+  'document:monitor': '11111 00 1 0 0',
   'archive:read': '11000 00 0 1 0',
+  'archive:manage': '10000 00 1 0 0',
   'portal:use': '00000 10 0 0 0',
   'impersonation:start': '11000 00 0 0 0',
 };
@@ -164,8 +167,47 @@ const SAMPLES: Record<
   putFirmLogo: async () => ({ body: {} }),
   listMailboxMessages: async () => ({}),
   getMailboxMessage: async () => ({ params: { mailId: 'none' } }),
+  // the document intake is not started here: what passes the policy meets 503 or a refused body, never 401/403
+  uploadDocument: async (w) => ({ params: { dossierId: w.dossierId }, query: { mailbox: 'purchase' } }),
+  listDocuments: async (w) => ({ params: { dossierId: w.dossierId } }),
+  getDocument: async (w) => ({ params: { dossierId: w.dossierId, documentId: NO_DOCUMENT } }),
+  updateDocument: async (w) => ({ params: { dossierId: w.dossierId, documentId: NO_DOCUMENT }, body: { remark: 'x' } }),
+  deleteDocument: async (w) => ({ params: { dossierId: w.dossierId, documentId: NO_DOCUMENT } }),
+  splitDocument: async (w) => ({
+    params: { dossierId: w.dossierId, documentId: NO_DOCUMENT },
+    body: { groups: [{ name: 'a', pages: [1] }] },
+  }),
+  mergeDocuments: async (w) => ({
+    params: { dossierId: w.dossierId },
+    body: { documentIds: [NO_DOCUMENT, '00000000-0000-4000-8000-000000000002'], name: 'm' },
+  }),
+  sendDocuments: async (w) => ({ params: { dossierId: w.dossierId }, body: { documentIds: [NO_DOCUMENT] } }),
+  downloadDocument: async (w) => ({ params: { dossierId: w.dossierId, documentId: NO_DOCUMENT } }),
+  getIntakeLog: async (w) => ({ params: { dossierId: w.dossierId } }),
+  listActiveClients: async () => ({}),
+  markDocumentsProcessed: async (w) => ({ params: { dossierId: w.dossierId }, body: { documentIds: [NO_DOCUMENT] } }),
+  downloadDossierZip: async (w) => ({ params: { dossierId: w.dossierId } }),
+  requestDownloadLink: async (w) => ({ params: { dossierId: w.dossierId }, body: {} }),
+  // nor is the archive: the same holds
+  searchArchive: async (w) => ({ params: { dossierId: w.dossierId } }),
+  downloadArchivedObject: async (w) => ({ params: { dossierId: w.dossierId, objectId: '1' } }),
+  downloadArchiveSelection: async (w) => ({ params: { dossierId: w.dossierId }, query: { mailbox: 'sales' } }),
+  downloadDossierArchive: async (w) => ({ params: { dossierId: w.dossierId } }),
+  listPurgeRecords: async (w) => ({ params: { dossierId: w.dossierId } }),
+  setObjectLegalHold: async (w) => ({
+    params: { dossierId: w.dossierId, objectId: '1' },
+    body: { hold: true, reason: 'dispute' },
+  }),
+  setDossierLegalHold: async (w) => ({ params: { dossierId: w.dossierId }, body: { hold: true, reason: 'dispute' } }),
+  deleteArchivedObject: async (w) => ({ params: { dossierId: w.dossierId, objectId: '1' } }),
+  getArchiveRetention: async () => ({}),
+  setArchiveRetention: async () => ({ body: { years: 10, counting: 'end_of_year' } }),
+  listVerificationRuns: async () => ({}),
+  runArchiveVerification: async () => ({ body: { sample: 1 } }),
+  runArchivePurge: async () => ({}),
 };
 
+const NO_DOCUMENT = '00000000-0000-4000-8000-000000000001';
 let world: World;
 async function throwawayStaff(w: World): Promise<string> {
   return (

@@ -9,7 +9,10 @@ const embeddedSettings = {
   PORT: settings.port({ default: 8080, description: 'gateway port' }),
   GRPC_BASE_PORT: settings.port({ default: 50051, description: 'first service port; the others follow' }),
   SMTP_SINK_PORT: settings.port({ default: 2526, description: 'the local SMTP sink that receives every mail sent' }),
-  INTAKE_SMTP_PORT: settings.port({ default: 2525, description: "e-mail intake for the dossiers' intake addresses; 0 turns it off" }),
+  INTAKE_SMTP_PORT: settings.port({
+    default: 2525,
+    description: "e-mail intake for the dossiers' intake addresses; 0 turns it off",
+  }),
   DATA_DIR: settings.string({ default: '.data' }),
   LOG_LEVEL: settings.oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, {
     default: 'warn',
@@ -53,7 +56,9 @@ async function main(): Promise<void> {
       `  Log in:       POST ${url}/v1/auth/login  {"email": "${platform.demo.email}", "password": "${platform.demo.password}"}`,
       `                then send "Authorization: Bearer <accessToken>" with every request`,
       `  Sent mail:    GET ${url}/v1/mailbox/messages as the admin (SMTP sink on 127.0.0.1:${platform.sink.port})`,
-      ...(config.INTAKE_SMTP_PORT > 0 ? [`  E-mail intake: SMTP on 127.0.0.1:${config.INTAKE_SMTP_PORT} (the dossiers' intake addresses)`] : []),
+      ...(config.INTAKE_SMTP_PORT > 0
+        ? [`  E-mail intake: SMTP on 127.0.0.1:${config.INTAKE_SMTP_PORT} (the dossiers' intake addresses)`]
+        : []),
       `  Data folder:  ${dataDir}`,
       '  Stop with Ctrl-C.',
       '',

@@ -1,5 +1,5 @@
 import { accountingConnectorService } from '@kantoor/accounting-connector';
-import { archiveService } from '@kantoor/archive';
+import { createArchiveService } from '@kantoor/archive';
 import { backupService } from '@kantoor/backup';
 import { directoryService } from '@kantoor/directory';
 import { createDocumentIntakeService } from '@kantoor/document-intake';
@@ -35,10 +35,17 @@ export function platformServices(wiring: PlatformWiring): Array<{ definition: Se
       },
     },
   });
+  const archive = createArchiveService({
+    settings: {
+      get DIRECTORY_ADDRESS() {
+        return wiring.directoryAddress();
+      },
+    },
+  });
   return [
     { definition: directoryService, offset: 0 },
     { definition: documentIntake, offset: 1 },
-    { definition: archiveService, offset: 2 },
+    { definition: archive, offset: 2 },
     { definition: invoicingService, offset: 3 },
     { definition: backupService, offset: 4 },
     { definition: accountingConnectorService, offset: 5 },

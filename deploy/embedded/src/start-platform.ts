@@ -66,6 +66,7 @@ export async function startEmbeddedPlatform(options: PlatformOptions): Promise<E
       addresses: services.addresses,
       extraServices: { mailbox: sink },
       shuttingDown: () => stopping,
+      directoryEvents: { transport: services.transport, groupId: 'gateway' },
     });
     cleanups.push(() => gateway.close());
     return { ...services, gateway, sink, url: `http://127.0.0.1:${gateway.port}`, stop };

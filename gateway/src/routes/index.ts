@@ -5,8 +5,17 @@
  */
 import type { Route } from '../openapi/route';
 import { apiKeyRoutes } from './api-keys';
+import { archiveRoutes } from './archive';
 import { authRoutes } from './auth';
 import { directoryRoutes } from './directory';
+import { documentIntakeRoutes } from './document-intake';
 import { notificationRoutes } from './notification';
 
-export const routeTable: readonly Route[] = [...authRoutes, ...apiKeyRoutes, ...directoryRoutes, ...notificationRoutes];
+export const routeTable: readonly Route[] = [
+  ...authRoutes,
+  ...apiKeyRoutes,
+  ...directoryRoutes,
+  ...notificationRoutes,
+  ...documentIntakeRoutes,
+  ...archiveRoutes,
+];

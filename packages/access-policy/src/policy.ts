@@ -188,12 +188,34 @@ export const PERMISSIONS = {
     apiKey: true,
     description: "add and process a dossier's documents",
   },
+  'document:process': {
+    scope: 'dossier',
+    staff: ALL_STAFF,
+    portal: false,
+    apiKey: true,
+    description: "hand over a dossier's sent documents: download them and mark them processed",
+  },
+  'document:monitor': {
+    scope: 'firm',
+    staff: ALL_STAFF,
+    portal: false,
+    apiKey: false,
+    description: 'see the active clients monitor (documents waiting per dossier the caller sees)',
+  },
   'archive:read': {
     scope: 'dossier',
     staff: MANAGING,
     portal: false,
     apiKey: true,
     description: "search and download a dossier's archive",
+  },
+  'archive:manage': {
+    // firm scope: retention and the jobs concern the whole firm; a dossier's holds are checked with its facts too
+    scope: 'firm',
+    staff: ADMIN,
+    portal: false,
+    apiKey: false,
+    description: 'manage the archive: legal holds, retention, early deletion, verification and purge runs',
   },
   'portal:use': {
     scope: 'dossier',

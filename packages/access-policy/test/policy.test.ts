@@ -84,6 +84,11 @@ describe('the access policy', () => {
 
   test('a portal user sees only their own active dossiers, and another dossier is answered as not found', () => {
     expect(can(client, 'document:write', onDossier)).toBe(true);
+    // the hand-over to the accountant is theirs alone: a client never marks documents processed
+    expect(decide(client, 'document:process', onDossier)).toMatchObject({
+      allowed: false,
+      reason: 'not_for_portal_users',
+    });
     expect(decide(otherClient, 'dossier:read', onDossier)).toMatchObject({ allowed: false, hide: true });
     expect(decide(client, 'dossier:read', { firm, dossier: { ...dossier, status: 'deactivated' } })).toMatchObject({
       allowed: false,

@@ -11,6 +11,7 @@ import {
   type ServerWritableStream,
   type UntypedHandleCall,
   type sendUnaryData,
+  type StatusObject,
 } from '@grpc/grpc-js';
 import { unauthenticated } from '@kantoor/errors';
 import type { Logger } from '@kantoor/logging';
@@ -205,7 +206,7 @@ export class GrpcServer {
                 await new Promise((resolve) => call.once('drain', resolve));
             }
             call.end();
-          })().catch((error) => call.destroy(Object.assign(new Error(String(error)), fail(error))));
+          })().catch((error) => endWithStatus(call, fail(error)));
         };
       case 'client_streaming':
         return (call: ServerReadableStream<unknown, unknown>, callback: sendUnaryData<unknown>) => {
@@ -222,10 +223,19 @@ export class GrpcServer {
                 await new Promise((resolve) => call.once('drain', resolve));
             }
             call.end();
-          })().catch((error) => call.destroy(Object.assign(new Error(String(error)), fail(error))));
+          })().catch((error) => endWithStatus(call, fail(error)));
         };
     }
   }
+}
+
+/**
+ * Ends a streaming call with an error status. grpc-js sends the status of an `error` event after the messages
+ * already written; `destroy()` sends none, so the client would wait for its deadline and lose the tail.
+ */
+function endWithStatus(call: NodeJS.EventEmitter & { cancelled: boolean }, mapped: Partial<StatusObject>): void {
+  if (call.cancelled) return;
+  call.emit('error', Object.assign(new Error(mapped.details ?? 'failed'), mapped));
 }
 
 export type { DescMessage };

@@ -1,6 +1,7 @@
-import { conflict, DomainError } from '@kantoor/errors';
+import { conflict, DomainError, notFound } from '@kantoor/errors';
 import { createLogger } from '@kantoor/logging';
 import { DirectoryService } from '@kantoor/proto/kantoor/directory/v1/directory_pb';
+import { DocumentIntakeService } from '@kantoor/proto/kantoor/document_intake/v1/document_intake_pb';
 import { createServiceClient, GrpcServer, implement, waitUntilServing, type Caller } from '@kantoor/grpc';
 
 /** The directory service serves as the sample contract; the RPCs these tests do not use answer internal. */
@@ -124,5 +125,70 @@ describe('gRPC adapter over generated descriptors', () => {
       kind: expect.stringMatching(/unavailable|deadline_exceeded/),
     });
     client.close();
+  });
+});
+
+describe('server-streaming calls', () => {
+  let server: GrpcServer;
+  let address: string;
+
+  beforeAll(async () => {
+    server = new GrpcServer({
+      logger: createLogger({ service: 'test', level: 'silent' }),
+      services: [
+        implement(
+          DocumentIntakeService,
+          onlyTheseMethods({
+            async *downloadDocument(request: { documentId: string }) {
+              if (request.documentId === 'missing')
+                throw notFound('There is no such document.', { reason: 'document_not_found' });
+              yield { part: { case: 'info', value: { fileName: 'a.pdf', contentType: 'application/pdf', size: 3n } } };
+              yield { part: { case: 'chunk', value: new Uint8Array([1, 2, 3]) } };
+              if (request.documentId === 'half') throw new Error('the object store went away');
+            },
+          }),
+        ),
+      ],
+    });
+    address = `127.0.0.1:${await server.start('127.0.0.1', 0)}`;
+  });
+  afterAll(() => server.stop(1000));
+
+  const read = async (documentId: string) => {
+    const client = createServiceClient(DocumentIntakeService, address, { timeoutMs: 5_000 });
+    const parts: string[] = [];
+    const started = Date.now();
+    try {
+      for await (const message of client.downloadDocument({ documentId }, { caller: admin }))
+        parts.push(message.part.case ?? '');
+      return { parts, error: undefined, ms: Date.now() - started };
+    } catch (error) {
+      return { parts, error: error as DomainError, ms: Date.now() - started };
+    } finally {
+      client.close();
+    }
+  };
+
+  test('messages arrive in order and the stream ends', async () => {
+    expect(await read('ok')).toMatchObject({ parts: ['info', 'chunk'], error: undefined });
+  });
+
+  test('a refusal before the first message reaches the client at once, as the same domain error', async () => {
+    const { parts, error, ms } = await read('missing');
+    expect(parts).toEqual([]);
+    expect(error).toBeInstanceOf(DomainError);
+    expect(error).toMatchObject({
+      kind: 'not_found',
+      reason: 'document_not_found',
+      message: 'There is no such document.',
+    });
+    expect(ms).toBeLessThan(2_000);
+  });
+
+  test('a failure half-way ends the stream with internal, not with a silent end', async () => {
+    const { parts, error, ms } = await read('half');
+    expect(parts).toEqual(['info', 'chunk']);
+    expect(error).toMatchObject({ kind: 'internal' });
+    expect(ms).toBeLessThan(2_000);
   });
 });

@@ -8,6 +8,6 @@ export {
   type ServiceDefinition,
   type ServiceParts,
 } from './service';
-export { runServiceMain } from './run-service-main';
+export { runServiceMain, type ServiceCommand } from './run-service-main';
 export type { EventHandlers, HandledEvent } from '@kantoor/events';
 export { handlerFor } from '@kantoor/events';

@@ -1,16 +1,21 @@
 import { commonSettings, loadConfigOrExit } from '@kantoor/config';
+import type { Database } from '@kantoor/database';
 import { Lifecycle } from '@kantoor/lifecycle';
-import { createLogger } from '@kantoor/logging';
+import { createLogger, type Logger } from '@kantoor/logging';
 import { clusterPlatform, embeddedPlatform, type Platform } from './platform';
 import { migrateService, startService, type ServiceDefinition } from './service';
 
+/** A one-off command of a service (the chart's CronJobs), run on the service's database and platform. */
+export type ServiceCommand = (context: { db: Database; platform: Platform; logger: Logger }) => Promise<void>;
+
 /**
- * What `node services/<name>/dist/main.js [migrate]` does: read and check the settings, then either run
- * the migrations and exit (the chart's migration Job) or serve until SIGTERM/SIGINT.
+ * What `node services/<name>/dist/main.js [migrate|<command>]` does: read and check the settings, then either
+ * run the migrations and exit (the chart's migration Job), run one of the service's `commands` and exit (its
+ * CronJobs), or serve until SIGTERM/SIGINT.
  */
 export async function runServiceMain(
   definition: ServiceDefinition,
-  options: { needsObjects?: boolean } = {},
+  options: { needsObjects?: boolean; commands?: Record<string, ServiceCommand> } = {},
 ): Promise<void> {
   const config = loadConfigOrExit(commonSettings);
   const logger = createLogger({ service: definition.name, level: config.LOG_LEVEL });
@@ -30,6 +35,21 @@ export async function runServiceMain(
     const report = await migrateService(definition, db);
     logger.info({ applied: report.applied, alreadyApplied: report.alreadyApplied }, 'migrations done');
     await db.close();
+    return;
+  }
+
+  const command = process.argv[2] ? options.commands?.[process.argv[2]] : undefined;
+  if (command) {
+    const db = await platform.openDatabase(definition.name);
+    try {
+      await command({ db, platform, logger });
+    } catch (error) {
+      logger.error({ err: error }, `${process.argv[2]} failed`);
+      process.exitCode = 1;
+    } finally {
+      await db.close();
+      await platform.transport.close();
+    }
     return;
   }
 

@@ -108,7 +108,8 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
           return;
         }
         const raw = Buffer.concat(chunks);
-        simpleParser(raw, { skipImageLinks: true }).then(
+        // the sink shows the mail's own html part; mailparser's linkified copy of the text part is never used
+        simpleParser(raw, { skipImageLinks: true, skipTextToHtml: true }).then(
           (parsed) => {
             const id = randomUUID();
             const headers: Record<string, string> = {};

@@ -159,7 +159,8 @@ function instrumentations(): NodeSDKConfiguration['instrumentations'] {
     new HttpInstrumentation({
       ignoreIncomingRequestHook: (request) => UNTRACED_HTTP_PATHS.has(pathOf(request.url)),
     }),
-    new ExpressInstrumentation(),
+    // a span per middleware costs more than the request itself; the route still names the http span
+    new ExpressInstrumentation({ ignoreLayersType: ['middleware', 'request_handler', 'router'] as never[] }),
     new GrpcInstrumentation({ ignoreGrpcMethods: UNTRACED_GRPC_METHODS }),
     // outbox relays and pollers query on a timer; only queries made on behalf of a traced request are spans
     new PgInstrumentation({ requireParentSpan: true }),

@@ -1,1 +1,2 @@
-export { archiveService } from './main';
+export { archiveService, createArchiveService, type ArchiveOptions } from './main';
+export { retainUntilFor, DEFAULT_RETENTION, type RetentionPolicy } from './domain/retention';

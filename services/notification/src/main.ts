@@ -12,6 +12,7 @@ import { loadSecretBox } from './adapters/secret-key';
 import { smtpMailSender, type MailSender } from './adapters/smtp-transport';
 import { readNotificationConfig, type NotificationConfig } from './config';
 import { directoryEventHandlers } from './entry-points/events/directory-events';
+import { documentIntakeEventHandlers } from './entry-points/events/document-intake-events';
 import { notificationRpc } from './entry-points/grpc/notification-rpc';
 import { DeliveryWorker, type DeliveryWorkerOptions } from './entry-points/worker/delivery-worker';
 
@@ -74,9 +75,19 @@ export function createNotificationService(options: NotificationOptions = {}): Se
         afterSmtpAccept: options.afterSmtpAccept,
       });
       await worker.start();
-      const handlers = directoryEventHandlers({ box, messageIdDomain: config.NOTIFICATION_MESSAGE_ID_DOMAIN });
+      const intentContext = { box, messageIdDomain: config.NOTIFICATION_MESSAGE_ID_DOMAIN };
+      const handlers = { ...directoryEventHandlers(intentContext), ...documentIntakeEventHandlers(intentContext) };
       // a handler's intent commits with the consumer's transaction, just after the handler returns
-      const wakeSoon = () => void setTimeout(() => worker.wake(), 5).unref();
+      // (one timer for a burst of events, not one per event)
+      let wakeScheduled = false;
+      const wakeSoon = () => {
+        if (wakeScheduled) return;
+        wakeScheduled = true;
+        setTimeout(() => {
+          wakeScheduled = false;
+          worker.wake();
+        }, 5).unref();
+      };
       const eventHandlers: EventHandlers = Object.fromEntries(
         Object.entries(handlers).map(([type, handle]) => [type, (event: HandledEvent) => handle(event).then(wakeSoon)]),
       );

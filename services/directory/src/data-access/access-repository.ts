@@ -3,38 +3,36 @@ import type { AccessFacts, AccessFactsQuery, Role } from '@kantoor/access-policy
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/**
- * The facts of the access policy in one round trip: the firm's setting, the subject's standing now and,
- * when asked, the dossier with everyone assigned to it. Undefined when the firm or dossier does not exist.
- */
-export async function loadAccessFacts(
-  db: Queryable,
-  query: AccessFactsQuery,
-  termsVersion: string,
-): Promise<AccessFacts | undefined> {
-  if (!UUID.test(query.firmId) || (query.dossierId && !UUID.test(query.dossierId))) return undefined;
-  const person =
-    (query.subject.kind === 'staff' || query.subject.kind === 'portal_user') && UUID.test(query.subject.id);
-  const { rows } = await db.query<{
-    only_admins_add_clients: boolean;
-    subject_status: string | null;
-    subject_role: Role | null;
-    must_change_password: boolean | null;
-    terms_version: string | null;
-    dossier_id: string | null;
-    dossier_firm_id: string | null;
-    status: 'new' | 'active' | 'deactivated' | null;
-    file_manager_id: string | null;
-    client_group_id: string | null;
-    assigned: string[] | null;
-    portal_users: string[] | null;
-  }>(
-    `SELECT f.only_admins_add_clients,
-       CASE $3 WHEN 'staff' THEN (SELECT s.status FROM staff s WHERE s.id = $4::uuid AND s.firm_id = f.id)
-               WHEN 'portal_user' THEN (SELECT u.status FROM portal_user u WHERE u.id = $4::uuid AND u.firm_id = f.id) END AS subject_status,
-       CASE $3 WHEN 'staff' THEN (SELECT s.role FROM staff s WHERE s.id = $4::uuid AND s.firm_id = f.id) END AS subject_role,
-       CASE $3 WHEN 'portal_user' THEN (SELECT u.must_change_password FROM portal_user u WHERE u.id = $4::uuid AND u.firm_id = f.id) END AS must_change_password,
-       CASE $3 WHEN 'portal_user' THEN (SELECT u.terms_version FROM portal_user u WHERE u.id = $4::uuid AND u.firm_id = f.id) END AS terms_version,
+interface AccessRow {
+  only_admins_add_clients: boolean;
+  subject_status: string | null;
+  subject_role: Role | null;
+  must_change_password: boolean | null;
+  terms_version: string | null;
+  dossier_id?: string | null;
+  dossier_firm_id?: string | null;
+  status?: 'new' | 'active' | 'deactivated' | null;
+  file_manager_id?: string | null;
+  client_group_id?: string | null;
+  assigned?: string[] | null;
+  portal_users?: string[] | null;
+}
+
+// $1 firm, $2 subject kind ('' for callers that are not people), $3 subject id
+const SUBJECT_COLUMNS = `f.only_admins_add_clients,
+       coalesce(subject_staff.status, subject_user.status) AS subject_status, subject_staff.role AS subject_role,
+       subject_user.must_change_password, subject_user.terms_version`;
+const SUBJECT_JOINS = `LEFT JOIN staff subject_staff
+       ON $2 = 'staff' AND subject_staff.id = $3::uuid AND subject_staff.firm_id = f.id
+     LEFT JOIN portal_user subject_user
+       ON $2 = 'portal_user' AND subject_user.id = $3::uuid AND subject_user.firm_id = f.id`;
+
+const FIRM_ACCESS_SQL = `SELECT ${SUBJECT_COLUMNS}
+     FROM firm f ${SUBJECT_JOINS}
+     WHERE f.id = $1::uuid`;
+
+// $4 dossier
+const DOSSIER_ACCESS_SQL = `SELECT ${SUBJECT_COLUMNS},
        d.id::text AS dossier_id, d.firm_id::text AS dossier_firm_id, d.status, d.file_manager_id::text AS file_manager_id,
        d.client_group_id::text AS client_group_id,
        -- the view dossier_staff_access spelled out per branch, so that each branch uses its index on the dossier
@@ -48,10 +46,27 @@ export async function loadAccessFacts(
         ) a JOIN staff s ON s.id = a.staff_id AND s.status = 'active') AS assigned,
        (SELECT array_agg(m.portal_user_id::text) FROM portal_user_dossier m JOIN portal_user u ON u.id = m.portal_user_id
          WHERE m.dossier_id = d.id AND u.status <> 'removed') AS portal_users
-     FROM firm f LEFT JOIN dossier d ON d.id = $2::uuid
-     WHERE f.id = $1::uuid`,
-    [query.firmId, query.dossierId || null, person ? query.subject.kind : '', person ? query.subject.id : null],
-  );
+     FROM firm f ${SUBJECT_JOINS}
+     LEFT JOIN dossier d ON d.id = $4::uuid
+     WHERE f.id = $1::uuid`;
+
+/**
+ * The facts of the access policy in one round trip: the firm's setting, the subject's standing now and,
+ * when asked, the dossier with everyone assigned to it. Undefined when the firm or dossier does not exist.
+ */
+export async function loadAccessFacts(
+  db: Queryable,
+  query: AccessFactsQuery,
+  termsVersion: string,
+): Promise<AccessFacts | undefined> {
+  if (!UUID.test(query.firmId) || (query.dossierId && !UUID.test(query.dossierId))) return undefined;
+  const person =
+    (query.subject.kind === 'staff' || query.subject.kind === 'portal_user') && UUID.test(query.subject.id);
+  const parameters = [query.firmId, person ? query.subject.kind : '', person ? query.subject.id : null];
+  // firm-wide permissions (most requests) need no dossier: a small lookup by primary keys
+  const { rows } = query.dossierId
+    ? await db.query<AccessRow>(DOSSIER_ACCESS_SQL, [...parameters, query.dossierId])
+    : await db.query<AccessRow>(FIRM_ACCESS_SQL, parameters);
   const row = rows[0];
   if (!row) return undefined;
   const facts: AccessFacts = { firm: { firmId: query.firmId, onlyAdminsAddClients: row.only_admins_add_clients } };

@@ -214,7 +214,11 @@ export class DocumentActions {
     return row;
   }
 
-  private async several(actor: Actor, ids: string[], permission: 'document:read' | 'document:write' | 'document:process') {
+  private async several(
+    actor: Actor,
+    ids: string[],
+    permission: 'document:read' | 'document:write' | 'document:process',
+  ) {
     if (ids.length === 0) throw invalidArgument('Choose at least one document.', { reason: 'no_documents' });
     if (new Set(ids).size !== ids.length)
       throw invalidArgument('A document is named twice.', { reason: 'duplicate_document' });

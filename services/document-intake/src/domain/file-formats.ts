@@ -146,7 +146,8 @@ export async function jpegsToPdf(jpegs: Uint8Array[], fileName: string): Promise
     page.drawImage(image, { x: 0, y: 0, width: w, height: h });
     page.pushOperators(popGraphicsState());
   }
-  return pdf.save();
+  // the image stream is already compressed; packing the few small objects into object streams only costs time
+  return pdf.save({ useObjectStreams: false });
 }
 
 /** New PDFs from page groups (1-based page numbers) of one PDF. */

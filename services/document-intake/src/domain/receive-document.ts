@@ -51,23 +51,21 @@ export interface IntakeStore {
 const SOURCE = 'document-intake';
 const keyOf = (dossierId: string, documentId: string, part: string) => `documents/${dossierId}/${documentId}/${part}`;
 
-/** Counts bytes on their way into the store and stops the upload at the limit. */
-function limited(maxBytes: number, fileName: string): Transform {
+/**
+ * Counts bytes on their way into the store and stops the upload at the limit. The checks need the whole file
+ * (bounded by the limit) anyway, so it is kept as it passes instead of being read back from the store.
+ */
+function limited(maxBytes: number, fileName: string, kept: Buffer[]): Transform {
   let seen = 0;
   return new Transform({
     transform(chunk: Buffer, _encoding, done) {
       seen += chunk.length;
       if (seen > maxBytes)
         return done(invalidArgument(`"${fileName}" is larger than ${maxBytes} bytes.`, { reason: 'file_too_large' }));
+      kept.push(chunk);
       done(null, chunk);
     },
   });
-}
-
-async function readAll(store: ObjectStore, key: string): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of (await store.get(key)) as AsyncIterable<Buffer>) chunks.push(chunk);
-  return Buffer.concat(chunks);
 }
 
 function invoiceFields(invoice: EInvoice): InvoiceFields {
@@ -95,14 +93,16 @@ export async function receiveDocument(
 ): Promise<DocumentRow> {
   const documentId = randomUUID();
   const written: string[] = [];
+  const contents: Buffer[] = [];
   const put = async (part: string, body: Readable | Uint8Array, contentType = 'application/octet-stream') => {
     const key = keyOf(incoming.dossierId, documentId, part);
     written.push(key);
-    const stored = await intake.store.put(
-      key,
-      body instanceof Uint8Array ? body : body.pipe(limited(intake.maxFileBytes, incoming.fileName)),
-      { contentType },
-    );
+    if (body instanceof Uint8Array) return intake.store.put(key, body, { contentType });
+    const kept: Buffer[] = [];
+    const stored = await intake.store.put(key, body.pipe(limited(intake.maxFileBytes, incoming.fileName, kept)), {
+      contentType,
+    });
+    contents.push(Buffer.concat(kept, stored.size));
     return stored;
   };
   try {
@@ -123,7 +123,6 @@ export async function receiveDocument(
     if (stored.some((object) => object.size === 0)) {
       throw invalidArgument(`"${incoming.fileName}" is empty.`, { reason: 'empty_file' });
     }
-    const contents = await Promise.all(stored.map((object) => readAll(intake.store, object.key)));
     const formats = contents.map((bytes) => checkFormat(incoming.channel === 'scan' ? '' : incoming.fileName, bytes));
     let row: NewDocument;
     const base = {

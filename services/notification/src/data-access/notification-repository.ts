@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Database, Queryable } from '@kantoor/database';
+import type { Queryable } from '@kantoor/database';
 import type { AttemptOutcome } from '../domain/delivery-policy';
 import type { NotificationIntent } from '../domain/notification-intent';
 
@@ -72,28 +72,31 @@ export async function queueNotification(tx: Queryable, intent: NotificationInten
 /**
  * Takes up to `limit` due mails for this worker: queued ones whose time has come and `sending` ones whose
  * lease ran out (their worker died). SKIP LOCKED lets replicas on PostgreSQL claim side by side without
- * ever taking the same row.
+ * ever taking the same row. One statement is its own transaction: the rows are locked, marked `sending` and
+ * committed together, without a BEGIN and COMMIT round trip around it.
  */
 export async function claimDueNotifications(
-  db: Database,
+  db: Queryable,
   limit: number,
   leaseMs: number,
 ): Promise<ClaimedNotification[]> {
-  return db.transaction(async (tx) => {
-    const { rows } = await tx.query<ClaimedNotification>(
-      `WITH due AS (
-         SELECT id, status AS previous_status FROM notification
-          WHERE (status = 'queued' AND next_attempt_at <= now()) OR (status = 'sending' AND lease_expires_at <= now())
-          ORDER BY next_attempt_at, id LIMIT $1 FOR UPDATE SKIP LOCKED)
+  const { rows } = await db.query<ClaimedNotification>(
+    // `= ANY (ARRAY(...))` finds the claimed rows through the primary key; a join with `due` let the planner
+    // scan the whole table, which keeps every mail ever sent
+    `WITH due AS (
+       SELECT id, status AS previous_status FROM notification
+        WHERE (status = 'queued' AND next_attempt_at <= now()) OR (status = 'sending' AND lease_expires_at <= now())
+        ORDER BY next_attempt_at, id LIMIT $1 FOR UPDATE SKIP LOCKED),
+     claimed AS (
        UPDATE notification n
-          SET status = 'sending', attempts = n.attempts + 1, resent = n.resent OR due.previous_status = 'sending',
+          SET status = 'sending', attempts = n.attempts + 1, resent = n.resent OR n.status = 'sending',
               lease_expires_at = now() + make_interval(secs => $2::double precision / 1000), updated_at = now()
-         FROM due WHERE n.id = due.id
-       RETURNING n.*, due.previous_status = 'sending' AS interrupted`,
-      [limit, leaseMs],
-    );
-    return rows.sort((a, b) => a.next_attempt_at.getTime() - b.next_attempt_at.getTime());
-  });
+        WHERE n.id = ANY (ARRAY(SELECT id FROM due))
+       RETURNING n.*)
+     SELECT claimed.*, due.previous_status = 'sending' AS interrupted FROM claimed JOIN due USING (id)`,
+    [limit, leaseMs],
+  );
+  return rows.sort((a, b) => a.next_attempt_at.getTime() - b.next_attempt_at.getTime());
 }
 
 /** Single-worker mode (PGlite): whatever is `sending` at start was interrupted by the previous process. */
@@ -129,44 +132,39 @@ export interface AttemptRecord {
 
 /**
  * Ends attempts: each row's new state and its line in the delivery log commit together, for a whole batch in
- * one transaction (on PGlite every statement is a turn of the one database thread, so fewer is faster).
+ * one statement (a data-modifying CTE is atomic on its own; on PGlite every statement is a turn of the one
+ * database thread, on PostgreSQL a round trip, so fewer is faster).
  */
-export async function recordAttempts(db: Database, records: Array<AttemptRecord & { id: string }>): Promise<void> {
+export async function recordAttempts(db: Queryable, records: Array<AttemptRecord & { id: string }>): Promise<void> {
   if (records.length === 0) return;
   const column = <T>(pick: (record: AttemptRecord & { id: string }) => T) => records.map(pick);
-  await db.transaction(async (tx) => {
-    await tx.query(
-      `UPDATE notification n
-          SET status = v.status, subject = COALESCE(v.subject, n.subject), smtp_response = COALESCE(v.smtp_response, n.smtp_response),
+  await db.query(
+    `WITH v AS (
+       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[],
+                            $8::timestamptz[], $9::boolean[], $10::timestamptz[])
+         AS v(id, attempt_id, attempt, outcome, subject, smtp_response, error, next_attempt_at, resent, started_at)),
+     ended AS (
+       UPDATE notification n
+          SET status = CASE WHEN v.outcome = 'retry_scheduled' THEN 'queued' ELSE v.outcome END,
+              subject = COALESCE(v.subject, n.subject), smtp_response = COALESCE(v.smtp_response, n.smtp_response),
               last_error = v.error, next_attempt_at = COALESCE(v.next_attempt_at, n.next_attempt_at), lease_expires_at = NULL,
-              sent_at = CASE WHEN v.status = 'sent' THEN now() ELSE n.sent_at END, updated_at = now()
-         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[])
-              AS v(id, status, subject, smtp_response, error, next_attempt_at)
-        WHERE n.id = v.id`,
-      [
-        column((r) => r.id),
-        column((r) => (r.outcome === 'retry_scheduled' ? 'queued' : r.outcome)),
-        column((r) => r.subject ?? null),
-        column((r) => r.smtpResponse ?? null),
-        column((r) => r.error ?? null),
-        column((r) => r.nextAttemptAt?.toISOString() ?? null),
-      ],
-    );
-    await tx.query(
-      `INSERT INTO delivery_attempt (id, notification_id, attempt, outcome, smtp_response, error, resent, started_at)
-       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[], $6::text[], $7::boolean[], $8::timestamptz[])`,
-      [
-        column(() => randomUUID()),
-        column((r) => r.id),
-        column((r) => r.attempt),
-        column((r) => r.outcome),
-        column((r) => r.smtpResponse ?? null),
-        column((r) => r.error ?? null),
-        column((r) => r.resent),
-        column((r) => r.startedAt.toISOString()),
-      ],
-    );
-  });
+              sent_at = CASE WHEN v.outcome = 'sent' THEN now() ELSE n.sent_at END, updated_at = now()
+         FROM v WHERE n.id = v.id AND n.id = ANY ($1::uuid[]))
+     INSERT INTO delivery_attempt (id, notification_id, attempt, outcome, smtp_response, error, resent, started_at)
+     SELECT attempt_id, id, attempt, outcome, smtp_response, error, resent, started_at FROM v`,
+    [
+      column((r) => r.id),
+      column(() => randomUUID()),
+      column((r) => r.attempt),
+      column((r) => r.outcome),
+      column((r) => r.subject ?? null),
+      column((r) => r.smtpResponse ?? null),
+      column((r) => r.error ?? null),
+      column((r) => r.nextAttemptAt?.toISOString() ?? null),
+      column((r) => r.resent),
+      column((r) => r.startedAt.toISOString()),
+    ],
+  );
 }
 
 export interface DeliveryFilter {

@@ -18,11 +18,19 @@ export type MessageKind = (typeof MESSAGE_KINDS)[number];
 export const LANGUAGES = ['nl', 'fr', 'en'] as const;
 export type Language = (typeof LANGUAGES)[number];
 
+const asLanguage = (candidate: string | undefined | null): Language | undefined => {
+  const language = candidate?.trim().toLowerCase().slice(0, 2);
+  return (LANGUAGES as readonly string[]).includes(language ?? '') ? (language as Language) : undefined;
+};
+
+/** Whether a candidate (e.g. `fr-BE`) names a language we write in. */
+export const isLanguage = (candidate: string | undefined | null): boolean => asLanguage(candidate) !== undefined;
+
 /** The first of the candidates that is a language we write in; Dutch when none is (the seed's language). */
 export function languageOf(...candidates: Array<string | undefined | null>): Language {
   for (const candidate of candidates) {
-    const language = candidate?.trim().toLowerCase().slice(0, 2);
-    if ((LANGUAGES as readonly string[]).includes(language ?? '')) return language as Language;
+    const language = asLanguage(candidate);
+    if (language) return language;
   }
   return 'nl';
 }

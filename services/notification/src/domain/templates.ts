@@ -35,20 +35,33 @@ interface Formats {
 
 const LOCALES: Record<Language, string> = { nl: 'nl-BE', fr: 'fr-BE', en: 'en-GB' };
 
+// Building an Intl formatter costs far more than using one: they are made once per language (and currency).
+const FORMATS = new Map<Language, Formats>();
+
 function formatsFor(language: Language): Formats {
+  const known = FORMATS.get(language);
+  if (known) return known;
   const dates = new Intl.DateTimeFormat(LOCALES[language], {
     dateStyle: 'long',
     timeStyle: 'short',
     timeZone: 'Europe/Brussels',
   });
-  return {
+  const currencies = new Map<string, Intl.NumberFormat>();
+  const formats: Formats = {
     date: (value) => (value ? dates.format(new Date(String(value))) : ''),
     // amounts travel as decimal strings; Intl formats such a string exactly, without a detour through floats
-    money: (amount, currency) =>
-      new Intl.NumberFormat(LOCALES[language], { style: 'currency', currency: String(currency || 'EUR') }).format(
-        String(amount ?? '0') as `${number}`,
-      ),
+    money: (amount, currency) => {
+      const code = String(currency || 'EUR');
+      let money = currencies.get(code);
+      if (!money) {
+        money = new Intl.NumberFormat(LOCALES[language], { style: 'currency', currency: code });
+        currencies.set(code, money);
+      }
+      return money.format(String(amount ?? '0') as `${number}`);
+    },
   };
+  FORMATS.set(language, formats);
+  return formats;
 }
 
 const text = (data: Data, field: string): string => {

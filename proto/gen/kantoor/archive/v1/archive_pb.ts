@@ -2,22 +2,1168 @@
 // @generated from file kantoor/archive/v1/archive.proto (package kantoor.archive.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file kantoor/archive/v1/archive.proto.
  */
 export const file_kantoor_archive_v1_archive: GenFile = /*@__PURE__*/
-  fileDesc("CiBrYW50b29yL2FyY2hpdmUvdjEvYXJjaGl2ZS5wcm90bxISa2FudG9vci5hcmNoaXZlLnYxMhAKDkFyY2hpdmVTZXJ2aWNlYgZwcm90bzM");
+  fileDesc("CiBrYW50b29yL2FyY2hpdmUvdjEvYXJjaGl2ZS5wcm90bxISa2FudG9vci5hcmNoaXZlLnYxIq0CCg1BcmNoaXZlT2JqZWN0Eg8KB2Zpcm1faWQYASABKAkSEgoKZG9zc2llcl9pZBgCIAEoCRIOCgZzb3VyY2UYAyABKAkSEwoLZG9jdW1lbnRfaWQYBCABKAkSDAoEcm9sZRgFIAEoCRILCgNrZXkYBiABKAkSDgoGc2hhMjU2GAcgASgJEgwKBHNpemUYCCABKAMSFAoMY29udGVudF90eXBlGAkgASgJEg8KB21haWxib3gYCiABKAkSDAoEbmFtZRgLIAEoCRIPCgdjaGFubmVsGAwgASgJEgwKBHR5cGUYDSABKAkSFQoNZG9jdW1lbnRfZGF0ZRgOIAEoCRIuCgpjcmVhdGVkX2F0GA8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJIChNJbmdlc3RPYmplY3RSZXF1ZXN0EjEKBm9iamVjdBgBIAEoCzIhLmthbnRvb3IuYXJjaGl2ZS52MS5BcmNoaXZlT2JqZWN0Il0KFEluZ2VzdE9iamVjdFJlc3BvbnNlEjQKCGFyY2hpdmVkGAEgASgLMiIua2FudG9vci5hcmNoaXZlLnYxLkFyY2hpdmVkT2JqZWN0Eg8KB2NyZWF0ZWQYAiABKAgitAEKDkFyY2hpdmVkT2JqZWN0EgoKAmlkGAEgASgJEgwKBHJvbGUYAiABKAkSDgoGc2hhMjU2GAMgASgJEgwKBHNpemUYBCABKAMSFAoMY29udGVudF90eXBlGAUgASgJEjAKDHJldGFpbl91bnRpbBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKbGVnYWxfaG9sZBgHIAEoCBIOCgZzdGF0dXMYCCABKAki5AIKEEFyY2hpdmVkRG9jdW1lbnQSEwoLZG9jdW1lbnRfaWQYASABKAkSEgoKZG9zc2llcl9pZBgCIAEoCRIOCgZzb3VyY2UYAyABKAkSDwoHbWFpbGJveBgEIAEoCRIMCgRuYW1lGAUgASgJEg8KB2NoYW5uZWwYBiABKAkSDAoEdHlwZRgHIAEoCRIVCg1kb2N1bWVudF9kYXRlGAggASgJEi8KC3VwbG9hZGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpkZWxldGVkX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgdkZWxldGVkGAsgASgIEhsKE3NvdXJjZV9kb2N1bWVudF9pZHMYDCADKAkSMwoHb2JqZWN0cxgNIAMoCzIiLmthbnRvb3IuYXJjaGl2ZS52MS5BcmNoaXZlZE9iamVjdCL+AQoNQXJjaGl2ZUZpbHRlchISCgpkb3NzaWVyX2lkGAEgASgJEg8KB21haWxib3gYAiABKAkSGgoSZG9jdW1lbnRfZGF0ZV9mcm9tGAMgASgJEhgKEGRvY3VtZW50X2RhdGVfdG8YBCABKAkSMQoNdXBsb2FkZWRfZnJvbRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBsb2FkZWRfdG8YBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgwKBG5hbWUYByABKAkSDwoHY2hhbm5lbBgIIAEoCRIPCgdkZWxldGVkGAkgASgJImwKFFNlYXJjaEFyY2hpdmVSZXF1ZXN0EjEKBmZpbHRlchgBIAEoCzIhLmthbnRvb3IuYXJjaGl2ZS52MS5BcmNoaXZlRmlsdGVyEhEKCXBhZ2Vfc2l6ZRgCIAEoBRIOCgZjdXJzb3IYAyABKAkiZQoVU2VhcmNoQXJjaGl2ZVJlc3BvbnNlEjcKCWRvY3VtZW50cxgBIAMoCzIkLmthbnRvb3IuYXJjaGl2ZS52MS5BcmNoaXZlZERvY3VtZW50EhMKC25leHRfY3Vyc29yGAIgASgJIlUKDERvd25sb2FkSW5mbxIRCglmaWxlX25hbWUYASABKAkSFAoMY29udGVudF90eXBlGAIgASgJEgwKBHNpemUYAyABKAMSDgoGc2hhMjU2GAQgASgJImMKFkRvd25sb2FkT2JqZWN0UmVzcG9uc2USMAoEaW5mbxgBIAEoCzIgLmthbnRvb3IuYXJjaGl2ZS52MS5Eb3dubG9hZEluZm9IABIPCgVjaHVuaxgCIAEoDEgAQgYKBHBhcnQiZgoZRG93bmxvYWRTZWxlY3Rpb25SZXNwb25zZRIwCgRpbmZvGAEgASgLMiAua2FudG9vci5hcmNoaXZlLnYxLkRvd25sb2FkSW5mb0gAEg8KBWNodW5rGAIgASgMSABCBgoEcGFydCJrCh5Eb3dubG9hZERvc3NpZXJBcmNoaXZlUmVzcG9uc2USMAoEaW5mbxgBIAEoCzIgLmthbnRvb3IuYXJjaGl2ZS52MS5Eb3dubG9hZEluZm9IABIPCgVjaHVuaxgCIAEoDEgAQgYKBHBhcnQiPgoVRG93bmxvYWRPYmplY3RSZXF1ZXN0EhIKCmRvc3NpZXJfaWQYASABKAkSEQoJb2JqZWN0X2lkGAIgASgJIk0KGERvd25sb2FkU2VsZWN0aW9uUmVxdWVzdBIxCgZmaWx0ZXIYASABKAsyIS5rYW50b29yLmFyY2hpdmUudjEuQXJjaGl2ZUZpbHRlciIzCh1Eb3dubG9hZERvc3NpZXJBcmNoaXZlUmVxdWVzdBISCgpkb3NzaWVyX2lkGAEgASgJIjwKE0RlbGV0ZU9iamVjdFJlcXVlc3QSEgoKZG9zc2llcl9pZBgBIAEoCRIRCglvYmplY3RfaWQYAiABKAkiSgoURGVsZXRlT2JqZWN0UmVzcG9uc2USMgoGb2JqZWN0GAEgASgLMiIua2FudG9vci5hcmNoaXZlLnYxLkFyY2hpdmVkT2JqZWN0IloKE1NldExlZ2FsSG9sZFJlcXVlc3QSEgoKZG9zc2llcl9pZBgBIAEoCRIRCglvYmplY3RfaWQYAiABKAkSDAoEaG9sZBgDIAEoCBIOCgZyZWFzb24YBCABKAkiMAoUU2V0TGVnYWxIb2xkUmVzcG9uc2USGAoQb2JqZWN0c19hZmZlY3RlZBgBIAEoBSIyCg9SZXRlbnRpb25Qb2xpY3kSDQoFeWVhcnMYASABKAUSEAoIY291bnRpbmcYAiABKAkiGwoZR2V0UmV0ZW50aW9uUG9saWN5UmVxdWVzdCJQChlTZXRSZXRlbnRpb25Qb2xpY3lSZXF1ZXN0EjMKBnBvbGljeRgBIAEoCzIjLmthbnRvb3IuYXJjaGl2ZS52MS5SZXRlbnRpb25Qb2xpY3kiUQoaR2V0UmV0ZW50aW9uUG9saWN5UmVzcG9uc2USMwoGcG9saWN5GAEgASgLMiMua2FudG9vci5hcmNoaXZlLnYxLlJldGVudGlvblBvbGljeSJRChpTZXRSZXRlbnRpb25Qb2xpY3lSZXNwb25zZRIzCgZwb2xpY3kYASABKAsyIy5rYW50b29yLmFyY2hpdmUudjEuUmV0ZW50aW9uUG9saWN5IigKFlJ1blZlcmlmaWNhdGlvblJlcXVlc3QSDgoGc2FtcGxlGAEgASgFIooBChNWZXJpZmljYXRpb25GaW5kaW5nEhEKCW9iamVjdF9pZBgBIAEoCRILCgNrZXkYAiABKAkSEgoKZG9zc2llcl9pZBgDIAEoCRIPCgdwcm9ibGVtGAQgASgJEhcKD2V4cGVjdGVkX3NoYTI1NhgFIAEoCRIVCg1hY3R1YWxfc2hhMjU2GAYgASgJIsoBCg9WZXJpZmljYXRpb25SdW4SCgoCaWQYASABKAkSLgoKc3RhcnRlZF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZmluaXNoZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB2NoZWNrZWQYBCABKAUSOQoIZmluZGluZ3MYBSADKAsyJy5rYW50b29yLmFyY2hpdmUudjEuVmVyaWZpY2F0aW9uRmluZGluZyJLChdSdW5WZXJpZmljYXRpb25SZXNwb25zZRIwCgNydW4YASABKAsyIy5rYW50b29yLmFyY2hpdmUudjEuVmVyaWZpY2F0aW9uUnVuIiwKG0xpc3RWZXJpZmljYXRpb25SdW5zUmVxdWVzdBINCgVsaW1pdBgBIAEoBSJRChxMaXN0VmVyaWZpY2F0aW9uUnVuc1Jlc3BvbnNlEjEKBHJ1bnMYASADKAsyIy5rYW50b29yLmFyY2hpdmUudjEuVmVyaWZpY2F0aW9uUnVuIhEKD1J1blB1cmdlUmVxdWVzdCLVAQoLUHVyZ2VSZWNvcmQSEQoJb2JqZWN0X2lkGAEgASgJEgsKA2tleRgCIAEoCRISCgpkb3NzaWVyX2lkGAMgASgJEhMKC2RvY3VtZW50X2lkGAQgASgJEg4KBnNoYTI1NhgFIAEoCRIwCgxyZXRhaW5fdW50aWwYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi0KCXB1cmdlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDAoEcnVsZRgIIAEoCSJUChBSdW5QdXJnZVJlc3BvbnNlEg4KBnB1cmdlZBgBIAEoBRIwCgdyZWNvcmRzGAIgAygLMh8ua2FudG9vci5hcmNoaXZlLnYxLlB1cmdlUmVjb3JkIjwKF0xpc3RQdXJnZVJlY29yZHNSZXF1ZXN0EhIKCmRvc3NpZXJfaWQYASABKAkSDQoFbGltaXQYAiABKAUiTAoYTGlzdFB1cmdlUmVjb3Jkc1Jlc3BvbnNlEjAKB3JlY29yZHMYASADKAsyHy5rYW50b29yLmFyY2hpdmUudjEuUHVyZ2VSZWNvcmQymQsKDkFyY2hpdmVTZXJ2aWNlEmQKDVNlYXJjaEFyY2hpdmUSKC5rYW50b29yLmFyY2hpdmUudjEuU2VhcmNoQXJjaGl2ZVJlcXVlc3QaKS5rYW50b29yLmFyY2hpdmUudjEuU2VhcmNoQXJjaGl2ZVJlc3BvbnNlEmkKDkRvd25sb2FkT2JqZWN0Eikua2FudG9vci5hcmNoaXZlLnYxLkRvd25sb2FkT2JqZWN0UmVxdWVzdBoqLmthbnRvb3IuYXJjaGl2ZS52MS5Eb3dubG9hZE9iamVjdFJlc3BvbnNlMAEScgoRRG93bmxvYWRTZWxlY3Rpb24SLC5rYW50b29yLmFyY2hpdmUudjEuRG93bmxvYWRTZWxlY3Rpb25SZXF1ZXN0Gi0ua2FudG9vci5hcmNoaXZlLnYxLkRvd25sb2FkU2VsZWN0aW9uUmVzcG9uc2UwARKBAQoWRG93bmxvYWREb3NzaWVyQXJjaGl2ZRIxLmthbnRvb3IuYXJjaGl2ZS52MS5Eb3dubG9hZERvc3NpZXJBcmNoaXZlUmVxdWVzdBoyLmthbnRvb3IuYXJjaGl2ZS52MS5Eb3dubG9hZERvc3NpZXJBcmNoaXZlUmVzcG9uc2UwARJhCgxJbmdlc3RPYmplY3QSJy5rYW50b29yLmFyY2hpdmUudjEuSW5nZXN0T2JqZWN0UmVxdWVzdBooLmthbnRvb3IuYXJjaGl2ZS52MS5Jbmdlc3RPYmplY3RSZXNwb25zZRJhCgxEZWxldGVPYmplY3QSJy5rYW50b29yLmFyY2hpdmUudjEuRGVsZXRlT2JqZWN0UmVxdWVzdBooLmthbnRvb3IuYXJjaGl2ZS52MS5EZWxldGVPYmplY3RSZXNwb25zZRJhCgxTZXRMZWdhbEhvbGQSJy5rYW50b29yLmFyY2hpdmUudjEuU2V0TGVnYWxIb2xkUmVxdWVzdBooLmthbnRvb3IuYXJjaGl2ZS52MS5TZXRMZWdhbEhvbGRSZXNwb25zZRJzChJHZXRSZXRlbnRpb25Qb2xpY3kSLS5rYW50b29yLmFyY2hpdmUudjEuR2V0UmV0ZW50aW9uUG9saWN5UmVxdWVzdBouLmthbnRvb3IuYXJjaGl2ZS52MS5HZXRSZXRlbnRpb25Qb2xpY3lSZXNwb25zZRJzChJTZXRSZXRlbnRpb25Qb2xpY3kSLS5rYW50b29yLmFyY2hpdmUudjEuU2V0UmV0ZW50aW9uUG9saWN5UmVxdWVzdBouLmthbnRvb3IuYXJjaGl2ZS52MS5TZXRSZXRlbnRpb25Qb2xpY3lSZXNwb25zZRJqCg9SdW5WZXJpZmljYXRpb24SKi5rYW50b29yLmFyY2hpdmUudjEuUnVuVmVyaWZpY2F0aW9uUmVxdWVzdBorLmthbnRvb3IuYXJjaGl2ZS52MS5SdW5WZXJpZmljYXRpb25SZXNwb25zZRJ5ChRMaXN0VmVyaWZpY2F0aW9uUnVucxIvLmthbnRvb3IuYXJjaGl2ZS52MS5MaXN0VmVyaWZpY2F0aW9uUnVuc1JlcXVlc3QaMC5rYW50b29yLmFyY2hpdmUudjEuTGlzdFZlcmlmaWNhdGlvblJ1bnNSZXNwb25zZRJVCghSdW5QdXJnZRIjLmthbnRvb3IuYXJjaGl2ZS52MS5SdW5QdXJnZVJlcXVlc3QaJC5rYW50b29yLmFyY2hpdmUudjEuUnVuUHVyZ2VSZXNwb25zZRJtChBMaXN0UHVyZ2VSZWNvcmRzEisua2FudG9vci5hcmNoaXZlLnYxLkxpc3RQdXJnZVJlY29yZHNSZXF1ZXN0Giwua2FudG9vci5hcmNoaXZlLnYxLkxpc3RQdXJnZVJlY29yZHNSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
- * The 7-year write-once archive of every document and issued invoice.
- * Its RPCs arrive with the issue that implements the service; until then it answers health checks only.
+ * An object another service issued (an invoice's PDF, its e-invoice XML), read from that service's store.
+ *
+ * @generated from message kantoor.archive.v1.ArchiveObject
+ */
+export type ArchiveObject = Message<"kantoor.archive.v1.ArchiveObject"> & {
+  /**
+   * @generated from field: string firm_id = 1;
+   */
+  firmId: string;
+
+  /**
+   * @generated from field: string dossier_id = 2;
+   */
+  dossierId: string;
+
+  /**
+   * the issuing service, e.g. `invoicing`: names its object store
+   *
+   * @generated from field: string source = 3;
+   */
+  source: string;
+
+  /**
+   * the document the object belongs to, unique within the source (e.g. the invoice id)
+   *
+   * @generated from field: string document_id = 4;
+   */
+  documentId: string;
+
+  /**
+   * e.g. invoice-pdf, e-invoice
+   *
+   * @generated from field: string role = 5;
+   */
+  role: string;
+
+  /**
+   * @generated from field: string key = 6;
+   */
+  key: string;
+
+  /**
+   * @generated from field: string sha256 = 7;
+   */
+  sha256: string;
+
+  /**
+   * @generated from field: int64 size = 8;
+   */
+  size: bigint;
+
+  /**
+   * @generated from field: string content_type = 9;
+   */
+  contentType: string;
+
+  /**
+   * purchase, sales or misc
+   *
+   * @generated from field: string mailbox = 10;
+   */
+  mailbox: string;
+
+  /**
+   * @generated from field: string name = 11;
+   */
+  name: string;
+
+  /**
+   * e.g. invoicing
+   *
+   * @generated from field: string channel = 12;
+   */
+  channel: string;
+
+  /**
+   * pdf or ubl
+   *
+   * @generated from field: string type = 13;
+   */
+  type: string;
+
+  /**
+   * YYYY-MM-DD: the date retention counts from
+   *
+   * @generated from field: string document_date = 14;
+   */
+  documentDate: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 15;
+   */
+  createdAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message kantoor.archive.v1.ArchiveObject.
+ * Use `create(ArchiveObjectSchema)` to create a new message.
+ */
+export const ArchiveObjectSchema: GenMessage<ArchiveObject> = /*@__PURE__*/
+  messageDesc(file_kantoor_archive_v1_archive, 0);
+
+/**
+ * @generated from message kantoor.archive.v1.IngestObjectRequest
+ */
+export type IngestObjectRequest = Message<"kantoor.archive.v1.IngestObjectRequest"> & {
+  /**
+   * @generated from field: kantoor.archive.v1.ArchiveObject object = 1;
+   */
+  object?: ArchiveObject | undefined;
+};
+
+/**
+ * Describes the message kantoor.archive.v1.IngestObjectRequest.
+ * Use `create(IngestObjectRequestSchema)` to create a new message.
+ */
+export const IngestObjectRequestSchema: GenMessage<IngestObjectRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_archive_v1_archive, 1);
+
+/**
+ * @generated from message kantoor.archive.v1.IngestObjectResponse
+ */
+export type IngestObjectResponse = Message<"kantoor.archive.v1.IngestObjectResponse"> & {
+  /**
+   * @generated from field: kantoor.archive.v1.ArchivedObject archived = 1;
+   */
+  archived?: ArchivedObject | undefined;
+
+  /**
+   * false when the object was archived before (a repeated call)
+   *
+   * @generated from field: bool created = 2;
+   */
+  created: boolean;
+};
+
+/**
+ * Describes the message kantoor.archive.v1.IngestObjectResponse.
+ * Use `create(IngestObjectResponseSchema)` to create a new message.
+ */
+export const IngestObjectResponseSchema: GenMessage<IngestObjectResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_archive_v1_archive, 2);
+
+/**
+ * @generated from message kantoor.archive.v1.ArchivedObject
+ */
+export type ArchivedObject = Message<"kantoor.archive.v1.ArchivedObject"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * original, pdf, page-N, invoice-pdf, e-invoice ...
+   *
+   * @generated from field: string role = 2;
+   */
+  role: string;
+
+  /**
+   * @generated from field: string sha256 = 3;
+   */
+  sha256: string;
+
+  /**
+   * @generated from field: int64 size = 4;
+   */
+  size: bigint;
+
+  /**
+   * @generated from field: string content_type = 5;
+   */
+  contentType: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp retain_until = 6;
+   */
+  retainUntil?: Timestamp | undefined;
+
+  /**
+   * @generated from field: bool legal_hold = 7;
+   */
+  legalHold: boolean;
+
+  /**
+   * archived or purged
+   *
+   * @generated from field: string status = 8;
+   */
+  status: string;
+};
+
+/**
+ * Describes the message kantoor.archive.v1.ArchivedObject.
+ * Use `create(ArchivedObjectSchema)` to create a new message.
+ */
+export const ArchivedObjectSchema: GenMessage<ArchivedObject> = /*@__PURE__*/
+  messageDesc(file_kantoor_archive_v1_archive, 3);
+
+/**
+ * @generated from message kantoor.archive.v1.ArchivedDocument
+ */
+export type ArchivedDocument = Message<"kantoor.archive.v1.ArchivedDocument"> & {
+  /**
+   * @generated from field: string document_id = 1;
+   */
+  documentId: string;
+
+  /**
+   * @generated from field: string dossier_id = 2;
+   */
+  dossierId: string;
+
+  /**
+   * @generated from field: string source = 3;
+   */
+  source: string;
+
+  /**
+   * @generated from field: string mailbox = 4;
+   */
+  mailbox: string;
+
+  /**
+   * @generated from field: string name = 5;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string channel = 6;
+   */
+  channel: string;
+
+  /**
+   * @generated from field: string type = 7;
+   */
+  type: string;
+
+  /**
+   * @generated from field: string document_date = 8;
+   */
+  documentDate: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp uploaded_at = 9;
+   */
+  uploadedAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp deleted_at = 10;
+   */
+  deletedAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: bool deleted = 11;
+   */
+  deleted: boolean;
+
+  /**
+   * @generated from field: repeated string source_document_ids = 12;
+   */
+  sourceDocumentIds: string[];
+
+  /**
+   * @generated from field: repeated kantoor.archive.v1.ArchivedObject objects = 13;
+   */
+  objects: ArchivedObject[];
+};
+
+/**
+ * Describes the message kantoor.archive.v1.ArchivedDocument.
+ * Use `create(ArchivedDocumentSchema)` to create a new message.
+ */
+export const ArchivedDocumentSchema: GenMessage<ArchivedDocument> = /*@__PURE__*/
+  messageDesc(file_kantoor_archive_v1_archive, 4);
+
+/**
+ * @generated from message kantoor.archive.v1.ArchiveFilter
+ */
+export type ArchiveFilter = Message<"kantoor.archive.v1.ArchiveFilter"> & {
+  /**
+   * @generated from field: string dossier_id = 1;
+   */
+  dossierId: string;
+
+  /**
+   * purchase, sales, misc; empty: all
+   *
+   * @generated from field: string mailbox = 2;
+   */
+  mailbox: string;
+
+  /**
+   * YYYY-MM-DD, inclusive
+   *
+   * @generated from field: string document_date_from = 3;
+   */
+  documentDateFrom: string;
+
+  /**
+   * @generated from field: string document_date_to = 4;
+   */
+  documentDateTo: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp uploaded_from = 5;
+   */
+  uploadedFrom?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp uploaded_to = 6;
+   */
+  uploadedTo?: Timestamp | undefined;
+
+  /**
+   * part of the name, case-insensitive
+   *
+   * @generated from field: string name = 7;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string channel = 8;
+   */
+  channel: string;
+
+  /**
+   * live (default), deleted or all
+   *
+   * @generated from field: string deleted = 9;
+   */
+  deleted: string;
+};
+
+/**
+ * Describes the message kantoor.archive.v1.ArchiveFilter.
+ * Use `create(ArchiveFilterSchema)` to create a new message.
+ */
+export const ArchiveFilterSchema: GenMessage<ArchiveFilter> = /*@__PURE__*/
+  messageDesc(file_kantoor_archive_v1_archive, 5);
+
+/**
+ * @generated from message kantoor.archive.v1.SearchArchiveRequest
+ */
+export type SearchArchiveRequest = Message<"kantoor.archive.v1.SearchArchiveRequest"> & {
+  /**
+   * @generated from field: kantoor.archive.v1.ArchiveFilter filter = 1;
+   */
+  filter?: ArchiveFilter | undefined;
+
+  /**
+   * @generated from field: int32 page_size = 2;
+   */
+  pageSize: number;
+
+  /**
+   * @generated from field: string cursor = 3;
+   */
+  cursor: string;
+};
+
+/**
+ * Describes the message kantoor.archive.v1.SearchArchiveRequest.
+ * Use `create(SearchArchiveRequestSchema)` to create a new message.
+ */
+export const SearchArchiveRequestSchema: GenMessage<SearchArchiveRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_archive_v1_archive, 6);
+
+/**
+ * @generated from message kantoor.archive.v1.SearchArchiveResponse
+ */
+export type SearchArchiveResponse = Message<"kantoor.archive.v1.SearchArchiveResponse"> & {
+  /**
+   * @generated from field: repeated kantoor.archive.v1.ArchivedDocument documents = 1;
+   */
+  documents: ArchivedDocument[];
+
+  /**
+   * empty on the last page
+   *
+   * @generated from field: string next_cursor = 2;
+   */
+  nextCursor: string;
+};
+
+/**
+ * Describes the message kantoor.archive.v1.SearchArchiveResponse.
+ * Use `create(SearchArchiveResponseSchema)` to create a new message.
+ */
+export const SearchArchiveResponseSchema: GenMessage<SearchArchiveResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_archive_v1_archive, 7);
+
+/**
+ * @generated from message kantoor.archive.v1.DownloadInfo
+ */
+export type DownloadInfo = Message<"kantoor.archive.v1.DownloadInfo"> & {
+  /**
+   * @generated from field: string file_name = 1;
+   */
+  fileName: string;
+
+  /**
+   * @generated from field: string content_type = 2;
+   */
+  contentType: string;
+
+  /**
+   * -1 when unknown in advance (ZIP)
+   *
+   * @generated from field: int64 size = 3;
+   */
+  size: bigint;
+
+  /**
+   * @generated from field: string sha256 = 4;
+   */
+  sha256: string;
+};
+
+/**
+ * Describes the message kantoor.archive.v1.DownloadInfo.
+ * Use `create(DownloadInfoSchema)` to create a new message.
+ */
+export const DownloadInfoSchema: GenMessage<DownloadInfo> = /*@__PURE__*/
+  messageDesc(file_kantoor_archive_v1_archive, 8);
+
+/**
+ * @generated from message kantoor.archive.v1.DownloadObjectResponse
+ */
+export type DownloadObjectResponse = Message<"kantoor.archive.v1.DownloadObjectResponse"> & {
+  /**
+   * @generated from oneof kantoor.archive.v1.DownloadObjectResponse.part
+   */
+  part: {
+    /**
+     * @generated from field: kantoor.archive.v1.DownloadInfo info = 1;
+     */
+    value: DownloadInfo;
+    case: "info";
+  } | {
+    /**
+     * @generated from field: bytes chunk = 2;
+     */
+    value: Uint8Array;
+    case: "chunk";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message kantoor.archive.v1.DownloadObjectResponse.
+ * Use `create(DownloadObjectResponseSchema)` to create a new message.
+ */
+export const DownloadObjectResponseSchema: GenMessage<DownloadObjectResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_archive_v1_archive, 9);
+
+/**
+ * @generated from message kantoor.archive.v1.DownloadSelectionResponse
+ */
+export type DownloadSelectionResponse = Message<"kantoor.archive.v1.DownloadSelectionResponse"> & {
+  /**
+   * @generated from oneof kantoor.archive.v1.DownloadSelectionResponse.part
+   */
+  part: {
+    /**
+     * @generated from field: kantoor.archive.v1.DownloadInfo info = 1;
+     */
+    value: DownloadInfo;
+    case: "info";
+  } | {
+    /**
+     * @generated from field: bytes chunk = 2;
+     */
+    value: Uint8Array;
+    case: "chunk";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message kantoor.archive.v1.DownloadSelectionResponse.
+ * Use `create(DownloadSelectionResponseSchema)` to create a new message.
+ */
+export const DownloadSelectionResponseSchema: GenMessage<DownloadSelectionResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_archive_v1_archive, 10);
+
+/**
+ * @generated from message kantoor.archive.v1.DownloadDossierArchiveResponse
+ */
+export type DownloadDossierArchiveResponse = Message<"kantoor.archive.v1.DownloadDossierArchiveResponse"> & {
+  /**
+   * @generated from oneof kantoor.archive.v1.DownloadDossierArchiveResponse.part
+   */
+  part: {
+    /**
+     * @generated from field: kantoor.archive.v1.DownloadInfo info = 1;
+     */
+    value: DownloadInfo;
+    case: "info";
+  } | {
+    /**
+     * @generated from field: bytes chunk = 2;
+     */
+    value: Uint8Array;
+    case: "chunk";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message kantoor.archive.v1.DownloadDossierArchiveResponse.
+ * Use `create(DownloadDossierArchiveResponseSchema)` to create a new message.
+ */
+export const DownloadDossierArchiveResponseSchema: GenMessage<DownloadDossierArchiveResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_archive_v1_archive, 11);
+
+/**
+ * @generated from message kantoor.archive.v1.DownloadObjectRequest
+ */
+export type DownloadObjectRequest = Message<"kantoor.archive.v1.DownloadObjectRequest"> & {
+  /**
+   * @generated from field: string dossier_id = 1;
+   */
+  dossierId: string;
+
+  /**
+   * @generated from field: string object_id = 2;
+   */
+  objectId: string;
+};
+
+/**
+ * Describes the message kantoor.archive.v1.DownloadObjectRequest.
+ * Use `create(DownloadObjectRequestSchema)` to create a new message.
+ */
+export const DownloadObjectRequestSchema: GenMessage<DownloadObjectRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_archive_v1_archive, 12);
+
+/**
+ * @generated from message kantoor.archive.v1.DownloadSelectionRequest
+ */
+export type DownloadSelectionRequest = Message<"kantoor.archive.v1.DownloadSelectionRequest"> & {
+  /**
+   * @generated from field: kantoor.archive.v1.ArchiveFilter filter = 1;
+   */
+  filter?: ArchiveFilter | undefined;
+};
+
+/**
+ * Describes the message kantoor.archive.v1.DownloadSelectionRequest.
+ * Use `create(DownloadSelectionRequestSchema)` to create a new message.
+ */
+export const DownloadSelectionRequestSchema: GenMessage<DownloadSelectionRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_archive_v1_archive, 13);
+
+/**
+ * @generated from message kantoor.archive.v1.DownloadDossierArchiveRequest
+ */
+export type DownloadDossierArchiveRequest = Message<"kantoor.archive.v1.DownloadDossierArchiveRequest"> & {
+  /**
+   * @generated from field: string dossier_id = 1;
+   */
+  dossierId: string;
+};
+
+/**
+ * Describes the message kantoor.archive.v1.DownloadDossierArchiveRequest.
+ * Use `create(DownloadDossierArchiveRequestSchema)` to create a new message.
+ */
+export const DownloadDossierArchiveRequestSchema: GenMessage<DownloadDossierArchiveRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_archive_v1_archive, 14);
+
+/**
+ * @generated from message kantoor.archive.v1.DeleteObjectRequest
+ */
+export type DeleteObjectRequest = Message<"kantoor.archive.v1.DeleteObjectRequest"> & {
+  /**
+   * @generated from field: string dossier_id = 1;
+   */
+  dossierId: string;
+
+  /**
+   * @generated from field: string object_id = 2;
+   */
+  objectId: string;
+};
+
+/**
+ * Describes the message kantoor.archive.v1.DeleteObjectRequest.
+ * Use `create(DeleteObjectRequestSchema)` to create a new message.
+ */
+export const DeleteObjectRequestSchema: GenMessage<DeleteObjectRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_archive_v1_archive, 15);
+
+/**
+ * @generated from message kantoor.archive.v1.DeleteObjectResponse
+ */
+export type DeleteObjectResponse = Message<"kantoor.archive.v1.DeleteObjectResponse"> & {
+  /**
+   * @generated from field: kantoor.archive.v1.ArchivedObject object = 1;
+   */
+  object?: ArchivedObject | undefined;
+};
+
+/**
+ * Describes the message kantoor.archive.v1.DeleteObjectResponse.
+ * Use `create(DeleteObjectResponseSchema)` to create a new message.
+ */
+export const DeleteObjectResponseSchema: GenMessage<DeleteObjectResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_archive_v1_archive, 16);
+
+/**
+ * @generated from message kantoor.archive.v1.SetLegalHoldRequest
+ */
+export type SetLegalHoldRequest = Message<"kantoor.archive.v1.SetLegalHoldRequest"> & {
+  /**
+   * @generated from field: string dossier_id = 1;
+   */
+  dossierId: string;
+
+  /**
+   * empty: the hold is on the whole dossier
+   *
+   * @generated from field: string object_id = 2;
+   */
+  objectId: string;
+
+  /**
+   * @generated from field: bool hold = 3;
+   */
+  hold: boolean;
+
+  /**
+   * @generated from field: string reason = 4;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message kantoor.archive.v1.SetLegalHoldRequest.
+ * Use `create(SetLegalHoldRequestSchema)` to create a new message.
+ */
+export const SetLegalHoldRequestSchema: GenMessage<SetLegalHoldRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_archive_v1_archive, 17);
+
+/**
+ * @generated from message kantoor.archive.v1.SetLegalHoldResponse
+ */
+export type SetLegalHoldResponse = Message<"kantoor.archive.v1.SetLegalHoldResponse"> & {
+  /**
+   * @generated from field: int32 objects_affected = 1;
+   */
+  objectsAffected: number;
+};
+
+/**
+ * Describes the message kantoor.archive.v1.SetLegalHoldResponse.
+ * Use `create(SetLegalHoldResponseSchema)` to create a new message.
+ */
+export const SetLegalHoldResponseSchema: GenMessage<SetLegalHoldResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_archive_v1_archive, 18);
+
+/**
+ * @generated from message kantoor.archive.v1.RetentionPolicy
+ */
+export type RetentionPolicy = Message<"kantoor.archive.v1.RetentionPolicy"> & {
+  /**
+   * @generated from field: int32 years = 1;
+   */
+  years: number;
+
+  /**
+   * end_of_year: from the end of the calendar year of the document date; document_date: from that date
+   *
+   * @generated from field: string counting = 2;
+   */
+  counting: string;
+};
+
+/**
+ * Describes the message kantoor.archive.v1.RetentionPolicy.
+ * Use `create(RetentionPolicySchema)` to create a new message.
+ */
+export const RetentionPolicySchema: GenMessage<RetentionPolicy> = /*@__PURE__*/
+  messageDesc(file_kantoor_archive_v1_archive, 19);
+
+/**
+ * @generated from message kantoor.archive.v1.GetRetentionPolicyRequest
+ */
+export type GetRetentionPolicyRequest = Message<"kantoor.archive.v1.GetRetentionPolicyRequest"> & {
+};
+
+/**
+ * Describes the message kantoor.archive.v1.GetRetentionPolicyRequest.
+ * Use `create(GetRetentionPolicyRequestSchema)` to create a new message.
+ */
+export const GetRetentionPolicyRequestSchema: GenMessage<GetRetentionPolicyRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_archive_v1_archive, 20);
+
+/**
+ * @generated from message kantoor.archive.v1.SetRetentionPolicyRequest
+ */
+export type SetRetentionPolicyRequest = Message<"kantoor.archive.v1.SetRetentionPolicyRequest"> & {
+  /**
+   * @generated from field: kantoor.archive.v1.RetentionPolicy policy = 1;
+   */
+  policy?: RetentionPolicy | undefined;
+};
+
+/**
+ * Describes the message kantoor.archive.v1.SetRetentionPolicyRequest.
+ * Use `create(SetRetentionPolicyRequestSchema)` to create a new message.
+ */
+export const SetRetentionPolicyRequestSchema: GenMessage<SetRetentionPolicyRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_archive_v1_archive, 21);
+
+/**
+ * @generated from message kantoor.archive.v1.GetRetentionPolicyResponse
+ */
+export type GetRetentionPolicyResponse = Message<"kantoor.archive.v1.GetRetentionPolicyResponse"> & {
+  /**
+   * @generated from field: kantoor.archive.v1.RetentionPolicy policy = 1;
+   */
+  policy?: RetentionPolicy | undefined;
+};
+
+/**
+ * Describes the message kantoor.archive.v1.GetRetentionPolicyResponse.
+ * Use `create(GetRetentionPolicyResponseSchema)` to create a new message.
+ */
+export const GetRetentionPolicyResponseSchema: GenMessage<GetRetentionPolicyResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_archive_v1_archive, 22);
+
+/**
+ * @generated from message kantoor.archive.v1.SetRetentionPolicyResponse
+ */
+export type SetRetentionPolicyResponse = Message<"kantoor.archive.v1.SetRetentionPolicyResponse"> & {
+  /**
+   * @generated from field: kantoor.archive.v1.RetentionPolicy policy = 1;
+   */
+  policy?: RetentionPolicy | undefined;
+};
+
+/**
+ * Describes the message kantoor.archive.v1.SetRetentionPolicyResponse.
+ * Use `create(SetRetentionPolicyResponseSchema)` to create a new message.
+ */
+export const SetRetentionPolicyResponseSchema: GenMessage<SetRetentionPolicyResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_archive_v1_archive, 23);
+
+/**
+ * @generated from message kantoor.archive.v1.RunVerificationRequest
+ */
+export type RunVerificationRequest = Message<"kantoor.archive.v1.RunVerificationRequest"> & {
+  /**
+   * 0: every object; otherwise a random sample of that many
+   *
+   * @generated from field: int32 sample = 1;
+   */
+  sample: number;
+};
+
+/**
+ * Describes the message kantoor.archive.v1.RunVerificationRequest.
+ * Use `create(RunVerificationRequestSchema)` to create a new message.
+ */
+export const RunVerificationRequestSchema: GenMessage<RunVerificationRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_archive_v1_archive, 24);
+
+/**
+ * @generated from message kantoor.archive.v1.VerificationFinding
+ */
+export type VerificationFinding = Message<"kantoor.archive.v1.VerificationFinding"> & {
+  /**
+   * @generated from field: string object_id = 1;
+   */
+  objectId: string;
+
+  /**
+   * @generated from field: string key = 2;
+   */
+  key: string;
+
+  /**
+   * @generated from field: string dossier_id = 3;
+   */
+  dossierId: string;
+
+  /**
+   * mismatch or missing
+   *
+   * @generated from field: string problem = 4;
+   */
+  problem: string;
+
+  /**
+   * @generated from field: string expected_sha256 = 5;
+   */
+  expectedSha256: string;
+
+  /**
+   * @generated from field: string actual_sha256 = 6;
+   */
+  actualSha256: string;
+};
+
+/**
+ * Describes the message kantoor.archive.v1.VerificationFinding.
+ * Use `create(VerificationFindingSchema)` to create a new message.
+ */
+export const VerificationFindingSchema: GenMessage<VerificationFinding> = /*@__PURE__*/
+  messageDesc(file_kantoor_archive_v1_archive, 25);
+
+/**
+ * @generated from message kantoor.archive.v1.VerificationRun
+ */
+export type VerificationRun = Message<"kantoor.archive.v1.VerificationRun"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp started_at = 2;
+   */
+  startedAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp finished_at = 3;
+   */
+  finishedAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: int32 checked = 4;
+   */
+  checked: number;
+
+  /**
+   * @generated from field: repeated kantoor.archive.v1.VerificationFinding findings = 5;
+   */
+  findings: VerificationFinding[];
+};
+
+/**
+ * Describes the message kantoor.archive.v1.VerificationRun.
+ * Use `create(VerificationRunSchema)` to create a new message.
+ */
+export const VerificationRunSchema: GenMessage<VerificationRun> = /*@__PURE__*/
+  messageDesc(file_kantoor_archive_v1_archive, 26);
+
+/**
+ * @generated from message kantoor.archive.v1.RunVerificationResponse
+ */
+export type RunVerificationResponse = Message<"kantoor.archive.v1.RunVerificationResponse"> & {
+  /**
+   * @generated from field: kantoor.archive.v1.VerificationRun run = 1;
+   */
+  run?: VerificationRun | undefined;
+};
+
+/**
+ * Describes the message kantoor.archive.v1.RunVerificationResponse.
+ * Use `create(RunVerificationResponseSchema)` to create a new message.
+ */
+export const RunVerificationResponseSchema: GenMessage<RunVerificationResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_archive_v1_archive, 27);
+
+/**
+ * @generated from message kantoor.archive.v1.ListVerificationRunsRequest
+ */
+export type ListVerificationRunsRequest = Message<"kantoor.archive.v1.ListVerificationRunsRequest"> & {
+  /**
+   * @generated from field: int32 limit = 1;
+   */
+  limit: number;
+};
+
+/**
+ * Describes the message kantoor.archive.v1.ListVerificationRunsRequest.
+ * Use `create(ListVerificationRunsRequestSchema)` to create a new message.
+ */
+export const ListVerificationRunsRequestSchema: GenMessage<ListVerificationRunsRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_archive_v1_archive, 28);
+
+/**
+ * @generated from message kantoor.archive.v1.ListVerificationRunsResponse
+ */
+export type ListVerificationRunsResponse = Message<"kantoor.archive.v1.ListVerificationRunsResponse"> & {
+  /**
+   * @generated from field: repeated kantoor.archive.v1.VerificationRun runs = 1;
+   */
+  runs: VerificationRun[];
+};
+
+/**
+ * Describes the message kantoor.archive.v1.ListVerificationRunsResponse.
+ * Use `create(ListVerificationRunsResponseSchema)` to create a new message.
+ */
+export const ListVerificationRunsResponseSchema: GenMessage<ListVerificationRunsResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_archive_v1_archive, 29);
+
+/**
+ * @generated from message kantoor.archive.v1.RunPurgeRequest
+ */
+export type RunPurgeRequest = Message<"kantoor.archive.v1.RunPurgeRequest"> & {
+};
+
+/**
+ * Describes the message kantoor.archive.v1.RunPurgeRequest.
+ * Use `create(RunPurgeRequestSchema)` to create a new message.
+ */
+export const RunPurgeRequestSchema: GenMessage<RunPurgeRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_archive_v1_archive, 30);
+
+/**
+ * @generated from message kantoor.archive.v1.PurgeRecord
+ */
+export type PurgeRecord = Message<"kantoor.archive.v1.PurgeRecord"> & {
+  /**
+   * @generated from field: string object_id = 1;
+   */
+  objectId: string;
+
+  /**
+   * @generated from field: string key = 2;
+   */
+  key: string;
+
+  /**
+   * @generated from field: string dossier_id = 3;
+   */
+  dossierId: string;
+
+  /**
+   * @generated from field: string document_id = 4;
+   */
+  documentId: string;
+
+  /**
+   * @generated from field: string sha256 = 5;
+   */
+  sha256: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp retain_until = 6;
+   */
+  retainUntil?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp purged_at = 7;
+   */
+  purgedAt?: Timestamp | undefined;
+
+  /**
+   * the rule that allowed it, e.g. "retention 7 years from end_of_year ended 2033-01-01T00:00:00.000Z"
+   *
+   * @generated from field: string rule = 8;
+   */
+  rule: string;
+};
+
+/**
+ * Describes the message kantoor.archive.v1.PurgeRecord.
+ * Use `create(PurgeRecordSchema)` to create a new message.
+ */
+export const PurgeRecordSchema: GenMessage<PurgeRecord> = /*@__PURE__*/
+  messageDesc(file_kantoor_archive_v1_archive, 31);
+
+/**
+ * @generated from message kantoor.archive.v1.RunPurgeResponse
+ */
+export type RunPurgeResponse = Message<"kantoor.archive.v1.RunPurgeResponse"> & {
+  /**
+   * @generated from field: int32 purged = 1;
+   */
+  purged: number;
+
+  /**
+   * @generated from field: repeated kantoor.archive.v1.PurgeRecord records = 2;
+   */
+  records: PurgeRecord[];
+};
+
+/**
+ * Describes the message kantoor.archive.v1.RunPurgeResponse.
+ * Use `create(RunPurgeResponseSchema)` to create a new message.
+ */
+export const RunPurgeResponseSchema: GenMessage<RunPurgeResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_archive_v1_archive, 32);
+
+/**
+ * @generated from message kantoor.archive.v1.ListPurgeRecordsRequest
+ */
+export type ListPurgeRecordsRequest = Message<"kantoor.archive.v1.ListPurgeRecordsRequest"> & {
+  /**
+   * @generated from field: string dossier_id = 1;
+   */
+  dossierId: string;
+
+  /**
+   * @generated from field: int32 limit = 2;
+   */
+  limit: number;
+};
+
+/**
+ * Describes the message kantoor.archive.v1.ListPurgeRecordsRequest.
+ * Use `create(ListPurgeRecordsRequestSchema)` to create a new message.
+ */
+export const ListPurgeRecordsRequestSchema: GenMessage<ListPurgeRecordsRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_archive_v1_archive, 33);
+
+/**
+ * @generated from message kantoor.archive.v1.ListPurgeRecordsResponse
+ */
+export type ListPurgeRecordsResponse = Message<"kantoor.archive.v1.ListPurgeRecordsResponse"> & {
+  /**
+   * @generated from field: repeated kantoor.archive.v1.PurgeRecord records = 1;
+   */
+  records: PurgeRecord[];
+};
+
+/**
+ * Describes the message kantoor.archive.v1.ListPurgeRecordsResponse.
+ * Use `create(ListPurgeRecordsResponseSchema)` to create a new message.
+ */
+export const ListPurgeRecordsResponseSchema: GenMessage<ListPurgeRecordsResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_archive_v1_archive, 34);
+
+/**
+ * The 7-year write-once archive of every document and issued invoice (spec 03). Every call naming a dossier
+ * is checked against the access policy (archive:read); retention settings and legal holds are for admins.
  *
  * @generated from service kantoor.archive.v1.ArchiveService
  */
 export const ArchiveService: GenService<{
+  /**
+   * One page of a dossier's archived documents, newest upload first.
+   *
+   * @generated from rpc kantoor.archive.v1.ArchiveService.SearchArchive
+   */
+  searchArchive: {
+    methodKind: "unary";
+    input: typeof SearchArchiveRequestSchema;
+    output: typeof SearchArchiveResponseSchema;
+  },
+  /**
+   * Server-streaming: first `info`, then 64 KiB `chunk`s.
+   *
+   * @generated from rpc kantoor.archive.v1.ArchiveService.DownloadObject
+   */
+  downloadObject: {
+    methodKind: "server_streaming";
+    input: typeof DownloadObjectRequestSchema;
+    output: typeof DownloadObjectResponseSchema;
+  },
+  /**
+   * The documents matching a filter as one ZIP in the intake layout (Aankoop-pdf/ ... Diverse-ubl/).
+   *
+   * @generated from rpc kantoor.archive.v1.ArchiveService.DownloadSelection
+   */
+  downloadSelection: {
+    methodKind: "server_streaming";
+    input: typeof DownloadSelectionRequestSchema;
+    output: typeof DownloadSelectionResponseSchema;
+  },
+  /**
+   * Everything archived for a dossier (also deactivated), deleted documents included, with manifest.json/.csv.
+   *
+   * @generated from rpc kantoor.archive.v1.ArchiveService.DownloadDossierArchive
+   */
+  downloadDossierArchive: {
+    methodKind: "server_streaming";
+    input: typeof DownloadDossierArchiveRequestSchema;
+    output: typeof DownloadDossierArchiveResponseSchema;
+  },
+  /**
+   * Platform services (invoicing) hand over an object they issued; idempotent per (source, document, role).
+   *
+   * @generated from rpc kantoor.archive.v1.ArchiveService.IngestObject
+   */
+  ingestObject: {
+    methodKind: "unary";
+    input: typeof IngestObjectRequestSchema;
+    output: typeof IngestObjectResponseSchema;
+  },
+  /**
+   * Removes one object early: refused before its retain-until date and under legal hold (admins only).
+   *
+   * @generated from rpc kantoor.archive.v1.ArchiveService.DeleteObject
+   */
+  deleteObject: {
+    methodKind: "unary";
+    input: typeof DeleteObjectRequestSchema;
+    output: typeof DeleteObjectResponseSchema;
+  },
+  /**
+   * @generated from rpc kantoor.archive.v1.ArchiveService.SetLegalHold
+   */
+  setLegalHold: {
+    methodKind: "unary";
+    input: typeof SetLegalHoldRequestSchema;
+    output: typeof SetLegalHoldResponseSchema;
+  },
+  /**
+   * @generated from rpc kantoor.archive.v1.ArchiveService.GetRetentionPolicy
+   */
+  getRetentionPolicy: {
+    methodKind: "unary";
+    input: typeof GetRetentionPolicyRequestSchema;
+    output: typeof GetRetentionPolicyResponseSchema;
+  },
+  /**
+   * @generated from rpc kantoor.archive.v1.ArchiveService.SetRetentionPolicy
+   */
+  setRetentionPolicy: {
+    methodKind: "unary";
+    input: typeof SetRetentionPolicyRequestSchema;
+    output: typeof SetRetentionPolicyResponseSchema;
+  },
+  /**
+   * @generated from rpc kantoor.archive.v1.ArchiveService.RunVerification
+   */
+  runVerification: {
+    methodKind: "unary";
+    input: typeof RunVerificationRequestSchema;
+    output: typeof RunVerificationResponseSchema;
+  },
+  /**
+   * @generated from rpc kantoor.archive.v1.ArchiveService.ListVerificationRuns
+   */
+  listVerificationRuns: {
+    methodKind: "unary";
+    input: typeof ListVerificationRunsRequestSchema;
+    output: typeof ListVerificationRunsResponseSchema;
+  },
+  /**
+   * @generated from rpc kantoor.archive.v1.ArchiveService.RunPurge
+   */
+  runPurge: {
+    methodKind: "unary";
+    input: typeof RunPurgeRequestSchema;
+    output: typeof RunPurgeResponseSchema;
+  },
+  /**
+   * @generated from rpc kantoor.archive.v1.ArchiveService.ListPurgeRecords
+   */
+  listPurgeRecords: {
+    methodKind: "unary";
+    input: typeof ListPurgeRecordsRequestSchema;
+    output: typeof ListPurgeRecordsResponseSchema;
+  },
 }> = /*@__PURE__*/
   serviceDesc(file_kantoor_archive_v1_archive, 0);
 

@@ -19,6 +19,7 @@ import {
 import { cascadeSource } from '../../adapters/dossier-recipients';
 import { findFirmProfile, saveFirmProfile } from '../../data-access/firm-repository';
 import { queueNotification } from '../../data-access/notification-repository';
+import { isLanguage } from '../../domain/message-kinds';
 import { planIntent, type IntentRequest } from '../../domain/notification-intent';
 import type { SecretBox } from '../../domain/secret-box';
 
@@ -36,8 +37,12 @@ const cascadeTarget = (recipient: Recipient | undefined): IntentRequest['to'] =>
 
 export function directoryEventHandlers(context: IntentContext): EventHandlers {
   const queue = async (tx: Queryable, request: IntentRequest) => {
-    const firm = await findFirmProfile(tx, request.firmId);
-    await queueNotification(tx, planIntent({ ...request, languages: [...request.languages, firm?.language] }, context));
+    // the firm's language is only the fallback: an event that names a language we write in needs no lookup
+    // (one statement less in the consumer's transaction, which is serial per firm)
+    const languages = request.languages.some(isLanguage)
+      ? request.languages
+      : [...request.languages, (await findFirmProfile(tx, request.firmId))?.language];
+    await queueNotification(tx, planIntent({ ...request, languages }, context));
   };
   return {
     ...handlerFor(FirmRegisteredSchema, async ({ envelope, payload, tx }) => {

@@ -13,7 +13,7 @@ import type { MailSender, OutgoingMail, SmtpServer } from '../../adapters/smtp-t
 import { composeMail, LOGO_CID } from '../../domain/compose-mail';
 import { outcomeOfFailure, retryDelayMs, type DeliveryPolicy } from '../../domain/delivery-policy';
 import type { SecretBox } from '../../domain/secret-box';
-import { findFirmProfile, findSmtpSettings } from '../../data-access/firm-repository';
+import { findFirmProfile, findSmtpSettings, type SmtpSettingsRow } from '../../data-access/firm-repository';
 import {
   claimDueNotifications,
   recordAttempts,
@@ -45,6 +45,9 @@ export interface DeliveryWorkerOptions {
   /** tests: runs after the SMTP server accepted a mail and before it is recorded as sent */
   afterSmtpAccept?: (delivery: ClaimedNotification) => void | Promise<void>;
 }
+
+/** How long a partial batch lets further mails gather before the next claim. */
+const GATHER_MS = 25;
 
 export class DeliveryWorker {
   private running = false;
@@ -101,17 +104,26 @@ export class DeliveryWorker {
       } catch (error) {
         this.options.logger.error({ err: error }, 'the delivery worker could not claim mails; trying again later');
       }
-      if (tried === 0 && this.running) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, this.options.pollMs);
-          this.wakeUp = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-        this.wakeUp = undefined;
-      }
+      if (!this.running) break;
+      // A full batch: more are likely due, claim again at once. A partial one while events keep coming: let
+      // the next mails gather for a moment rather than paying a claim and a record per one or two mails
+      // (wakes do not cut this short). Nothing due: sleep until woken or the next poll.
+      if (tried >= this.options.batchSize) continue;
+      await this.pause(tried > 0 ? Math.min(GATHER_MS, this.options.pollMs) : this.options.pollMs, tried === 0);
     }
+  }
+
+  private async pause(ms: number, wakeable: boolean): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      if (wakeable) {
+        this.wakeUp = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      }
+    });
+    this.wakeUp = undefined;
   }
 
   private async deliver(delivery: ClaimedNotification, batch: Batch): Promise<void> {
@@ -173,8 +185,11 @@ export class DeliveryWorker {
     let firmSetup = batch.firms.get(delivery.firm_id);
     if (!firmSetup) {
       firmSetup = (async () => {
-        const profile = await findFirmProfile(db, delivery.firm_id);
-        return { profile, ...(await this.serverFor(delivery.firm_id, profile?.name ?? '')) };
+        const [profile, own] = await Promise.all([
+          findFirmProfile(db, delivery.firm_id),
+          findSmtpSettings(db, delivery.firm_id),
+        ]);
+        return { profile, ...this.serverFor(delivery.firm_id, profile?.name ?? '', own) };
       })();
       batch.firms.set(delivery.firm_id, firmSetup);
     }
@@ -215,11 +230,11 @@ export class DeliveryWorker {
     };
   }
 
-  private async serverFor(
+  private serverFor(
     firmId: string,
     firmName: string,
-  ): Promise<{ server: SmtpServer; from: OutgoingMail['from'] }> {
-    const own = await findSmtpSettings(this.options.db, firmId);
+    own: SmtpSettingsRow | null,
+  ): { server: SmtpServer; from: OutgoingMail['from'] } {
     if (own) {
       return {
         server: {

@@ -1,0 +1,616 @@
+/**
+ * The document intake's public endpoints (spec 02): the client's three mailboxes (upload, scan, API feeds,
+ * the actions on a document), and the accountant's side (active clients monitor, dossier view, the ZIP
+ * hand-over, download links). Every document route sits under its dossier, so the access policy decides on
+ * the dossier before the request reaches the service, which checks again on the document's own dossier.
+ * Files stream both ways: an upload goes to the service in messages of up to 256 KiB as it arrives, a download is piped
+ * from the service's stream with backpressure.
+ */
+import { Readable } from 'node:stream';
+import { toJson } from '@bufbuild/protobuf';
+import { timestampFromDate } from '@bufbuild/protobuf/wkt';
+import { notFound, unavailable } from '@kantoor/errors';
+import { coalesced, type ServiceClient } from '@kantoor/grpc';
+import {
+  ActiveClientSchema,
+  DocumentIntakeService,
+  DocumentSchema,
+  RefusedFileSchema,
+  UploadDocumentRequestSchema,
+  type Document,
+  type DownloadDocumentResponse,
+  type DownloadDossierZipResponse,
+} from '@kantoor/proto/kantoor/document_intake/v1/document_intake_pb';
+import type { MessageInitShape } from '@bufbuild/protobuf';
+import type { ServiceClients } from '../app';
+import { defineRoute, namedSchema, reply, streamReply, type JsonSchema, type RouteContext } from '../openapi/route';
+
+declare module '../app' {
+  interface ServiceClients {
+    documentIntake?: ServiceClient<typeof DocumentIntakeService>;
+  }
+}
+
+type Ctx = Pick<RouteContext, 'caller' | 'requestId' | 'services'> & { signal?: AbortSignal };
+type Intake = ServiceClient<typeof DocumentIntakeService>;
+
+const MB = 1024 * 1024;
+/** the service refuses larger files itself (INTAKE_MAX_FILE_BYTES); this only stops a runaway body early */
+const UPLOAD_LIMIT = 50 * MB;
+// fewer, larger messages: per-message gRPC and protobuf costs dominate at 64 KiB (limit is 16 MiB)
+const CHUNK = 256 * 1024;
+// a large file or ZIP takes longer than the client's default deadline; leaving clients cancel through `signal`
+const TRANSFER_TIMEOUT_MS = 60 * 60_000;
+
+function intakeOf(services: ServiceClients): Intake {
+  if (!services.documentIntake)
+    throw unavailable('The document intake service is not available.', { reason: 'document_intake_unavailable' });
+  return services.documentIntake;
+}
+
+const callFor = (ctx: Ctx, timeoutMs?: number) => ({
+  caller: ctx.caller
+    ? { ...ctx.caller, requestId: ctx.requestId }
+    : { kind: 'system' as const, subjectId: 'gateway', firmId: '', scopes: [], requestId: ctx.requestId },
+  signal: ctx.signal,
+  ...(timeoutMs && { timeoutMs }),
+});
+
+const documentJson = (document: Document | undefined) =>
+  document && {
+    ...(toJson(DocumentSchema, document, { alwaysEmitImplicit: true }) as Record<string, unknown>),
+    size: Number(document.size),
+  };
+
+/** The document, if it belongs to the dossier of the path: the policy decided on that dossier only. */
+async function documentIn(ctx: Ctx, dossierId: string, documentId: string): Promise<Document> {
+  const { document } = await intakeOf(ctx.services).getDocument({ documentId }, callFor(ctx));
+  if (!document || document.dossierId !== dossierId)
+    throw notFound('Document not found.', { reason: 'document_not_found' });
+  return document;
+}
+
+/** Several documents of the dossier, checked a few at a time (one abort listener per call would pile up). */
+async function documentsIn(ctx: Ctx, dossierId: string, ids: string[]): Promise<void> {
+  for (let at = 0; at < ids.length; at += 20)
+    await Promise.all(
+      ids.slice(at, at + 20).map((documentId) => documentIn({ ...ctx, signal: undefined }, dossierId, documentId)),
+    );
+}
+
+const asBuffer = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+
+/** The request body as upload messages: the header, then the bytes in chunks of at most 256 KiB as they arrive. */
+async function* uploadMessages(
+  header: { dossierId: string; mailbox: string; fileName: string; channel: string },
+  body: AsyncIterable<Buffer>,
+): AsyncIterable<MessageInitShape<typeof UploadDocumentRequestSchema>> {
+  yield { part: { case: 'header', value: header } };
+  for await (const chunk of coalesced(body, CHUNK)) yield { part: { case: 'chunk', value: chunk } };
+}
+
+/**
+ * A server stream of `info` then `chunk`s as a streamed reply: waits for the info (so a refusal before the first
+ * byte is still a problem answer), then pipes the chunks on demand.
+ */
+async function streamedFile(messages: AsyncIterable<DownloadDocumentResponse | DownloadDossierZipResponse>) {
+  const iterator = messages[Symbol.asyncIterator]();
+  const first = await iterator.next();
+  if (first.done || first.value.part.case !== 'info') throw unavailable('The download ended before it began.');
+  const info = first.value.part.value;
+  async function* chunks() {
+    for (;;) {
+      const next = await iterator.next();
+      if (next.done) return;
+      // a view, not a copy: the message's bytes are not reused
+      if (next.value.part.case === 'chunk') yield asBuffer(next.value.part.value);
+    }
+  }
+  const body = Readable.from(chunks(), { objectMode: false });
+  // the client left: stop the gRPC stream too instead of leaving it to its deadline
+  body.once('close', () => void iterator.return?.());
+  return streamReply({
+    body,
+    contentType: info.contentType,
+    filename: info.fileName,
+    ...(info.size >= 0n && { contentLength: Number(info.size) }),
+  });
+}
+
+// ---- schemas ----
+
+const uuid = { type: 'string', format: 'uuid' } as const;
+const text = (maxLength: number) => ({ type: 'string', maxLength }) as const;
+const mailbox = { enum: ['purchase', 'sales', 'misc'] } as const;
+const object = (properties: Record<string, unknown>, required: string[] = []): JsonSchema => ({
+  type: 'object',
+  additionalProperties: false,
+  properties,
+  required,
+});
+const params = (...names: string[]) =>
+  object(Object.fromEntries(names.map((name) => [name, { type: 'string', maxLength: 200 }])), names);
+const ok = (description: string, schema?: JsonSchema) => ({ description, ...(schema && { schema }) });
+const documentIds = { type: 'array', minItems: 1, maxItems: 500, uniqueItems: true, items: uuid } as const;
+
+const InvoiceView = namedSchema('InvoiceSummary', {
+  type: 'object',
+  description: 'key fields of a UBL document; amounts are exact decimals as text',
+  properties: Object.fromEntries(
+    ['supplierName', 'supplierVatNumber', 'invoiceNumber', 'issueDate', 'total', 'currency', 'kind', 'syntax'].map(
+      (key) => [key, { type: 'string' }],
+    ),
+  ),
+});
+const DocumentView = namedSchema('Document', {
+  type: 'object',
+  required: ['id', 'dossierId', 'name', 'status', 'type', 'channel', 'pages'],
+  properties: {
+    id: uuid,
+    dossierId: uuid,
+    mailbox: { enum: ['purchase', 'sales', 'misc', ''], description: 'empty while unsorted (general address)' },
+    name: { type: 'string' },
+    createdAt: { type: 'string', format: 'date-time' },
+    type: { enum: ['pdf', 'ubl'] },
+    channel: { enum: ['upload', 'scan', 'email', 'api'] },
+    pages: { type: 'integer' },
+    paid: { type: 'boolean', description: "the client's own note; always false for the accountant" },
+    remark: { type: 'string' },
+    status: { enum: ['draft', 'sent', 'processed'] },
+    originalFormat: { enum: ['pdf', 'jpeg', 'xml'] },
+    hasPdf: { type: 'boolean' },
+    size: { type: 'integer', description: 'bytes of the original' },
+    sha256: { type: 'string' },
+    invoice: InvoiceView,
+    sentAt: { type: 'string', format: 'date-time' },
+    processedAt: { type: 'string', format: 'date-time' },
+    senderEmail: { type: 'string' },
+  },
+});
+const DocumentList = { type: 'object', properties: { documents: { type: 'array', items: DocumentView } } };
+const DocumentPage = namedSchema('DocumentPage', {
+  type: 'object',
+  required: ['documents', 'nextCursor'],
+  properties: {
+    documents: { type: 'array', items: DocumentView },
+    nextCursor: { type: 'string', description: 'empty on the last page' },
+  },
+});
+const dossierParams = params('dossierId');
+const documentParams = params('dossierId', 'documentId');
+const ACCEPTED_FILES = ['application/pdf', 'image/jpeg', 'application/xml', 'text/xml', 'application/octet-stream'];
+
+// ---- the client's mailboxes ----
+
+type UploadQuery = { mailbox: string; fileName?: string; channel?: string };
+
+export const uploadDocument = defineRoute<{ params: { dossierId: string }; query: UploadQuery }>({
+  method: 'post',
+  path: '/v1/dossiers/{dossierId}/documents',
+  operationId: 'uploadDocument',
+  summary: 'Upload one file (PDF, JPEG or UBL) into a mailbox; one request per file',
+  description:
+    'The body is the file itself, streamed. Its type is decided from its content, not from its name or ' +
+    'Content-Type; encrypted, corrupt or unknown files are refused and nothing is stored. The name comes from ' +
+    '`fileName` or the `X-File-Name` header (URL-encoded). An API key uploads on the `api` channel; a scanner ' +
+    'client sends `channel=scan`.',
+  tags: ['documents'],
+  auth: 'authenticated',
+  permission: 'document:write',
+  streaming: 'upload',
+  bodyLimit: UPLOAD_LIMIT,
+  request: {
+    params: dossierParams,
+    query: object({ mailbox, fileName: text(255), channel: { enum: ['upload', 'scan'] } }, ['mailbox']),
+    contentTypes: ACCEPTED_FILES,
+  },
+  responses: { 201: ok('Stored', DocumentView) },
+  handler: async (ctx) => {
+    const header = ctx.request.get('x-file-name');
+    const fileName = ctx.query.fileName ?? (header ? decodeURIComponent(header) : '');
+    const { document } = await intakeOf(ctx.services).uploadDocument(
+      uploadMessages(
+        {
+          dossierId: ctx.params.dossierId,
+          mailbox: ctx.query.mailbox,
+          fileName,
+          channel: ctx.caller.kind === 'api_key' ? 'api' : (ctx.query.channel ?? 'upload'),
+        },
+        ctx.upload,
+      ),
+      callFor(ctx, TRANSFER_TIMEOUT_MS),
+    );
+    return reply(201, documentJson(document));
+  },
+});
+
+type ListQuery = {
+  mailbox?: string;
+  status?: string[];
+  search?: string;
+  channel?: string;
+  type?: string;
+  createdFrom?: string;
+  createdTo?: string;
+  pageSize?: number;
+  cursor?: string;
+};
+
+export const listDocuments = defineRoute<{ params: { dossierId: string }; query: ListQuery }>({
+  method: 'get',
+  path: '/v1/dossiers/{dossierId}/documents',
+  operationId: 'listDocuments',
+  summary: "A dossier's documents, filtered, newest first, a page at a time",
+  description:
+    'The accountant sees sent and processed documents only; `mailbox=unsorted` lists mail to the general address.',
+  tags: ['documents'],
+  auth: 'authenticated',
+  permission: 'document:read',
+  request: {
+    params: dossierParams,
+    query: object({
+      mailbox: { enum: ['purchase', 'sales', 'misc', 'unsorted'] },
+      status: {
+        type: 'array',
+        maxItems: 3,
+        items: { enum: ['draft', 'sent', 'processed'] },
+        description: 'repeat the parameter for several',
+      },
+      search: text(200),
+      channel: { enum: ['upload', 'scan', 'email', 'api'] },
+      type: { enum: ['pdf', 'ubl'] },
+      createdFrom: { type: 'string', format: 'date-time' },
+      createdTo: { type: 'string', format: 'date-time' },
+      pageSize: { type: 'integer', minimum: 1, maximum: 200 },
+      cursor: text(1000),
+    }),
+  },
+  responses: { 200: ok('One page', DocumentPage) },
+  handler: async (ctx) => {
+    const { status, createdFrom, createdTo, ...rest } = ctx.query;
+    const page = await intakeOf(ctx.services).listDocuments(
+      {
+        dossierId: ctx.params.dossierId,
+        ...rest,
+        statuses: status ?? [],
+        createdFrom: createdFrom ? timestampFromDate(new Date(createdFrom)) : undefined,
+        createdTo: createdTo ? timestampFromDate(new Date(createdTo)) : undefined,
+        pageSize: rest.pageSize ?? 50,
+      },
+      callFor(ctx),
+    );
+    return { documents: page.documents.map(documentJson), nextCursor: page.nextCursor };
+  },
+});
+
+export const getDocument = defineRoute<{ params: { dossierId: string; documentId: string } }>({
+  method: 'get',
+  path: '/v1/dossiers/{dossierId}/documents/{documentId}',
+  operationId: 'getDocument',
+  summary: 'One document',
+  tags: ['documents'],
+  auth: 'authenticated',
+  permission: 'document:read',
+  request: { params: documentParams },
+  responses: { 200: ok('The document', DocumentView) },
+  handler: async (ctx) => documentJson(await documentIn(ctx, ctx.params.dossierId, ctx.params.documentId)),
+});
+
+export const updateDocument = defineRoute<{
+  params: { dossierId: string; documentId: string };
+  body: { name?: string; mailbox?: string; paid?: boolean; remark?: string };
+}>({
+  method: 'patch',
+  path: '/v1/dossiers/{dossierId}/documents/{documentId}',
+  operationId: 'updateDocument',
+  summary: 'Rename, move to another mailbox (also: sort an unsorted document), set the paid flag or the remark',
+  tags: ['documents'],
+  auth: 'authenticated',
+  permission: 'document:write',
+  request: {
+    params: documentParams,
+    body: object({
+      name: { type: 'string', minLength: 1, maxLength: 200 },
+      mailbox,
+      paid: { type: 'boolean' },
+      remark: text(2000),
+    }),
+  },
+  responses: { 200: ok('The document as changed', DocumentView) },
+  handler: async (ctx) => {
+    const { documentId, dossierId } = ctx.params;
+    let document = await documentIn(ctx, dossierId, documentId);
+    const intake = intakeOf(ctx.services);
+    const { name, mailbox: box, paid, remark } = ctx.body;
+    if (name !== undefined) document = (await intake.renameDocument({ documentId, name }, callFor(ctx))).document!;
+    if (box !== undefined) document = (await intake.moveDocument({ documentId, mailbox: box }, callFor(ctx))).document!;
+    if (paid !== undefined) document = (await intake.setPaid({ documentId, paid }, callFor(ctx))).document!;
+    if (remark !== undefined) document = (await intake.setRemark({ documentId, remark }, callFor(ctx))).document!;
+    return documentJson(document);
+  },
+});
+
+export const deleteDocument = defineRoute<{ params: { dossierId: string; documentId: string } }>({
+  method: 'delete',
+  path: '/v1/dossiers/{dossierId}/documents/{documentId}',
+  operationId: 'deleteDocument',
+  summary: 'Remove a document from its mailbox (the archive keeps it)',
+  tags: ['documents'],
+  auth: 'authenticated',
+  permission: 'document:write',
+  request: { params: documentParams },
+  responses: { 204: ok('Removed') },
+  handler: async (ctx) => {
+    await documentIn(ctx, ctx.params.dossierId, ctx.params.documentId);
+    await intakeOf(ctx.services).deleteDocument({ documentId: ctx.params.documentId }, callFor(ctx));
+    return reply(204);
+  },
+});
+
+export const splitDocument = defineRoute<{
+  params: { dossierId: string; documentId: string };
+  body: { groups: Array<{ name: string; pages: number[] }> };
+}>({
+  method: 'post',
+  path: '/v1/dossiers/{dossierId}/documents/{documentId}/split',
+  operationId: 'splitDocument',
+  summary: 'Split into page groups, each a new named document',
+  tags: ['documents'],
+  auth: 'authenticated',
+  permission: 'document:write',
+  request: {
+    params: documentParams,
+    body: object(
+      {
+        groups: {
+          type: 'array',
+          minItems: 1,
+          maxItems: 200,
+          items: object(
+            {
+              name: { type: 'string', minLength: 1, maxLength: 200 },
+              pages: { type: 'array', minItems: 1, maxItems: 2000, items: { type: 'integer', minimum: 1 } },
+            },
+            ['name', 'pages'],
+          ),
+        },
+      },
+      ['groups'],
+    ),
+  },
+  responses: { 201: ok('The new documents', DocumentList) },
+  handler: async (ctx) => {
+    await documentIn(ctx, ctx.params.dossierId, ctx.params.documentId);
+    const { documents } = await intakeOf(ctx.services).splitDocument(
+      { documentId: ctx.params.documentId, groups: ctx.body.groups },
+      callFor(ctx, TRANSFER_TIMEOUT_MS),
+    );
+    return reply(201, { documents: documents.map(documentJson) });
+  },
+});
+
+export const mergeDocuments = defineRoute<{
+  params: { dossierId: string };
+  body: { documentIds: string[]; name: string };
+}>({
+  method: 'post',
+  path: '/v1/dossiers/{dossierId}/document-merges',
+  operationId: 'mergeDocuments',
+  summary: 'Merge documents, in the order given, into a new named document',
+  tags: ['documents'],
+  auth: 'authenticated',
+  permission: 'document:write',
+  request: {
+    params: dossierParams,
+    body: object(
+      { documentIds: { ...documentIds, minItems: 2 }, name: { type: 'string', minLength: 1, maxLength: 200 } },
+      ['documentIds', 'name'],
+    ),
+  },
+  responses: { 201: ok('The merged document', DocumentView) },
+  handler: async (ctx) => {
+    await documentsIn(ctx, ctx.params.dossierId, ctx.body.documentIds);
+    const { document } = await intakeOf(ctx.services).mergeDocuments(ctx.body, callFor(ctx, TRANSFER_TIMEOUT_MS));
+    return reply(201, documentJson(document));
+  },
+});
+
+export const sendDocuments = defineRoute<{ params: { dossierId: string }; body: { documentIds: string[] } }>({
+  method: 'post',
+  path: '/v1/dossiers/{dossierId}/document-sends',
+  operationId: 'sendDocuments',
+  summary: 'Send documents to the accountant (draft → sent)',
+  tags: ['documents'],
+  auth: 'authenticated',
+  permission: 'document:write',
+  request: { params: dossierParams, body: object({ documentIds }, ['documentIds']) },
+  responses: { 200: ok('The documents as sent', DocumentList) },
+  handler: async (ctx) => {
+    await documentsIn(ctx, ctx.params.dossierId, ctx.body.documentIds);
+    const { documents } = await intakeOf(ctx.services).sendDocuments(ctx.body, callFor(ctx, TRANSFER_TIMEOUT_MS));
+    return { documents: documents.map(documentJson) };
+  },
+});
+
+export const downloadDocument = defineRoute<{
+  params: { dossierId: string; documentId: string };
+  query: { variant?: 'pdf' | 'original' };
+}>({
+  method: 'get',
+  path: '/v1/dossiers/{dossierId}/documents/{documentId}/file',
+  operationId: 'downloadDocument',
+  summary: 'Download the PDF (default) or the original as handed in (JPEG, PDF or UBL XML)',
+  tags: ['documents'],
+  auth: 'authenticated',
+  permission: 'document:read',
+  streaming: 'download',
+  request: { params: documentParams, query: object({ variant: { enum: ['pdf', 'original'] } }) },
+  responses: { 200: ok('The file', undefined) },
+  handler: async (ctx) => {
+    await documentIn(ctx, ctx.params.dossierId, ctx.params.documentId);
+    return streamedFile(
+      intakeOf(ctx.services).downloadDocument(
+        { documentId: ctx.params.documentId, variant: ctx.query.variant ?? 'pdf' },
+        callFor(ctx, TRANSFER_TIMEOUT_MS),
+      ),
+    );
+  },
+});
+
+export const getIntakeLog = defineRoute<{ params: { dossierId: string }; query: { limit?: number } }>({
+  method: 'get',
+  path: '/v1/dossiers/{dossierId}/intake-log',
+  operationId: 'getIntakeLog',
+  summary: 'Received files that were refused, with the reason (never silently dropped)',
+  tags: ['documents'],
+  auth: 'authenticated',
+  permission: 'document:read',
+  request: { params: dossierParams, query: object({ limit: { type: 'integer', minimum: 1, maximum: 500 } }) },
+  responses: { 200: ok('Refused files, newest first', { type: 'object', properties: { refused: { type: 'array' } } }) },
+  handler: async (ctx) => {
+    const { refused } = await intakeOf(ctx.services).getIntakeLog(
+      { dossierId: ctx.params.dossierId, limit: ctx.query.limit ?? 50 },
+      callFor(ctx),
+    );
+    return { refused: refused.map((file) => toJson(RefusedFileSchema, file, { alwaysEmitImplicit: true })) };
+  },
+});
+
+// ---- the accountant's side ----
+
+export const listActiveClients = defineRoute({
+  method: 'get',
+  path: '/v1/active-clients',
+  operationId: 'listActiveClients',
+  summary: 'The active clients monitor: per dossier the caller sees and mailbox, documents not sent and waiting',
+  tags: ['hand-over'],
+  auth: 'authenticated',
+  permission: 'document:monitor',
+  responses: {
+    200: ok('Dossiers with documents', {
+      type: 'object',
+      properties: { clients: { type: 'array', items: { type: 'object' } } },
+    }),
+  },
+  handler: async (ctx) => {
+    const directory = ctx.services.directory;
+    if (!directory) throw unavailable('The directory service is not available.', { reason: 'directory_unavailable' });
+    // the dossiers this caller sees, so the service counts no one else's
+    const names = new Map<string, string>();
+    let cursor = '';
+    do {
+      const page = await directory.listDossiers({ status: 'active', pageSize: 200, cursor }, callFor(ctx));
+      for (const dossier of page.dossiers) names.set(dossier.id, dossier.name);
+      cursor = page.nextCursor;
+    } while (cursor);
+    if (names.size === 0) return { clients: [] };
+    const { clients } = await intakeOf(ctx.services).listActiveClients({ dossierIds: [...names.keys()] }, callFor(ctx));
+    return {
+      clients: clients.map((client) => ({
+        ...(toJson(ActiveClientSchema, client, { alwaysEmitImplicit: true }) as object),
+        dossierName: names.get(client.dossierId) ?? '',
+      })),
+    };
+  },
+});
+
+export const markDocumentsProcessed = defineRoute<{ params: { dossierId: string }; body: { documentIds: string[] } }>({
+  method: 'post',
+  path: '/v1/dossiers/{dossierId}/processed-documents',
+  operationId: 'markDocumentsProcessed',
+  summary: 'Mark sent documents processed (never back)',
+  tags: ['hand-over'],
+  auth: 'authenticated',
+  permission: 'document:process',
+  request: { params: dossierParams, body: object({ documentIds }, ['documentIds']) },
+  responses: { 200: ok('The documents as processed', DocumentList) },
+  handler: async (ctx) => {
+    await documentsIn(ctx, ctx.params.dossierId, ctx.body.documentIds);
+    const { documents } = await intakeOf(ctx.services).markProcessed(ctx.body, callFor(ctx, TRANSFER_TIMEOUT_MS));
+    return { documents: documents.map(documentJson) };
+  },
+});
+
+export const downloadDossierZip = defineRoute<{ params: { dossierId: string }; query: { markProcessed?: boolean } }>({
+  method: 'get',
+  path: '/v1/dossiers/{dossierId}/documents-zip',
+  operationId: 'downloadDossierZip',
+  summary: 'Download every sent document still to process as one ZIP (folder per mailbox and kind)',
+  description: 'With `markProcessed=true` the downloaded documents become processed once the last byte is out.',
+  tags: ['hand-over'],
+  auth: 'authenticated',
+  permission: 'document:process',
+  streaming: 'download',
+  request: { params: dossierParams, query: object({ markProcessed: { type: 'boolean' } }) },
+  responses: { 200: ok('The ZIP', undefined) },
+  handler: async (ctx) =>
+    streamedFile(
+      intakeOf(ctx.services).downloadDossierZip(
+        { dossierId: ctx.params.dossierId, markProcessed: ctx.query.markProcessed ?? false },
+        callFor(ctx, TRANSFER_TIMEOUT_MS),
+      ),
+    ),
+});
+
+export const requestDownloadLink = defineRoute<{ params: { dossierId: string }; body: { markProcessed?: boolean } }>({
+  method: 'post',
+  path: '/v1/dossiers/{dossierId}/download-links',
+  operationId: 'requestDownloadLink',
+  summary: 'E-mail oneself a signed link to the ZIP, bound to the dossier and oneself, that expires',
+  tags: ['hand-over'],
+  auth: 'authenticated',
+  permission: 'document:process',
+  request: { params: dossierParams, body: object({ markProcessed: { type: 'boolean' } }) },
+  responses: {
+    202: ok('The link is on its way', {
+      type: 'object',
+      properties: { expiresAt: { type: 'string', format: 'date-time' }, recipientEmail: { type: 'string' } },
+    }),
+  },
+  handler: async (ctx) => {
+    const answer = await intakeOf(ctx.services).requestDownloadLink(
+      { dossierId: ctx.params.dossierId, markProcessed: ctx.body?.markProcessed ?? false },
+      callFor(ctx),
+    );
+    return reply(202, {
+      expiresAt: answer.expiresAt ? new Date(Number(answer.expiresAt.seconds) * 1000).toISOString() : undefined,
+      recipientEmail: answer.recipientEmail,
+    });
+  },
+});
+
+export const downloadWithLink = defineRoute<{ params: { token: string } }>({
+  method: 'get',
+  path: '/v1/document-downloads/{token}',
+  operationId: 'downloadWithLink',
+  summary: 'The ZIP of an e-mailed download link',
+  description:
+    'The token is the credential: it names the dossier and the staff member, whose access is checked again now; it expires.',
+  tags: ['hand-over'],
+  auth: 'public',
+  streaming: 'download',
+  request: { params: object({ token: { type: 'string', minLength: 20, maxLength: 2000 } }, ['token']) },
+  responses: { 200: ok('The ZIP', undefined) },
+  handler: async (ctx) =>
+    streamedFile(
+      intakeOf(ctx.services).downloadDossierZip({ linkToken: ctx.params.token }, callFor(ctx, TRANSFER_TIMEOUT_MS)),
+    ),
+});
+
+export const documentIntakeRoutes = [
+  uploadDocument,
+  listDocuments,
+  getDocument,
+  updateDocument,
+  deleteDocument,
+  splitDocument,
+  mergeDocuments,
+  sendDocuments,
+  downloadDocument,
+  getIntakeLog,
+  listActiveClients,
+  markDocumentsProcessed,
+  downloadDossierZip,
+  requestDownloadLink,
+  downloadWithLink,
+];

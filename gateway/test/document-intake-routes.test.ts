@@ -1,0 +1,279 @@
+/**
+ * The document intake through the gateway: the real directory and document-intake services in-process, the
+ * real access policy, HTTP in and out. Files go up as streamed request bodies and come down as streamed
+ * answers; refusals are problem+json and leave nothing stored.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import request from 'supertest';
+import { decodeEnvelope, unpackPayload } from '@kantoor/events';
+import type { TestDatabase } from '@kantoor/testing';
+import { startIntake, type IntakeHarness } from '../../services/document-intake/test/intake-harness';
+import { authorizeWithPolicy, directoryAccessFacts, routeTable } from '../src';
+import { bearer, openMigratedDatabase, problemType, testApp } from './helpers';
+
+const SAMPLES = path.resolve(__dirname, '../../../shared/samples/peppol');
+const JPEG = readFileSync(path.resolve(__dirname, '../../services/document-intake/test/fixtures/stripe.jpg'));
+
+/** A valid PDF with `pages` empty pages, written by hand (offsets included) so the test needs no PDF library. */
+function pdf(pages: number): Buffer {
+  const kids = Array.from({ length: pages }, (_, i) => `${3 + i} 0 R`).join(' ');
+  const objects = [
+    '<< /Type /Catalog /Pages 2 0 R >>',
+    `<< /Type /Pages /Kids [${kids}] /Count ${pages} >>`,
+    ...Array.from({ length: pages }, () => '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >>'),
+  ];
+  let body = '%PDF-1.4\n';
+  const offsets = objects.map((object, i) => {
+    const at = body.length;
+    body += `${i + 1} 0 obj\n${object}\nendobj\n`;
+    return at;
+  });
+  const xref = body.length;
+  body += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n`;
+  body += offsets.map((at) => `${String(at).padStart(10, '0')} 00000 n \n`).join('');
+  body += `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
+  return Buffer.from(body, 'latin1');
+}
+
+let h: IntakeHarness;
+let gatewayDb: TestDatabase;
+let app: ReturnType<typeof testApp>['app'];
+
+beforeAll(async () => {
+  h = await startIntake();
+  gatewayDb = await openMigratedDatabase();
+  ({ app } = testApp(
+    {
+      db: gatewayDb.db,
+      services: { directory: h.fx.directory, documentIntake: h.client },
+      authorize: authorizeWithPolicy(directoryAccessFacts(h.fx.directory)),
+      apiKeys: {
+        verify: async (key) => ({
+          kind: 'api_key',
+          subjectId: 'partner-feed',
+          firmId: h.admin.firmId,
+          scopes: key === 'feed-key' ? ['document:write', 'document:read'] : ['dossier:read'],
+        }),
+      },
+    },
+    routeTable,
+    { VALIDATE_RESPONSES: 'true' },
+  ));
+}, 60_000);
+
+afterAll(async () => {
+  await gatewayDb?.dispose();
+  await h?.stop();
+});
+
+const documentCount = async () =>
+  (await h.service.db.query<{ n: number }>('SELECT count(*)::int AS n FROM document')).rows[0].n;
+
+const upload = (body: Buffer, fileName: string, options: { as?: string; type?: string; mailbox?: string } = {}) =>
+  request(app)
+    .post(`/v1/dossiers/${h.dossierId}/documents`)
+    .query({ mailbox: options.mailbox ?? 'purchase' })
+    .set(options.as === 'api' ? 'x-api-key' : 'authorization', options.as === 'api' ? 'feed-key' : bearer(h.portal))
+    .set('x-file-name', encodeURIComponent(fileName))
+    .set('content-type', options.type ?? 'application/octet-stream')
+    .send(body);
+
+const binary = (call: request.Test) =>
+  call.buffer(true).parse((response, done) => {
+    const chunks: Buffer[] = [];
+    response.on('data', (chunk: Buffer) => chunks.push(chunk));
+    response.on('end', () => done(null, Buffer.concat(chunks)));
+  });
+
+describe('upload through the gateway', () => {
+  test('a PDF, a JPEG and a UBL invoice are stored as documents of the mailbox, typed by content', async () => {
+    const scanned = await upload(pdf(3), 'Factuur Colruyt.pdf', { type: 'application/pdf' });
+    expect(scanned.status).toBe(201);
+    expect(scanned.body).toMatchObject({
+      dossierId: h.dossierId,
+      mailbox: 'purchase',
+      name: 'Factuur Colruyt',
+      type: 'pdf',
+      originalFormat: 'pdf',
+      channel: 'upload',
+      pages: 3,
+      status: 'draft',
+    });
+
+    const photo = await upload(JPEG, 'bonnetje.jpg', { type: 'image/jpeg', mailbox: 'misc' });
+    expect(photo.status).toBe(201);
+    expect(photo.body).toMatchObject({ type: 'pdf', originalFormat: 'jpeg', pages: 1, hasPdf: true, mailbox: 'misc' });
+
+    // a UBL invoice sent as octet-stream: the content decides, not the claimed type
+    const invoice = await upload(readFileSync(path.join(SAMPLES, 'base-example.xml')), 'einvoice.xml');
+    expect(invoice.status).toBe(201);
+    expect(invoice.body).toMatchObject({ type: 'ubl', originalFormat: 'xml', hasPdf: true });
+    expect(invoice.body.invoice.invoiceNumber).not.toBe('');
+  });
+
+  test('files that are not PDF, JPEG or UBL, or broken ones, are refused with the reason and nothing is stored', async () => {
+    const before = await documentCount();
+    const text = await upload(Buffer.from('just some words, no document'), 'notes.pdf', { type: 'application/pdf' });
+    expect(text.status).toBe(400);
+    expect(text.headers['content-type']).toMatch(/application\/problem\+json/);
+    expect(text.body.detail).toBeTruthy();
+
+    const corrupt = await upload(Buffer.from('%PDF-1.7\nthis is not really a pdf'), 'broken.pdf');
+    expect(corrupt.status).toBe(400);
+    expect(corrupt.headers['content-type']).toMatch(/application\/problem\+json/);
+
+    const unknownMailbox = await request(app)
+      .post(`/v1/dossiers/${h.dossierId}/documents`)
+      .query({ mailbox: 'attic' })
+      .set('authorization', bearer(h.portal))
+      .set('content-type', 'application/pdf')
+      .send(pdf(1));
+    expect(unknownMailbox.status).toBe(400);
+    expect(await documentCount()).toBe(before);
+  });
+
+  test("a portal user cannot upload into another client's dossier", async () => {
+    const before = await documentCount();
+    const response = await request(app)
+      .post(`/v1/dossiers/${h.otherDossierId}/documents`)
+      .query({ mailbox: 'purchase' })
+      .set('authorization', bearer(h.portal))
+      .set('content-type', 'application/pdf')
+      .send(pdf(1));
+    expect(response.status).toBe(404);
+    expect(await documentCount()).toBe(before);
+  });
+
+  test('a partner with an API key uploads on the api channel; a key without the scope is refused', async () => {
+    const fed = await upload(pdf(1), 'feed-0001.pdf', { as: 'api' });
+    expect(fed.status).toBe(201);
+    expect(fed.body.channel).toBe('api');
+    const refused = await request(app)
+      .post(`/v1/dossiers/${h.dossierId}/documents`)
+      .query({ mailbox: 'purchase' })
+      .set('x-api-key', 'read-only-key')
+      .set('content-type', 'application/pdf')
+      .send(pdf(1));
+    expect(refused.status).toBe(403);
+    expect(refused.body.type).toBe(problemType('missing-scope'));
+  });
+});
+
+describe('the mailbox and the hand-over', () => {
+  test('list, filter, change, download, send, ZIP, and the e-mailed link', async () => {
+    const portal = bearer(h.portal);
+    const staff = bearer(h.admin);
+    const list = async (query: Record<string, string>, who = portal) =>
+      (await request(app).get(`/v1/dossiers/${h.dossierId}/documents`).query(query).set('authorization', who)).body;
+
+    const ubl = await list({ type: 'ubl' });
+    expect(ubl.documents.length).toBeGreaterThan(0);
+    expect(ubl.documents.every((doc: { type: string }) => doc.type === 'ubl')).toBe(true);
+    const found = await list({ search: 'Colruyt' });
+    expect(found.documents.map((doc: { name: string }) => doc.name)).toEqual(['Factuur Colruyt']);
+    const colruyt = found.documents[0];
+
+    const renamed = await request(app)
+      .patch(`/v1/dossiers/${h.dossierId}/documents/${colruyt.id}`)
+      .set('authorization', portal)
+      .send({ name: 'Colruyt maart', paid: true, remark: 'cash' });
+    expect(renamed.body).toMatchObject({ name: 'Colruyt maart', paid: true, remark: 'cash' });
+
+    const file = await binary(
+      request(app).get(`/v1/dossiers/${h.dossierId}/documents/${colruyt.id}/file`).set('authorization', portal),
+    );
+    expect(file.status).toBe(200);
+    expect(file.headers['content-type']).toBe('application/pdf');
+    expect(file.headers['content-disposition']).toContain('Colruyt maart.pdf');
+    expect((file.body as Buffer).subarray(0, 5).toString()).toBe('%PDF-');
+
+    const photo = (await list({ mailbox: 'misc' })).documents[0];
+    const original = await binary(
+      request(app)
+        .get(`/v1/dossiers/${h.dossierId}/documents/${photo.id}/file`)
+        .query({ variant: 'original' })
+        .set('authorization', portal),
+    );
+    expect(Buffer.compare(original.body as Buffer, JPEG)).toBe(0);
+
+    // a document is reached only under its own dossier
+    const elsewhere = await request(app)
+      .get(`/v1/dossiers/${h.otherDossierId}/documents/${colruyt.id}`)
+      .set('authorization', staff);
+    expect(elsewhere.status).toBe(404);
+
+    // the accountant sees nothing before the client sends
+    expect((await list({}, staff)).documents).toEqual([]);
+    const drafts = (await list({ status: 'draft' })).documents.map((doc: { id: string }) => doc.id);
+    const sent = await request(app)
+      .post(`/v1/dossiers/${h.dossierId}/document-sends`)
+      .set('authorization', portal)
+      .send({ documentIds: drafts });
+    expect(sent.status).toBe(200);
+    expect(sent.body.documents.every((doc: { status: string }) => doc.status === 'sent')).toBe(true);
+    const seen = (await list({}, staff)).documents;
+    expect(seen).toHaveLength(drafts.length);
+    expect(seen.every((doc: { paid: boolean }) => doc.paid === false)).toBe(true);
+
+    const monitor = await request(app).get('/v1/active-clients').set('authorization', staff);
+    const row = monitor.body.clients.find((client: { dossierId: string }) => client.dossierId === h.dossierId);
+    expect(row.mailboxes.find((box: { mailbox: string }) => box.mailbox === 'purchase')).toMatchObject({
+      notSent: 0,
+      waiting: drafts.length - 1,
+    });
+    expect((await request(app).get('/v1/active-clients').set('authorization', portal)).status).toBe(403);
+
+    // the client never takes the hand-over
+    const clientZip = await request(app).get(`/v1/dossiers/${h.dossierId}/documents-zip`).set('authorization', portal);
+    expect(clientZip.status).toBe(403);
+
+    const zip = await binary(request(app).get(`/v1/dossiers/${h.dossierId}/documents-zip`).set('authorization', staff));
+    expect(zip.status).toBe(200);
+    expect(zip.headers['content-type']).toBe('application/zip');
+    const folder = mkdtempSync(path.join(tmpdir(), 'kantoor-zip-'));
+    writeFileSync(path.join(folder, 'documents.zip'), zip.body as Buffer);
+    execFileSync('unzip', ['-t', path.join(folder, 'documents.zip')]);
+    const names = execFileSync('unzip', ['-Z1', path.join(folder, 'documents.zip')])
+      .toString()
+      .trim()
+      .split('\n');
+    expect(names.sort()).toEqual(
+      expect.arrayContaining([
+        'Aankoop-pdf/Colruyt maart.pdf',
+        'Aankoop-pdf/feed-0001.pdf',
+        'Diverse-pdf/bonnetje.pdf',
+      ]),
+    );
+    expect(names.some((name) => name.startsWith('Aankoop-ubl/') && name.endsWith('.xml'))).toBe(true);
+    expect(names.some((name) => name.startsWith('Verkoop'))).toBe(false);
+
+    // the e-mailed link: signed for this dossier and this staff member
+    const link = await request(app)
+      .post(`/v1/dossiers/${h.dossierId}/download-links`)
+      .set('authorization', staff)
+      .send({ markProcessed: true });
+    expect(link.status).toBe(202);
+    expect(link.body.recipientEmail).toBe(h.admin.email);
+    const { rows } = await h.service.db.query<{ payload: Uint8Array }>(
+      "SELECT payload FROM outbox WHERE type = 'kantoor.document_intake.v1.DownloadLinkRequested' ORDER BY position",
+    );
+    const event = unpackPayload(decodeEnvelope(new Uint8Array(rows.at(-1)!.payload))) as unknown as { link: string };
+    const token = event.link.split('/v1/document-downloads/')[1];
+    const forged = await request(app).get(`/v1/document-downloads/${token.slice(0, -4)}AAAA`);
+    expect(forged.status).toBe(401);
+    expect(forged.headers['content-type']).toMatch(/application\/problem\+json/);
+    const viaLink = await binary(request(app).get(`/v1/document-downloads/${token}`));
+    expect(viaLink.status).toBe(200);
+    expect((viaLink.body as Buffer).length).toBe((zip.body as Buffer).length);
+    // the link asked for processing: done once the ZIP was out, and processed never goes back
+    const processed = (await list({ status: 'processed' }, staff)).documents;
+    expect(processed).toHaveLength(drafts.length);
+
+    const log = await request(app).get(`/v1/dossiers/${h.dossierId}/intake-log`).set('authorization', portal);
+    expect(log.status).toBe(200);
+    expect(Array.isArray(log.body.refused)).toBe(true);
+  });
+});

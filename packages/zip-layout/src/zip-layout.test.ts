@@ -1,0 +1,34 @@
+import { layoutFolder, layoutRank, safeFileName, UniqueNames, ZipPaths } from './index';
+
+describe('ZIP layout', () => {
+  test('folders are named per mailbox and kind, PDF before UBL, purchase before sales before misc', () => {
+    expect(layoutFolder('purchase', 'pdf')).toBe('Aankoop-pdf');
+    expect(layoutFolder('misc', 'ubl')).toBe('Diverse-ubl');
+    const order = (['misc', 'sales', 'purchase'] as const)
+      .flatMap((mailbox) => (['ubl', 'pdf'] as const).map((kind) => ({ mailbox, kind })))
+      .sort((a, b) => layoutRank(a.mailbox, a.kind) - layoutRank(b.mailbox, b.kind))
+      .map(({ mailbox, kind }) => layoutFolder(mailbox, kind));
+    expect(order).toEqual(['Aankoop-pdf', 'Aankoop-ubl', 'Verkoop-pdf', 'Verkoop-ubl', 'Diverse-pdf', 'Diverse-ubl']);
+  });
+
+  test('file names lose what Windows, macOS or Linux refuse', () => {
+    expect(safeFileName('a/b\\c:d*e?"f<g>h|i', 'pdf')).toBe('a_b_c_d_e__f_g_h_i.pdf');
+    expect(safeFileName('..hidden. ', 'pdf')).toBe('hidden.pdf');
+    expect(safeFileName('CON', 'xml')).toBe('_CON.xml');
+    expect(safeFileName('', 'pdf')).toBe('document.pdf');
+    expect(safeFileName('x'.repeat(300), 'pdf')).toHaveLength(154);
+  });
+
+  test('names are unique per folder, ignoring case, and the same name may appear in two folders', () => {
+    const names = new UniqueNames();
+    expect([names.claim('Factuur.pdf'), names.claim('factuur.pdf'), names.claim('Factuur.pdf')]).toEqual([
+      'Factuur.pdf',
+      'factuur (2).pdf',
+      'Factuur (3).pdf',
+    ]);
+    const paths = new ZipPaths();
+    expect(paths.claim('Aankoop-pdf', 'F1', 'pdf')).toBe('Aankoop-pdf/F1.pdf');
+    expect(paths.claim('Verkoop-pdf', 'F1', 'pdf')).toBe('Verkoop-pdf/F1.pdf');
+    expect(paths.claim('Aankoop-pdf', 'F1', 'pdf')).toBe('Aankoop-pdf/F1 (2).pdf');
+  });
+});

@@ -1,0 +1,114 @@
+import type { Database, Queryable } from '@kantoor/database';
+import { failedPrecondition } from '@kantoor/errors';
+import type { ObjectStore } from '@kantoor/object-storage';
+import type { ObjectRow } from '../data-access/archive-repository';
+
+export interface PurgeRecordRow {
+  object_id: string;
+  firm_id: string;
+  dossier_id: string;
+  document_id: string;
+  key: string;
+  sha256: string;
+  retain_until: Date;
+  purged_at: Date;
+  rule: string;
+}
+
+/**
+ * The service's own write-once rule, checked before every deletion whatever the store does: nothing goes
+ * before its retain-until date, nothing under a legal hold of its own or of its dossier.
+ */
+export async function refuseIfKept(db: Queryable, object: ObjectRow, now: Date): Promise<void> {
+  if (object.purged_at)
+    throw failedPrecondition(`Object ${object.id} was purged already.`, { reason: 'already_purged' });
+  if (object.retain_until.getTime() > now.getTime())
+    throw failedPrecondition(
+      `Object ${object.id} is retained until ${object.retain_until.toISOString()} and cannot be deleted before.`,
+      { reason: 'object_retained' },
+    );
+  const { rows } = await db.query('SELECT 1 FROM dossier_legal_hold WHERE dossier_id = $1', [object.dossier_id]);
+  if (object.legal_hold || rows.length > 0)
+    throw failedPrecondition(`Object ${object.id} is under legal hold and cannot be deleted.`, {
+      reason: 'object_retained',
+    });
+}
+
+/** Deletes one object whose retention ended and keeps its purge record for ever. */
+export async function purgeObject(
+  db: Database,
+  store: ObjectStore,
+  object: ObjectRow,
+  rule: string,
+  now = new Date(),
+): Promise<PurgeRecordRow> {
+  await refuseIfKept(db, object, now);
+  try {
+    await store.delete(object.key);
+  } catch (error) {
+    // gone already: a purge interrupted between the deletion and its record
+    if ((error as { reason?: string }).reason !== 'object_not_found') throw error;
+  }
+  return db.transaction(async (tx) => {
+    await tx.query('UPDATE archive_object SET purged_at = $2 WHERE id = $1', [object.id, now]);
+    const { rows } = await tx.query<PurgeRecordRow>(
+      `INSERT INTO purge_record (object_id, firm_id, dossier_id, document_id, key, sha256, retain_until, purged_at, rule)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+       ON CONFLICT (object_id) DO UPDATE SET rule = purge_record.rule
+       RETURNING object_id::text AS object_id, firm_id, dossier_id, document_id, key, sha256, retain_until, purged_at, rule`,
+      [
+        object.id,
+        object.firm_id,
+        object.dossier_id,
+        object.document_id,
+        object.key,
+        object.sha256,
+        object.retain_until,
+        now,
+        rule,
+      ],
+    );
+    return rows[0];
+  });
+}
+
+/** The purge job: every object past its date and without legal hold, in batches; `firmId` limits it to one firm. */
+export async function runPurge(db: Database, store: ObjectStore, now = new Date(), batch = 500, firmId?: string) {
+  const records: PurgeRecordRow[] = [];
+  let afterId = '0';
+  for (;;) {
+    const { rows } = await db.query<ObjectRow>(
+      `SELECT o.id::text AS id, o.source, o.document_id, o.firm_id, o.dossier_id, o.role, o.key, o.sha256, o.size::text AS size,
+         o.content_type, o.retain_until, o.retention_rule, o.legal_hold, o.purged_at
+       FROM archive_object o
+       WHERE o.purged_at IS NULL AND o.retain_until <= $1 AND NOT o.legal_hold AND o.id > $2
+         AND NOT EXISTS (SELECT 1 FROM dossier_legal_hold h WHERE h.dossier_id = o.dossier_id)
+         AND ($4::uuid IS NULL OR o.firm_id = $4)
+       ORDER BY o.id LIMIT $3`,
+      [now, afterId, batch, firmId ?? null],
+    );
+    for (const object of rows) {
+      records.push(
+        await purgeObject(
+          db,
+          store,
+          object,
+          `${object.retention_rule}: ended ${object.retain_until.toISOString()}`,
+          now,
+        ),
+      );
+    }
+    if (rows.length < batch) return records;
+    afterId = rows[rows.length - 1].id;
+  }
+}
+
+export async function purgeRecords(db: Queryable, filter: { dossierId?: string; firmId?: string }, limit: number) {
+  const { rows } = await db.query<PurgeRecordRow>(
+    `SELECT object_id::text AS object_id, firm_id, dossier_id, document_id, key, sha256, retain_until, purged_at, rule
+     FROM purge_record WHERE ($1::uuid IS NULL OR dossier_id = $1) AND ($2::uuid IS NULL OR firm_id = $2)
+     ORDER BY purged_at DESC, object_id DESC LIMIT $3`,
+    [filter.dossierId ?? null, filter.firmId ?? null, limit],
+  );
+  return rows;
+}

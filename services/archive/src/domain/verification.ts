@@ -1,0 +1,123 @@
+import type { Database, Queryable } from '@kantoor/database';
+import type { ObjectStore } from '@kantoor/object-storage';
+import { digestOf } from './write-once-copy';
+
+export interface Finding {
+  object_id: string;
+  key: string;
+  dossier_id: string;
+  firm_id: string;
+  problem: 'mismatch' | 'missing';
+  expected_sha256: string;
+  actual_sha256: string | null;
+}
+
+export interface VerificationRunRow {
+  id: string;
+  started_at: Date;
+  finished_at: Date | null;
+  checked: number;
+  findings: Finding[];
+}
+
+interface Candidate {
+  id: string;
+  key: string;
+  sha256: string;
+  dossier_id: string;
+  firm_id: string;
+}
+
+async function check(store: ObjectStore, object: Candidate): Promise<Finding | undefined> {
+  const base = { object_id: object.id, key: object.key, dossier_id: object.dossier_id, firm_id: object.firm_id };
+  try {
+    const { sha256 } = await digestOf(await store.get(object.key));
+    if (sha256 === object.sha256) return undefined;
+    return { ...base, problem: 'mismatch', expected_sha256: object.sha256, actual_sha256: sha256 };
+  } catch (error) {
+    // bytes gone from under a still-present description (folder store) read as ENOENT
+    const { reason, code } = error as { reason?: string; code?: string };
+    if (reason !== 'object_not_found' && code !== 'ENOENT') throw error;
+    return { ...base, problem: 'missing', expected_sha256: object.sha256, actual_sha256: null };
+  }
+}
+
+/**
+ * The verification job: re-reads every archived object (sample 0) or a random sample, compares its SHA-256
+ * with the one recorded at ingest and records every object missing or changed. `firmId` limits it to one firm.
+ */
+export async function runVerification(
+  db: Database,
+  store: ObjectStore,
+  sample = 0,
+  batch = 500,
+  firmId?: string,
+): Promise<VerificationRunRow> {
+  const startedAt = new Date();
+  const { rows } = await db.query<{ id: string }>(
+    'INSERT INTO verification_run (started_at, sample) VALUES ($1, $2) RETURNING id::text AS id',
+    [startedAt, sample],
+  );
+  const runId = rows[0].id;
+  const columns = 'id::text AS id, key, sha256, dossier_id, firm_id';
+  let checked = 0;
+  const findings: Finding[] = [];
+  const verify = async (objects: Candidate[]) => {
+    for (const object of objects) {
+      const finding = await check(store, object);
+      checked++;
+      if (!finding) continue;
+      findings.push(finding);
+      await db.query(
+        'INSERT INTO verification_finding (run_id, object_id, problem, actual_sha256) VALUES ($1, $2, $3, $4)',
+        [runId, finding.object_id, finding.problem, finding.actual_sha256],
+      );
+    }
+  };
+  if (sample > 0) {
+    const picked = await db.query<Candidate>(
+      `SELECT ${columns} FROM archive_object WHERE purged_at IS NULL AND ($2::uuid IS NULL OR firm_id = $2)
+       ORDER BY random() LIMIT $1`,
+      [sample, firmId ?? null],
+    );
+    await verify(picked.rows);
+  } else {
+    for (let afterId = '0'; ;) {
+      const page = await db.query<Candidate>(
+        `SELECT ${columns} FROM archive_object
+         WHERE purged_at IS NULL AND id > $1 AND ($3::uuid IS NULL OR firm_id = $3) ORDER BY id LIMIT $2`,
+        [afterId, batch, firmId ?? null],
+      );
+      await verify(page.rows);
+      if (page.rows.length < batch) break;
+      afterId = page.rows[page.rows.length - 1].id;
+    }
+  }
+  const finishedAt = new Date();
+  await db.query('UPDATE verification_run SET finished_at = $2, checked = $3 WHERE id = $1', [
+    runId,
+    finishedAt,
+    checked,
+  ]);
+  return { id: runId, started_at: startedAt, finished_at: finishedAt, checked, findings };
+}
+
+/** The latest runs with their findings; `firmId` limits the findings to one firm's objects. */
+export async function verificationRuns(db: Queryable, limit: number, firmId?: string): Promise<VerificationRunRow[]> {
+  const runs = await db.query<Omit<VerificationRunRow, 'findings'>>(
+    'SELECT id::text AS id, started_at, finished_at, checked FROM verification_run ORDER BY id DESC LIMIT $1',
+    [limit],
+  );
+  if (runs.rows.length === 0) return [];
+  const found = await db.query<Finding & { run_id: string }>(
+    `SELECT f.run_id::text AS run_id, f.object_id::text AS object_id, o.key, o.dossier_id, o.firm_id, f.problem,
+       o.sha256 AS expected_sha256, f.actual_sha256
+     FROM verification_finding f JOIN archive_object o ON o.id = f.object_id
+     WHERE f.run_id = ANY($1::bigint[]) AND ($2::uuid IS NULL OR o.firm_id = $2) ORDER BY f.object_id`,
+    [runs.rows.map((run) => run.id), firmId ?? null],
+  );
+  return runs.rows.map((run) => ({
+    ...run,
+    findings: found.rows.filter((finding) => finding.run_id === run.id).map(({ run_id: _run, ...finding }) => finding),
+  }));
+}

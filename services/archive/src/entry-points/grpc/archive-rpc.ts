@@ -1,0 +1,343 @@
+/** ArchiveService: proto <-> domain mapping, access checks first. */
+import { timestampDate, timestampFromDate, type Timestamp } from '@bufbuild/protobuf/wkt';
+import type { Database } from '@kantoor/database';
+import { invalidArgument, notFound, permissionDenied } from '@kantoor/errors';
+import { implement } from '@kantoor/grpc';
+import { ArchiveService, type ArchiveFilter, type ArchivedObject } from '@kantoor/proto/kantoor/archive/v1/archive_pb';
+import { safeFileName } from '@kantoor/zip-layout';
+import {
+  audit,
+  findObject,
+  objectsOf,
+  retentionPolicyOf,
+  saveRetentionPolicy,
+  searchDocuments,
+  type ObjectRow,
+  type SearchCursor,
+  type SearchFilter,
+} from '../../data-access/archive-repository';
+import { dossierArchiveZip, selectionZip } from '../../domain/archive-zip';
+import { ingestDocument, type ArchiveStores } from '../../domain/ingest';
+import { setLegalHold } from '../../domain/legal-hold';
+import { actorId, type AccessGuard, type Actor } from '../../domain/ports';
+import { purgeObject, purgeRecords, runPurge, type PurgeRecordRow } from '../../domain/purge';
+import { DEFAULT_RETENTION, parseDocumentDate, type RetentionCounting } from '../../domain/retention';
+import { runVerification, verificationRuns, type VerificationRunRow } from '../../domain/verification';
+
+const CHUNK = 64 * 1024;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const MAILBOXES = ['purchase', 'sales', 'misc'];
+
+const refuse = (field: string, message: string): never => {
+  throw invalidArgument(`${field}: ${message}.`, { reason: 'invalid_argument', violations: [{ field, message }] });
+};
+const dossierIdOf = (value: string, field = 'dossierId') =>
+  UUID.test(value) ? value : refuse(field, 'must be a UUID');
+const ts = (date: Date | null | undefined) => (date ? timestampFromDate(date) : undefined);
+const dateOf = (timestamp: Timestamp | undefined) => (timestamp ? timestampDate(timestamp) : undefined);
+
+async function* chunks(body: AsyncIterable<Buffer>) {
+  for await (const chunk of body)
+    for (let at = 0; at < chunk.length; at += CHUNK)
+      yield { part: { case: 'chunk' as const, value: chunk.subarray(at, at + CHUNK) } };
+}
+
+function filterOf(filter: ArchiveFilter | undefined): SearchFilter {
+  if (!filter) return refuse('filter', 'is required');
+  const date = (field: string, value: string) =>
+    value ? (parseDocumentDate(value) ?? refuse(field, 'must be a date YYYY-MM-DD')) : undefined;
+  if (filter.mailbox && !MAILBOXES.includes(filter.mailbox))
+    refuse('filter.mailbox', 'must be purchase, sales or misc');
+  const deleted = filter.deleted || 'live';
+  if (!['live', 'deleted', 'all'].includes(deleted)) refuse('filter.deleted', 'must be live, deleted or all');
+  if (filter.name.length > 200) refuse('filter.name', 'at most 200 characters');
+  return {
+    dossierId: dossierIdOf(filter.dossierId, 'filter.dossierId'),
+    mailbox: filter.mailbox || undefined,
+    documentDateFrom: date('filter.documentDateFrom', filter.documentDateFrom),
+    documentDateTo: date('filter.documentDateTo', filter.documentDateTo),
+    uploadedFrom: dateOf(filter.uploadedFrom),
+    uploadedTo: dateOf(filter.uploadedTo),
+    name: filter.name || undefined,
+    channel: filter.channel || undefined,
+    deleted: deleted as SearchFilter['deleted'],
+  };
+}
+
+const encodeCursor = (cursor: SearchCursor) =>
+  Buffer.from(JSON.stringify([cursor.uploadedAt.toISOString(), cursor.source, cursor.documentId])).toString(
+    'base64url',
+  );
+function decodeCursor(text: string): SearchCursor | undefined {
+  if (!text) return undefined;
+  try {
+    const [at, source, documentId] = JSON.parse(Buffer.from(text, 'base64url').toString()) as string[];
+    const uploadedAt = new Date(at);
+    if (Number.isFinite(uploadedAt.getTime()) && typeof source === 'string' && typeof documentId === 'string')
+      return { uploadedAt, source, documentId };
+  } catch {
+    // falls through to the refusal
+  }
+  return refuse('cursor', 'is not a cursor this service gave out');
+}
+
+const objectMessage = (object: ObjectRow): ArchivedObject =>
+  ({
+    id: object.id,
+    role: object.role,
+    sha256: object.sha256,
+    size: BigInt(object.size),
+    contentType: object.content_type,
+    retainUntil: ts(object.retain_until),
+    legalHold: object.legal_hold,
+    status: object.purged_at ? 'purged' : 'archived',
+  }) as ArchivedObject;
+
+const purgeMessage = (record: PurgeRecordRow) => ({
+  objectId: record.object_id,
+  key: record.key,
+  dossierId: record.dossier_id,
+  documentId: record.document_id,
+  sha256: record.sha256,
+  retainUntil: ts(record.retain_until),
+  purgedAt: ts(record.purged_at),
+  rule: record.rule,
+});
+
+const runMessage = (run: VerificationRunRow) => ({
+  id: run.id,
+  startedAt: ts(run.started_at),
+  finishedAt: ts(run.finished_at),
+  checked: run.checked,
+  findings: run.findings.map((finding) => ({
+    objectId: finding.object_id,
+    key: finding.key,
+    dossierId: finding.dossier_id,
+    problem: finding.problem,
+    expectedSha256: finding.expected_sha256,
+    actualSha256: finding.actual_sha256 ?? '',
+  })),
+});
+
+const systemOnly = (actor: Actor, what: string) => {
+  if (actor.kind !== 'system')
+    throw permissionDenied(`${what} is for the platform's own services.`, { reason: 'system_only' });
+};
+
+export function archiveRpc(deps: { db: Database; stores: ArchiveStores; guard: AccessGuard }) {
+  const { db, stores, guard } = deps;
+
+  /** archive:manage (admins): on a dossier its facts are checked too, so another firm's dossier stays unknown. */
+  async function requireAdmin(actor: Actor, dossierId?: string) {
+    if (actor.kind !== 'system') await guard(actor, 'archive:manage', dossierId);
+  }
+
+  async function objectIn(dossierId: string, objectId: string) {
+    const object = await findObject(db, objectId);
+    if (!object || object.dossier_id !== dossierId)
+      throw notFound('No such archived object in this dossier.', { reason: 'object_not_found' });
+    return object;
+  }
+
+  return implement(ArchiveService, {
+    async searchArchive(request, { caller }) {
+      const filter = filterOf(request.filter);
+      await guard(caller, 'archive:read', filter.dossierId);
+      const pageSize = request.pageSize ? Math.min(Math.max(request.pageSize, 1), 200) : 50;
+      const documents = await searchDocuments(db, filter, pageSize + 1, decodeCursor(request.cursor));
+      const page = documents.slice(0, pageSize);
+      const objects = await objectsOf(db, page);
+      const last = page[page.length - 1];
+      return {
+        documents: page.map((doc) => ({
+          documentId: doc.document_id,
+          dossierId: doc.dossier_id,
+          source: doc.source,
+          mailbox: doc.mailbox,
+          name: doc.name,
+          channel: doc.channel,
+          type: doc.kind,
+          documentDate: doc.document_date,
+          uploadedAt: ts(doc.uploaded_at),
+          deletedAt: ts(doc.deleted_at),
+          deleted: doc.deleted_at !== null,
+          sourceDocumentIds: doc.source_document_ids,
+          objects: objects
+            .filter((object) => object.source === doc.source && object.document_id === doc.document_id)
+            .map(objectMessage),
+        })),
+        nextCursor:
+          documents.length > pageSize
+            ? encodeCursor({ uploadedAt: last.uploaded_at, source: last.source, documentId: last.document_id })
+            : '',
+      };
+    },
+
+    async *downloadObject(request, { caller }) {
+      const dossierId = dossierIdOf(request.dossierId);
+      await guard(caller, 'archive:read', dossierId);
+      const object = await objectIn(dossierId, request.objectId);
+      if (object.purged_at) throw notFound('This object was purged after its retention.', { reason: 'object_purged' });
+      const [document] = await db
+        .query<{ name: string }>('SELECT name FROM archive_document WHERE source = $1 AND document_id = $2', [
+          object.source,
+          object.document_id,
+        ])
+        .then((result) => result.rows);
+      const extension =
+        { 'application/pdf': 'pdf', 'image/jpeg': 'jpg', 'application/xml': 'xml' }[object.content_type] ?? 'bin';
+      const body = (await stores.archive.get(object.key)) as AsyncIterable<Buffer>;
+      yield {
+        part: {
+          case: 'info' as const,
+          value: {
+            fileName: safeFileName(document?.name ?? object.role, extension),
+            contentType: object.content_type,
+            size: BigInt(object.size),
+            sha256: object.sha256,
+          },
+        },
+      };
+      yield* chunks(body);
+    },
+
+    async *downloadSelection(request, { caller }) {
+      const filter = filterOf(request.filter);
+      await guard(caller, 'archive:read', filter.dossierId);
+      yield {
+        part: {
+          case: 'info' as const,
+          value: { fileName: 'archief.zip', contentType: 'application/zip', size: -1n, sha256: '' },
+        },
+      };
+      yield* chunks(selectionZip(db, stores.archive, filter));
+    },
+
+    async *downloadDossierArchive(request, { caller }) {
+      const dossierId = dossierIdOf(request.dossierId);
+      await guard(caller, 'archive:read', dossierId);
+      yield {
+        part: {
+          case: 'info' as const,
+          value: { fileName: `archief-${dossierId}.zip`, contentType: 'application/zip', size: -1n, sha256: '' },
+        },
+      };
+      yield* chunks(dossierArchiveZip(db, stores.archive, dossierId));
+    },
+
+    async ingestObject(request, { caller }) {
+      systemOnly(caller, 'Handing objects to the archive');
+      const object = request.object ?? refuse('object', 'is required');
+      dossierIdOf(object.firmId, 'object.firmId');
+      dossierIdOf(object.dossierId, 'object.dossierId');
+      if (!MAILBOXES.includes(object.mailbox)) refuse('object.mailbox', 'must be purchase, sales or misc');
+      if (!['pdf', 'ubl'].includes(object.type)) refuse('object.type', 'must be pdf or ubl');
+      if (!/^[0-9a-f]{64}$/.test(object.sha256)) refuse('object.sha256', 'must be a hex SHA-256');
+      if (!object.name) refuse('object.name', 'is required');
+      const documentDate =
+        parseDocumentDate(object.documentDate) ?? refuse('object.documentDate', 'must be a date YYYY-MM-DD');
+      const result = await db.transaction((tx) =>
+        ingestDocument(tx, stores, {
+          firm_id: object.firmId,
+          dossier_id: object.dossierId,
+          source: object.source,
+          document_id: object.documentId,
+          mailbox: object.mailbox,
+          name: object.name,
+          channel: object.channel || object.source,
+          kind: object.type,
+          document_date: documentDate,
+          uploaded_at: dateOf(object.createdAt) ?? new Date(),
+          source_document_ids: [],
+          objects: [
+            { role: object.role, sourceKey: object.key, sha256: object.sha256, contentType: object.contentType },
+          ],
+        }),
+      );
+      return { archived: objectMessage(result.objects[0]), created: result.created > 0 };
+    },
+
+    async deleteObject(request, { caller }) {
+      const dossierId = dossierIdOf(request.dossierId);
+      await requireAdmin(caller, dossierId);
+      const object = await objectIn(dossierId, request.objectId);
+      const record = await purgeObject(
+        db,
+        stores.archive,
+        object,
+        `deleted on request of ${actorId(caller)} after ${object.retention_rule} ended`,
+      );
+      return { object: objectMessage({ ...object, purged_at: record.purged_at }) };
+    },
+
+    async setLegalHold(request, { caller }) {
+      const dossierId = dossierIdOf(request.dossierId);
+      await requireAdmin(caller, dossierId);
+      if (!request.reason.trim()) refuse('reason', 'a legal hold needs a reason');
+      const objectsAffected = await setLegalHold(db, stores.archive, caller, {
+        dossierId,
+        objectId: request.objectId || undefined,
+        hold: request.hold,
+        reason: request.reason.trim(),
+      });
+      return { objectsAffected };
+    },
+
+    async getRetentionPolicy(_request, { caller }) {
+      await guard(caller, 'firm:read');
+      return { policy: (await retentionPolicyOf(db, caller.firmId)) ?? DEFAULT_RETENTION };
+    },
+
+    async setRetentionPolicy(request, { caller }) {
+      await requireAdmin(caller);
+      const policy = request.policy ?? refuse('policy', 'is required');
+      if (!Number.isInteger(policy.years) || policy.years < 1 || policy.years > 100)
+        refuse('policy.years', 'must be 1 to 100');
+      if (!['end_of_year', 'document_date'].includes(policy.counting))
+        refuse('policy.counting', 'must be end_of_year or document_date');
+      const next = { years: policy.years, counting: policy.counting as RetentionCounting };
+      await db.transaction(async (tx) => {
+        await saveRetentionPolicy(tx, caller.firmId, next, actorId(caller));
+        await audit(tx, {
+          firmId: caller.firmId,
+          actorKind: caller.kind,
+          actorId: actorId(caller),
+          action: 'retention_policy.set',
+          details: next,
+        });
+      });
+      return { policy: next };
+    },
+
+    async runVerification(request, { caller }) {
+      await requireAdmin(caller);
+      // an admin's run re-reads their own firm's objects only; the platform's job reads everyone's
+      const firmId = caller.kind === 'system' ? undefined : caller.firmId;
+      return { run: runMessage(await runVerification(db, stores.archive, Math.max(request.sample, 0), 500, firmId)) };
+    },
+
+    async listVerificationRuns(request, { caller }) {
+      if (caller.kind !== 'system') await requireAdmin(caller);
+      const runs = await verificationRuns(
+        db,
+        Math.min(Math.max(request.limit || 10, 1), 100),
+        caller.kind === 'system' ? undefined : caller.firmId,
+      );
+      return { runs: runs.map(runMessage) };
+    },
+
+    async runPurge(_request, { caller }) {
+      await requireAdmin(caller);
+      const firmId = caller.kind === 'system' ? undefined : caller.firmId;
+      const records = await runPurge(db, stores.archive, new Date(), 500, firmId);
+      return { purged: records.length, records: records.map(purgeMessage) };
+    },
+
+    async listPurgeRecords(request, { caller }) {
+      const dossierId = dossierIdOf(request.dossierId);
+      await guard(caller, 'archive:read', dossierId);
+      const records = await purgeRecords(db, { dossierId }, Math.min(Math.max(request.limit || 100, 1), 1000));
+      return { records: records.map(purgeMessage) };
+    },
+  });
+}

@@ -1,0 +1,308 @@
+import { execFileSync } from 'node:child_process';
+import { readdir, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { timestampFromDate } from '@bufbuild/protobuf/wkt';
+import { DocumentDeletedSchema, DocumentMovedSchema } from '@kantoor/proto/kantoor/document_intake/v1/events_pb';
+import {
+  adminCaller,
+  collect,
+  deliver,
+  dossierId,
+  employeeCaller,
+  eventually,
+  firmId,
+  otherDossierId,
+  startArchive,
+  storeInIntake,
+  strangerCaller,
+  systemCaller,
+  type Harness,
+} from './archive-harness';
+
+let h: Harness;
+beforeEach(async () => {
+  h = await startArchive();
+});
+afterEach(() => h.close());
+
+const search = (filter: Record<string, unknown>, extra: { pageSize?: number; cursor?: string } = {}) =>
+  h.client.searchArchive({ filter: { dossierId, ...filter }, ...extra }, { caller: employeeCaller });
+const archived = async (count: number, filter: Record<string, unknown> = { deleted: 'all' }) =>
+  eventually(
+    () => search(filter, { pageSize: 200 }),
+    (answer) => answer.documents.length >= count,
+  );
+
+async function bytesFiles(root: string): Promise<string[]> {
+  const entries = await readdir(root, { withFileTypes: true, recursive: true });
+  return entries
+    .filter((entry) => entry.isFile() && entry.name.endsWith('.bytes'))
+    .map((entry) => path.join(entry.parentPath, entry.name));
+}
+
+describe('archive service on the folder store', () => {
+  test('archives every stored document with original and PDF, once, however often the event comes', async () => {
+    const jpeg = await storeInIntake(h, { name: 'Bonnetje', jpeg: true, issueDate: '2025-03-15' });
+    const { documents } = await archived(1);
+    expect(documents[0]).toMatchObject({
+      documentId: jpeg.documentId,
+      name: 'Bonnetje',
+      mailbox: 'purchase',
+      documentDate: '2025-03-15',
+    });
+    expect(documents[0].objects.map((object) => [object.role, object.contentType])).toEqual([
+      ['original', 'image/jpeg'],
+      ['pdf', 'application/pdf'],
+    ]);
+    expect(documents[0].objects[0].sha256).toBe(jpeg.sha256);
+    // 7 years from the end of 2025
+    expect(
+      documents[0].objects[0].retainUntil &&
+        new Date(Number(documents[0].objects[0].retainUntil.seconds) * 1000).toISOString(),
+    ).toBe('2033-01-01T00:00:00.000Z');
+
+    await deliver(
+      h.transport,
+      (await import('@kantoor/proto/kantoor/document_intake/v1/events_pb')).DocumentStoredSchema,
+      jpeg.event,
+      jpeg.eventId,
+    );
+    await storeInIntake(h, { name: 'Tweede' });
+    const after = await archived(2);
+    expect(after.documents.flatMap((doc) => doc.objects)).toHaveLength(3);
+    const { rows } = await h.service.db.query('SELECT count(*)::int AS n FROM archive_object');
+    expect(rows[0].n).toBe(3);
+  });
+
+  test('search filters by mailbox, dates, name, channel and deletion, page by page', async () => {
+    const base = Date.UTC(2026, 0, 10);
+    const made = [];
+    for (let index = 0; index < 7; index++)
+      made.push(
+        await storeInIntake(h, {
+          name: `Factuur ${index}`,
+          mailbox: index % 2 ? 'sales' : 'purchase',
+          issueDate: `2025-0${index + 1}-01`,
+          createdAt: new Date(base + index * 3600_000),
+        }),
+      );
+    await archived(7);
+    await deliver(h.transport, DocumentDeletedSchema, {
+      firmId,
+      dossierId,
+      documentId: made[0].documentId,
+      actorId: 'x',
+      deletedAt: timestampFromDate(new Date()),
+    });
+    await deliver(h.transport, DocumentMovedSchema, {
+      firmId,
+      dossierId,
+      documentId: made[2].documentId,
+      previousMailbox: 'purchase',
+      mailbox: 'misc',
+      actorId: 'x',
+    });
+    await eventually(
+      () => search({}),
+      (answer) => answer.documents.length === 6,
+    );
+
+    const names = async (filter: Record<string, unknown>) => (await search(filter)).documents.map((doc) => doc.name);
+    expect(await names({})).toEqual(['Factuur 6', 'Factuur 5', 'Factuur 4', 'Factuur 3', 'Factuur 2', 'Factuur 1']);
+    expect(await names({ deleted: 'deleted' })).toEqual(['Factuur 0']);
+    expect(await names({ mailbox: 'misc' })).toEqual(['Factuur 2']);
+    expect(await names({ mailbox: 'sales', documentDateFrom: '2025-03-01', documentDateTo: '2025-05-01' })).toEqual([
+      'Factuur 3',
+    ]);
+    expect(await names({ uploadedFrom: timestampFromDate(new Date(base + 4 * 3600_000)) })).toEqual([
+      'Factuur 6',
+      'Factuur 5',
+      'Factuur 4',
+    ]);
+    expect(await names({ name: 'UUR 5' })).toEqual(['Factuur 5']);
+    expect(await names({ channel: 'scan' })).toEqual([]);
+
+    const pages: string[][] = [];
+    let cursor = '';
+    do {
+      const page = await search({ deleted: 'all' }, { pageSize: 3, cursor });
+      pages.push(page.documents.map((doc) => doc.name));
+      cursor = page.nextCursor;
+    } while (cursor);
+    expect(pages).toEqual([
+      ['Factuur 6', 'Factuur 5', 'Factuur 4'],
+      ['Factuur 3', 'Factuur 2', 'Factuur 1'],
+      ['Factuur 0'],
+    ]);
+    await expect(search({ documentDateFrom: '2025-02-30' })).rejects.toMatchObject({ kind: 'invalid_argument' });
+    await expect(search({}, { cursor: 'nonsense' })).rejects.toMatchObject({ kind: 'invalid_argument' });
+  });
+
+  test('only assigned staff read a dossier archive, only admins hold or delete, only the platform ingests', async () => {
+    await storeInIntake(h, { name: 'Geheim' });
+    const { documents } = await archived(1);
+    const objectId = documents[0].objects[0].id;
+    await expect(h.client.searchArchive({ filter: { dossierId } }, { caller: strangerCaller })).rejects.toMatchObject({
+      kind: 'permission_denied',
+    });
+    await expect(
+      h.client.setLegalHold({ dossierId, objectId, hold: true, reason: 'dispute' }, { caller: employeeCaller }),
+    ).rejects.toMatchObject({ reason: 'admin_required' });
+    await expect(
+      h.client.setRetentionPolicy({ policy: { years: 10, counting: 'end_of_year' } }, { caller: employeeCaller }),
+    ).rejects.toMatchObject({
+      kind: 'permission_denied',
+    });
+    await expect(h.client.runPurge({}, { caller: employeeCaller })).rejects.toMatchObject({
+      reason: 'admin_required',
+    });
+    await expect(h.client.runVerification({}, { caller: employeeCaller })).rejects.toMatchObject({
+      reason: 'admin_required',
+    });
+    // an admin runs the jobs for their own firm: nothing here is past its date, so nothing goes
+    expect((await h.client.runPurge({}, { caller: adminCaller })).purged).toBe(0);
+    await expect(
+      h.client.ingestObject({ object: { firmId, dossierId } }, { caller: adminCaller }),
+    ).rejects.toMatchObject({ reason: 'system_only' });
+    // an object id of another dossier is not found through this one
+    await expect(
+      collect(h.client.downloadObject({ dossierId: otherDossierId, objectId }, { caller: employeeCaller })),
+    ).rejects.toMatchObject({ kind: 'not_found' });
+  });
+
+  test('nothing overwrites or deletes an object before its date: API, purge job, direct store call', async () => {
+    await storeInIntake(h, { name: 'Bewaard', issueDate: '2024-06-30' });
+    const { documents } = await archived(1);
+    const object = documents[0].objects[0];
+    const { rows } = await h.service.db.query<{ key: string }>('SELECT key FROM archive_object WHERE id = $1', [
+      object.id,
+    ]);
+    const key = rows[0].key;
+
+    await expect(
+      h.client.deleteObject({ dossierId, objectId: object.id }, { caller: adminCaller }),
+    ).rejects.toMatchObject({
+      kind: 'failed_precondition',
+      reason: 'object_retained',
+    });
+    expect((await h.client.runPurge({}, { caller: systemCaller })).purged).toBe(0);
+    await expect(h.archiveStore.delete(key)).rejects.toMatchObject({ reason: 'object_retained' });
+    await expect(h.archiveStore.put(key, Buffer.from('forged'))).rejects.toMatchObject({ reason: 'object_retained' });
+    await expect(h.archiveStore.setRetention(key, new Date(Date.now() + 3600_000))).rejects.toMatchObject({
+      reason: 'object_retained',
+    });
+    const download = await collect(
+      h.client.downloadObject({ dossierId, objectId: object.id }, { caller: employeeCaller }),
+    );
+    expect(download.bytes.toString()).toContain('%PDF-1.7 Bewaard');
+    expect(download.info).toMatchObject({ fileName: 'Bewaard.pdf', sha256: object.sha256 });
+  });
+
+  test('purge deletes what retention released, spares legal holds, and keeps its record', async () => {
+    // a firm keeping 1 year from the document date: documents of 2020 are past their date at once
+    await h.client.setRetentionPolicy({ policy: { years: 1, counting: 'document_date' } }, { caller: adminCaller });
+    const old = await storeInIntake(h, { name: 'Oud', issueDate: '2020-02-29' });
+    const held = await storeInIntake(h, { name: 'Betwist', issueDate: '2020-01-01' });
+    const { documents } = await archived(2);
+    const heldObject = documents.find((doc) => doc.documentId === held.documentId)!.objects[0];
+    expect(
+      new Date(
+        Number(documents.find((doc) => doc.documentId === old.documentId)!.objects[0].retainUntil!.seconds) * 1000,
+      ).toISOString(),
+    ).toBe('2021-02-28T00:00:00.000Z');
+    await h.client.setLegalHold(
+      { dossierId, objectId: heldObject.id, hold: true, reason: 'rechtszaak' },
+      { caller: adminCaller },
+    );
+    await expect(
+      h.client.deleteObject({ dossierId, objectId: heldObject.id }, { caller: adminCaller }),
+    ).rejects.toMatchObject({ reason: 'object_retained' });
+
+    const purge = await h.client.runPurge({}, { caller: systemCaller });
+    expect(purge.records.map((record) => record.documentId)).toEqual([old.documentId]);
+    expect(purge.records[0].rule).toContain('retention 1 years from the document date 2020-02-29');
+    const records = await h.client.listPurgeRecords({ dossierId }, { caller: employeeCaller });
+    expect(records.records).toHaveLength(1);
+    const after = await search({ deleted: 'all' });
+    expect(after.documents.find((doc) => doc.documentId === old.documentId)!.objects[0].status).toBe('purged');
+
+    // a dossier hold keeps everything of the dossier, also what was only held on its own before
+    await h.client.setLegalHold({ dossierId, hold: true, reason: 'onderzoek' }, { caller: adminCaller });
+    await h.client.setLegalHold(
+      { dossierId, objectId: heldObject.id, hold: false, reason: 'geregeld' },
+      { caller: adminCaller },
+    );
+    expect((await h.client.runPurge({}, { caller: systemCaller })).purged).toBe(0);
+    await h.client.setLegalHold({ dossierId, hold: false, reason: 'klaar' }, { caller: adminCaller });
+    expect((await h.client.runPurge({}, { caller: systemCaller })).purged).toBe(1);
+  });
+
+  test("verification reports bytes changed or removed behind the service's back", async () => {
+    const changed = await storeInIntake(h, { name: 'Gewijzigd' });
+    const removed = await storeInIntake(h, { name: 'Verdwenen' });
+    await storeInIntake(h, { name: 'Intact' });
+    await archived(3);
+    const clean = await h.client.runVerification({ sample: 0 }, { caller: systemCaller });
+    expect(clean.run).toMatchObject({ checked: 3, findings: [] });
+
+    const files = await bytesFiles(path.join(h.dataDir, 'objects', 'kantoor-archive'));
+    await writeFile(
+      files.find((file) => file.includes(changed.documentId))!,
+      'tampered',
+    );
+    await rm(files.find((file) => file.includes(removed.documentId))!);
+    const run = (await h.client.runVerification({ sample: 0 }, { caller: systemCaller })).run!;
+    expect(run.checked).toBe(3);
+    expect(run.findings.map((finding) => [finding.key.split('/')[3], finding.problem]).sort()).toEqual(
+      [
+        [changed.documentId, 'mismatch'],
+        [removed.documentId, 'missing'],
+      ].sort(),
+    );
+    const sampled = (await h.client.runVerification({ sample: 1 }, { caller: systemCaller })).run!;
+    expect(sampled.checked).toBe(1);
+    const listed = await h.client.listVerificationRuns({ limit: 5 }, { caller: adminCaller });
+    expect(listed.runs.map((listedRun) => listedRun.findings.length)).toEqual([sampled.findings.length, 2, 0]);
+  });
+
+  test('a dossier archive ZIP of live and deleted documents matches its manifest, checked by a separate script', async () => {
+    const live = await storeInIntake(h, { name: 'Factuur: mei?', jpeg: true });
+    await storeInIntake(h, { name: 'factuur: MEI?', mailbox: 'sales' });
+    await storeInIntake(h, { name: 'e-factuur', type: 'ubl', bytes: Buffer.from('<Invoice/>'), mailbox: 'sales' });
+    const gone = await storeInIntake(h, { name: 'Weg', mailbox: 'misc' });
+    await archived(4);
+    await deliver(h.transport, DocumentDeletedSchema, { firmId, dossierId, documentId: gone.documentId, actorId: 'x' });
+    await eventually(
+      () => search({ deleted: 'deleted' }),
+      (answer) => answer.documents.length === 1,
+    );
+
+    const zip = await collect(h.client.downloadDossierArchive({ dossierId }, { caller: employeeCaller }));
+    const zipPath = path.join(h.dataDir, 'dossier.zip');
+    await writeFile(zipPath, zip.bytes);
+    const report = JSON.parse(
+      execFileSync('node', [path.join(__dirname, '../../../test/archive-manifest-check.js'), zipPath]).toString(),
+    );
+    expect(report).toMatchObject({ ok: true, checked: 5, problems: [] });
+    expect(report.paths.sort()).toEqual(
+      [
+        'Aankoop-origineel/Factuur_ mei_.jpg',
+        'Aankoop-pdf/Factuur_ mei_.pdf',
+        'Verkoop-pdf/factuur_ MEI_.pdf',
+        'Verkoop-ubl/e-factuur.xml',
+        'Verwijderd/Diverse-pdf/Weg.pdf',
+      ].sort(),
+    );
+    expect(report.statuses).toEqual({ live: 4, deleted: 1 });
+
+    const selection = await collect(h.client.downloadSelection({ filter: { dossierId } }, { caller: employeeCaller }));
+    await writeFile(zipPath, selection.bytes);
+    const listing = execFileSync('unzip', ['-Z1', zipPath]).toString().trim().split('\n');
+    expect(listing).toEqual([
+      'Aankoop-pdf/Factuur_ mei_.pdf',
+      'Verkoop-pdf/factuur_ MEI_.pdf',
+      'Verkoop-ubl/e-factuur.xml',
+    ]);
+    expect(live.documentId).toBeTruthy();
+  });
+});
