@@ -44,9 +44,13 @@ test('on MinIO (s3rver) the archive locks each object in COMPLIANCE mode and eve
   const object = documents[0].objects[0];
   const key = (await h.service.db.query<{ key: string }>('SELECT key FROM archive_object WHERE id = $1', [object.id]))
     .rows[0].key;
-  const retention = server.requests.find((request) => request.key === key && request.query.has('retention'));
-  expect(retention?.body).toContain('<Mode>COMPLIANCE</Mode>');
-  expect(retention?.body).toContain('<RetainUntilDate>2034-01-01T00:00:00.000Z</RetainUntilDate>');
+  // locked by the upload itself, which only completes once the bytes matched the event's SHA-256
+  const upload = server.requests.find((request) => request.key === key && request.method === 'PUT');
+  expect(upload?.headers).toMatchObject({
+    'x-amz-object-lock-mode': 'COMPLIANCE',
+    'x-amz-object-lock-retain-until-date': '2034-01-01T00:00:00.000Z',
+  });
+  expect(await h.archiveStore.stat(key)).toMatchObject({ retainUntil: new Date('2034-01-01T00:00:00.000Z') });
 
   await expect(
     h.client.deleteObject({ dossierId, objectId: object.id }, { caller: adminCaller }),

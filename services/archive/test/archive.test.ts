@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
@@ -196,6 +197,54 @@ describe('archive service on the folder store', () => {
     );
     expect(download.bytes.toString()).toContain('%PDF-1.7 Bewaard');
     expect(download.info).toMatchObject({ fileName: 'Bewaard.pdf', sha256: object.sha256 });
+  });
+
+  test('bytes unlike the announced SHA-256 are never archived; a copy whose record was lost is re-checked', async () => {
+    const ingest = async (documentId: string, bytes: Buffer, sha256: string) => {
+      const stored = await h.intakeStore.put(`documents/${documentId}/original`, bytes);
+      const object = {
+        firmId,
+        dossierId,
+        source: 'document-intake',
+        documentId,
+        role: 'original',
+        key: stored.key,
+        sha256,
+        mailbox: 'purchase',
+        type: 'pdf',
+        name: documentId,
+        documentDate: '2026-03-01',
+        contentType: 'application/pdf',
+      };
+      return h.client.ingestObject({ object }, { caller: systemCaller });
+    };
+    const archiveKeyOf = (documentId: string) => `${firmId}/${dossierId}/document-intake/${documentId}/original`;
+    const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+    const bytes = Buffer.from('%PDF-1.7 de echte factuur');
+
+    // the source changed after the event: refused, and no object (locked or not) is left behind
+    await expect(ingest('tampered', Buffer.from('%PDF-1.7 vervalst'), sha256(bytes))).rejects.toMatchObject({
+      reason: 'checksum_mismatch',
+    });
+    expect(await h.archiveStore.stat(archiveKeyOf('tampered'))).toBeNull();
+    const answer = await ingest('tampered', bytes, sha256(bytes));
+    expect(answer).toMatchObject({ created: true, archived: { sha256: sha256(bytes) } });
+    expect((await h.archiveStore.stat(archiveKeyOf('tampered')))?.retainUntil?.toISOString()).toBe(
+      '2034-01-01T00:00:00.000Z',
+    );
+    expect((await ingest('tampered', bytes, sha256(bytes))).created).toBe(false);
+
+    // copied and locked, then the record was lost in a crash: the redelivery accepts the right bytes ...
+    const until = new Date('2034-01-01T00:00:00.000Z');
+    await h.archiveStore.put(archiveKeyOf('crashed'), bytes, { retainUntil: until });
+    expect(await ingest('crashed', bytes, sha256(bytes))).toMatchObject({ created: true });
+    // ... and refuses a locked copy of other bytes
+    await h.archiveStore.put(archiveKeyOf('forged'), Buffer.from('%PDF anders'), { retainUntil: until });
+    await expect(ingest('forged', bytes, sha256(bytes))).rejects.toMatchObject({ reason: 'archived_object_differs' });
+    const { rows } = await h.service.db.query<{ document_id: string }>(
+      'SELECT document_id FROM archive_object ORDER BY document_id',
+    );
+    expect(rows.map((row) => row.document_id)).toEqual(['crashed', 'tampered']);
   });
 
   test('purge deletes what retention released, spares legal holds, and keeps its record', async () => {

@@ -42,25 +42,48 @@ const DOCUMENT_COLUMNS = `firm_id, dossier_id, source, document_id, mailbox, nam
 const OBJECT_COLUMNS = `id::text AS id, source, document_id, firm_id, dossier_id, role, key, sha256, size::text AS size,
   content_type, retain_until, retention_rule, legal_hold, purged_at`;
 
-export async function saveDocument(tx: Queryable, doc: NewDocument): Promise<void> {
-  await tx.query(
-    `INSERT INTO archive_document (firm_id, dossier_id, source, document_id, mailbox, name, channel, kind, document_date,
-       uploaded_at, source_document_ids)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (source, document_id) DO NOTHING`,
-    [
-      doc.firm_id,
-      doc.dossier_id,
-      doc.source,
-      doc.document_id,
-      doc.mailbox,
-      doc.name,
-      doc.channel,
-      doc.kind,
-      doc.document_date,
-      doc.uploaded_at,
-      doc.source_document_ids,
-    ],
+const DOCUMENT_VALUES = (doc: NewDocument) => [
+  doc.firm_id,
+  doc.dossier_id,
+  doc.source,
+  doc.document_id,
+  doc.mailbox,
+  doc.name,
+  doc.channel,
+  doc.kind,
+  doc.document_date,
+  doc.uploaded_at,
+  doc.source_document_ids,
+];
+const INSERT_DOCUMENT = `INSERT INTO archive_document (firm_id, dossier_id, source, document_id, mailbox, name, channel, kind,
+    document_date, uploaded_at, source_document_ids)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (source, document_id) DO NOTHING`;
+
+/**
+ * Records a document (once) and answers, in the same round trip, what ingesting it needs: the firm's retention
+ * policy (undefined: the default) and the objects already recorded for it.
+ */
+export async function saveDocumentForIngest(
+  tx: Queryable,
+  doc: NewDocument,
+): Promise<{ policy: RetentionPolicy | undefined; known: ObjectRow[] }> {
+  const { rows } = await tx.query<Partial<ObjectRow> & { policy_years: number | null; policy_counting: string | null }>(
+    `WITH saved AS (${INSERT_DOCUMENT})
+     SELECT policy.years AS policy_years, policy.counting AS policy_counting, known.*
+     FROM (SELECT 1) one
+     LEFT JOIN retention_policy policy ON policy.firm_id = $1
+     LEFT JOIN LATERAL (SELECT ${OBJECT_COLUMNS} FROM archive_object WHERE source = $3 AND document_id = $4) known ON true`,
+    DOCUMENT_VALUES(doc),
   );
+  const [first] = rows;
+  const policy =
+    first.policy_years === null
+      ? undefined
+      : { years: first.policy_years, counting: first.policy_counting as RetentionPolicy['counting'] };
+  const known = rows
+    .filter((row) => row.id !== null)
+    .map(({ policy_years: _years, policy_counting: _counting, ...object }) => object as ObjectRow);
+  return { policy, known };
 }
 
 export async function findDocument(
@@ -75,12 +98,13 @@ export async function findDocument(
   return rows[0];
 }
 
-export async function saveObject(tx: Queryable, object: NewObject): Promise<ObjectRow> {
-  const { rows } = await tx.query<ObjectRow>(
+/** Records an archived object; `dossier_held` tells, as of this statement, whether its dossier is under legal hold. */
+export async function saveObject(tx: Queryable, object: NewObject): Promise<ObjectRow & { dossier_held: boolean }> {
+  const { rows } = await tx.query<ObjectRow & { dossier_held: boolean }>(
     `INSERT INTO archive_object (source, document_id, firm_id, dossier_id, role, key, source_key, sha256, size, content_type,
        retain_until, retention_rule)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-     RETURNING ${OBJECT_COLUMNS}`,
+     RETURNING ${OBJECT_COLUMNS}, EXISTS (SELECT 1 FROM dossier_legal_hold WHERE dossier_id = $4) AS dossier_held`,
     [
       object.source,
       object.document_id,
@@ -95,14 +119,6 @@ export async function saveObject(tx: Queryable, object: NewObject): Promise<Obje
       object.retain_until,
       object.retention_rule,
     ],
-  );
-  return rows[0];
-}
-
-export async function findObjectByRole(tx: Queryable, source: string, documentId: string, role: string) {
-  const { rows } = await tx.query<ObjectRow>(
-    `SELECT ${OBJECT_COLUMNS} FROM archive_object WHERE source = $1 AND document_id = $2 AND role = $3`,
-    [source, documentId, role],
   );
   return rows[0];
 }
@@ -245,9 +261,4 @@ export async function audit(
       JSON.stringify(entry.details ?? {}),
     ],
   );
-}
-
-export async function dossierHeld(db: Queryable, dossierId: string): Promise<boolean> {
-  const { rows } = await db.query('SELECT 1 FROM dossier_legal_hold WHERE dossier_id = $1', [dossierId]);
-  return rows.length > 0;
 }

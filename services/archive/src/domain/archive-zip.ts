@@ -1,4 +1,9 @@
 import { once } from 'node:events';
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import archiver from 'archiver';
 import type { Queryable } from '@kantoor/database';
 import type { ObjectStore } from '@kantoor/object-storage';
@@ -49,20 +54,28 @@ function layoutObject(doc: DocumentRow, objects: ObjectRow[]): ObjectRow | undef
 
 /** Streams entries into a store-only ZIP, one object open at a time. */
 async function* zipStream(
-  items: AsyncIterable<{ path: string; key?: string; bytes?: Buffer; date: Date }>,
+  items: AsyncIterable<{ path: string; key?: string; body?: NodeJS.ReadableStream; date: Date }>,
   store: ObjectStore,
 ) {
   const zip = archiver('zip', { store: true });
+  const abandoned = new AbortController();
   const feed = (async () => {
     for await (const item of items) {
-      const body = item.bytes ?? ((await store.get(item.key!)) as NodeJS.ReadableStream);
+      const body = item.body ?? (await store.get(item.key!));
       zip.append(body as never, { name: item.path, date: item.date });
-      await once(zip, 'entry');
+      await once(zip, 'entry', { signal: abandoned.signal });
     }
     await zip.finalize();
   })();
-  feed.catch((error) => zip.destroy(error));
-  for await (const chunk of zip as AsyncIterable<Buffer>) yield chunk;
+  feed.catch((error) => (abandoned.signal.aborted ? zip.destroy() : zip.destroy(error)));
+  let finished = false;
+  try {
+    for await (const chunk of zip as AsyncIterable<Buffer>) yield chunk;
+    finished = true;
+  } finally {
+    // the reader went away (or the ZIP failed): stop the feed, so that its items release what they hold
+    if (!finished) abandoned.abort();
+  }
   await feed;
 }
 
@@ -145,67 +158,102 @@ const csvCell = (value: unknown) => {
   return /[",\n\r;]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
 };
 
+/** A temporary file written with backpressure; what the manifest of a large dossier is kept in instead of memory. */
+class SpoolFile {
+  private readonly out: WriteStream;
+
+  constructor(readonly path: string) {
+    this.out = createWriteStream(path);
+  }
+
+  async write(text: string) {
+    if (!this.out.write(text)) await once(this.out, 'drain');
+  }
+
+  async close() {
+    if (this.out.closed) return;
+    this.out.end();
+    await once(this.out, 'close');
+  }
+}
+
 /**
  * Everything archived for a dossier: live documents under the intake folders with their originals beside them
  * (`<Map>-origineel/`), deleted ones under `Verwijderd/`, then manifest.json and manifest.csv listing every file.
+ * The manifest rows are spooled to temporary files while the objects stream, so memory does not grow with the
+ * dossier.
  */
 export function dossierArchiveZip(db: Queryable, store: ObjectStore, dossierId: string): AsyncIterable<Buffer> {
-  const manifest: ManifestEntry[] = [];
   async function* items() {
-    const paths = new ZipPaths();
-    for await (const page of documentPages(db, { dossierId, deleted: 'all' })) {
-      for (const document of page.documents) {
-        const objects = page.objects.filter(
-          (o) => o.document_id === document.document_id && o.source === document.source,
-        );
-        const shown = layoutObject(document, objects);
-        for (const object of objects) {
-          const kind = document.kind === 'ubl' ? 'ubl' : 'pdf';
-          const folder =
-            object === shown
-              ? layoutFolder(mailboxOf(document), kind)
-              : `${layoutFolder(mailboxOf(document), kind).split('-')[0]}-origineel`;
-          const role = object === shown || object.role === 'original' ? '' : ` ${object.role}`;
-          const entry: ManifestEntry = {
-            path: '',
-            objectId: object.id,
-            documentId: document.document_id,
-            source: document.source,
-            role: object.role,
-            name: document.name,
-            mailbox: document.mailbox,
-            channel: document.channel,
-            sha256: object.sha256,
-            size: Number(object.size),
-            documentDate: document.document_date,
-            uploadedAt: document.uploaded_at.toISOString(),
-            deletedAt: document.deleted_at?.toISOString() ?? null,
-            retainUntil: object.retain_until.toISOString(),
-            status: object.purged_at ? 'purged' : document.deleted_at ? 'deleted' : 'live',
-          };
-          if (entry.status !== 'purged') {
-            entry.path = paths.claim(
-              `${document.deleted_at ? 'Verwijderd/' : ''}${folder}`,
-              `${document.name}${role}`,
-              extensionOf(object),
-            );
-            yield { path: entry.path, key: object.key, date: document.uploaded_at };
+    const spool = await mkdtemp(join(tmpdir(), 'kantoor-archive-manifest-'));
+    const json = new SpoolFile(join(spool, 'files.json'));
+    const csv = new SpoolFile(join(spool, 'manifest.csv'));
+    try {
+      await csv.write(`${CSV_COLUMNS.join(',')}\r\n`);
+      let listed = 0;
+      const paths = new ZipPaths();
+      for await (const page of documentPages(db, { dossierId, deleted: 'all' })) {
+        for (const document of page.documents) {
+          const objects = page.objects.filter(
+            (o) => o.document_id === document.document_id && o.source === document.source,
+          );
+          const shown = layoutObject(document, objects);
+          for (const object of objects) {
+            const kind = document.kind === 'ubl' ? 'ubl' : 'pdf';
+            const folder =
+              object === shown
+                ? layoutFolder(mailboxOf(document), kind)
+                : `${layoutFolder(mailboxOf(document), kind).split('-')[0]}-origineel`;
+            const role = object === shown || object.role === 'original' ? '' : ` ${object.role}`;
+            const entry: ManifestEntry = {
+              path: '',
+              objectId: object.id,
+              documentId: document.document_id,
+              source: document.source,
+              role: object.role,
+              name: document.name,
+              mailbox: document.mailbox,
+              channel: document.channel,
+              sha256: object.sha256,
+              size: Number(object.size),
+              documentDate: document.document_date,
+              uploadedAt: document.uploaded_at.toISOString(),
+              deletedAt: document.deleted_at?.toISOString() ?? null,
+              retainUntil: object.retain_until.toISOString(),
+              status: object.purged_at ? 'purged' : document.deleted_at ? 'deleted' : 'live',
+            };
+            if (entry.status !== 'purged') {
+              entry.path = paths.claim(
+                `${document.deleted_at ? 'Verwijderd/' : ''}${folder}`,
+                `${document.name}${role}`,
+                extensionOf(object),
+              );
+              yield { path: entry.path, key: object.key, date: document.uploaded_at };
+            }
+            await json.write(`${listed++ ? ',\n' : '\n'}${JSON.stringify(entry)}`);
+            await csv.write(`${CSV_COLUMNS.map((column) => csvCell(entry[column])).join(',')}\r\n`);
           }
-          manifest.push(entry);
         }
       }
+      await Promise.all([json.close(), csv.close()]);
+      const now = new Date();
+      const head = `{"dossierId":${JSON.stringify(dossierId)},"createdAt":"${now.toISOString()}","files":[`;
+      yield { path: 'manifest.json', body: concat(head, json.path, '\n]}\n'), date: now };
+      yield { path: 'manifest.csv', body: createReadStream(csv.path), date: now };
+    } finally {
+      // reached when the ZIP ends, fails or its reader goes away
+      await Promise.allSettled([json.close(), csv.close()]);
+      await rm(spool, { recursive: true, force: true });
     }
-    const now = new Date();
-    yield {
-      path: 'manifest.json',
-      bytes: Buffer.from(JSON.stringify({ dossierId, createdAt: now.toISOString(), files: manifest }, null, 1)),
-      date: now,
-    };
-    const csv = [
-      CSV_COLUMNS.join(','),
-      ...manifest.map((entry) => CSV_COLUMNS.map((column) => csvCell(entry[column])).join(',')),
-    ];
-    yield { path: 'manifest.csv', bytes: Buffer.from(`${csv.join('\r\n')}\r\n`), date: now };
   }
   return zipStream(items(), store);
 }
+
+const concat = (head: string, file: string, tail: string) =>
+  Readable.from(
+    (async function* () {
+      yield Buffer.from(head);
+      yield* createReadStream(file) as AsyncIterable<Buffer>;
+      yield Buffer.from(tail);
+    })(),
+  );

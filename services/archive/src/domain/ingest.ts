@@ -1,15 +1,7 @@
 import { invalidArgument } from '@kantoor/errors';
 import type { Queryable } from '@kantoor/database';
 import type { ObjectStore } from '@kantoor/object-storage';
-import {
-  dossierHeld,
-  findObjectByRole,
-  retentionPolicyOf,
-  saveDocument,
-  saveObject,
-  type NewDocument,
-  type ObjectRow,
-} from '../data-access/archive-repository';
+import { saveDocumentForIngest, saveObject, type NewDocument, type ObjectRow } from '../data-access/archive-repository';
 import { DEFAULT_RETENTION, describeRetention, retainUntilFor } from './retention';
 import { copyIntoArchive } from './write-once-copy';
 
@@ -56,13 +48,14 @@ export async function ingestDocument(
   stores: ArchiveStores,
   doc: IncomingDocument,
 ): Promise<{ objects: ObjectRow[]; created: number }> {
-  await saveDocument(tx, doc);
-  const policy = (await retentionPolicyOf(tx, doc.firm_id)) ?? DEFAULT_RETENTION;
+  // one round trip for the document, its firm's policy and what is already recorded (a redelivery)
+  const recorded = await saveDocumentForIngest(tx, doc);
+  const policy = recorded.policy ?? DEFAULT_RETENTION;
   const retainUntil = retainUntilFor(doc.document_date, policy);
   const objects: ObjectRow[] = [];
   let created = 0;
   for (const object of doc.objects) {
-    const known = await findObjectByRole(tx, doc.source, doc.document_id, object.role);
+    const known = recorded.known.find((row) => row.role === object.role);
     if (known) {
       objects.push(known);
       continue;
@@ -77,7 +70,7 @@ export async function ingestDocument(
       contentType: object.contentType,
       retainUntil,
     });
-    const row = await saveObject(tx, {
+    const { dossier_held: dossierHeld, ...row } = await saveObject(tx, {
       source: doc.source,
       document_id: doc.document_id,
       firm_id: doc.firm_id,
@@ -92,7 +85,7 @@ export async function ingestDocument(
       retention_rule: describeRetention(policy, doc.document_date),
     });
     // the dossier is under legal hold: the store holds the new object too
-    if (await dossierHeld(tx, doc.dossier_id)) await stores.archive.setLegalHold(key, true);
+    if (dossierHeld) await stores.archive.setLegalHold(key, true);
     objects.push(row);
     created++;
   }

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { pipeline, Transform, type TransformCallback } from 'node:stream';
 import { failedPrecondition } from '@kantoor/errors';
 import { isRetained, type ObjectStore } from '@kantoor/object-storage';
 
@@ -25,43 +26,89 @@ export interface CopyRequest {
 }
 
 /**
- * Streams one object into the write-once store and locks it. The object is locked only once its bytes are
- * known to be the publisher's: locking first would make a copy of wrong bytes undeletable for years. A copy
- * whose record did not commit (crash, redelivery) is found again and accepted when its bytes are right.
+ * Passes bytes on while hashing them and fails before their end when they are not the announced ones: a store
+ * only creates (and locks) an object once its body ended, so wrong bytes never become an object.
+ */
+class ChecksumGate extends Transform {
+  private readonly hash = createHash('sha256');
+  mismatch: string | undefined;
+
+  constructor(private readonly expected: string) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback) {
+    this.hash.update(chunk);
+    done(null, chunk);
+  }
+
+  override _flush(done: TransformCallback) {
+    const found = this.hash.digest('hex');
+    if (found === this.expected) return done();
+    this.mismatch = found;
+    done(new Error(`SHA-256 ${found} differs from the announced ${this.expected}`));
+  }
+}
+
+const isRefusedAsRetained = (error: unknown) => (error as { reason?: string }).reason === 'object_retained';
+
+/**
+ * Streams one object into the write-once store, locked in the same call. The object is locked only once its
+ * bytes are known to be the publisher's: the body is checked before it ends (ChecksumGate), and a copy of wrong
+ * bytes would otherwise be undeletable for years. A copy whose record did not commit (crash, redelivery) is
+ * refused as retained by the store, then found again and accepted when its bytes are right.
  */
 export async function copyIntoArchive(request: CopyRequest): Promise<{ sha256: string; size: number }> {
+  try {
+    return await putVerified(request);
+  } catch (error) {
+    if (!isRefusedAsRetained(error)) throw error;
+  }
+  return adoptExisting(request);
+}
+
+async function putVerified(request: CopyRequest): Promise<{ sha256: string; size: number }> {
+  const source = await request.from.get(request.fromKey);
+  const gate = request.sha256 ? new ChecksumGate(request.sha256) : undefined;
+  // a retain-until date already past (an old document) cannot be set on S3; the object is then purgeable
+  const retainUntil = request.retainUntil.getTime() > Date.now() ? request.retainUntil : undefined;
+  try {
+    // pipeline, not pipe: a failing source must fail the put instead of leaving it waiting
+    const body = gate ? pipeline(source, gate, () => undefined) : source;
+    const stored = await request.to.put(request.toKey, body, {
+      contentType: request.contentType || 'application/octet-stream',
+      retainUntil,
+    });
+    return { sha256: stored.sha256, size: stored.size };
+  } catch (error) {
+    if (gate?.mismatch)
+      throw failedPrecondition(
+        `The bytes of "${request.fromKey}" have SHA-256 ${gate.mismatch}, not ${request.sha256} as the event says; nothing was archived.`,
+        { reason: 'checksum_mismatch' },
+      );
+    throw error;
+  } finally {
+    (source as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
+  }
+}
+
+/** The store already holds a retained object under the key: accepted only when its bytes are the announced ones. */
+async function adoptExisting(request: CopyRequest): Promise<{ sha256: string; size: number }> {
   const { to, toKey } = request;
   const existing = await to.stat(toKey);
-  if (existing) {
-    const found = await digestOf(await to.get(toKey));
-    if (!request.sha256 || found.sha256 === request.sha256) {
-      await lock(to, toKey, request.retainUntil, existing.retainUntil);
-      return found;
-    }
-    if (isRetained(existing)) {
+  // it expired or was released meanwhile: copy afresh
+  if (!existing) return putVerified(request);
+  const found = await digestOf(await to.get(toKey));
+  if (request.sha256 && found.sha256 !== request.sha256) {
+    if (isRetained(existing))
       throw failedPrecondition(`Archived object "${toKey}" holds other bytes than the event announces.`, {
         reason: 'archived_object_differs',
       });
-    }
     await to.delete(toKey);
+    return putVerified(request);
   }
-  const stored = await to.put(toKey, await request.from.get(request.fromKey), {
-    contentType: request.contentType || 'application/octet-stream',
-  });
-  if (request.sha256 && stored.sha256 !== request.sha256) {
-    await to.delete(toKey);
-    throw failedPrecondition(
-      `The bytes of "${request.fromKey}" have SHA-256 ${stored.sha256}, not ${request.sha256} as the event says; nothing was archived.`,
-      { reason: 'checksum_mismatch' },
-    );
-  }
-  await lock(to, toKey, request.retainUntil, null);
-  return { sha256: stored.sha256, size: stored.size };
-}
-
-async function lock(store: ObjectStore, key: string, retainUntil: Date, current: Date | null) {
-  // a retain-until date already past (an old document) cannot be set on S3; the object is then purgeable
-  if (retainUntil.getTime() <= Date.now()) return;
-  if (current && current.getTime() >= retainUntil.getTime()) return;
-  await store.setRetention(key, retainUntil);
+  const { retainUntil } = request;
+  if (retainUntil.getTime() > Date.now() && (existing.retainUntil?.getTime() ?? 0) < retainUntil.getTime())
+    await to.setRetention(toKey, retainUntil);
+  return found;
 }
