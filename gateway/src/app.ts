@@ -10,6 +10,7 @@ import { authorizeByScopes, type Authorize } from './auth/authorize';
 import type { EmbeddedTokenIssuer } from './auth/embedded-tokens';
 import type { PasswordLogin } from './auth/password-login';
 import type { TokenVerifier } from './auth/token-verifier';
+import { VerifiedTokenCache } from './auth/verified-token-cache';
 import type { GatewayConfig } from './config';
 import { cors } from './middleware/cors';
 import { IdempotencyStore } from './middleware/idempotency';
@@ -65,8 +66,13 @@ function trustProxy(setting: string): boolean | number | string {
   return setting;
 }
 
+/** ~2 KB each: a few MB for as many people as a large firm has signed in at once */
+const VERIFIED_TOKENS_KEPT = 10_000;
+
 const baseHeaders: RequestHandler = (_request, response, next) => {
-  response.set({ 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer' });
+  // setHeader, not express's set(): plain values need none of its content-type handling on every request
+  response.setHeader('x-content-type-options', 'nosniff');
+  response.setHeader('referrer-policy', 'no-referrer');
   next();
 };
 
@@ -103,7 +109,11 @@ export function createApp(input: GatewayDeps): Express {
   app.use(
     buildRouter(routes, {
       deps,
-      checkers: { tokenVerifiers: input.tokenVerifiers ?? (input.tokenIssuer ? [input.tokenIssuer] : []), apiKeys },
+      checkers: {
+        tokenVerifiers: input.tokenVerifiers ?? (input.tokenIssuer ? [input.tokenIssuer] : []),
+        apiKeys,
+        verifiedTokens: new VerifiedTokenCache(VERIFIED_TOKENS_KEPT, clock),
+      },
       authorize: input.authorize ?? authorizeByScopes,
       buckets: new TokenBuckets(clock),
       rateLimits,

@@ -1,6 +1,7 @@
 import request from 'supertest';
 import { describeEachDatabase, type TestDatabase } from '@kantoor/testing';
 import { ApiKeyStore, defineRoute, routeTable } from '../src';
+import { VERIFIED_KEY_TTL_MS } from '../src/auth/api-keys';
 import { bearer, openMigratedDatabase, problemType, staff, testApp, whoAmI } from './helpers';
 
 const readDossiers = defineRoute({
@@ -53,6 +54,18 @@ describeEachDatabase('API keys', (open) => {
     expect(revoked.revokedAt).toBeInstanceOf(Date);
     await expect(store.verify(key)).resolves.toBeNull();
     await expect(store.revoke('firm-1', apiKey.id)).resolves.toMatchObject({ revokedAt: revoked.revokedAt });
+  });
+
+  it('trusts a verified key for a few seconds, so a key revoked by another gateway is refused soon after', async () => {
+    let now = Date.UTC(2026, 0, 5, 9);
+    const here = new ApiKeyStore(database.db, () => now);
+    const { apiKey, key } = await here.create({ firmId: 'firm-1', name: 'Twinfield', scopes: ['dossier:read'] });
+    await expect(here.verify(key)).resolves.toMatchObject({ subjectId: apiKey.id });
+    await new ApiKeyStore(database.db).revoke('firm-1', apiKey.id); // through another replica
+    now += VERIFIED_KEY_TTL_MS - 1;
+    await expect(here.verify(key)).resolves.toMatchObject({ subjectId: apiKey.id });
+    now += 1;
+    await expect(here.verify(key)).resolves.toBeNull();
   });
 
   it('refuses keys without scopes or with malformed ones', async () => {

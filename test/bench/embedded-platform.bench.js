@@ -6,6 +6,12 @@
  * Budgets: start ≤ 15 s; ≥ 1,500 requests/s with p99 ≤ 50 ms.
  *
  *   pnpm run build && node test/bench/embedded-platform.bench.js
+ *
+ * Traces are sampled as the platform's default (parent-based, always on) unless OTEL_TRACES_SAMPLER and
+ * OTEL_TRACES_SAMPLER_ARG say otherwise, e.g. `parentbased_traceidratio` and `0.1`; the sampler is printed
+ * with the figures.
+ * BENCH_NODE_ARGS passes node options to the platform, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to see
+ * where its time goes.
  */
 const { spawn } = require('node:child_process');
 const { mkdtempSync, readFileSync, rmSync } = require('node:fs');
@@ -16,10 +22,14 @@ const autocannon = require('autocannon');
 const MAIN = path.join(__dirname, '..', '..', 'deploy', 'embedded', 'dist', 'main.js');
 const PORT = Number(process.env.BENCH_PORT ?? 18480);
 const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
+const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+const SAMPLER = [process.env.OTEL_TRACES_SAMPLER ?? 'parentbased_always_on', process.env.OTEL_TRACES_SAMPLER_ARG]
+  .filter(Boolean)
+  .join(' ');
 
 function start(dataDir) {
   const begun = process.hrtime.bigint();
-  const child = spawn(process.execPath, [MAIN], {
+  const child = spawn(process.execPath, [...NODE_ARGS, MAIN], {
     env: {
       ...process.env,
       DATA_DIR: dataDir,
@@ -81,6 +91,7 @@ async function main() {
       readyAfterStart: fresh.ready && again.ready,
       gracefulStopSeconds: Number(Math.max(freshStop.seconds, restartStop.seconds).toFixed(2)),
       cleanExit: freshStop.code === 0 && restartStop.code === 0,
+      tracesSampler: SAMPLER,
       requestsPerSecond: Math.round(load.requests.average),
       p50Ms: load.latency.p50,
       p99Ms: load.latency.p99,

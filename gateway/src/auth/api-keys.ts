@@ -57,7 +57,17 @@ const toApiKey = (row: ApiKeyRow): ApiKey => ({
   revokedAt: row.revoked_at,
 });
 
+/**
+ * A partner application sends its key with every request: a verified key is trusted for a few seconds without
+ * asking the database again. Revoking here forgets it at once; a key revoked through another gateway replica
+ * is refused by this one at most this long after.
+ */
+export const VERIFIED_KEY_TTL_MS = 5_000;
+const VERIFIED_KEYS_KEPT = 1_000;
+
 export class ApiKeyStore implements ApiKeyVerifier {
+  private readonly verified = new Map<string, { caller: Caller; untilMs: number }>();
+
   constructor(
     private readonly db: Queryable,
     private readonly clock: () => number = Date.now,
@@ -93,6 +103,9 @@ export class ApiKeyStore implements ApiKeyVerifier {
   }
 
   async verify(presentedKey: string): Promise<Caller | null> {
+    const known = this.verified.get(presentedKey);
+    if (known && known.untilMs > this.clock()) return { ...known.caller, scopes: [...known.caller.scopes] };
+    if (known) this.verified.delete(presentedKey);
     const match = KEY_FORMAT.exec(presentedKey);
     if (!match) return null;
     const { rows } = await this.db.query<ApiKeyRow>('SELECT * FROM api_keys WHERE prefix = $1 AND revoked_at IS NULL', [
@@ -100,7 +113,13 @@ export class ApiKeyStore implements ApiKeyVerifier {
     ]);
     const row = rows[0];
     if (!row || !timingSafeEqual(Buffer.from(sha256(match[2]), 'hex'), Buffer.from(row.hash, 'hex'))) return null;
-    return { kind: 'api_key', subjectId: row.id, firmId: row.firm_id, scopes: row.scopes };
+    const caller: Caller = { kind: 'api_key', subjectId: row.id, firmId: row.firm_id, scopes: row.scopes };
+    if (this.verified.size >= VERIFIED_KEYS_KEPT) this.verified.delete(this.verified.keys().next().value!);
+    this.verified.set(presentedKey, {
+      caller: { ...caller, scopes: [...caller.scopes] },
+      untilMs: this.clock() + VERIFIED_KEY_TTL_MS,
+    });
+    return caller;
   }
 
   /** Revoking twice is not an error; a key of another firm is "not found", never "forbidden". */
@@ -111,6 +130,7 @@ export class ApiKeyStore implements ApiKeyVerifier {
       [firmId, id, new Date(this.clock())],
     );
     if (rows.length === 0) throw notFound('There is no such API key.', { reason: 'api_key_not_found' });
+    for (const [presented, { caller }] of this.verified) if (caller.subjectId === id) this.verified.delete(presented);
     return toApiKey(rows[0]);
   }
 

@@ -1,6 +1,7 @@
 import { decodeJwt, errors as joseErrors } from 'jose';
 import { isDomainError, unauthenticated, unavailable } from '@kantoor/errors';
 import { invalidToken, type Caller } from './caller';
+import type { VerifiedTokenCache } from './verified-token-cache';
 
 /** Verifies bearer tokens of one issuer. */
 export interface TokenVerifier {
@@ -13,16 +14,27 @@ export interface TokenVerifier {
  * Picks the verifier by the token's (not yet verified) `iss` claim, so the embedded issuer and the firm's
  * identity provider can be accepted side by side; the chosen verifier then checks everything.
  */
-export function verifyBearerToken(verifiers: readonly TokenVerifier[], token: string): Promise<Caller> {
-  let issuer: unknown;
+export function verifyBearerToken(
+  verifiers: readonly TokenVerifier[],
+  token: string,
+  cache?: VerifiedTokenCache,
+): Promise<Caller> {
+  const known = cache?.get(token);
+  if (known) return Promise.resolve(known);
+  let claims;
   try {
-    issuer = decodeJwt(token).iss;
+    claims = decodeJwt(token);
   } catch {
     return Promise.reject(invalidToken());
   }
-  const verifier = verifiers.find((candidate) => candidate.issuer === issuer);
+  const verifier = verifiers.find((candidate) => candidate.issuer === claims.iss);
   if (!verifier) return Promise.reject(invalidToken('The access token was not issued by a trusted issuer.'));
-  return verifier.verify(token);
+  if (!cache) return verifier.verify(token);
+  return verifier.verify(token).then((caller) => {
+    // the verifier checked the signature, so the `exp` read above is the token's own
+    cache.remember(token, caller, claims.exp);
+    return caller;
+  });
 }
 
 /**

@@ -3,10 +3,12 @@ import { unauthenticated } from '@kantoor/errors';
 import type { ApiKeyVerifier } from '../auth/api-keys';
 import type { Caller } from '../auth/caller';
 import { verifyBearerToken, type TokenVerifier } from '../auth/token-verifier';
+import type { VerifiedTokenCache } from '../auth/verified-token-cache';
 
 export interface CredentialCheckers {
   tokenVerifiers: readonly TokenVerifier[];
   apiKeys?: ApiKeyVerifier;
+  verifiedTokens?: VerifiedTokenCache;
 }
 
 /**
@@ -26,7 +28,7 @@ export async function authenticate(request: Request, checkers: CredentialChecker
       throw unauthenticated('Only bearer tokens are accepted in the Authorization header.', {
         reason: 'unsupported_authorization',
       });
-    return verifyBearerToken(checkers.tokenVerifiers, bearer[1]);
+    return verifyBearerToken(checkers.tokenVerifiers, bearer[1], checkers.verifiedTokens);
   }
   if (apiKey) {
     const caller = checkers.apiKeys ? await checkers.apiKeys.verify(apiKey) : null;

@@ -39,9 +39,13 @@ export function requestContext(logger: Logger): RequestHandler {
     const incoming = request.get('x-request-id');
     const requestId = incoming && SANE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
     const aborts = new AbortController();
+    let requestLogger: Logger | undefined;
     request.gateway = {
       requestId,
-      logger: logger.child({ request_id: requestId }),
+      // made on first use: most requests log nothing but their closing line, which needs no child logger
+      get logger() {
+        return (requestLogger ??= logger.child({ request_id: requestId }));
+      },
       signal: aborts.signal,
       caller: null,
     };
@@ -63,6 +67,7 @@ export function requestContext(logger: Logger): RequestHandler {
       if (!response.writableFinished) aborts.abort(new Error('the client closed the connection'));
       if (!UNLOGGED_PATHS.has(request.path))
         logRequest(
+          logger,
           request.gateway,
           request.method,
           request.path,
@@ -89,6 +94,7 @@ function startRequestSpan(method: string, headers: IncomingHttpHeaders): Span {
 const gatewayTracer = () => trace.getTracer('kantoor-gateway');
 
 function logRequest(
+  logger: Logger,
   state: RequestState,
   method: string,
   path: string,
@@ -96,8 +102,11 @@ function logRequest(
   finished: boolean,
   started: bigint,
 ) {
+  const level = status >= 500 ? 'error' : 'info';
+  if (!logger.isLevelEnabled(level)) return;
   const durationMs = Number((process.hrtime.bigint() - started) / 1000n) / 1000;
   const fields = {
+    request_id: state.requestId,
     method,
     route: state.route ? state.route.path : path,
     operation: state.route?.operationId,
@@ -106,6 +115,5 @@ function logRequest(
     caller: state.caller ? `${state.caller.kind}:${state.caller.subjectId}` : undefined,
     ...(finished ? {} : { aborted: true }),
   };
-  if (status >= 500) state.logger.error(fields, 'request answered');
-  else state.logger.info(fields, 'request answered');
+  logger[level](fields, 'request answered');
 }

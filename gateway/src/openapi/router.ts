@@ -89,10 +89,11 @@ async function answer(
   state.route = route;
   const caller = await admit(route, request, response, runtime);
   const idempotencyKey = takeIdempotencyKey(route, request, caller);
-  const hash = requestHasher(request.method, request.originalUrl);
+  // only a request under an Idempotency-Key is compared with an earlier one
+  const hash = idempotencyKey === undefined ? undefined : requestHasher(request.method, request.originalUrl);
 
   let upload: MeteredUpload | undefined;
-  if (route.streaming === 'upload') upload = acceptUpload(route, request, idempotencyKey ? hash : undefined);
+  if (route.streaming === 'upload') upload = acceptUpload(route, request, hash);
   else await readJsonBody(route, request, response, jsonParser);
   const params = { ...request.params };
   const query = { ...(request.query as Record<string, unknown>) };
@@ -114,7 +115,7 @@ async function answer(
     request,
   };
   const run = () => execute(route, validators, context, runtime.validateResponses);
-  if (idempotencyKey === undefined || !caller) return send(response, await run());
+  if (idempotencyKey === undefined || hash === undefined || !caller) return send(response, await run());
   const rawBody = (request as Request & { rawBody?: Buffer }).rawBody;
   const once = { store: runtime.idempotency, subject: `${caller.kind}:${caller.subjectId}`, key: idempotencyKey };
   return send(

@@ -3,7 +3,13 @@ import type { AddressInfo } from 'node:net';
 import { context, propagation, trace } from '@opentelemetry/api';
 import { meter, metricsHandler, startTelemetry, tracer, type Telemetry } from './index';
 
-const ENV_KEYS = ['OTEL_SDK_DISABLED', 'OTEL_SERVICE_NAME', 'OTEL_RESOURCE_ATTRIBUTES'];
+const ENV_KEYS = [
+  'OTEL_SDK_DISABLED',
+  'OTEL_SERVICE_NAME',
+  'OTEL_RESOURCE_ATTRIBUTES',
+  'OTEL_TRACES_SAMPLER',
+  'OTEL_TRACES_SAMPLER_ARG',
+];
 const savedEnv = Object.fromEntries(ENV_KEYS.map((key) => [key, process.env[key]]));
 let telemetry: Telemetry | undefined;
 const servers: Server[] = [];
@@ -85,6 +91,28 @@ describe('startTelemetry', () => {
     const { traceId, spanId } = span.spanContext();
     expect(trace.isSpanContextValid(span.spanContext())).toBe(true);
     expect(headers.traceparent).toBe(`00-${traceId}-${spanId}-01`);
+  });
+
+  it('samples new traces at the OTEL_TRACES_SAMPLER_ARG ratio but always follows a sampled caller', () => {
+    process.env.OTEL_TRACES_SAMPLER = 'parentbased_traceidratio';
+    process.env.OTEL_TRACES_SAMPLER_ARG = '0';
+    telemetry = startTelemetry({ serviceName: 'kantoor-test', prometheus: false, instrumentations: false });
+    const root = tracer('gateway').startSpan('GET /v1/firm');
+    // unsampled, it still has ids: log lines keep their trace_id and the decision travels to other services
+    expect(trace.isSpanContextValid(root.spanContext())).toBe(true);
+    expect(root.isRecording()).toBe(false);
+    const headers: Record<string, string> = {};
+    propagation.inject(trace.setSpan(context.active(), root), headers);
+    expect(headers.traceparent).toMatch(/-00$/);
+
+    const sampledCaller = propagation.extract(context.active(), {
+      traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+    });
+    const child = tracer('gateway').startSpan('GET /v1/firm', {}, sampledCaller);
+    expect(child.isRecording()).toBe(true);
+    expect(child.spanContext().traceId).toBe('0af7651916cd43dd8448eb211c80319c');
+    root.end();
+    child.end();
   });
 
   it('takes the service name and attributes from OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES over its own', async () => {
