@@ -4,7 +4,8 @@
  * the dossier the path names (`{dossierId}`), before the request reaches a service. No cache: an access
  * change counts from the next request.
  */
-import { checkAccess, permissionScope, type AccessFacts, type FetchAccessFacts } from '@kantoor/access-policy';
+import { checkAccess, permissionScope, type FetchAccessFacts } from '@kantoor/access-policy';
+import { directoryAccessFacts as factsFromDirectory } from '@kantoor/directory-client';
 import { permissionDenied } from '@kantoor/errors';
 import { systemCaller, type ServiceClient } from '@kantoor/grpc';
 import type { DirectoryService } from '@kantoor/proto/kantoor/directory/v1/directory_pb';
@@ -22,45 +23,10 @@ export function authorizeWithPolicy(fetchFacts: FetchAccessFacts): Authorize {
 
 const GATEWAY = systemCaller('gateway');
 
-/** The facts from the directory service over gRPC. */
-export function directoryAccessFacts(
+/** The facts from the directory service over gRPC, asked as the gateway. */
+export const directoryAccessFacts = (
   directory: Pick<ServiceClient<typeof DirectoryService>, 'getDossierAccess'>,
-): FetchAccessFacts {
-  return async (query) => {
-    const answer = await directory.getDossierAccess(
-      {
-        firmId: query.firmId,
-        dossierId: query.dossierId ?? '',
-        subjectKind: query.subject.kind,
-        subjectId: query.subject.id,
-      },
-      { caller: GATEWAY, timeoutMs: 2000 },
-    );
-    if (!answer.found) return undefined;
-    const facts: AccessFacts = { firm: { firmId: answer.firmId, onlyAdminsAddClients: answer.onlyAdminsAddClients } };
-    if (answer.subjectKnown) {
-      facts.subject = {
-        active: answer.subjectActive,
-        role: (answer.subjectRole || undefined) as 'admin' | 'employee' | 'support' | undefined,
-        mustChangePassword: answer.subjectMustChangePassword,
-        mustAcceptTerms: answer.subjectMustAcceptTerms,
-      };
-    }
-    const dossier = answer.dossier;
-    if (dossier) {
-      facts.dossier = {
-        dossierId: dossier.dossierId,
-        firmId: dossier.firmId,
-        status: dossier.status as 'new' | 'active' | 'deactivated',
-        fileManagerId: dossier.fileManagerId || undefined,
-        clientGroupId: dossier.clientGroupId || undefined,
-        assignedStaffIds: dossier.assignedStaffIds,
-        portalUserIds: dossier.portalUserIds,
-      };
-    }
-    return facts;
-  };
-}
+): FetchAccessFacts => factsFromDirectory(directory, { asService: 'gateway', timeoutMs: 2000 });
 
 /** Cluster mode's resolveCaller: the person behind an OpenID Connect token, matched on e-mail address. */
 export function resolveCallerByEmail(directory: Pick<ServiceClient<typeof DirectoryService>, 'resolveIdentity'>) {

@@ -1,45 +1,14 @@
 /** The access facts of each call naming a dossier, from the directory (GetDossierAccess), never cached. */
-import { checkAccess, type AccessFacts, type FetchAccessFacts } from '@kantoor/access-policy';
+import { checkAccess, type FetchAccessFacts } from '@kantoor/access-policy';
+import { directoryAccessFacts } from '@kantoor/directory-client';
 import { unavailable } from '@kantoor/errors';
-import { createServiceClient, systemCaller, type ServiceClient } from '@kantoor/grpc';
+import { createServiceClient, type ServiceClient } from '@kantoor/grpc';
 import { DirectoryService } from '@kantoor/proto/kantoor/directory/v1/directory_pb';
 import type { AccessGuard } from '../domain/ports';
 
-export function directoryFacts(
+export const directoryFacts = (
   client: Pick<ServiceClient<typeof DirectoryService>, 'getDossierAccess'>,
-): FetchAccessFacts {
-  return async (query) => {
-    const answer = await client.getDossierAccess(
-      {
-        firmId: query.firmId,
-        dossierId: query.dossierId ?? '',
-        subjectKind: query.subject.kind,
-        subjectId: query.subject.id,
-      },
-      { caller: systemCaller('archive', query.firmId), timeoutMs: 3000 },
-    );
-    if (!answer.found) return undefined;
-    const facts: AccessFacts = { firm: { firmId: answer.firmId, onlyAdminsAddClients: answer.onlyAdminsAddClients } };
-    if (answer.subjectKnown)
-      facts.subject = {
-        active: answer.subjectActive,
-        role: (answer.subjectRole || undefined) as 'admin' | 'employee' | 'support' | undefined,
-        mustChangePassword: answer.subjectMustChangePassword,
-        mustAcceptTerms: answer.subjectMustAcceptTerms,
-      };
-    if (answer.dossier)
-      facts.dossier = {
-        dossierId: answer.dossier.dossierId,
-        firmId: answer.dossier.firmId,
-        status: answer.dossier.status as 'new' | 'active' | 'deactivated',
-        fileManagerId: answer.dossier.fileManagerId || undefined,
-        clientGroupId: answer.dossier.clientGroupId || undefined,
-        assignedStaffIds: answer.dossier.assignedStaffIds,
-        portalUserIds: answer.dossier.portalUserIds,
-      };
-    return facts;
-  };
-}
+): FetchAccessFacts => directoryAccessFacts(client, { asService: 'archive' });
 
 export const guardWith =
   (fetchFacts: FetchAccessFacts): AccessGuard =>

@@ -3,7 +3,8 @@
  * endpoint, which dossier an intake address belongs to (firm intake domain + enterprise number) and its
  * sender whitelist.
  */
-import { checkAccess, type AccessFacts, type FetchAccessFacts } from '@kantoor/access-policy';
+import { checkAccess } from '@kantoor/access-policy';
+import { directoryAccessFacts } from '@kantoor/directory-client';
 import { unavailable } from '@kantoor/errors';
 import { createServiceClient, systemCaller, type ServiceClient } from '@kantoor/grpc';
 import { DirectoryService } from '@kantoor/proto/kantoor/directory/v1/directory_pb';
@@ -28,40 +29,7 @@ export interface Directory {
 }
 
 export function directoryOver(client: ServiceClient<typeof DirectoryService>): Directory {
-  const fetchFacts: FetchAccessFacts = async (query) => {
-    const answer = await client.getDossierAccess(
-      {
-        firmId: query.firmId,
-        dossierId: query.dossierId ?? '',
-        subjectKind: query.subject.kind,
-        subjectId: query.subject.id,
-      },
-      { caller: systemCaller(SELF, query.firmId), timeoutMs: 3000 },
-    );
-    if (!answer.found) return undefined;
-    const facts: AccessFacts = { firm: { firmId: answer.firmId, onlyAdminsAddClients: answer.onlyAdminsAddClients } };
-    if (answer.subjectKnown) {
-      facts.subject = {
-        active: answer.subjectActive,
-        role: (answer.subjectRole || undefined) as 'admin' | 'employee' | 'support' | undefined,
-        mustChangePassword: answer.subjectMustChangePassword,
-        mustAcceptTerms: answer.subjectMustAcceptTerms,
-      };
-    }
-    if (answer.dossier) {
-      const dossier = answer.dossier;
-      facts.dossier = {
-        dossierId: dossier.dossierId,
-        firmId: dossier.firmId,
-        status: dossier.status as 'new' | 'active' | 'deactivated',
-        fileManagerId: dossier.fileManagerId || undefined,
-        clientGroupId: dossier.clientGroupId || undefined,
-        assignedStaffIds: dossier.assignedStaffIds,
-        portalUserIds: dossier.portalUserIds,
-      };
-    }
-    return facts;
-  };
+  const fetchFacts = directoryAccessFacts(client, { asService: SELF });
   const domains = new Map<string, { domain: string; until: number }>();
   const domainOf = async (firmId: string) => {
     const cached = domains.get(firmId);
