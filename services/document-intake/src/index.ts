@@ -1,3 +1,2 @@
 export { createDocumentIntakeService, documentIntakeService, type DocumentIntakeOptions } from './main';
 export { DownloadLinks, zipLayout } from './domain/hand-over';
-export { safeFileName, UniqueNames } from './domain/names';

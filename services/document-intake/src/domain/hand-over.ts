@@ -5,18 +5,11 @@ import archiver from 'archiver';
 import { appendEvent } from '@kantoor/events';
 import { failedPrecondition, permissionDenied, unauthenticated } from '@kantoor/errors';
 import { DownloadLinkRequestedSchema } from '@kantoor/proto/kantoor/document_intake/v1/events_pb';
-import {
-  countsPerMailbox,
-  documentsToProcess,
-  type DocumentRow,
-  type MailboxName,
-} from '../data-access/document-repository';
+import { layoutFolder, MAILBOX_ORDER, ZipPaths } from '@kantoor/zip-layout';
+import { countsPerMailbox, documentsToProcess, type DocumentRow } from '../data-access/document-repository';
 import { isAccountant, type DocumentActions } from './document-actions';
-import { safeFileName, UniqueNames } from './names';
 import type { AccessGuard, Actor } from './ports';
 import { MAILBOXES, type IntakeStore } from './receive-document';
-
-const FOLDERS: Record<MailboxName, string> = { purchase: 'Aankoop', sales: 'Verkoop', misc: 'Diverse' };
 
 export interface ZipEntry {
   path: string;
@@ -25,22 +18,18 @@ export interface ZipEntry {
 }
 
 /**
- * The ZIP layout of spec 02: Aankoop-pdf/ Aankoop-ubl/ Verkoop-pdf/ ... with the PDF documents (JPEG uploads as
- * their PDF) in -pdf and the UBL files in -ubl; only folders with files appear, names are unique per folder.
+ * The ZIP layout of spec 02 (packages/zip-layout): the PDF documents (JPEG uploads as their PDF) in -pdf and the
+ * UBL files in -ubl, mailbox by mailbox; only folders with files appear.
  */
 export function zipLayout(documents: DocumentRow[]): ZipEntry[] {
-  const folders = new Map<string, UniqueNames>();
+  const paths = new ZipPaths();
   const entries: ZipEntry[] = [];
-  for (const mailbox of MAILBOXES) {
+  for (const mailbox of MAILBOX_ORDER) {
     for (const kind of ['pdf', 'ubl'] as const) {
-      const folder = `${FOLDERS[mailbox]}-${kind}`;
       for (const document of documents.filter((doc) => doc.mailbox === mailbox && doc.type === kind)) {
-        const names = folders.get(folder) ?? new UniqueNames();
-        folders.set(folder, names);
-        const key = kind === 'pdf' ? document.pdf_key! : document.original_key;
         entries.push({
-          path: `${folder}/${names.claim(safeFileName(document.name, kind === 'pdf' ? 'pdf' : 'xml'))}`,
-          key,
+          path: paths.claim(layoutFolder(mailbox, kind), document.name, kind === 'pdf' ? 'pdf' : 'xml'),
+          key: kind === 'pdf' ? document.pdf_key! : document.original_key,
           document,
         });
       }

@@ -6,6 +6,7 @@ import {
   DocumentIntakeService,
   type UploadDocumentRequest,
 } from '@kantoor/proto/kantoor/document_intake/v1/document_intake_pb';
+import { safeFileName } from '@kantoor/zip-layout';
 import {
   listDocuments,
   refusedFiles,
@@ -14,7 +15,6 @@ import {
 } from '../../data-access/document-repository';
 import { isAccountant, mailboxOf, type DocumentActions } from '../../domain/document-actions';
 import type { HandOver } from '../../domain/hand-over';
-import { safeFileName } from '../../domain/names';
 import type { AccessGuard, Actor } from '../../domain/ports';
 import { actorOf, receiveDocument, type Channel, type IntakeStore } from '../../domain/receive-document';
 
