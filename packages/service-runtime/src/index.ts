@@ -8,6 +8,7 @@ export {
   type ServiceDefinition,
   type ServiceParts,
 } from './service';
+export { readOrCreateOwnerOnlyFile, serviceSecret, type ServiceSecretOptions } from './service-secret';
 export { runServiceMain, type ServiceCommand } from './run-service-main';
 export type { EventHandlers, HandledEvent } from '@kantoor/events';
 export { handlerFor } from '@kantoor/events';

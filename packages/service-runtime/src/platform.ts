@@ -14,6 +14,8 @@ export interface Platform {
   readonly mode: 'embedded' | 'cluster';
   readonly transport: EventTransport;
   readonly logLevel: string;
+  /** embedded mode: the data folder (PGlite data, objects, generated secrets) */
+  readonly dataDir?: string;
   openDatabase(service: string): Promise<Database>;
   /** `bucket` names a separate store, e.g. the archive's bucket with S3 Object Lock */
   openObjectStore(service: string, options?: { bucket?: string; objectLock?: boolean }): Promise<ObjectStore>;
@@ -35,6 +37,7 @@ export function embeddedPlatform(options: EmbeddedPlatformOptions): Platform {
     mode: 'embedded',
     transport,
     logLevel: options.logLevel ?? 'info',
+    dataDir: options.dataDir,
     async openDatabase(service) {
       if (options.inMemory) return PgliteDatabase.open();
       const dir = path.join(options.dataDir, service, 'pgdata');

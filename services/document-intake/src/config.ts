@@ -22,7 +22,7 @@ export const intakeSettings = {
     optional: true,
     secret: true,
     description:
-      'HMAC key of the e-mailed download links (at least 32 characters); required in cluster mode, generated per process otherwise',
+      'HMAC key of the e-mailed download links (at least 32 characters); required in cluster mode, generated once into the data folder otherwise',
   }),
   INTAKE_LINK_TTL_HOURS: settings.integer({
     default: 72,

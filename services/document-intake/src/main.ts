@@ -1,7 +1,7 @@
 import '@kantoor/telemetry/register';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { defineService, runServiceMain, type ServiceDefinition } from '@kantoor/service-runtime';
+import { defineService, runServiceMain, serviceSecret, type ServiceDefinition } from '@kantoor/service-runtime';
 import { directoryAt, withoutDirectory, type Directory } from './adapters/directory';
 import { readIntakeConfig, type IntakeConfig } from './config';
 import { DocumentActions } from './domain/document-actions';
@@ -31,10 +31,13 @@ export function createDocumentIntakeService(options: DocumentIntakeOptions = {})
         options.directory ?? (config.DIRECTORY_ADDRESS ? directoryAt(config.DIRECTORY_ADDRESS) : undefined);
       if (!configured) logger.warn("DIRECTORY_ADDRESS is not set: every call but the system's is refused until it is");
       const directory = configured ?? withoutDirectory;
-      if (platform.mode === 'cluster' && !config.INTAKE_LINK_SECRET)
-        throw new Error('INTAKE_LINK_SECRET is required in cluster mode');
-      // embedded: links die with the process, which is acceptable for a one-machine installation
-      const secret = config.INTAKE_LINK_SECRET ?? randomBytes(32).toString('base64url');
+      // links are e-mailed and used days later: the key must survive a restart
+      const secret = await serviceSecret(platform, {
+        service: 'document-intake',
+        setting: 'INTAKE_LINK_SECRET',
+        configured: config.INTAKE_LINK_SECRET,
+        generate: () => randomBytes(32).toString('base64url'),
+      });
       const intake: IntakeStore = {
         db,
         store: await objectStore(),

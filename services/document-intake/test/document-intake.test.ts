@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import nodemailer from 'nodemailer';
@@ -364,6 +364,47 @@ describe('download links', () => {
     const forged = `${Buffer.from(Buffer.from(body, 'base64url').toString().replace('"d":"d"', '"d":"x"')).toString('base64url')}.${mac}`;
     expect(() => links.verify(forged)).toThrow('not valid');
     expect(() => links.verify(token, new Date(Date.now() + 120_000))).toThrow('expired');
+  });
+});
+
+describe('download links across a restart (embedded mode, no INTAKE_LINK_SECRET)', () => {
+  let r: IntakeHarness;
+  beforeAll(async () => {
+    r = await startIntake({ generatedLinkSecret: true });
+  }, 60_000);
+  afterAll(() => r?.stop());
+
+  const gateway: Caller = { kind: 'system', subjectId: 'gateway', firmId: '', scopes: [] };
+  const downloadWith = async (linkToken: string) => {
+    const parts = [];
+    for await (const message of r.client.downloadDossierZip({ linkToken }, { caller: gateway })) parts.push(message);
+    return parts;
+  };
+
+  it('a link e-mailed before a restart still downloads after it; a link signed with another secret is refused', async () => {
+    await r.client.requestDownloadLink({ dossierId: r.dossierId }, { caller: r.admin });
+    const { rows } = await r.service.db.query<{ payload: Uint8Array }>(
+      "SELECT payload FROM outbox WHERE type LIKE '%DownloadLinkRequested'",
+    );
+    const { link } = unpackPayload(decodeEnvelope(new Uint8Array(rows[0].payload))) as unknown as { link: string };
+    const token = link.replace('https://kantoor.example/v1/document-downloads/', '');
+
+    await r.restart();
+    const parts = await downloadWith(token);
+    expect(parts[0].part).toMatchObject({ case: 'info', value: { contentType: 'application/zip' } });
+
+    const secrets = path.join(r.dataDir, 'document-intake', 'secrets');
+    expect(statSync(secrets).mode & 0o777).toBe(0o700);
+    expect(statSync(path.join(secrets, 'intake_link_secret')).mode & 0o777).toBe(0o600);
+
+    const foreign = new DownloadLinks('another secret, from another installation').sign({
+      firmId: r.admin.firmId,
+      dossierId: r.dossierId,
+      staffId: r.admin.subjectId,
+      expiresAt: new Date(Date.now() + 3600_000),
+      markProcessed: false,
+    });
+    await expect(downloadWith(foreign)).rejects.toMatchObject({ reason: 'invalid_link' });
   });
 });
 

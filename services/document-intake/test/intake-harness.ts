@@ -26,12 +26,16 @@ export interface IntakeHarness {
   otherDossierId: string;
   enterpriseNumber: string;
   intakeDomain: string;
+  /** the platform's data folder (generated secrets) */
+  dataDir: string;
+  /** stops the service and starts it again on the same platform (the databases are in memory: only the data folder stays) */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
 let seed = 4200;
 
-export async function startIntake(): Promise<IntakeHarness> {
+export async function startIntake(options: { generatedLinkSecret?: boolean } = {}): Promise<IntakeHarness> {
   const transport = new InProcessTransport();
   const folder = await temporaryFolder('kantoor-intake-');
   const platform = embeddedPlatform({ dataDir: folder.path, inMemory: true, transport, logLevel: 'silent' });
@@ -69,23 +73,27 @@ export async function startIntake(): Promise<IntakeHarness> {
     .catch(() => undefined);
 
   let smtpPort = 0;
-  const service = await startService(
-    createDocumentIntakeService({
-      directory: directoryOver(fx.directory),
-      settings: {
-        INTAKE_SMTP_HOST: '127.0.0.1',
-        INTAKE_LINK_SECRET: 'x'.repeat(40),
-        INTAKE_PUBLIC_URL: 'https://kantoor.example',
-      },
-      onSmtpListening: (port) => (smtpPort = port),
-    }),
-    platform,
-    { host: '127.0.0.1', port: 0 },
-  );
-  const client = createServiceClient(DocumentIntakeService, `127.0.0.1:${service.port}`, { timeoutMs: 30_000 });
+  const start = () =>
+    startService(
+      createDocumentIntakeService({
+        directory: directoryOver(fx.directory),
+        settings: {
+          INTAKE_SMTP_HOST: '127.0.0.1',
+          INTAKE_LINK_SECRET: options.generatedLinkSecret ? undefined : 'x'.repeat(40),
+          INTAKE_PUBLIC_URL: 'https://kantoor.example',
+        },
+        onSmtpListening: (port) => (smtpPort = port),
+      }),
+      platform,
+      { host: '127.0.0.1', port: 0 },
+    );
+  const connect = (running: RunningService) =>
+    createServiceClient(DocumentIntakeService, `127.0.0.1:${running.port}`, { timeoutMs: 30_000 });
+  const service = await start();
+  const client = connect(service);
   // the firm was registered before the service subscribed: it becomes known through a staff member's call
   await client.listDocuments({ dossierId }, { caller: admin });
-  return {
+  const harness: IntakeHarness = {
     fx,
     service,
     client,
@@ -97,12 +105,21 @@ export async function startIntake(): Promise<IntakeHarness> {
     otherDossierId,
     enterpriseNumber,
     intakeDomain,
+    dataDir: folder.path,
+    async restart() {
+      harness.client.close();
+      await harness.service.stop();
+      harness.service = await start();
+      harness.client = connect(harness.service);
+      harness.smtpPort = smtpPort;
+    },
     async stop() {
-      client.close();
-      await service.stop();
+      harness.client.close();
+      await harness.service.stop();
       await fx.stop();
       await transport.close();
       await folder.remove();
     },
   };
+  return harness;
 }

@@ -37,7 +37,7 @@ export function createNotificationService(options: NotificationOptions = {}): Se
     async build({ db, logger, platform, objectStore }) {
       const config = { ...readNotificationConfig(), ...options.settings };
       const directoryAddress = options.settings?.DIRECTORY_ADDRESS ?? process.env.DIRECTORY_ADDRESS;
-      const box = await loadSecretBox({ configured: config.NOTIFICATION_SECRET_KEY, mode: platform.mode, objectStore });
+      const box = await loadSecretBox({ configured: config.NOTIFICATION_SECRET_KEY, platform, objectStore });
       const recipients =
         options.recipients ?? (directoryAddress ? directoryDossierRecipients(directoryAddress) : undefined);
       const sender =

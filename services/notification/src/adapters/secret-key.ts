@@ -1,30 +1,34 @@
-import { failedPrecondition } from '@kantoor/errors';
 import type { ObjectStore } from '@kantoor/object-storage';
+import { serviceSecret, type Platform } from '@kantoor/service-runtime';
 import { SecretBox } from '../domain/secret-box';
 
-const KEY_OBJECT = 'keys/notification-secret-key';
+/** where versions before the owner-only secrets file kept the embedded key (readable by anyone the umask let in) */
+const LEGACY_KEY_OBJECT = 'keys/notification-secret-key';
 
 /**
- * The key that seals SMTP passwords and mail secrets. Cluster mode takes it from NOTIFICATION_SECRET_KEY (a
- * Kubernetes Secret); embedded mode, when none is set, generates one on the first start and keeps it in the
- * data folder (the service's object store folder), so that what was sealed stays readable after a restart.
+ * The key that seals SMTP passwords and mail secrets: NOTIFICATION_SECRET_KEY (a Kubernetes Secret) in cluster
+ * mode; in embedded mode, when none is set, generated once and kept in the data folder (see serviceSecret). A key
+ * an earlier version kept in the object store is adopted, so what it sealed stays readable, and then removed.
  */
 export async function loadSecretBox(options: {
   configured?: string;
-  mode: 'embedded' | 'cluster';
+  platform: Platform;
   objectStore: () => Promise<ObjectStore>;
 }): Promise<SecretBox> {
-  if (options.configured) return SecretBox.fromSetting(options.configured);
-  if (options.mode === 'cluster') {
-    throw failedPrecondition('NOTIFICATION_SECRET_KEY is required in cluster mode', { reason: 'secret_key_missing' });
-  }
-  const store = await options.objectStore();
-  if (await store.stat(KEY_OBJECT)) {
-    const chunks: Buffer[] = [];
-    for await (const chunk of await store.get(KEY_OBJECT)) chunks.push(Buffer.from(chunk as Buffer));
-    return SecretBox.fromSetting(Buffer.concat(chunks).toString('utf8').trim());
-  }
-  const key = SecretBox.generateKey();
-  await store.put(KEY_OBJECT, Buffer.from(key), { contentType: 'text/plain' });
+  const legacy = options.configured || options.platform.mode === 'cluster' ? undefined : await options.objectStore();
+  const key = await serviceSecret(options.platform, {
+    service: 'notification',
+    setting: 'NOTIFICATION_SECRET_KEY',
+    configured: options.configured,
+    generate: async () => (legacy && (await readLegacyKey(legacy))) || SecretBox.generateKey(),
+  });
+  if (legacy && (await legacy.stat(LEGACY_KEY_OBJECT))) await legacy.delete(LEGACY_KEY_OBJECT);
   return SecretBox.fromSetting(key);
+}
+
+async function readLegacyKey(store: ObjectStore): Promise<string | undefined> {
+  if (!(await store.stat(LEGACY_KEY_OBJECT))) return undefined;
+  const chunks: Buffer[] = [];
+  for await (const chunk of await store.get(LEGACY_KEY_OBJECT)) chunks.push(Buffer.from(chunk as Buffer));
+  return Buffer.concat(chunks).toString('utf8').trim();
 }
