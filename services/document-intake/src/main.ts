@@ -55,7 +55,7 @@ export function createDocumentIntakeService(options: DocumentIntakeOptions = {})
         }
       };
       const actions = new DocumentActions(intake, guard);
-      const handOver = new HandOver(intake, guard, actions, new DownloadLinks(secret), {
+      const handOver = new HandOver(intake, guard, actions, new DownloadLinks(secret), directory.dossierLabel, {
         publicUrl: config.INTAKE_PUBLIC_URL,
         linkTtlHours: config.INTAKE_LINK_TTL_HOURS,
       });

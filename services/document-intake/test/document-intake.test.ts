@@ -327,7 +327,7 @@ describe('hand-over to the accountant', () => {
     expect(purchase.notSent).toBeGreaterThan(0);
   });
 
-  it('e-mails a signed download link to the staff member and the link downloads', async () => {
+  it('e-mails a signed download link, naming the dossier, to the staff member and the link downloads', async () => {
     const answer = await h.client.requestDownloadLink({ dossierId: h.dossierId }, { caller: h.admin });
     expect(answer.recipientEmail).toBe(h.admin.email);
     const { rows } = await h.service.db.query<{ payload: Uint8Array }>(
@@ -338,7 +338,13 @@ describe('hand-over to the accountant', () => {
       recipientEmail: string;
       staffId: string;
     };
-    expect(event).toMatchObject({ recipientEmail: h.admin.email, staffId: h.admin.subjectId });
+    // the harness's dossier: its code is its enterprise number, which it got by default
+    expect(event).toMatchObject({
+      recipientEmail: h.admin.email,
+      staffId: h.admin.subjectId,
+      dossierName: `Bakkerij ${h.enterpriseNumber}`,
+      dossierCode: h.enterpriseNumber,
+    });
     const token = event.link.replace('https://kantoor.example/v1/document-downloads/', '');
     const gateway: Caller = { kind: 'system', subjectId: 'gateway', firmId: '', scopes: [] };
     const parts = [];

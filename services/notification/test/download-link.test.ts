@@ -21,7 +21,7 @@ describe('notification: the download link a staff member asked for in document i
   });
   afterAll(() => h.stop());
 
-  test('arrives once, in the firm language, with the signed link and its expiry', async () => {
+  test('arrives once, in the firm language, naming the dossier, with the signed link and its expiry', async () => {
     const link = `https://kantoor.example/v1/document-downloads/${randomUUID()}.signature`;
     const event = {
       firmId,
@@ -31,12 +31,14 @@ describe('notification: the download link a staff member asked for in document i
       link,
       expiresAt: timestampFromDate(new Date('2030-03-01T10:00:00Z')),
       documentCount: 12,
+      dossierName: 'Bakkerij Janssens',
+      dossierCode: 'JANS-01',
     };
     await deliverEvent(h.transport, 'document-intake', DownloadLinkRequestedSchema, event);
     const [mail] = await mailsIn(h.sink, 1);
     expect(mail.envelopeTo).toEqual(['els@peeters.example']);
-    expect(mail.subject).toMatch(/downloaden/);
-    expect(mail.text).toContain('12 te verwerken documenten');
+    expect(mail.subject).toBe('Documenten van Bakkerij Janssens (JANS-01) klaar om te downloaden');
+    expect(mail.text).toContain('12 te verwerken documenten van Bakkerij Janssens (JANS-01) staan klaar');
     expect(mail.text).toContain(link);
     expect(mail.text).toContain('1 maart 2030');
     // the link is a credential: it is not kept readable in the delivery log's data

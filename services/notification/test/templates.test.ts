@@ -56,6 +56,21 @@ describe('mail templates', () => {
     expect(mail.text).toContain('- Bakkerij Wim — invoice 12 has no VAT code\n- Garage Jan — unknown supplier');
   });
 
+  test.each([
+    [
+      'nl',
+      'Documenten van Bakkerij <Wim> (BW-7) klaar om te downloaden',
+      '12 te verwerken documenten van Bakkerij <Wim> (BW-7)',
+    ],
+    ['fr', 'Documents de Bakkerij <Wim> (BW-7) prêts à télécharger', '12 documents à traiter de Bakkerij <Wim> (BW-7)'],
+    ['en', 'Documents of Bakkerij <Wim> (BW-7) ready to download', '12 documents to process of Bakkerij <Wim> (BW-7)'],
+  ] as const)('the download-link mail in %s names the dossier by name and code', (language, subject, line) => {
+    const mail = renderMail('download_link', language, { ...sample, dossierCode: 'BW-7' }, { name: 'F' });
+    expect(mail.subject).toBe(subject);
+    expect(mail.text).toContain(line);
+    expect(mail.html).toContain('Bakkerij &lt;Wim&gt; (BW-7)');
+  });
+
   test('a link that is not a web link is never made clickable', () => {
     const mail = renderMail('download_link', 'en', { ...sample, downloadUrl: 'javascript:alert(1)' }, { name: 'F' });
     expect(mail.html).not.toContain('javascript:');

@@ -1,6 +1,6 @@
 /**
- * What document-intake asks the directory: the access facts of each call naming a dossier, and, for the SMTP
- * endpoint, which dossier an intake address belongs to (firm intake domain + enterprise number) and its
+ * What document-intake asks the directory: the access facts of each call naming a dossier, a dossier's name and
+ * code (for the download-link mail), and, for the SMTP endpoint, which dossier an intake address belongs to (firm intake domain + enterprise number) and its
  * sender whitelist.
  */
 import { checkAccess } from '@kantoor/access-policy';
@@ -9,7 +9,7 @@ import { unavailable } from '@kantoor/errors';
 import { createServiceClient, systemCaller, type ServiceClient } from '@kantoor/grpc';
 import { DirectoryService } from '@kantoor/proto/kantoor/directory/v1/directory_pb';
 import type { MailboxName } from '../data-access/document-repository';
-import type { AccessGuard } from '../domain/ports';
+import type { AccessGuard, DossierLabels } from '../domain/ports';
 
 const SELF = 'document-intake';
 
@@ -23,6 +23,7 @@ export interface IntakeAddress {
 
 export interface Directory {
   guard: AccessGuard;
+  dossierLabel: DossierLabels;
   /** undefined when no active dossier has this address */
   resolveIntakeAddress(address: string, firmIds: string[]): Promise<IntakeAddress | undefined>;
   close(): void;
@@ -42,6 +43,10 @@ export function directoryOver(client: ServiceClient<typeof DirectoryService>): D
   return {
     guard: async (actor, permission, dossierId) => {
       await checkAccess(fetchFacts, actor, permission, dossierId);
+    },
+    async dossierLabel(firmId, dossierId) {
+      const { dossier } = await client.getDossier({ dossierId }, { caller: systemCaller(SELF, firmId) });
+      return { name: dossier?.name ?? '', code: dossier?.code ?? '' };
     },
     async resolveIntakeAddress(address, firmIds) {
       const match = /^([^@.]+)(?:\.(purchase|sales|misc))?@(.+)$/i.exec(address.trim().toLowerCase());
@@ -78,6 +83,9 @@ export const withoutDirectory: Directory = {
   guard: async (actor) => {
     if (actor.kind !== 'system')
       throw unavailable('The directory is not configured (DIRECTORY_ADDRESS).', { reason: 'directory_unavailable' });
+  },
+  dossierLabel: async () => {
+    throw unavailable('The directory is not configured (DIRECTORY_ADDRESS).', { reason: 'directory_unavailable' });
   },
   resolveIntakeAddress: async () => undefined,
   close: () => undefined,

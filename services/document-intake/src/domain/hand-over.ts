@@ -8,7 +8,7 @@ import { DownloadLinkRequestedSchema } from '@kantoor/proto/kantoor/document_int
 import { layoutFolder, MAILBOX_ORDER, ZipPaths } from '@kantoor/zip-layout';
 import { countsPerMailbox, documentsToProcess, type DocumentRow } from '../data-access/document-repository';
 import { isAccountant, type DocumentActions } from './document-actions';
-import type { AccessGuard, Actor } from './ports';
+import type { AccessGuard, Actor, DossierLabels } from './ports';
 import { MAILBOXES, type IntakeStore } from './receive-document';
 
 export interface ZipEntry {
@@ -98,6 +98,7 @@ export class HandOver {
     private readonly guard: AccessGuard,
     private readonly actions: DocumentActions,
     private readonly links: DownloadLinks,
+    private readonly dossierLabel: DossierLabels,
     private readonly settings: { publicUrl: string; linkTtlHours: number },
   ) {}
 
@@ -193,6 +194,7 @@ export class HandOver {
       markProcessed,
     });
     const count = (await documentsToProcess(this.intake.db, dossierId)).length;
+    const dossier = await this.dossierLabel(actor.firmId, dossierId);
     await this.intake.db.transaction((tx) =>
       appendEvent(tx, {
         source: 'document-intake',
@@ -208,6 +210,8 @@ export class HandOver {
             link: `${this.settings.publicUrl.replace(/\/$/, '')}/v1/document-downloads/${token}`,
             expiresAt: timestampFromDate(expiresAt),
             documentCount: count,
+            dossierName: dossier.name,
+            dossierCode: dossier.code,
           },
         },
       }),

@@ -9,3 +9,6 @@ export type AccessGuard = (
   permission: 'document:read' | 'document:write' | 'document:process',
   dossierId: string,
 ) => Promise<void>;
+
+/** A dossier's name and code as the firm's staff know it. */
+export type DossierLabels = (firmId: string, dossierId: string) => Promise<{ name: string; code: string }>;

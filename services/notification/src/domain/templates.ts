@@ -74,6 +74,9 @@ const problems = (data: Data): string[] =>
   (Array.isArray(data.problems) ? (data.problems as Data[]) : []).map((problem) =>
     [text(problem, 'dossierName'), text(problem, 'description')].filter(Boolean).join(' — '),
   );
+/** `Bakkerij Janssens (0123456789)`: staff tell dossiers apart by their code, as names may repeat in a firm */
+const dossier = (data: Data): string =>
+  [text(data, 'dossierName'), data.dossierCode ? `(${text(data, 'dossierCode')})` : ''].filter(Boolean).join(' ');
 const optional = (condition: unknown, ...blocks: Block[]): Block[] => (condition ? blocks : []);
 
 const TEMPLATES: Record<MessageKind, Record<Language, Template>> = {
@@ -320,30 +323,30 @@ const TEMPLATES: Record<MessageKind, Record<Language, Template>> = {
   },
   download_link: {
     nl: (d, _firm, f) => ({
-      subject: `Documenten van ${text(d, 'dossierName')} klaar om te downloaden`,
+      subject: `Documenten van ${dossier(d)} klaar om te downloaden`,
       blocks: [
         {
-          p: `${text(d, 'documentCount')} te verwerken documenten van ${text(d, 'dossierName')} staan klaar in één zip-bestand.`,
+          p: `${text(d, 'documentCount')} te verwerken documenten van ${dossier(d)} staan klaar in één zip-bestand.`,
         },
         { button: { label: 'Documenten downloaden', url: text(d, 'downloadUrl') } },
         { p: `Deze link is geldig tot ${f.date(d.expiresAt)}.` },
       ],
     }),
     fr: (d, _firm, f) => ({
-      subject: `Documents de ${text(d, 'dossierName')} prêts à télécharger`,
+      subject: `Documents de ${dossier(d)} prêts à télécharger`,
       blocks: [
         {
-          p: `${text(d, 'documentCount')} documents à traiter de ${text(d, 'dossierName')} sont prêts dans un fichier zip.`,
+          p: `${text(d, 'documentCount')} documents à traiter de ${dossier(d)} sont prêts dans un fichier zip.`,
         },
         { button: { label: 'Télécharger les documents', url: text(d, 'downloadUrl') } },
         { p: `Ce lien est valable jusqu'au ${f.date(d.expiresAt)}.` },
       ],
     }),
     en: (d, _firm, f) => ({
-      subject: `Documents of ${text(d, 'dossierName')} ready to download`,
+      subject: `Documents of ${dossier(d)} ready to download`,
       blocks: [
         {
-          p: `${text(d, 'documentCount')} documents to process of ${text(d, 'dossierName')} are ready in one zip file.`,
+          p: `${text(d, 'documentCount')} documents to process of ${dossier(d)} are ready in one zip file.`,
         },
         { button: { label: 'Download documents', url: text(d, 'downloadUrl') } },
         { p: `This link is valid until ${f.date(d.expiresAt)}.` },

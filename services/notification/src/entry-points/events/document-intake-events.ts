@@ -24,6 +24,8 @@ export function documentIntakeEventHandlers(context: IntentContext): EventHandle
           to: { email: payload.recipientEmail },
           languages: [firm?.language],
           data: {
+            dossierName: payload.dossierName,
+            dossierCode: payload.dossierCode,
             documentCount: payload.documentCount,
             expiresAt: payload.expiresAt ? timestampDate(payload.expiresAt).toISOString() : undefined,
           },
