@@ -55,6 +55,12 @@ function start(dataDir) {
   });
 }
 
+/** user + system CPU seconds of a process, all threads (Linux /proc). */
+function cpuSeconds(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+}
+
 function stop(child) {
   const begun = process.hrtime.bigint();
   return new Promise((resolve) => {
@@ -78,12 +84,14 @@ async function main() {
       body: JSON.stringify({ email: demo.email, password: demo.password }),
     });
     const { accessToken } = await login.json();
+    const cpuBefore = cpuSeconds(again.child.pid);
     const load = await autocannon({
       url: `http://127.0.0.1:${PORT}/v1/firm`,
       connections: 50,
       duration: DURATION,
       headers: { authorization: `Bearer ${accessToken}` },
     });
+    const cpuUsed = cpuSeconds(again.child.pid) - cpuBefore;
     const restartStop = await stop(again.child);
     const figures = {
       freshStartSeconds: Number(fresh.seconds.toFixed(2)),
@@ -95,6 +103,8 @@ async function main() {
       requestsPerSecond: Math.round(load.requests.average),
       p50Ms: load.latency.p50,
       p99Ms: load.latency.p99,
+      // CPU time of the platform process (all its threads) per request: what the machine's load cannot hide
+      platformCpuMsPerRequest: Number(((cpuUsed * 1000) / load.requests.total).toFixed(3)),
       non2xx: load.non2xx,
       errors: load.errors,
     };

@@ -38,9 +38,9 @@ export async function mailsTo(
   url: string,
   token: string,
   address: string,
-): Promise<Array<{ subject: string; messageId: string }>> {
+): Promise<Array<{ id: string; subject: string; messageId: string }>> {
   const { body } = await call(url, token, 'GET', '/v1/mailbox/messages');
-  return (body.items as Array<{ to: string[]; subject: string; messageId: string }>).filter((mail) =>
+  return (body.items as Array<{ id: string; to: string[]; subject: string; messageId: string }>).filter((mail) =>
     mail.to.includes(address),
   );
 }

@@ -1,4 +1,5 @@
 import { startEmbeddedPlatform, type EmbeddedPlatform } from '@kantoor/embedded';
+import { decodeEnvelope, type EventRecord, type Subscription } from '@kantoor/events';
 import { eventually, temporaryFolder } from '@kantoor/testing';
 import { call, login, mailsTo } from './helpers';
 
@@ -6,6 +7,9 @@ describe('the embedded platform end to end: gateway → gRPC → outbox → even
   let platform: EmbeddedPlatform;
   let folder: { path: string; remove(): Promise<void> };
   let token: string;
+  // every directory event as the relay published it, seen by a consumer group of the test's own
+  const published: EventRecord[] = [];
+  let observer: Subscription;
 
   beforeAll(async () => {
     folder = await temporaryFolder();
@@ -17,19 +21,25 @@ describe('the embedded platform end to end: gateway → gRPC → outbox → even
       logLevel: 'silent',
       inMemory: true,
     });
+    observer = await platform.transport.subscribe({
+      groupId: 'e2e-observer',
+      topics: ['kantoor.directory.v1'],
+      handler: async (record) => void published.push(record),
+    });
     token = await login(platform.url, platform.demo.email, platform.demo.password);
   }, 90_000);
   afterAll(async () => {
+    await observer?.stop();
     await platform?.stop();
     await folder?.remove();
   });
 
-  const notificationsFor = async (address: string) =>
-    (
-      await platform.services
-        .get('notification')!
-        .db.query(`SELECT id FROM notification WHERE recipient = $1`, [address])
-    ).rows;
+  const notificationsFor = async (address: string) => {
+    const { body } = await call(platform.url, token, 'GET', '/v1/notifications/deliveries?pageSize=200');
+    return (body.items as Array<{ recipient: string }>).filter((delivery) => delivery.recipient === address);
+  };
+  const staffInvited = () =>
+    published.filter((record) => decodeEnvelope(record.value).type === 'kantoor.directory.v1.StaffInvited');
 
   test('an admin invites a colleague through the gateway and exactly one activation mail is sent', async () => {
     const invited = await call(platform.url, token, 'POST', '/v1/staff', {
@@ -63,13 +73,8 @@ describe('the embedded platform end to end: gateway → gRPC → outbox → even
     );
 
     // deliver the directory's StaffInvited record again, exactly as the relay published it
-    const directory = platform.services.get('directory')!;
-    const { rows } = await directory.db.query(
-      `SELECT topic, key, payload, headers FROM outbox WHERE type = 'kantoor.directory.v1.StaffInvited' ORDER BY position DESC LIMIT 1`,
-    );
-    await platform.transport.publish([
-      { topic: rows[0].topic, key: rows[0].key, value: rows[0].payload, headers: rows[0].headers },
-    ]);
+    const invitation = staffInvited().at(-1)!;
+    await platform.transport.publish([invitation]);
 
     expect(await notificationsFor('jan@demo.example')).toHaveLength(1);
     await new Promise((resolve) => setTimeout(resolve, 300));
@@ -77,8 +82,7 @@ describe('the embedded platform end to end: gateway → gRPC → outbox → even
   });
 
   test('a refusal reaches the caller as problem+json and changes nothing', async () => {
-    const before = (await platform.services.get('directory')!.db.query(`SELECT count(*)::int AS n FROM outbox`)).rows[0]
-      .n;
+    const before = staffInvited().length;
     const duplicate = await call(platform.url, token, 'POST', '/v1/staff', {
       name: 'Els Again',
       email: 'ELS@demo.example',
@@ -87,9 +91,28 @@ describe('the embedded platform end to end: gateway → gRPC → outbox → even
     expect(duplicate.status).toBe(409);
     expect(duplicate.type).toContain('application/problem+json');
     expect(duplicate.body).toMatchObject({ type: expect.stringMatching(/duplicate-email$/), status: 409 });
-    const after = (await platform.services.get('directory')!.db.query(`SELECT count(*)::int AS n FROM outbox`)).rows[0]
-      .n;
-    expect(after).toBe(before);
+    // the relay publishes in outbox order: once a later invitation is seen, a refused one would have been too
+    await call(platform.url, token, 'POST', '/v1/staff', {
+      name: 'Piet Claes',
+      email: 'piet@demo.example',
+      role: 'support',
+    });
+    await eventually(
+      async () => staffInvited().length,
+      (count) => count > before,
+      10_000,
+    );
+    expect(staffInvited()).toHaveLength(before + 1); // Piet's, and no second one for Els
+    expect(await notificationsFor('els@demo.example')).toHaveLength(1);
+  });
+
+  test("the gateway's /metrics shows every service thread's metrics, each family once", async () => {
+    const text = await (await fetch(`${platform.url}/metrics`)).text();
+    for (const service of ['directory', 'notification', 'archive', 'document-intake'])
+      expect(text).toContain(`service_name="${service}"`);
+    expect(text).toMatch(/^kantoor_events_published_total\{[^}]*service_name="directory"[^}]*\} [1-9]/m);
+    const types = text.split('\n').filter((line) => line.startsWith('# TYPE '));
+    expect(new Set(types).size).toBe(types.length);
   });
 
   test('without a token the gateway refuses before any service is called', async () => {

@@ -1,3 +1,9 @@
-export { startEmbeddedServices, type DemoLogin, type EmbeddedOptions, type EmbeddedServices } from './start-embedded';
+export {
+  startEmbeddedServices,
+  type DemoLogin,
+  type EmbeddedOptions,
+  type EmbeddedServices,
+  type ServiceThread,
+} from './start-embedded';
 export { startEmbeddedPlatform, type EmbeddedPlatform, type PlatformOptions } from './start-platform';
-export { platformServices } from './platform-services';
+export { PLATFORM_SERVICES } from './service-list';

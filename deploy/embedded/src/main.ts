@@ -43,6 +43,8 @@ async function main(): Promise<void> {
     smtpSinkPort: config.SMTP_SINK_PORT,
     intakeSmtpPort: config.INTAKE_SMTP_PORT,
     logLevel: config.LOG_LEVEL,
+    // no half a platform: a service that dies takes the rest down, with an exit code that says so
+    onServiceFailure: (service) => void lifecycle.shutdown(`the ${service} service failed`).then(() => process.exit(1)),
   });
   lifecycle.onShutdown('platform', () => platform.stop());
   lifecycle.setReady(true);

@@ -16,8 +16,14 @@ export interface PlatformWiring {
   intakeSmtpPort?: number;
 }
 
-/** Every service of the platform with its loopback port offset in embedded mode (base port + offset). */
-export function platformServices(wiring: PlatformWiring): Array<{ definition: ServiceDefinition; offset: number }> {
+/** The definition of the service `name`, wired for embedded mode. */
+export function platformService(name: string, wiring: PlatformWiring): ServiceDefinition {
+  const definition = platformServices(wiring).find((service) => service.name === name);
+  if (!definition) throw new Error(`no service named ${name}`);
+  return definition;
+}
+
+function platformServices(wiring: PlatformWiring): ServiceDefinition[] {
   const notification = createNotificationService({
     settings: {
       ...(wiring.smtp && { NOTIFICATION_SMTP_HOST: wiring.smtp.host, NOTIFICATION_SMTP_PORT: wiring.smtp.port }),
@@ -43,12 +49,12 @@ export function platformServices(wiring: PlatformWiring): Array<{ definition: Se
     },
   });
   return [
-    { definition: directoryService, offset: 0 },
-    { definition: documentIntake, offset: 1 },
-    { definition: archive, offset: 2 },
-    { definition: invoicingService, offset: 3 },
-    { definition: backupService, offset: 4 },
-    { definition: accountingConnectorService, offset: 5 },
-    { definition: notification, offset: 6 },
+    directoryService,
+    documentIntake,
+    archive,
+    invoicingService,
+    backupService,
+    accountingConnectorService,
+    notification,
   ];
 }

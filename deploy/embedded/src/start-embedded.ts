@@ -1,12 +1,14 @@
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { InProcessTransport } from '@kantoor/events';
+import { MessageChannel, Worker } from 'node:worker_threads';
+import { InProcessTransport, serveThreadTransport } from '@kantoor/events';
 import { createServiceClient, systemCaller } from '@kantoor/grpc';
 import { createLogger, type Logger } from '@kantoor/logging';
 import { DirectoryService } from '@kantoor/proto/kantoor/directory/v1/directory_pb';
-import { embeddedPlatform, startService, type RunningService } from '@kantoor/service-runtime';
-import { platformServices } from './platform-services';
+import { addMetricsSource } from '@kantoor/telemetry';
+import { PLATFORM_SERVICES } from './service-list';
+import type { ServiceWorkerData, WorkerCommand, WorkerReport } from './service-worker';
 
 export interface EmbeddedOptions {
   dataDir: string;
@@ -20,11 +22,24 @@ export interface EmbeddedOptions {
   smtp?: { host: string; port: number };
   /** the e-mail intake's SMTP port (0: off) */
   intakeSmtpPort?: number;
+  /** a service thread ended on its own (crashed): the platform cannot go on without it */
+  onServiceFailure?: (service: string, error: Error) => void;
+}
+
+/** A service running in a worker thread of its own. */
+export interface ServiceThread {
+  name: string;
+  port: number;
+  /** readiness off: its health answers NOT_SERVING */
+  drain(): void;
+  /** stops the service (requests, consumers, relay, database) and ends its thread */
+  stop(): Promise<void>;
 }
 
 export interface EmbeddedServices {
-  services: Map<string, RunningService>;
+  services: Map<string, ServiceThread>;
   addresses: Record<string, string>;
+  /** the process's event hub: every service thread publishes and subscribes through it */
   transport: InProcessTransport;
   demo: DemoLogin;
   stop(): Promise<void>;
@@ -36,38 +51,70 @@ export interface DemoLogin {
   password: string;
 }
 
+/** Where the built worker script is, also when this module runs from its TypeScript source (tests). */
+const WORKER_SCRIPT = path.join(__dirname, '..', 'dist', 'service-worker.js');
+const STOP_TIMEOUT_MS = 15_000;
+
 /**
- * Every service in this process: each with its own PGlite database under the data folder and its own gRPC
- * server on a loopback port, all sharing one in-process event transport.
+ * Every service of the platform in this process, each in a worker thread of its own with its own PGlite
+ * database under the data folder and its own gRPC server on a loopback port; their events meet in one
+ * in-process hub in this thread. The directory starts first (the others ask it for access facts), then the
+ * rest at once: their databases open in parallel on the machine's cores.
  */
 export async function startEmbeddedServices(options: EmbeddedOptions): Promise<EmbeddedServices> {
+  const logger = options.logger ?? createLogger({ service: 'embedded', level: options.logLevel ?? 'warn' });
   // closed until every service has subscribed: a relay publishing left-over outbox rows at start must not
   // deliver them before their consumers exist
-  const transport = new InProcessTransport({ startClosed: true });
-  const platform = embeddedPlatform({
-    dataDir: options.dataDir,
-    logLevel: options.logLevel,
-    transport,
-    inMemory: options.inMemory,
-  });
-  const services = new Map<string, RunningService>();
+  const transport = new InProcessTransport({ startClosed: true, logger });
+  const services = new Map<string, ServiceThread>();
+  const starting: Array<Promise<ServiceThread>> = [];
+  let stopping = false;
   const stopAll = async () => {
-    for (const service of [...services.values()].reverse()) service.drain();
-    for (const service of [...services.values()].reverse()) await service.stop();
+    stopping = true;
+    await Promise.allSettled(starting);
+    const running = [...services.values()].reverse();
+    for (const service of running) service.drain();
+    // the directory last: the others may still ask it while they finish their work in flight
+    await Promise.all(running.filter((service) => service.name !== 'directory').map((service) => service.stop()));
+    await services.get('directory')?.stop();
     await transport.close();
   };
+  const failed = (name: string, error: Error) => {
+    if (stopping) return;
+    logger.fatal({ err: error, service: name }, `the ${name} service stopped unexpectedly`);
+    options.onServiceFailure?.(name, error);
+  };
   try {
-    // sequential on purpose: PGlite runs on this one thread, so parallel opening gains nothing and
-    // interleaves the logs
-    const definitions = platformServices({
-      smtp: options.smtp,
-      intakeSmtpPort: options.intakeSmtpPort,
-      directoryAddress: () => `127.0.0.1:${services.get('directory')?.port}`,
-    });
-    for (const { definition, offset } of definitions) {
-      const port = options.basePort === 0 ? 0 : options.basePort + offset;
-      services.set(definition.name, await startService(definition, platform, { host: '127.0.0.1', port }));
-    }
+    const start = (name: string, offset: number, directoryAddress: string) => {
+      const started = startServiceThread({
+        service: name,
+        dataDir: options.dataDir,
+        inMemory: options.inMemory ?? false,
+        logLevel: options.logLevel ?? 'warn',
+        host: '127.0.0.1',
+        port: options.basePort === 0 ? 0 : options.basePort + offset,
+        smtp: options.smtp,
+        intakeSmtpPort: options.intakeSmtpPort,
+        directoryAddress,
+        transport,
+        onFailure: (error) => failed(name, error),
+      }).then((service) => (services.set(name, service), service));
+      starting.push(started);
+      return started;
+    };
+    const directory = await start('directory', 0, '');
+    const directoryAddress = `127.0.0.1:${directory.port}`;
+    const others = await Promise.allSettled(
+      PLATFORM_SERVICES.filter(({ name }) => name !== 'directory').map(({ name, offset }) =>
+        start(name, offset, directoryAddress),
+      ),
+    );
+    const refused = others.find((outcome) => outcome.status === 'rejected');
+    if (refused) throw refused.reason;
+    // the services in their declared order, as the addresses and the stop order use it
+    const ordered = new Map(PLATFORM_SERVICES.map(({ name }) => [name, services.get(name)!]));
+    services.clear();
+    for (const [name, service] of ordered) services.set(name, service);
     transport.open();
   } catch (error) {
     await stopAll();
@@ -78,6 +125,83 @@ export async function startEmbeddedServices(options: EmbeddedOptions): Promise<E
   );
   const demo = await seedDemoFirm(options.dataDir, addresses.directory, options.inMemory ?? false);
   return { services, addresses, transport, demo, stop: stopAll };
+}
+
+interface ThreadOptions extends Omit<ServiceWorkerData, 'events'> {
+  transport: InProcessTransport;
+  onFailure(error: Error): void;
+}
+
+/** Starts one service's worker thread and resolves once the service serves (or rejects with its reason). */
+function startServiceThread(options: ThreadOptions): Promise<ServiceThread> {
+  const { transport, onFailure, ...data } = options;
+  const events = new MessageChannel();
+  const hub = serveThreadTransport(transport, events.port1);
+  const worker = new Worker(WORKER_SCRIPT, {
+    workerData: { ...data, events: events.port2 } satisfies ServiceWorkerData,
+    transferList: [events.port2],
+    env: { ...process.env, KANTOOR_SERVICE: data.service },
+  });
+  const metrics = new Map<number, (text: string) => void>();
+  let nextMetrics = 1;
+  let stopped: Promise<void> | undefined;
+  let ended = false;
+  const send = (command: WorkerCommand) => ended || worker.postMessage(command);
+
+  return new Promise<ServiceThread>((resolve, reject) => {
+    let ready = false;
+    let removeMetrics = () => undefined as void;
+    const onStopped: Array<() => void> = [];
+    worker.on('message', (report: WorkerReport) => {
+      if (report.kind === 'ready') {
+        ready = true;
+        removeMetrics = addMetricsSource(
+          () =>
+            new Promise<string>((answer) => {
+              if (ended) return answer('');
+              const id = nextMetrics++;
+              metrics.set(id, answer);
+              send({ kind: 'metrics', id });
+            }),
+        );
+        resolve({
+          name: data.service,
+          port: report.port,
+          drain: () => send({ kind: 'drain' }),
+          stop: () =>
+            (stopped ??= new Promise<void>((done) => {
+              if (ended) return done();
+              onStopped.push(done);
+              const timer = setTimeout(() => void worker.terminate(), STOP_TIMEOUT_MS);
+              timer.unref();
+              send({ kind: 'stop' });
+            })),
+        });
+      } else if (report.kind === 'failed') {
+        reject(new Error(`${data.service} could not start: ${report.message}`));
+        void worker.terminate();
+      } else if (report.kind === 'metrics') {
+        metrics.get(report.id)?.(report.text);
+        metrics.delete(report.id);
+      } else if (report.kind === 'stopped') {
+        void worker.terminate();
+      }
+    });
+    worker.on('error', (error) => {
+      if (!ready) reject(error);
+      else if (!stopped) onFailure(error);
+    });
+    worker.on('exit', (code) => {
+      ended = true;
+      removeMetrics();
+      for (const answer of metrics.values()) answer('');
+      metrics.clear();
+      void hub.close();
+      if (!ready) reject(new Error(`${data.service} ended (exit code ${code}) before it served`));
+      else if (!stopped) onFailure(new Error(`${data.service} thread ended with exit code ${code}`));
+      for (const done of onStopped.splice(0)) done();
+    });
+  });
 }
 
 /**
@@ -117,5 +241,3 @@ async function seedDemoFirm(dataDir: string, directoryAddress: string, inMemory:
     directory.close();
   }
 }
-
-export { createLogger };

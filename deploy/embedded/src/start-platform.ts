@@ -18,6 +18,8 @@ export interface PlatformOptions {
   logLevel: string;
   /** databases in memory (tests) */
   inMemory?: boolean;
+  /** a service thread ended on its own: the platform cannot go on without it */
+  onServiceFailure?: (service: string, error: Error) => void;
 }
 
 export interface EmbeddedPlatform extends EmbeddedServices {
@@ -35,6 +37,13 @@ export async function startEmbeddedPlatform(options: PlatformOptions): Promise<E
     for (const cleanup of cleanups.reverse()) await cleanup();
   };
   try {
+    // the gateway's database opens in this thread while the services start in theirs
+    const gatewayDbOpening = options.inMemory
+      ? PgliteDatabase.open()
+      : mkdir(path.join(options.dataDir, 'gateway', 'pgdata'), { recursive: true }).then(() =>
+          PgliteDatabase.open(path.join(options.dataDir, 'gateway', 'pgdata')),
+        );
+    cleanups.push(async () => (await gatewayDbOpening.catch(() => undefined))?.close());
     const services = await startEmbeddedServices({
       dataDir: options.dataDir,
       basePort: options.grpcBasePort,
@@ -42,14 +51,10 @@ export async function startEmbeddedPlatform(options: PlatformOptions): Promise<E
       inMemory: options.inMemory,
       smtp: { host: '127.0.0.1', port: sink.port },
       intakeSmtpPort: options.intakeSmtpPort,
+      onServiceFailure: options.onServiceFailure,
     });
     cleanups.push(() => services.stop());
-    const gatewayDb = options.inMemory
-      ? await PgliteDatabase.open()
-      : await mkdir(path.join(options.dataDir, 'gateway', 'pgdata'), { recursive: true }).then(() =>
-          PgliteDatabase.open(path.join(options.dataDir, 'gateway', 'pgdata')),
-        );
-    cleanups.push(() => gatewayDb.close());
+    const gatewayDb = await gatewayDbOpening;
     let stopping = false;
     cleanups.push(async () => void (stopping = true));
     const gateway = await startGateway({

@@ -11,6 +11,8 @@ type PgliteModule = Pick<
 import type { Database, IsolationLevel, Queryable, QueryResult } from './database';
 import { PGLITE_PARSERS } from './type-parsers';
 
+const SHARED_BUFFERS = '16MB';
+
 /**
  * Embedded adapter over PGlite. PGlite is a single session: its own mutex serialises queries and
  * transactions, so a transaction here blocks every other query of this database until it ends. That is
@@ -42,6 +44,9 @@ export class PgliteDatabase implements Database {
       ...(dataDir ? { dataDir } : {}),
       ...(loadDataDir ? { loadDataDir } : {}),
       parsers: PGLITE_PARSERS,
+      // PostgreSQL's default 128 MB of shared buffers, once touched, stays in the WASM memory of every
+      // database; embedded mode opens eight. The operating system's file cache serves the rest.
+      startParams: [...PGlite.defaultStartParams, '-c', `shared_buffers=${SHARED_BUFFERS}`],
     });
     return new PgliteDatabase(db as unknown as PGlite, pglite);
   }

@@ -34,3 +34,4 @@ export {
   type RetryPolicy,
 } from './event-consumer';
 export type { EventLogger } from './event-logger';
+export { ThreadTransport, serveThreadTransport } from './thread-transport';

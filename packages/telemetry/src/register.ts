@@ -9,5 +9,7 @@ import { startTelemetry } from './start-telemetry';
 const metricsPort = Number(process.env.METRICS_PORT ?? 9464);
 startTelemetry({
   serviceName: process.env.OTEL_SERVICE_NAME ?? process.env.KANTOOR_SERVICE ?? 'kantoor',
-  prometheus: process.env.KANTOOR_MODE === 'cluster' && metricsPort > 0 ? { port: metricsPort } : false,
+  // cluster: a port of its own per pod (METRICS_PORT=0 turns it off); embedded: the gateway's /metrics serves
+  // the metrics of every thread of the process
+  prometheus: process.env.KANTOOR_MODE !== 'cluster' ? undefined : metricsPort > 0 ? { port: metricsPort } : false,
 });

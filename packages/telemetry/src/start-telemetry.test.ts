@@ -1,7 +1,7 @@
 import { createServer, request as httpRequest, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { context, propagation, trace } from '@opentelemetry/api';
-import { meter, metricsHandler, startTelemetry, tracer, type Telemetry } from './index';
+import { meter, mergePrometheusTexts, metricsHandler, startTelemetry, tracer, type Telemetry } from './index';
 
 const ENV_KEYS = [
   'OTEL_SDK_DISABLED',
@@ -153,5 +153,45 @@ describe('startTelemetry', () => {
     expect(() => startTelemetry({ serviceName: 'kantoor-test', prometheus: { port: 70000 } })).toThrow(
       expect.objectContaining({ kind: 'invalid_argument', reason: 'invalid_port' }),
     );
+  });
+});
+
+describe('metrics of several threads as one Prometheus text', () => {
+  test('a family named by several threads keeps one HELP and TYPE and the samples of all', () => {
+    const directory = [
+      '# HELP kantoor_events_published_total Events published',
+      '# TYPE kantoor_events_published_total counter',
+      'kantoor_events_published_total{service_name="directory"} 3',
+      '',
+      '# HELP target_info Target metadata',
+      '# TYPE target_info gauge',
+      'target_info{service_name="directory"} 1',
+    ].join('\n');
+    const archive = [
+      '# HELP target_info Target metadata',
+      '# TYPE target_info gauge',
+      'target_info{service_name="archive"} 1',
+      '# HELP kantoor_events_published_total Events published',
+      '# TYPE kantoor_events_published_total counter',
+      'kantoor_events_published_total{service_name="archive"} 5',
+    ].join('\n');
+    expect(mergePrometheusTexts([directory, archive, '# no registered metrics'])).toBe(
+      [
+        '# HELP kantoor_events_published_total Events published',
+        '# TYPE kantoor_events_published_total counter',
+        'kantoor_events_published_total{service_name="directory"} 3',
+        'kantoor_events_published_total{service_name="archive"} 5',
+        '',
+        '# HELP target_info Target metadata',
+        '# TYPE target_info gauge',
+        'target_info{service_name="directory"} 1',
+        'target_info{service_name="archive"} 1',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  test('nothing at all is said as such', () => {
+    expect(mergePrometheusTexts(['', '# no registered metrics'])).toBe('# no registered metrics\n');
   });
 });

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { context, metrics, propagation, trace, type Meter, type Tracer } from '@opentelemetry/api';
+import { context, diag, metrics, propagation, trace, type Meter, type Tracer } from '@opentelemetry/api';
 import {
   CompositePropagator,
   getBooleanFromEnv,
@@ -9,7 +9,7 @@ import {
   W3CTraceContextPropagator,
 } from '@opentelemetry/core';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
-import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
+import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { ExpressInstrumentation } from '@opentelemetry/instrumentation-express';
 import { GrpcInstrumentation } from '@opentelemetry/instrumentation-grpc';
@@ -41,6 +41,8 @@ export interface Telemetry {
   readonly enabled: boolean;
   /** writes the current metrics in Prometheus text format; absent when Prometheus is off */
   readonly prometheusHandler?: MetricsRequestHandler;
+  /** the current metrics in Prometheus text format, as the handler writes them; absent when Prometheus is off */
+  readonly prometheusText?: () => Promise<string>;
   /** the bound address once the own Prometheus port listens; rejects when it cannot (port taken) */
   readonly prometheusServer?: Promise<AddressInfo>;
   /** exports what is buffered, stops the Prometheus port and unregisters everything; safe to call twice */
@@ -68,9 +70,14 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
   if (options.prometheus) checkPort(options.prometheus.port);
 
   // the exporter's own server cannot bind port 0 and reports a taken port only to the silent diag logger
-  const prometheus = options.prometheus === false ? undefined : new PrometheusExporter({ preventServerStart: true });
+  // every sample names its service, so the embedded platform's threads can share one /metrics
+  const prometheus =
+    options.prometheus === false
+      ? undefined
+      : new PrometheusExporter({ preventServerStart: true, withResourceConstantLabels: SERVICE_LABEL });
+  const prometheusText = prometheus && (() => collectPrometheusText(prometheus));
   const prometheusHandler: MetricsRequestHandler | undefined =
-    prometheus && ((request, response) => prometheus.getMetricsRequestHandler(request, response));
+    prometheusText && ((request, response) => void writeMetrics(response, prometheusText));
   const metricReaders: NonNullable<NodeSDKConfiguration['metricReaders']> = prometheus ? [prometheus] : [];
   if (otlpEndpointConfigured('METRICS')) {
     metricReaders.push(
@@ -107,6 +114,7 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
   const telemetry: Telemetry = {
     enabled: true,
     prometheusHandler,
+    prometheusText,
     prometheusServer: server?.listening,
     shutdown: () =>
       (stopped ??= (async () => {
@@ -125,18 +133,83 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
   return telemetry;
 }
 
+const SERVICE_LABEL = /^service\.name$/;
+const metricsSources = new Set<() => Promise<string>>();
+
 /**
- * A `/metrics` handler for an http or express server of the caller's (the gateway in embedded mode). It reads
- * the started telemetry at request time, so it can be mounted before or after startTelemetry.
+ * Adds metrics kept elsewhere in this process (the worker threads of the embedded platform, each with its
+ * own providers) to what `metricsHandler()` serves; returns the function that removes them again.
+ */
+export function addMetricsSource(source: () => Promise<string>): () => void {
+  metricsSources.add(source);
+  return () => void metricsSources.delete(source);
+}
+
+/** This thread's metrics in Prometheus text format ('' when Prometheus is off here). */
+export async function prometheusText(): Promise<string> {
+  return (await current?.prometheusText?.()) ?? '';
+}
+
+/**
+ * A `/metrics` handler for an http or express server of the caller's (the gateway in embedded mode): this
+ * thread's metrics and those of every added source, one family each. It reads the started telemetry at
+ * request time, so it can be mounted before or after startTelemetry.
  */
 export function metricsHandler(): MetricsRequestHandler {
-  return (request, response) => {
-    const handler = current?.prometheusHandler;
-    if (handler) return handler(request, response);
+  return (_request, response) => {
+    const own = current?.prometheusText;
+    if (own || metricsSources.size > 0)
+      return void writeMetrics(response, async () =>
+        mergePrometheusTexts(await Promise.all([...(own ? [own] : []), ...metricsSources].map((source) => source()))),
+      );
     response.statusCode = 503;
     response.setHeader('content-type', 'text/plain; charset=utf-8');
     response.end('Prometheus metrics are not enabled in this process\n');
   };
+}
+
+async function collectPrometheusText(exporter: PrometheusExporter): Promise<string> {
+  const { resourceMetrics, errors } = await exporter.collect();
+  if (errors.length > 0) diag.error('metrics collection errors', ...errors);
+  return new PrometheusSerializer(undefined, false, SERVICE_LABEL).serialize(resourceMetrics);
+}
+
+async function writeMetrics(response: ServerResponse, text: () => Promise<string>): Promise<void> {
+  try {
+    const body = await text();
+    response.statusCode = 200;
+    response.setHeader('content-type', 'text/plain; version=0.0.4; charset=utf-8');
+    response.end(body);
+  } catch (error) {
+    response.statusCode = 500;
+    response.setHeader('content-type', 'text/plain; charset=utf-8');
+    response.end(`metrics could not be collected: ${(error as Error).message}\n`);
+  }
+}
+
+/**
+ * Several Prometheus texts as one: a family named in more than one keeps its first HELP and TYPE lines and
+ * gets the samples of all (they differ by their service_name label); comments without a family are dropped.
+ */
+export function mergePrometheusTexts(texts: string[]): string {
+  const families = new Map<string, { metadata: string[]; samples: string[] }>();
+  for (const text of texts) {
+    let family: { metadata: string[]; samples: string[] } | undefined;
+    for (const line of text.split('\n')) {
+      const meta = /^# (HELP|TYPE|UNIT) (\S+)/.exec(line);
+      if (meta) {
+        const name = meta[2];
+        const known = families.get(name);
+        family = known ?? { metadata: [], samples: [] };
+        if (!known) families.set(name, family);
+        if (!family.metadata.some((kept) => kept.startsWith(`# ${meta[1]} `))) family.metadata.push(line);
+      } else if (line.trim() !== '' && !line.startsWith('#')) {
+        family?.samples.push(line);
+      }
+    }
+  }
+  const blocks = [...families.values()].map(({ metadata, samples }) => [...metadata, ...samples].join('\n'));
+  return blocks.length > 0 ? `${blocks.join('\n\n')}\n` : '# no registered metrics\n';
 }
 
 export const meter = (name: string, version?: string): Meter => metrics.getMeter(name, version);
