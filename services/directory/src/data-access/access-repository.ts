@@ -60,17 +60,46 @@ export async function loadAccessFacts(
   termsVersion: string,
 ): Promise<AccessFacts | undefined> {
   if (!UUID.test(query.firmId) || (query.dossierId && !UUID.test(query.dossierId))) return undefined;
-  const person =
-    (query.subject.kind === 'staff' || query.subject.kind === 'portal_user') && UUID.test(query.subject.id);
-  const parameters = [query.firmId, person ? query.subject.kind : '', person ? query.subject.id : null];
   // firm-wide permissions (most requests) need no dossier: a small lookup by primary keys
   const { rows } = query.dossierId
-    ? await db.query<AccessRow>(DOSSIER_ACCESS_SQL, [...parameters, query.dossierId])
-    : await db.query<AccessRow>(FIRM_ACCESS_SQL, parameters);
+    ? await db.query<AccessRow>(DOSSIER_ACCESS_SQL, [...subjectParameters(query), query.dossierId])
+    : await db.query<AccessRow>(FIRM_ACCESS_SQL, subjectParameters(query));
+  return rows[0] && factsOfRow(rows[0], query, termsVersion);
+}
+
+const FIRM_WITH_ACCESS_SQL = `SELECT f.*, ${SUBJECT_COLUMNS}
+     FROM firm f ${SUBJECT_JOINS}
+     WHERE f.id = $1::uuid`;
+
+/** The firm-wide facts and the firm's own row in the same round trip (reading the firm itself). */
+export async function loadFirmWithAccessFacts<Firm>(
+  db: Queryable,
+  query: AccessFactsQuery,
+  termsVersion: string,
+): Promise<{ facts: AccessFacts; firm: Firm } | undefined> {
+  if (!UUID.test(query.firmId) || query.dossierId) return undefined;
+  const { rows } = await db.query<AccessRow & Firm>(FIRM_WITH_ACCESS_SQL, subjectParameters(query));
   const row = rows[0];
   if (!row) return undefined;
+  const firm = { ...row } as Record<string, unknown>;
+  for (const column of SUBJECT_ONLY_COLUMNS) delete firm[column];
+  return { facts: factsOfRow(row, query, termsVersion)!, firm: firm as Firm };
+}
+
+const SUBJECT_ONLY_COLUMNS = ['subject_status', 'subject_role', 'must_change_password', 'terms_version'];
+
+function isPerson(query: AccessFactsQuery): boolean {
+  return (query.subject.kind === 'staff' || query.subject.kind === 'portal_user') && UUID.test(query.subject.id);
+}
+
+function subjectParameters(query: AccessFactsQuery): unknown[] {
+  const person = isPerson(query);
+  return [query.firmId, person ? query.subject.kind : '', person ? query.subject.id : null];
+}
+
+function factsOfRow(row: AccessRow, query: AccessFactsQuery, termsVersion: string): AccessFacts | undefined {
   const facts: AccessFacts = { firm: { firmId: query.firmId, onlyAdminsAddClients: row.only_admins_add_clients } };
-  if (person) {
+  if (isPerson(query)) {
     facts.subject = { active: row.subject_status === 'active', role: row.subject_role ?? undefined };
     if (query.subject.kind === 'portal_user') {
       facts.subject.mustChangePassword = row.must_change_password === true;

@@ -4,7 +4,7 @@ import type { Caller } from '@kantoor/grpc';
 import { DossierAccessChangedSchema } from '@kantoor/proto/kantoor/directory/v1/events_pb';
 import { recordChange } from '../data-access/audit';
 import { findFirm, updateFirm, type ContactInfo, type FirmRow } from '../data-access/firm-repository';
-import { authorize } from './access';
+import { authorize, authorizeAndLoadFirm } from './access';
 import { publish } from './events';
 import { DOMAIN, LANGUAGES, Violations, cleanContact, type Language } from './validation';
 
@@ -21,8 +21,11 @@ export async function getFirm(db: Database, caller: Caller, firmId: string): Pro
   // nothing of one firm is ever visible to another: a foreign firm id is answered as not found
   if (caller.kind !== 'system' && caller.firmId !== firmId)
     throw notFound('Firm not found', { reason: 'firm_not_found' });
-  await authorize(db, caller, 'firm:read');
-  const firm = await findFirm(db, firmId);
+  // people reading their own firm (every page load): the access facts and the firm in one round trip
+  const firm =
+    caller.kind === 'system'
+      ? await findFirm(db, firmId)
+      : await authorizeAndLoadFirm<FirmRow>(db, caller, 'firm:read');
   if (!firm) throw notFound('Firm not found', { reason: 'firm_not_found' });
   return firm;
 }
