@@ -1,11 +1,6 @@
 import { invalidArgument } from '@kantoor/errors';
-import {
-  EncryptedPDFError,
-  PDFDocument,
-  concatTransformationMatrix,
-  popGraphicsState,
-  pushGraphicsState,
-} from 'pdf-lib';
+import { PDFDocument, concatTransformationMatrix, popGraphicsState, pushGraphicsState } from 'pdf-lib';
+import { PdfStructureError, readPdfStructure, type ReadAll, type ReadRange } from './pdf-structure';
 
 export type OriginalFormat = 'pdf' | 'jpeg' | 'xml';
 
@@ -48,15 +43,36 @@ export function checkFormat(fileName: string, head: Uint8Array): OriginalFormat 
   return format;
 }
 
-/** Loads a PDF to count its pages; encrypted and corrupt files are refused. */
-export async function inspectPdf(bytes: Uint8Array, fileName: string): Promise<{ pages: number }> {
-  const tail = Buffer.from(bytes.subarray(Math.max(0, bytes.length - 2048))).toString('latin1');
+/** A PDF where it is: its size, ranges of it, and the whole of it once more as a stream. */
+export interface PdfSource {
+  size: number;
+  read: ReadRange;
+  readAll: ReadAll;
+}
+
+/** A PDF in memory (scanned pages, renditions) as a source. */
+export const pdfInMemory = (bytes: Uint8Array): PdfSource => ({
+  size: bytes.length,
+  read: async (start, length) => Buffer.from(bytes.subarray(start, start + length)),
+  readAll: async function* () {
+    yield Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  },
+});
+
+/**
+ * Counts a PDF's pages from its structure (pdf-structure.ts), so that a stored upload is checked without
+ * reading it into memory; encrypted, incomplete and unreadable files are refused.
+ */
+export async function inspectPdf(source: PdfSource | Uint8Array, fileName: string): Promise<{ pages: number }> {
+  const pdf = source instanceof Uint8Array ? pdfInMemory(source) : source;
+  const tail = (await pdf.read(Math.max(0, pdf.size - 2048), 2048)).toString('latin1');
   if (!tail.includes('%%EOF')) throw refuse('corrupt_pdf', `"${fileName}" is a damaged PDF (it is incomplete).`);
-  let pdf: PDFDocument;
+  let pages: number;
   try {
-    pdf = await PDFDocument.load(bytes, { updateMetadata: false, throwOnInvalidObject: true });
+    ({ pages } = await readPdfStructure(pdf.read, pdf.size, pdf.readAll));
   } catch (error) {
-    if (error instanceof EncryptedPDFError) {
+    if (!(error instanceof PdfStructureError)) throw error;
+    if (error.encrypted) {
       throw refuse(
         'encrypted_pdf',
         `"${fileName}" is a password-protected (encrypted) PDF; remove the protection and try again.`,
@@ -64,7 +80,6 @@ export async function inspectPdf(bytes: Uint8Array, fileName: string): Promise<{
     }
     throw refuse('corrupt_pdf', `"${fileName}" is a damaged PDF and cannot be read.`);
   }
-  const pages = pdf.getPageCount();
   if (pages === 0) throw refuse('corrupt_pdf', `"${fileName}" is a PDF without pages.`);
   return { pages };
 }

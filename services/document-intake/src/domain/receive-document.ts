@@ -21,7 +21,15 @@ import {
   type MailboxName,
   type NewDocument,
 } from '../data-access/document-repository';
-import { checkFormat, inspectPdf, jpegsToPdf, mergePdfs, type OriginalFormat } from './file-formats';
+import {
+  checkFormat,
+  inspectPdf,
+  jpegsToPdf,
+  mergePdfs,
+  sniffFormat,
+  type OriginalFormat,
+  type PdfSource,
+} from './file-formats';
 import { documentNameOf } from './names';
 import type { Actor } from './ports';
 
@@ -49,20 +57,35 @@ export interface IntakeStore {
 }
 
 const SOURCE = 'document-intake';
+/** what sniffFormat looks at */
+const HEAD_BYTES = 1024;
 const keyOf = (dossierId: string, documentId: string, part: string) => `documents/${dossierId}/${documentId}/${part}`;
 
 /**
- * Counts bytes on their way into the store and stops the upload at the limit. The checks need the whole file
- * (bounded by the limit) anyway, so it is kept as it passes instead of being read back from the store.
+ * Counts bytes on their way into the store and stops the upload at the limit. What the checks need is kept as
+ * it passes: of a PDF only its first bytes (the type is decided by them; the PDF itself is checked from the
+ * store, by ranges), of a JPEG or UBL file the whole file (bounded by the limit), as embedding it in a PDF and
+ * parsing the XML need it; `keepWhole` keeps PDFs too (scanned pages, which are merged).
  */
-function limited(maxBytes: number, fileName: string, kept: Buffer[]): Transform {
+function limited(maxBytes: number, fileName: string, kept: Buffer[], keepWhole: boolean): Transform {
   let seen = 0;
+  let decided = keepWhole;
+  let headOnly = false;
   return new Transform({
     transform(chunk: Buffer, _encoding, done) {
       seen += chunk.length;
       if (seen > maxBytes)
         return done(invalidArgument(`"${fileName}" is larger than ${maxBytes} bytes.`, { reason: 'file_too_large' }));
-      kept.push(chunk);
+      if (!headOnly) kept.push(chunk);
+      if (!decided && seen >= HEAD_BYTES) {
+        decided = true;
+        const head = Buffer.concat(kept);
+        if (sniffFormat(head) === 'pdf') {
+          // a copy: a view would keep the whole first chunk alive
+          kept.splice(0, kept.length, Buffer.from(head.subarray(0, HEAD_BYTES)));
+          headOnly = true;
+        }
+      }
       done(null, chunk);
     },
   });
@@ -99,10 +122,12 @@ export async function receiveDocument(
     written.push(key);
     if (body instanceof Uint8Array) return intake.store.put(key, body, { contentType });
     const kept: Buffer[] = [];
-    const stored = await intake.store.put(key, body.pipe(limited(intake.maxFileBytes, incoming.fileName, kept)), {
-      contentType,
-    });
-    contents.push(Buffer.concat(kept, stored.size));
+    const stored = await intake.store.put(
+      key,
+      body.pipe(limited(intake.maxFileBytes, incoming.fileName, kept, incoming.channel === 'scan')),
+      { contentType },
+    );
+    contents.push(Buffer.concat(kept));
     return stored;
   };
   try {
@@ -171,7 +196,7 @@ export async function receiveDocument(
       let pages = 0;
       let invoice: InvoiceFields | null = null;
       if (format === 'pdf') {
-        pages = (await inspectPdf(bytes, incoming.fileName)).pages;
+        pages = (await inspectPdf(storedPdf(intake.store, original), incoming.fileName)).pages;
         pdfObject = original;
       } else if (format === 'jpeg') {
         const pdf = await jpegsToPdf([bytes], incoming.fileName);
@@ -256,6 +281,23 @@ export async function receiveDocument(
     await Promise.all(written.map((key) => intake.store.delete(key).catch(() => undefined)));
     throw error;
   }
+}
+
+/** A stored PDF as inspectPdf reads it: by ranges, and once more whole as a stream when it must be repaired. */
+function storedPdf(store: ObjectStore, object: StoredObject): PdfSource {
+  return {
+    size: object.size,
+    async read(start, length) {
+      const chunks: Buffer[] = [];
+      const end = Math.min(object.size, start + length) - 1;
+      if (end < start) return Buffer.alloc(0);
+      for await (const chunk of await store.get(object.key, { start, end })) chunks.push(Buffer.from(chunk as Buffer));
+      return Buffer.concat(chunks);
+    },
+    readAll: async function* () {
+      for await (const chunk of await store.get(object.key)) yield Buffer.from(chunk as Buffer);
+    },
+  };
 }
 
 const original = (stored: StoredObject[], row: NewDocument) =>

@@ -1,0 +1,93 @@
+import { PDFDocument } from 'pdf-lib';
+import { inspectPdf, type PdfSource } from '../src/domain/file-formats';
+
+async function pdf(pages: number, options: { useObjectStreams?: boolean; filler?: number } = {}): Promise<Buffer> {
+  const doc = await PDFDocument.create();
+  for (let i = 0; i < pages; i++) {
+    const page = doc.addPage([200, 200]);
+    page.drawText(`page ${i + 1}`);
+  }
+  // a large, incompressible stream: what makes real PDFs big (images, fonts), which the check never reads
+  if (options.filler) {
+    const noise = Buffer.alloc(options.filler);
+    for (let i = 0, x = 7; i < noise.length; i++) noise[i] = (x = (x * 1103515245 + 12345) >>> 0) >>> 24;
+    doc.context.register(doc.context.flateStream(noise));
+  }
+  return Buffer.from(await doc.save({ useObjectStreams: options.useObjectStreams ?? true }));
+}
+
+/** A PDF kept elsewhere that counts what is read of it; reading it whole is refused unless allowed. */
+function counted(bytes: Buffer, allowWhole = false) {
+  const source: PdfSource & { bytesRead: number } = {
+    size: bytes.length,
+    bytesRead: 0,
+    async read(start, length) {
+      const part = bytes.subarray(start, start + length);
+      source.bytesRead += part.length;
+      return Buffer.from(part);
+    },
+    readAll: async function* () {
+      if (!allowWhole) throw new Error('the whole file was read');
+      for (let at = 0; at < bytes.length; at += 1000) {
+        source.bytesRead += Math.min(1000, bytes.length - at);
+        yield bytes.subarray(at, at + 1000);
+      }
+    },
+  };
+  return source;
+}
+
+describe('checking a PDF from its structure', () => {
+  it('counts the pages with and without object streams (cross-reference stream or table)', async () => {
+    expect(await inspectPdf(counted(await pdf(3)), 'a.pdf')).toEqual({ pages: 3 });
+    expect(await inspectPdf(counted(await pdf(5, { useObjectStreams: false })), 'b.pdf')).toEqual({ pages: 5 });
+  });
+
+  it('reads only the structure of a large PDF, not its content', async () => {
+    const large = await pdf(2, { filler: 8 * 1024 * 1024 });
+    const source = counted(large);
+    expect(await inspectPdf(source, 'large.pdf')).toEqual({ pages: 2 });
+    expect(source.bytesRead).toBeLessThan(300 * 1024);
+  });
+
+  it('follows incremental updates: the newest version of an object counts', async () => {
+    const base = (await pdf(3, { useObjectStreams: false })).toString('latin1');
+    const pagesNumber = /\/Pages (\d+) 0 R/.exec(base)![1];
+    const firstKid = new RegExp(`${pagesNumber} 0 obj\\s*<<[^]*?/Kids \\[ (\\d+) 0 R`).exec(base)![1];
+    const rootNumber = /\/Root (\d+) 0 R/.exec(base)![1];
+    const size = /\/Size (\d+)/.exec(base)![1];
+    const previous = /startxref\s+(\d+)/.exec(base)![1];
+    const object = `\n${pagesNumber} 0 obj\n<< /Type /Pages /Kids [ ${firstKid} 0 R ] /Count 1 >>\nendobj\n`;
+    const objectAt = base.length + 1;
+    const xrefAt = base.length + object.length;
+    const update =
+      `${object}xref\n0 1\n0000000000 65535 f \n${pagesNumber} 1\n${String(objectAt).padStart(10, '0')} 00000 n \n` +
+      `trailer\n<< /Size ${size} /Root ${rootNumber} 0 R /Prev ${previous} >>\nstartxref\n${xrefAt}\n%%EOF\n`;
+    const updated = Buffer.from(base + update, 'latin1');
+    expect(await inspectPdf(counted(updated), 'updated.pdf')).toEqual({ pages: 1 });
+  });
+
+  it('repairs a PDF whose cross-references point beside the objects, as PDF readers do', async () => {
+    for (const useObjectStreams of [true, false]) {
+      const bytes = await pdf(4, { useObjectStreams });
+      const shifted = Buffer.concat([
+        bytes.subarray(0, 15),
+        Buffer.from('% inserted by an editor\n'),
+        bytes.subarray(15),
+      ]);
+      expect(await inspectPdf(counted(shifted, true), 'shifted.pdf')).toEqual({ pages: 4 });
+    }
+  });
+
+  it('refuses encrypted, incomplete and unreadable PDFs', async () => {
+    const classic = (await pdf(1, { useObjectStreams: false })).toString('latin1');
+    const encrypted = Buffer.from(classic.replace('/Root', '/Encrypt 99 0 R /Root'), 'latin1');
+    await expect(inspectPdf(counted(encrypted), 'e.pdf')).rejects.toMatchObject({ reason: 'encrypted_pdf' });
+    const bytes = await pdf(1);
+    await expect(inspectPdf(counted(bytes.subarray(0, bytes.length - 100)), 'cut.pdf')).rejects.toMatchObject({
+      reason: 'corrupt_pdf',
+    });
+    const garbage = Buffer.from('%PDF-1.7\nnothing here that a reader could use\n%%EOF\n');
+    await expect(inspectPdf(counted(garbage, true), 'garbage.pdf')).rejects.toMatchObject({ reason: 'corrupt_pdf' });
+  });
+});
