@@ -1,23 +1,40 @@
 #!/usr/bin/env node
 /**
- * Document intake through the gateway of the built embedded platform (gateway and every service in one
- * process, as `pnpm start` runs it):
- *  - 100 uploads of 1 MB PDFs over 20 concurrent connections: ≥ 50 MB/s, process RSS < 300 MB;
+ * Document intake through the gateway, in two topologies:
+ *
+ * embedded: the built embedded platform (gateway and every service in one process, each service with its
+ * own PGlite, as `pnpm start` runs it); its RSS is the whole platform's, so it says nothing about the upload
+ * budget's "gateway plus intake":
+ *  - 100 uploads of 1 MB PDFs over 20 concurrent connections (throughput and process RSS, for comparison);
  *  - ZIP download of 2,000 stored documents (about 1 GB): ≥ 100 MB/s, RSS growth < 50 MB;
  *  - JPEG → PDF: ≥ 50 images of 2 megapixels per second (uploads of a 1920×1080 scan, 8 at a time).
- * Knobs: BENCH_ZIP_DOCS (2000), BENCH_ZIP_DOC_KB (512), BENCH_UPLOADS (100), BENCH_JPEGS (200),
- * BENCH_NODE_ARGS (node flags for the platform process, e.g. --cpu-prof --cpu-prof-dir=/tmp/prof).
+ *
+ * cluster: what the upload budget names, as the cluster deploys it: the gateway and document-intake each in a
+ * process of their own on PostgreSQL (a scratch database each, dropped afterwards) with the folder object
+ * store, and the directory in a third process (logins, access facts); see cluster-process.js for how close to
+ * a pod that is.
+ *  - 100 uploads of 1 MB PDFs over 20 concurrent connections: ≥ 50 MB/s, and the RSS of the gateway and intake
+ *    processes together, sampled every 50 ms during the uploads, stays < 300 MB at its peak.
+ *
+ * Knobs: BENCH_TOPOLOGIES (embedded,cluster), BENCH_ZIP_DOCS (2000), BENCH_ZIP_DOC_KB (512), BENCH_UPLOADS
+ * (100), BENCH_JPEGS (200), BENCH_NODE_ARGS (node flags for the platform or component processes, e.g.
+ * --cpu-prof --cpu-prof-dir=/tmp/prof), KANTOOR_BENCH_POSTGRES (postgres://postgres@127.0.0.1:5432/test).
  *
  *   pnpm exec tsc -b tsconfig.build.json && node test/bench/document-intake.bench.js
  */
 const { spawn } = require('node:child_process');
+const { randomBytes } = require('node:crypto');
 const { mkdtempSync, readFileSync, rmSync } = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { createScratchPostgres } = require('../../packages/testing');
 
 const MAIN = path.join(__dirname, '..', '..', 'deploy', 'embedded', 'dist', 'main.js');
 const PORT = Number(process.env.BENCH_PORT ?? 18580);
 const BASE = `http://127.0.0.1:${PORT}`;
+const COMPONENT = path.join(__dirname, 'cluster-process.js');
+const SERVER = process.env.KANTOOR_BENCH_POSTGRES ?? 'postgres://postgres@127.0.0.1:5432/test';
+const TOPOLOGIES = (process.env.BENCH_TOPOLOGIES ?? 'embedded,cluster').split(',');
 const MB = 1024 * 1024;
 const UPLOADS = Number(process.env.BENCH_UPLOADS ?? 100);
 const ZIP_DOCS = Number(process.env.BENCH_ZIP_DOCS ?? 2000);
@@ -87,22 +104,34 @@ function start(dataDir) {
 
 const rssOf = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) * 1024;
 
-/** Samples the process' resident memory every 50 ms while `work` runs; the highest value counts. */
-async function measured(pid, work) {
-  const before = rssOf(pid);
-  let peak = before;
-  const timer = setInterval(() => (peak = Math.max(peak, rssOf(pid))), 50);
+/**
+ * Samples the resident memory of the processes (summed) every 50 ms while `work` runs; the highest value
+ * counts, also per process.
+ */
+async function measured(pids, work) {
+  pids = [pids].flat();
+  const sum = (values) => values.reduce((a, b) => a + b, 0);
+  const before = pids.map(rssOf);
+  const peaks = [...before];
+  let peak = sum(before);
+  const timer = setInterval(() => {
+    const now = pids.map(rssOf);
+    now.forEach((rss, i) => (peaks[i] = Math.max(peaks[i], rss)));
+    peak = Math.max(peak, sum(now));
+  }, 50);
   const begun = process.hrtime.bigint();
   try {
     const result = await work();
-    return { result, seconds: Number(process.hrtime.bigint() - begun) / 1e9, before, peak };
+    const seconds = Number(process.hrtime.bigint() - begun) / 1e9;
+    const each = pids.map((_, i) => ({ before: before[i], peak: peaks[i] }));
+    return { result, seconds, before: sum(before), peak, each };
   } finally {
     clearInterval(timer);
   }
 }
 
-async function call(method, url, token, body, headers = {}) {
-  const response = await fetch(`${BASE}${url}`, {
+async function call(method, url, token, body, headers = {}, base = BASE) {
+  const response = await fetch(`${base}${url}`, {
     method,
     headers: {
       ...headers,
@@ -118,8 +147,8 @@ async function call(method, url, token, body, headers = {}) {
   if (!response.ok) throw new Error(`${method} ${url}: ${response.status} ${text}`);
   return text ? JSON.parse(text) : undefined;
 }
-const json = (method, url, token, body) =>
-  call(method, url, token, JSON.stringify(body), { 'content-type': 'application/json' });
+const json = (method, url, token, body, base = BASE) =>
+  call(method, url, token, JSON.stringify(body), { 'content-type': 'application/json' }, base);
 
 async function concurrently(count, connections, task) {
   let next = 0;
@@ -140,36 +169,49 @@ function belgianNumber() {
   return base + String(97 - (Number(base) % 97)).padStart(2, '0');
 }
 
-async function main() {
+/**
+ * Signs the firm's admin in through the gateway at `base`, makes an active dossier and a partner feed's API
+ * key; the feed uploads (and sends) as the client would, the admin takes the hand-over.
+ */
+async function benchDossier(base, login) {
+  const { accessToken: admin, staffId } = await json('POST', '/v1/auth/login', '', login, base).then((answer) => ({
+    ...answer,
+    staffId: JSON.parse(Buffer.from(answer.accessToken.split('.')[1], 'base64url').toString()).sub,
+  }));
+  const dossier = await json(
+    'POST',
+    '/v1/dossiers',
+    admin,
+    { name: 'Benchmark BV', country: 'BE', enterpriseNumber: belgianNumber(), language: 'nl' },
+    base,
+  );
+  const me = await call('GET', '/v1/me', admin, undefined, {}, base).catch(() => ({ id: staffId }));
+  await json('POST', `/v1/dossiers/${dossier.id}/activation`, admin, { fileManagerId: me.id ?? staffId }, base);
+  const { key } = await json(
+    'POST',
+    '/v1/api-keys',
+    admin,
+    { name: 'bench feed', scopes: ['document:write', 'document:read'] },
+    base,
+  );
+  const upload = (bytes, name, mailbox = 'purchase') =>
+    call(
+      'POST',
+      `/v1/dossiers/${dossier.id}/documents?mailbox=${mailbox}&fileName=${name}`,
+      `key:${key}`,
+      bytes,
+      { 'content-type': 'application/octet-stream' },
+      base,
+    );
+  return { admin, dossier, feed: `key:${key}`, upload };
+}
+
+async function embeddedTopology() {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'kantoor-intake-bench-'));
   const child = await start(dataDir);
   try {
     const demo = JSON.parse(readFileSync(path.join(dataDir, 'demo-login.json'), 'utf8'));
-    const { accessToken: admin, staffId } = await json('POST', '/v1/auth/login', '', {
-      email: demo.email,
-      password: demo.password,
-    }).then((login) => ({
-      ...login,
-      staffId: JSON.parse(Buffer.from(login.accessToken.split('.')[1], 'base64url').toString()).sub,
-    }));
-    const dossier = await json('POST', '/v1/dossiers', admin, {
-      name: 'Benchmark BV',
-      country: 'BE',
-      enterpriseNumber: belgianNumber(),
-      language: 'nl',
-    });
-    const me = await call('GET', '/v1/me', admin).catch(() => ({ id: staffId }));
-    await json('POST', `/v1/dossiers/${dossier.id}/activation`, admin, { fileManagerId: me.id ?? staffId });
-    // a partner feed uploads (and sends) as the client would; the admin takes the hand-over
-    const { key } = await json('POST', '/v1/api-keys', admin, {
-      name: 'bench feed',
-      scopes: ['document:write', 'document:read'],
-    });
-    const feed = `key:${key}`;
-    const upload = (bytes, name, mailbox = 'purchase') =>
-      call('POST', `/v1/dossiers/${dossier.id}/documents?mailbox=${mailbox}&fileName=${name}`, feed, bytes, {
-        'content-type': 'application/octet-stream',
-      });
+    const { admin, dossier, feed, upload } = await benchDossier(BASE, { email: demo.email, password: demo.password });
 
     // 1. 100 uploads of 1 MB PDFs, 20 at a time
     const files = Array.from({ length: UPLOADS }, (_, i) => pdfOfSize(MB, i + 1));
@@ -201,7 +243,7 @@ async function main() {
     const jpegs = await measured(child.pid, () => concurrently(JPEGS, 8, (i) => upload(SCAN, `scan-${i}.jpg`, 'misc')));
     if (!jpegs.result.every((doc) => doc.hasPdf && doc.pages === 1)) throw new Error('a JPEG did not become a PDF');
 
-    const figures = {
+    return {
       uploads: UPLOADS,
       uploadMBps: Number((uploadedBytes / MB / uploads.seconds).toFixed(1)),
       uploadRssBeforeMB: Math.round(uploads.before / MB),
@@ -215,18 +257,130 @@ async function main() {
       jpegPerSecond: Number((JPEGS / jpegs.seconds).toFixed(1)),
       jpegPeakRssMB: Math.round(jpegs.peak / MB),
     };
-    figures.withinBudget =
-      figures.uploadMBps >= 50 &&
-      figures.uploadPeakRssMB < 300 &&
-      figures.zipMBps >= 100 &&
-      figures.zipRssGrowthMB < 50 &&
-      figures.jpegPerSecond >= 50;
-    console.log(JSON.stringify(figures));
   } finally {
     child.kill('SIGINT');
     await new Promise((resolve) => child.once('exit', resolve));
     rmSync(dataDir, { recursive: true, force: true });
   }
+}
+
+/** One component (cluster-process.js) in a process of its own; resolves with the process and its port once it serves. */
+function startComponent(role, env) {
+  const child = spawn(process.execPath, [...NODE_ARGS, COMPONENT, role], {
+    env: { ...process.env, KANTOOR_MODE: 'cluster', METRICS_PORT: '0', LOG_LEVEL: 'error', ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    let output = '';
+    const onExit = (code) => reject(new Error(`${role} exited with ${code}: ${output}`));
+    child.on('exit', onExit);
+    child.stdout.on('data', (chunk) => {
+      output += chunk;
+      const line = output.split('\n').find((text) => text.startsWith('{"ready"'));
+      if (!line) return;
+      child.stdout.removeAllListeners('data');
+      child.stdout.resume();
+      child.off('exit', onExit);
+      resolve({ child, port: JSON.parse(line).port });
+    });
+  });
+}
+
+async function stopComponent({ child }) {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+async function clusterTopology() {
+  const roles = ['directory', 'document-intake', 'gateway'];
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'kantoor-intake-cluster-bench-'));
+  const databases = {};
+  const running = [];
+  try {
+    // a scratch database each, beside KANTOOR_BENCH_POSTGRES, dropped afterwards
+    process.env.KANTOOR_TEST_POSTGRES = SERVER;
+    for (const role of roles) databases[role] = await createScratchPostgres('kantoor_bench');
+    const urlOf = (role) => databases[role].url;
+    const common = { DATA_DIR: dataDir };
+    const directory = await startComponent('directory', { ...common, DATABASE_URL: urlOf('directory') });
+    running.push(directory);
+    const directoryAddress = `127.0.0.1:${directory.port}`;
+    const intake = await startComponent('document-intake', {
+      ...common,
+      DATABASE_URL: urlOf('document-intake'),
+      DIRECTORY_ADDRESS: directoryAddress,
+    });
+    running.push(intake);
+    const gateway = await startComponent('gateway', {
+      ...common,
+      DATABASE_URL: urlOf('gateway'),
+      PORT: String(PORT + 1),
+      DIRECTORY_ADDRESS: directoryAddress,
+      DOCUMENT_INTAKE_ADDRESS: `127.0.0.1:${intake.port}`,
+      RATE_LIMIT_PER_USER: '100000000',
+      RATE_LIMIT_PER_API_KEY: '100000000',
+      RATE_LIMIT_PER_IP: '100000000',
+    });
+    running.push(gateway);
+
+    const login = { email: 'admin@bench.kantoor.localhost', password: randomBytes(12).toString('base64url') };
+    const { createServiceClient, systemCaller } = require('../../packages/grpc');
+    const { DirectoryService } = require('../../proto/dist/kantoor/directory/v1/directory_pb');
+    const directoryClient = createServiceClient(DirectoryService, directoryAddress);
+    try {
+      await directoryClient.registerFirm(
+        {
+          name: 'Bench Accountants',
+          functionalEmail: 'office@bench.kantoor.localhost',
+          language: 'en',
+          adminName: 'Bench Admin',
+          adminEmail: login.email,
+          adminPassword: login.password,
+        },
+        { caller: systemCaller('bench') },
+      );
+    } finally {
+      directoryClient.close();
+    }
+    const { upload } = await benchDossier(`http://127.0.0.1:${gateway.port}`, login);
+
+    const files = Array.from({ length: UPLOADS }, (_, i) => pdfOfSize(MB, i + 1));
+    const uploads = await measured([gateway.child.pid, intake.child.pid], () =>
+      concurrently(UPLOADS, 20, (i) => upload(files[i], `upload-${i}.pdf`)),
+    );
+    const uploadedBytes = files.reduce((sum, file) => sum + file.length, 0);
+    return {
+      clusterUploadMBps: Number((uploadedBytes / MB / uploads.seconds).toFixed(1)),
+      clusterUploadRssBeforeMB: Math.round(uploads.before / MB),
+      clusterUploadPeakRssMB: Math.round(uploads.peak / MB),
+      clusterGatewayRssBeforeMB: Math.round(uploads.each[0].before / MB),
+      clusterGatewayPeakRssMB: Math.round(uploads.each[0].peak / MB),
+      clusterIntakeRssBeforeMB: Math.round(uploads.each[1].before / MB),
+      clusterIntakePeakRssMB: Math.round(uploads.each[1].peak / MB),
+    };
+  } finally {
+    for (const component of running.reverse()) await stopComponent(component);
+    for (const database of Object.values(databases)) await database.drop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+async function main() {
+  const figures = {
+    ...(TOPOLOGIES.includes('embedded') && (await embeddedTopology())),
+    ...(TOPOLOGIES.includes('cluster') && (await clusterTopology())),
+  };
+  // the upload budget names the gateway and the intake: the cluster topology measures exactly those
+  const uploadsWithin =
+    figures.clusterUploadMBps === undefined ||
+    (figures.clusterUploadMBps >= 50 && figures.clusterUploadPeakRssMB < 300);
+  const embeddedWithin =
+    figures.zipMBps === undefined ||
+    (figures.uploadMBps >= 50 && figures.zipMBps >= 100 && figures.zipRssGrowthMB < 50 && figures.jpegPerSecond >= 50);
+  figures.withinBudget = uploadsWithin && embeddedWithin;
+  console.log(JSON.stringify(figures));
 }
 
 main().catch((error) => {
