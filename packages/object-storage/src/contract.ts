@@ -87,6 +87,11 @@ export function objectStoreContract(name: string, makeStore: () => ObjectStore |
       expect(fromStream).toEqual({ key: 'dossiers/7/note.txt', size: 11, sha256: sha256('een notitie') });
       const fromBytes = await store.put('dossiers/7/raw', new Uint8Array([1, 2, 3]));
       expect(fromBytes.size).toBe(3);
+      expect([...(await bytesOf(await store.get('dossiers/7/raw')))]).toEqual([1, 2, 3]);
+
+      const empty = await store.put('dossiers/7/empty', Buffer.alloc(0));
+      expect(empty).toEqual({ key: 'dossiers/7/empty', size: 0, sha256: sha256('') });
+      expect((await bytesOf(await store.get('dossiers/7/empty'))).length).toBe(0);
     });
 
     test('streams a multi-megabyte object in and out', async () => {
@@ -303,6 +308,37 @@ export function objectStoreContract(name: string, makeStore: () => ObjectStore |
       await expect(store.put('uploads/kept.pdf', failingStream())).rejects.toThrow('the upload was interrupted');
       expect((await bytesOf(await store.get('uploads/kept.pdf'))).toString()).toBe('good version');
       expect((await store.stat('uploads/kept.pdf'))?.size).toBe(12);
+    });
+
+    test('a put of bytes other than the expected SHA-256 stores nothing, locks nothing and keeps an earlier version', async () => {
+      const object = generatedObject(3);
+      const stored = await store.put('checked/streamed', object.stream(), { sha256: object.sha256.toUpperCase() });
+      expect(stored).toEqual({ key: 'checked/streamed', size: object.size, sha256: object.sha256 });
+
+      const mismatch = {
+        kind: 'failed_precondition',
+        reason: 'checksum_mismatch',
+        message: expect.stringContaining(sha256('forged')),
+      };
+      const until = inHours(1);
+      await expect(
+        store.put('checked/new', Buffer.from('forged'), { sha256: sha256('genuine'), retainUntil: until }),
+      ).rejects.toMatchObject(mismatch);
+      expect(await store.stat('checked/new')).toBeNull();
+      await store.put('checked/new', Buffer.from('genuine'), { sha256: sha256('genuine'), retainUntil: until });
+      expect((await bytesOf(await store.get('checked/new'))).toString()).toBe('genuine');
+
+      await store.put('checked/kept', Buffer.from('good version'));
+      await expect(store.put('checked/kept', Buffer.from('forged'), { sha256: sha256('other') })).rejects.toMatchObject(
+        mismatch,
+      );
+      expect((await bytesOf(await store.get('checked/kept'))).toString()).toBe('good version');
+      expect(await keysUnder(store, 'checked/')).toEqual(['checked/kept', 'checked/new', 'checked/streamed']);
+
+      await expect(store.put('checked/bad', Buffer.from('x'), { sha256: 'abc' })).rejects.toMatchObject({
+        kind: 'invalid_argument',
+        reason: 'invalid_checksum',
+      });
     });
 
     test('reports a missing object as not found', async () => {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { constants } from 'node:fs';
 import { mkdir, open, readFile, readdir, rename, rm, rmdir, type FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -33,6 +34,12 @@ interface Sidecar {
   content: string;
 }
 
+/** O_DSYNC: each write returns once it is on disk, which spares the small sidecar a separate fsync call. */
+const DURABLE_NEW_FILE =
+  constants.O_DSYNC === undefined
+    ? null
+    : constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_DSYNC;
+
 const errorCode = (error: unknown) => (error as NodeJS.ErrnoException | null)?.code;
 const toName = (segment: string) => (segment.startsWith('@') ? `@${segment}` : segment);
 const toSegment = (name: string) => (name.startsWith('@@') ? name.slice(1) : name.startsWith('@') ? null : name);
@@ -62,6 +69,14 @@ class KeyQueue {
     } finally {
       if (this.tails.get(key) === tail) this.tails.delete(key);
     }
+  }
+}
+
+/** Writes a whole chunk: a write to a file may take fewer bytes than it was given. */
+async function writeAll(handle: FileHandle, chunk: Buffer): Promise<void> {
+  for (let offset = 0; offset < chunk.length;) {
+    const { bytesWritten } = await handle.write(chunk, offset, chunk.length - offset);
+    offset += bytesWritten;
   }
 }
 
@@ -99,34 +114,52 @@ export class FolderObjectStore implements ObjectStore {
       const previous = await this.readSidecar(directory);
       if (previous) refuseIfRetained(toObjectInfo(previous), 'overwritten');
 
-      const id = randomUUID();
-      const partPath = join(directory, `@${id}.part`);
-      const content = `@${id}.bytes`;
-      const digest = new ContentDigest();
+      const content = `@${randomUUID()}.bytes`;
+      const digest = new ContentDigest(key, put.sha256);
+      let created = false;
+      let committed = false;
       try {
-        const handle = await this.createFile(directory, partPath);
-        // flush: the bytes reach the disk (fsync) before the stream closes the file and the pipeline settles
-        await pipeline(toReadable(body), digest, handle.createWriteStream({ flush: true }));
-        await rename(partPath, join(directory, content));
-        await this.writeSidecar(directory, {
-          key,
-          size: digest.size,
-          sha256: digest.sha256(),
-          contentType: put.contentType,
-          lastModified: new Date().toISOString(),
-          retainUntil: put.retainUntil?.toISOString() ?? null,
-          legalHold: false,
-          metadata: put.metadata,
-          content,
-        });
+        const opened = await this.createFile(directory, join(directory, content), !previous);
+        created = opened.createdDirectory;
+        const bytes = opened.handle;
+        let sidecar: Sidecar;
+        try {
+          await pipeline(toReadable(body), digest, async (chunks: AsyncIterable<Buffer>) => {
+            for await (const chunk of chunks) await writeAll(bytes, chunk);
+          });
+          sidecar = {
+            key,
+            size: digest.size,
+            sha256: digest.sha256(),
+            contentType: put.contentType,
+            lastModified: new Date().toISOString(),
+            retainUntil: put.retainUntil?.toISOString() ?? null,
+            legalHold: false,
+            metadata: put.metadata,
+            content,
+          };
+          // The bytes and the sidecar that names them are both on disk before the rename makes the sidecar
+          // current; neither waits for the other. Both settle before anything is swept on failure.
+          const [synced, written] = await Promise.allSettled([
+            bytes.sync(),
+            this.writeTemporarySidecar(directory, sidecar),
+          ]);
+          if (synced.status === 'rejected') throw synced.reason;
+          if (written.status === 'rejected') throw written.reason;
+          await rename(written.value, join(directory, SIDECAR));
+          committed = true;
+        } finally {
+          await bytes.close();
+        }
+        await syncDirectory(directory);
       } catch (error) {
         // whatever the sidecar names now stays; everything this attempt wrote besides goes
-        const current = await this.readSidecar(directory).catch(() => previous);
-        await this.sweep(directory, current?.content);
-        if (!current) await this.prune(directory);
+        await this.sweep(directory, committed ? content : previous?.content);
+        if (!committed && !previous) await this.prune(directory);
         throw error;
       }
-      await this.sweep(directory, content);
+      // A folder this put created holds nothing else; one that existed may hold replaced bytes or leftovers.
+      if (!created) await this.sweep(directory, content);
       return { key, size: digest.size, sha256: digest.sha256() };
     });
   }
@@ -143,7 +176,10 @@ export class FolderObjectStore implements ObjectStore {
       if (wanted && wanted.start >= sidecar.size) throw rangeNotSatisfiable(key, wanted.start, sidecar.size);
       try {
         const handle = await open(join(directory, sidecar.content), 'r');
-        return handle.createReadStream(wanted ? { start: wanted.start, end: wanted.end } : {});
+        // the bytes file never changes once named, so its size is the sidecar's: no read past the end to find it
+        const last = sidecar.size - 1;
+        if (last < 0) return handle.createReadStream();
+        return handle.createReadStream({ start: wanted?.start ?? 0, end: Math.min(wanted?.end ?? last, last) });
       } catch (error) {
         if (errorCode(error) !== 'ENOENT' || attempt === 3) throw error;
       }
@@ -247,27 +283,43 @@ export class FolderObjectStore implements ObjectStore {
   }
 
   private async writeSidecar(directory: string, sidecar: Sidecar): Promise<void> {
-    const temporary = join(directory, `@${randomUUID()}.tmp`);
-    const handle = await open(temporary, 'wx');
-    try {
-      await handle.writeFile(JSON.stringify(sidecar, null, 2));
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temporary, join(directory, SIDECAR));
+    await rename(await this.writeTemporarySidecar(directory, sidecar), join(directory, SIDECAR));
     await syncDirectory(directory);
   }
 
-  /** A concurrent delete of a neighbouring key may prune the fresh directory before the file is created. */
-  private async createFile(directory: string, path: string): Promise<FileHandle> {
+  /** Writes the sidecar to disk under a temporary name, ready to be renamed into place; answers that name. */
+  private async writeTemporarySidecar(directory: string, sidecar: Sidecar): Promise<string> {
+    const temporary = join(directory, `@${randomUUID()}.tmp`);
+    const handle = await open(temporary, DURABLE_NEW_FILE ?? 'wx');
+    try {
+      await handle.writeFile(JSON.stringify(sidecar, null, 2));
+      if (DURABLE_NEW_FILE === null) await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    return temporary;
+  }
+
+  /**
+   * Creates a new file in the key's folder, creating the folder (and its parents) when it is missing. A
+   * concurrent delete of a neighbouring key may prune a fresh folder before the file is in it: then again.
+   * `createdDirectory`: this call made the key's folder, so nothing else is in it.
+   */
+  private async createFile(
+    directory: string,
+    path: string,
+    mayBeMissing: boolean,
+  ): Promise<{ handle: FileHandle; createdDirectory: boolean }> {
+    let createdDirectory = false;
+    // a key without an object usually has no folder yet: make it first rather than fail the open
+    if (mayBeMissing) createdDirectory = (await mkdir(directory, { recursive: true })) !== undefined;
     for (let attempt = 1; ; attempt++) {
-      await mkdir(directory, { recursive: true });
       try {
-        return await open(path, 'wx');
+        return { handle: await open(path, 'wx'), createdDirectory };
       } catch (error) {
         if (errorCode(error) !== 'ENOENT' || attempt === 3) throw error;
       }
+      createdDirectory = (await mkdir(directory, { recursive: true })) !== undefined;
     }
   }
 

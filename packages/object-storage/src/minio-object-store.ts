@@ -160,7 +160,7 @@ export class MinioObjectStore implements ObjectStore {
         headers['X-Amz-Object-Lock-Retain-Until-Date'] = put.retainUntil.toISOString();
       }
     }
-    const digest = new ContentDigest();
+    const digest = new ContentDigest(key, put.sha256);
     // Both must settle before put does, so that an abandoned upload is aborted before the caller hears of it
     // (stream.pipeline rejects as soon as the input fails, without waiting for a consuming function).
     const [input, upload] = await Promise.allSettled([

@@ -10,6 +10,11 @@ export interface PutOptions {
   retainUntil?: Date;
   /** names: lowercase letters, digits and dashes; values: any text */
   metadata?: Record<string, string>;
+  /**
+   * The hex SHA-256 the bytes must have. Checked before the body ends, so bytes that differ never become an
+   * object (nor lock one): the put fails with failed_precondition / checksum_mismatch and an earlier version stays.
+   */
+  sha256?: string;
 }
 
 export interface StoredObject {

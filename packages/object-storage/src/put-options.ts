@@ -13,7 +13,11 @@ export interface ValidPut {
   contentType: string;
   retainUntil: Date | null;
   metadata: Record<string, string>;
+  /** lowercase hex, or null: any bytes */
+  sha256: string | null;
 }
+
+const SHA256 = /^[0-9a-f]{64}$/i;
 
 function refuse(field: string, message: string, reason: string): never {
   throw invalidArgument(`${message}.`, { reason, violations: [{ field, message }] });
@@ -51,7 +55,11 @@ export function validatePutOptions(options: PutOptions = {}): ValidPut {
       'invalid_metadata',
     );
   }
-  return { contentType, retainUntil, metadata };
+  const sha256 = options.sha256 === undefined ? null : options.sha256;
+  if (sha256 !== null && (typeof sha256 !== 'string' || !SHA256.test(sha256))) {
+    refuse('sha256', 'The expected SHA-256 must be 64 hexadecimal digits', 'invalid_checksum');
+  }
+  return { contentType, retainUntil, metadata, sha256: sha256?.toLowerCase() ?? null };
 }
 
 /** null means the whole object (a range from 0 without an end is the whole object, as S3 clients send it). */

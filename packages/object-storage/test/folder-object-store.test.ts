@@ -1,6 +1,7 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import fsPromises from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { FolderObjectStore, createObjectStore, objectStoreContract } from '@kantoor/object-storage';
 
@@ -73,6 +74,78 @@ describe('FolderObjectStore on disk', () => {
     expect(files).toHaveLength(2);
     expect(files).not.toContain('@crashed.part');
     expect(files).not.toContain('@orphan.bytes');
+  });
+
+  test('leftovers of a first put that crashed are swept by the next put, and were never an object', async () => {
+    await mkdir(join(root, 'fresh', 'key'), { recursive: true });
+    await writeFile(join(root, 'fresh', 'key', '@crashed.bytes'), 'half');
+    await writeFile(join(root, 'fresh', 'key', '@crashed.tmp'), '{"key":"fresh/key"');
+    expect(await store.stat('fresh/key')).toBeNull();
+    await expect(store.get('fresh/key')).rejects.toMatchObject({ reason: 'object_not_found' });
+    await store.put('fresh/key', Buffer.from('whole'));
+    const files = await readdir(join(root, 'fresh', 'key'));
+    expect(files).toHaveLength(2);
+    expect(files).toContain('@object.json');
+    expect(files).not.toContain('@crashed.bytes');
+    expect(files).not.toContain('@crashed.tmp');
+  });
+
+  test('a put interrupted before its sidecar is renamed into place leaves the previous object whole', async () => {
+    const retainUntil = new Date(Date.now() + 3600_000);
+    await store.put('doc', Buffer.from('previous'), { contentType: 'text/plain' });
+    // the process stops at the commit point: new bytes and new sidecar written, not yet renamed
+    let reachedCommit!: () => void;
+    const atCommit = new Promise<void>((resolve) => (reachedCommit = resolve));
+    const rename = jest.spyOn(fsPromises, 'rename').mockImplementationOnce(() => {
+      reachedCommit();
+      return new Promise<void>(() => undefined);
+    });
+    try {
+      void store.put('doc', Buffer.from('next version'), { retainUntil });
+      await atCommit;
+    } finally {
+      rename.mockRestore();
+    }
+    const files = await readdir(join(root, 'doc'));
+    expect(files.filter((name) => name.endsWith('.bytes'))).toHaveLength(2);
+    expect(files.filter((name) => name.endsWith('.tmp'))).toHaveLength(1);
+
+    // what a restarted process sees: the previous object, its bytes and its (absent) retention
+    const restarted = new FolderObjectStore(root);
+    const chunks: Buffer[] = [];
+    for await (const chunk of await restarted.get('doc')) chunks.push(chunk as Buffer);
+    expect(Buffer.concat(chunks).toString()).toBe('previous');
+    expect(await restarted.stat('doc')).toMatchObject({ size: 8, contentType: 'text/plain', retainUntil: null });
+
+    // and its next write of the key sweeps what the interrupted put left
+    await restarted.put('doc', Buffer.from('after restart'));
+    expect(await readdir(join(root, 'doc'))).toHaveLength(2);
+  });
+
+  test('the bytes are flushed to disk before the sidecar that names them is renamed into place', async () => {
+    const probe = await fsPromises.open(join(parent, 'probe'), 'w');
+    const prototype = Object.getPrototypeOf(probe) as fsPromises.FileHandle;
+    await probe.close();
+    const events: string[] = [];
+    const originalSync = prototype.sync;
+    const sync = jest.spyOn(prototype, 'sync').mockImplementation(function (this: fsPromises.FileHandle) {
+      events.push('sync');
+      return originalSync.call(this);
+    });
+    const originalRename = fsPromises.rename;
+    const rename = jest.spyOn(fsPromises, 'rename').mockImplementation((from, to) => {
+      events.push(`rename to ${basename(String(to))}`);
+      return originalRename(from, to);
+    });
+    try {
+      await store.put('flushed', Buffer.from('bytes'));
+    } finally {
+      sync.mockRestore();
+      rename.mockRestore();
+    }
+    // the bytes first; then the commit; then the folder, so that the commit itself is on disk
+    expect(events[0]).toBe('sync');
+    expect(events.slice(-2)).toEqual(['rename to @object.json', 'sync']);
   });
 
   test("keys named like the store's own files are kept apart from them", async () => {

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { pipeline, Transform, type TransformCallback } from 'node:stream';
 import { failedPrecondition } from '@kantoor/errors';
 import { isRetained, type ObjectStore } from '@kantoor/object-storage';
 
@@ -25,38 +24,16 @@ export interface CopyRequest {
   retainUntil: Date;
 }
 
-/**
- * Passes bytes on while hashing them and fails before their end when they are not the announced ones: a store
- * only creates (and locks) an object once its body ended, so wrong bytes never become an object.
- */
-class ChecksumGate extends Transform {
-  private readonly hash = createHash('sha256');
-  mismatch: string | undefined;
-
-  constructor(private readonly expected: string) {
-    super();
-  }
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback) {
-    this.hash.update(chunk);
-    done(null, chunk);
-  }
-
-  override _flush(done: TransformCallback) {
-    const found = this.hash.digest('hex');
-    if (found === this.expected) return done();
-    this.mismatch = found;
-    done(new Error(`SHA-256 ${found} differs from the announced ${this.expected}`));
-  }
-}
-
 const isRefusedAsRetained = (error: unknown) => (error as { reason?: string }).reason === 'object_retained';
+
+const isChecksumMismatch = (error: unknown) => (error as { reason?: string }).reason === 'checksum_mismatch';
 
 /**
  * Streams one object into the write-once store, locked in the same call. The object is locked only once its
- * bytes are known to be the publisher's: the body is checked before it ends (ChecksumGate), and a copy of wrong
- * bytes would otherwise be undeletable for years. A copy whose record did not commit (crash, redelivery) is
- * refused as retained by the store, then found again and accepted when its bytes are right.
+ * bytes are known to be the publisher's: the store checks the announced SHA-256 before the body ends (and hashes
+ * the bytes only once), since a copy of wrong bytes would otherwise be undeletable for years. A copy whose record
+ * did not commit (crash, redelivery) is refused as retained by the store, then found again and accepted when its
+ * bytes are right.
  */
 export async function copyIntoArchive(request: CopyRequest): Promise<{ sha256: string; size: number }> {
   try {
@@ -68,23 +45,28 @@ export async function copyIntoArchive(request: CopyRequest): Promise<{ sha256: s
 }
 
 async function putVerified(request: CopyRequest): Promise<{ sha256: string; size: number }> {
+  if (request.sha256 && !/^[0-9a-f]{64}$/i.test(request.sha256))
+    throw failedPrecondition(
+      `The event announces "${request.sha256}" for "${request.fromKey}", which is no SHA-256; nothing was archived.`,
+      {
+        reason: 'checksum_mismatch',
+      },
+    );
   const source = await request.from.get(request.fromKey);
-  const gate = request.sha256 ? new ChecksumGate(request.sha256) : undefined;
   // a retain-until date already past (an old document) cannot be set on S3; the object is then purgeable
   const retainUntil = request.retainUntil.getTime() > Date.now() ? request.retainUntil : undefined;
   try {
-    // pipeline, not pipe: a failing source must fail the put instead of leaving it waiting
-    const body = gate ? pipeline(source, gate, () => undefined) : source;
-    const stored = await request.to.put(request.toKey, body, {
+    const stored = await request.to.put(request.toKey, source, {
       contentType: request.contentType || 'application/octet-stream',
       retainUntil,
+      sha256: request.sha256 || undefined,
     });
     return { sha256: stored.sha256, size: stored.size };
   } catch (error) {
-    if (gate?.mismatch)
+    if (isChecksumMismatch(error))
       throw failedPrecondition(
-        `The bytes of "${request.fromKey}" have SHA-256 ${gate.mismatch}, not ${request.sha256} as the event says; nothing was archived.`,
-        { reason: 'checksum_mismatch' },
+        `The bytes of "${request.fromKey}" are not the ones the event announces (${(error as Error).message}); nothing was archived.`,
+        { reason: 'checksum_mismatch', cause: error },
       );
     throw error;
   } finally {
