@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { constants } from 'node:fs';
-import { mkdir, open, readFile, readdir, rename, rm, rmdir, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, rmdir, type FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { ContentDigest, toReadable } from './content-digest';
@@ -40,6 +40,11 @@ const DURABLE_NEW_FILE =
     ? null
     : constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_DSYNC;
 
+// a sidecar holds a key (at most 1 KiB) and metadata (at most 1.5 KiB encoded): one read nearly always
+const SIDECAR_READ_BYTES = 8 * 1024;
+// bytes are read in chunks of at most this size: one read for most documents, bounded memory for large ones
+const READ_CHUNK_BYTES = 256 * 1024;
+
 const errorCode = (error: unknown) => (error as NodeJS.ErrnoException | null)?.code;
 const toName = (segment: string) => (segment.startsWith('@') ? `@${segment}` : segment);
 const toSegment = (name: string) => (name.startsWith('@@') ? name.slice(1) : name.startsWith('@') ? null : name);
@@ -77,6 +82,25 @@ async function writeAll(handle: FileHandle, chunk: Buffer): Promise<void> {
   for (let offset = 0; offset < chunk.length;) {
     const { bytesWritten } = await handle.write(chunk, offset, chunk.length - offset);
     offset += bytesWritten;
+  }
+}
+
+/**
+ * A sidecar's text in one read: open, read, close, without the stat that readFile makes first. A read of a
+ * regular file that returns less than asked has reached its end.
+ */
+async function readSmallFile(path: string): Promise<string> {
+  const handle = await open(path, 'r');
+  try {
+    const chunks: Buffer[] = [];
+    for (;;) {
+      const buffer = Buffer.allocUnsafe(SIDECAR_READ_BYTES);
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
+      chunks.push(buffer.subarray(0, bytesRead));
+      if (bytesRead < buffer.length) return Buffer.concat(chunks).toString('utf8');
+    }
+  } finally {
+    await handle.close();
   }
 }
 
@@ -179,7 +203,9 @@ export class FolderObjectStore implements ObjectStore {
         // the bytes file never changes once named, so its size is the sidecar's: no read past the end to find it
         const last = sidecar.size - 1;
         if (last < 0) return handle.createReadStream();
-        return handle.createReadStream({ start: wanted?.start ?? 0, end: Math.min(wanted?.end ?? last, last) });
+        const start = wanted?.start ?? 0;
+        const end = Math.min(wanted?.end ?? last, last);
+        return handle.createReadStream({ start, end, highWaterMark: Math.min(end - start + 1, READ_CHUNK_BYTES) });
       } catch (error) {
         if (errorCode(error) !== 'ENOENT' || attempt === 3) throw error;
       }
@@ -275,7 +301,7 @@ export class FolderObjectStore implements ObjectStore {
 
   private async readSidecar(directory: string): Promise<Sidecar | null> {
     try {
-      return JSON.parse(await readFile(join(directory, SIDECAR), 'utf8')) as Sidecar;
+      return JSON.parse(await readSmallFile(join(directory, SIDECAR))) as Sidecar;
     } catch (error) {
       if (errorCode(error) === 'ENOENT' || errorCode(error) === 'ENOTDIR') return null;
       throw error;

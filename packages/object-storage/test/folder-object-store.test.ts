@@ -148,6 +148,14 @@ describe('FolderObjectStore on disk', () => {
     expect(events.slice(-2)).toEqual(['rename to @object.json', 'sync']);
   });
 
+  test('a sidecar longer than one read is read whole', async () => {
+    await store.put('large/sidecar', Buffer.from('x'), { metadata: { note: 'n' } });
+    const path = join(root, 'large/sidecar/@object.json');
+    const sidecar = JSON.parse(await readFile(path, 'utf8'));
+    await writeFile(path, JSON.stringify({ ...sidecar, metadata: { note: 'ö'.repeat(20_000) } }));
+    expect((await store.stat('large/sidecar'))?.metadata.note).toHaveLength(20_000);
+  });
+
   test("keys named like the store's own files are kept apart from them", async () => {
     await store.put('a', Buffer.from('object a'));
     await store.put('a/@object.json', Buffer.from('an upload named @object.json'));
