@@ -9,21 +9,22 @@
  * from `eachMessage` instead would make kafkajs crash and restart the consumer (a rebalance for the whole
  * group) after its own retries; `eachBatch` would give nothing here that per-message commits do not.
  */
-import {
+import type {
   Kafka,
-  Partitioners,
-  logLevel,
-  type Admin,
-  type Consumer,
-  type IHeaders,
-  type KafkaConfig,
-  type KafkaMessage,
-  type LogEntry,
-  type Producer,
-  type SASLOptions,
+  Admin,
+  Consumer,
+  IHeaders,
+  KafkaConfig,
+  KafkaMessage,
+  LogEntry,
+  Producer,
+  SASLOptions,
 } from 'kafkajs';
 import { failedPrecondition, invalidArgument, unavailable } from '@kantoor/errors';
 import type { EventRecord, EventTransport, SubscribeOptions, Subscription } from './transport';
+
+/** kafkajs is loaded only when a Kafka transport is made: embedded processes never need it. */
+const kafkajs = (): typeof import('kafkajs') => require('kafkajs');
 
 /** The part of a pino logger the transport writes to. */
 export interface KafkaTransportLogger {
@@ -71,12 +72,13 @@ export function kafkaClientConfig(options: KafkaTransportOptions): KafkaConfig {
     brokers: options.brokers,
     ssl: options.ssl ?? false,
     sasl: options.sasl && ({ ...options.sasl } as SASLOptions),
-    logLevel: logLevel.INFO,
+    logLevel: kafkajs().logLevel.INFO,
     logCreator:
       () =>
       ({ namespace, level, log }: LogEntry) => {
         const { message, timestamp: _timestamp, logger: _logger, ...fields } = log;
         const entry = { component: `kafkajs.${namespace}`, ...fields };
+        const { logLevel } = kafkajs();
         if (level <= logLevel.ERROR) logger.error(entry, message);
         else if (level === logLevel.WARN) logger.warn(entry, message);
         else if (level === logLevel.INFO) logger.info(entry, message);
@@ -93,7 +95,7 @@ export class KafkaTransport implements EventTransport {
 
   constructor(private readonly options: KafkaTransportOptions) {
     this.logger = options.logger ?? consoleLogger;
-    this.kafka = options.kafka ?? new Kafka(kafkaClientConfig(options));
+    this.kafka = options.kafka ?? new (kafkajs().Kafka)(kafkaClientConfig(options));
   }
 
   async publish(records: EventRecord[]): Promise<void> {
@@ -177,7 +179,7 @@ export class KafkaTransport implements EventTransport {
         maxInFlightRequests: 1,
         allowAutoTopicCreation: false,
         // the Java client's partitioner, so a dossier's records land on the same partition whichever client wrote them
-        createPartitioner: Partitioners.DefaultPartitioner,
+        createPartitioner: kafkajs().Partitioners.DefaultPartitioner,
       });
       await producer.connect();
       return producer;

@@ -1,10 +1,13 @@
 import { failedPrecondition, invalidArgument, unavailable } from '@kantoor/errors';
-import { Client, CopyDestinationOptions, CopySourceOptions, type ObjectLockInfo } from 'minio';
+import type { Client, ObjectLockInfo } from 'minio';
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import { ContentDigest, toReadable } from './content-digest';
 import { validateListPrefix, validateObjectKey } from './object-keys';
+
+/** minio is loaded only when a MinIO store is made: embedded processes never need it. */
+const minio = (): typeof import('minio') => require('minio');
 import type { ByteRange, ObjectInfo, ObjectStore, PutOptions, StoredObject } from './object-store';
 import { DEFAULT_CONTENT_TYPE, RESERVED_METADATA, validatePutOptions, validateRange } from './put-options';
 import { objectNotFound, refuseIfRetained, refuseShortening, validateNewRetention } from './retention';
@@ -100,7 +103,7 @@ export class MinioObjectStore implements ObjectStore {
     this.objectLock = settings.objectLock;
     this.region = settings.region ?? 'us-east-1';
     this.partSize = Math.max(settings.partSize ?? DEFAULT_PART_SIZE, 5 * MIB);
-    this.client = new Client({
+    this.client = new (minio().Client)({
       endPoint: settings.endPoint,
       port: settings.port,
       useSSL: settings.useSSL,
@@ -346,8 +349,8 @@ export class MinioObjectStore implements ObjectStore {
     }
     await this.call(object.key, () =>
       this.client.copyObject(
-        new CopySourceOptions({ Bucket: this.bucket, Object: object.key }),
-        new CopyDestinationOptions({
+        new (minio().CopySourceOptions)({ Bucket: this.bucket, Object: object.key }),
+        new (minio().CopyDestinationOptions)({
           Bucket: this.bucket,
           Object: object.key,
           MetadataDirective: 'REPLACE',
