@@ -40,8 +40,8 @@ const DURABLE_NEW_FILE =
     ? null
     : constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_DSYNC;
 
-// a sidecar holds a key (at most 1 KiB) and metadata (at most 1.5 KiB encoded): one read nearly always
-const SIDECAR_READ_BYTES = 8 * 1024;
+// one read for a usual sidecar (a few hundred bytes); small enough to come from the shared buffer pool
+const SIDECAR_READ_BYTES = 2 * 1024;
 // bytes are read in chunks of at most this size: one read for most documents, bounded memory for large ones
 const READ_CHUNK_BYTES = 256 * 1024;
 
