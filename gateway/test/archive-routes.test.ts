@@ -6,8 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import request from 'supertest';
 import { InProcessTransport } from '@kantoor/events';
@@ -15,7 +14,7 @@ import { createServiceClient, type Caller, type ServiceClient } from '@kantoor/g
 import { ArchiveService } from '@kantoor/proto/kantoor/archive/v1/archive_pb';
 import { DocumentIntakeService } from '@kantoor/proto/kantoor/document_intake/v1/document_intake_pb';
 import { embeddedPlatform, startService, type RunningService } from '@kantoor/service-runtime';
-import { temporaryFolder, type TestDatabase } from '@kantoor/testing';
+import { scratchFolder, temporaryFolder, type TestDatabase } from '@kantoor/testing';
 import { createArchiveService } from '../../services/archive/src/main';
 import { startDirectory, type DirectoryFixture } from '../../services/directory/test/directory-fixture';
 import { createDocumentIntakeService } from '../../services/document-intake/src';
@@ -177,7 +176,7 @@ test("the dossier's complete archive is one ZIP with the document and its manife
   );
   expect(zip.status).toBe(200);
   expect(zip.headers['content-type']).toMatch(/application\/zip/);
-  const at = path.join(mkdtempSync(path.join(tmpdir(), 'archive-zip-')), 'archief.zip');
+  const at = path.join(scratchFolder('archive-zip-'), 'archief.zip');
   writeFileSync(at, zip.body as Buffer);
   const listing = execFileSync('unzip', ['-l', at]).toString();
   expect(listing).toMatch(/Aankoop-pdf\/Factuur Colruyt\.pdf/);

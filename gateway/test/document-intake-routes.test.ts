@@ -4,12 +4,11 @@
  * answers; refusals are problem+json and leave nothing stored.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import request from 'supertest';
 import { decodeEnvelope, unpackPayload } from '@kantoor/events';
-import type { TestDatabase } from '@kantoor/testing';
+import { scratchFolder, type TestDatabase } from '@kantoor/testing';
 import { startIntake, type IntakeHarness } from '../../services/document-intake/test/intake-harness';
 import { authorizeWithPolicy, directoryAccessFacts, routeTable } from '../src';
 import { bearer, openMigratedDatabase, problemType, testApp } from './helpers';
@@ -233,7 +232,7 @@ describe('the mailbox and the hand-over', () => {
     const zip = await binary(request(app).get(`/v1/dossiers/${h.dossierId}/documents-zip`).set('authorization', staff));
     expect(zip.status).toBe(200);
     expect(zip.headers['content-type']).toBe('application/zip');
-    const folder = mkdtempSync(path.join(tmpdir(), 'kantoor-zip-'));
+    const folder = scratchFolder('kantoor-zip-');
     writeFileSync(path.join(folder, 'documents.zip'), zip.body as Buffer);
     execFileSync('unzip', ['-t', path.join(folder, 'documents.zip')]);
     const names = execFileSync('unzip', ['-Z1', path.join(folder, 'documents.zip')])

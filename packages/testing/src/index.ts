@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -81,6 +82,23 @@ export function describeEachDatabase(name: string, body: (open: () => Promise<Te
 export async function temporaryFolder(prefix = 'kantoor-'): Promise<{ path: string; remove(): Promise<void> }> {
   const folder = await mkdtemp(path.join(os.tmpdir(), prefix));
   return { path: folder, remove: () => rm(folder, { recursive: true, force: true }) };
+}
+
+const scratchFolders: string[] = [];
+// jest loads this module once per test file, while it collects the file's tests: the folders go with the file
+if (typeof afterAll === 'function')
+  afterAll(() => {
+    for (const folder of scratchFolders.splice(0)) rmSync(folder, { recursive: true, force: true });
+  });
+
+/**
+ * A folder for files a test hands to other programs (a ZIP checked with unzip), made at once and removed after
+ * the test file's last test.
+ */
+export function scratchFolder(prefix = 'kantoor-'): string {
+  const folder = mkdtempSync(path.join(os.tmpdir(), prefix));
+  scratchFolders.push(folder);
+  return folder;
 }
 
 /** Re-runs `probe` until `accept` is true of its result (or the time is up), for effects that arrive asynchronously. */

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { scratchFolder } from '@kantoor/testing';
 import path from 'node:path';
 import nodemailer from 'nodemailer';
 import { PDFDocument } from 'pdf-lib';
@@ -295,7 +295,7 @@ describe('hand-over to the accountant', () => {
     for await (const message of h.client.downloadDossierZip({ dossierId, markProcessed: true }, { caller: h.admin })) {
       if (message.part.case === 'chunk') chunks.push(Buffer.from(message.part.value));
     }
-    const folder = mkdtempSync(path.join(tmpdir(), 'zip-'));
+    const folder = scratchFolder('zip-');
     const file = path.join(folder, 'documents.zip');
     writeFileSync(file, Buffer.concat(chunks));
     let listing: string;
