@@ -4,8 +4,6 @@
  * session valid. The public key is published at /.well-known/jwks.json.
  */
 import { randomBytes } from 'node:crypto';
-import { link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import {
   calculateJwkThumbprint,
   exportJWK,
@@ -16,6 +14,7 @@ import {
   type JWK,
   type KeyLike,
 } from 'jose';
+import { readOrCreateOwnerOnlyFile } from '@kantoor/config';
 import { callerFromClaims, claimsForCaller, invalidToken, type Caller } from './caller';
 import { tokenRefusal, type TokenVerifier } from './token-verifier';
 
@@ -95,29 +94,17 @@ export async function loadEmbeddedTokenIssuer(options: EmbeddedTokenOptions): Pr
 }
 
 async function readOrCreateKey(file: string): Promise<StoredKey> {
-  try {
-    return JSON.parse(await readFile(file, 'utf8')) as StoredKey;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-  }
-  const { privateKey } = await generateKeyPair(ALGORITHM, { extractable: true });
-  const privateJwk = await exportJWK(privateKey);
-  const kid = await calculateJwkThumbprint({
-    kty: privateJwk.kty,
-    crv: privateJwk.crv,
-    x: privateJwk.x,
-    y: privateJwk.y,
+  // owner-only, and when several starts race the first writer wins and everyone reads its key
+  const stored = await readOrCreateOwnerOnlyFile(file, async () => {
+    const { privateKey } = await generateKeyPair(ALGORITHM, { extractable: true });
+    const privateJwk = await exportJWK(privateKey);
+    const kid = await calculateJwkThumbprint({
+      kty: privateJwk.kty,
+      crv: privateJwk.crv,
+      x: privateJwk.x,
+      y: privateJwk.y,
+    });
+    return JSON.stringify({ kid, privateJwk } satisfies StoredKey);
   });
-  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  // link() fails when the file appeared meanwhile: the first writer wins and everyone reads its key
-  const draft = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
-  await writeFile(draft, JSON.stringify({ kid, privateJwk } satisfies StoredKey), { mode: 0o600 });
-  try {
-    await link(draft, file);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-  } finally {
-    await unlink(draft);
-  }
-  return JSON.parse(await readFile(file, 'utf8')) as StoredKey;
+  return JSON.parse(stored) as StoredKey;
 }

@@ -190,3 +190,5 @@ export function requireClusterSettings(
   }
   if (problems.length > 0) throw new ConfigError(problems);
 }
+
+export { readOrCreateOwnerOnlyFile } from './owner-only-file';

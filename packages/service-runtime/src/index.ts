@@ -8,7 +8,8 @@ export {
   type ServiceDefinition,
   type ServiceParts,
 } from './service';
-export { readOrCreateOwnerOnlyFile, serviceSecret, type ServiceSecretOptions } from './service-secret';
+export { serviceSecret, type ServiceSecretOptions } from './service-secret';
+export { readOrCreateOwnerOnlyFile } from '@kantoor/config';
 export { runServiceMain, type ServiceCommand } from './run-service-main';
 export type { EventHandlers, HandledEvent } from '@kantoor/events';
 export { handlerFor } from '@kantoor/events';
