@@ -7,11 +7,13 @@ import {
   type CallOptions,
   type ClientReadableStream,
   type ServiceError,
+  type StatusObject,
 } from '@grpc/grpc-js';
 import { HealthCheckResponse_ServingStatus, Health } from '@kantoor/proto/grpc/health/v1/health_pb';
 import { CALLER_METADATA_KEY, encodeCaller, type Caller } from './caller';
 import { fromGrpcError } from './error-mapping';
 import { grpcServiceDefinition } from './service-definition';
+import { endSpan, startClientSpan } from './tracing';
 
 export interface CallOptionsKantoor {
   /** the identity the call is made for; required by every Kantoor RPC */
@@ -60,37 +62,43 @@ export function createServiceClient<S extends DescService>(
   const defaultTimeout = options.timeoutMs ?? 10_000;
   const result: Record<string, unknown> = {};
 
-  const prepare = (callOptions: CallOptionsKantoor): [Metadata, CallOptions] => {
-    const metadata = new Metadata();
-    metadata.set(CALLER_METADATA_KEY, encodeCaller(callOptions.caller));
-    return [metadata, { deadline: Date.now() + (callOptions.timeoutMs ?? defaultTimeout) }];
-  };
-
   for (const method of service.methods) {
+    const rpc = `${service.typeName}/${method.name}`;
+    /** metadata (caller, trace context) and deadline of a call; its span ends with the call's status */
+    const prepare = (callOptions: CallOptionsKantoor): [Metadata, CallOptions, (call: NodeJS.EventEmitter) => void] => {
+      const metadata = new Metadata();
+      metadata.set(CALLER_METADATA_KEY, encodeCaller(callOptions.caller));
+      const span = startClientSpan(rpc, metadata);
+      const traced = (call: NodeJS.EventEmitter) =>
+        call.once('status', (status: StatusObject) => endSpan(span, status.code, status.details));
+      return [metadata, { deadline: Date.now() + (callOptions.timeoutMs ?? defaultTimeout) }, traced];
+    };
     const fn = (client as unknown as Record<string, (...args: unknown[]) => unknown>)[method.localName].bind(client);
     switch (method.methodKind) {
       case 'unary':
         result[method.localName] = (request: unknown, callOptions: CallOptionsKantoor) =>
           new Promise((resolve, reject) => {
-            const [metadata, grpcOptions] = prepare(callOptions);
+            const [metadata, grpcOptions, traced] = prepare(callOptions);
             const call = fn(
               create(method.input, request as never),
               metadata,
               grpcOptions,
               (error: ServiceError | null, response: unknown) =>
                 error ? reject(fromGrpcError(error)) : resolve(response),
-            ) as { cancel(): void };
+            ) as NodeJS.EventEmitter & { cancel(): void };
+            traced(call);
             callOptions.signal?.addEventListener('abort', () => call.cancel(), { once: true });
           });
         break;
       case 'server_streaming':
         result[method.localName] = (request: unknown, callOptions: CallOptionsKantoor) => {
-          const [metadata, grpcOptions] = prepare(callOptions);
+          const [metadata, grpcOptions, traced] = prepare(callOptions);
           const stream = fn(
             create(method.input, request as never),
             metadata,
             grpcOptions,
           ) as ClientReadableStream<unknown>;
+          traced(stream);
           callOptions.signal?.addEventListener('abort', () => stream.cancel(), { once: true });
           return mapStreamErrors(stream);
         };
@@ -98,10 +106,11 @@ export function createServiceClient<S extends DescService>(
       case 'client_streaming':
         result[method.localName] = (requests: AsyncIterable<unknown>, callOptions: CallOptionsKantoor) =>
           new Promise((resolve, reject) => {
-            const [metadata, grpcOptions] = prepare(callOptions);
+            const [metadata, grpcOptions, traced] = prepare(callOptions);
             const call = fn(metadata, grpcOptions, (error: ServiceError | null, response: unknown) =>
               error ? reject(fromGrpcError(error)) : resolve(response),
             ) as NodeJS.WritableStream & { cancel(): void };
+            traced(call);
             callOptions.signal?.addEventListener('abort', () => call.cancel(), { once: true });
             (async () => {
               for await (const request of requests) {

@@ -13,12 +13,14 @@ import {
   type sendUnaryData,
   type StatusObject,
 } from '@grpc/grpc-js';
+import { context as otelContext } from '@opentelemetry/api';
 import { unauthenticated } from '@kantoor/errors';
 import type { Logger } from '@kantoor/logging';
 import { HealthCheckResponse_ServingStatus, Health } from '@kantoor/proto/grpc/health/v1/health_pb';
 import { callerFromMetadata, type Caller } from './caller';
 import { toGrpcStatus } from './error-mapping';
 import { grpcServiceDefinition } from './service-definition';
+import { endSpan, startServerSpan } from './tracing';
 
 export interface CallContext {
   /** who calls; every Kantoor RPC requires one (the gateway or a calling service sets it) */
@@ -188,17 +190,29 @@ export class GrpcServer {
         deadline: deadline instanceof Date ? deadline : Number.isFinite(deadline) ? new Date(deadline) : undefined,
       };
     };
+    /** runs `work` inside the call's server span, which ends with the status the call ends with */
+    const traced = <T>(metadata: Metadata, work: () => Promise<T>): Promise<T> => {
+      const { span, context } = startServerSpan(name, metadata);
+      return otelContext.with(context, work).then(
+        (result) => (endSpan(span, status.OK), result),
+        (error: unknown) => {
+          const mapped = fail(error);
+          endSpan(span, mapped.code ?? status.UNKNOWN, mapped.details);
+          throw mapped;
+        },
+      );
+    };
     switch (method.methodKind) {
       case 'unary':
         return (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
-          (async () => create(output, (await impl(call.request, contextOf(call))) as never))().then(
+          traced(call.metadata, async () => create(output, (await impl(call.request, contextOf(call))) as never)).then(
             (response) => callback(null, response),
-            (error) => callback(fail(error)),
+            (mapped: Partial<StatusObject>) => callback(mapped),
           );
         };
       case 'server_streaming':
         return (call: ServerWritableStream<unknown, unknown>) => {
-          (async () => {
+          traced(call.metadata, async () => {
             for await (const item of impl(call.request, contextOf(call)) as AsyncIterable<unknown>) {
               if (call.cancelled) return;
               // respect backpressure: a slow client must not make the server buffer a whole download
@@ -206,24 +220,24 @@ export class GrpcServer {
                 await new Promise((resolve) => call.once('drain', resolve));
             }
             call.end();
-          })().catch((error) => endWithStatus(call, fail(error)));
+          }).catch((mapped: Partial<StatusObject>) => endWithStatus(call, mapped));
         };
       case 'client_streaming':
         return (call: ServerReadableStream<unknown, unknown>, callback: sendUnaryData<unknown>) => {
-          (async () => create(output, (await impl(call, contextOf(call))) as never))().then(
+          traced(call.metadata, async () => create(output, (await impl(call, contextOf(call))) as never)).then(
             (response) => callback(null, response),
-            (error) => callback(fail(error)),
+            (mapped: Partial<StatusObject>) => callback(mapped),
           );
         };
       default:
         return (call: ServerDuplexStream<unknown, unknown>) => {
-          (async () => {
+          traced(call.metadata, async () => {
             for await (const item of impl(call, contextOf(call)) as AsyncIterable<unknown>) {
               if (!call.write(create(output, item as never)))
                 await new Promise((resolve) => call.once('drain', resolve));
             }
             call.end();
-          })().catch((error) => endWithStatus(call, fail(error)));
+          }).catch((mapped: Partial<StatusObject>) => endWithStatus(call, mapped));
         };
     }
   }

@@ -22,7 +22,6 @@ import {
 import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
 import { registerInstrumentations, type Instrumentation } from '@opentelemetry/instrumentation';
 import { ExpressInstrumentation } from '@opentelemetry/instrumentation-express';
-import { GrpcInstrumentation } from '@opentelemetry/instrumentation-grpc';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
 import {
@@ -58,7 +57,7 @@ export interface TelemetryOptions {
    * through `metricsHandler()` (the gateway's `/metrics` in embedded mode); `false`, no Prometheus metrics.
    */
   prometheus?: { port: number; host?: string } | false;
-  /** patch http, express, grpc and pg (only modules required after the start); default true */
+  /** patch http, express and pg (only modules required after the start; gRPC calls trace themselves in @kantoor/grpc); default true */
   instrumentations?: boolean;
 }
 
@@ -79,14 +78,13 @@ export interface Telemetry {
 
 /** Probes and scrapes arrive every few seconds; as traces they would bury the requests worth reading. */
 const UNTRACED_HTTP_PATHS = new Set(['/metrics', '/healthz', '/readyz', '/livez']);
-const UNTRACED_GRPC_METHODS = ['Check', 'Watch']; // grpc.health.v1.Health
 
 let current: Telemetry | undefined;
 
 /**
  * Starts OpenTelemetry for this process and returns it; later calls return the same instance, because in
  * embedded mode the gateway and every service share one process and one set of providers. Call it first in
- * main.ts, before importing the modules it instruments: http, express, grpc and pg are patched only when
+ * main.ts, before importing the modules it instruments: http, express and pg are patched only when
  * they are required after this call.
  */
 export function startTelemetry(options: TelemetryOptions): Telemetry {
@@ -314,17 +312,33 @@ function propagatorFromEnv(): TextMapPropagator {
   return new CompositePropagator({ propagators });
 }
 
-function instrumentations(): Instrumentation[] {
-  return [
+const INSTRUMENTATIONS = {
+  http: () =>
     new HttpInstrumentation({
       ignoreIncomingRequestHook: (request) => UNTRACED_HTTP_PATHS.has(pathOf(request.url)),
     }),
-    // a span per middleware costs more than the request itself; the route still names the http span
+  // a span per middleware costs more than the request itself; the route still names the http span
+  express: () =>
     new ExpressInstrumentation({ ignoreLayersType: ['middleware', 'request_handler', 'router'] as never[] }),
-    new GrpcInstrumentation({ ignoreGrpcMethods: UNTRACED_GRPC_METHODS }),
-    // outbox relays and pollers query on a timer; only queries made on behalf of a traced request are spans
-    new PgInstrumentation({ requireParentSpan: true }),
-  ];
+  // outbox relays and pollers query on a timer; only queries made on behalf of a traced request are spans
+  pg: () => new PgInstrumentation({ requireParentSpan: true }),
+};
+
+/**
+ * Every instrumentation, less those OTEL_NODE_DISABLED_INSTRUMENTATIONS names (comma-separated: http, express,
+ * pg), or only those OTEL_NODE_ENABLED_INSTRUMENTATIONS names, as in OpenTelemetry's auto-instrumentation.
+ */
+function instrumentations(): Instrumentation[] {
+  const list = (name: string) =>
+    getStringFromEnv(name)
+      ?.split(',')
+      .map((item) => item.trim())
+      .filter(Boolean);
+  const enabled = list('OTEL_NODE_ENABLED_INSTRUMENTATIONS');
+  const disabled = new Set(list('OTEL_NODE_DISABLED_INSTRUMENTATIONS') ?? []);
+  return Object.entries(INSTRUMENTATIONS)
+    .filter(([name]) => (enabled ? enabled.includes(name) : true) && !disabled.has(name))
+    .map(([, make]) => make());
 }
 
 function pathOf(url: string | undefined): string {
