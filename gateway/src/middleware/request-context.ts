@@ -108,9 +108,9 @@ const gatewayTracer = () => trace.getTracer('kantoor-gateway');
 let requestDuration: { meterProvider: unknown; histogram: Histogram } | undefined;
 
 /**
- * `http.server.request.duration` as OpenTelemetry's semantic conventions name it (Prometheus:
- * `http_server_request_duration_seconds`), by method, route template and status: the gateway measures its
- * requests itself, so the costly http auto-instrumentation is not needed for it.
+ * `http.server.request.duration` (seconds) as OpenTelemetry's semantic conventions name it (Prometheus:
+ * `http_server_request_duration`), by method, route template and status: the gateway measures its requests
+ * itself, so the costly http auto-instrumentation is not needed for it.
  */
 function recordDuration(method: string, route: string | undefined, status: number, started: bigint): void {
   const meterProvider = metrics.getMeterProvider();

@@ -5,12 +5,12 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import { ContentDigest, toReadable } from './content-digest';
 import { validateListPrefix, validateObjectKey } from './object-keys';
-
-/** minio is loaded only when a MinIO store is made: embedded processes never need it. */
-const minio = (): typeof import('minio') => require('minio');
 import type { ByteRange, ObjectInfo, ObjectStore, PutOptions, StoredObject } from './object-store';
 import { DEFAULT_CONTENT_TYPE, RESERVED_METADATA, validatePutOptions, validateRange } from './put-options';
 import { objectNotFound, refuseIfRetained, refuseShortening, validateNewRetention } from './retention';
+
+/** minio is loaded only when a MinIO store is made: embedded processes never need it. */
+const minio = (): typeof import('minio') => require('minio');
 
 export interface MinioSettings {
   endPoint: string;

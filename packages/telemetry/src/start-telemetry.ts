@@ -57,7 +57,7 @@ export interface TelemetryOptions {
    * through `metricsHandler()` (the gateway's `/metrics` in embedded mode); `false`, no Prometheus metrics.
    */
   prometheus?: { port: number; host?: string } | false;
-  /** patch http, express and pg (only modules required after the start; gRPC calls trace themselves in @kantoor/grpc); default true */
+  /** the auto-instrumentations (pg; see `instrumentations()`); default true */
   instrumentations?: boolean;
 }
 
@@ -82,10 +82,9 @@ const UNTRACED_HTTP_PATHS = new Set(['/metrics', '/healthz', '/readyz', '/livez'
 let current: Telemetry | undefined;
 
 /**
- * Starts OpenTelemetry for this process and returns it; later calls return the same instance, because in
- * embedded mode the gateway and every service share one process and one set of providers. Call it first in
- * main.ts, before importing the modules it instruments: http, express and pg are patched only when
- * they are required after this call.
+ * Starts OpenTelemetry for this thread and returns it; later calls return the same instance. Call it first in
+ * main.ts (an embedded service thread: in its worker script), before importing the modules it instruments: they
+ * are patched only when they are required after this call.
  */
 export function startTelemetry(options: TelemetryOptions): Telemetry {
   if (current) return current;
@@ -95,12 +94,9 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
   }
   if (options.prometheus) checkPort(options.prometheus.port);
 
-  // the exporter's own server cannot bind port 0 and reports a taken port only to the silent diag logger
-  // every sample names its service, so the embedded platform's threads can share one /metrics
-  const prometheus =
-    options.prometheus === false
-      ? undefined
-      : new PrometheusExporter({ preventServerStart: true, withResourceConstantLabels: SERVICE_LABEL });
+  // the exporter's own server cannot bind port 0 and reports a taken port only to the silent diag logger;
+  // its text comes from PROMETHEUS_TEXT (collectPrometheusText), not from its own serializer
+  const prometheus = options.prometheus === false ? undefined : new PrometheusExporter({ preventServerStart: true });
   const prometheusText = prometheus && (() => collectPrometheusText(prometheus));
   const prometheusHandler: MetricsRequestHandler | undefined =
     prometheusText && ((request, response) => void writeMetrics(response, prometheusText));
@@ -182,7 +178,8 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
   return telemetry;
 }
 
-const SERVICE_LABEL = /^service\.name$/;
+/** every sample names its service, so the embedded platform's threads can share one /metrics */
+const PROMETHEUS_TEXT = new PrometheusSerializer(undefined, false, /^service\.name$/);
 const metricsSources = new Set<() => Promise<string>>();
 
 /**
@@ -220,7 +217,7 @@ export function metricsHandler(): MetricsRequestHandler {
 async function collectPrometheusText(exporter: PrometheusExporter): Promise<string> {
   const { resourceMetrics, errors } = await exporter.collect();
   if (errors.length > 0) diag.error('metrics collection errors', ...errors);
-  return new PrometheusSerializer(undefined, false, SERVICE_LABEL).serialize(resourceMetrics);
+  return PROMETHEUS_TEXT.serialize(resourceMetrics);
 }
 
 async function writeMetrics(response: ServerResponse, text: () => Promise<string>): Promise<void> {
