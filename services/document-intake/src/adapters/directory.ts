@@ -1,7 +1,7 @@
 /**
  * What document-intake asks the directory: the access facts of each call naming a dossier, a dossier's name and
- * code (for the download-link mail), and, for the SMTP endpoint, which dossier an intake address belongs to (firm intake domain + enterprise number) and its
- * sender whitelist.
+ * code (for the download-link mail), and, for the SMTP endpoint, which dossier an intake address belongs to
+ * (firm intake domain + enterprise number) and its sender whitelist.
  */
 import { checkAccess } from '@kantoor/access-policy';
 import { directoryAccessFacts } from '@kantoor/directory-client';

@@ -291,11 +291,11 @@ function storedPdf(store: ObjectStore, object: StoredObject): PdfSource {
       const chunks: Buffer[] = [];
       const end = Math.min(object.size, start + length) - 1;
       if (end < start) return Buffer.alloc(0);
-      for await (const chunk of await store.get(object.key, { start, end })) chunks.push(Buffer.from(chunk as Buffer));
+      for await (const chunk of await store.get(object.key, { start, end })) chunks.push(chunk as Buffer);
       return Buffer.concat(chunks);
     },
     readAll: async function* () {
-      for await (const chunk of await store.get(object.key)) yield Buffer.from(chunk as Buffer);
+      for await (const chunk of await store.get(object.key)) yield chunk as Buffer;
     },
   };
 }
