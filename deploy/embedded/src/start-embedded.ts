@@ -66,17 +66,17 @@ export async function startEmbeddedServices(options: EmbeddedOptions): Promise<E
   // closed until every service has subscribed: a relay publishing left-over outbox rows at start must not
   // deliver them before their consumers exist
   const transport = new InProcessTransport({ startClosed: true, logger });
-  const services = new Map<string, ServiceThread>();
-  const starting: Array<Promise<ServiceThread>> = [];
+  const starting = new Map<string, Promise<ServiceThread>>();
   let stopping = false;
   const stopAll = async () => {
     stopping = true;
-    await Promise.allSettled(starting);
-    const running = [...services.values()].reverse();
+    const running: ServiceThread[] = [];
+    for (const outcome of await Promise.allSettled(starting.values()))
+      if (outcome.status === 'fulfilled') running.push(outcome.value);
     for (const service of running) service.drain();
     // the directory last: the others may still ask it while they finish their work in flight
     await Promise.all(running.filter((service) => service.name !== 'directory').map((service) => service.stop()));
-    await services.get('directory')?.stop();
+    await running.find((service) => service.name === 'directory')?.stop();
     await transport.close();
   };
   const failed = (name: string, error: Error) => {
@@ -84,37 +84,34 @@ export async function startEmbeddedServices(options: EmbeddedOptions): Promise<E
     logger.fatal({ err: error, service: name }, `the ${name} service stopped unexpectedly`);
     options.onServiceFailure?.(name, error);
   };
+  const start = (name: string, offset: number, directoryAddress: string) => {
+    const started = startServiceThread({
+      service: name,
+      dataDir: options.dataDir,
+      inMemory: options.inMemory ?? false,
+      logLevel: options.logLevel ?? 'warn',
+      host: '127.0.0.1',
+      port: options.basePort === 0 ? 0 : options.basePort + offset,
+      smtp: options.smtp,
+      intakeSmtpPort: options.intakeSmtpPort,
+      directoryAddress,
+      transport,
+      onFailure: (error) => failed(name, error),
+    });
+    starting.set(name, started);
+    return started;
+  };
+  // in the declared order, as the addresses list them
+  const services = new Map<string, ServiceThread>();
   try {
-    const start = (name: string, offset: number, directoryAddress: string) => {
-      const started = startServiceThread({
-        service: name,
-        dataDir: options.dataDir,
-        inMemory: options.inMemory ?? false,
-        logLevel: options.logLevel ?? 'warn',
-        host: '127.0.0.1',
-        port: options.basePort === 0 ? 0 : options.basePort + offset,
-        smtp: options.smtp,
-        intakeSmtpPort: options.intakeSmtpPort,
-        directoryAddress,
-        transport,
-        onFailure: (error) => failed(name, error),
-      }).then((service) => (services.set(name, service), service));
-      starting.push(started);
-      return started;
-    };
     const directory = await start('directory', 0, '');
     const directoryAddress = `127.0.0.1:${directory.port}`;
-    const others = await Promise.allSettled(
-      PLATFORM_SERVICES.filter(({ name }) => name !== 'directory').map(({ name, offset }) =>
-        start(name, offset, directoryAddress),
-      ),
-    );
-    const refused = others.find((outcome) => outcome.status === 'rejected');
+    for (const { name, offset } of PLATFORM_SERVICES)
+      if (name !== 'directory') void start(name, offset, directoryAddress);
+    const outcomes = await Promise.allSettled(starting.values());
+    const refused = outcomes.find((outcome) => outcome.status === 'rejected');
     if (refused) throw refused.reason;
-    // the services in their declared order, as the addresses and the stop order use it
-    const ordered = new Map(PLATFORM_SERVICES.map(({ name }) => [name, services.get(name)!]));
-    services.clear();
-    for (const [name, service] of ordered) services.set(name, service);
+    for (const { name } of PLATFORM_SERVICES) services.set(name, await starting.get(name)!);
     transport.open();
   } catch (error) {
     await stopAll();
