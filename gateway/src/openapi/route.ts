@@ -190,9 +190,6 @@ export function namedSchema<S extends JsonSchema>(name: string, schema: S): S {
 
 export const schemaName = (schema: object): string | undefined => schemaNames.get(schema);
 
-/** OpenAPI `{param}` → express `:param`. */
-export const expressPath = (path: string): string => path.replace(/\{([^}]+)\}/g, ':$1');
-
 /** Matches a concrete request path against an OpenAPI template. */
 export function pathPattern(path: string): RegExp {
   const source = path

@@ -5,7 +5,7 @@
  * answer. Any refusal along the way becomes a problem+json answer.
  */
 import type { Hash } from 'node:crypto';
-import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
+import express, { type Request, type RequestHandler, type Response } from 'express';
 import { invalidArgument } from '@kantoor/errors';
 import type { Authorize } from '../auth/authorize';
 import type { Caller } from '../auth/caller';
@@ -22,7 +22,7 @@ import {
 import { payloadTooLarge, problemFor, PROBLEM_CONTENT_TYPE, unsupportedMediaType } from '../middleware/problem';
 import { enforceRateLimits, type RateLimits, type TokenBuckets } from '../middleware/rate-limit';
 import { discardUnreadBody, meterUpload, pipeToResponse, type MeteredUpload } from '../middleware/streaming';
-import { expressPath, Reply, StreamReply, type Route, type RouteContext } from './route';
+import { Reply, StreamReply, type Route, type RouteContext } from './route';
 import { checkRequest, checkResponse, compileValidators, type RouteValidators } from './validation';
 
 export interface RouterRuntime {
@@ -58,10 +58,10 @@ export function checkRouteTable(routes: readonly Route[]): void {
   }
 }
 
-export function buildRouter(routes: readonly Route[], runtime: RouterRuntime): Router {
+export function buildRouter(routes: readonly Route[], runtime: RouterRuntime): RequestHandler {
   checkRouteTable(routes);
   const validators = compileValidators(routes, { responses: runtime.validateResponses });
-  const router = express.Router();
+  const table = new RouteTable();
   for (const route of routes) {
     const routeValidators = validators.get(route)!;
     const bodyLimit = route.bodyLimit ?? runtime.jsonBodyLimit;
@@ -70,11 +70,75 @@ export function buildRouter(routes: readonly Route[], runtime: RouterRuntime): R
       type: () => true, // the media type is checked before, so every body that gets here is JSON
       verify: (request, _response, raw) => void ((request as Request & { rawBody?: Buffer }).rawBody = raw),
     });
-    const handle: RequestHandler = (request, response) =>
-      answer(route, routeValidators, jsonParser, request, response, runtime);
-    router[route.method](expressPath(route.path), handle);
+    table.add(route.method.toUpperCase(), route.path, (request, response, next) =>
+      answer(route, routeValidators, jsonParser, request, response, runtime).catch(next),
+    );
   }
-  return router;
+  return (request, response, next) => {
+    const match = table.match(request.method, request.path);
+    if (!match) return next();
+    request.params = match.params;
+    match.handle(request, response, next);
+  };
+}
+
+type RouteHandle = (request: Request, response: Response, next: (error?: unknown) => void) => void;
+
+/**
+ * The routes by method and number of path segments, each a list of literal segments and parameters, tried in
+ * the table's order. As express matches them (case-insensitive literals, an optional trailing slash, HEAD
+ * answered by GET, parameters URL-decoded), without testing every route's regular expression on every request.
+ */
+class RouteTable {
+  private readonly byMethod = new Map<
+    string,
+    Map<number, Array<{ segments: Array<string | null>; names: string[]; handle: RouteHandle }>>
+  >();
+
+  add(method: string, path: string, handle: RouteHandle): void {
+    const parts = path.split('/').slice(1);
+    const segments = parts.map((part) => (part.startsWith('{') ? null : part.toLowerCase()));
+    const names = parts.filter((part) => part.startsWith('{')).map((part) => part.slice(1, -1));
+    let bySize = this.byMethod.get(method);
+    if (!bySize) this.byMethod.set(method, (bySize = new Map()));
+    const list = bySize.get(segments.length) ?? [];
+    list.push({ segments, names, handle });
+    bySize.set(segments.length, list);
+  }
+
+  match(method: string, path: string): { handle: RouteHandle; params: Record<string, string> } | undefined {
+    const parts = path.split('/').slice(1);
+    if (parts.length > 1 && parts[parts.length - 1] === '') parts.pop();
+    return this.find(method, parts) ?? (method === 'HEAD' ? this.find('GET', parts) : undefined);
+  }
+
+  private find(method: string, parts: string[]) {
+    const candidates = this.byMethod.get(method)?.get(parts.length);
+    if (!candidates) return undefined;
+    const lowered = parts.map((part) => part.toLowerCase());
+    for (const { segments, names, handle } of candidates) {
+      if (segments.some((segment, index) => (segment === null ? parts[index] === '' : segment !== lowered[index])))
+        continue;
+      const params: Record<string, string> = {};
+      for (let index = 0, name = 0; index < segments.length; index++)
+        if (segments[index] === null) params[names[name++]] = decodeParameter(parts[index]);
+      return { handle, params };
+    }
+    return undefined;
+  }
+}
+
+/** A path parameter as express decodes it; a malformed escape is the client's mistake. */
+function decodeParameter(value: string): string {
+  if (!value.includes('%')) return value;
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    throw invalidArgument(`The path segment "${value}" is not valid URL encoding.`, {
+      reason: 'malformed_path',
+      violations: [{ field: 'path', message: 'is not valid URL encoding' }],
+    });
+  }
 }
 
 async function answer(

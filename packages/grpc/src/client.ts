@@ -12,6 +12,7 @@ import {
 import { HealthCheckResponse_ServingStatus, Health } from '@kantoor/proto/grpc/health/v1/health_pb';
 import { CALLER_METADATA_KEY, encodeCaller, type Caller } from './caller';
 import { fromGrpcError } from './error-mapping';
+import { CHANNELZ_OFF } from './server';
 import { grpcServiceDefinition } from './service-definition';
 import { endSpan, startClientSpan } from './tracing';
 
@@ -58,6 +59,7 @@ export function createServiceClient<S extends DescService>(
   const client = new ClientClass(address, credentials.createInsecure(), {
     'grpc.keepalive_time_ms': 30_000,
     'grpc.max_receive_message_length': 16 * 1024 * 1024,
+    ...CHANNELZ_OFF,
   });
   const defaultTimeout = options.timeoutMs ?? 10_000;
   const result: Record<string, unknown> = {};

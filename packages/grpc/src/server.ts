@@ -63,6 +63,12 @@ export interface GrpcServerOptions {
 }
 
 /**
+ * grpc-js keeps channelz statistics (counters and timestamps per call) unless told not to; nothing here serves
+ * the channelz service that would read them.
+ */
+export const CHANNELZ_OFF = { 'grpc.enable_channelz': 0 } as const;
+
+/**
  * A gRPC server with the standard health service, caller identity from metadata, error mapping and
  * cancellation. Health answers SERVING only between `start()` and `drain()`, which is what readiness
  * probes and the embedded launcher wait for.
@@ -78,7 +84,11 @@ export class GrpcServer {
   constructor(options: GrpcServerOptions) {
     this.logger = options.logger;
     const limit = options.maxMessageBytes ?? 16 * 1024 * 1024;
-    this.server = new Server({ 'grpc.max_receive_message_length': limit, 'grpc.max_send_message_length': limit });
+    this.server = new Server({
+      'grpc.max_receive_message_length': limit,
+      'grpc.max_send_message_length': limit,
+      ...CHANNELZ_OFF,
+    });
     this.serviceNames = options.services.map((registration) => registration.service.typeName);
     for (const registration of options.services) this.addService(registration);
     this.addHealth();
@@ -180,13 +190,24 @@ export class GrpcServer {
     }) => {
       const caller = callerFromMetadata(call.metadata);
       if (!caller) throw unauthenticated('the call carries no caller identity');
-      const abort = new AbortController();
-      call.on('cancelled', () => abort.abort());
+      // the abort signal is made when a handler asks for it: most never do, and one per call costs
+      let abort: AbortController | undefined;
+      let cancelled = false;
+      call.on('cancelled', () => {
+        cancelled = true;
+        abort?.abort();
+      });
       const deadline = call.getDeadline();
       return {
         caller,
         metadata: call.metadata,
-        signal: abort.signal,
+        get signal() {
+          if (!abort) {
+            abort = new AbortController();
+            if (cancelled) abort.abort();
+          }
+          return abort.signal;
+        },
         deadline: deadline instanceof Date ? deadline : Number.isFinite(deadline) ? new Date(deadline) : undefined,
       };
     };

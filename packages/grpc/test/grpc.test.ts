@@ -28,6 +28,7 @@ describe('gRPC adapter over generated descriptors', () => {
   let server: GrpcServer;
   let address: string;
   const seen: Caller[] = [];
+  let handlerSawCancel: () => void = () => undefined;
 
   beforeAll(async () => {
     server = new GrpcServer({
@@ -47,6 +48,12 @@ describe('gRPC adapter over generated descriptors', () => {
               };
             },
             getFirm: async (request, context) => {
+              if (request.firmId === 'until-cancelled') {
+                const { signal } = context;
+                await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+                handlerSawCancel();
+                throw new DomainError('unavailable', 'cancelled');
+              }
               await new Promise((resolve) => setTimeout(resolve, 200));
               if (context.signal.aborted) throw new DomainError('unavailable', 'cancelled');
               return { firm: { id: request.firmId } };
@@ -95,6 +102,17 @@ describe('gRPC adapter over generated descriptors', () => {
     const client = createServiceClient(DirectoryService, address);
     const error = await client.getFirm({ firmId: 'f' }, { caller: admin, timeoutMs: 50 }).catch((e: unknown) => e);
     expect(error).toMatchObject({ kind: 'deadline_exceeded' });
+    client.close();
+  });
+
+  test("the handler's abort signal fires when the client gives up on the call", async () => {
+    const client = createServiceClient(DirectoryService, address);
+    const leave = new AbortController();
+    const seenByHandler = new Promise<void>((resolve) => (handlerSawCancel = resolve));
+    const call = client.getFirm({ firmId: 'until-cancelled' }, { caller: admin, signal: leave.signal });
+    setTimeout(() => leave.abort(), 50);
+    await expect(call).rejects.toBeDefined();
+    await seenByHandler;
     client.close();
   });
 

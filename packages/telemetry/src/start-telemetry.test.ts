@@ -1,6 +1,6 @@
 import { createServer, request as httpRequest, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { context, propagation, trace } from '@opentelemetry/api';
+import { context, propagation, trace, TraceFlags } from '@opentelemetry/api';
 import { meter, mergePrometheusTexts, metricsHandler, startTelemetry, tracer, type Telemetry } from './index';
 
 const ENV_KEYS = [
@@ -109,10 +109,39 @@ describe('startTelemetry', () => {
       traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
     });
     const child = tracer('gateway').startSpan('GET /v1/firm', {}, sampledCaller);
-    expect(child.isRecording()).toBe(true);
+    expect(child.spanContext().traceFlags).toBe(TraceFlags.SAMPLED);
     expect(child.spanContext().traceId).toBe('0af7651916cd43dd8448eb211c80319c');
     root.end();
     child.end();
+  });
+
+  it("records nothing without a trace backend, yet continues the caller's trace with a span of its own", () => {
+    telemetry = startTelemetry({ serviceName: 'kantoor-test', prometheus: false, instrumentations: false });
+    const caller = (flags: string) =>
+      propagation.extract(context.active(), {
+        traceparent: `00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-${flags}`,
+      });
+    for (const [flags, expected] of [
+      ['01', TraceFlags.SAMPLED],
+      ['00', TraceFlags.NONE],
+    ] as const) {
+      const span = tracer('gateway').startSpan('GET /v1/firm', {}, caller(flags));
+      expect(span.isRecording()).toBe(false);
+      expect(span.spanContext()).toMatchObject({ traceId: '0af7651916cd43dd8448eb211c80319c', traceFlags: expected });
+      expect(span.spanContext().spanId).toMatch(/^[0-9a-f]{16}$/);
+      expect(span.spanContext().spanId).not.toBe('b7ad6b7169203331');
+      span.end();
+    }
+    const root = tracer('gateway').startSpan('nightly backup', { root: true }, caller('01'));
+    expect(root.spanContext().traceId).not.toBe('0af7651916cd43dd8448eb211c80319c');
+    expect(trace.isSpanContextValid(root.spanContext())).toBe(true);
+
+    const seen = tracer('gateway').startActiveSpan('outer', { attributes: { a: 1 } }, caller('01'), (outer) => {
+      const inner = tracer('gateway').startSpan('inner');
+      return [outer.spanContext(), inner.spanContext(), trace.getActiveSpan()?.spanContext()];
+    });
+    expect(seen[1].traceId).toBe('0af7651916cd43dd8448eb211c80319c');
+    expect(seen[2]).toEqual(seen[0]);
   });
 
   it('takes the service name and attributes from OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES over its own', async () => {

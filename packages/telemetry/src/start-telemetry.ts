@@ -47,6 +47,7 @@ import {
 } from '@opentelemetry/sdk-trace';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 import { invalidArgument } from '@kantoor/errors';
+import { IdsOnlyTracerProvider } from './ids-only-tracer';
 
 export interface TelemetryOptions {
   serviceName: string;
@@ -112,7 +113,7 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
       }),
     );
   }
-  let spanProcessor: SpanProcessor = discardSpans;
+  let spanProcessor: SpanProcessor | undefined;
   if (otlpEndpointConfigured('TRACES')) {
     const { OTLPTraceExporter } =
       require('@opentelemetry/exporter-trace-otlp-proto') as typeof import('@opentelemetry/exporter-trace-otlp-proto');
@@ -139,7 +140,10 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
   propagation.setGlobalPropagator(propagatorFromEnv());
   const meterProvider = metricReaders.length > 0 ? new MeterProvider({ resource, readers: metricReaders }) : undefined;
   if (meterProvider) metrics.setGlobalMeterProvider(meterProvider);
-  const tracerProvider = new TracerProvider({ resource, sampler: samplerFromEnv(), spanProcessors: [spanProcessor] });
+  // without a trace backend, spans get ids and pass the trace on but record nothing (ids-only-tracer.ts)
+  const tracerProvider = spanProcessor
+    ? new TracerProvider({ resource, sampler: samplerFromEnv(), spanProcessors: [spanProcessor] })
+    : new IdsOnlyTracerProvider(samplerFromEnv());
   trace.setGlobalTracerProvider(tracerProvider);
   const unregisterInstrumentations = registerInstrumentations({
     instrumentations: options.instrumentations === false ? [] : instrumentations(),
@@ -149,7 +153,10 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
   const sdk = {
     shutdown: async () => {
       unregisterInstrumentations();
-      await Promise.all([tracerProvider.shutdown(), meterProvider?.shutdown()]);
+      await Promise.all([
+        tracerProvider instanceof TracerProvider && tracerProvider.shutdown(),
+        meterProvider?.shutdown(),
+      ]);
     },
   };
 
@@ -264,14 +271,6 @@ export const tracer = (name: string, version?: string): Tracer => trace.getTrace
 function otlpEndpointConfigured(signal: 'TRACES' | 'METRICS'): boolean {
   return Boolean(process.env.OTEL_EXPORTER_OTLP_ENDPOINT || process.env[`OTEL_EXPORTER_OTLP_${signal}_ENDPOINT`]);
 }
-
-/** Without a trace backend spans still get ids, so logs carry a trace id and calls to other services propagate it. */
-const discardSpans: SpanProcessor = {
-  onStart: () => undefined,
-  onEnd: () => undefined,
-  forceFlush: async () => undefined,
-  shutdown: async () => undefined,
-};
 
 /** OTEL_TRACES_SAMPLER and OTEL_TRACES_SAMPLER_ARG as the specification names them; parent-based always-on by default. */
 function samplerFromEnv(): Sampler {
