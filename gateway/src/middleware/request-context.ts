@@ -67,12 +67,10 @@ export function requestContext(logger: Logger): RequestHandler {
     // started) the gateway opens the span itself.
     const active = trace.getActiveSpan()?.spanContext();
     const span = active && isSpanContextValid(active) ? undefined : startRequestSpan(request.method, request.headers);
-    if (span) {
-      const requestSpanContext = trace.setSpan(context.active(), span);
-      // body parsers and streams call back from the socket's context; binding keeps the request's trace there
-      context.bind(requestSpanContext, request);
-      context.bind(requestSpanContext, response);
-    }
+    // Body parsers and uploads call back from the socket's context; binding keeps the request's trace there. It
+    // wraps every listener, so a request without a body is left alone (a streamed answer binds its response).
+    if (span && (request.headers['transfer-encoding'] !== undefined || request.headers['content-length'] !== undefined))
+      context.bind(trace.setSpan(context.active(), span), request);
     response.on('close', () => {
       if (!response.writableFinished) aborts.abort(new Error('the client closed the connection'));
       if (!UNLOGGED_PATHS.has(request.path)) {

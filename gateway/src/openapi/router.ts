@@ -5,6 +5,7 @@
  * answer. Any refusal along the way becomes a problem+json answer.
  */
 import type { Hash } from 'node:crypto';
+import { context } from '@opentelemetry/api';
 import express, { type Request, type RequestHandler, type Response } from 'express';
 import { invalidArgument } from '@kantoor/errors';
 import type { Authorize } from '../auth/authorize';
@@ -358,6 +359,8 @@ async function send(response: Response, outcome: Outcome): Promise<void> {
     return;
   }
   const { body, contentType, status = 200, contentLength, filename, headers = {} } = outcome.reply.options;
+  // the download's callbacks ('drain', 'close') come from the socket: they stay in the request's trace
+  context.bind(context.active(), response);
   response.status(status).set(headers).set('content-type', contentType);
   if (contentLength !== undefined) response.set('content-length', String(contentLength));
   if (filename) response.attachment(filename);
