@@ -1,0 +1,116 @@
+#!/usr/bin/env node
+/**
+ * What the layers under a gateway request cost on this machine, each alone, so that the embedded platform's
+ * figure (embedded-platform.bench.js: ≥ 1,500 requests/s for GET /v1/firm, which crosses all of them) can be
+ * judged against the floor the stack itself sets. No budget of its own; it prints CPU milliseconds per request
+ * or call (server and load client together, as both share the machine's two cores in the real benchmark too):
+ *  - plainHttp: node's http server answering a fixed JSON body, under autocannon (50 connections);
+ *  - expressPrototypes: the same, after giving request and response express's prototypes, as every express
+ *    app does before its first middleware (objects whose prototype changes lose V8's fast property access);
+ *  - expressApp: an express app with one route answering the same body;
+ *  - grpcUnary: a unary call through @kantoor/grpc (client and server in this thread, 50 in flight): caller
+ *    metadata, deadline, error mapping and trace propagation included.
+ *
+ *   pnpm run build && node test/bench/request-floor.bench.js
+ *
+ * Settings: BENCH_SECONDS (4) per HTTP variant, BENCH_CALLS (20000) gRPC calls.
+ */
+const http = require('node:http');
+const path = require('node:path');
+const autocannon = require('autocannon');
+const express = require(require.resolve('express', { paths: [path.join(__dirname, '..', '..', 'gateway')] }));
+const { createServiceClient, GrpcServer, implement } = require('../../packages/grpc');
+const { createLogger } = require('../../packages/logging');
+const { DirectoryService } = require('../../proto/dist/kantoor/directory/v1/directory_pb');
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
+const CALLS = Number(process.env.BENCH_CALLS ?? 20000);
+const BODY = JSON.stringify({ id: '3f0c5d2e-1b7a-4c11-9d3e-5f6a7b8c9d0e', name: 'Kantoor Demo', language: 'nl' });
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+const cpuMs = (since) => {
+  const used = process.cpuUsage(since);
+  return (used.user + used.system) / 1000;
+};
+
+async function httpFloor(listener) {
+  const server = http.createServer(listener);
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const before = process.cpuUsage();
+  const result = await autocannon({
+    url: `http://127.0.0.1:${server.address().port}/v1/firm`,
+    connections: 50,
+    duration: SECONDS,
+  });
+  const ms = cpuMs(before);
+  await new Promise((resolve) => server.close(resolve));
+  if (result.non2xx || result.errors) throw new Error(`${result.non2xx} non-2xx answers, ${result.errors} errors`);
+  return {
+    requestsPerSecond: Math.round(result.requests.average),
+    cpuMsPerRequest: Number((ms / result.requests.total).toFixed(3)),
+  };
+}
+
+async function grpcFloor() {
+  const firm = { id: '3f0c5d2e-1b7a-4c11-9d3e-5f6a7b8c9d0e', name: 'Kantoor Demo', language: 'nl' };
+  const server = new GrpcServer({
+    logger: createLogger({ service: 'bench', level: 'silent' }),
+    services: [
+      implement(
+        DirectoryService,
+        new Proxy(
+          { getFirm: async () => ({ firm }) },
+          { get: (target, name) => target[name] ?? (async () => Promise.reject(new Error('not in this bench'))) },
+        ),
+      ),
+    ],
+  });
+  const port = await server.start('127.0.0.1', 0);
+  const client = createServiceClient(DirectoryService, `127.0.0.1:${port}`);
+  const caller = { kind: 'staff', subjectId: firm.id, firmId: firm.id, role: 'admin', scopes: [], requestId: 'bench' };
+  for (let index = 0; index < 500; index++) await client.getFirm({ firmId: firm.id }, { caller });
+  let started = 0;
+  const before = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: 50 }, async () => {
+      while (started < CALLS) {
+        started++;
+        await client.getFirm({ firmId: firm.id }, { caller });
+      }
+    }),
+  );
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const ms = cpuMs(before);
+  client.close();
+  await server.stop(1000);
+  return { callsPerSecond: Math.round(CALLS / seconds), cpuMsPerCall: Number((ms / CALLS).toFixed(3)) };
+}
+
+async function main() {
+  const answer = (response) => {
+    response.statusCode = 200;
+    response.setHeader('content-type', JSON_TYPE);
+    response.end(BODY);
+  };
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.get('/v1/firm', (_request, response) => response.status(200).set('content-type', JSON_TYPE).end(BODY));
+  const figures = {
+    plainHttp: await httpFloor((_request, response) => answer(response)),
+    expressPrototypes: await httpFloor((request, response) => {
+      Object.setPrototypeOf(request, app.request);
+      Object.setPrototypeOf(response, app.response);
+      answer(response);
+    }),
+    expressApp: await httpFloor(app),
+    grpcUnary: await grpcFloor(),
+  };
+  console.log(JSON.stringify(figures));
+}
+
+main().catch((error) => {
+  process.stderr.write(`${error.stack}\n`);
+  process.exit(1);
+});
