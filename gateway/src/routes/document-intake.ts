@@ -10,7 +10,7 @@ import { Readable } from 'node:stream';
 import { toJson } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { notFound, unavailable } from '@kantoor/errors';
-import { coalesced, type ServiceClient } from '@kantoor/grpc';
+import { atMost, type ServiceClient } from '@kantoor/grpc';
 import {
   ActiveClientSchema,
   DocumentIntakeService,
@@ -86,7 +86,7 @@ async function* uploadMessages(
   body: AsyncIterable<Buffer>,
 ): AsyncIterable<MessageInitShape<typeof UploadDocumentRequestSchema>> {
   yield { part: { case: 'header', value: header } };
-  for await (const chunk of coalesced(body, CHUNK)) yield { part: { case: 'chunk', value: chunk } };
+  for await (const chunk of atMost(body, CHUNK)) yield { part: { case: 'chunk', value: chunk } };
 }
 
 /**
