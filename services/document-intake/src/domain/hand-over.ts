@@ -11,6 +11,9 @@ import { isAccountant, type DocumentActions } from './document-actions';
 import type { AccessGuard, Actor, DossierLabels } from './ports';
 import { MAILBOXES, type IntakeStore } from './receive-document';
 
+/** entries of a ZIP opened ahead of the one being written */
+const ENTRIES_AHEAD = 3;
+
 export interface ZipEntry {
   path: string;
   key: string;
@@ -160,13 +163,17 @@ export class HandOver {
     const documents = await documentsToProcess(this.intake.db, dossierId);
     const entries = zipLayout(documents);
     const archive = archiver('zip', { store: true, forceZip64: false });
+    let written = 0;
+    archive.on('entry', () => written++);
     const feed = (async () => {
-      for (const entry of entries) {
+      for (const [at, entry] of entries.entries()) {
+        // the next documents are opened while one is written, so no entry waits for its file to open; a few
+        // at most, each buffering no more than a read ahead
+        while (at - written >= ENTRIES_AHEAD) await once(archive, 'entry');
         archive.append((await this.intake.store.get(entry.key)) as NodeJS.ReadableStream as never, {
           name: entry.path,
           date: entry.document.created_at,
         });
-        await once(archive, 'entry');
       }
       await archive.finalize();
     })();
