@@ -37,7 +37,7 @@ type Intake = ServiceClient<typeof DocumentIntakeService>;
 const MB = 1024 * 1024;
 /** the service refuses larger files itself (INTAKE_MAX_FILE_BYTES); this only stops a runaway body early */
 const UPLOAD_LIMIT = 50 * MB;
-// fewer, larger messages: per-message gRPC and protobuf costs dominate at 64 KiB (limit is 16 MiB)
+// a read of the request body (up to 64 KiB) goes as one message, uncopied; a larger one is cut to this (limit 16 MiB)
 const CHUNK = 256 * 1024;
 // a large file or ZIP takes longer than the client's default deadline; leaving clients cancel through `signal`
 const TRANSFER_TIMEOUT_MS = 60 * 60_000;
