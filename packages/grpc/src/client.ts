@@ -112,12 +112,23 @@ export function createServiceClient<S extends DescService>(
             ) as NodeJS.WritableStream & { cancel(): void };
             traced(call);
             callOptions.signal?.addEventListener('abort', () => call.cancel(), { once: true });
+            // One message in flight while the next is made: grpc-js would queue up to 16 per call before
+            // 'drain', which for a file upload is 16 chunks held per upload while the server reads slowly.
+            const ended = new Promise<void>((resolve) => call.once('status', () => resolve()));
+            /** true once the call has ended (refused early, cancelled) with the last write still pending */
+            const endedFirst = (written: Promise<void>) =>
+              Promise.race([written.then(() => false), ended.then(() => true)]);
             (async () => {
+              let written: Promise<void> = Promise.resolve();
               for await (const request of requests) {
-                if (!call.write(create(method.input, request as never) as never)) {
-                  await new Promise((drained) => call.once('drain', drained));
-                }
+                const message = create(method.input, request as never);
+                if (await endedFirst(written)) return;
+                written = new Promise((resolve, fail) =>
+                  call.write(message as never, (error?: Error | null) => (error ? fail(error) : resolve())),
+                );
+                written.catch(() => undefined); // seen at the next message; not unhandled meanwhile
               }
+              if (await endedFirst(written)) return;
               call.end();
             })().catch((error) => {
               call.cancel();
