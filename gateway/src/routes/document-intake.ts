@@ -10,7 +10,7 @@ import { Readable } from 'node:stream';
 import { toJson } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { notFound, unavailable } from '@kantoor/errors';
-import { coalesced, type ServiceClient } from '@kantoor/grpc';
+import { atMost, type ServiceClient } from '@kantoor/grpc';
 import {
   ActiveClientSchema,
   DocumentIntakeService,
@@ -37,7 +37,7 @@ type Intake = ServiceClient<typeof DocumentIntakeService>;
 const MB = 1024 * 1024;
 /** the service refuses larger files itself (INTAKE_MAX_FILE_BYTES); this only stops a runaway body early */
 const UPLOAD_LIMIT = 50 * MB;
-// fewer, larger messages: per-message gRPC and protobuf costs dominate at 64 KiB (limit is 16 MiB)
+// a read of the request body (up to 64 KiB) goes as one message, uncopied; a larger one is cut to this (limit 16 MiB)
 const CHUNK = 256 * 1024;
 // a large file or ZIP takes longer than the client's default deadline; leaving clients cancel through `signal`
 const TRANSFER_TIMEOUT_MS = 60 * 60_000;
@@ -86,7 +86,7 @@ async function* uploadMessages(
   body: AsyncIterable<Buffer>,
 ): AsyncIterable<MessageInitShape<typeof UploadDocumentRequestSchema>> {
   yield { part: { case: 'header', value: header } };
-  for await (const chunk of coalesced(body, CHUNK)) yield { part: { case: 'chunk', value: chunk } };
+  for await (const chunk of atMost(body, CHUNK)) yield { part: { case: 'chunk', value: chunk } };
 }
 
 /**

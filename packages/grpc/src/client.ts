@@ -24,6 +24,9 @@ export interface CallOptionsKantoor {
   signal?: AbortSignal;
 }
 
+/** messages of a client stream written but not yet taken by the connection */
+const MESSAGES_IN_FLIGHT = 4;
+
 type In<M extends DescMethod> = MessageInitShape<M['input']>;
 type Out<M extends DescMethod> = MessageShape<M['output']>;
 
@@ -114,12 +117,24 @@ export function createServiceClient<S extends DescService>(
             ) as NodeJS.WritableStream & { cancel(): void };
             traced(call);
             callOptions.signal?.addEventListener('abort', () => call.cancel(), { once: true });
+            // A few messages in flight per call: grpc-js would queue up to 16 before 'drain', which for a
+            // file upload is 16 chunks held per upload while the server reads slowly.
+            const ended = new Promise<void>((resolve) => call.once('status', () => resolve()));
+            /** true once the call has ended (refused early, cancelled) with a write still pending */
+            const endedFirst = (written: Promise<void>) =>
+              Promise.race([written.then(() => false), ended.then(() => true)]);
             (async () => {
+              const inFlight: Promise<void>[] = [];
               for await (const request of requests) {
-                if (!call.write(create(method.input, request as never) as never)) {
-                  await new Promise((drained) => call.once('drain', drained));
-                }
+                const message = create(method.input, request as never);
+                if (inFlight.length >= MESSAGES_IN_FLIGHT && (await endedFirst(inFlight.shift()!))) return;
+                const written = new Promise<void>((resolve, fail) =>
+                  call.write(message as never, (error?: Error | null) => (error ? fail(error) : resolve())),
+                );
+                written.catch(() => undefined); // seen when its turn comes; not unhandled meanwhile
+                inFlight.push(written);
               }
+              if (await endedFirst(Promise.all(inFlight).then(() => undefined))) return;
               call.end();
             })().catch((error) => {
               call.cancel();

@@ -23,4 +23,4 @@ export {
   type Caller,
 } from './caller';
 export { fromGrpcError, toGrpcStatus } from './error-mapping';
-export { coalesced } from './message-chunks';
+export { atMost, coalesced } from './message-chunks';

@@ -1,5 +1,5 @@
 import type { DescMessage, DescMethod, DescService, MessageShape } from '@bufbuild/protobuf';
-import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { create, fromBinary, ScalarType, toBinary } from '@bufbuild/protobuf';
 import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
 
 /**
@@ -27,10 +27,56 @@ function methodDefinition(service: DescService, method: DescMethod): MethodDefin
   };
 }
 
-const serializer = (schema: DescMessage) => (message: unknown) =>
-  Buffer.from(
-    toBinary(schema, isMessage(message) ? (message as MessageShape<DescMessage>) : create(schema, message as never)),
-  );
+function serializer(schema: DescMessage) {
+  const asChunk = chunkEncoder(schema);
+  return (message: unknown) => {
+    const shaped = isMessage(message) ? (message as MessageShape<DescMessage>) : create(schema, message as never);
+    const encoded = asChunk?.(shaped) ?? toBinary(schema, shaped);
+    // a view of the encoded bytes, not one more copy of them
+    return Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength);
+  };
+}
 const deserializer = (schema: DescMessage) => (bytes: Buffer) => fromBinary(schema, bytes);
 
 const isMessage = (value: unknown) => typeof value === 'object' && value !== null && '$typeName' in value;
+
+/**
+ * The messages of a file stream (a oneof of a header and a `bytes chunk`) carry a chunk of up to a few hundred
+ * KiB each. toBinary copies those bytes twice (into its writer's buffer, then into the joined result), and each
+ * copy is a fresh large allocation awaiting GC; here the field's tag and length are written in front of the
+ * bytes in a single copy. Only for messages made of one oneof whose set member is a bytes field (no other
+ * field can be set then); every other message goes through toBinary.
+ */
+export function chunkEncoder(
+  schema: DescMessage,
+): ((message: MessageShape<DescMessage>) => Uint8Array | undefined) | undefined {
+  const [oneof, ...more] = schema.oneofs;
+  if (!oneof || more.length > 0 || schema.fields.some((field) => field.oneof !== oneof)) return undefined;
+  const tags = new Map<string, number>();
+  for (const field of oneof.fields)
+    if (field.fieldKind === 'scalar' && field.scalar === ScalarType.BYTES)
+      tags.set(field.localName, (field.number << 3) | 2);
+  if (tags.size === 0) return undefined;
+  return (message) => {
+    const part = (message as Record<string, unknown>)[oneof.localName] as { case?: string; value?: unknown };
+    const tag = part?.case === undefined ? undefined : tags.get(part.case);
+    const unknown = (message as { $unknown?: unknown[] }).$unknown;
+    if (tag === undefined || (unknown && unknown.length > 0)) return undefined;
+    const bytes = part.value as Uint8Array;
+    const head = [...varint(tag), ...varint(bytes.byteLength)];
+    const encoded = Buffer.allocUnsafe(head.length + bytes.byteLength);
+    encoded.set(head, 0);
+    encoded.set(bytes, head.length);
+    return encoded;
+  };
+}
+
+function varint(value: number): number[] {
+  const bytes: number[] = [];
+  while (value > 0x7f) {
+    bytes.push((value & 0x7f) | 0x80);
+    value >>>= 7;
+  }
+  bytes.push(value);
+  return bytes;
+}

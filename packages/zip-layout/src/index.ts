@@ -68,3 +68,4 @@ export class ZipPaths {
 export function layoutRank(mailbox: Mailbox, kind: DocumentKind): number {
   return MAILBOX_ORDER.indexOf(mailbox) * 2 + (kind === 'pdf' ? 0 : 1);
 }
+export { storedZip, type StoredZipEntry, type StoredZipOptions } from './stored-zip';

@@ -10,7 +10,13 @@ import type { AccessGuard } from './domain/ports';
 import type { IntakeStore } from './domain/receive-document';
 import { directoryEventHandlers } from './entry-points/events/directory-events';
 import { documentIntakeRpc } from './entry-points/grpc/document-intake-rpc';
-import { startIntakeSmtp } from './entry-points/smtp/intake-smtp-server';
+
+/**
+ * The SMTP endpoint's modules (smtp-server, mailparser: about 25 MB of memory) are loaded only when the
+ * endpoint is on (INTAKE_SMTP_PORT set); it is off by default.
+ */
+const smtpEndpoint = () =>
+  require('./entry-points/smtp/intake-smtp-server') as typeof import('./entry-points/smtp/intake-smtp-server');
 
 export interface DocumentIntakeOptions {
   /** settings given in code (tests, the embedded launcher); the environment fills in the rest */
@@ -61,7 +67,7 @@ export function createDocumentIntakeService(options: DocumentIntakeOptions = {})
       });
       const smtp =
         config.INTAKE_SMTP_PORT > 0 || options.onSmtpListening
-          ? await startIntakeSmtp({
+          ? await smtpEndpoint().startIntakeSmtp({
               intake,
               directory,
               logger,

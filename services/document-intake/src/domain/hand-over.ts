@@ -1,11 +1,10 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { once } from 'node:events';
+import type { Readable } from 'node:stream';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
-import archiver from 'archiver';
 import { appendEvent } from '@kantoor/events';
 import { failedPrecondition, permissionDenied, unauthenticated } from '@kantoor/errors';
 import { DownloadLinkRequestedSchema } from '@kantoor/proto/kantoor/document_intake/v1/events_pb';
-import { layoutFolder, MAILBOX_ORDER, ZipPaths } from '@kantoor/zip-layout';
+import { layoutFolder, MAILBOX_ORDER, storedZip, ZipPaths } from '@kantoor/zip-layout';
 import { countsPerMailbox, documentsToProcess, type DocumentRow } from '../data-access/document-repository';
 import { isAccountant, type DocumentActions } from './document-actions';
 import type { AccessGuard, Actor, DossierLabels } from './ports';
@@ -155,24 +154,17 @@ export class HandOver {
     return { actor, dossierId, markProcessed };
   }
 
-  /** The ZIP as a stream of chunks, read one object at a time; processed only once the whole ZIP is out. */
+  /** The ZIP as a stream of chunks, one object after the other (the next few opened ahead); processed only once the whole ZIP is out. */
   async *zip(actor: Actor, dossierId: string, markProcessed: boolean): AsyncIterable<Buffer> {
     const documents = await documentsToProcess(this.intake.db, dossierId);
     const entries = zipLayout(documents);
-    const archive = archiver('zip', { store: true, forceZip64: false });
-    const feed = (async () => {
-      for (const entry of entries) {
-        archive.append((await this.intake.store.get(entry.key)) as NodeJS.ReadableStream as never, {
-          name: entry.path,
-          date: entry.document.created_at,
-        });
-        await once(archive, 'entry');
-      }
-      await archive.finalize();
-    })();
-    feed.catch((error) => archive.destroy(error));
-    for await (const chunk of archive as AsyncIterable<Buffer>) yield chunk;
-    await feed;
+    yield* storedZip(
+      entries.map((entry) => ({
+        name: entry.path,
+        date: entry.document.created_at,
+        open: async () => (await this.intake.store.get(entry.key)) as Readable,
+      })),
+    );
     if (markProcessed && documents.length > 0)
       await this.actions.markProcessed(
         actor,

@@ -21,16 +21,9 @@ import {
   type MailboxName,
   type NewDocument,
 } from '../data-access/document-repository';
-import {
-  checkFormat,
-  inspectPdf,
-  jpegsToPdf,
-  mergePdfs,
-  sniffFormat,
-  type OriginalFormat,
-  type PdfSource,
-} from './file-formats';
+import { checkFormat, inspectPdf, jpegsToPdf, mergePdfs, sniffFormat, type OriginalFormat } from './file-formats';
 import { documentNameOf } from './names';
+import { storedPdf, StreamEnds, type KeptEnds } from './stored-pdf';
 import type { Actor } from './ports';
 
 export type Channel = 'upload' | 'scan' | 'email' | 'api';
@@ -61,29 +54,37 @@ const SOURCE = 'document-intake';
 const HEAD_BYTES = 1024;
 const keyOf = (dossierId: string, documentId: string, part: string) => `documents/${dossierId}/${documentId}/${part}`;
 
+/** What the checks need of one stored file: of a PDF its first bytes and its ends, of anything else all of it. */
+interface Kept {
+  bytes: Buffer[];
+  ends?: StreamEnds;
+}
+
 /**
  * Counts bytes on their way into the store and stops the upload at the limit. What the checks need is kept as
- * it passes: of a PDF only its first bytes (the type is decided by them; the PDF itself is checked from the
- * store, by ranges), of a JPEG or UBL file the whole file (bounded by the limit), as embedding it in a PDF and
- * parsing the XML need it; `keepWhole` keeps PDFs too (scanned pages, which are merged).
+ * it passes: of a PDF only its first bytes (the type is decided by them) and its ends (the PDF itself is checked
+ * from them and, where its structure lies elsewhere, from the store by ranges), of a JPEG or UBL file the whole
+ * file (bounded by the limit), as embedding it in a PDF and parsing the XML need it; `keepWhole` keeps PDFs too
+ * (scanned pages, which are merged).
  */
-function limited(maxBytes: number, fileName: string, kept: Buffer[], keepWhole: boolean): Transform {
+function limited(maxBytes: number, fileName: string, kept: Kept, keepWhole: boolean): Transform {
   let seen = 0;
   let decided = keepWhole;
-  let headOnly = false;
   return new Transform({
     transform(chunk: Buffer, _encoding, done) {
       seen += chunk.length;
       if (seen > maxBytes)
         return done(invalidArgument(`"${fileName}" is larger than ${maxBytes} bytes.`, { reason: 'file_too_large' }));
-      if (!headOnly) kept.push(chunk);
+      if (kept.ends) kept.ends.add(chunk);
+      else kept.bytes.push(chunk);
       if (!decided && seen >= HEAD_BYTES) {
         decided = true;
-        const head = Buffer.concat(kept);
+        const head = Buffer.concat(kept.bytes);
         if (sniffFormat(head) === 'pdf') {
+          kept.ends = new StreamEnds();
+          kept.ends.add(head);
           // a copy: a view would keep the whole first chunk alive
-          kept.splice(0, kept.length, Buffer.from(head.subarray(0, HEAD_BYTES)));
-          headOnly = true;
+          kept.bytes = [Buffer.from(head.subarray(0, HEAD_BYTES))];
         }
       }
       done(null, chunk);
@@ -117,17 +118,19 @@ export async function receiveDocument(
   const documentId = randomUUID();
   const written: string[] = [];
   const contents: Buffer[] = [];
+  const ends: Array<KeptEnds | undefined> = [];
   const put = async (part: string, body: Readable | Uint8Array, contentType = 'application/octet-stream') => {
     const key = keyOf(incoming.dossierId, documentId, part);
     written.push(key);
     if (body instanceof Uint8Array) return intake.store.put(key, body, { contentType });
-    const kept: Buffer[] = [];
+    const kept: Kept = { bytes: [] };
     const stored = await intake.store.put(
       key,
       body.pipe(limited(intake.maxFileBytes, incoming.fileName, kept, incoming.channel === 'scan')),
       { contentType },
     );
-    contents.push(Buffer.concat(kept));
+    contents.push(Buffer.concat(kept.bytes));
+    ends.push(kept.ends?.result());
     return stored;
   };
   try {
@@ -196,7 +199,7 @@ export async function receiveDocument(
       let pages = 0;
       let invoice: InvoiceFields | null = null;
       if (format === 'pdf') {
-        pages = (await inspectPdf(storedPdf(intake.store, original), incoming.fileName)).pages;
+        pages = (await inspectPdf(storedPdf(intake.store, original, ends[0]), incoming.fileName)).pages;
         pdfObject = original;
       } else if (format === 'jpeg') {
         const pdf = await jpegsToPdf([bytes], incoming.fileName);
@@ -281,23 +284,6 @@ export async function receiveDocument(
     await Promise.all(written.map((key) => intake.store.delete(key).catch(() => undefined)));
     throw error;
   }
-}
-
-/** A stored PDF as inspectPdf reads it: by ranges, and once more whole as a stream when it must be repaired. */
-function storedPdf(store: ObjectStore, object: StoredObject): PdfSource {
-  return {
-    size: object.size,
-    async read(start, length) {
-      const chunks: Buffer[] = [];
-      const end = Math.min(object.size, start + length) - 1;
-      if (end < start) return Buffer.alloc(0);
-      for await (const chunk of await store.get(object.key, { start, end })) chunks.push(chunk as Buffer);
-      return Buffer.concat(chunks);
-    },
-    readAll: async function* () {
-      for await (const chunk of await store.get(object.key)) yield chunk as Buffer;
-    },
-  };
 }
 
 const original = (stored: StoredObject[], row: NewDocument) =>
