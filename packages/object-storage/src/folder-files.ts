@@ -1,0 +1,62 @@
+import { open, rmdir, type FileHandle } from 'node:fs/promises';
+import { dirname, sep } from 'node:path';
+
+/** File operations the folder store's layouts share. */
+
+export const errorCode = (error: unknown) => (error as NodeJS.ErrnoException | null)?.code;
+
+/** A missing file, or a path through something that is not a folder: the object is not there. */
+export const isMissing = (error: unknown) => errorCode(error) === 'ENOENT' || errorCode(error) === 'ENOTDIR';
+
+// one read for a usual small file (a few hundred bytes); small enough to come from the shared buffer pool
+const SMALL_READ_BYTES = 2 * 1024;
+
+/** Writes a whole chunk: a write to a file may take fewer bytes than it was given. */
+export async function writeAll(handle: FileHandle, chunk: Buffer): Promise<void> {
+  for (let offset = 0; offset < chunk.length;) {
+    const { bytesWritten } = await handle.write(chunk, offset, chunk.length - offset);
+    offset += bytesWritten;
+  }
+}
+
+/**
+ * A small file's text in one read: open, read, close, without the stat that readFile makes first. A read of a
+ * regular file that returns less than asked has reached its end.
+ */
+export async function readSmallFile(path: string): Promise<string> {
+  const handle = await open(path, 'r');
+  try {
+    const chunks: Buffer[] = [];
+    for (;;) {
+      const buffer = Buffer.allocUnsafe(SMALL_READ_BYTES);
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
+      chunks.push(buffer.subarray(0, bytesRead));
+      if (bytesRead < buffer.length) return Buffer.concat(chunks).toString('utf8');
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Brings a folder's entries (files created, renamed or removed in it) to disk. */
+export async function syncDirectory(directory: string): Promise<void> {
+  const handle = await open(directory, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Removes `directory` and its parents below `root` as long as they are empty. */
+export async function pruneEmptyFolders(root: string, directory: string): Promise<void> {
+  for (let current = directory; current.startsWith(root + sep); current = dirname(current)) {
+    try {
+      await rmdir(current);
+    } catch (error) {
+      if (errorCode(error) === 'ENOENT') continue;
+      if (errorCode(error) === 'ENOTEMPTY' || errorCode(error) === 'EEXIST') return;
+      throw error;
+    }
+  }
+}
