@@ -11,11 +11,14 @@ export const isMissing = (error: unknown) => errorCode(error) === 'ENOENT' || er
 // one read for a usual small file (a few hundred bytes); small enough to come from the shared buffer pool
 const SMALL_READ_BYTES = 2 * 1024;
 
-/** Writes a whole chunk: a write to a file may take fewer bytes than it was given. */
-export async function writeAll(handle: FileHandle, chunk: Buffer): Promise<void> {
-  for (let offset = 0; offset < chunk.length;) {
-    const { bytesWritten } = await handle.write(chunk, offset, chunk.length - offset);
-    offset += bytesWritten;
+/** Writes whole chunks, in one call when it takes them all: a write to a file may take fewer bytes than given. */
+export async function writeAll(handle: FileHandle, ...chunks: Buffer[]): Promise<void> {
+  const { bytesWritten } = await handle.writev(chunks);
+  if (bytesWritten === chunks.reduce((sum, chunk) => sum + chunk.length, 0)) return;
+  const rest = Buffer.concat(chunks).subarray(bytesWritten);
+  for (let offset = 0; offset < rest.length;) {
+    const { bytesWritten: written } = await handle.write(rest, offset, rest.length - offset);
+    offset += written;
   }
 }
 

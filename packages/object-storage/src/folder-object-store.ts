@@ -117,8 +117,8 @@ function parseDescription(text: Buffer, fileSize: number, path: string): Descrip
 }
 
 /** Reads the description at the end of an object file. */
-async function readDescription(handle: FileHandle, path: string, fileSize?: number): Promise<Description> {
-  const size = fileSize ?? (await handle.stat()).size;
+async function readDescription(handle: FileHandle, path: string): Promise<Description> {
+  const { size } = await handle.stat();
   const tailBytes = Math.min(size, TAIL_READ_BYTES);
   const tail = Buffer.allocUnsafe(tailBytes);
   await handle.read(tail, 0, tailBytes, size - tailBytes);
@@ -130,17 +130,28 @@ async function readDescription(handle: FileHandle, path: string, fileSize?: numb
   return parseDescription(text, size, path);
 }
 
-/** A small object file read whole, in one read: its description and its bytes. */
-async function readWholeFile(handle: FileHandle, size: number, path: string) {
-  const file = Buffer.allocUnsafe(size);
-  for (let offset = 0; offset < size;) {
-    const { bytesRead } = await handle.read(file, offset, size - offset, offset);
-    if (bytesRead === 0) throw damaged(path, 'it ended while being read');
-    offset += bytesRead;
+// buffers for the first read of an object file, kept for the next read once their bytes are copied out
+const readBuffers: Buffer[] = [];
+const KEPT_READ_BUFFERS = 16;
+
+/**
+ * An object file of at most READ_CHUNK_BYTES, read whole in one read from its start (a read of a regular file
+ * that returns less than asked has reached its end): its description and a copy of its bytes. Null for
+ * a larger file.
+ */
+async function readSmallObject(handle: FileHandle, path: string) {
+  const buffer = readBuffers.pop() ?? Buffer.allocUnsafeSlow(READ_CHUNK_BYTES);
+  try {
+    const { bytesRead: size } = await handle.read(buffer, 0, buffer.length, 0);
+    if (size === buffer.length) return null;
+    const file = buffer.subarray(0, size);
+    const length = descriptionLength(file, size, path);
+    const description = parseDescription(file.subarray(size - FOOTER_BYTES - length, size - FOOTER_BYTES), size, path);
+    // copied before the buffer goes back for another read
+    return { description, bytes: Buffer.from(file.subarray(0, description.size)) };
+  } finally {
+    if (readBuffers.length < KEPT_READ_BUFFERS) readBuffers.push(buffer);
   }
-  const length = descriptionLength(file, size, path);
-  const description = parseDescription(file.subarray(size - FOOTER_BYTES - length, size - FOOTER_BYTES), size, path);
-  return { description, bytes: file.subarray(0, description.size) };
 }
 
 function descriptionBytes(description: Description): Buffer {
@@ -230,10 +241,7 @@ export class FolderObjectStore implements ObjectStore {
             metadata: put.metadata,
             version: randomUUID(),
           };
-          await writeAll(
-            file,
-            held ? Buffer.concat([held, descriptionBytes(description)]) : descriptionBytes(description),
-          );
+          await writeAll(file, ...(held ? [held] : []), descriptionBytes(description));
           await file.sync();
         } finally {
           await file.close();
@@ -281,9 +289,8 @@ export class FolderObjectStore implements ObjectStore {
   ): Promise<NodeJS.ReadableStream> {
     let stream: NodeJS.ReadableStream | undefined;
     try {
-      const { size: fileSize } = await handle.stat();
-      const whole = fileSize <= READ_CHUNK_BYTES ? await readWholeFile(handle, fileSize, path) : null;
-      const description = whole?.description ?? (await readDescription(handle, path, fileSize));
+      const whole = await readSmallObject(handle, path);
+      const description = whole?.description ?? (await readDescription(handle, path));
       if (description.key !== key) throw damaged(path, `it holds "${description.key}", not "${key}"`);
       const { size } = description;
       if (wanted && wanted.start >= size) throw rangeNotSatisfiable(key, wanted.start, size);

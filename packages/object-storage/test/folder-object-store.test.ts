@@ -348,6 +348,19 @@ describe('FolderObjectStore on disk', () => {
     });
   });
 
+  test('small objects read at the same time each get their own bytes, a large one streams past the first read', async () => {
+    const texts = Array.from({ length: 24 }, (_, index) => `document ${index} `.repeat(index * 500 + 1));
+    await Promise.all(texts.map((text, index) => store.put(`many/${index}`, Buffer.from(text))));
+    const large = Buffer.alloc(300 * 1024, 'l');
+    await store.put('many/large', large);
+    const read = await Promise.all([
+      ...texts.map(async (_, index) => bytesOf(await store.get(`many/${index}`))),
+      bytesOf(await store.get('many/large')),
+    ]);
+    expect(read).toEqual([...texts, large.toString()]);
+    expect(await bytesOf(await store.get('many/large', { start: 300 * 1024 - 2 }))).toBe('ll');
+  });
+
   test('a reader keeps its bytes while the object is overwritten', async () => {
     await store.put('doc', Buffer.from('original'));
     const reading = await store.get('doc');
