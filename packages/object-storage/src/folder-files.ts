@@ -1,3 +1,4 @@
+import { constants } from 'node:fs';
 import { open, rmdir, type FileHandle } from 'node:fs/promises';
 import { dirname, sep } from 'node:path';
 
@@ -7,6 +8,35 @@ export const errorCode = (error: unknown) => (error as NodeJS.ErrnoException | n
 
 /** A missing file, or a path through something that is not a folder: the object is not there. */
 export const isMissing = (error: unknown) => errorCode(error) === 'ENOENT' || errorCode(error) === 'ENOTDIR';
+
+/** What both layouts record of an object's bytes. */
+export interface StoredDescription {
+  key: string;
+  size: number;
+  sha256: string;
+  contentType: string;
+  lastModified: string;
+  retainUntil: string | null;
+  metadata: Record<string, string>;
+}
+
+/** O_DSYNC: each write returns once it is on disk, which spares a small file a separate fsync call. */
+const DURABLE_WRITE = constants.O_DSYNC === undefined ? null : constants.O_WRONLY | constants.O_DSYNC;
+
+/**
+ * Writes a small file that is on disk when this returns, to be renamed into place. `replace`: truncate a file
+ * left under that name (a per-key name), else refuse to (a unique name).
+ */
+export async function writeDurably(path: string, text: string, replace: boolean): Promise<void> {
+  const create = constants.O_CREAT | (replace ? constants.O_TRUNC : constants.O_EXCL);
+  const handle = await open(path, DURABLE_WRITE === null ? (replace ? 'w' : 'wx') : DURABLE_WRITE | create);
+  try {
+    await handle.writeFile(text);
+    if (DURABLE_WRITE === null) await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
 
 // one read for a usual small file (a few hundred bytes); small enough to come from the shared buffer pool
 const SMALL_READ_BYTES = 2 * 1024;

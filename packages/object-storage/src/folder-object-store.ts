@@ -1,13 +1,18 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { constants } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, type FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { ContentDigest, toReadable } from './content-digest';
 import { DirectorySync } from './directory-sync';
-import { isMissing, pruneEmptyFolders, readSmallFile, writeAll } from './folder-files';
 import {
-  DURABLE_WRITE,
+  isMissing,
+  pruneEmptyFolders,
+  readSmallFile,
+  writeAll,
+  writeDurably,
+  type StoredDescription,
+} from './folder-files';
+import {
   type KeyFolderSidecar,
   readKeyFolderSidecar,
   removeKeyFolderObject,
@@ -46,14 +51,7 @@ const TAIL_READ_BYTES = 4 * 1024;
 // bytes are read in chunks of at most this size: one read for most documents, bounded memory for large ones
 const READ_CHUNK_BYTES = 256 * 1024;
 
-interface Description {
-  key: string;
-  size: number;
-  sha256: string;
-  contentType: string;
-  lastModified: string;
-  retainUntil: string | null;
-  metadata: Record<string, string>;
+interface Description extends StoredDescription {
   /** tells this object from an earlier or later one under the same key */
   version: string;
 }
@@ -421,16 +419,7 @@ export class FolderObjectStore implements ObjectStore {
 
   private async writeState(place: Place, state: State): Promise<void> {
     const temporary = place.base + TEMPORARY;
-    const handle = await open(
-      temporary,
-      DURABLE_WRITE === null ? 'w' : DURABLE_WRITE | constants.O_CREAT | constants.O_TRUNC,
-    );
-    try {
-      await handle.writeFile(JSON.stringify(state));
-      if (DURABLE_WRITE === null) await handle.sync();
-    } finally {
-      await handle.close();
-    }
+    await writeDurably(temporary, JSON.stringify(state), true);
     await rename(temporary, place.base + STATE);
     await this.directories.sync(place.directory);
   }

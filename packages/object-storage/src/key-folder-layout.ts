@@ -1,8 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { constants } from 'node:fs';
-import { open, readdir, rename, rm } from 'node:fs/promises';
+import { readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { errorCode, isMissing, pruneEmptyFolders, readSmallFile, syncDirectory } from './folder-files';
+import {
+  errorCode,
+  isMissing,
+  pruneEmptyFolders,
+  readSmallFile,
+  syncDirectory,
+  writeDurably,
+  type StoredDescription,
+} from './folder-files';
 import type { ObjectInfo } from './object-store';
 
 /**
@@ -14,18 +21,8 @@ import type { ObjectInfo } from './object-store';
 export const KEY_FOLDER_SIDECAR = '@object.json';
 const LEFTOVER = /^@[0-9a-f-]{36}\.(part|bytes|tmp)$/;
 
-/** O_DSYNC: each write returns once it is on disk, which spares a small file a separate fsync call. */
-export const DURABLE_WRITE = constants.O_DSYNC === undefined ? null : constants.O_WRONLY | constants.O_DSYNC;
-
-export interface KeyFolderSidecar {
-  key: string;
-  size: number;
-  sha256: string;
-  contentType: string;
-  lastModified: string;
-  retainUntil: string | null;
+export interface KeyFolderSidecar extends StoredDescription {
   legalHold: boolean;
-  metadata: Record<string, string>;
   /** file name of the bytes, beside the sidecar */
   content: string;
 }
@@ -55,16 +52,7 @@ export async function readKeyFolderSidecar(directory: string): Promise<KeyFolder
 /** Replaces a key folder's sidecar (retention, legal hold): written durably, renamed into place, folder synced. */
 export async function rewriteKeyFolderSidecar(directory: string, sidecar: KeyFolderSidecar): Promise<void> {
   const temporary = join(directory, `@${randomUUID()}.tmp`);
-  const handle = await open(
-    temporary,
-    DURABLE_WRITE === null ? 'wx' : DURABLE_WRITE | constants.O_CREAT | constants.O_EXCL,
-  );
-  try {
-    await handle.writeFile(JSON.stringify(sidecar, null, 2));
-    if (DURABLE_WRITE === null) await handle.sync();
-  } finally {
-    await handle.close();
-  }
+  await writeDurably(temporary, JSON.stringify(sidecar, null, 2), false);
   await rename(temporary, join(directory, KEY_FOLDER_SIDECAR));
   await syncDirectory(directory);
 }
