@@ -2,7 +2,8 @@
 /**
  * Runs every benchmark (`*.bench.js` here, or the ones named on the command line) one after another after a
  * build, prints their figures, and keeps them in test/bench/results/<date>.jsonl so regressions show.
- * Each benchmark prints one JSON line with its figures and a `withinBudget` verdict.
+ * Each benchmark prints one JSON line with its figures and a `withinBudget` verdict. Each runs with
+ * `--expose-gc`, so that a benchmark measuring memory growth can take its baseline after a full collection.
  *
  *   pnpm run build && pnpm run bench [name ...]
  */
@@ -20,7 +21,7 @@ const scripts = fs
 const results = [];
 for (const script of scripts) {
   console.log(`\n== ${script}`);
-  const run = spawnSync(process.execPath, [path.join(__dirname, script)], {
+  const run = spawnSync(process.execPath, ['--expose-gc', path.join(__dirname, script)], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
   });

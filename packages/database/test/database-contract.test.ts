@@ -55,6 +55,25 @@ describeEachDatabase('database port', (open) => {
     expect(result.rows.map((row) => row.balance)).toEqual(['10.05', '10.05']);
   });
 
+  test('a statement with parameters, kept prepared, answers right run after run, in and out of transactions', async () => {
+    const insert = 'INSERT INTO account (name, balance) VALUES ($1, $2) RETURNING name, balance';
+    for (let index = 0; index < 12; index++) {
+      const run = index % 2 ? db : undefined;
+      const { rows } = run
+        ? await run.query(insert, [`account ${index}`, `${index}.50`])
+        : await db.transaction((tx) => tx.query(insert, [`account ${index}`, `${index}.50`]));
+      expect(rows).toEqual([{ name: `account ${index}`, balance: `${index}.50` }]);
+    }
+    // one that does not parse fails each time, and leaves the connection usable
+    for (let attempt = 0; attempt < 2; attempt++)
+      await expect(db.query('SELECT nonsense FROM account WHERE id = $1', [1])).rejects.toMatchObject({
+        code: '42703',
+      });
+    expect((await db.query('SELECT count(*)::int AS n FROM account WHERE balance > $1', ['5'])).rows).toEqual([
+      { n: 7 },
+    ]);
+  });
+
   test('a unique violation surfaces with its SQLSTATE so callers can refuse duplicates', async () => {
     await db.query(`INSERT INTO account (name) VALUES ('dup')`);
     await expect(db.query(`INSERT INTO account (name) VALUES ('dup')`)).rejects.toMatchObject({ code: '23505' });

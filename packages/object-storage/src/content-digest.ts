@@ -20,19 +20,27 @@ export class ContentDigest extends Transform {
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.hash.update(chunk);
-    this.size += chunk.length;
+    this.observe(chunk);
     callback(null, chunk);
   }
 
   override _flush(callback: TransformCallback): void {
+    callback(this.mismatch());
+  }
+
+  /** Counts and hashes a chunk; for a writer that takes the bytes itself rather than through the stream. */
+  observe(chunk: Buffer): void {
+    this.hash.update(chunk);
+    this.size += chunk.length;
+  }
+
+  /** Once all bytes are observed: the refusal when they are not the expected ones, else null. */
+  mismatch(): Error | null {
     const found = this.sha256();
-    if (this.expected === null || found === this.expected) return callback();
-    callback(
-      failedPrecondition(
-        `The bytes for "${this.key}" have SHA-256 ${found}, not the expected ${this.expected}; nothing was stored.`,
-        { reason: 'checksum_mismatch' },
-      ),
+    if (this.expected === null || found === this.expected) return null;
+    return failedPrecondition(
+      `The bytes for "${this.key}" have SHA-256 ${found}, not the expected ${this.expected}; nothing was stored.`,
+      { reason: 'checksum_mismatch' },
     );
   }
 

@@ -1,64 +1,160 @@
-import { randomUUID } from 'node:crypto';
-import { constants } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, rmdir, type FileHandle } from 'node:fs/promises';
-import { dirname, join, resolve, sep } from 'node:path';
-import { pipeline } from 'node:stream/promises';
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdir, open, readdir, rename, rm, type FileHandle } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { Readable } from 'node:stream';
 import { ContentDigest, toReadable } from './content-digest';
+import { DirectorySync } from './directory-sync';
+import {
+  isMissing,
+  pruneEmptyFolders,
+  readSmallFile,
+  writeAll,
+  writeDurably,
+  type StoredDescription,
+} from './folder-files';
+import {
+  type KeyFolderSidecar,
+  readKeyFolderSidecar,
+  removeKeyFolderObject,
+  rewriteKeyFolderSidecar,
+  sidecarInfo,
+} from './key-folder-layout';
 import { compareKeys, validateListPrefix, validateObjectKey } from './object-keys';
 import type { ByteRange, ObjectInfo, ObjectStore, PutOptions, StoredObject } from './object-store';
 import { rangeNotSatisfiable, validatePutOptions, validateRange } from './put-options';
 import { objectNotFound, refuseIfRetained, refuseShortening, validateNewRetention } from './retention';
 
 /**
- * Objects in a local folder (embedded mode). Each key is a directory, so that "a" and "a/b" can both exist
- * as they can on S3; it holds the bytes (`@<id>.bytes`) and a sidecar (`@object.json`) describing them. The
- * sidecar is written last, by rename, so it is the commit point: a crash leaves either the old object or the
- * new one, plus leftovers that the next write of that key sweeps away. Key segments that start with "@" are
- * stored with one more "@" so they never meet the store's own files.
+ * Objects in a local folder (embedded mode). The key's segments but the last are folders (escaped: a segment
+ * that starts with "@" gets one more), so that "a" and "a/b" can both exist as they can on S3. The object itself
+ * is one file in that folder, `@<sha256 of the last segment>.object`: the bytes, then their description (key,
+ * size, SHA-256, type, retention, metadata, version) and a fixed footer giving the description's length. It is
+ * written under `@<…>.tmp`, flushed to disk, then renamed into place (the commit point), and the folder's entry
+ * is flushed too, shared by the puts that finish together (group commit). A crash leaves the previous object or
+ * the whole new one; a half-written `.tmp` is overwritten by the next write of that key.
+ *
+ * Retention extended and legal hold set later live in `@<…>.state`, tagged with the object's version so that
+ * it never applies to an object that replaced it. Objects of the earlier layout (a folder per key, see
+ * key-folder-layout.ts) are read, updated and deleted where they are; a put replaces one by a new file.
  *
  * One process per root: overwrites and retention checks are serialised per key within this process.
  */
-const SIDECAR = '@object.json';
-const LEFTOVER = /^@[^@].*\.(part|bytes|tmp)$/;
-
-interface Sidecar {
-  key: string;
-  size: number;
-  sha256: string;
-  contentType: string;
-  lastModified: string;
-  retainUntil: string | null;
-  legalHold: boolean;
-  metadata: Record<string, string>;
-  /** file name of the bytes, beside the sidecar */
-  content: string;
-}
-
-/** O_DSYNC: each write returns once it is on disk, which spares the small sidecar a separate fsync call. */
-const DURABLE_NEW_FILE =
-  constants.O_DSYNC === undefined
-    ? null
-    : constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_DSYNC;
-
-// one read for a usual sidecar (a few hundred bytes); small enough to come from the shared buffer pool
-const SIDECAR_READ_BYTES = 2 * 1024;
+const OBJECT = '.object';
+const STATE = '.state';
+const TEMPORARY = '.tmp';
+const OBJECT_FILE = /^@[0-9a-f]{64}\.object$/;
+// "@obj" and the description's length in 8 hex digits, after the description
+const FOOTER_BYTES = 12;
+const FOOTER_MARK = '@obj';
+// the end of a file read at once: footer and a usual description (a few hundred bytes)
+const TAIL_READ_BYTES = 4 * 1024;
 // bytes are read in chunks of at most this size: one read for most documents, bounded memory for large ones
 const READ_CHUNK_BYTES = 256 * 1024;
 
-const errorCode = (error: unknown) => (error as NodeJS.ErrnoException | null)?.code;
+interface Description extends StoredDescription {
+  /** tells this object from an earlier or later one under the same key */
+  version: string;
+}
+
+/** What changes after the put: a retention extended, a legal hold set or released. */
+interface State {
+  version: string;
+  retainUntil: string | null;
+  legalHold: boolean;
+}
+
+/** Where a key's object lives: its folder and its file names without their ending. */
+interface Place {
+  key: string;
+  directory: string;
+  base: string;
+  /** the folder of the earlier layout */
+  keyFolder: string;
+}
+
+type Found =
+  | { layout: 'file'; description: Description; state: State | null; info: ObjectInfo }
+  | { layout: 'key-folder'; sidecar: KeyFolderSidecar; info: ObjectInfo };
+
 const toName = (segment: string) => (segment.startsWith('@') ? `@${segment}` : segment);
 const toSegment = (name: string) => (name.startsWith('@@') ? name.slice(1) : name.startsWith('@') ? null : name);
+const fileBase = (segment: string) => `@${createHash('sha256').update(segment).digest('hex')}`;
 
-function toObjectInfo(sidecar: Sidecar): ObjectInfo {
+function toObjectInfo(description: Description, state: State | null): ObjectInfo {
+  const retainUntil = state ? state.retainUntil : description.retainUntil;
   return {
-    key: sidecar.key,
-    size: sidecar.size,
-    contentType: sidecar.contentType,
-    lastModified: new Date(sidecar.lastModified),
-    retainUntil: sidecar.retainUntil ? new Date(sidecar.retainUntil) : null,
-    legalHold: sidecar.legalHold,
-    metadata: sidecar.metadata,
+    key: description.key,
+    size: description.size,
+    contentType: description.contentType,
+    lastModified: new Date(description.lastModified),
+    retainUntil: retainUntil ? new Date(retainUntil) : null,
+    legalHold: state?.legalHold ?? false,
+    metadata: description.metadata,
   };
+}
+
+function damaged(path: string, problem: string) {
+  return new Error(`Object file ${path} is damaged: ${problem}.`);
+}
+
+/** The length of the description that ends an object file, from the file's last bytes (at least the footer). */
+function descriptionLength(tail: Buffer, fileSize: number, path: string): number {
+  const footer = tail.subarray(tail.length - FOOTER_BYTES).toString('latin1');
+  const length = Number.parseInt(footer.slice(FOOTER_MARK.length), 16);
+  if (fileSize < FOOTER_BYTES || !footer.startsWith(FOOTER_MARK) || !(length >= 0 && length <= fileSize - FOOTER_BYTES))
+    throw damaged(path, 'no description at its end');
+  return length;
+}
+
+/** Parses a description and checks that, with the footer, it accounts for every byte of the file. */
+function parseDescription(text: Buffer, fileSize: number, path: string): Description {
+  const description = JSON.parse(text.toString('utf8')) as Description;
+  if (description.size !== fileSize - FOOTER_BYTES - text.length)
+    throw damaged(path, 'its size differs from its description');
+  return description;
+}
+
+/** Reads the description at the end of an object file. */
+async function readDescription(handle: FileHandle, path: string): Promise<Description> {
+  const { size } = await handle.stat();
+  const tailBytes = Math.min(size, TAIL_READ_BYTES);
+  const tail = Buffer.allocUnsafe(tailBytes);
+  await handle.read(tail, 0, tailBytes, size - tailBytes);
+  const length = descriptionLength(tail, size, path);
+  if (length + FOOTER_BYTES <= tailBytes)
+    return parseDescription(tail.subarray(tailBytes - FOOTER_BYTES - length, tailBytes - FOOTER_BYTES), size, path);
+  const text = Buffer.allocUnsafe(length);
+  await handle.read(text, 0, length, size - FOOTER_BYTES - length);
+  return parseDescription(text, size, path);
+}
+
+// buffers for the first read of an object file, kept for the next read once their bytes are copied out
+const readBuffers: Buffer[] = [];
+const KEPT_READ_BUFFERS = 16;
+
+/**
+ * An object file of at most READ_CHUNK_BYTES, read whole in one read from its start (a read of a regular file
+ * that returns less than asked has reached its end): its description and a copy of its bytes. Null for
+ * a larger file.
+ */
+async function readSmallObject(handle: FileHandle, path: string) {
+  const buffer = readBuffers.pop() ?? Buffer.allocUnsafeSlow(READ_CHUNK_BYTES);
+  try {
+    const { bytesRead: size } = await handle.read(buffer, 0, buffer.length, 0);
+    if (size === buffer.length) return null;
+    const file = buffer.subarray(0, size);
+    const length = descriptionLength(file, size, path);
+    const description = parseDescription(file.subarray(size - FOOTER_BYTES - length, size - FOOTER_BYTES), size, path);
+    // copied before the buffer goes back for another read
+    return { description, bytes: Buffer.from(file.subarray(0, description.size)) };
+  } finally {
+    if (readBuffers.length < KEPT_READ_BUFFERS) readBuffers.push(buffer);
+  }
+}
+
+function descriptionBytes(description: Description): Buffer {
+  const text = Buffer.from(JSON.stringify(description));
+  return Buffer.concat([text, Buffer.from(`${FOOTER_MARK}${text.length.toString(16).padStart(8, '0')}`, 'latin1')]);
 }
 
 /** Runs one operation at a time per key; the others on that key wait their turn. */
@@ -77,44 +173,11 @@ class KeyQueue {
   }
 }
 
-/** Writes a whole chunk: a write to a file may take fewer bytes than it was given. */
-async function writeAll(handle: FileHandle, chunk: Buffer): Promise<void> {
-  for (let offset = 0; offset < chunk.length;) {
-    const { bytesWritten } = await handle.write(chunk, offset, chunk.length - offset);
-    offset += bytesWritten;
-  }
-}
-
-/**
- * A sidecar's text in one read: open, read, close, without the stat that readFile makes first. A read of a
- * regular file that returns less than asked has reached its end.
- */
-async function readSmallFile(path: string): Promise<string> {
-  const handle = await open(path, 'r');
-  try {
-    const chunks: Buffer[] = [];
-    for (;;) {
-      const buffer = Buffer.allocUnsafe(SIDECAR_READ_BYTES);
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
-      chunks.push(buffer.subarray(0, bytesRead));
-      if (bytesRead < buffer.length) return Buffer.concat(chunks).toString('utf8');
-    }
-  } finally {
-    await handle.close();
-  }
-}
-
-async function syncDirectory(directory: string): Promise<void> {
-  const handle = await open(directory, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
 export class FolderObjectStore implements ObjectStore {
   private readonly queue = new KeyQueue();
+  private readonly directories = new DirectorySync();
+  /** folders being made and brought to disk */
+  private readonly foldersBeingMade = new Set<Promise<void>>();
 
   readonly root: string;
 
@@ -134,56 +197,64 @@ export class FolderObjectStore implements ObjectStore {
     validateObjectKey(key);
     const put = validatePutOptions(options);
     return this.queue.run(key, async () => {
-      const directory = this.directoryOf(key);
-      const previous = await this.readSidecar(directory);
-      if (previous) refuseIfRetained(toObjectInfo(previous), 'overwritten');
-
-      const content = `@${randomUUID()}.bytes`;
-      const digest = new ContentDigest(key, put.sha256);
-      let created = false;
-      let committed = false;
+      const place = this.placeOf(key);
+      const temporary = place.base + TEMPORARY;
+      // the file is opened while the previous object is looked up: both wait for the disk at the same time
+      const [looked, opened] = await Promise.allSettled([
+        this.find(place),
+        this.createTemporary(place.directory, temporary),
+      ]);
+      const previous = looked.status === 'fulfilled' ? looked.value : null;
       try {
-        const opened = await this.createFile(directory, join(directory, content), !previous);
-        created = opened.createdDirectory;
-        const bytes = opened.handle;
-        let sidecar: Sidecar;
+        if (looked.status === 'rejected') throw looked.reason;
+        if (previous) refuseIfRetained(previous.info, 'overwritten');
+      } catch (error) {
+        if (opened.status === 'fulfilled') await opened.value.close();
+        await rm(temporary, { force: true });
+        if (!previous) await pruneEmptyFolders(this.root, place.directory);
+        throw error;
+      }
+
+      const digest = new ContentDigest(key, put.sha256);
+      try {
+        if (opened.status === 'rejected') throw opened.reason;
+        const file = opened.value;
         try {
-          await pipeline(toReadable(body), digest, async (chunks: AsyncIterable<Buffer>) => {
-            for await (const chunk of chunks) await writeAll(bytes, chunk);
-          });
-          sidecar = {
+          // each chunk is written once the next one came; the last goes with the description, in one write
+          let held: Buffer | null = null;
+          for await (const chunk of toReadable(body) as AsyncIterable<Buffer>) {
+            if (held) await writeAll(file, held);
+            digest.observe(chunk);
+            held = chunk;
+          }
+          const mismatch = digest.mismatch();
+          if (mismatch) throw mismatch;
+          const description: Description = {
             key,
             size: digest.size,
             sha256: digest.sha256(),
             contentType: put.contentType,
             lastModified: new Date().toISOString(),
             retainUntil: put.retainUntil?.toISOString() ?? null,
-            legalHold: false,
             metadata: put.metadata,
-            content,
+            version: randomUUID(),
           };
-          // The bytes and the sidecar that names them are both on disk before the rename makes the sidecar
-          // current; neither waits for the other. Both settle before anything is swept on failure.
-          const [synced, written] = await Promise.allSettled([
-            bytes.sync(),
-            this.writeTemporarySidecar(directory, sidecar),
-          ]);
-          if (synced.status === 'rejected') throw synced.reason;
-          if (written.status === 'rejected') throw written.reason;
-          await rename(written.value, join(directory, SIDECAR));
-          committed = true;
+          await writeAll(file, ...(held ? [held] : []), descriptionBytes(description));
+          await file.sync();
         } finally {
-          await bytes.close();
+          await file.close();
         }
-        await syncDirectory(directory);
+        await rename(temporary, place.base + OBJECT);
       } catch (error) {
-        // whatever the sidecar names now stays; everything this attempt wrote besides goes
-        await this.sweep(directory, committed ? content : previous?.content);
-        if (!committed && !previous) await this.prune(directory);
+        await rm(temporary, { force: true });
+        if (!previous) await pruneEmptyFolders(this.root, place.directory);
         throw error;
       }
-      // A folder this put created holds nothing else; one that existed may hold replaced bytes or leftovers.
-      if (!created) await this.sweep(directory, content);
+      await this.directories.sync(place.directory);
+      await this.foldersOnDisk();
+      // what the new object replaced: the state of the earlier version, or an object of the earlier layout
+      if (previous?.layout === 'file' && previous.state) await rm(place.base + STATE, { force: true });
+      if (previous?.layout === 'key-folder') await removeKeyFolderObject(this.root, place.keyFolder);
       return { key, size: digest.size, sha256: digest.sha256() };
     });
   }
@@ -191,44 +262,68 @@ export class FolderObjectStore implements ObjectStore {
   async get(key: string, range?: ByteRange): Promise<NodeJS.ReadableStream> {
     validateObjectKey(key);
     const wanted = validateRange(range);
-    const directory = this.directoryOf(key);
-    // An overwrite may replace the bytes between reading the sidecar and opening them; the next sidecar
-    // then names the new bytes. Once open, the file stays readable even if it is replaced.
-    for (let attempt = 1; ; attempt++) {
-      const sidecar = await this.readSidecar(directory);
-      if (!sidecar) throw objectNotFound(key);
-      if (wanted && wanted.start >= sidecar.size) throw rangeNotSatisfiable(key, wanted.start, sidecar.size);
-      try {
-        const handle = await open(join(directory, sidecar.content), 'r');
-        // the bytes file never changes once named, so its size is the sidecar's: no read past the end to find it
-        const last = sidecar.size - 1;
-        if (last < 0) return handle.createReadStream();
-        const start = wanted?.start ?? 0;
-        const end = Math.min(wanted?.end ?? last, last);
-        return handle.createReadStream({ start, end, highWaterMark: Math.min(end - start + 1, READ_CHUNK_BYTES) });
-      } catch (error) {
-        if (errorCode(error) !== 'ENOENT' || attempt === 3) throw error;
-      }
+    const place = this.placeOf(key);
+    const path = place.base + OBJECT;
+    let handle: FileHandle | undefined;
+    try {
+      handle = await open(path, 'r');
+    } catch (error) {
+      if (!isMissing(error)) throw error;
+    }
+    // Once open, the file stays readable even if an overwrite replaces it.
+    if (handle) return this.readObject(key, handle, path, wanted);
+    return this.getFromKeyFolder(key, place.keyFolder, wanted);
+  }
+
+  /**
+   * The bytes of an open object file: a small one read whole in one go (and its file closed at once), a large
+   * one streamed in chunks.
+   */
+  private async readObject(
+    key: string,
+    handle: FileHandle,
+    path: string,
+    wanted: ByteRange | null,
+  ): Promise<NodeJS.ReadableStream> {
+    let stream: NodeJS.ReadableStream | undefined;
+    try {
+      const whole = await readSmallObject(handle, path);
+      const description = whole?.description ?? (await readDescription(handle, path));
+      if (description.key !== key) throw damaged(path, `it holds "${description.key}", not "${key}"`);
+      const { size } = description;
+      if (wanted && wanted.start >= size) throw rangeNotSatisfiable(key, wanted.start, size);
+      const start = wanted?.start ?? 0;
+      const end = Math.min(wanted?.end ?? size - 1, size - 1);
+      if (whole || size === 0)
+        return Readable.from(size === 0 ? [] : [whole!.bytes.subarray(start, end + 1)], { objectMode: false });
+      stream = handle.createReadStream({ start, end, highWaterMark: Math.min(end - start + 1, READ_CHUNK_BYTES) });
+      return stream;
+    } finally {
+      // a read stream closes its file when it ends
+      if (!stream) await handle.close();
     }
   }
 
   async stat(key: string): Promise<ObjectInfo | null> {
     validateObjectKey(key);
-    const sidecar = await this.readSidecar(this.directoryOf(key));
-    return sidecar ? toObjectInfo(sidecar) : null;
+    return (await this.find(this.placeOf(key)))?.info ?? null;
   }
 
   async delete(key: string): Promise<void> {
     validateObjectKey(key);
     await this.queue.run(key, async () => {
-      const directory = this.directoryOf(key);
-      const sidecar = await this.readSidecar(directory);
-      if (!sidecar) throw objectNotFound(key);
-      refuseIfRetained(toObjectInfo(sidecar), 'deleted');
-      await rm(join(directory, SIDECAR));
-      await syncDirectory(directory);
-      await this.sweep(directory);
-      await this.prune(directory);
+      const place = this.placeOf(key);
+      const found = await this.find(place);
+      if (!found) throw objectNotFound(key);
+      refuseIfRetained(found.info, 'deleted');
+      if (found.layout === 'file') {
+        await rm(place.base + OBJECT);
+        await this.directories.sync(place.directory);
+        await rm(place.base + STATE, { force: true });
+      }
+      // an object of the earlier layout, or one an interrupted overwrite left behind the file just removed
+      await removeKeyFolderObject(this.root, place.keyFolder);
+      await pruneEmptyFolders(this.root, place.directory);
     });
   }
 
@@ -243,30 +338,166 @@ export class FolderObjectStore implements ObjectStore {
     validateObjectKey(key);
     validateNewRetention(retainUntil);
     await this.queue.run(key, async () => {
-      const directory = this.directoryOf(key);
-      const sidecar = await this.readSidecar(directory);
-      if (!sidecar) throw objectNotFound(key);
-      refuseShortening(toObjectInfo(sidecar), retainUntil);
-      await this.writeSidecar(directory, { ...sidecar, retainUntil: retainUntil.toISOString() });
+      const place = this.placeOf(key);
+      const found = await this.find(place);
+      if (!found) throw objectNotFound(key);
+      refuseShortening(found.info, retainUntil);
+      if (found.layout === 'key-folder')
+        return rewriteKeyFolderSidecar(place.keyFolder, { ...found.sidecar, retainUntil: retainUntil.toISOString() });
+      await this.writeState(place, {
+        version: found.description.version,
+        retainUntil: retainUntil.toISOString(),
+        legalHold: found.info.legalHold,
+      });
     });
   }
 
   async setLegalHold(key: string, hold: boolean): Promise<void> {
     validateObjectKey(key);
     await this.queue.run(key, async () => {
-      const directory = this.directoryOf(key);
-      const sidecar = await this.readSidecar(directory);
-      if (!sidecar) throw objectNotFound(key);
-      await this.writeSidecar(directory, { ...sidecar, legalHold: hold });
+      const place = this.placeOf(key);
+      const found = await this.find(place);
+      if (!found) throw objectNotFound(key);
+      if (found.layout === 'key-folder')
+        return rewriteKeyFolderSidecar(place.keyFolder, { ...found.sidecar, legalHold: hold });
+      await this.writeState(place, {
+        version: found.description.version,
+        retainUntil: found.info.retainUntil?.toISOString() ?? null,
+        legalHold: hold,
+      });
     });
   }
 
-  private directoryOf(key: string): string {
-    return join(this.root, ...key.split('/').map(toName));
+  private placeOf(key: string): Place {
+    const segments = key.split('/');
+    const last = segments.pop()!;
+    const directory = join(this.root, ...segments.map(toName));
+    return { key, directory, base: join(directory, fileBase(last)), keyFolder: join(directory, toName(last)) };
+  }
+
+  /** The key's object in either layout; the file of this layout wins over a folder an overwrite left behind. */
+  private async find(place: Place): Promise<Found | null> {
+    // both layouts at once: a new key is missing from both, and each look waits for the disk
+    const [description, sidecar] = await Promise.all([
+      this.readObjectFile(place.base + OBJECT),
+      readKeyFolderSidecar(place.keyFolder),
+    ]);
+    if (description) {
+      if (description.key !== place.key)
+        throw damaged(place.base + OBJECT, `it holds "${description.key}", not "${place.key}"`);
+      const state = await this.readState(place, description.version);
+      return { layout: 'file', description, state, info: toObjectInfo(description, state) };
+    }
+    return sidecar ? { layout: 'key-folder', sidecar, info: sidecarInfo(sidecar) } : null;
+  }
+
+  private async readObjectFile(path: string): Promise<Description | null> {
+    let handle: FileHandle;
+    try {
+      handle = await open(path, 'r');
+    } catch (error) {
+      if (isMissing(error)) return null;
+      throw error;
+    }
+    try {
+      return await readDescription(handle, path);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /** The state written after the put, if it belongs to this version of the object. */
+  private async readState(place: Place, version: string): Promise<State | null> {
+    try {
+      const state = JSON.parse(await readSmallFile(place.base + STATE)) as State;
+      return state.version === version ? state : null;
+    } catch (error) {
+      if (isMissing(error)) return null;
+      throw error;
+    }
+  }
+
+  private async writeState(place: Place, state: State): Promise<void> {
+    const temporary = place.base + TEMPORARY;
+    await writeDurably(temporary, JSON.stringify(state), true);
+    await rename(temporary, place.base + STATE);
+    await this.directories.sync(place.directory);
+  }
+
+  private async getFromKeyFolder(
+    key: string,
+    keyFolder: string,
+    wanted: ByteRange | null,
+  ): Promise<NodeJS.ReadableStream> {
+    // An overwrite may replace the bytes between reading the sidecar and opening them; then the object is in
+    // its new place.
+    for (let attempt = 1; ; attempt++) {
+      const sidecar = await readKeyFolderSidecar(keyFolder);
+      if (!sidecar) {
+        if (attempt > 1) return this.get(key, wanted ?? undefined);
+        throw objectNotFound(key);
+      }
+      if (wanted && wanted.start >= sidecar.size) throw rangeNotSatisfiable(key, wanted.start, sidecar.size);
+      try {
+        const handle = await open(join(keyFolder, sidecar.content), 'r');
+        const last = sidecar.size - 1;
+        if (last < 0) return handle.createReadStream();
+        const start = wanted?.start ?? 0;
+        const end = Math.min(wanted?.end ?? last, last);
+        return handle.createReadStream({ start, end, highWaterMark: Math.min(end - start + 1, READ_CHUNK_BYTES) });
+      } catch (error) {
+        if (!isMissing(error) || attempt === 3) throw error;
+      }
+    }
   }
 
   /**
-   * Visits a directory's objects and subtrees in key order: the object "a" sorts as "a" but its subtree as
+   * Opens a key's temporary file, truncating what a crashed write of that key left, and makes its folder when
+   * missing. A concurrent delete of a neighbouring key may prune a fresh folder before the file is in it: then
+   * again.
+   */
+  private async createTemporary(directory: string, path: string): Promise<FileHandle> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await open(path, 'w');
+      } catch (error) {
+        if (!isMissing(error) || attempt === 3) throw error;
+      }
+      await this.makeFolder(directory);
+    }
+  }
+
+  /**
+   * Makes a folder and its missing parents, and brings each new entry to disk (the parent of each folder made,
+   * shared with concurrent puts there), so that an object committed in it stays reachable after a crash.
+   */
+  private makeFolder(directory: string): Promise<void> {
+    const making = (async () => {
+      const first = await mkdir(directory, { recursive: true });
+      if (first === undefined) return;
+      const syncs: Promise<void>[] = [];
+      for (let made = directory; ; made = dirname(made)) {
+        syncs.push(this.directories.sync(dirname(made)));
+        if (made === first) break;
+      }
+      await Promise.all(syncs);
+    })();
+    this.foldersBeingMade.add(making);
+    const done = () => this.foldersBeingMade.delete(making);
+    making.then(done, done);
+    return making;
+  }
+
+  /**
+   * Another put may have made the folders this one wrote in and still be bringing them to disk: a put returns
+   * only once the folders being made when it committed are on disk (folder making is rare: all of them).
+   */
+  private async foldersOnDisk(): Promise<void> {
+    if (this.foldersBeingMade.size > 0) await Promise.all(this.foldersBeingMade);
+  }
+
+  /**
+   * Visits a folder's objects and subtrees in key order: the object "a" sorts as "a" but its subtree as
    * "a/", so that "a.b" (and everything under it) comes between them, as S3 lists.
    */
   private async *walk(directory: string, directoryKey: string, prefix: string): AsyncGenerator<ObjectInfo> {
@@ -274,106 +505,36 @@ export class FolderObjectStore implements ObjectStore {
     try {
       entries = await readdir(directory, { withFileTypes: true });
     } catch (error) {
-      if (errorCode(error) === 'ENOENT' || errorCode(error) === 'ENOTDIR') return;
+      if (isMissing(error)) return;
       throw error;
     }
-    const visits: { sortKey: string; path: string; subtree: boolean }[] = [];
+    const names = new Set(entries.map((entry) => entry.name));
+    const visits: { sortKey: string; place: Place; subtree: boolean }[] = [];
     for (const entry of entries) {
+      if (entry.isFile() && OBJECT_FILE.test(entry.name)) {
+        const description = await this.readObjectFile(join(directory, entry.name));
+        if (description?.key.startsWith(prefix))
+          visits.push({ sortKey: description.key, place: this.placeOf(description.key), subtree: false });
+        continue;
+      }
       const segment = entry.isDirectory() ? toSegment(entry.name) : null;
       if (segment === null) continue;
-      const path = join(directory, entry.name);
       const key = directoryKey + segment;
-      if (key.startsWith(prefix)) visits.push({ sortKey: key, path, subtree: false });
+      const place = this.placeOf(key);
+      // a folder of the earlier layout may hold the key's object, unless a file of this layout replaced it
+      if (key.startsWith(prefix) && !names.has(fileBase(segment) + OBJECT))
+        visits.push({ sortKey: key, place, subtree: false });
       const subtree = `${key}/`;
       if (subtree.startsWith(prefix) || prefix.startsWith(subtree))
-        visits.push({ sortKey: subtree, path, subtree: true });
+        visits.push({ sortKey: subtree, place: { ...place, directory: place.keyFolder }, subtree: true });
     }
     visits.sort((a, b) => compareKeys(a.sortKey, b.sortKey));
     for (const visit of visits) {
       if (visit.subtree) {
-        yield* this.walk(visit.path, visit.sortKey, prefix);
+        yield* this.walk(visit.place.directory, visit.sortKey, prefix);
       } else {
-        const sidecar = await this.readSidecar(visit.path);
-        if (sidecar) yield toObjectInfo(sidecar);
-      }
-    }
-  }
-
-  private async readSidecar(directory: string): Promise<Sidecar | null> {
-    try {
-      return JSON.parse(await readSmallFile(join(directory, SIDECAR))) as Sidecar;
-    } catch (error) {
-      if (errorCode(error) === 'ENOENT' || errorCode(error) === 'ENOTDIR') return null;
-      throw error;
-    }
-  }
-
-  private async writeSidecar(directory: string, sidecar: Sidecar): Promise<void> {
-    await rename(await this.writeTemporarySidecar(directory, sidecar), join(directory, SIDECAR));
-    await syncDirectory(directory);
-  }
-
-  /** Writes the sidecar to disk under a temporary name, ready to be renamed into place; answers that name. */
-  private async writeTemporarySidecar(directory: string, sidecar: Sidecar): Promise<string> {
-    const temporary = join(directory, `@${randomUUID()}.tmp`);
-    const handle = await open(temporary, DURABLE_NEW_FILE ?? 'wx');
-    try {
-      await handle.writeFile(JSON.stringify(sidecar, null, 2));
-      if (DURABLE_NEW_FILE === null) await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    return temporary;
-  }
-
-  /**
-   * Creates a new file in the key's folder, creating the folder (and its parents) when it is missing. A
-   * concurrent delete of a neighbouring key may prune a fresh folder before the file is in it: then again.
-   * `createdDirectory`: this call made the key's folder, so nothing else is in it.
-   */
-  private async createFile(
-    directory: string,
-    path: string,
-    mayBeMissing: boolean,
-  ): Promise<{ handle: FileHandle; createdDirectory: boolean }> {
-    let createdDirectory = false;
-    // a key without an object usually has no folder yet: make it first rather than fail the open
-    if (mayBeMissing) createdDirectory = (await mkdir(directory, { recursive: true })) !== undefined;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return { handle: await open(path, 'wx'), createdDirectory };
-      } catch (error) {
-        if (errorCode(error) !== 'ENOENT' || attempt === 3) throw error;
-      }
-      createdDirectory = (await mkdir(directory, { recursive: true })) !== undefined;
-    }
-  }
-
-  /** Removes this key's files other than the sidecar and `keep`: replaced bytes and leftovers of crashes. */
-  private async sweep(directory: string, keep?: string): Promise<void> {
-    let entries;
-    try {
-      entries = await readdir(directory, { withFileTypes: true });
-    } catch (error) {
-      if (errorCode(error) === 'ENOENT') return;
-      throw error;
-    }
-    for (const entry of entries) {
-      if (entry.isFile() && entry.name !== keep && LEFTOVER.test(entry.name)) {
-        await rm(join(directory, entry.name), { force: true });
-      }
-    }
-  }
-
-  /** Removes the key's directory and its parents as long as they are empty. */
-  private async prune(directory: string): Promise<void> {
-    for (let current = directory; current.startsWith(this.root + sep); current = dirname(current)) {
-      try {
-        await rmdir(current);
-      } catch (error) {
-        if (errorCode(error) === 'ENOENT') continue;
-        if (errorCode(error) === 'ENOTEMPTY' || errorCode(error) === 'EEXIST') return;
-        throw error;
+        const found = await this.find(visit.place);
+        if (found) yield found.info;
       }
     }
   }

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readdir, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { DocumentDeletedSchema, DocumentMovedSchema } from '@kantoor/proto/kantoor/document_intake/v1/events_pb';
@@ -34,12 +34,17 @@ const archived = async (count: number, filter: Record<string, unknown> = { delet
     (answer) => answer.documents.length >= count,
   );
 
-async function bytesFiles(root: string): Promise<string[]> {
-  const entries = await readdir(root, { withFileTypes: true, recursive: true });
-  return entries
-    .filter((entry) => entry.isFile() && entry.name.endsWith('.bytes'))
-    .map((entry) => path.join(entry.parentPath, entry.name));
-}
+/** Where the folder store keeps an archived object: its file, named after the last segment of its key. */
+const objectFileOf = (documentId: string) =>
+  path.join(
+    h.dataDir,
+    'objects',
+    'kantoor-archive',
+    firmId,
+    dossierId,
+    'document-intake',
+    `@${createHash('sha256').update(`${documentId}~original`).digest('hex')}.object`,
+  );
 
 describe('archive service on the folder store', () => {
   test('archives every stored document with original and PDF, once, however often the event comes', async () => {
@@ -218,7 +223,7 @@ describe('archive service on the folder store', () => {
       };
       return h.client.ingestObject({ object }, { caller: systemCaller });
     };
-    const archiveKeyOf = (documentId: string) => `${firmId}/${dossierId}/document-intake/${documentId}/original`;
+    const archiveKeyOf = (documentId: string) => `${firmId}/${dossierId}/document-intake/${documentId}~original`;
     const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
     const bytes = Buffer.from('%PDF-1.7 de echte factuur');
 
@@ -294,15 +299,13 @@ describe('archive service on the folder store', () => {
     const clean = await h.client.runVerification({ sample: 0 }, { caller: systemCaller });
     expect(clean.run).toMatchObject({ checked: 3, findings: [] });
 
-    const files = await bytesFiles(path.join(h.dataDir, 'objects', 'kantoor-archive'));
-    await writeFile(
-      files.find((file) => file.includes(changed.documentId))!,
-      'tampered',
-    );
-    await rm(files.find((file) => file.includes(removed.documentId))!);
+    // the first bytes of the document overwritten in place, its description left as it was
+    const file = await readFile(objectFileOf(changed.documentId));
+    await writeFile(objectFileOf(changed.documentId), Buffer.concat([Buffer.from('tampered'), file.subarray(8)]));
+    await rm(objectFileOf(removed.documentId));
     const run = (await h.client.runVerification({ sample: 0 }, { caller: systemCaller })).run!;
     expect(run.checked).toBe(3);
-    expect(run.findings.map((finding) => [finding.key.split('/')[3], finding.problem]).sort()).toEqual(
+    expect(run.findings.map((finding) => [finding.key.split('/')[3].split('~')[0], finding.problem]).sort()).toEqual(
       [
         [changed.documentId, 'mismatch'],
         [removed.documentId, 'missing'],

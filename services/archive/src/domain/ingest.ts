@@ -23,7 +23,12 @@ export type IncomingDocument = NewDocument & { objects: IncomingObject[] };
 
 const SEGMENT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 
-/** Where an object lives in the archive store: one folder per firm and dossier, one per document. */
+/**
+ * Where an object lives in the archive store: one folder per firm, dossier and source; the object is named
+ * after its document and role ("~" appears in neither), so that archiving a document makes no folder of its own
+ * (on the folder store every new folder costs an inode and a flush). Objects archived before keep the key their
+ * row records (`<document>/<role>`).
+ */
 export function archiveKey(
   doc: { firm_id: string; dossier_id: string; source: string; document_id: string },
   role: string,
@@ -35,7 +40,7 @@ export function archiveKey(
         violations: [{ field, message: 'letters, digits, dots, dashes or underscores, at most 100' }],
       });
   }
-  return `${doc.firm_id}/${doc.dossier_id}/${doc.source}/${doc.document_id}/${role}`;
+  return `${doc.firm_id}/${doc.dossier_id}/${doc.source}/${doc.document_id}~${role}`;
 }
 
 /**
