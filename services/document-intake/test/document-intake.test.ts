@@ -123,6 +123,12 @@ describe('upload', () => {
     ],
     ['a corrupt PDF', async () => (await pdf()).subarray(0, 300), 'x.pdf', /damaged PDF/],
     ['a PDF named .jpg', () => pdf(), 'photo.jpg', /named as JPEG but its content is PDF/],
+    [
+      'a JPEG cut short',
+      () => readFileSync(path.join(__dirname, 'fixtures/stripe.jpg')).subarray(0, 3000),
+      'bon.jpg',
+      /damaged JPEG image/,
+    ],
     ['a Word file', () => Buffer.from('PK\u0003\u0004 word document'), 'x.docx', /not a PDF, JPEG or UBL file/],
     [
       'an XML with a DTD',

@@ -1,5 +1,5 @@
 import { invalidArgument } from '@kantoor/errors';
-import { PDFDocument, concatTransformationMatrix, popGraphicsState, pushGraphicsState } from 'pdf-lib';
+import { PDFDocument } from 'pdf-lib';
 import { PdfStructureError, readPdfStructure, type ReadAll, type ReadRange } from './pdf-structure';
 
 export type OriginalFormat = 'pdf' | 'jpeg' | 'xml';
@@ -82,87 +82,6 @@ export async function inspectPdf(source: PdfSource | Uint8Array, fileName: strin
   }
   if (pages === 0) throw refuse('corrupt_pdf', `"${fileName}" is a PDF without pages.`);
   return { pages };
-}
-
-/** EXIF orientation (1..8) from the APP1 segment; 1 when absent. */
-export function jpegOrientation(jpeg: Uint8Array): number {
-  const data = Buffer.from(jpeg.buffer, jpeg.byteOffset, jpeg.byteLength);
-  let offset = 2;
-  while (offset + 4 < data.length && data[offset] === 0xff) {
-    const marker = data[offset + 1];
-    const length = data.readUInt16BE(offset + 2);
-    if (marker === 0xda) break;
-    if (marker === 0xe1 && data.toString('latin1', offset + 4, offset + 10) === 'Exif\0\0') {
-      const tiff = offset + 10;
-      const little = data.toString('latin1', tiff, tiff + 2) === 'II';
-      const u16 = (at: number) => (little ? data.readUInt16LE(at) : data.readUInt16BE(at));
-      const u32 = (at: number) => (little ? data.readUInt32LE(at) : data.readUInt32BE(at));
-      const ifd = tiff + u32(tiff + 4);
-      const entries = u16(ifd);
-      for (let index = 0; index < entries; index++) {
-        const entry = ifd + 2 + index * 12;
-        if (entry + 12 > data.length) break;
-        if (u16(entry) === 0x0112) {
-          const value = u16(entry + 8);
-          return value >= 1 && value <= 8 ? value : 1;
-        }
-      }
-      return 1;
-    }
-    offset += 2 + length;
-  }
-  return 1;
-}
-
-/**
- * The transformation that shows the stored pixels upright, per EXIF orientation: [a b c d e f] for an image
- * drawn at (0,0) with its stored size w×h; orientations 5..8 swap the page's width and height.
- */
-function orientationMatrix(
-  orientation: number,
-  w: number,
-  h: number,
-): [number, number, number, number, number, number] {
-  switch (orientation) {
-    case 2:
-      return [-1, 0, 0, 1, w, 0];
-    case 3:
-      return [-1, 0, 0, -1, w, h];
-    case 4:
-      return [1, 0, 0, -1, 0, h];
-    case 5:
-      return [0, -1, -1, 0, h, w];
-    case 6:
-      return [0, -1, 1, 0, 0, w];
-    case 7:
-      return [0, 1, 1, 0, 0, 0];
-    case 8:
-      return [0, 1, -1, 0, h, 0];
-    default:
-      return [1, 0, 0, 1, 0, 0];
-  }
-}
-
-/** Scanned pages or photos as PDF pages (one per image), upright, at 72 dpi of their pixel size. */
-export async function jpegsToPdf(jpegs: Uint8Array[], fileName: string): Promise<Uint8Array> {
-  const pdf = await PDFDocument.create();
-  for (const jpeg of jpegs) {
-    let image;
-    try {
-      image = await pdf.embedJpg(jpeg);
-    } catch {
-      throw refuse('corrupt_jpeg', `"${fileName}" is a damaged JPEG image.`);
-    }
-    const orientation = jpegOrientation(jpeg);
-    const { width: w, height: h } = image;
-    const swapped = orientation >= 5;
-    const page = pdf.addPage(swapped ? [h, w] : [w, h]);
-    page.pushOperators(pushGraphicsState(), concatTransformationMatrix(...orientationMatrix(orientation, w, h)));
-    page.drawImage(image, { x: 0, y: 0, width: w, height: h });
-    page.pushOperators(popGraphicsState());
-  }
-  // the image stream is already compressed; packing the few small objects into object streams only costs time
-  return pdf.save({ useObjectStreams: false });
 }
 
 /** New PDFs from page groups (1-based page numbers) of one PDF. */

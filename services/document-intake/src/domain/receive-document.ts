@@ -21,7 +21,8 @@ import {
   type MailboxName,
   type NewDocument,
 } from '../data-access/document-repository';
-import { checkFormat, inspectPdf, jpegsToPdf, mergePdfs, sniffFormat, type OriginalFormat } from './file-formats';
+import { checkFormat, inspectPdf, mergePdfs, sniffFormat, type OriginalFormat } from './file-formats';
+import { jpegToPdf } from './jpeg-pdf';
 import { documentNameOf } from './names';
 import { storedPdf, StreamEnds, type KeptEnds } from './stored-pdf';
 import type { Actor } from './ports';
@@ -173,7 +174,7 @@ export async function receiveDocument(
       const asPdfs: Uint8Array[] = [];
       for (const [at, bytes] of contents.entries()) {
         if (formats[at] === 'pdf') await inspectPdf(bytes, `page ${at + 1}`);
-        asPdfs.push(formats[at] === 'pdf' ? bytes : await jpegsToPdf([bytes], `page ${at + 1}`));
+        asPdfs.push(formats[at] === 'pdf' ? bytes : jpegToPdf(bytes, `page ${at + 1}`));
       }
       const merged =
         asPdfs.length === 1
@@ -202,7 +203,7 @@ export async function receiveDocument(
         pages = (await inspectPdf(storedPdf(intake.store, original, ends[0]), incoming.fileName)).pages;
         pdfObject = original;
       } else if (format === 'jpeg') {
-        const pdf = await jpegsToPdf([bytes], incoming.fileName);
+        const pdf = jpegToPdf(bytes, incoming.fileName);
         pages = 1;
         pdfObject = await put('document.pdf', pdf, pdfContentType);
       } else {
