@@ -103,6 +103,11 @@ function start(dataDir) {
 }
 
 const rssOf = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) * 1024;
+/** CPU seconds (user and system, all threads) a process has used: on a shared machine a steadier figure than time */
+const cpuOf = (pid) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime and stime, in clock ticks of 1/100 s
+};
 
 /**
  * Samples the resident memory of the processes (summed) every 50 ms while `work` runs; the highest value
@@ -112,6 +117,7 @@ async function measured(pids, work) {
   pids = [pids].flat();
   const sum = (values) => values.reduce((a, b) => a + b, 0);
   const before = pids.map(rssOf);
+  const cpuBefore = sum(pids.map(cpuOf));
   const peaks = [...before];
   let peak = sum(before);
   const timer = setInterval(() => {
@@ -123,8 +129,9 @@ async function measured(pids, work) {
   try {
     const result = await work();
     const seconds = Number(process.hrtime.bigint() - begun) / 1e9;
+    const cpuSeconds = sum(pids.map(cpuOf)) - cpuBefore;
     const each = pids.map((_, i) => ({ before: before[i], peak: peaks[i] }));
-    return { result, seconds, before: sum(before), peak, each };
+    return { result, seconds, cpuSeconds, before: sum(before), peak, each };
   } finally {
     clearInterval(timer);
   }
@@ -255,6 +262,7 @@ async function embeddedTopology() {
       jpegImages: JPEGS,
       jpegMegapixels: 2.07,
       jpegPerSecond: Number((JPEGS / jpegs.seconds).toFixed(1)),
+      jpegCpuMsPerImage: Number(((jpegs.cpuSeconds * 1000) / JPEGS).toFixed(1)),
       jpegPeakRssMB: Math.round(jpegs.peak / MB),
     };
   } finally {
