@@ -19,7 +19,10 @@ function checkCrossReferences(pdf: Buffer): number {
   const xref = Number(/startxref\n(\d+)\n%%EOF\n$/.exec(text)![1]);
   expect(text.startsWith('xref\n', xref)).toBe(true);
   const [, first, count] = /^xref\n(\d+) (\d+)\n/.exec(text.slice(xref))!.map(Number);
-  const entries = text.slice(xref).split('\n').slice(2, 2 + count);
+  const entries = text
+    .slice(xref)
+    .split('\n')
+    .slice(2, 2 + count);
   entries.slice(1).forEach((entry, index) => {
     const at = Number(entry.slice(0, 10));
     expect(text.startsWith(`${first + index + 1} 0 obj\n`, at)).toBe(true);
