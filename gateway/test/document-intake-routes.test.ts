@@ -13,7 +13,7 @@ import { startIntake, type IntakeHarness } from '../../services/document-intake/
 import { authorizeWithPolicy, directoryAccessFacts, routeTable } from '../src';
 import { bearer, openMigratedDatabase, problemType, testApp } from './helpers';
 
-const SAMPLES = path.resolve(__dirname, '../../../shared/samples/peppol');
+const SAMPLES = path.resolve(__dirname, '../../test/fixtures/peppol');
 const JPEG = readFileSync(path.resolve(__dirname, '../../services/document-intake/test/fixtures/stripe.jpg'));
 
 /** A valid PDF with `pages` empty pages, written by hand (offsets included) so the test needs no PDF library. */

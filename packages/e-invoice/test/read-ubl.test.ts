@@ -4,7 +4,7 @@ import Decimal from 'decimal.js';
 import { PDFDocument } from 'pdf-lib';
 import { pdfRendition, readUbl, renderInvoicePdf, type Amount } from '../src';
 
-const SAMPLES = path.resolve(__dirname, '../../../../shared/samples/peppol');
+const SAMPLES = path.resolve(__dirname, '../../../test/fixtures/peppol');
 const sampleFiles = [
   ...readdirSync(SAMPLES).filter((name) => name.endsWith('.xml')),
   ...readdirSync(path.join(SAMPLES, 'release-2026.5')).map((name) => `release-2026.5/${name}`),

@@ -9,7 +9,7 @@ import { decodeEnvelope, unpackPayload } from '@kantoor/events';
 import { DownloadLinks } from '../src';
 import { startIntake, type IntakeHarness } from './intake-harness';
 
-const SAMPLES = path.resolve(__dirname, '../../../../shared/samples/peppol');
+const SAMPLES = path.resolve(__dirname, '../../../test/fixtures/peppol');
 let h: IntakeHarness;
 beforeAll(async () => {
   h = await startIntake();
