@@ -16,7 +16,7 @@ import { DocumentIntakeService } from '@kantoor/proto/kantoor/document_intake/v1
 import { NotificationService } from '@kantoor/proto/kantoor/notification/v1/notification_pb';
 import { createApp, type ServiceClients } from './app';
 import { loadEmbeddedTokenIssuer } from './auth/embedded-tokens';
-import { cacheAccessFacts, forgetAfterDirectoryChanges, forgetOnDirectoryEvents } from './auth/access-facts-cache';
+import { cacheAccessFacts, forgetAfterDirectoryChanges, forgetOnDirectoryEvents } from '@kantoor/directory-client';
 import { authorizeWithPolicy, directoryAccessFacts, resolveCallerByEmail } from './auth/dossier-policy';
 import { createOidcVerifier } from './auth/oidc';
 import type { PasswordLogin } from './auth/password-login';

@@ -5,9 +5,11 @@
  * Built only from the packages' public functions (startService on a Platform, startGateway), after a build.
  *
  * Like a cluster pod: PostgreSQL (DATABASE_URL, a database of its own), telemetry registered first. Unlike one:
- * objects in the folder store (DATA_DIR) instead of MinIO, and no Kafka (events stay in the process), so the
- * gateway keeps no access facts and asks the directory on every request; the gateway signs in with its own
- * tokens (password login against the directory) because there is no OpenID Connect provider here.
+ * objects in the folder store (DATA_DIR) instead of MinIO, and no Kafka (events stay in the process). The gateway
+ * and the intake keep access facts as they do on Kafka, but no directory event reaches them here, so they forget
+ * only what the gateway forgets itself after a change made through it: a bench must change access only through
+ * the gateway (they do). The gateway signs in with its own tokens (password login against the directory)
+ * because there is no OpenID Connect provider here.
  *
  * Settings: DATABASE_URL, DATA_DIR, PORT (gRPC port of a service, HTTP port of the gateway), DIRECTORY_ADDRESS
  * (document-intake, gateway), DOCUMENT_INTAKE_ADDRESS (gateway). Prints `{"ready":true,"port":…}` once serving
@@ -64,6 +66,7 @@ async function startComponent() {
       logger,
       db,
       addresses: { directory: env.DIRECTORY_ADDRESS, 'document-intake': env.DOCUMENT_INTAKE_ADDRESS },
+      directoryEvents: { transport: platform.transport, groupId: 'gateway' },
     });
     return {
       port: gateway.port,

@@ -45,3 +45,4 @@ export function directoryAccessFacts(
     return facts;
   };
 }
+export * from './access-facts-cache';

@@ -290,6 +290,18 @@ describe('KafkaTransport consuming', () => {
     expect(consumer.runConfig).toMatchObject({ autoCommit: false, partitionsConsumedConcurrently: 1 });
   });
 
+  it('lets one subscription start a new group at the newest record (a cache that only forgets)', async () => {
+    const kafka = new FakeKafka();
+    const transport = transportOver(kafka);
+    await transport.subscribe({
+      groupId: 'gateway-pod-1',
+      topics: ['kantoor.directory.v1'],
+      newGroupStartsAt: 'latest',
+      handler: async () => {},
+    });
+    expect(kafka.consumers[0].subscribed).toEqual({ topics: ['kantoor.directory.v1'], fromBeginning: false });
+  });
+
   it('commits the offset after a record only once its handler resolved', async () => {
     const release = deferred();
     const received: EventRecord[] = [];

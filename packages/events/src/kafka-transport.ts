@@ -223,7 +223,7 @@ class KafkaSubscription implements Subscription {
     await this.consumer.connect();
     await this.consumer.subscribe({
       topics,
-      fromBeginning: (this.options.newGroupStartsAt ?? 'earliest') === 'earliest',
+      fromBeginning: (this.subscription.newGroupStartsAt ?? this.options.newGroupStartsAt ?? 'earliest') === 'earliest',
     });
     await this.consumer.run({
       autoCommit: false,

@@ -22,6 +22,11 @@ export interface SubscribeOptions {
   groupId: string;
   topics: string[];
   handler: RecordHandler;
+  /**
+   * where a group without committed offsets begins, where the transport keeps offsets (Kafka); the transport's
+   * own setting when left out
+   */
+  newGroupStartsAt?: 'earliest' | 'latest';
 }
 
 export interface Subscription {

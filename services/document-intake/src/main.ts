@@ -1,6 +1,8 @@
 import '@kantoor/telemetry/register';
 import { randomBytes } from 'node:crypto';
+import os from 'node:os';
 import path from 'node:path';
+import { forgetOnDirectoryEvents } from '@kantoor/directory-client';
 import { defineService, runServiceMain, serviceSecret, type ServiceDefinition } from '@kantoor/service-runtime';
 import { directoryAt, withoutDirectory, type Directory } from './adapters/directory';
 import { readIntakeConfig, type IntakeConfig } from './config';
@@ -34,9 +36,18 @@ export function createDocumentIntakeService(options: DocumentIntakeOptions = {})
     async build({ db, logger, platform, objectStore, eventsWritten }) {
       const config = { ...readIntakeConfig(), ...options.settings };
       const configured =
-        options.directory ?? (config.DIRECTORY_ADDRESS ? directoryAt(config.DIRECTORY_ADDRESS) : undefined);
+        options.directory ??
+        (config.DIRECTORY_ADDRESS ? directoryAt(config.DIRECTORY_ADDRESS, { keepAccessFacts: true }) : undefined);
       if (!configured) logger.warn("DIRECTORY_ADDRESS is not set: every call but the system's is refused until it is");
       const directory = configured ?? withoutDirectory;
+      // every replica keeps its own access facts, so each needs every directory event: a group of its own
+      const accessEvents =
+        directory.accessFacts &&
+        (await forgetOnDirectoryEvents(
+          platform.transport,
+          `document-intake-access-${os.hostname()}`,
+          directory.accessFacts,
+        ));
       // links are e-mailed and used days later: the key must survive a restart
       const secret = await serviceSecret(platform, {
         service: 'document-intake',
@@ -86,6 +97,7 @@ export function createDocumentIntakeService(options: DocumentIntakeOptions = {})
         eventHandlers: directoryEventHandlers(),
         async onStop() {
           await smtp?.stop();
+          await accessEvents?.stop();
           if (!options.directory) directory.close();
         },
       };

@@ -183,20 +183,36 @@ describe('access', () => {
     });
   });
 
-  it('support staff see only dossiers they are assigned to', async () => {
-    await expect(h.client.listDocuments({ dossierId: h.dossierId }, { caller: h.support })).rejects.toMatchObject({
-      reason: 'not_assigned',
-    });
-    await h.fx.directory.assignDossier(
-      { dossierId: h.dossierId, collaboratorStaffIds: { ids: [h.support.subjectId] } },
-      { caller: h.admin },
-    );
-    await expect(h.client.listDocuments({ dossierId: h.dossierId }, { caller: h.support })).resolves.toBeDefined();
-    await expect(h.client.listDocuments({ dossierId: h.otherDossierId }, { caller: h.support })).rejects.toMatchObject({
-      reason: 'not_assigned',
-    });
+  it('support staff see only dossiers they are assigned to, from the moment the directory says so', async () => {
+    const listAsSupport = (dossierId: string) =>
+      h.client.listDocuments({ dossierId }, { caller: h.support }).then(
+        () => 'allowed',
+        (error: { reason?: string }) => error.reason,
+      );
+    expect(await listAsSupport(h.dossierId)).toBe('not_assigned');
+    const assign = (ids: string[]) =>
+      h.fx.directory.assignDossier({ dossierId: h.dossierId, collaboratorStaffIds: { ids } }, { caller: h.admin });
+    // the intake keeps access facts between calls: the directory's event about the change makes it forget them
+    await assign([h.support.subjectId]);
+    await eventually(async () => expect(await listAsSupport(h.dossierId)).toBe('allowed'));
+    expect(await listAsSupport(h.otherDossierId)).toBe('not_assigned');
+    await assign([]);
+    await eventually(async () => expect(await listAsSupport(h.dossierId)).toBe('not_assigned'));
   });
 });
+
+/** Retries `check` until it passes, for at most two seconds (an event on its way). */
+async function eventually(check: () => Promise<void>): Promise<void> {
+  const until = Date.now() + 2000;
+  for (;;) {
+    try {
+      return await check();
+    } catch (error) {
+      if (Date.now() > until) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+}
 
 describe('mailbox actions and status', () => {
   it('lists with search and cursor pagination; staff see only sent documents', async () => {

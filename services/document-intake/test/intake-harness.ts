@@ -76,7 +76,8 @@ export async function startIntake(options: { generatedLinkSecret?: boolean } = {
   const start = () =>
     startService(
       createDocumentIntakeService({
-        directory: directoryOver(fx.directory),
+        // as in production: access facts kept, forgotten on the directory's events
+        directory: directoryOver(fx.directory, { keepAccessFacts: true }),
         settings: {
           INTAKE_SMTP_HOST: '127.0.0.1',
           INTAKE_LINK_SECRET: options.generatedLinkSecret ? undefined : 'x'.repeat(40),

@@ -4,7 +4,7 @@
  * (firm intake domain + enterprise number) and its sender whitelist.
  */
 import { checkAccess } from '@kantoor/access-policy';
-import { directoryAccessFacts } from '@kantoor/directory-client';
+import { cacheAccessFacts, directoryAccessFacts, type AccessFactsCache } from '@kantoor/directory-client';
 import { unavailable } from '@kantoor/errors';
 import { createServiceClient, systemCaller, type ServiceClient } from '@kantoor/grpc';
 import { DirectoryService } from '@kantoor/proto/kantoor/directory/v1/directory_pb';
@@ -23,14 +23,26 @@ export interface IntakeAddress {
 
 export interface Directory {
   guard: AccessGuard;
+  /** the access facts kept between calls, when they are: forget them on the directory's events */
+  accessFacts?: AccessFactsCache;
   dossierLabel: DossierLabels;
   /** undefined when no active dossier has this address */
   resolveIntakeAddress(address: string, firmIds: string[]): Promise<IntakeAddress | undefined>;
   close(): void;
 }
 
-export function directoryOver(client: ServiceClient<typeof DirectoryService>): Directory {
-  const fetchFacts = directoryAccessFacts(client, { asService: SELF });
+/**
+ * The directory behind `client`. With `keepAccessFacts`, the access facts of each dossier and caller are kept
+ * (see @kantoor/directory-client's cacheAccessFacts), so that a call costs no directory round trip; whoever
+ * starts the service must then forget them on the directory's events (`accessFacts`).
+ */
+export function directoryOver(
+  client: ServiceClient<typeof DirectoryService>,
+  options: { keepAccessFacts?: boolean } = {},
+): Directory {
+  const asked = directoryAccessFacts(client, { asService: SELF });
+  const accessFacts = options.keepAccessFacts ? cacheAccessFacts(asked) : undefined;
+  const fetchFacts = accessFacts?.fetch ?? asked;
   const domains = new Map<string, { domain: string; until: number }>();
   const domainOf = async (firmId: string) => {
     const cached = domains.get(firmId);
@@ -41,6 +53,7 @@ export function directoryOver(client: ServiceClient<typeof DirectoryService>): D
     return domain;
   };
   return {
+    accessFacts,
     guard: async (actor, permission, dossierId) => {
       await checkAccess(fetchFacts, actor, permission, dossierId);
     },
@@ -76,7 +89,8 @@ export function directoryOver(client: ServiceClient<typeof DirectoryService>): D
   };
 }
 
-export const directoryAt = (address: string) => directoryOver(createServiceClient(DirectoryService, address));
+export const directoryAt = (address: string, options: { keepAccessFacts?: boolean } = {}) =>
+  directoryOver(createServiceClient(DirectoryService, address), options);
 
 /** Without a directory no access can be checked: everyone but the platform itself is refused. */
 export const withoutDirectory: Directory = {

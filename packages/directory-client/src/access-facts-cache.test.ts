@@ -1,6 +1,6 @@
 import type { AccessFacts, AccessFactsQuery } from '@kantoor/access-policy';
 import { InProcessTransport, appendEvent, decodeEnvelope } from '@kantoor/events';
-import { cacheAccessFacts, forgetAfterDirectoryChanges, forgetOnDirectoryEvents } from '../src/auth/access-facts-cache';
+import { cacheAccessFacts, forgetAfterDirectoryChanges, forgetOnDirectoryEvents } from './access-facts-cache';
 
 const FIRM = '11111111-1111-4111-8111-111111111111';
 const OTHER_FIRM = '22222222-2222-4222-8222-222222222222';

@@ -1,9 +1,10 @@
 /**
- * The directory's access facts, kept in the gateway so that the access check of a request costs no gRPC
- * call. An access change still counts from the next request: the gateway forgets a firm's facts itself,
- * synchronously, when a request changed something in the directory (`forgetAfterDirectoryChanges`), and
- * on every event the directory publishes for that firm (`forgetOnDirectoryEvents`), which covers changes
- * made through another gateway replica. The TTL only bounds what a lost event could leave behind.
+ * The directory's access facts, kept in the process that checks access (the gateway before routing, a service
+ * on every call naming a dossier) so that an access check costs no gRPC call. The gateway forgets a firm's
+ * facts itself, synchronously, when a request changed something in the directory
+ * (`forgetAfterDirectoryChanges`), so a change counts from the next request; every process forgets them on
+ * every event the directory publishes for that firm (`forgetOnDirectoryEvents`), which covers changes made
+ * through another replica. The TTL only bounds what a lost event could leave behind.
  */
 import type { AccessFacts, FetchAccessFacts } from '@kantoor/access-policy';
 import { decodeEnvelope, topicOf, type EventTransport, type Subscription } from '@kantoor/events';
@@ -108,8 +109,9 @@ export function forgetAfterDirectoryChanges<Client extends object>(client: Clien
 
 /**
  * Forgets a firm's facts on every directory event of that firm (any of them may follow an access change:
- * DossierAccessChanged, StaffRoleChanged, StaffRemoved, DossierStatusChanged, ...). Each gateway process needs
- * every event, so each subscribes with a group of its own (`gateway-<hostname>` on Kafka).
+ * DossierAccessChanged, StaffRoleChanged, StaffRemoved, DossierStatusChanged, ...). Each process needs every
+ * event, so each subscribes with a group of its own (e.g. `gateway-<hostname>` on Kafka); a new group starts at
+ * the newest event, since a process that starts has nothing to forget.
  */
 export function forgetOnDirectoryEvents(
   transport: EventTransport,
@@ -119,6 +121,7 @@ export function forgetOnDirectoryEvents(
   return transport.subscribe({
     groupId,
     topics: [topicOf('directory')],
+    newGroupStartsAt: 'latest',
     handler: async (record) => {
       const firmId = decodeEnvelope(record.value).firmId;
       if (firmId) cache.forgetFirm(firmId);
