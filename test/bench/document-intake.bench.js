@@ -277,12 +277,18 @@ async function embeddedTopology() {
       await json('POST', `/v1/dossiers/${dossier.id}/document-sends`, feed, { documentIds: ids.slice(at, at + 100) });
     if (global.gc) global.gc();
     const zip = await measured(child.pid, async () => {
-      const response = await fetch(`${BASE}/v1/dossiers/${dossier.id}/documents-zip`, {
-        headers: { authorization: `Bearer ${admin}` },
-      });
-      if (response.status !== 200) throw new Error(`ZIP: ${response.status} ${await response.text()}`);
+      const response = await new Promise((resolve, reject) =>
+        http
+          .get(
+            `${BASE}/v1/dossiers/${dossier.id}/documents-zip`,
+            { agent, headers: { authorization: `Bearer ${admin}` } },
+            resolve,
+          )
+          .on('error', reject),
+      );
+      if (response.statusCode !== 200) throw new Error(`ZIP: ${response.statusCode}`);
       let bytes = 0;
-      for await (const chunk of response.body) bytes += chunk.length;
+      for await (const chunk of response) bytes += chunk.length;
       return bytes;
     });
 
@@ -295,9 +301,11 @@ async function embeddedTopology() {
       uploadMBps: Number((uploadedBytes / MB / uploads.seconds).toFixed(1)),
       uploadRssBeforeMB: Math.round(uploads.before / MB),
       uploadPeakRssMB: Math.round(uploads.peak / MB),
+      uploadPlatformCpuMsPerUpload: Number(((uploads.cpuSeconds * 1000) / UPLOADS).toFixed(1)),
       zipDocuments: ids.length,
       zipMB: Math.round(zip.result / MB),
       zipMBps: Number((zip.result / MB / zip.seconds).toFixed(1)),
+      zipPlatformCpuMsPerMB: Number(((zip.cpuSeconds * 1000) / (zip.result / MB)).toFixed(2)),
       zipRssGrowthMB: Math.round((zip.peak - zip.before) / MB),
       jpegImages: JPEGS,
       jpegMegapixels: 2.07,
