@@ -110,8 +110,9 @@ class PgTransaction implements Queryable {
     const config = this.statements.config(sql, params);
     if (!this.begun) {
       this.begun = true;
-      const connection = (this.client as unknown as { connection: ProtocolConnection }).connection;
-      if (config.name !== undefined && connection.parsedStatements[config.name] === config.text) {
+      // (what pg keeps of the connection, looked at defensively: without it, BEGIN goes on its own)
+      const connection = (this.client as unknown as { connection?: Partial<ProtocolConnection> }).connection;
+      if (config.name !== undefined && connection?.parsedStatements?.[config.name] === config.text) {
         const results = await behindBegin(this.client, this.begin, config);
         const result = results[results.length - 1];
         return { rows: result.rows as R[], rowCount: result.rowCount ?? 0 };
@@ -148,7 +149,12 @@ function behindBegin(client: PoolClient, begin: string, config: QueryConfig): Pr
     (query as unknown as { callback: (error: Error | null, results?: PgResult | PgResult[]) => void }).callback = (
       error,
       results,
-    ) => (error ? reject(error) : resolve([results!].flat()));
+    ) => {
+      if (!error) return resolve([results!].flat());
+      // a stack that leads back to the caller rather than to the socket, as pg gives its own queries
+      Error.captureStackTrace(error);
+      reject(error);
+    };
     void client.query(query);
   });
 }
