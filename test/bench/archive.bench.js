@@ -9,9 +9,11 @@
  *   pnpm run build && node --expose-gc test/bench/archive.bench.js
  *
  * Settings: BENCH_INGEST (2000), BENCH_SEARCH_DOCUMENTS (200000), BENCH_SEARCHES (300), BENCH_ZIP_DOCUMENTS (10000),
- * KANTOOR_BENCH_POSTGRES (postgres://postgres@127.0.0.1:5432/test).
+ * KANTOOR_BENCH_POSTGRES (postgres://postgres@127.0.0.1:5432/test). `ingestCpuMsPerDocument`: CPU ms per ingested document of
+ * this process (all threads) and of every `postgres` process, read from /proc.
  */
 const { randomBytes, randomUUID } = require('node:crypto');
+const { readdirSync, readFileSync } = require('node:fs');
 const { mkdtemp, rm } = require('node:fs/promises');
 const os = require('node:os');
 const path = require('node:path');
@@ -29,6 +31,25 @@ const SEARCH_DOCUMENTS = Number(process.env.BENCH_SEARCH_DOCUMENTS ?? 200000);
 const SEARCHES = Number(process.env.BENCH_SEARCHES ?? 300);
 const ZIP_DOCUMENTS = Number(process.env.BENCH_ZIP_DOCUMENTS ?? 10000);
 const SERVER = process.env.KANTOOR_BENCH_POSTGRES ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+const cpuOf = (pid) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime and stime, in clock ticks of 1/100 s
+};
+
+/** CPU seconds of every PostgreSQL server process on this machine (other databases of the server count too) */
+function postgresCpuSeconds() {
+  let total = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'postgres') total += cpuOf(entry);
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return total;
+}
 
 const percentile = (values, p) =>
   [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((p / 100) * values.length))];
@@ -63,6 +84,8 @@ async function main() {
       sources.push({ documentId, stored });
     }
     let next = 0;
+    const postgresCpuBefore = postgresCpuSeconds();
+    const benchCpuBefore = process.cpuUsage();
     const started = process.hrtime.bigint();
     await Promise.all(
       Array.from({ length: 16 }, async () => {
@@ -90,7 +113,17 @@ async function main() {
       }),
     );
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const benchCpu = process.cpuUsage(benchCpuBefore);
+    const postgresCpu = postgresCpuSeconds() - postgresCpuBefore;
     figures.ingestPerSecond = Math.round(INGEST / seconds);
+    // CPU milliseconds per ingested document (all threads of this process, and the PostgreSQL server's processes):
+    // steadier than documents per second on a shared machine
+    const benchCpuMs = (benchCpu.user + benchCpu.system) / 1000;
+    figures.ingestCpuMsPerDocument = {
+      bench: Number((benchCpuMs / INGEST).toFixed(2)),
+      postgres: Number(((postgresCpu * 1000) / INGEST).toFixed(2)),
+      total: Number(((benchCpuMs + postgresCpu * 1000) / INGEST).toFixed(2)),
+    };
 
     // 2. search over 200,000 documents of one firm (20 dossiers), metadata only
     const dossiers = Array.from({ length: 20 }, () => randomUUID());

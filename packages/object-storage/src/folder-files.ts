@@ -9,6 +9,16 @@ export const errorCode = (error: unknown) => (error as NodeJS.ErrnoException | n
 /** A missing file, or a path through something that is not a folder: the object is not there. */
 export const isMissing = (error: unknown) => errorCode(error) === 'ENOENT' || errorCode(error) === 'ENOTDIR';
 
+/** A file opened for reading, or null when it is missing. */
+export async function openIfPresent(path: string): Promise<FileHandle | null> {
+  try {
+    return await open(path, 'r');
+  } catch (error) {
+    if (isMissing(error)) return null;
+    throw error;
+  }
+}
+
 /** What both layouts record of an object's bytes. */
 export interface StoredDescription {
   key: string;

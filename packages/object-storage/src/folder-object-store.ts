@@ -1,11 +1,13 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdir, open, readdir, rename, rm, type FileHandle } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, mkdir, open, readdir, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { ContentDigest, toReadable } from './content-digest';
 import { DirectorySync } from './directory-sync';
 import {
   isMissing,
+  openIfPresent,
   pruneEmptyFolders,
   readSmallFile,
   writeAll,
@@ -43,6 +45,11 @@ const OBJECT = '.object';
 const STATE = '.state';
 const TEMPORARY = '.tmp';
 const OBJECT_FILE = /^@[0-9a-f]{64}\.object$/;
+/**
+ * In the root of a store that began empty with this layout: no key there can have an object of the earlier
+ * layout, so finding an object takes one look instead of one per layout. Its presence is what counts.
+ */
+export const FILES_ONLY_MARKER = '@files-only';
 // "@obj" and the description's length in 8 hex digits, after the description
 const FOOTER_BYTES = 12;
 const FOOTER_MARK = '@obj';
@@ -50,6 +57,11 @@ const FOOTER_MARK = '@obj';
 const TAIL_READ_BYTES = 4 * 1024;
 // bytes are read in chunks of at most this size: one read for most documents, bounded memory for large ones
 const READ_CHUNK_BYTES = 256 * 1024;
+// a temporary file whose writes are on disk when they return (O_DSYNC), where the platform has it
+const DURABLE_CREATE =
+  constants.O_DSYNC === undefined
+    ? null
+    : constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_DSYNC;
 
 interface Description extends StoredDescription {
   /** tells this object from an earlier or later one under the same key */
@@ -75,6 +87,9 @@ interface Place {
 type Found =
   | { layout: 'file'; description: Description; state: State | null; info: ObjectInfo }
   | { layout: 'key-folder'; sidecar: KeyFolderSidecar; info: ObjectInfo };
+
+const MARKER_TEXT =
+  'Objects of this store are files (@<sha256 of the last key segment>.object); it never held a folder per key.\n';
 
 const toName = (segment: string) => (segment.startsWith('@') ? `@${segment}` : segment);
 const toSegment = (name: string) => (name.startsWith('@@') ? name.slice(1) : name.startsWith('@') ? null : name);
@@ -128,27 +143,40 @@ async function readDescription(handle: FileHandle, path: string): Promise<Descri
   return parseDescription(text, size, path);
 }
 
-// buffers for the first read of an object file, kept for the next read once their bytes are copied out
+// buffers for the first read of an object file, kept for the next read once their bytes are copied out (or
+// lent bytes are no longer used)
 const readBuffers: Buffer[] = [];
-const KEPT_READ_BUFFERS = 16;
+const KEPT_READ_BUFFERS = 32;
+
+const takeReadBuffer = () => readBuffers.pop() ?? Buffer.allocUnsafeSlow(READ_CHUNK_BYTES);
+
+function returnReadBuffer(buffer: Buffer) {
+  if (readBuffers.length < KEPT_READ_BUFFERS) readBuffers.push(buffer);
+}
 
 /**
- * An object file of at most READ_CHUNK_BYTES, read whole in one read from its start (a read of a regular file
- * that returns less than asked has reached its end): its description and a copy of its bytes. Null for
- * a larger file.
+ * An object file of at most READ_CHUNK_BYTES, read whole into `buffer` in one read from its start (a read of
+ * a regular file that returns less than asked has reached its end): its description and its bytes, in
+ * `buffer`. Null for a larger file.
  */
+async function readWhole(handle: FileHandle, path: string, buffer: Buffer) {
+  const { bytesRead: size } = await handle.read(buffer, 0, buffer.length, 0);
+  if (size === buffer.length) return null;
+  const file = buffer.subarray(0, size);
+  const length = descriptionLength(file, size, path);
+  const description = parseDescription(file.subarray(size - FOOTER_BYTES - length, size - FOOTER_BYTES), size, path);
+  return { description, bytes: file.subarray(0, description.size) };
+}
+
+/** A small object file read whole: its description and a copy of its bytes. Null for a larger file. */
 async function readSmallObject(handle: FileHandle, path: string) {
-  const buffer = readBuffers.pop() ?? Buffer.allocUnsafeSlow(READ_CHUNK_BYTES);
+  const buffer = takeReadBuffer();
   try {
-    const { bytesRead: size } = await handle.read(buffer, 0, buffer.length, 0);
-    if (size === buffer.length) return null;
-    const file = buffer.subarray(0, size);
-    const length = descriptionLength(file, size, path);
-    const description = parseDescription(file.subarray(size - FOOTER_BYTES - length, size - FOOTER_BYTES), size, path);
+    const whole = await readWhole(handle, path, buffer);
     // copied before the buffer goes back for another read
-    return { description, bytes: Buffer.from(file.subarray(0, description.size)) };
+    return whole && { description: whole.description, bytes: Buffer.from(whole.bytes) };
   } finally {
-    if (readBuffers.length < KEPT_READ_BUFFERS) readBuffers.push(buffer);
+    returnReadBuffer(buffer);
   }
 }
 
@@ -178,6 +206,8 @@ export class FolderObjectStore implements ObjectStore {
   private readonly directories = new DirectorySync();
   /** folders being made and brought to disk */
   private readonly foldersBeingMade = new Set<Promise<void>>();
+  /** whether the root holds the files-only marker: objects of the earlier layout need not be looked for */
+  private filesOnly?: Promise<boolean>;
 
   readonly root: string;
 
@@ -185,8 +215,29 @@ export class FolderObjectStore implements ObjectStore {
     this.root = resolve(root);
   }
 
+  /**
+   * Makes the root when missing. A root that is empty gets the files-only marker (a store made before it, or
+   * one holding anything, keeps looking for objects of the earlier layout).
+   */
   async ensureRoot(): Promise<void> {
     await mkdir(this.root, { recursive: true });
+    const entries = await readdir(this.root);
+    if (entries.length === 0) {
+      // no fsync needed: a marker lost in a crash only costs the extra look again
+      await writeFile(join(this.root, FILES_ONLY_MARKER), MARKER_TEXT, { flag: 'wx' });
+      this.filesOnly = Promise.resolve(true);
+    } else {
+      this.filesOnly = Promise.resolve(entries.includes(FILES_ONLY_MARKER));
+    }
+  }
+
+  /** Read once per store (for a store used without ensureRoot): is the marker in the root? */
+  private isFilesOnly(): Promise<boolean> {
+    this.filesOnly ??= access(join(this.root, FILES_ONLY_MARKER)).then(
+      () => true,
+      () => false,
+    );
+    return this.filesOnly;
   }
 
   async put(
@@ -199,17 +250,18 @@ export class FolderObjectStore implements ObjectStore {
     return this.queue.run(key, async () => {
       const place = this.placeOf(key);
       const temporary = place.base + TEMPORARY;
+      const chunks = (toReadable(body) as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
       // the file is opened while the previous object is looked up: both wait for the disk at the same time
       const [looked, opened] = await Promise.allSettled([
         this.find(place),
-        this.createTemporary(place.directory, temporary),
+        this.openTemporary(place.directory, temporary, chunks),
       ]);
       const previous = looked.status === 'fulfilled' ? looked.value : null;
       try {
         if (looked.status === 'rejected') throw looked.reason;
         if (previous) refuseIfRetained(previous.info, 'overwritten');
       } catch (error) {
-        if (opened.status === 'fulfilled') await opened.value.close();
+        if (opened.status === 'fulfilled') await opened.value.file.close();
         await rm(temporary, { force: true });
         if (!previous) await pruneEmptyFolders(this.root, place.directory);
         throw error;
@@ -218,15 +270,17 @@ export class FolderObjectStore implements ObjectStore {
       const digest = new ContentDigest(key, put.sha256);
       try {
         if (opened.status === 'rejected') throw opened.reason;
-        const file = opened.value;
+        const { file, first, rest, durable } = opened.value;
         try {
           // each chunk is written once the next one came; the last goes with the description, in one write
           let held: Buffer | null = null;
-          for await (const chunk of toReadable(body) as AsyncIterable<Buffer>) {
+          const take = async (chunk: Buffer) => {
             if (held) await writeAll(file, held);
             digest.observe(chunk);
             held = chunk;
-          }
+          };
+          for (const chunk of first) await take(chunk);
+          if (rest) for (let next = await chunks.next(); !next.done; next = await chunks.next()) await take(next.value);
           const mismatch = digest.mismatch();
           if (mismatch) throw mismatch;
           const description: Description = {
@@ -240,12 +294,13 @@ export class FolderObjectStore implements ObjectStore {
             version: randomUUID(),
           };
           await writeAll(file, ...(held ? [held] : []), descriptionBytes(description));
-          await file.sync();
+          if (!durable) await file.sync();
         } finally {
           await file.close();
         }
         await rename(temporary, place.base + OBJECT);
       } catch (error) {
+        await chunks.return?.();
         await rm(temporary, { force: true });
         if (!previous) await pruneEmptyFolders(this.root, place.directory);
         throw error;
@@ -264,15 +319,39 @@ export class FolderObjectStore implements ObjectStore {
     const wanted = validateRange(range);
     const place = this.placeOf(key);
     const path = place.base + OBJECT;
-    let handle: FileHandle | undefined;
-    try {
-      handle = await open(path, 'r');
-    } catch (error) {
-      if (!isMissing(error)) throw error;
-    }
+    const handle = await openIfPresent(path);
     // Once open, the file stays readable even if an overwrite replaces it.
     if (handle) return this.readObject(key, handle, path, wanted);
+    if (await this.isFilesOnly()) throw objectNotFound(key);
     return this.getFromKeyFolder(key, place.keyFolder, wanted);
+  }
+
+  /**
+   * Lends the bytes of a small object to `use`, in a read buffer that the store takes back for another read
+   * once `use` settles: no buffer is allocated for the object, which spares the garbage collector (a buffer
+   * of 100 kB per object brings a full collection every hundred or so objects). `use` must be done with the
+   * bytes when it settles, as put() of a folder store is. Null when the object is larger than one read or has
+   * no file of this layout: then get() it.
+   */
+  async lend<T>(key: string, use: (bytes: Buffer) => Promise<T>): Promise<{ value: T } | null> {
+    validateObjectKey(key);
+    const path = this.placeOf(key).base + OBJECT;
+    const handle = await openIfPresent(path);
+    if (!handle) return null;
+    const buffer = takeReadBuffer();
+    try {
+      let whole;
+      try {
+        whole = await readWhole(handle, path, buffer);
+      } finally {
+        await handle.close();
+      }
+      if (!whole) return null;
+      if (whole.description.key !== key) throw damaged(path, `it holds "${whole.description.key}", not "${key}"`);
+      return { value: await use(whole.bytes) };
+    } finally {
+      returnReadBuffer(buffer);
+    }
   }
 
   /**
@@ -322,7 +401,7 @@ export class FolderObjectStore implements ObjectStore {
         await rm(place.base + STATE, { force: true });
       }
       // an object of the earlier layout, or one an interrupted overwrite left behind the file just removed
-      await removeKeyFolderObject(this.root, place.keyFolder);
+      if (!(await this.isFilesOnly())) await removeKeyFolderObject(this.root, place.keyFolder);
       await pruneEmptyFolders(this.root, place.directory);
     });
   }
@@ -377,10 +456,12 @@ export class FolderObjectStore implements ObjectStore {
 
   /** The key's object in either layout; the file of this layout wins over a folder an overwrite left behind. */
   private async find(place: Place): Promise<Found | null> {
-    // both layouts at once: a new key is missing from both, and each look waits for the disk
+    // both layouts at once (unless the store holds files only): a new key is missing from both, and each look
+    // waits for the disk
+    const filesOnly = await this.isFilesOnly();
     const [description, sidecar] = await Promise.all([
       this.readObjectFile(place.base + OBJECT),
-      readKeyFolderSidecar(place.keyFolder),
+      filesOnly ? null : readKeyFolderSidecar(place.keyFolder),
     ]);
     if (description) {
       if (description.key !== place.key)
@@ -392,13 +473,8 @@ export class FolderObjectStore implements ObjectStore {
   }
 
   private async readObjectFile(path: string): Promise<Description | null> {
-    let handle: FileHandle;
-    try {
-      handle = await open(path, 'r');
-    } catch (error) {
-      if (isMissing(error)) return null;
-      throw error;
-    }
+    const handle = await openIfPresent(path);
+    if (!handle) return null;
     try {
       return await readDescription(handle, path);
     } finally {
@@ -452,14 +528,34 @@ export class FolderObjectStore implements ObjectStore {
   }
 
   /**
+   * Opens a key's temporary file once the body's first chunks came. A body of one chunk (most documents) is
+   * written in one write with O_DSYNC, on disk when the write returns, which spares the fsync call that
+   * follows the last write of a longer body.
+   */
+  private async openTemporary(directory: string, path: string, chunks: AsyncIterator<Buffer>) {
+    const first: Buffer[] = [];
+    let rest = false;
+    for (let next = await chunks.next(); !next.done; next = await chunks.next()) {
+      first.push(next.value);
+      if (first.length === 2) {
+        rest = true;
+        break;
+      }
+    }
+    const durable = !rest && DURABLE_CREATE !== null;
+    const file = await this.createTemporary(directory, path, durable ? DURABLE_CREATE! : 'w');
+    return { file, first, rest, durable };
+  }
+
+  /**
    * Opens a key's temporary file, truncating what a crashed write of that key left, and makes its folder when
    * missing. A concurrent delete of a neighbouring key may prune a fresh folder before the file is in it: then
    * again.
    */
-  private async createTemporary(directory: string, path: string): Promise<FileHandle> {
+  private async createTemporary(directory: string, path: string, flags: string | number): Promise<FileHandle> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await open(path, 'w');
+        return await open(path, flags);
       } catch (error) {
         if (!isMissing(error) || attempt === 3) throw error;
       }
@@ -509,6 +605,7 @@ export class FolderObjectStore implements ObjectStore {
       throw error;
     }
     const names = new Set(entries.map((entry) => entry.name));
+    const filesOnly = await this.isFilesOnly();
     const visits: { sortKey: string; place: Place; subtree: boolean }[] = [];
     for (const entry of entries) {
       if (entry.isFile() && OBJECT_FILE.test(entry.name)) {
@@ -522,7 +619,7 @@ export class FolderObjectStore implements ObjectStore {
       const key = directoryKey + segment;
       const place = this.placeOf(key);
       // a folder of the earlier layout may hold the key's object, unless a file of this layout replaced it
-      if (key.startsWith(prefix) && !names.has(fileBase(segment) + OBJECT))
+      if (!filesOnly && key.startsWith(prefix) && !names.has(fileBase(segment) + OBJECT))
         visits.push({ sortKey: key, place, subtree: false });
       const subtree = `${key}/`;
       if (subtree.startsWith(prefix) || prefix.startsWith(subtree))

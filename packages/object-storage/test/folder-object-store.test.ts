@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
+import { constants } from 'node:fs';
 import fsPromises from 'node:fs/promises';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { Readable } from 'node:stream';
-import { FolderObjectStore, createObjectStore, objectStoreContract } from '@kantoor/object-storage';
+import { FolderObjectStore, copyObject, createObjectStore, objectStoreContract } from '@kantoor/object-storage';
 
 let parent: string;
 let count = 0;
@@ -127,23 +128,36 @@ describe('FolderObjectStore on disk', () => {
     expect(await readdir(root)).toEqual([fileOf('doc')]);
   });
 
-  test('the file is flushed before it is renamed into place, and the folders that make it reachable after', async () => {
-    await store.ensureRoot();
+  /** What reaches the disk during a put: flushes, writes made with O_DSYNC, renames; paths under "root". */
+  async function diskEvents(put: () => Promise<unknown>): Promise<string[]> {
     const probe = await fsPromises.open(join(parent, 'probe'), 'w');
     const prototype = Object.getPrototypeOf(probe) as fsPromises.FileHandle;
     await probe.close();
     const events: string[] = [];
-    const opened = new WeakMap<fsPromises.FileHandle, string>();
+    const opened = new WeakMap<fsPromises.FileHandle, { path: string; durable: boolean }>();
+    const nameOf = (handle: fsPromises.FileHandle) => (opened.get(handle)?.path ?? '?').replace(root, 'root');
     const originalOpen = fsPromises.open;
     const open = jest.spyOn(fsPromises, 'open').mockImplementation(async (...args) => {
       const handle = await originalOpen(...args);
-      opened.set(handle, String(args[0]));
+      const flags = args[1];
+      opened.set(handle, {
+        path: String(args[0]),
+        durable: typeof flags === 'number' && (flags & constants.O_DSYNC) !== 0,
+      });
       return handle;
     });
     const originalSync = prototype.sync;
     const sync = jest.spyOn(prototype, 'sync').mockImplementation(function (this: fsPromises.FileHandle) {
-      events.push(`sync ${(opened.get(this) ?? '?').replace(root, 'root')}`);
+      events.push(`sync ${nameOf(this)}`);
       return originalSync.call(this);
+    });
+    const originalWritev = prototype.writev;
+    const writev = jest.spyOn(prototype, 'writev').mockImplementation(function (
+      this: fsPromises.FileHandle,
+      ...args: Parameters<fsPromises.FileHandle['writev']>
+    ) {
+      if (opened.get(this)?.durable) events.push(`durable write ${nameOf(this)}`);
+      return originalWritev.apply(this, args);
     });
     const originalRename = fsPromises.rename;
     const rename = jest.spyOn(fsPromises, 'rename').mockImplementation((from, to) => {
@@ -151,20 +165,39 @@ describe('FolderObjectStore on disk', () => {
       return originalRename(from, to);
     });
     try {
-      await store.put('made/for/flushed', Buffer.from('bytes'));
+      await put();
     } finally {
       open.mockRestore();
       sync.mockRestore();
+      writev.mockRestore();
       rename.mockRestore();
     }
+    return events;
+  }
+
+  test('the file is flushed before it is renamed into place, and the folders that make it reachable after', async () => {
+    await store.ensureRoot();
+    const events = await diskEvents(() => store.put('made/for/flushed', Buffer.from('bytes')));
     const temporary = fileOf('flushed').replace(/\.object$/, '.tmp');
-    // the folders made for the key, each in its parent; the file; the commit; then the folder holding it
+    // the folders made for the key, each in its parent; the file (one chunk: written with O_DSYNC, no fsync
+    // after); the commit; then the folder holding it
     expect(events.slice(0, 2).sort()).toEqual(['sync root', 'sync root/made']);
     expect(events.slice(2)).toEqual([
-      `sync root/made/for/${temporary}`,
+      `durable write root/made/for/${temporary}`,
       `rename to ${fileOf('flushed')}`,
       'sync root/made/for',
     ]);
+  });
+
+  test('a body of several chunks is written as it comes and flushed once, before the rename', async () => {
+    await store.put('made/first', Buffer.from('makes the folder'));
+    const chunks = Readable.from([Buffer.from('one '), Buffer.from('two '), Buffer.from('three')], {
+      objectMode: true,
+    });
+    const events = await diskEvents(() => store.put('made/chunked', chunks));
+    const temporary = fileOf('chunked').replace(/\.object$/, '.tmp');
+    expect(events).toEqual([`sync root/made/${temporary}`, `rename to ${fileOf('chunked')}`, 'sync root/made']);
+    expect(await bytesOf(await store.get('made/chunked'))).toBe('one two three');
   });
 
   test('puts that commit together in one folder share the flush of that folder, each after its own rename', async () => {
@@ -286,6 +319,42 @@ describe('FolderObjectStore on disk', () => {
       );
     }
 
+    test('are still found in a store that held anything before it was opened: it is not marked files-only', async () => {
+      await writeKeyFolderObject('legacy/doc', 'old bytes', new Date(Date.now() + hour));
+      const upgraded = await createObjectStore({ kind: 'folder', root });
+      expect(await readdir(root)).toEqual(['legacy']);
+      expect(await upgraded.stat('legacy/doc')).toMatchObject({ size: 9 });
+      expect(await bytesOf(await upgraded.get('legacy/doc'))).toBe('old bytes');
+      await expect(upgraded.put('legacy/doc', Buffer.from('new'))).rejects.toMatchObject({ reason: 'object_retained' });
+      expect(await keysOf(upgraded as FolderObjectStore, '')).toEqual(['legacy/doc']);
+    });
+
+    test('are not looked for in a store that began empty (marked files-only), by it or after a restart', async () => {
+      const marked = await createObjectStore({ kind: 'folder', root });
+      // a folder per key appears only where a version before the files layout wrote; here, behind the store's back
+      await writeKeyFolderObject('legacy/doc', 'old bytes', null);
+      const looked: string[] = [];
+      const originalOpen = fsPromises.open;
+      const open = jest.spyOn(fsPromises, 'open').mockImplementation((...args) => {
+        looked.push(String(args[0]));
+        return originalOpen(...args);
+      });
+      const restarted = new FolderObjectStore(root);
+      try {
+        for (const store of [marked, restarted]) {
+          await store.put('legacy/new', Buffer.from('new bytes'));
+          expect(await store.stat('legacy/doc')).toBeNull();
+          await expect(store.get('legacy/doc')).rejects.toMatchObject({ reason: 'object_not_found' });
+          expect(await keysOf(store as FolderObjectStore, '')).toEqual(['legacy/new']);
+          await store.delete('legacy/new');
+        }
+      } finally {
+        open.mockRestore();
+      }
+      expect(looked.filter((path) => path.endsWith('@object.json'))).toEqual([]);
+      expect(looked.length).toBeGreaterThan(0);
+    });
+
     test('are read, ranged, listed and described as before', async () => {
       await writeKeyFolderObject('firm/dossier/doc/original', '%PDF old layout', new Date(Date.now() + hour));
       await store.put('firm/dossier/doc/original~copy', Buffer.from('%PDF new layout'));
@@ -361,6 +430,61 @@ describe('FolderObjectStore on disk', () => {
     expect(await bytesOf(await store.get('many/large', { start: 300 * 1024 - 2 }))).toBe('ll');
   });
 
+  describe('copyObject into another folder store', () => {
+    let target: FolderObjectStore;
+    beforeEach(() => {
+      target = new FolderObjectStore(freshRoot());
+    });
+
+    test('lends the bytes of small objects from a reused read buffer: no buffer of their own per object', async () => {
+      const texts = ['first document', 'second, longer document', 'third'];
+      for (const [index, text] of texts.entries()) await store.put(`in/${index}`, Buffer.from(text));
+      const bodies: unknown[] = [];
+      const put = target.put.bind(target);
+      const spy = jest.spyOn(target, 'put').mockImplementation((key, body, options) => {
+        bodies.push(body);
+        return put(key, body, options);
+      });
+      try {
+        for (const [index, text] of texts.entries()) {
+          const sha256 = createHash('sha256').update(text).digest('hex');
+          expect(await copyObject(store, `in/${index}`, target, `out/${index}`, { sha256 })).toEqual({
+            key: `out/${index}`,
+            size: text.length,
+            sha256,
+          });
+        }
+      } finally {
+        spy.mockRestore();
+      }
+      expect(await Promise.all(texts.map(async (_, index) => bytesOf(await target.get(`out/${index}`))))).toEqual(
+        texts,
+      );
+      // one copy after the other: each lent from the same memory
+      const memory = new Set(bodies.map((body) => (body as Buffer).buffer));
+      expect(bodies.every((body) => Buffer.isBuffer(body))).toBe(true);
+      expect(memory.size).toBe(1);
+    });
+
+    test('leaves a refused copy as it was, and streams what it cannot lend: a large object, the earlier layout', async () => {
+      await store.put('small', Buffer.from('small'));
+      await target.put('locked', Buffer.from('kept'), { retainUntil: new Date(Date.now() + 3600_000) });
+      await expect(copyObject(store, 'small', target, 'locked')).rejects.toMatchObject({ reason: 'object_retained' });
+      await expect(copyObject(store, 'small', target, 'other', { sha256: '0'.repeat(64) })).rejects.toMatchObject({
+        reason: 'checksum_mismatch',
+      });
+      expect(await bytesOf(await target.get('locked'))).toBe('kept');
+      expect(await target.stat('other')).toBeNull();
+      const large = Buffer.alloc(300 * 1024, 'l');
+      await store.put('large', large);
+      await copyObject(store, 'large', target, 'large');
+      expect(await bytesOf(await target.get('large'))).toBe(large.toString());
+      await expect(copyObject(store, 'missing', target, 'missing')).rejects.toMatchObject({
+        reason: 'object_not_found',
+      });
+    });
+  });
+
   test('a reader keeps its bytes while the object is overwritten', async () => {
     await store.put('doc', Buffer.from('original'));
     const reading = await store.get('doc');
@@ -370,9 +494,9 @@ describe('FolderObjectStore on disk', () => {
     expect(Buffer.concat(chunks).toString()).toBe('original');
   });
 
-  test('createObjectStore gives a folder store for kind "folder" and creates the folder', async () => {
+  test('createObjectStore gives a folder store for kind "folder" and creates the folder, marked files-only', async () => {
     const store = await createObjectStore({ kind: 'folder', root });
     expect(store).toBeInstanceOf(FolderObjectStore);
-    expect(await readdir(root)).toEqual([]);
+    expect(await readdir(root)).toEqual(['@files-only']);
   });
 });

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { failedPrecondition } from '@kantoor/errors';
-import { isRetained, type ObjectStore } from '@kantoor/object-storage';
+import { copyObject, isRetained, type ObjectStore } from '@kantoor/object-storage';
 
 /** Reads a stream to its end, keeping only its SHA-256 and size (never the bytes). */
 export async function digestOf(stream: NodeJS.ReadableStream): Promise<{ sha256: string; size: number }> {
@@ -52,11 +52,10 @@ async function putVerified(request: CopyRequest): Promise<{ sha256: string; size
         reason: 'checksum_mismatch',
       },
     );
-  const source = await request.from.get(request.fromKey);
   // a retain-until date already past (an old document) cannot be set on S3; the object is then purgeable
   const retainUntil = request.retainUntil.getTime() > Date.now() ? request.retainUntil : undefined;
   try {
-    const stored = await request.to.put(request.toKey, source, {
+    const stored = await copyObject(request.from, request.fromKey, request.to, request.toKey, {
       contentType: request.contentType || 'application/octet-stream',
       retainUntil,
       sha256: request.sha256 || undefined,
@@ -69,8 +68,6 @@ async function putVerified(request: CopyRequest): Promise<{ sha256: string; size
         { reason: 'checksum_mismatch', cause: error },
       );
     throw error;
-  } finally {
-    (source as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
   }
 }
 
