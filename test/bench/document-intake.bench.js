@@ -31,6 +31,7 @@ const path = require('node:path');
 const { createScratchPostgres } = require('../../packages/testing');
 
 const MAIN = path.join(__dirname, '..', '..', 'deploy', 'embedded', 'dist', 'main.js');
+const { embeddedNodeFlags, imageNodeOptions } = require('./launch-flags');
 const PORT = Number(process.env.BENCH_PORT ?? 18580);
 const BASE = `http://127.0.0.1:${PORT}`;
 const COMPONENT = path.join(__dirname, 'cluster-process.js');
@@ -75,7 +76,7 @@ function pdfOfSize(size, seed) {
 }
 
 function start(dataDir) {
-  const child = spawn(process.execPath, [...NODE_ARGS, MAIN], {
+  const child = spawn(process.execPath, [...embeddedNodeFlags(), ...NODE_ARGS, MAIN], {
     env: {
       ...process.env,
       DATA_DIR: dataDir,
@@ -323,7 +324,15 @@ async function embeddedTopology() {
 /** One component (cluster-process.js) in a process of its own; resolves with the process and its port once it serves. */
 function startComponent(role, env) {
   const child = spawn(process.execPath, [...NODE_ARGS, COMPONENT, role], {
-    env: { ...process.env, KANTOOR_MODE: 'cluster', METRICS_PORT: '0', LOG_LEVEL: 'error', ...env },
+    // the node options its image runs with
+    env: {
+      ...process.env,
+      NODE_OPTIONS: imageNodeOptions(role),
+      KANTOOR_MODE: 'cluster',
+      METRICS_PORT: '0',
+      LOG_LEVEL: 'error',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return new Promise((resolve, reject) => {

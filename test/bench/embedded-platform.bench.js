@@ -22,6 +22,7 @@ const path = require('node:path');
 const autocannon = require('autocannon');
 
 const MAIN = path.join(__dirname, '..', '..', 'deploy', 'embedded', 'dist', 'main.js');
+const { embeddedNodeFlags } = require('./launch-flags');
 const PORT = Number(process.env.BENCH_PORT ?? 18480);
 const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
 const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
@@ -32,7 +33,7 @@ const SAMPLER = [process.env.OTEL_TRACES_SAMPLER ?? 'parentbased_always_on', pro
 
 function start(dataDir) {
   const begun = process.hrtime.bigint();
-  const child = spawn(process.execPath, [...NODE_ARGS, MAIN], {
+  const child = spawn(process.execPath, [...embeddedNodeFlags(), ...NODE_ARGS, MAIN], {
     env: {
       ...process.env,
       DATA_DIR: dataDir,

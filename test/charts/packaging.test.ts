@@ -73,6 +73,22 @@ describe('component images', () => {
     },
   );
 
+  it('every image and the embedded platform run node with the same small young generation', () => {
+    const nodeOptions = new Set(
+      images.map(({ name }) => {
+        const env = readDockerfile(dockerfileOf(name)).instructions.find(
+          ([k, v]) => k === 'ENV' && v.includes('NODE_OPTIONS='),
+        );
+        return /NODE_OPTIONS="([^"]*)"/.exec(env?.[1] ?? '')?.[1];
+      }),
+    );
+    expect([...nodeOptions]).toEqual(['--enable-source-maps --max-semi-space-size=2']);
+    // pnpm start and pnpm run embedded (and so the benchmarks, test/bench/launch-flags.js) start the platform alike
+    const scripts = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')).scripts;
+    expect(scripts.embedded).toBe('node --max-semi-space-size=2 deploy/embedded/dist/main.js');
+    expect(scripts.start).toBe(`pnpm run build && ${scripts.embedded}`);
+  });
+
   it('every component image and the workspace image start from the same Node image', () => {
     const nodeImages = new Set(
       [...images.map(({ name }) => dockerfileOf(name)), 'deploy/docker/Dockerfile'].map(

@@ -129,6 +129,14 @@ interface ThreadOptions extends Omit<ServiceWorkerData, 'events'> {
   onFailure(error: Error): void;
 }
 
+/**
+ * The young generation of each service thread: 6 MB (2 MB semi-spaces) instead of V8's default of up to 48 MB.
+ * The services' garbage is mostly short-lived request objects and Buffers; a small young generation is
+ * collected more often, which frees those Buffers' memory sooner and keeps each thread's resident memory down.
+ * The images set the same through NODE_OPTIONS (--max-semi-space-size=2).
+ */
+const YOUNG_GENERATION_MB = 6;
+
 /** Starts one service's worker thread and resolves once the service serves (or rejects with its reason). */
 function startServiceThread(options: ThreadOptions): Promise<ServiceThread> {
   const { transport, onFailure, ...data } = options;
@@ -138,6 +146,7 @@ function startServiceThread(options: ThreadOptions): Promise<ServiceThread> {
     workerData: { ...data, events: events.port2 } satisfies ServiceWorkerData,
     transferList: [events.port2],
     env: { ...process.env, KANTOOR_SERVICE: data.service },
+    resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
   });
   const metrics = new Map<number, (text: string) => void>();
   let nextMetrics = 1;

@@ -34,11 +34,15 @@ const checksum = (sql: string) => createHash('sha256').update(sql).digest('hex')
  * to apply costs one round trip per service instead of a transaction per migration.
  */
 export async function migrate(db: Database, migrations: Migration[]): Promise<MigrationReport> {
-  await db.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
-    version text PRIMARY KEY,
-    checksum text NOT NULL,
-    applied_at timestamptz NOT NULL DEFAULT now()
-  )`);
+  // CREATE TABLE IF NOT EXISTS is not safe against itself: two runners at once can both try, and one fails
+  await db.transaction(async (tx) => {
+    if (db.dialect === 'postgres') await tx.query(`SELECT pg_advisory_xact_lock(hashtext('schema_migrations'))`);
+    await tx.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version text PRIMARY KEY,
+      checksum text NOT NULL,
+      applied_at timestamptz NOT NULL DEFAULT now()
+    )`);
+  });
   const known = new Map(
     (await db.query<{ version: string; checksum: string }>('SELECT version, checksum FROM schema_migrations')).rows.map(
       (row) => [row.version, row.checksum],
