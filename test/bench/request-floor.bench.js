@@ -9,11 +9,15 @@
  *    app does before its first middleware (objects whose prototype changes lose V8's fast property access);
  *  - expressApp: an express app with one route answering the same body;
  *  - grpcUnary: a unary call through @kantoor/grpc (client and server in this thread, 50 in flight): caller
- *    metadata, deadline, error mapping and trace propagation included.
+ *    metadata, deadline, error mapping and trace propagation included;
+ *  - upload1MB: the floor under the upload budget (document-intake.bench.js: 1 MB PDFs, 20 at a time, ≥ 50 MB/s):
+ *    a node http server takes each 1 MB body and passes its reads on as an UploadDocument client stream through
+ *    @kantoor/grpc to a server that only reads the messages; CPU per upload of both, and of the node:http client
+ *    that sends the bodies. No checks, no storage, no database: what the transport alone costs.
  *
  *   pnpm run build && node test/bench/request-floor.bench.js
  *
- * Settings: BENCH_SECONDS (4) per HTTP variant, BENCH_CALLS (20000) gRPC calls.
+ * Settings: BENCH_SECONDS (4) per HTTP variant, BENCH_CALLS (20000) gRPC calls, BENCH_UPLOADS (300) uploads.
  */
 const http = require('node:http');
 const path = require('node:path');
@@ -22,9 +26,11 @@ const express = require(require.resolve('express', { paths: [path.join(__dirname
 const { createServiceClient, GrpcServer, implement } = require('../../packages/grpc');
 const { createLogger } = require('../../packages/logging');
 const { DirectoryService } = require('../../proto/dist/kantoor/directory/v1/directory_pb');
+const { DocumentIntakeService } = require('../../proto/dist/kantoor/document_intake/v1/document_intake_pb');
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 const CALLS = Number(process.env.BENCH_CALLS ?? 20000);
+const UPLOADS = Number(process.env.BENCH_UPLOADS ?? 300);
 const BODY = JSON.stringify({ id: '3f0c5d2e-1b7a-4c11-9d3e-5f6a7b8c9d0e', name: 'Kantoor Demo', language: 'nl' });
 const JSON_TYPE = 'application/json; charset=utf-8';
 
@@ -87,6 +93,78 @@ async function grpcFloor() {
   return { callsPerSecond: Math.round(CALLS / seconds), cpuMsPerCall: Number((ms / CALLS).toFixed(3)) };
 }
 
+async function uploadFloor() {
+  const server = new GrpcServer({
+    logger: createLogger({ service: 'bench', level: 'silent' }),
+    services: [
+      implement(
+        DocumentIntakeService,
+        new Proxy(
+          {
+            uploadDocument: async (requests) => {
+              let bytes = 0;
+              for await (const message of requests)
+                if (message.part.case === 'chunk') bytes += message.part.value.length;
+              return { document: { id: String(bytes) } };
+            },
+          },
+          { get: (target, name) => target[name] ?? (async () => Promise.reject(new Error('not in this bench'))) },
+        ),
+      ),
+    ],
+  });
+  const port = await server.start('127.0.0.1', 0);
+  const client = createServiceClient(DocumentIntakeService, `127.0.0.1:${port}`);
+  const caller = { kind: 'api_key', subjectId: 'bench', firmId: 'bench', scopes: [], requestId: 'bench' };
+  const CHUNK = 256 * 1024;
+  async function* messages(body) {
+    yield { part: { case: 'header', value: { dossierId: 'bench', mailbox: 'purchase', fileName: 'x.pdf' } } };
+    for await (const read of body)
+      for (let at = 0; at < read.length; at += CHUNK)
+        yield { part: { case: 'chunk', value: read.subarray(at, at + CHUNK) } };
+  }
+  const web = http.createServer(async (request, response) => {
+    const { document } = await client.uploadDocument(messages(request), { caller });
+    response.setHeader('content-type', JSON_TYPE);
+    response.end(JSON.stringify({ size: Number(document.id) }));
+  });
+  await new Promise((resolve) => web.listen(0, '127.0.0.1', resolve));
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 20 });
+  const body = Buffer.alloc(1024 * 1024, 7);
+  const send = () =>
+    new Promise((resolve, reject) => {
+      const request = http.request(
+        { host: '127.0.0.1', port: web.address().port, method: 'POST', path: '/upload', agent },
+        (response) => {
+          let text = '';
+          response.on('data', (chunk) => (text += chunk));
+          response.on('end', () => (JSON.parse(text).size === body.length ? resolve() : reject(new Error(text))));
+        },
+      );
+      request.on('error', reject);
+      request.end(body);
+    });
+  for (let index = 0; index < 20; index++) await send();
+  let started = 0;
+  const before = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: 20 }, async () => {
+      while (started < UPLOADS) {
+        started++;
+        await send();
+      }
+    }),
+  );
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const ms = cpuMs(before);
+  agent.destroy();
+  await new Promise((resolve) => web.close(resolve));
+  client.close();
+  await server.stop(1000);
+  return { uploadsPerSecond: Math.round(UPLOADS / seconds), cpuMsPerUpload: Number((ms / UPLOADS).toFixed(2)) };
+}
+
 async function main() {
   const answer = (response) => {
     response.statusCode = 200;
@@ -106,6 +184,7 @@ async function main() {
     }),
     expressApp: await httpFloor(app),
     grpcUnary: await grpcFloor(),
+    upload1MB: await uploadFloor(),
   };
   console.log(JSON.stringify(figures));
 }
