@@ -40,14 +40,6 @@ export function createDocumentIntakeService(options: DocumentIntakeOptions = {})
         (config.DIRECTORY_ADDRESS ? directoryAt(config.DIRECTORY_ADDRESS, { keepAccessFacts: true }) : undefined);
       if (!configured) logger.warn("DIRECTORY_ADDRESS is not set: every call but the system's is refused until it is");
       const directory = configured ?? withoutDirectory;
-      // every replica keeps its own access facts, so each needs every directory event: a group of its own
-      const accessEvents =
-        directory.accessFacts &&
-        (await forgetOnDirectoryEvents(
-          platform.transport,
-          `document-intake-access-${os.hostname()}`,
-          directory.accessFacts,
-        ));
       // links are e-mailed and used days later: the key must survive a restart
       const secret = await serviceSecret(platform, {
         service: 'document-intake',
@@ -92,6 +84,15 @@ export function createDocumentIntakeService(options: DocumentIntakeOptions = {})
         logger.info({ port: smtp.port }, 'SMTP intake listening');
         options.onSmtpListening?.(smtp.port);
       }
+      // every replica keeps its own access facts, so each needs every directory event: a group of its own.
+      // Subscribed last, so that nothing after it can fail and leave it behind; no call is served before.
+      const accessEvents =
+        directory.accessFacts &&
+        (await forgetOnDirectoryEvents(
+          platform.transport,
+          `document-intake-access-${os.hostname()}`,
+          directory.accessFacts,
+        ));
       return {
         grpc: [documentIntakeRpc({ intake, guard, actions, handOver })],
         eventHandlers: directoryEventHandlers(),
