@@ -163,6 +163,8 @@ Downward-API variables come first: Kubernetes only expands $(VAR) for variables 
   value: {{ printf "%s-%s" ($root.Values.kafka.clientIdPrefix | default $prefix) $w.name | quote }}
 - name: KAFKA_SSL
   value: {{ $root.Values.kafka.ssl | quote }}
+- name: KAFKA_PARTITIONS_CONCURRENTLY
+  value: {{ $root.Values.kafka.partitionsConsumedConcurrently | quote }}
 {{- with $root.Values.kafka.sasl }}
 {{- if .mechanism }}
 - name: KAFKA_SASL_MECHANISM

@@ -160,6 +160,12 @@ export const commonSettings = {
   KAFKA_BROKERS: settings.list({ default: [] }),
   KAFKA_CLIENT_ID: settings.string({ default: 'kantoor' }),
   KAFKA_SSL: settings.boolean({ default: false }),
+  KAFKA_PARTITIONS_CONCURRENTLY: settings.integer({
+    default: 4,
+    min: 1,
+    max: 64,
+    description: 'partitions a consumer handles at once (cluster mode); each stays in order',
+  }),
   KAFKA_SASL_MECHANISM: settings.oneOf(['plain', 'scram-sha-256', 'scram-sha-512'] as const, { optional: true }),
   KAFKA_SASL_USERNAME: settings.string({ optional: true }),
   KAFKA_SASL_PASSWORD: settings.string({ optional: true, secret: true }),

@@ -66,6 +66,9 @@ export function clusterPlatform(
     brokers: config.KAFKA_BROKERS,
     clientId: options.clientId ?? config.KAFKA_CLIENT_ID,
     ssl: config.KAFKA_SSL,
+    // one partition at a time (kafkajs's default) would make a pod's throughput one event per round of
+    // handling: its dossiers' events wait for each other's database commit and object writes
+    partitionsConsumedConcurrently: config.KAFKA_PARTITIONS_CONCURRENTLY,
     sasl:
       config.KAFKA_SASL_MECHANISM && config.KAFKA_SASL_USERNAME && config.KAFKA_SASL_PASSWORD
         ? {
