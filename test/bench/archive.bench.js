@@ -13,11 +13,11 @@
  * this process (all threads) and of every `postgres` process, read from /proc.
  */
 const { randomBytes, randomUUID } = require('node:crypto');
-const { readdirSync, readFileSync } = require('node:fs');
 const { mkdtemp, rm } = require('node:fs/promises');
 const os = require('node:os');
 const path = require('node:path');
 const { Client } = require('pg');
+const { postgresCpuSeconds } = require('./process-figures');
 const { PgDatabase } = require('../../packages/database');
 const { createObjectStore } = require('../../packages/object-storage');
 const { migrateService } = require('../../packages/service-runtime');
@@ -31,25 +31,6 @@ const SEARCH_DOCUMENTS = Number(process.env.BENCH_SEARCH_DOCUMENTS ?? 200000);
 const SEARCHES = Number(process.env.BENCH_SEARCHES ?? 300);
 const ZIP_DOCUMENTS = Number(process.env.BENCH_ZIP_DOCUMENTS ?? 10000);
 const SERVER = process.env.KANTOOR_BENCH_POSTGRES ?? 'postgres://postgres@127.0.0.1:5432/test';
-
-const cpuOf = (pid) => {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime and stime, in clock ticks of 1/100 s
-};
-
-/** CPU seconds of every PostgreSQL server process on this machine (other databases of the server count too) */
-function postgresCpuSeconds() {
-  let total = 0;
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'postgres') total += cpuOf(entry);
-    } catch {
-      // the process ended while we looked
-    }
-  }
-  return total;
-}
 
 const percentile = (values, p) =>
   [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor((p / 100) * values.length))];

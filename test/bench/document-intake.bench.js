@@ -24,7 +24,7 @@
  */
 const { spawn } = require('node:child_process');
 const { randomBytes } = require('node:crypto');
-const { mkdtempSync, readFileSync, readdirSync, rmSync } = require('node:fs');
+const { mkdtempSync, readFileSync, rmSync } = require('node:fs');
 const http = require('node:http');
 const os = require('node:os');
 const path = require('node:path');
@@ -32,6 +32,7 @@ const { createScratchPostgres } = require('../../packages/testing');
 
 const MAIN = path.join(__dirname, '..', '..', 'deploy', 'embedded', 'dist', 'main.js');
 const { embeddedNodeFlags, imageNodeOptions } = require('./launch-flags');
+const { cpuOf, postgresCpuSeconds, rssOf } = require('./process-figures');
 const PORT = Number(process.env.BENCH_PORT ?? 18580);
 const BASE = `http://127.0.0.1:${PORT}`;
 const COMPONENT = path.join(__dirname, 'cluster-process.js');
@@ -102,27 +103,6 @@ function start(dataDir) {
     });
     child.on('exit', (code) => reject(new Error(`exited with ${code}: ${output}`)));
   });
-}
-
-const rssOf = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) * 1024;
-/** CPU seconds (user and system, all threads) a process has used: on a shared machine a steadier figure than time */
-const cpuOf = (pid) => {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime and stime, in clock ticks of 1/100 s
-};
-
-/** CPU seconds of every PostgreSQL server process on this machine (the bench's scratch databases share it) */
-function postgresCpuSeconds() {
-  let total = 0;
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'postgres') total += cpuOf(entry);
-    } catch {
-      // the process ended while we looked
-    }
-  }
-  return total;
 }
 
 /**

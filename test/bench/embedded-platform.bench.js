@@ -23,6 +23,7 @@ const autocannon = require('autocannon');
 
 const MAIN = path.join(__dirname, '..', '..', 'deploy', 'embedded', 'dist', 'main.js');
 const { embeddedNodeFlags } = require('./launch-flags');
+const { cpuOf } = require('./process-figures');
 const PORT = Number(process.env.BENCH_PORT ?? 18480);
 const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
 const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
@@ -59,12 +60,6 @@ function start(dataDir) {
   });
 }
 
-/** user + system CPU seconds of a process, all threads (Linux /proc). */
-function cpuSeconds(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
-}
-
 function stop(child) {
   const begun = process.hrtime.bigint();
   return new Promise((resolve) => {
@@ -95,7 +90,7 @@ async function main() {
       duration: WARMUP,
       headers: { authorization: `Bearer ${accessToken}` },
     });
-    const cpuBefore = cpuSeconds(again.child.pid);
+    const cpuBefore = cpuOf(again.child.pid);
     const clientCpuBefore = process.cpuUsage();
     const load = await autocannon({
       url: `http://127.0.0.1:${PORT}/v1/firm`,
@@ -103,7 +98,7 @@ async function main() {
       duration: DURATION,
       headers: { authorization: `Bearer ${accessToken}` },
     });
-    const cpuUsed = cpuSeconds(again.child.pid) - cpuBefore;
+    const cpuUsed = cpuOf(again.child.pid) - cpuBefore;
     const clientCpu = process.cpuUsage(clientCpuBefore);
     const restartStop = await stop(again.child);
     const figures = {

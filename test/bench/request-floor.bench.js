@@ -57,64 +57,61 @@ async function httpFloor(listener) {
   };
 }
 
-async function grpcFloor() {
-  const firm = { id: '3f0c5d2e-1b7a-4c11-9d3e-5f6a7b8c9d0e', name: 'Kantoor Demo', language: 'nl' };
+/** A gRPC server of `service` with only `handlers`; any other method refuses. */
+async function serveOnly(service, handlers) {
   const server = new GrpcServer({
     logger: createLogger({ service: 'bench', level: 'silent' }),
     services: [
       implement(
-        DirectoryService,
-        new Proxy(
-          { getFirm: async () => ({ firm }) },
-          { get: (target, name) => target[name] ?? (async () => Promise.reject(new Error('not in this bench'))) },
-        ),
+        service,
+        new Proxy(handlers, {
+          get: (target, name) => target[name] ?? (async () => Promise.reject(new Error('not in this bench'))),
+        }),
       ),
     ],
   });
   const port = await server.start('127.0.0.1', 0);
-  const client = createServiceClient(DirectoryService, `127.0.0.1:${port}`);
-  const caller = { kind: 'staff', subjectId: firm.id, firmId: firm.id, role: 'admin', scopes: [], requestId: 'bench' };
-  for (let index = 0; index < 500; index++) await client.getFirm({ firmId: firm.id }, { caller });
+  return { server, client: createServiceClient(service, `127.0.0.1:${port}`) };
+}
+
+/** Runs `task` `count` times, `width` at a time: per second, and this process's CPU milliseconds per run. */
+async function measuredRuns(count, width, task) {
   let started = 0;
   const before = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   await Promise.all(
-    Array.from({ length: 50 }, async () => {
-      while (started < CALLS) {
+    Array.from({ length: width }, async () => {
+      while (started < count) {
         started++;
-        await client.getFirm({ firmId: firm.id }, { caller });
+        await task();
       }
     }),
   );
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  const ms = cpuMs(before);
+  return { perSecond: Math.round(count / seconds), cpuMsPerRun: cpuMs(before) / count };
+}
+
+async function grpcFloor() {
+  const firm = { id: '3f0c5d2e-1b7a-4c11-9d3e-5f6a7b8c9d0e', name: 'Kantoor Demo', language: 'nl' };
+  const { server, client } = await serveOnly(DirectoryService, { getFirm: async () => ({ firm }) });
+  const caller = { kind: 'staff', subjectId: firm.id, firmId: firm.id, role: 'admin', scopes: [], requestId: 'bench' };
+  for (let index = 0; index < 500; index++) await client.getFirm({ firmId: firm.id }, { caller });
+  const { perSecond, cpuMsPerRun } = await measuredRuns(CALLS, 50, () =>
+    client.getFirm({ firmId: firm.id }, { caller }),
+  );
   client.close();
   await server.stop(1000);
-  return { callsPerSecond: Math.round(CALLS / seconds), cpuMsPerCall: Number((ms / CALLS).toFixed(3)) };
+  return { callsPerSecond: perSecond, cpuMsPerCall: Number(cpuMsPerRun.toFixed(3)) };
 }
 
 async function uploadFloor() {
-  const server = new GrpcServer({
-    logger: createLogger({ service: 'bench', level: 'silent' }),
-    services: [
-      implement(
-        DocumentIntakeService,
-        new Proxy(
-          {
-            uploadDocument: async (requests) => {
-              let bytes = 0;
-              for await (const message of requests)
-                if (message.part.case === 'chunk') bytes += message.part.value.length;
-              return { document: { id: String(bytes) } };
-            },
-          },
-          { get: (target, name) => target[name] ?? (async () => Promise.reject(new Error('not in this bench'))) },
-        ),
-      ),
-    ],
+  const { server, client } = await serveOnly(DocumentIntakeService, {
+    uploadDocument: async (requests) => {
+      let bytes = 0;
+      for await (const message of requests) if (message.part.case === 'chunk') bytes += message.part.value.length;
+      return { document: { id: String(bytes) } };
+    },
   });
-  const port = await server.start('127.0.0.1', 0);
-  const client = createServiceClient(DocumentIntakeService, `127.0.0.1:${port}`);
   const caller = { kind: 'api_key', subjectId: 'bench', firmId: 'bench', scopes: [], requestId: 'bench' };
   const CHUNK = 256 * 1024;
   async function* messages(body) {
@@ -145,24 +142,12 @@ async function uploadFloor() {
       request.end(body);
     });
   for (let index = 0; index < 20; index++) await send();
-  let started = 0;
-  const before = process.cpuUsage();
-  const t0 = process.hrtime.bigint();
-  await Promise.all(
-    Array.from({ length: 20 }, async () => {
-      while (started < UPLOADS) {
-        started++;
-        await send();
-      }
-    }),
-  );
-  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  const ms = cpuMs(before);
+  const { perSecond, cpuMsPerRun } = await measuredRuns(UPLOADS, 20, send);
   agent.destroy();
   await new Promise((resolve) => web.close(resolve));
   client.close();
   await server.stop(1000);
-  return { uploadsPerSecond: Math.round(UPLOADS / seconds), cpuMsPerUpload: Number((ms / UPLOADS).toFixed(2)) };
+  return { uploadsPerSecond: perSecond, cpuMsPerUpload: Number(cpuMsPerRun.toFixed(2)) };
 }
 
 async function main() {
