@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Database } from './database';
+import type { Database, Queryable } from './database';
 
 export interface Migration {
   version: string;
@@ -34,9 +34,13 @@ const checksum = (sql: string) => createHash('sha256').update(sql).digest('hex')
  * to apply costs one round trip per service instead of a transaction per migration.
  */
 export async function migrate(db: Database, migrations: Migration[]): Promise<MigrationReport> {
+  // runners starting together (pods) wait for each other; PGlite has a single session
+  const lock = async (tx: Queryable) => {
+    if (db.dialect === 'postgres') await tx.query(`SELECT pg_advisory_xact_lock(hashtext('schema_migrations'))`);
+  };
   // CREATE TABLE IF NOT EXISTS is not safe against itself: two runners at once can both try, and one fails
   await db.transaction(async (tx) => {
-    if (db.dialect === 'postgres') await tx.query(`SELECT pg_advisory_xact_lock(hashtext('schema_migrations'))`);
+    await lock(tx);
     await tx.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
       version text PRIMARY KEY,
       checksum text NOT NULL,
@@ -52,27 +56,29 @@ export async function migrate(db: Database, migrations: Migration[]): Promise<Mi
   let alreadyApplied = 0;
   for (const migration of migrations) {
     const recorded = known.get(migration.version);
-    // another runner may apply it meanwhile: what is not known yet is checked again under the lock
-    const done =
-      recorded === undefined &&
-      (await db.transaction(async (tx) => {
-        if (db.dialect === 'postgres') await tx.query(`SELECT pg_advisory_xact_lock(hashtext('schema_migrations'))`);
-        const existing = await tx.query<{ checksum: string }>(
-          'SELECT checksum FROM schema_migrations WHERE version = $1',
-          [migration.version],
-        );
-        if (existing.rows.length > 0) {
-          refuseIfChanged(migration, existing.rows[0].checksum);
-          return false;
-        }
-        await tx.query(migration.sql);
-        await tx.query('INSERT INTO schema_migrations (version, checksum) VALUES ($1, $2)', [
-          migration.version,
-          checksum(migration.sql),
-        ]);
-        return true;
-      }));
-    if (recorded !== undefined) refuseIfChanged(migration, recorded);
+    if (recorded !== undefined) {
+      refuseIfChanged(migration, recorded);
+      alreadyApplied++;
+      continue;
+    }
+    // another runner may apply it meanwhile: it is checked again under the lock
+    const done = await db.transaction(async (tx) => {
+      await lock(tx);
+      const existing = await tx.query<{ checksum: string }>(
+        'SELECT checksum FROM schema_migrations WHERE version = $1',
+        [migration.version],
+      );
+      if (existing.rows.length > 0) {
+        refuseIfChanged(migration, existing.rows[0].checksum);
+        return false;
+      }
+      await tx.query(migration.sql);
+      await tx.query('INSERT INTO schema_migrations (version, checksum) VALUES ($1, $2)', [
+        migration.version,
+        checksum(migration.sql),
+      ]);
+      return true;
+    });
     if (done) applied.push(migration.version);
     else alreadyApplied++;
   }
