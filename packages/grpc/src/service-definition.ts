@@ -1,6 +1,7 @@
 import type { DescMessage, DescMethod, DescService, MessageShape } from '@bufbuild/protobuf';
 import { create, fromBinary, ScalarType, toBinary } from '@bufbuild/protobuf';
 import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
+import { withRoomForFrame } from './in-place-framing';
 
 /**
  * The one bridge between protoc-gen-es descriptors and @grpc/grpc-js: a grpc-js service definition whose
@@ -31,7 +32,10 @@ function serializer(schema: DescMessage) {
   const asChunk = chunkEncoder(schema);
   return (message: unknown) => {
     const shaped = isMessage(message) ? (message as MessageShape<DescMessage>) : create(schema, message as never);
-    const encoded = asChunk?.(shaped) ?? toBinary(schema, shaped);
+    const chunk = asChunk?.(shaped);
+    // a chunk's buffer goes out as it is: its frame header is written in front of it (in-place-framing.ts)
+    if (chunk) return chunk;
+    const encoded = toBinary(schema, shaped);
     // a view of the encoded bytes, not one more copy of them
     return Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength);
   };
@@ -49,7 +53,7 @@ const isMessage = (value: unknown) => typeof value === 'object' && value !== nul
  */
 export function chunkEncoder(
   schema: DescMessage,
-): ((message: MessageShape<DescMessage>) => Uint8Array | undefined) | undefined {
+): ((message: MessageShape<DescMessage>) => Buffer | undefined) | undefined {
   const [oneof, ...more] = schema.oneofs;
   if (!oneof || more.length > 0 || schema.fields.some((field) => field.oneof !== oneof)) return undefined;
   const tags = new Map<string, number>();
@@ -64,7 +68,8 @@ export function chunkEncoder(
     if (tag === undefined || (unknown && unknown.length > 0)) return undefined;
     const bytes = part.value as Uint8Array;
     const head = [...varint(tag), ...varint(bytes.byteLength)];
-    const encoded = Buffer.allocUnsafe(head.length + bytes.byteLength);
+    // with room for the gRPC frame header in front, so that grpc-js sends it without copying it again
+    const encoded = withRoomForFrame(head.length + bytes.byteLength);
     encoded.set(head, 0);
     encoded.set(bytes, head.length);
     return encoded;

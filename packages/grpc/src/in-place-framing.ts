@@ -1,0 +1,106 @@
+/**
+ * gRPC puts a 5-byte header (compressed flag, length) in front of every message, and grpc-js does it by copying
+ * the serialised message into a new buffer, on both sides: the client's CompressionFilter.sendMessage and the
+ * server's BaseServerInterceptingCall.serializeMessage. For the chunks of a file stream (up to 256 KiB each)
+ * that copy is a second fresh allocation per chunk, after the encoding's own: for a 1 MB upload 1 MB more
+ * garbage in the gateway, and as much per MB of every download in the service.
+ *
+ * Here the chunk encoder leaves the 5 bytes free in front of the message it allocates (`withRoomForFrame`), and
+ * those two grpc-js methods are wrapped so that such a message gets its header written there and goes out
+ * without a copy. Every other message, and every message when a call compresses, takes grpc-js's own path. The
+ * wrapping is installed once, when this module loads; if grpc-js ever lacks one of the methods it leaves that
+ * side alone (`inPlaceFraming` says which sides are wrapped), and messages are framed by copy as before.
+ */
+
+const FRAME_HEADER_BYTES = 5;
+
+/** messages whose buffer has FRAME_HEADER_BYTES free, ours, right before them */
+const roomy = new WeakSet<Buffer>();
+
+/**
+ * A buffer of `length` bytes to encode a message into, with room for its gRPC frame header in front; the bytes
+ * of that room are written only when grpc-js sends the message.
+ */
+export function withRoomForFrame(length: number): Buffer {
+  const framed = Buffer.allocUnsafe(FRAME_HEADER_BYTES + length);
+  const message = framed.subarray(FRAME_HEADER_BYTES);
+  roomy.add(message);
+  return message;
+}
+
+/** The framed message (header + message) in the message's own memory, or undefined when there is no room. */
+export function frameInPlace(message: Buffer): Buffer | undefined {
+  if (!roomy.has(message)) return undefined;
+  // sent once: a second send of the same buffer gets the copying path
+  roomy.delete(message);
+  const framed = Buffer.from(
+    message.buffer,
+    message.byteOffset - FRAME_HEADER_BYTES,
+    message.length + FRAME_HEADER_BYTES,
+  );
+  framed.writeUInt8(0, 0);
+  framed.writeUInt32BE(message.length, 1);
+  return framed;
+}
+
+interface SendMessageFilter {
+  currentCompressionAlgorithm?: unknown;
+  maxSendMessageLength?: unknown;
+  sendMessage(message: Promise<{ message: Buffer; flags?: number }>): Promise<{ message: Buffer; flags?: number }>;
+}
+
+interface ServerCall {
+  handler: { serialize(value: unknown): Buffer };
+  serializeMessage(value: unknown): Buffer;
+}
+
+/** Which sides frame in place; both are true with the grpc-js version this was written for (1.14). */
+export const inPlaceFraming = { client: false, server: false };
+
+function install() {
+  /* eslint-disable @typescript-eslint/no-require-imports -- grpc-js's internal modules, loaded only to wrap them */
+  let filters: { CompressionFilter?: { prototype: SendMessageFilter } } = {};
+  let calls: { BaseServerInterceptingCall?: { prototype: ServerCall } } = {};
+  try {
+    filters = require('@grpc/grpc-js/build/src/compression-filter');
+    calls = require('@grpc/grpc-js/build/src/server-interceptors');
+  } catch {
+    return;
+  }
+  /* eslint-enable @typescript-eslint/no-require-imports */
+
+  const filter = filters.CompressionFilter?.prototype;
+  const copyingSend = filter?.sendMessage;
+  if (filter && typeof copyingSend === 'function') {
+    filter.sendMessage = async function sendMessage(this: SendMessageFilter, pending) {
+      const resolved = await pending;
+      const max = this.maxSendMessageLength;
+      const fits = typeof max === 'number' && (max === -1 || resolved.message.length <= max);
+      if (this.currentCompressionAlgorithm === 'identity' && fits) {
+        const framed = frameInPlace(resolved.message);
+        if (framed) return { message: framed, flags: resolved.flags };
+      }
+      return copyingSend.call(this, Promise.resolve(resolved));
+    };
+    inPlaceFraming.client = true;
+  }
+
+  const call = calls.BaseServerInterceptingCall?.prototype;
+  const copyingSerialize = call?.serializeMessage;
+  if (call && typeof copyingSerialize === 'function') {
+    call.serializeMessage = function serializeMessage(this: ServerCall, value: unknown) {
+      const message = this.handler.serialize(value);
+      const framed = frameInPlace(message);
+      if (framed) return framed;
+      // grpc-js's own framing (server responses are never compressed)
+      const output = Buffer.allocUnsafe(message.byteLength + FRAME_HEADER_BYTES);
+      output.writeUInt8(0, 0);
+      output.writeUInt32BE(message.byteLength, 1);
+      message.copy(output, FRAME_HEADER_BYTES);
+      return output;
+    };
+    inPlaceFraming.server = true;
+  }
+}
+
+install();
