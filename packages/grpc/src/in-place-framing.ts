@@ -58,7 +58,6 @@ interface ServerCall {
 export const inPlaceFraming = { client: false, server: false };
 
 function install() {
-  /* eslint-disable @typescript-eslint/no-require-imports -- grpc-js's internal modules, loaded only to wrap them */
   let filters: { CompressionFilter?: { prototype: SendMessageFilter } } = {};
   let calls: { BaseServerInterceptingCall?: { prototype: ServerCall } } = {};
   try {
@@ -67,7 +66,6 @@ function install() {
   } catch {
     return;
   }
-  /* eslint-enable @typescript-eslint/no-require-imports */
 
   const filter = filters.CompressionFilter?.prototype;
   const copyingSend = filter?.sendMessage;
