@@ -18,25 +18,22 @@
  *
  * Knobs: BENCH_TOPOLOGIES (embedded,cluster), BENCH_ZIP_DOCS (2000), BENCH_ZIP_DOC_KB (512), BENCH_UPLOADS
  * (100), BENCH_JPEGS (200), BENCH_NODE_ARGS (node flags for the platform or component processes, e.g.
- * --cpu-prof --cpu-prof-dir=/tmp/prof), KANTOOR_BENCH_POSTGRES (postgres://postgres@127.0.0.1:5432/test).
+ * --cpu-prof --cpu-prof-dir=/tmp/prof), KANTOOR_BENCH_POSTGRES (postgres://postgres@127.0.0.1:5432/test; read by cluster-topology.js).
  *
  *   pnpm exec tsc -b tsconfig.build.json && node test/bench/document-intake.bench.js
  */
 const { spawn } = require('node:child_process');
-const { randomBytes } = require('node:crypto');
 const { mkdtempSync, readFileSync, rmSync } = require('node:fs');
 const http = require('node:http');
 const os = require('node:os');
 const path = require('node:path');
-const { createScratchPostgres } = require('../../packages/testing');
+const { startClusterPlatform } = require('./cluster-topology');
 
 const MAIN = path.join(__dirname, '..', '..', 'deploy', 'embedded', 'dist', 'main.js');
-const { embeddedNodeFlags, imageNodeOptions } = require('./launch-flags');
+const { embeddedNodeFlags } = require('./launch-flags');
 const { cpuOf, postgresCpuSeconds, rssOf } = require('./process-figures');
 const PORT = Number(process.env.BENCH_PORT ?? 18580);
 const BASE = `http://127.0.0.1:${PORT}`;
-const COMPONENT = path.join(__dirname, 'cluster-process.js');
-const SERVER = process.env.KANTOOR_BENCH_POSTGRES ?? 'postgres://postgres@127.0.0.1:5432/test';
 const TOPOLOGIES = (process.env.BENCH_TOPOLOGIES ?? 'embedded,cluster').split(',');
 const MB = 1024 * 1024;
 const UPLOADS = Number(process.env.BENCH_UPLOADS ?? 100);
@@ -301,94 +298,10 @@ async function embeddedTopology() {
   }
 }
 
-/** One component (cluster-process.js) in a process of its own; resolves with the process and its port once it serves. */
-function startComponent(role, env) {
-  const child = spawn(process.execPath, [...NODE_ARGS, COMPONENT, role], {
-    // the node options its image runs with
-    env: {
-      ...process.env,
-      NODE_OPTIONS: imageNodeOptions(role),
-      KANTOOR_MODE: 'cluster',
-      METRICS_PORT: '0',
-      LOG_LEVEL: 'error',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    let output = '';
-    const onExit = (code) => reject(new Error(`${role} exited with ${code}: ${output}`));
-    child.on('exit', onExit);
-    child.stdout.on('data', (chunk) => {
-      output += chunk;
-      const line = output.split('\n').find((text) => text.startsWith('{"ready"'));
-      if (!line) return;
-      child.stdout.removeAllListeners('data');
-      child.stdout.resume();
-      child.off('exit', onExit);
-      resolve({ child, port: JSON.parse(line).port });
-    });
-  });
-}
-
-async function stopComponent({ child }) {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  await exited;
-}
-
 async function clusterTopology() {
-  const roles = ['directory', 'document-intake', 'gateway'];
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'kantoor-intake-cluster-bench-'));
-  const databases = {};
-  const running = [];
+  const platform = await startClusterPlatform({ gatewayPort: PORT + 1, nodeArgs: NODE_ARGS });
   try {
-    // a scratch database each, beside KANTOOR_BENCH_POSTGRES, dropped afterwards
-    process.env.KANTOOR_TEST_POSTGRES = SERVER;
-    for (const role of roles) databases[role] = await createScratchPostgres('kantoor_bench');
-    const urlOf = (role) => databases[role].url;
-    const common = { DATA_DIR: dataDir };
-    const directory = await startComponent('directory', { ...common, DATABASE_URL: urlOf('directory') });
-    running.push(directory);
-    const directoryAddress = `127.0.0.1:${directory.port}`;
-    const intake = await startComponent('document-intake', {
-      ...common,
-      DATABASE_URL: urlOf('document-intake'),
-      DIRECTORY_ADDRESS: directoryAddress,
-    });
-    running.push(intake);
-    const gateway = await startComponent('gateway', {
-      ...common,
-      DATABASE_URL: urlOf('gateway'),
-      PORT: String(PORT + 1),
-      DIRECTORY_ADDRESS: directoryAddress,
-      DOCUMENT_INTAKE_ADDRESS: `127.0.0.1:${intake.port}`,
-      RATE_LIMIT_PER_USER: '100000000',
-      RATE_LIMIT_PER_API_KEY: '100000000',
-      RATE_LIMIT_PER_IP: '100000000',
-    });
-    running.push(gateway);
-
-    const login = { email: 'admin@bench.kantoor.localhost', password: randomBytes(12).toString('base64url') };
-    const { createServiceClient, systemCaller } = require('../../packages/grpc');
-    const { DirectoryService } = require('../../proto/dist/kantoor/directory/v1/directory_pb');
-    const directoryClient = createServiceClient(DirectoryService, directoryAddress);
-    try {
-      await directoryClient.registerFirm(
-        {
-          name: 'Bench Accountants',
-          functionalEmail: 'office@bench.kantoor.localhost',
-          language: 'en',
-          adminName: 'Bench Admin',
-          adminEmail: login.email,
-          adminPassword: login.password,
-        },
-        { caller: systemCaller('bench') },
-      );
-    } finally {
-      directoryClient.close();
-    }
+    const { gateway, intake, directory, login } = platform;
     const { upload } = await benchDossier(`http://127.0.0.1:${gateway.port}`, login);
 
     const files = Array.from({ length: UPLOADS }, (_, i) => pdfOfSize(MB, i + 1));
@@ -422,9 +335,7 @@ async function clusterTopology() {
       },
     };
   } finally {
-    for (const component of running.reverse()) await stopComponent(component);
-    for (const database of Object.values(databases)) await database.drop();
-    rmSync(dataDir, { recursive: true, force: true });
+    await platform.stop();
   }
 }
 

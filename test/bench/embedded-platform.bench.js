@@ -14,6 +14,11 @@
  * OTEL_EXPORTER_OTLP_ENDPOINT to measure with recording (and exporting) spans.
  * BENCH_NODE_ARGS passes node options to the platform, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to see
  * where its time goes.
+ *
+ * Then the same load on the cluster topology (cluster-topology.js: gateway and directory each in a process of
+ * its own, on PostgreSQL), printed under `cluster` with the CPU per request of each process. The gateway's own
+ * figure bounds what one gateway process can serve (1000 / its ms per request) whatever the machine has left.
+ * BENCH_TOPOLOGIES=embedded leaves it out.
  */
 const { spawn } = require('node:child_process');
 const { mkdtempSync, readFileSync, rmSync } = require('node:fs');
@@ -23,11 +28,13 @@ const autocannon = require('autocannon');
 
 const MAIN = path.join(__dirname, '..', '..', 'deploy', 'embedded', 'dist', 'main.js');
 const { embeddedNodeFlags } = require('./launch-flags');
-const { cpuOf } = require('./process-figures');
+const { cpuOf, postgresCpuSeconds } = require('./process-figures');
+const { startClusterPlatform } = require('./cluster-topology');
 const PORT = Number(process.env.BENCH_PORT ?? 18480);
 const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
 const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
 const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+const TOPOLOGIES = (process.env.BENCH_TOPOLOGIES ?? 'embedded,cluster').split(',');
 const SAMPLER = [process.env.OTEL_TRACES_SAMPLER ?? 'parentbased_always_on', process.env.OTEL_TRACES_SAMPLER_ARG]
   .filter(Boolean)
   .join(' ');
@@ -77,29 +84,7 @@ async function main() {
     const again = await start(dataDir);
 
     const demo = JSON.parse(readFileSync(path.join(dataDir, 'demo-login.json'), 'utf8'));
-    const login = await fetch(`http://127.0.0.1:${PORT}/v1/auth/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ email: demo.email, password: demo.password }),
-    });
-    const { accessToken } = await login.json();
-    // steady state is what the budget is about: the first requests also compile the request path
-    await autocannon({
-      url: `http://127.0.0.1:${PORT}/v1/firm`,
-      connections: 50,
-      duration: WARMUP,
-      headers: { authorization: `Bearer ${accessToken}` },
-    });
-    const cpuBefore = cpuOf(again.child.pid);
-    const clientCpuBefore = process.cpuUsage();
-    const load = await autocannon({
-      url: `http://127.0.0.1:${PORT}/v1/firm`,
-      connections: 50,
-      duration: DURATION,
-      headers: { authorization: `Bearer ${accessToken}` },
-    });
-    const cpuUsed = cpuOf(again.child.pid) - cpuBefore;
-    const clientCpu = process.cpuUsage(clientCpuBefore);
+    const load = await measuredLoad(`http://127.0.0.1:${PORT}`, demo, [again.child.pid]);
     const restartStop = await stop(again.child);
     const figures = {
       freshStartSeconds: Number(fresh.seconds.toFixed(2)),
@@ -108,13 +93,13 @@ async function main() {
       gracefulStopSeconds: Number(Math.max(freshStop.seconds, restartStop.seconds).toFixed(2)),
       cleanExit: freshStop.code === 0 && restartStop.code === 0,
       tracesSampler: SAMPLER,
-      requestsPerSecond: Math.round(load.requests.average),
-      p50Ms: load.latency.p50,
-      p99Ms: load.latency.p99,
+      requestsPerSecond: load.requestsPerSecond,
+      p50Ms: load.p50Ms,
+      p99Ms: load.p99Ms,
       // CPU time of the platform process (all its threads) per request: what the machine's load cannot hide
-      platformCpuMsPerRequest: Number(((cpuUsed * 1000) / load.requests.total).toFixed(3)),
+      platformCpuMsPerRequest: load.cpuMsPerRequest.processes[0],
       // autocannon shares the machine's cores with the platform
-      loadClientCpuMsPerRequest: Number(((clientCpu.user + clientCpu.system) / 1000 / load.requests.total).toFixed(3)),
+      loadClientCpuMsPerRequest: load.cpuMsPerRequest.client,
       non2xx: load.non2xx,
       errors: load.errors,
     };
@@ -123,9 +108,73 @@ async function main() {
       figures.requestsPerSecond >= 1500 &&
       figures.p99Ms <= 50 &&
       figures.non2xx === 0;
+    if (TOPOLOGIES.includes('cluster')) figures.cluster = await clusterLoad();
     console.log(JSON.stringify(figures));
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Signs in at `base` and runs GET /v1/firm under autocannon (50 connections, warm-up first); CPU per request
+ * of each of `pids`, of PostgreSQL and of the load client.
+ */
+async function measuredLoad(base, credentials, pids) {
+  const login = await fetch(`${base}/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email: credentials.email, password: credentials.password }),
+  });
+  const { accessToken } = await login.json();
+  const options = {
+    url: `${base}/v1/firm`,
+    connections: 50,
+    headers: { authorization: `Bearer ${accessToken}` },
+  };
+  // steady state is what the budget is about: the first requests also compile the request path
+  await autocannon({ ...options, duration: WARMUP });
+  const cpuBefore = pids.map(cpuOf);
+  const postgresBefore = postgresCpuSeconds();
+  const clientBefore = process.cpuUsage();
+  const load = await autocannon({ ...options, duration: DURATION });
+  const perRequest = (seconds) => Number(((seconds * 1000) / load.requests.total).toFixed(3));
+  const client = process.cpuUsage(clientBefore);
+  return {
+    requestsPerSecond: Math.round(load.requests.average),
+    p50Ms: load.latency.p50,
+    p99Ms: load.latency.p99,
+    cpuMsPerRequest: {
+      processes: pids.map((pid, index) => perRequest(cpuOf(pid) - cpuBefore[index])),
+      postgres: perRequest(postgresCpuSeconds() - postgresBefore),
+      client: perRequest((client.user + client.system) / 1e6),
+    },
+    non2xx: load.non2xx,
+    errors: load.errors,
+  };
+}
+
+/** The same load through the cluster topology's gateway, to its directory process on PostgreSQL. */
+async function clusterLoad() {
+  const platform = await startClusterPlatform({ gatewayPort: PORT + 1, nodeArgs: NODE_ARGS });
+  try {
+    const { gateway, directory, login } = platform;
+    const load = await measuredLoad(`http://127.0.0.1:${gateway.port}`, login, [
+      gateway.child.pid,
+      directory.child.pid,
+    ]);
+    const [gatewayMs, directoryMs] = load.cpuMsPerRequest.processes;
+    return {
+      ...load,
+      cpuMsPerRequest: {
+        gateway: gatewayMs,
+        directory: directoryMs,
+        postgres: load.cpuMsPerRequest.postgres,
+        client: load.cpuMsPerRequest.client,
+      },
+      withinBudget: load.requestsPerSecond >= 1500 && load.p99Ms <= 50 && load.non2xx === 0,
+    };
+  } finally {
+    await platform.stop();
   }
 }
 
