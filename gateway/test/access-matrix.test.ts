@@ -56,6 +56,8 @@ const MATRIX: Record<string, string> = {
   'document:monitor': '11111 00 1 0 0',
   'archive:read': '11000 00 0 1 0',
   'archive:manage': '10000 00 1 0 0',
+  'news:read': '11111 11 1 0 0',
+  'news:write': '11100 00 1 0 0',
   'portal:use': '00000 10 0 0 0',
   'impersonation:start': '11000 00 0 0 0',
 };
@@ -155,6 +157,14 @@ const SAMPLES: Record<
   startImpersonation: async (w) => ({ params: { dossierId: w.dossierId }, body: {} }),
   getMyAccount: async () => ({}),
   acceptTerms: async () => ({ body: { version: '2025-01' } }),
+  listNewsItems: async () => ({ query: { pageSize: '5' } }),
+  publishNewsItem: async () => ({ body: { title: `Nieuws ${next()}`, body: 'Tekst' } }),
+  withdrawNewsItem: async (w) => ({
+    params: {
+      newsItemId: (await w.directory.publishNewsItem({ title: `Weg ${next()}`, body: 'Tekst' }, { caller: w.admin }))
+        .item!.id,
+    },
+  }),
   changePassword: async () => ({ body: { currentPassword: 'not the password', newPassword: 'another long password' } }),
   createApiKey: async () => ({ body: { name: 'Partner', scopes: ['dossier:read'] } }),
   listApiKeys: async () => ({}),

@@ -12,6 +12,7 @@ import {
   DossierSchema,
   FirmSchema,
   GetMyAccountResponseSchema,
+  NewsItemSchema,
   PortalUserSchema,
   StaffGroupSchema,
   StaffSchema,
@@ -142,6 +143,22 @@ const RecipientView = entity('Recipient', {
   email: { type: 'string' },
   name: { type: 'string' },
   source: { enum: ['file_manager', 'client_group', 'firm'] },
+});
+const NewsItemView = entity('NewsItem', {
+  id,
+  title: { type: 'string' },
+  body: { type: 'string', description: 'plain text; paragraphs separated by blank lines' },
+  publishedAt: { type: 'string', format: 'date-time' },
+  publishedByName: { type: 'string' },
+  withdrawnAt: { type: 'string', format: 'date-time', description: 'only for staff: no longer shown to clients' },
+});
+const NewsPage = namedSchema('NewsPage', {
+  type: 'object',
+  required: ['items', 'nextCursor'],
+  properties: {
+    items: { type: 'array', items: NewsItemView },
+    nextCursor: { type: 'string', description: 'empty on the last page' },
+  },
 });
 const AccountView = entity('Account', {
   kind: { type: 'string' },
@@ -918,6 +935,56 @@ export const changePassword = defineRoute<{ body: { currentPassword: string; new
   },
 });
 
+export const listNewsItems = defineRoute<{ query: { pageSize?: number; cursor?: string } }>({
+  method: 'get',
+  path: '/v1/news',
+  operationId: 'listNewsItems',
+  summary: "The firm's news in the client portal, newest first (staff also see withdrawn items)",
+  tags: ['client portal'],
+  auth: 'authenticated',
+  permission: 'news:read',
+  request: { query: object({ pageSize: { type: 'integer', minimum: 1, maximum: 100 }, cursor: text(1000) }) },
+  responses: { 200: ok('One page', NewsPage) },
+  handler: async (ctx) => {
+    const page = await directoryOf(ctx.services).listNewsItems(
+      { pageSize: ctx.query.pageSize ?? 20, cursor: ctx.query.cursor ?? '' },
+      callFor(ctx),
+    );
+    return { items: page.items.map((item) => json(NewsItemSchema, item)), nextCursor: page.nextCursor };
+  },
+});
+
+export const publishNewsItem = defineRoute<{ body: { title: string; body: string } }>({
+  method: 'post',
+  path: '/v1/news',
+  operationId: 'publishNewsItem',
+  summary: "Publish a news item for all the firm's clients",
+  tags: ['client portal'],
+  auth: 'authenticated',
+  permission: 'news:write',
+  request: { body: object({ title: text(200), body: text(20_000) }, ['title', 'body']) },
+  responses: { 201: ok('Published', NewsItemView) },
+  handler: async (ctx) =>
+    json(NewsItemSchema, (await directoryOf(ctx.services).publishNewsItem(ctx.body, callFor(ctx))).item),
+});
+
+export const withdrawNewsItem = defineRoute<{ params: { newsItemId: string } }>({
+  method: 'post',
+  path: '/v1/news/{newsItemId}/withdrawal',
+  operationId: 'withdrawNewsItem',
+  summary: 'Take a news item out of the client portal (it is kept, marked withdrawn)',
+  tags: ['client portal'],
+  auth: 'authenticated',
+  permission: 'news:write',
+  request: { params: object({ newsItemId: id }, ['newsItemId']) },
+  responses: { 200: ok('Withdrawn', NewsItemView) },
+  handler: async (ctx) =>
+    json(
+      NewsItemSchema,
+      (await directoryOf(ctx.services).withdrawNewsItem({ id: ctx.params.newsItemId }, callFor(ctx))).item,
+    ),
+});
+
 export const directoryRoutes = [
   getFirm,
   updateFirmSettings,
@@ -947,6 +1014,9 @@ export const directoryRoutes = [
   sendClientMessage,
   completeVatDeclaration,
   requestAdditionalUser,
+  listNewsItems,
+  publishNewsItem,
+  withdrawNewsItem,
   startImpersonation,
   getMyAccount,
   acceptTerms,

@@ -217,6 +217,20 @@ export const PERMISSIONS = {
     apiKey: false,
     description: 'manage the archive: legal holds, retention, early deletion, verification and purge runs',
   },
+  'news:read': {
+    scope: 'firm',
+    staff: ALL_STAFF,
+    portal: true,
+    apiKey: false,
+    description: "read the firm's news in the client portal",
+  },
+  'news:write': {
+    scope: 'firm',
+    staff: MANAGING,
+    portal: false,
+    apiKey: false,
+    description: 'publish and withdraw news items in the client portal',
+  },
   'portal:use': {
     scope: 'dossier',
     staff: [],
@@ -248,6 +262,7 @@ const IMPERSONATION_PERMISSIONS: ReadonlySet<string> = new Set([
   'dossier:read',
   'document:read',
   'document:write',
+  'news:read',
   'portal:use',
 ]);
 

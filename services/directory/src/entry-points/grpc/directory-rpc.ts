@@ -29,6 +29,7 @@ import {
 import { getFirm, updateFirmSettings } from '../../domain/firm-settings';
 import { clientGroups, saveClientGroup, saveStaffGroup, staffGroups } from '../../domain/groups';
 import { startImpersonation } from '../../domain/impersonation';
+import { listNewsItems, publishNewsItem, withdrawNewsItem, type NewsItemView } from '../../domain/news';
 import { acceptTerms, addPortalUser, changePassword, myAccount, portalUsersOfDossier } from '../../domain/portal-users';
 import { registerFirm } from '../../domain/register-firm';
 import { activateAccount, changeStaffRole, inviteStaff, removeStaff } from '../../domain/staff';
@@ -104,6 +105,15 @@ const portalUserMessage = (user: PortalUserRow & { profile?: string }) => ({
   termsVersion: user.terms_version ?? '',
   termsAcceptedAt: time(user.terms_accepted_at),
   mustChangePassword: user.must_change_password,
+});
+
+const newsItemMessage = (item: NewsItemView) => ({
+  id: item.id,
+  title: item.title,
+  body: item.body,
+  publishedAt: timestampFromDate(item.publishedAt),
+  publishedByName: item.publishedByName,
+  withdrawnAt: time(item.withdrawnAt),
 });
 
 /** proto3 sends absent contact as undefined and absent strings as ''; both mean "no contact given". */
@@ -272,6 +282,17 @@ export function directoryRpc(db: Database, onEventsWritten: () => void, config: 
     },
     async requestAdditionalUser(request, { caller }) {
       return { recipient: changed(await requestAdditionalUser(db, caller, request)) };
+    },
+
+    async publishNewsItem(request, { caller }) {
+      return { item: newsItemMessage(await publishNewsItem(db, caller, request)) };
+    },
+    async withdrawNewsItem(request, { caller }) {
+      return { item: newsItemMessage(await withdrawNewsItem(db, caller, request.id)) };
+    },
+    async listNewsItems(request, { caller }) {
+      const page = await listNewsItems(db, caller, request);
+      return { items: page.items.map(newsItemMessage), nextCursor: page.nextCursor };
     },
 
     async getDossierAccess(request, { caller }) {
