@@ -1,6 +1,7 @@
 import Decimal from 'decimal.js';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { invalidArgument } from '@kantoor/errors';
+import { decodeXml } from './decode-xml';
 import type {
   AllowanceCharge,
   Amount,
@@ -35,13 +36,14 @@ const refuse = (reason: string, message: string) => invalidArgument(message, { r
 /**
  * Reads a UBL 2.1 Invoice or CreditNote (Peppol BIS 3.0, EN 16931, UBL.BE, e-fff) into the invoice model.
  * Safe on hostile input: a document with a DTD (and so any entity declaration, internal or external) is
- * refused before parsing, the size is bounded, and only the five predefined XML entities are expanded.
+ * refused before parsing, the size is bounded, and only the five predefined XML entities are expanded. Bytes are
+ * decoded as the file declares (UTF-8, UTF-16, ISO-8859-1, Windows-1252 ...); a string is taken as already decoded.
  */
 export function readUbl(xml: string | Uint8Array, options: ReadUblOptions = {}): EInvoice {
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_UBL_BYTES;
   const size = typeof xml === 'string' ? Buffer.byteLength(xml) : xml.byteLength;
   if (size > maxBytes) throw refuse('ubl_too_large', `The XML file is larger than ${maxBytes} bytes.`);
-  const text = (typeof xml === 'string' ? xml : Buffer.from(xml).toString('utf8')).replace(/^\uFEFF/, '');
+  const text = typeof xml === 'string' ? xml.replace(/^\uFEFF/, '') : decodeXml(xml);
   if (/<!DOCTYPE|<!ENTITY/i.test(text)) {
     throw refuse('ubl_dtd_refused', 'The XML file declares a DTD or entities, which are refused for safety.');
   }

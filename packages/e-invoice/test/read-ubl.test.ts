@@ -176,3 +176,60 @@ describe('refused XML', () => {
     );
   });
 });
+
+describe('the encoding an XML file declares', () => {
+  const utf8 = readFileSync(path.join(SAMPLES, 'Allowance-example.xml'), 'utf8');
+  const declaring = (encoding: string, xml = utf8) =>
+    xml.replace('<?xml version="1.0" encoding="UTF-8"?>', `<?xml version="1.0" encoding="${encoding}"?>`);
+  const expected = readUbl(Buffer.from(utf8, 'utf8'));
+  const utf16be = (xml: string) => Buffer.from(xml, 'utf16le').swap16();
+
+  it('is the one the sample is read in, whether UTF-8, UTF-16 or ISO-8859-1', () => {
+    expect(expected.buyer.address?.subdivision).toBe('Södermalm');
+    expect(readUbl(Buffer.from(declaring('ISO-8859-1'), 'latin1'))).toEqual(expected);
+    expect(readUbl(Buffer.from(`\uFEFF${declaring('UTF-16')}`, 'utf16le'))).toEqual(expected);
+    expect(readUbl(utf16be(`\uFEFF${declaring('UTF-16')}`))).toEqual(expected);
+    expect(readUbl(Buffer.from(declaring('UTF-16'), 'utf16le'))).toEqual(expected);
+    expect(readUbl(Buffer.from(`\uFEFF${utf8}`, 'utf8'))).toEqual(expected);
+  });
+
+  it('reads Windows-1252 and ISO-8859-15, where the euro sign is one byte', () => {
+    const euro = utf8.replace('<cbc:Note>', '<cbc:Note>Prijs in €. ');
+    const cp1252 = Buffer.from(declaring('Windows-1252', euro).replace('€', '\u0080'), 'latin1');
+    expect(readUbl(cp1252).note).toMatch(/^Prijs in €\. /);
+    expect(readUbl(Buffer.from(declaring('ISO-8859-15', euro).replace('€', '\u00a4'), 'latin1')).note).toMatch(
+      /^Prijs in €\. /,
+    );
+  });
+
+  it('reads a .NET file that says UTF-16 but is written in UTF-8', () => {
+    expect(readUbl(Buffer.from(declaring('utf-16'), 'utf8'))).toEqual(expected);
+  });
+
+  it('refuses an encoding it does not know, naming it', () => {
+    expect(() => readUbl(Buffer.from(declaring('Shift_JIS'), 'utf8'))).toThrow(
+      expect.objectContaining({
+        reason: 'ubl_unsupported_encoding',
+        message: expect.stringContaining('encoded in Shift_JIS, which is not supported'),
+      }),
+    );
+  });
+
+  it('refuses bytes that are not valid in the declared encoding', () => {
+    expect(() => readUbl(Buffer.from(utf8, 'latin1'))).toThrow(
+      expect.objectContaining({ reason: 'ubl_bad_encoding', message: expect.stringContaining('not valid UTF-8') }),
+    );
+    expect(() => readUbl(Buffer.from(declaring('US-ASCII'), 'utf8'))).toThrow(
+      expect.objectContaining({ reason: 'ubl_bad_encoding' }),
+    );
+    const undefinedIn1252 = Buffer.from(declaring('windows-1252').replace('<cbc:Note>', '<cbc:Note>\u0081'), 'latin1');
+    expect(() => readUbl(undefinedIn1252)).toThrow(expect.objectContaining({ reason: 'ubl_bad_encoding' }));
+  });
+
+  it('still refuses a DTD in UTF-16', () => {
+    const xxe = declaring('UTF-16').replace('?>', '?><!DOCTYPE Invoice [<!ENTITY x SYSTEM "file:///etc/passwd">]>');
+    expect(() => readUbl(Buffer.from(`\uFEFF${xxe}`, 'utf16le'))).toThrow(
+      expect.objectContaining({ reason: 'ubl_dtd_refused' }),
+    );
+  });
+});
