@@ -136,6 +136,61 @@ describe('a Belgian UBL.BE invoice', () => {
   });
 });
 
+describe('which rule set a document follows', () => {
+  const UBL_BE = 'urn:cen.eu:en16931:2017#conformant#urn:UBL.BE:1.0.0.20180214';
+  const PEPPOL = 'urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0';
+  const customized = (id: string, extra = '', root = 'Invoice') => minimal(extra, root).replace(UBL_BE, id);
+  const pdfReference = async (type: string) => {
+    const pdf = await PDFDocument.create();
+    pdf.addPage();
+    const base64 = Buffer.from(await pdf.save()).toString('base64');
+    return `<cac:AdditionalDocumentReference><cbc:ID>F-2026-7</cbc:ID><cbc:DocumentType>${type}</cbc:DocumentType>
+      <cac:Attachment><cbc:EmbeddedDocumentBinaryObject mimeCode="application/pdf" filename="factuur.pdf">${base64}</cbc:EmbeddedDocumentBinaryObject></cac:Attachment></cac:AdditionalDocumentReference>`;
+  };
+  const efffSoftware = `<cac:AdditionalDocumentReference><cbc:ID>eFFF</cbc:ID><cbc:DocumentType>Kantoor 1.0</cbc:DocumentType></cac:AdditionalDocumentReference>`;
+
+  it.each([
+    [PEPPOL, 'peppol_bis_3'],
+    [UBL_BE, 'ubl_be'],
+    ['urn:cen.eu:en16931:2017', 'en16931'],
+    // e-fff's own CustomizationIDs are not in the reference: any ID that names efff counts, in any case
+    ['urn:cen.eu:en16931:2017#conformant#urn:eFFF.be:3.0', 'efff'],
+    ['urn:www.cenbii.eu:transaction:biitrns010:ver2.0:extended:urn:www.efff.be:ver3.0', 'efff'],
+    ['urn:www.cenbii.eu:transaction:biitrns010:ver2.0', 'ubl'],
+  ])('a CustomizationID %s is read as %s', (id, syntax) => {
+    expect(readUbl(customized(id)).syntax).toBe(syntax);
+  });
+
+  it('reads a legacy e-fff 3.0 invoice by its eFFF software reference, with its PDF by DocumentType', async () => {
+    const invoice = readUbl(customized(PEPPOL, `${await pdfReference('CommercialInvoice')}${efffSoftware}`));
+    expect(invoice.syntax).toBe('efff');
+    expect(invoice.attachments.find((attachment) => attachment.id === 'eFFF')?.documentType).toBe('Kantoor 1.0');
+    const rendition = pdfRendition(invoice);
+    expect(rendition).toMatchObject({ documentType: 'CommercialInvoice', filename: 'factuur.pdf' });
+    expect((await PDFDocument.load(rendition!.content!)).getPageCount()).toBe(1);
+  });
+
+  it('reads a legacy e-fff 3.0 credit note', async () => {
+    const note = readUbl(customized(PEPPOL, `${await pdfReference('CreditNote')}${efffSoftware}`, 'CreditNote'));
+    expect(note).toMatchObject({ kind: 'credit_note', syntax: 'efff' });
+    expect(pdfRendition(note)?.documentType).toBe('CreditNote');
+  });
+
+  it('reads e-fff without a CustomizationID when the eFFF reference is there', () => {
+    const invoice = readUbl(minimal(efffSoftware).replace(/<cbc:CustomizationID>.*<\/cbc:CustomizationID>/, ''));
+    expect(invoice).toMatchObject({ syntax: 'efff', customizationId: undefined });
+  });
+
+  it('takes the CustomizationID over the eFFF reference when it names UBL.BE', () => {
+    expect(readUbl(customized(UBL_BE, efffSoftware)).syntax).toBe('ubl_be');
+  });
+
+  it('does not take a document reference that merely mentions e-fff for e-fff', () => {
+    const mention = `<cac:AdditionalDocumentReference><cbc:ID>efff-export-7</cbc:ID><cbc:DocumentDescription>eFFF</cbc:DocumentDescription></cac:AdditionalDocumentReference>`;
+    expect(readUbl(customized(PEPPOL, mention)).syntax).toBe('peppol_bis_3');
+  });
+});
+
 describe('refused XML', () => {
   it('refuses a DTD with an external entity (XXE)', () => {
     const xxe = minimal().replace(
