@@ -108,6 +108,8 @@ export interface InvoiceLine {
   period?: Period;
   orderLineReference?: string;
   accountingCost?: string;
+  /** UBL.BE: the line's VAT, TaxTotal/TaxAmount (ubl-BE-14) */
+  taxAmount?: Amount;
   /** DocumentReference with DocumentTypeCode 130: the invoiced object of the line (BT-128) */
   objectIdentifier?: Identifier;
 }
@@ -186,9 +188,18 @@ export interface EInvoice {
   buyer: Party;
   payee?: Party;
   taxRepresentative?: Party;
-  delivery?: { date?: string; locationId?: Identifier; address?: PostalAddress; partyName?: string };
+  delivery?: {
+    date?: string;
+    locationId?: Identifier;
+    address?: PostalAddress;
+    partyName?: string;
+    /** UBL.BE: DeliveryTerms, the legal mention (BELM-001 ... BELM-008) and its text (ubl-BE-05/06) */
+    terms?: { id?: string; specialTerms?: string };
+  };
   paymentMeans: PaymentMeans[];
   paymentTerms?: string;
+  /** UBL.BE: the cash discount in PaymentTerms (ubl-BE-07..09): its percent, amount and last day */
+  settlementDiscount?: { percent: DecimalString; amount?: Amount; dueDate?: string };
   allowanceCharges: AllowanceCharge[];
   taxTotal: Amount;
   /** BT-111: the VAT total in the tax currency, when it differs */

@@ -172,6 +172,9 @@ class UblReader {
           .map((terms) => text(terms, 'Note'))
           .filter(Boolean)
           .join('\n') || undefined,
+      settlementDiscount: this.settlementDiscount(
+        kids(root, 'PaymentTerms').find((terms) => text(terms, 'SettlementDiscountPercent') !== undefined),
+      ),
       allowanceCharges: kids(root, 'AllowanceCharge').map((charge) => this.allowanceCharge(charge)),
       taxTotal: this.amount(el(mainTax, 'TaxAmount'), 'TaxTotal/TaxAmount'),
       taxTotalInTaxCurrency: otherTax ? this.amount(el(otherTax, 'TaxAmount'), 'TaxTotal/TaxAmount') : undefined,
@@ -343,6 +346,7 @@ class UblReader {
       period: this.period(el(node, 'InvoicePeriod')),
       orderLineReference: text(node, 'OrderLineReference', 'LineID'),
       accountingCost: text(node, 'AccountingCost'),
+      taxAmount: this.optionalAmount(el(node, 'TaxTotal', 'TaxAmount')),
       objectIdentifier: this.identifier(el(node, 'DocumentReference', 'ID')),
     };
   }
@@ -363,6 +367,18 @@ class UblReader {
       locationId: this.identifier(el(node, 'DeliveryLocation', 'ID')),
       address: this.address(el(node, 'DeliveryLocation', 'Address')),
       partyName: text(node, 'DeliveryParty', 'PartyName', 'Name'),
+      terms: el(node, 'DeliveryTerms')
+        ? { id: text(node, 'DeliveryTerms', 'ID'), specialTerms: text(node, 'DeliveryTerms', 'SpecialTerms') }
+        : undefined,
+    };
+  }
+
+  private settlementDiscount(terms: unknown): EInvoice['settlementDiscount'] {
+    if (!terms) return undefined;
+    return {
+      percent: this.decimal(text(terms, 'SettlementDiscountPercent'), 'SettlementDiscountPercent'),
+      amount: this.optionalAmount(el(terms, 'Amount')),
+      dueDate: this.optionalDate(text(terms, 'PaymentDueDate')),
     };
   }
 

@@ -6,6 +6,7 @@ import { readUbl, type EInvoice } from '../src';
 import { SAMPLES, sampleFiles } from './ubl-documents';
 
 const RARE_TERMS = path.join(__dirname, 'fixtures/rare-business-terms.xml');
+const UBL_BE_TERMS = path.join(__dirname, 'fixtures/ubl-be-terms.xml');
 
 /** Values the model does not keep, each because a writer can put them back without being told. */
 const IMPLIED = [
@@ -90,13 +91,14 @@ function droppedFrom(xml: string, invoice: EInvoice): string[] {
 const read = (file: string) => readUbl(readFileSync(path.join(SAMPLES, file)));
 
 describe('reading keeps every business term', () => {
-  it.each([...sampleFiles.map((name) => [name, path.join(SAMPLES, name)]), ['rare-business-terms.xml', RARE_TERMS]])(
-    'nothing in %s is left out of the model',
-    (_name, file) => {
-      const xml = readFileSync(file, 'utf8');
-      expect(droppedFrom(xml, readUbl(Buffer.from(xml)))).toEqual([]);
-    },
-  );
+  it.each([
+    ...sampleFiles.map((name) => [name, path.join(SAMPLES, name)]),
+    ['rare-business-terms.xml', RARE_TERMS],
+    ['ubl-be-terms.xml', UBL_BE_TERMS],
+  ])('nothing in %s is left out of the model', (_name, file) => {
+    const xml = readFileSync(file, 'utf8');
+    expect(droppedFrom(xml, readUbl(Buffer.from(xml)))).toEqual([]);
+  });
 
   it('notices a value the model does not keep', () => {
     const xml = readFileSync(RARE_TERMS, 'utf8');
@@ -191,6 +193,21 @@ describe('reading keeps every business term', () => {
       buyersItemId: 'BUYER-ART-5',
       classifications: [{ code: '45421000', listId: 'STI', listVersionId: '19.0501' }],
       objectIdentifier: { value: 'SITE-VISIT-17', scheme: 'AAA' },
+    });
+  });
+
+  it('reads the terms UBL.BE adds: line VAT, legal mention and cash discount', () => {
+    const invoice = readUbl(readFileSync(UBL_BE_TERMS));
+    expect(invoice).toMatchObject({
+      syntax: 'ubl_be',
+      delivery: { date: '2026-05-02', terms: { id: 'BELM-002', specialTerms: 'Legal mention text' } },
+      paymentTerms: '2% korting bij betaling binnen 8 dagen',
+      settlementDiscount: { percent: '2', amount: { value: '4.84', currency: 'EUR' }, dueDate: '2026-05-12' },
+      vatBreakdown: [{ category: { id: 'S', name: '03', percent: '21' } }],
+    });
+    expect(invoice.lines[0]).toMatchObject({
+      taxAmount: { value: '42', currency: 'EUR' },
+      taxCategory: { id: 'S', name: '03' },
     });
   });
 });
