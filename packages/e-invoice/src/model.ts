@@ -26,7 +26,16 @@ export interface PostalAddress {
   city?: string;
   postalZone?: string;
   subdivision?: string;
+  /** AddressLine/Line: the third address line (BT-162, BT-165 ...) */
+  addressLine?: string;
   country?: string;
+}
+
+/** InvoicePeriod; the description code (BT-8, UNTDID 2005) occurs at document level only. */
+export interface Period {
+  start?: string;
+  end?: string;
+  descriptionCode?: string;
 }
 
 export interface Party {
@@ -36,6 +45,10 @@ export interface Party {
   identifiers: Identifier[];
   vatNumber?: string;
   legalId?: Identifier;
+  /** PartyLegalEntity/CompanyLegalForm (BT-33), e.g. "Foretaksregisteret" or a share capital */
+  legalForm?: string;
+  /** PartyTaxScheme entries other than the VAT number, e.g. the seller's tax registration (BT-32) */
+  taxRegistrations: Array<{ companyId: string; taxScheme: string }>;
   address?: PostalAddress;
   contact?: { name?: string; phone?: string; email?: string };
 }
@@ -61,6 +74,13 @@ export interface AllowanceCharge {
   taxCategory?: TaxCategory;
 }
 
+/** CommodityClassification/ItemClassificationCode (BT-158), e.g. a CPV or UNSPSC code */
+export interface ItemClassification {
+  code: string;
+  listId?: string;
+  listVersionId?: string;
+}
+
 export interface InvoiceLine {
   id: string;
   quantity: DecimalString;
@@ -69,12 +89,29 @@ export interface InvoiceLine {
   itemName: string;
   description?: string;
   sellersItemId?: string;
-  price: { amount: Amount; baseQuantity?: DecimalString; allowance?: AllowanceCharge };
+  buyersItemId?: string;
+  /** StandardItemIdentification (BT-157), e.g. a GTIN with scheme 0160 */
+  standardItemId?: Identifier;
+  classifications: ItemClassification[];
+  /** AdditionalItemProperty (BG-32) */
+  properties: Array<{ name: string; value: string }>;
+  originCountry?: string;
+  price: {
+    amount: Amount;
+    baseQuantity?: DecimalString;
+    baseQuantityUnitCode?: string;
+    allowance?: AllowanceCharge;
+  };
   taxCategory?: TaxCategory;
   allowanceCharges: AllowanceCharge[];
   note?: string;
-  period?: { start?: string; end?: string };
+  period?: Period;
   orderLineReference?: string;
+  accountingCost?: string;
+  /** UBL.BE: the line's VAT, TaxTotal/TaxAmount (ubl-BE-14) */
+  taxAmount?: Amount;
+  /** DocumentReference with DocumentTypeCode 130: the invoiced object of the line (BT-128) */
+  objectIdentifier?: Identifier;
 }
 
 export interface VatBreakdown {
@@ -103,11 +140,17 @@ export interface PaymentMeans {
   mandate?: { id?: string; payerAccount?: string };
 }
 
-/** An AdditionalDocumentReference; `content` is the decoded embedded file, when there is one. */
+/**
+ * An AdditionalDocumentReference, with or without a file; `content` is the decoded embedded file, when there is
+ * one. With DocumentTypeCode 130 it is the invoiced object identifier (BT-18), its scheme in `idScheme`.
+ */
 export interface Attachment {
   id: string;
+  idScheme?: string;
   description?: string;
+  /** DocumentType (e-fff), or else DocumentTypeCode */
   documentType?: string;
+  documentTypeCode?: string;
   mimeCode?: string;
   filename?: string;
   externalUri?: string;
@@ -134,14 +177,29 @@ export interface EInvoice {
   billingReferences: Array<{ id: string; issueDate?: string }>;
   contractReference?: string;
   projectReference?: string;
-  invoicePeriod?: { start?: string; end?: string };
+  /** DespatchDocumentReference (BT-16) */
+  despatchReference?: string;
+  /** ReceiptDocumentReference (BT-15) */
+  receiptReference?: string;
+  /** OriginatorDocumentReference: the tender or lot (BT-17) */
+  originatorReference?: string;
+  invoicePeriod?: Period;
   seller: Party;
   buyer: Party;
   payee?: Party;
   taxRepresentative?: Party;
-  delivery?: { date?: string; locationId?: Identifier; address?: PostalAddress; partyName?: string };
+  delivery?: {
+    date?: string;
+    locationId?: Identifier;
+    address?: PostalAddress;
+    partyName?: string;
+    /** UBL.BE: DeliveryTerms, the legal mention (BELM-001 ... BELM-008) and its text (ubl-BE-05/06) */
+    terms?: { id?: string; specialTerms?: string };
+  };
   paymentMeans: PaymentMeans[];
   paymentTerms?: string;
+  /** UBL.BE: the cash discount in PaymentTerms (ubl-BE-07..09): its percent, amount and last day */
+  settlementDiscount?: { percent: DecimalString; amount?: Amount; dueDate?: string };
   allowanceCharges: AllowanceCharge[];
   taxTotal: Amount;
   /** BT-111: the VAT total in the tax currency, when it differs */

@@ -1,6 +1,7 @@
 import Decimal from 'decimal.js';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { invalidArgument } from '@kantoor/errors';
+import { decodeXml } from './decode-xml';
 import type {
   AllowanceCharge,
   Amount,
@@ -12,6 +13,7 @@ import type {
   InvoiceSyntax,
   Party,
   PaymentMeans,
+  Period,
   PostalAddress,
   TaxCategory,
 } from './model';
@@ -35,13 +37,14 @@ const refuse = (reason: string, message: string) => invalidArgument(message, { r
 /**
  * Reads a UBL 2.1 Invoice or CreditNote (Peppol BIS 3.0, EN 16931, UBL.BE, e-fff) into the invoice model.
  * Safe on hostile input: a document with a DTD (and so any entity declaration, internal or external) is
- * refused before parsing, the size is bounded, and only the five predefined XML entities are expanded.
+ * refused before parsing, the size is bounded, and only the five predefined XML entities are expanded. Bytes are
+ * decoded as the file declares (UTF-8, UTF-16, ISO-8859-1, Windows-1252 ...); a string is taken as already decoded.
  */
 export function readUbl(xml: string | Uint8Array, options: ReadUblOptions = {}): EInvoice {
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_UBL_BYTES;
   const size = typeof xml === 'string' ? Buffer.byteLength(xml) : xml.byteLength;
   if (size > maxBytes) throw refuse('ubl_too_large', `The XML file is larger than ${maxBytes} bytes.`);
-  const text = (typeof xml === 'string' ? xml : Buffer.from(xml).toString('utf8')).replace(/^\uFEFF/, '');
+  const text = typeof xml === 'string' ? xml.replace(/^\uFEFF/, '') : decodeXml(xml);
   if (/<!DOCTYPE|<!ENTITY/i.test(text)) {
     throw refuse('ubl_dtd_refused', 'The XML file declares a DTD or entities, which are refused for safety.');
   }
@@ -152,6 +155,9 @@ class UblReader {
         .map((ref) => ({ id: text(ref, 'ID')!, issueDate: this.optionalDate(text(ref, 'IssueDate')) })),
       contractReference: text(root, 'ContractDocumentReference', 'ID'),
       projectReference: text(root, 'ProjectReference', 'ID'),
+      despatchReference: text(root, 'DespatchDocumentReference', 'ID'),
+      receiptReference: text(root, 'ReceiptDocumentReference', 'ID'),
+      originatorReference: text(root, 'OriginatorDocumentReference', 'ID'),
       invoicePeriod: this.period(el(root, 'InvoicePeriod')),
       seller: this.party(el(root, 'AccountingSupplierParty', 'Party'), 'AccountingSupplierParty'),
       buyer: this.party(el(root, 'AccountingCustomerParty', 'Party'), 'AccountingCustomerParty'),
@@ -166,6 +172,9 @@ class UblReader {
           .map((terms) => text(terms, 'Note'))
           .filter(Boolean)
           .join('\n') || undefined,
+      settlementDiscount: this.settlementDiscount(
+        kids(root, 'PaymentTerms').find((terms) => text(terms, 'SettlementDiscountPercent') !== undefined),
+      ),
       allowanceCharges: kids(root, 'AllowanceCharge').map((charge) => this.allowanceCharge(charge)),
       taxTotal: this.amount(el(mainTax, 'TaxAmount'), 'TaxTotal/TaxAmount'),
       taxTotalInTaxCurrency: otherTax ? this.amount(el(otherTax, 'TaxAmount'), 'TaxTotal/TaxAmount') : undefined,
@@ -240,6 +249,7 @@ class UblReader {
       city: text(node, 'CityName'),
       postalZone: text(node, 'PostalZone'),
       subdivision: text(node, 'CountrySubentity'),
+      addressLine: text(node, 'AddressLine', 'Line'),
       country: text(node, 'Country', 'IdentificationCode'),
     };
   }
@@ -249,7 +259,8 @@ class UblReader {
     const tradingName = text(node, 'PartyName', 'Name');
     const name = text(node, 'PartyLegalEntity', 'RegistrationName') ?? tradingName;
     if (!name) throw this.missing(`${field} name`);
-    const vat = kids(node, 'PartyTaxScheme').find((scheme) => (text(scheme, 'TaxScheme', 'ID') ?? 'VAT') === 'VAT');
+    const taxSchemes = kids(node, 'PartyTaxScheme');
+    const vat = taxSchemes.find((scheme) => (text(scheme, 'TaxScheme', 'ID') ?? 'VAT') === 'VAT');
     const contact = el(node, 'Contact');
     return {
       name,
@@ -260,6 +271,10 @@ class UblReader {
         .filter((id): id is Identifier => id !== undefined),
       vatNumber: text(vat, 'CompanyID'),
       legalId: this.identifier(el(node, 'PartyLegalEntity', 'CompanyID')),
+      legalForm: text(node, 'PartyLegalEntity', 'CompanyLegalForm'),
+      taxRegistrations: taxSchemes
+        .filter((scheme) => scheme !== vat && text(scheme, 'CompanyID'))
+        .map((scheme) => ({ companyId: text(scheme, 'CompanyID')!, taxScheme: text(scheme, 'TaxScheme', 'ID') ?? '' })),
       address: this.address(el(node, 'PostalAddress')),
       contact: contact
         ? { name: text(contact, 'Name'), phone: text(contact, 'Telephone'), email: text(contact, 'ElectronicMail') }
@@ -295,31 +310,54 @@ class UblReader {
     const price = el(node, 'Price');
     const priceAllowance = el(price, 'AllowanceCharge');
     const baseQuantity = el(price, 'BaseQuantity');
+    const item = el(node, 'Item');
     return {
       id: this.required(node, 'ID'),
       quantity: this.decimal(textOf(quantity), quantityName),
       unitCode: attr(quantity, 'unitCode'),
       lineExtensionAmount: this.amount(el(node, 'LineExtensionAmount'), 'line LineExtensionAmount'),
-      itemName: text(node, 'Item', 'Name') ?? '',
-      description: text(node, 'Item', 'Description'),
-      sellersItemId: text(node, 'Item', 'SellersItemIdentification', 'ID'),
+      itemName: text(item, 'Name') ?? '',
+      description: text(item, 'Description'),
+      sellersItemId: text(item, 'SellersItemIdentification', 'ID'),
+      buyersItemId: text(item, 'BuyersItemIdentification', 'ID'),
+      standardItemId: this.identifier(el(item, 'StandardItemIdentification', 'ID')),
+      classifications: kids(item, 'CommodityClassification')
+        .map((classification) => el(classification, 'ItemClassificationCode'))
+        .filter((code) => textOf(code) !== undefined)
+        .map((code) => ({
+          code: textOf(code)!,
+          listId: attr(code, 'listID'),
+          listVersionId: attr(code, 'listVersionID'),
+        })),
+      properties: kids(item, 'AdditionalItemProperty').map((property) => ({
+        name: text(property, 'Name') ?? '',
+        value: text(property, 'Value') ?? '',
+      })),
+      originCountry: text(item, 'OriginCountry', 'IdentificationCode'),
       price: {
         amount: this.amount(el(price, 'PriceAmount'), 'PriceAmount'),
         baseQuantity: this.optionalDecimal(textOf(baseQuantity), 'BaseQuantity'),
+        baseQuantityUnitCode: attr(baseQuantity, 'unitCode'),
         allowance: priceAllowance ? this.allowanceCharge(priceAllowance) : undefined,
       },
-      taxCategory: this.taxCategory(el(node, 'Item', 'ClassifiedTaxCategory')),
+      taxCategory: this.taxCategory(el(item, 'ClassifiedTaxCategory')),
       allowanceCharges: kids(node, 'AllowanceCharge').map((charge) => this.allowanceCharge(charge)),
       note: text(node, 'Note'),
       period: this.period(el(node, 'InvoicePeriod')),
       orderLineReference: text(node, 'OrderLineReference', 'LineID'),
+      accountingCost: text(node, 'AccountingCost'),
+      taxAmount: this.optionalAmount(el(node, 'TaxTotal', 'TaxAmount')),
+      objectIdentifier: this.identifier(el(node, 'DocumentReference', 'ID')),
     };
   }
 
-  private period(node: unknown) {
-    return node
-      ? { start: this.optionalDate(text(node, 'StartDate')), end: this.optionalDate(text(node, 'EndDate')) }
-      : undefined;
+  private period(node: unknown): Period | undefined {
+    if (!node) return undefined;
+    return {
+      start: this.optionalDate(text(node, 'StartDate')),
+      end: this.optionalDate(text(node, 'EndDate')),
+      descriptionCode: text(node, 'DescriptionCode'),
+    };
   }
 
   private delivery(node: unknown): EInvoice['delivery'] {
@@ -329,6 +367,18 @@ class UblReader {
       locationId: this.identifier(el(node, 'DeliveryLocation', 'ID')),
       address: this.address(el(node, 'DeliveryLocation', 'Address')),
       partyName: text(node, 'DeliveryParty', 'PartyName', 'Name'),
+      terms: el(node, 'DeliveryTerms')
+        ? { id: text(node, 'DeliveryTerms', 'ID'), specialTerms: text(node, 'DeliveryTerms', 'SpecialTerms') }
+        : undefined,
+    };
+  }
+
+  private settlementDiscount(terms: unknown): EInvoice['settlementDiscount'] {
+    if (!terms) return undefined;
+    return {
+      percent: this.decimal(text(terms, 'SettlementDiscountPercent'), 'SettlementDiscountPercent'),
+      amount: this.optionalAmount(el(terms, 'Amount')),
+      dueDate: this.optionalDate(text(terms, 'PaymentDueDate')),
     };
   }
 
@@ -366,8 +416,10 @@ class UblReader {
     const encoded = textOf(binary);
     return {
       id: text(node, 'ID') ?? '',
+      idScheme: attr(el(node, 'ID'), 'schemeID'),
       description: text(node, 'DocumentDescription'),
       documentType: text(node, 'DocumentType') ?? text(node, 'DocumentTypeCode'),
+      documentTypeCode: text(node, 'DocumentTypeCode'),
       mimeCode: attr(binary, 'mimeCode'),
       filename: attr(binary, 'filename'),
       externalUri: text(node, 'Attachment', 'ExternalReference', 'URI'),

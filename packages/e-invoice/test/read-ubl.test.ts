@@ -1,14 +1,9 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import Decimal from 'decimal.js';
 import { PDFDocument } from 'pdf-lib';
 import { pdfRendition, readUbl, renderInvoicePdf, type Amount } from '../src';
-
-const SAMPLES = path.resolve(__dirname, '../../../test/fixtures/peppol');
-const sampleFiles = [
-  ...readdirSync(SAMPLES).filter((name) => name.endsWith('.xml')),
-  ...readdirSync(path.join(SAMPLES, 'release-2026.5')).map((name) => `release-2026.5/${name}`),
-];
+import { minimal, SAMPLES, sampleFiles } from './ubl-documents';
 const sum = (amounts: Amount[]) => amounts.reduce((total, amount) => total.plus(amount.value), new Decimal(0));
 
 describe('the OpenPEPPOL examples', () => {
@@ -93,25 +88,6 @@ describe('the OpenPEPPOL examples', () => {
   });
 });
 
-const minimal = (extra = '', root = 'Invoice') => `<?xml version="1.0"?>
-<${root} xmlns="urn:oasis:names:specification:ubl:schema:xsd:${root}-2"
-  xmlns:cac="urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
-  xmlns:cbc="urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2">
-  <cbc:CustomizationID>urn:cen.eu:en16931:2017#conformant#urn:UBL.BE:1.0.0.20180214</cbc:CustomizationID>
-  <cbc:ID>F-2026-7</cbc:ID><cbc:IssueDate>2026-03-01</cbc:IssueDate><cbc:DocumentCurrencyCode>EUR</cbc:DocumentCurrencyCode>
-  ${extra}
-  <cac:AccountingSupplierParty><cac:Party><cac:PartyName><cbc:Name>Bakkerij Peeters &amp; Zn</cbc:Name></cac:PartyName>
-    <cac:PartyTaxScheme><cbc:CompanyID>BE0123456749</cbc:CompanyID><cac:TaxScheme><cbc:ID>VAT</cbc:ID></cac:TaxScheme></cac:PartyTaxScheme></cac:Party></cac:AccountingSupplierParty>
-  <cac:AccountingCustomerParty><cac:Party><cac:PartyName><cbc:Name>Klant</cbc:Name></cac:PartyName></cac:Party></cac:AccountingCustomerParty>
-  <cac:TaxTotal><cbc:TaxAmount currencyID="EUR">21.00</cbc:TaxAmount><cac:TaxSubtotal><cbc:TaxableAmount currencyID="EUR">100.00</cbc:TaxableAmount>
-    <cbc:TaxAmount currencyID="EUR">21.00</cbc:TaxAmount><cac:TaxCategory><cbc:ID>S</cbc:ID><cbc:Name>03</cbc:Name><cbc:Percent>21</cbc:Percent></cac:TaxCategory></cac:TaxSubtotal></cac:TaxTotal>
-  <cac:LegalMonetaryTotal><cbc:LineExtensionAmount currencyID="EUR">100.00</cbc:LineExtensionAmount><cbc:TaxExclusiveAmount currencyID="EUR">100.00</cbc:TaxExclusiveAmount>
-    <cbc:TaxInclusiveAmount currencyID="EUR">121.00</cbc:TaxInclusiveAmount><cbc:PayableAmount currencyID="EUR">121.00</cbc:PayableAmount></cac:LegalMonetaryTotal>
-  <cac:${root}Line><cbc:ID>1</cbc:ID><cbc:${root === 'Invoice' ? 'Invoiced' : 'Credited'}Quantity unitCode="C62">0.1</cbc:${root === 'Invoice' ? 'Invoiced' : 'Credited'}Quantity>
-    <cbc:LineExtensionAmount currencyID="EUR">100.00</cbc:LineExtensionAmount><cac:Item><cbc:Name>Brood</cbc:Name></cac:Item>
-    <cac:Price><cbc:PriceAmount currencyID="EUR">1000</cbc:PriceAmount></cac:Price></cac:${root}Line>
-</${root}>`;
-
 describe('a Belgian UBL.BE invoice', () => {
   it('uses its embedded PDF as the rendition and keeps the Belgian tax category', async () => {
     const pdf = await PDFDocument.create();
@@ -133,6 +109,61 @@ describe('a Belgian UBL.BE invoice', () => {
 
   it('reads a credit note', () => {
     expect(readUbl(minimal('', 'CreditNote')).kind).toBe('credit_note');
+  });
+});
+
+describe('which rule set a document follows', () => {
+  const UBL_BE = 'urn:cen.eu:en16931:2017#conformant#urn:UBL.BE:1.0.0.20180214';
+  const PEPPOL = 'urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0';
+  const customized = (id: string, extra = '', root = 'Invoice') => minimal(extra, root).replace(UBL_BE, id);
+  const pdfReference = async (type: string) => {
+    const pdf = await PDFDocument.create();
+    pdf.addPage();
+    const base64 = Buffer.from(await pdf.save()).toString('base64');
+    return `<cac:AdditionalDocumentReference><cbc:ID>F-2026-7</cbc:ID><cbc:DocumentType>${type}</cbc:DocumentType>
+      <cac:Attachment><cbc:EmbeddedDocumentBinaryObject mimeCode="application/pdf" filename="factuur.pdf">${base64}</cbc:EmbeddedDocumentBinaryObject></cac:Attachment></cac:AdditionalDocumentReference>`;
+  };
+  const efffSoftware = `<cac:AdditionalDocumentReference><cbc:ID>eFFF</cbc:ID><cbc:DocumentType>Kantoor 1.0</cbc:DocumentType></cac:AdditionalDocumentReference>`;
+
+  it.each([
+    [PEPPOL, 'peppol_bis_3'],
+    [UBL_BE, 'ubl_be'],
+    ['urn:cen.eu:en16931:2017', 'en16931'],
+    // e-fff's own CustomizationIDs are not in the reference: any ID that names efff counts, in any case
+    ['urn:cen.eu:en16931:2017#conformant#urn:eFFF.be:3.0', 'efff'],
+    ['urn:www.cenbii.eu:transaction:biitrns010:ver2.0:extended:urn:www.efff.be:ver3.0', 'efff'],
+    ['urn:www.cenbii.eu:transaction:biitrns010:ver2.0', 'ubl'],
+  ])('a CustomizationID %s is read as %s', (id, syntax) => {
+    expect(readUbl(customized(id)).syntax).toBe(syntax);
+  });
+
+  it('reads a legacy e-fff 3.0 invoice by its eFFF software reference, with its PDF by DocumentType', async () => {
+    const invoice = readUbl(customized(PEPPOL, `${await pdfReference('CommercialInvoice')}${efffSoftware}`));
+    expect(invoice.syntax).toBe('efff');
+    expect(invoice.attachments.find((attachment) => attachment.id === 'eFFF')?.documentType).toBe('Kantoor 1.0');
+    const rendition = pdfRendition(invoice);
+    expect(rendition).toMatchObject({ documentType: 'CommercialInvoice', filename: 'factuur.pdf' });
+    expect((await PDFDocument.load(rendition!.content!)).getPageCount()).toBe(1);
+  });
+
+  it('reads a legacy e-fff 3.0 credit note', async () => {
+    const note = readUbl(customized(PEPPOL, `${await pdfReference('CreditNote')}${efffSoftware}`, 'CreditNote'));
+    expect(note).toMatchObject({ kind: 'credit_note', syntax: 'efff' });
+    expect(pdfRendition(note)?.documentType).toBe('CreditNote');
+  });
+
+  it('reads e-fff without a CustomizationID when the eFFF reference is there', () => {
+    const invoice = readUbl(minimal(efffSoftware).replace(/<cbc:CustomizationID>.*<\/cbc:CustomizationID>/, ''));
+    expect(invoice).toMatchObject({ syntax: 'efff', customizationId: undefined });
+  });
+
+  it('takes the CustomizationID over the eFFF reference when it names UBL.BE', () => {
+    expect(readUbl(customized(UBL_BE, efffSoftware)).syntax).toBe('ubl_be');
+  });
+
+  it('does not take a document reference that merely mentions e-fff for e-fff', () => {
+    const mention = `<cac:AdditionalDocumentReference><cbc:ID>efff-export-7</cbc:ID><cbc:DocumentDescription>eFFF</cbc:DocumentDescription></cac:AdditionalDocumentReference>`;
+    expect(readUbl(customized(PEPPOL, mention)).syntax).toBe('peppol_bis_3');
   });
 });
 
@@ -173,6 +204,63 @@ describe('refused XML', () => {
     expect(() => readUbl(minimal().replace('<cbc:ID>F-2026-7</cbc:ID>', ''))).toThrow('The Invoice has no ID.');
     expect(() => readUbl(minimal().replace('>121.00</cbc:PayableAmount>', '>12,1</cbc:PayableAmount>'))).toThrow(
       'is not a decimal number',
+    );
+  });
+});
+
+describe('the encoding an XML file declares', () => {
+  const utf8 = readFileSync(path.join(SAMPLES, 'Allowance-example.xml'), 'utf8');
+  const declaring = (encoding: string, xml = utf8) =>
+    xml.replace('<?xml version="1.0" encoding="UTF-8"?>', `<?xml version="1.0" encoding="${encoding}"?>`);
+  const expected = readUbl(Buffer.from(utf8, 'utf8'));
+  const utf16be = (xml: string) => Buffer.from(xml, 'utf16le').swap16();
+
+  it('is the one the sample is read in, whether UTF-8, UTF-16 or ISO-8859-1', () => {
+    expect(expected.buyer.address?.subdivision).toBe('Södermalm');
+    expect(readUbl(Buffer.from(declaring('ISO-8859-1'), 'latin1'))).toEqual(expected);
+    expect(readUbl(Buffer.from(`\uFEFF${declaring('UTF-16')}`, 'utf16le'))).toEqual(expected);
+    expect(readUbl(utf16be(`\uFEFF${declaring('UTF-16')}`))).toEqual(expected);
+    expect(readUbl(Buffer.from(declaring('UTF-16'), 'utf16le'))).toEqual(expected);
+    expect(readUbl(Buffer.from(`\uFEFF${utf8}`, 'utf8'))).toEqual(expected);
+  });
+
+  it('reads Windows-1252 and ISO-8859-15, where the euro sign is one byte', () => {
+    const euro = utf8.replace('<cbc:Note>', '<cbc:Note>Prijs in €. ');
+    const cp1252 = Buffer.from(declaring('Windows-1252', euro).replace('€', '\u0080'), 'latin1');
+    expect(readUbl(cp1252).note).toMatch(/^Prijs in €\. /);
+    expect(readUbl(Buffer.from(declaring('ISO-8859-15', euro).replace('€', '\u00a4'), 'latin1')).note).toMatch(
+      /^Prijs in €\. /,
+    );
+  });
+
+  it('reads a .NET file that says UTF-16 but is written in UTF-8', () => {
+    expect(readUbl(Buffer.from(declaring('utf-16'), 'utf8'))).toEqual(expected);
+  });
+
+  it('refuses an encoding it does not know, naming it', () => {
+    expect(() => readUbl(Buffer.from(declaring('Shift_JIS'), 'utf8'))).toThrow(
+      expect.objectContaining({
+        reason: 'ubl_unsupported_encoding',
+        message: expect.stringContaining('encoded in Shift_JIS, which is not supported'),
+      }),
+    );
+  });
+
+  it('refuses bytes that are not valid in the declared encoding', () => {
+    expect(() => readUbl(Buffer.from(utf8, 'latin1'))).toThrow(
+      expect.objectContaining({ reason: 'ubl_bad_encoding', message: expect.stringContaining('not valid UTF-8') }),
+    );
+    expect(() => readUbl(Buffer.from(declaring('US-ASCII'), 'utf8'))).toThrow(
+      expect.objectContaining({ reason: 'ubl_bad_encoding' }),
+    );
+    const undefinedIn1252 = Buffer.from(declaring('windows-1252').replace('<cbc:Note>', '<cbc:Note>\u0081'), 'latin1');
+    expect(() => readUbl(undefinedIn1252)).toThrow(expect.objectContaining({ reason: 'ubl_bad_encoding' }));
+  });
+
+  it('still refuses a DTD in UTF-16', () => {
+    const xxe = declaring('UTF-16').replace('?>', '?><!DOCTYPE Invoice [<!ENTITY x SYSTEM "file:///etc/passwd">]>');
+    expect(() => readUbl(Buffer.from(`\uFEFF${xxe}`, 'utf16le'))).toThrow(
+      expect.objectContaining({ reason: 'ubl_dtd_refused' }),
     );
   });
 });
