@@ -21,23 +21,45 @@ export const adminCaller: Caller = { kind: 'staff', subjectId: 'admin-1', firmId
 export const employeeCaller: Caller = { kind: 'staff', subjectId: 'employee-1', firmId, role: 'employee', scopes: [] };
 export const strangerCaller: Caller = { kind: 'staff', subjectId: 'employee-2', firmId, role: 'employee', scopes: [] };
 export const systemCaller: Caller = { kind: 'system', subjectId: 'invoicing', firmId, scopes: [] };
+/** a second firm, with one admin and one dossier */
+export const secondFirmId = randomUUID();
+export const secondFirmDossierId = randomUUID();
+export const secondFirmAdmin: Caller = {
+  kind: 'staff',
+  subjectId: 'admin-b',
+  firmId: secondFirmId,
+  role: 'admin',
+  scopes: [],
+};
 
-/** The directory's facts: employee-1 is assigned to both dossiers, employee-2 to none. */
+type Role = AccessFacts['subject'] extends infer S ? (S extends { role?: infer R } ? R : never) : never;
+const firms: Record<string, { staff: Record<string, Role>; dossiers: string[]; deactivated: string[] }> = {
+  [firmId]: {
+    staff: { 'admin-1': 'admin', 'employee-1': 'employee', 'employee-2': 'employee' },
+    dossiers: [dossierId, otherDossierId],
+    deactivated: [otherDossierId],
+  },
+  [secondFirmId]: { staff: { 'admin-b': 'admin' }, dossiers: [secondFirmDossierId], deactivated: [] },
+};
+
+/**
+ * The directory's facts: in the first firm employee-1 is assigned to both dossiers (the other one deactivated),
+ * employee-2 to none; the second firm has admin-b and a dossier of its own.
+ */
 export const accessFacts: FetchAccessFacts = async (query) => {
-  if (query.firmId !== firmId) return undefined;
-  const role = { 'admin-1': 'admin', 'employee-1': 'employee', 'employee-2': 'employee' }[
-    query.subject.id
-  ] as AccessFacts['subject'] extends infer S ? (S extends { role?: infer R } ? R : never) : never;
+  const firm = firms[query.firmId];
+  if (!firm) return undefined;
+  const role = firm.staff[query.subject.id];
   const facts: AccessFacts = {
-    firm: { firmId, onlyAdminsAddClients: false },
+    firm: { firmId: query.firmId, onlyAdminsAddClients: false },
     subject: role ? { active: true, role } : undefined,
   };
   if (!query.dossierId) return facts;
-  if (![dossierId, otherDossierId].includes(query.dossierId)) return undefined;
+  if (!firm.dossiers.includes(query.dossierId)) return undefined;
   facts.dossier = {
     dossierId: query.dossierId,
-    firmId,
-    status: query.dossierId === otherDossierId ? 'deactivated' : 'active',
+    firmId: query.firmId,
+    status: firm.deactivated.includes(query.dossierId) ? 'deactivated' : 'active',
     assignedStaffIds: ['employee-1'],
     portalUserIds: [],
   };
@@ -132,6 +154,7 @@ export async function storeInIntake(
     bytes?: Buffer;
     issueDate?: string;
     dossier?: string;
+    firm?: string;
     createdAt?: Date;
     jpeg?: boolean;
   },
@@ -147,7 +170,7 @@ export async function storeInIntake(
       })
     : undefined;
   const event = {
-    firmId,
+    firmId: document.firm ?? firmId,
     dossierId: document.dossier ?? dossierId,
     documentId,
     mailbox: document.mailbox ?? 'purchase',

@@ -13,6 +13,9 @@ import {
   eventually,
   firmId,
   otherDossierId,
+  secondFirmAdmin,
+  secondFirmDossierId,
+  secondFirmId,
   startArchive,
   storeInIntake,
   strangerCaller,
@@ -35,13 +38,13 @@ const archived = async (count: number, filter: Record<string, unknown> = { delet
   );
 
 /** Where the folder store keeps an archived object: its file, named after the last segment of its key. */
-const objectFileOf = (documentId: string) =>
+const objectFileOf = (documentId: string, firm = firmId, dossier = dossierId) =>
   path.join(
     h.dataDir,
     'objects',
     'kantoor-archive',
-    firmId,
-    dossierId,
+    firm,
+    dossier,
     'document-intake',
     `@${createHash('sha256').update(`${documentId}~original`).digest('hex')}.object`,
   );
@@ -315,6 +318,45 @@ describe('archive service on the folder store', () => {
     expect(sampled.checked).toBe(1);
     const listed = await h.client.listVerificationRuns({ limit: 5 }, { caller: adminCaller });
     expect(listed.runs.map((listedRun) => listedRun.findings.length)).toEqual([sampled.findings.length, 2, 0]);
+  });
+
+  test("a firm's admin sees its own verification runs and its share of the platform's, never another firm's", async () => {
+    await storeInIntake(h, { name: 'Van kantoor A' });
+    const ofB = await storeInIntake(h, { name: 'Van kantoor B', firm: secondFirmId, dossier: secondFirmDossierId });
+    await storeInIntake(h, { name: 'Ook van B', firm: secondFirmId, dossier: secondFirmDossierId });
+    await eventually(
+      async () => (await h.service.db.query('SELECT 1 FROM archive_object')).rows.length,
+      (count) => count === 3,
+    );
+    await rm(objectFileOf(ofB.documentId, secondFirmId, secondFirmDossierId));
+
+    const runOfA = (await h.client.runVerification({ sample: 0 }, { caller: adminCaller })).run!;
+    const runOfB = (await h.client.runVerification({ sample: 0 }, { caller: secondFirmAdmin })).run!;
+    const platformRun = (await h.client.runVerification({ sample: 0 }, { caller: systemCaller })).run!;
+    expect([runOfA.checked, runOfB.checked, platformRun.checked]).toEqual([1, 2, 3]);
+
+    const seenBy = async (caller: typeof adminCaller) =>
+      (await h.client.listVerificationRuns({ limit: 10 }, { caller })).runs.map((run) => ({
+        id: run.id,
+        checked: run.checked,
+        missing: run.findings.map((finding) => finding.dossierId),
+      }));
+    expect(await seenBy(adminCaller)).toEqual([
+      { id: platformRun.id, checked: 1, missing: [] },
+      { id: runOfA.id, checked: 1, missing: [] },
+    ]);
+    expect(await seenBy(secondFirmAdmin)).toEqual([
+      { id: platformRun.id, checked: 2, missing: [secondFirmDossierId] },
+      { id: runOfB.id, checked: 2, missing: [secondFirmDossierId] },
+    ]);
+    expect(await seenBy(systemCaller)).toEqual([
+      { id: platformRun.id, checked: 3, missing: [secondFirmDossierId] },
+      { id: runOfB.id, checked: 2, missing: [secondFirmDossierId] },
+      { id: runOfA.id, checked: 1, missing: [] },
+    ]);
+    await expect(h.client.listVerificationRuns({ limit: 10 }, { caller: employeeCaller })).rejects.toMatchObject({
+      reason: 'admin_required',
+    });
   });
 
   test('a dossier archive ZIP of live and deleted documents matches its manifest, checked by a separate script', async () => {
