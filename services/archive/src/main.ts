@@ -5,7 +5,7 @@ import type { Platform } from '@kantoor/service-runtime';
 import { defineService, runServiceMain, type ServiceDefinition } from '@kantoor/service-runtime';
 import type { ObjectStore } from '@kantoor/object-storage';
 import { directoryGuard, guardWith } from './adapters/directory';
-import { readArchiveConfig, type ArchiveConfig } from './config';
+import { eventRetryOf, readArchiveConfig, type ArchiveConfig } from './config';
 import type { ArchiveStores } from './domain/ingest';
 import { intakeEventHandlers } from './entry-points/events/intake-events';
 import { archiveRpc } from './entry-points/grpc/archive-rpc';
@@ -68,6 +68,7 @@ export function createArchiveService(options: ArchiveOptions = {}): ServiceDefin
       return {
         grpc: [archiveRpc({ db, stores, guard: directory.guard })],
         eventHandlers: intakeEventHandlers(stores),
+        eventRetry: eventRetryOf(settings),
         async onStop() {
           for (const job of jobs) await job.stop();
           directory.close();

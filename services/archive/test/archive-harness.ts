@@ -12,6 +12,7 @@ import { ArchiveService } from '@kantoor/proto/kantoor/archive/v1/archive_pb';
 import { EventEnvelopeSchema } from '@kantoor/proto/kantoor/events/v1/envelope_pb';
 import { DocumentStoredSchema } from '@kantoor/proto/kantoor/document_intake/v1/events_pb';
 import { embeddedPlatform, startService, type Platform, type RunningService } from '@kantoor/service-runtime';
+import type { ArchiveConfig } from '../src/config';
 import { createArchiveService } from '../src/main';
 
 export const firmId = randomUUID();
@@ -80,8 +81,11 @@ export interface Harness {
 export async function startArchive(
   overrideStore?: (
     service: string,
-    options?: { bucket?: string; objectLock?: boolean },
+    options: { bucket?: string; objectLock?: boolean } | undefined,
+    /** the store the embedded platform would give */
+    base: () => Promise<ObjectStore>,
   ) => Promise<ObjectStore | undefined>,
+  settings: Partial<ArchiveConfig> = {},
 ): Promise<Harness> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'archive-test-'));
   const transport = new InProcessTransport();
@@ -93,11 +97,12 @@ export async function startArchive(
     logLevel: 'silent',
     openDatabase: base.openDatabase,
     openObjectStore: async (service, options) =>
-      (await overrideStore?.(service, options)) ?? base.openObjectStore(service, options),
+      (await overrideStore?.(service, options, () => base.openObjectStore(service, options))) ??
+      base.openObjectStore(service, options),
   };
   const definition = createArchiveService({
     accessFacts,
-    settings: { ARCHIVE_VERIFY_INTERVAL_MINUTES: 0, ARCHIVE_PURGE_INTERVAL_MINUTES: 0 },
+    settings: { ARCHIVE_VERIFY_INTERVAL_MINUTES: 0, ARCHIVE_PURGE_INTERVAL_MINUTES: 0, ...settings },
   });
   const service = await startService(definition, platform, { host: '127.0.0.1', port: 0 });
   const client = createServiceClient(ArchiveService, `127.0.0.1:${service.port}`);
