@@ -255,6 +255,47 @@ describe('archive service on the folder store', () => {
     expect(rows.map((row) => row.document_id)).toEqual(['crashed', 'tampered']);
   });
 
+  test('handing over an archived object again with another SHA-256 is refused, naming both, and changes nothing', async () => {
+    const first = Buffer.from('%PDF-1.7 factuur 2026-001');
+    const other = Buffer.from('%PDF-1.7 factuur 2026-001, gecorrigeerd');
+    const hash = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+    const handOver = async (bytes: Buffer, key: string) => {
+      await h.intakeStore.put(key, bytes);
+      const object = {
+        firmId,
+        dossierId,
+        source: 'document-intake',
+        documentId: 'inv-2026-001',
+        role: 'invoice-pdf',
+        key,
+        sha256: hash(bytes),
+        mailbox: 'sales',
+        type: 'pdf',
+        name: 'Factuur 2026-001',
+        documentDate: '2026-03-01',
+        contentType: 'application/pdf',
+      };
+      return h.client.ingestObject({ object }, { caller: systemCaller });
+    };
+    const archivedOnce = await handOver(first, 'invoices/1.pdf');
+    expect(archivedOnce.created).toBe(true);
+    expect((await handOver(first, 'invoices/1.pdf')).created).toBe(false);
+
+    await expect(handOver(other, 'invoices/1-corrected.pdf')).rejects.toMatchObject({
+      kind: 'failed_precondition',
+      reason: 'archived_object_differs',
+      message: expect.stringMatching(new RegExp(`${hash(first)}.*${hash(other)}`)),
+    });
+    const { rows } = await h.service.db.query<{ sha256: string; source_key: string }>(
+      'SELECT sha256, source_key FROM archive_object',
+    );
+    expect(rows).toEqual([{ sha256: hash(first), source_key: 'invoices/1.pdf' }]);
+    const download = await collect(
+      h.client.downloadObject({ dossierId, objectId: archivedOnce.archived!.id }, { caller: employeeCaller }),
+    );
+    expect(download.bytes).toEqual(first);
+  });
+
   test('purge deletes what retention released, spares legal holds, and keeps its record', async () => {
     // a firm keeping 1 year from the document date: documents of 2020 are past their date at once
     await h.client.setRetentionPolicy({ policy: { years: 1, counting: 'document_date' } }, { caller: adminCaller });
