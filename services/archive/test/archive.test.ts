@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { DocumentDeletedSchema, DocumentMovedSchema } from '@kantoor/proto/kantoor/document_intake/v1/events_pb';
@@ -22,6 +22,7 @@ import {
   systemCaller,
   type Harness,
 } from './archive-harness';
+import { PURGE_JOB, runPurge } from '../src/domain/purge';
 
 let h: Harness;
 beforeEach(async () => {
@@ -36,6 +37,16 @@ const archived = async (count: number, filter: Record<string, unknown> = { delet
     () => search(filter, { pageSize: 200 }),
     (answer) => answer.documents.length >= count,
   );
+
+const keyOf = async (objectId: string) =>
+  (await h.service.db.query<{ key: string }>('SELECT key FROM archive_object WHERE id = $1', [objectId])).rows[0].key;
+const auditOf = async (action: string) =>
+  (
+    await h.service.db.query<{ actor_id: string; subject_id: string; key: string }>(
+      `SELECT actor_id, subject_id, details->>'key' AS key FROM audit_log WHERE action = $1 ORDER BY id`,
+      [action],
+    )
+  ).rows;
 
 /** Where the folder store keeps an archived object: its file, named after the last segment of its key. */
 const objectFileOf = (documentId: string, firm = firmId, dossier = dossierId) =>
@@ -319,6 +330,13 @@ describe('archive service on the folder store', () => {
     const purge = await h.client.runPurge({}, { caller: systemCaller });
     expect(purge.records.map((record) => record.documentId)).toEqual([old.documentId]);
     expect(purge.records[0].rule).toContain('retention 1 years from the document date 2020-02-29');
+    // the bytes are gone from the store, the held object's are not; the audit log names who purged
+    expect(await h.archiveStore.stat(purge.records[0].key)).toBeNull();
+    await expect(stat(objectFileOf(old.documentId))).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(await h.archiveStore.stat(await keyOf(heldObject.id))).not.toBeNull();
+    expect(await auditOf('archive_object.purged')).toEqual([
+      { actor_id: 'system:invoicing', subject_id: purge.records[0].objectId, key: purge.records[0].key },
+    ]);
     const records = await h.client.listPurgeRecords({ dossierId }, { caller: employeeCaller });
     expect(records.records).toHaveLength(1);
     const after = await search({ deleted: 'all' });
@@ -333,6 +351,75 @@ describe('archive service on the folder store', () => {
     expect((await h.client.runPurge({}, { caller: systemCaller })).purged).toBe(0);
     await h.client.setLegalHold({ dossierId, hold: false, reason: 'klaar' }, { caller: adminCaller });
     expect((await h.client.runPurge({}, { caller: systemCaller })).purged).toBe(1);
+  });
+
+  test('DeleteObject after the date removes the object, leaves a purge record and an audit row naming the admin', async () => {
+    await h.client.setRetentionPolicy({ policy: { years: 1, counting: 'document_date' } }, { caller: adminCaller });
+    const old = await storeInIntake(h, { name: 'Verlopen', issueDate: '2020-06-30' });
+    const { documents } = await archived(1);
+    const objectId = documents[0].objects[0].id;
+    const key = await keyOf(objectId);
+
+    const answer = await h.client.deleteObject({ dossierId, objectId }, { caller: adminCaller });
+    expect(answer.object).toMatchObject({ id: objectId, status: 'purged' });
+    expect(await h.archiveStore.stat(key)).toBeNull();
+    const { records } = await h.client.listPurgeRecords({ dossierId }, { caller: employeeCaller });
+    expect(records).toEqual([
+      expect.objectContaining({
+        objectId,
+        documentId: old.documentId,
+        key,
+        sha256: old.sha256,
+        rule: 'deleted on request of staff:admin-1 after retention 1 years from the document date 2020-06-30 ended',
+      }),
+    ]);
+    expect(await auditOf('archive_object.purged')).toEqual([{ actor_id: 'staff:admin-1', subject_id: objectId, key }]);
+    // once is enough: a second request is refused and adds nothing
+    await expect(h.client.deleteObject({ dossierId, objectId }, { caller: adminCaller })).rejects.toMatchObject({
+      kind: 'failed_precondition',
+      reason: 'already_purged',
+    });
+    expect((await h.client.listPurgeRecords({ dossierId }, { caller: employeeCaller })).records).toHaveLength(1);
+  });
+
+  test('the purge job leaves an object held while it runs and goes on with the others', async () => {
+    await h.client.setRetentionPolicy({ policy: { years: 1, counting: 'document_date' } }, { caller: adminCaller });
+    for (const name of ['Eerste', 'Tweede', 'Derde']) await storeInIntake(h, { name, issueDate: '2019-01-01' });
+    await archived(3);
+    const { rows } = await h.service.db.query<{ id: string; key: string }>(
+      'SELECT id::text AS id, key FROM archive_object ORDER BY id',
+    );
+    // an admin holds the second object right after the job read its batch, while it deletes the first
+    const store = new Proxy(h.archiveStore, {
+      get(target, property) {
+        const value = Reflect.get(target, property, target) as (...args: unknown[]) => unknown;
+        if (property !== 'delete') return typeof value === 'function' ? value.bind(target) : value;
+        return async (key: string) => {
+          if (key === rows[0].key)
+            await h.client.setLegalHold(
+              { dossierId, objectId: rows[1].id, hold: true, reason: 'beslag' },
+              { caller: adminCaller },
+            );
+          return target.delete(key);
+        };
+      },
+    });
+    const records = await runPurge(h.service.db, store, PURGE_JOB);
+    expect(records.map((record) => record.object_id)).toEqual([rows[0].id, rows[2].id]);
+    expect(await h.archiveStore.stat(rows[1].key)).not.toBeNull();
+    const held = await search({ deleted: 'all' });
+    const statuses = held.documents.flatMap((doc) => doc.objects.map((object) => [object.id, object.status]));
+    expect(statuses.sort()).toEqual(
+      [
+        [rows[0].id, 'purged'],
+        [rows[1].id, 'archived'],
+        [rows[2].id, 'purged'],
+      ].sort(),
+    );
+    expect((await auditOf('archive_object.purged')).map((row) => row.actor_id)).toEqual([
+      'system:archive-purge',
+      'system:archive-purge',
+    ]);
   });
 
   test("verification reports bytes changed or removed behind the service's back", async () => {

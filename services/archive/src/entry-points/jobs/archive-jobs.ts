@@ -5,7 +5,7 @@
 import type { Database, Queryable } from '@kantoor/database';
 import type { Logger } from '@kantoor/logging';
 import type { ObjectStore } from '@kantoor/object-storage';
-import { runPurge } from '../../domain/purge';
+import { PURGE_JOB, runPurge } from '../../domain/purge';
 import { runVerification } from '../../domain/verification';
 
 export async function verifyJob(db: Database, store: ObjectStore, logger: Logger, sample: number) {
@@ -21,7 +21,7 @@ export async function verifyJob(db: Database, store: ObjectStore, logger: Logger
 }
 
 export async function purgeJob(db: Database, store: ObjectStore, logger: Logger) {
-  const records = await runPurge(db, store);
+  const records = await runPurge(db, store, PURGE_JOB);
   logger.info({ purged: records.length }, 'archive purge done');
   return records;
 }
