@@ -162,6 +162,11 @@ export async function storeInIntake(
     firm?: string;
     createdAt?: Date;
     jpeg?: boolean;
+    channel?: string;
+    /** split and merge results: the documents they came from */
+    sourceDocumentIds?: string[];
+    /** scans: the JPEG of each page */
+    pages?: Buffer[];
   },
 ) {
   const documentId = randomUUID();
@@ -174,13 +179,22 @@ export async function storeInIntake(
         contentType: 'application/pdf',
       })
     : undefined;
+  const pages = [];
+  for (const [index, page] of (document.pages ?? []).entries()) {
+    const stored = await h.intakeStore.put(`documents/${documentId}/page-${index + 1}`, page, {
+      contentType: 'image/jpeg',
+    });
+    pages.push({ ...stored, size: BigInt(stored.size), contentType: 'image/jpeg' });
+  }
   const event = {
     firmId: document.firm ?? firmId,
     dossierId: document.dossier ?? dossierId,
     documentId,
     mailbox: document.mailbox ?? 'purchase',
     name: document.name,
-    channel: 'upload',
+    channel: document.channel ?? 'upload',
+    sourceDocumentIds: document.sourceDocumentIds ?? [],
+    pagesOriginals: pages,
     type,
     original: { ...original, size: BigInt(original.size), contentType },
     pdf: pdf

@@ -3,7 +3,14 @@ import { createHash } from 'node:crypto';
 import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
-import { DocumentDeletedSchema, DocumentMovedSchema } from '@kantoor/proto/kantoor/document_intake/v1/events_pb';
+import { listDeadLetters } from '@kantoor/events';
+import {
+  DocumentDeletedSchema,
+  DocumentMovedSchema,
+  DocumentRenamedSchema,
+  DocumentSplitSchema,
+  DocumentsMergedSchema,
+} from '@kantoor/proto/kantoor/document_intake/v1/events_pb';
 import {
   adminCaller,
   collect,
@@ -526,5 +533,383 @@ describe('archive service on the folder store', () => {
       'Verkoop-ubl/e-factuur.xml',
     ]);
     expect(live.documentId).toBeTruthy();
+  });
+});
+
+const sha256Of = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+const unzipList = (zipPath: string) => execFileSync('unzip', ['-Z1', zipPath]).toString().trim().split('\n');
+const unzipFile = (zipPath: string, name: string) => execFileSync('unzip', ['-p', zipPath, name]);
+
+/** manifest.csv as rows of cells (quoted cells may hold commas and doubled quotes, never line breaks here) */
+function parseCsv(text: string): string[][] {
+  return text
+    .split('\r\n')
+    .filter(Boolean)
+    .map((line) => {
+      const cells: string[] = [];
+      for (let at = 0; at <= line.length;) {
+        if (line[at] === '"') {
+          let cell = '';
+          for (at++; ; at++) {
+            if (line[at] === '"' && line[at + 1] === '"') cell += line[at++];
+            else if (line[at] === '"') break;
+            else cell += line[at];
+          }
+          cells.push(cell);
+          at += 2;
+        } else {
+          const end = line.indexOf(',', at) === -1 ? line.length : line.indexOf(',', at);
+          cells.push(line.slice(at, end));
+          at = end + 1;
+        }
+      }
+      return cells;
+    });
+}
+
+describe('archive service: what intake sends, and what comes out', () => {
+  test('split and merge results are archived with their sources, which record what replaced them; a rename follows', async () => {
+    const scan = await storeInIntake(h, { name: 'Scan stapel', channel: 'scan' });
+    await archived(1);
+    const first = await storeInIntake(h, { name: 'Deel 1', channel: 'split', sourceDocumentIds: [scan.documentId] });
+    const second = await storeInIntake(h, { name: 'Deel 2', channel: 'split', sourceDocumentIds: [scan.documentId] });
+    await deliver(h.transport, DocumentSplitSchema, {
+      firmId,
+      dossierId,
+      documentId: scan.documentId,
+      resultDocumentIds: [first.documentId, second.documentId],
+      actorId: 'x',
+    });
+    const merged = await storeInIntake(h, {
+      name: 'Samengevoegd',
+      channel: 'merge',
+      sourceDocumentIds: [first.documentId, second.documentId],
+    });
+    await deliver(h.transport, DocumentsMergedSchema, {
+      firmId,
+      dossierId,
+      sourceDocumentIds: [first.documentId, second.documentId],
+      resultDocumentId: merged.documentId,
+      actorId: 'x',
+    });
+    await deliver(h.transport, DocumentRenamedSchema, {
+      firmId,
+      dossierId,
+      documentId: merged.documentId,
+      previousName: 'Samengevoegd',
+      name: 'Factuur april',
+      actorId: 'x',
+    });
+    const { documents } = await eventually(
+      () => search({ deleted: 'all' }),
+      (answer) => answer.documents.some((doc) => doc.name === 'Factuur april'),
+    );
+    const shown = Object.fromEntries(
+      documents.map((doc) => [doc.documentId, [doc.name, doc.channel, doc.sourceDocumentIds, doc.objects[0].sha256]]),
+    );
+    expect(shown).toEqual({
+      [scan.documentId]: ['Scan stapel', 'scan', [], scan.sha256],
+      [first.documentId]: ['Deel 1', 'split', [scan.documentId], first.sha256],
+      [second.documentId]: ['Deel 2', 'split', [scan.documentId], second.sha256],
+      [merged.documentId]: ['Factuur april', 'merge', [first.documentId, second.documentId], merged.sha256],
+    });
+    const { rows } = await h.service.db.query<{ document_id: string; replaced_by: string[] }>(
+      'SELECT document_id, replaced_by FROM archive_document',
+    );
+    const replacedBy = Object.fromEntries(rows.map((row) => [row.document_id, [...row.replaced_by].sort()]));
+    expect(replacedBy).toEqual({
+      [scan.documentId]: [first.documentId, second.documentId].sort(),
+      [first.documentId]: [merged.documentId],
+      [second.documentId]: [merged.documentId],
+      [merged.documentId]: [],
+    });
+  });
+
+  test('a merge of documents not archived is retried and then dead-lettered, never dropped', async () => {
+    const fast = await startArchive(undefined, { ARCHIVE_EVENT_RETRY_ATTEMPTS: 2, ARCHIVE_EVENT_RETRY_FIRST_MS: 10 });
+    try {
+      await deliver(fast.transport, DocumentsMergedSchema, {
+        firmId,
+        dossierId,
+        sourceDocumentIds: ['nooit-1', 'nooit-2'],
+        resultDocumentId: 'samen',
+        actorId: 'x',
+      });
+      const letters = await eventually(
+        () => listDeadLetters(fast.service.db, 'archive'),
+        (found) => found.length === 1,
+      );
+      expect(letters[0]).toMatchObject({
+        type: 'kantoor.document_intake.v1.DocumentsMerged',
+        attempts: 2,
+        error: 'Documents nooit-1, nooit-2 are not archived yet.',
+      });
+    } finally {
+      await fast.close();
+    }
+  });
+
+  test('a scan is archived with each page it was built from, downloadable and beside its PDF in the dossier ZIP', async () => {
+    const pages = [Buffer.from('\xff\xd8\xff pagina een'), Buffer.from('\xff\xd8\xff pagina twee')];
+    const scan = await storeInIntake(h, { name: 'Scan 3 mei', channel: 'scan', pages });
+    const { documents } = await archived(1);
+    const objects = documents[0].objects;
+    expect(objects.map((object) => [object.role, object.contentType, object.sha256, Number(object.size)])).toEqual([
+      ['original', 'application/pdf', scan.sha256, Number(scan.event.original.size)],
+      ['page-1', 'image/jpeg', sha256Of(pages[0]), pages[0].length],
+      ['page-2', 'image/jpeg', sha256Of(pages[1]), pages[1].length],
+    ]);
+    const page2 = await collect(
+      h.client.downloadObject({ dossierId, objectId: objects[2].id }, { caller: employeeCaller }),
+    );
+    expect(page2.bytes).toEqual(pages[1]);
+    expect(page2.info).toMatchObject({ fileName: 'Scan 3 mei.jpg', contentType: 'image/jpeg' });
+
+    const zipPath = path.join(h.dataDir, 'scan.zip');
+    await writeFile(
+      zipPath,
+      (await collect(h.client.downloadDossierArchive({ dossierId }, { caller: employeeCaller }))).bytes,
+    );
+    expect(unzipList(zipPath).sort()).toEqual(
+      [
+        'Aankoop-pdf/Scan 3 mei.pdf',
+        'Aankoop-origineel/Scan 3 mei page-1.jpg',
+        'Aankoop-origineel/Scan 3 mei page-2.jpg',
+        'manifest.json',
+        'manifest.csv',
+      ].sort(),
+    );
+    expect(unzipFile(zipPath, 'Aankoop-origineel/Scan 3 mei page-1.jpg')).toEqual(pages[0]);
+  });
+
+  test('a legal hold refuses even a direct store deletion of an object whose date has passed', async () => {
+    await h.client.setRetentionPolicy({ policy: { years: 1, counting: 'document_date' } }, { caller: adminCaller });
+    await storeInIntake(h, { name: 'Beslag', issueDate: '2020-01-15' });
+    const { documents } = await archived(1);
+    const objectId = documents[0].objects[0].id;
+    const key = await keyOf(objectId);
+    // retained until 15 January 2021: past already, so the store holds it without a lock of its own
+    expect(new Date(Number(documents[0].objects[0].retainUntil!.seconds) * 1000).toISOString()).toBe(
+      '2021-01-15T00:00:00.000Z',
+    );
+    expect(await h.archiveStore.stat(key)).toMatchObject({ retainUntil: null, legalHold: false });
+    await h.client.setLegalHold({ dossierId, objectId, hold: true, reason: 'beslag' }, { caller: adminCaller });
+
+    await expect(h.archiveStore.delete(key)).rejects.toMatchObject({
+      kind: 'failed_precondition',
+      reason: 'object_retained',
+      message: expect.stringContaining('legal hold'),
+    });
+    expect(await h.archiveStore.stat(key)).toMatchObject({ legalHold: true });
+    // released, the date alone no longer keeps it
+    await h.client.setLegalHold({ dossierId, objectId, hold: false, reason: 'opgeheven' }, { caller: adminCaller });
+    await h.archiveStore.delete(key);
+    expect(await h.archiveStore.stat(key)).toBeNull();
+  });
+
+  test('a dossier hold also holds an object archived after it was set, in the store and for the purge', async () => {
+    await h.client.setRetentionPolicy({ policy: { years: 1, counting: 'document_date' } }, { caller: adminCaller });
+    await h.client.setLegalHold({ dossierId, hold: true, reason: 'fiscaal onderzoek' }, { caller: adminCaller });
+    await storeInIntake(h, { name: 'Later gearchiveerd', issueDate: '2020-01-15' });
+    const { documents } = await archived(1);
+    const objectId = documents[0].objects[0].id;
+    const key = await keyOf(objectId);
+
+    expect(await h.archiveStore.stat(key)).toMatchObject({ legalHold: true });
+    await expect(h.archiveStore.delete(key)).rejects.toMatchObject({ reason: 'object_retained' });
+    expect((await h.client.runPurge({}, { caller: systemCaller })).purged).toBe(0);
+    await expect(h.client.deleteObject({ dossierId, objectId }, { caller: adminCaller })).rejects.toMatchObject({
+      reason: 'object_retained',
+    });
+
+    await h.client.setLegalHold({ dossierId, hold: false, reason: 'afgerond' }, { caller: adminCaller });
+    expect(await h.archiveStore.stat(key)).toMatchObject({ legalHold: false });
+    expect((await h.client.runPurge({}, { caller: systemCaller })).purged).toBe(1);
+  });
+
+  test("a deactivated dossier's complete archive downloads with its manifest; other staff are refused", async () => {
+    const kept = await storeInIntake(h, { name: 'Oud dossier', dossier: otherDossierId });
+    await eventually(
+      () => h.client.searchArchive({ filter: { dossierId: otherDossierId } }, { caller: employeeCaller }),
+      (answer) => answer.documents.length === 1,
+    );
+    const zip = await collect(
+      h.client.downloadDossierArchive({ dossierId: otherDossierId }, { caller: employeeCaller }),
+    );
+    expect(zip.info).toMatchObject({ fileName: `archief-${otherDossierId}.zip`, contentType: 'application/zip' });
+    const zipPath = path.join(h.dataDir, 'deactivated.zip');
+    await writeFile(zipPath, zip.bytes);
+    const report = JSON.parse(
+      execFileSync('node', [path.join(__dirname, '../../../test/archive-manifest-check.js'), zipPath]).toString(),
+    );
+    expect(report).toMatchObject({ ok: true, checked: 1, problems: [], paths: ['Aankoop-pdf/Oud dossier.pdf'] });
+    expect(sha256Of(unzipFile(zipPath, 'Aankoop-pdf/Oud dossier.pdf'))).toBe(kept.sha256);
+    await expect(
+      collect(h.client.downloadDossierArchive({ dossierId: otherDossierId }, { caller: strangerCaller })),
+    ).rejects.toMatchObject({ kind: 'permission_denied' });
+  });
+
+  test('a selection ZIP names two same-named documents of one folder apart, each with its own bytes', async () => {
+    const older = Buffer.from('%PDF-1.7 de eerste factuur');
+    const newer = Buffer.from('%PDF-1.7 de tweede factuur');
+    await storeInIntake(h, { name: 'Factuur', bytes: older, createdAt: new Date('2026-04-01T08:00:00Z') });
+    await storeInIntake(h, { name: 'factuur', bytes: newer, createdAt: new Date('2026-04-02T08:00:00Z') });
+    await archived(2);
+    const zipPath = path.join(h.dataDir, 'selection.zip');
+    await writeFile(
+      zipPath,
+      (await collect(h.client.downloadSelection({ filter: { dossierId } }, { caller: employeeCaller }))).bytes,
+    );
+    // newest upload first; names compared as Windows and macOS do, ignoring case
+    expect(unzipList(zipPath)).toEqual(['Aankoop-pdf/factuur.pdf', 'Aankoop-pdf/Factuur (2).pdf']);
+    expect(unzipFile(zipPath, 'Aankoop-pdf/factuur.pdf')).toEqual(newer);
+    expect(unzipFile(zipPath, 'Aankoop-pdf/Factuur (2).pdf')).toEqual(older);
+  });
+
+  test('the manifest CSV lists every object with its path, ids, checksum, size, dates and status', async () => {
+    await h.client.setRetentionPolicy({ policy: { years: 1, counting: 'document_date' } }, { caller: adminCaller });
+    const jpeg = Buffer.from('\xff\xd8\xff bon');
+    const bon = await storeInIntake(h, {
+      name: 'Bon 1',
+      jpeg: true,
+      bytes: jpeg,
+      issueDate: '2026-03-15',
+      createdAt: new Date('2026-03-16T10:00:00.000Z'),
+    });
+    const formula = await storeInIntake(h, {
+      name: '=HYPERLINK("x")',
+      mailbox: 'sales',
+      issueDate: '2026-01-02',
+      createdAt: new Date('2026-03-17T10:00:00.000Z'),
+    });
+    const gone = await storeInIntake(h, {
+      name: 'Weg',
+      mailbox: 'misc',
+      issueDate: '2026-02-01',
+      createdAt: new Date('2026-03-18T10:00:00.000Z'),
+    });
+    const purged = await storeInIntake(h, {
+      name: 'Oud',
+      issueDate: '2020-05-05',
+      createdAt: new Date('2026-03-19T10:00:00.000Z'),
+    });
+    await archived(4);
+    await deliver(h.transport, DocumentDeletedSchema, {
+      firmId,
+      dossierId,
+      documentId: gone.documentId,
+      actorId: 'x',
+      deletedAt: timestampFromDate(new Date('2026-03-20T09:00:00.000Z')),
+    });
+    await eventually(
+      () => search({ deleted: 'deleted' }),
+      (answer) => answer.documents.length === 1,
+    );
+    const ids = Object.fromEntries(
+      (await search({ deleted: 'all' })).documents.flatMap((doc) =>
+        doc.objects.map((object) => [`${doc.name} ${object.role}`, object.id]),
+      ),
+    );
+    await h.client.deleteObject({ dossierId, objectId: ids['Oud original'] }, { caller: adminCaller });
+
+    const zipPath = path.join(h.dataDir, 'manifest.zip');
+    await writeFile(
+      zipPath,
+      (await collect(h.client.downloadDossierArchive({ dossierId }, { caller: employeeCaller }))).bytes,
+    );
+    const csv = unzipFile(zipPath, 'manifest.csv').toString();
+    const pdfOfBon = Buffer.concat([Buffer.from('%PDF '), jpeg]);
+    const formulaBytes = Buffer.from(`%PDF-1.7 =HYPERLINK("x") ${formula.documentId}`);
+    const purgedBytes = Buffer.from(`%PDF-1.7 Oud ${purged.documentId}`);
+    const goneBytes = Buffer.from(`%PDF-1.7 Weg ${gone.documentId}`);
+    const row = (
+      file: string,
+      objectId: string,
+      documentId: string,
+      role: string,
+      name: string,
+      mailbox: string,
+      bytes: Buffer,
+      dates: [string, string, string, string],
+      status: string,
+    ) => [
+      file,
+      objectId,
+      documentId,
+      'document-intake',
+      role,
+      name,
+      mailbox,
+      'upload',
+      sha256Of(bytes),
+      String(bytes.length),
+      ...dates,
+      status,
+    ];
+    expect(parseCsv(csv)).toEqual([
+      'path,objectId,documentId,source,role,name,mailbox,channel,sha256,size,documentDate,uploadedAt,deletedAt,retainUntil,status'.split(
+        ',',
+      ),
+      row(
+        '',
+        ids['Oud original'],
+        purged.documentId,
+        'original',
+        'Oud',
+        'purchase',
+        purgedBytes,
+        ['2020-05-05', '2026-03-19T10:00:00.000Z', '', '2021-05-05T00:00:00.000Z'],
+        'purged',
+      ),
+      row(
+        'Verwijderd/Diverse-pdf/Weg.pdf',
+        ids['Weg original'],
+        gone.documentId,
+        'original',
+        'Weg',
+        'misc',
+        goneBytes,
+        ['2026-02-01', '2026-03-18T10:00:00.000Z', '2026-03-20T09:00:00.000Z', '2027-02-01T00:00:00.000Z'],
+        'deleted',
+      ),
+      // a name starting with = would be a formula in a spreadsheet: it is quoted with a leading apostrophe
+      row(
+        'Verkoop-pdf/=HYPERLINK(_x_).pdf',
+        ids['=HYPERLINK("x") original'],
+        formula.documentId,
+        'original',
+        `'=HYPERLINK("x")`,
+        'sales',
+        formulaBytes,
+        ['2026-01-02', '2026-03-17T10:00:00.000Z', '', '2027-01-02T00:00:00.000Z'],
+        'live',
+      ),
+      row(
+        'Aankoop-origineel/Bon 1.jpg',
+        ids['Bon 1 original'],
+        bon.documentId,
+        'original',
+        'Bon 1',
+        'purchase',
+        jpeg,
+        ['2026-03-15', '2026-03-16T10:00:00.000Z', '', '2027-03-15T00:00:00.000Z'],
+        'live',
+      ),
+      row(
+        'Aankoop-pdf/Bon 1.pdf',
+        ids['Bon 1 pdf'],
+        bon.documentId,
+        'pdf',
+        'Bon 1',
+        'purchase',
+        pdfOfBon,
+        ['2026-03-15', '2026-03-16T10:00:00.000Z', '', '2027-03-15T00:00:00.000Z'],
+        'live',
+      ),
+    ]);
+    expect(csv).toContain(`,"'=HYPERLINK(""x"")",`);
+    // the files themselves: each path holds the bytes its row describes
+    expect(unzipFile(zipPath, 'Aankoop-origineel/Bon 1.jpg')).toEqual(jpeg);
+    expect(unzipFile(zipPath, 'Verwijderd/Diverse-pdf/Weg.pdf')).toEqual(goneBytes);
   });
 });
