@@ -77,6 +77,14 @@ export type HandlingOutcome = 'handled' | 'duplicate' | 'skipped' | 'dead_letter
 
 const DEFAULT_RETRY: RetryPolicy = { attempts: 5, initialBackoffMs: 100, maxBackoffMs: 10_000 };
 
+/** The pauses between the attempts at a failing event, before it is dead-lettered (the default policy: about 1.5 s). */
+export function retryDelaysMs(policy: Partial<RetryPolicy> = {}): number[] {
+  const { attempts, initialBackoffMs, maxBackoffMs } = { ...DEFAULT_RETRY, ...policy };
+  return Array.from({ length: Math.max(attempts - 1, 0) }, (_, index) =>
+    backoffMs(index + 1, initialBackoffMs, maxBackoffMs),
+  );
+}
+
 export class EventConsumer {
   private readonly retry: RetryPolicy;
   private readonly logger: EventLogger;

@@ -24,6 +24,7 @@ export {
   EventConsumer,
   handlerFor,
   listDeadLetters,
+  retryDelaysMs,
   subscribeHandlers,
   type DeadLetter,
   type EventConsumerOptions,

@@ -98,19 +98,22 @@ export class MinioObjectStore implements ObjectStore {
   private readonly region: string;
   private readonly partSize: number;
 
-  constructor(settings: MinioSettings) {
+  /** `client`: tests only, an S3 client double (s3rver keeps no object versions) */
+  constructor(settings: MinioSettings, client?: Client) {
     this.bucket = settings.bucket;
     this.objectLock = settings.objectLock;
     this.region = settings.region ?? 'us-east-1';
     this.partSize = Math.max(settings.partSize ?? DEFAULT_PART_SIZE, 5 * MIB);
-    this.client = new (minio().Client)({
-      endPoint: settings.endPoint,
-      port: settings.port,
-      useSSL: settings.useSSL,
-      accessKey: settings.accessKey,
-      secretKey: settings.secretKey,
-      region: this.region,
-    });
+    this.client =
+      client ??
+      new (minio().Client)({
+        endPoint: settings.endPoint,
+        port: settings.port,
+        useSSL: settings.useSSL,
+        accessKey: settings.accessKey,
+        secretKey: settings.secretKey,
+        region: this.region,
+      });
   }
 
   /** Creates the bucket (with Object Lock when configured); refuses an existing bucket that lacks the lock it needs. */
@@ -233,8 +236,29 @@ export class MinioObjectStore implements ObjectStore {
     const existing = await this.stat(key);
     if (!existing) throw objectNotFound(key);
     refuseIfRetained(existing, 'deleted');
-    // On a versioned (Object Lock) bucket this leaves a delete marker; locked versions stay until they expire.
-    await this.call(key, () => this.client.removeObject(this.bucket, key));
+    // An Object Lock bucket is versioned: removing the key would only add a delete marker and keep every
+    // version's bytes. Each version goes by its id, the current one last, so that a version S3 still refuses
+    // (its own lock) leaves the object visible and a later deletion tries again.
+    const versions = this.objectLock ? await this.versionsOf(key) : [];
+    // a store that lists no versions (s3rver) keeps none either
+    if (versions.length === 0) await this.call(key, () => this.client.removeObject(this.bucket, key));
+    for (const versionId of versions.reverse())
+      await this.call(key, () => this.client.removeObject(this.bucket, key, { versionId }));
+  }
+
+  /** The key's versions and delete markers, newest first (S3's order). */
+  private async versionsOf(key: string): Promise<string[]> {
+    const listing = this.client.listObjects(this.bucket, key, true, { IncludeVersion: true });
+    const versions: string[] = [];
+    try {
+      for await (const item of listing as AsyncIterable<{ name?: string; versionId?: string | null }>) {
+        // the listing is by prefix: "a~pdf" also lists "a~pdf-2"
+        if (item.name === key && item.versionId) versions.push(item.versionId);
+      }
+    } catch (error) {
+      throw translateStoreError(error, key);
+    }
+    return versions;
   }
 
   list(prefix: string): AsyncIterable<ObjectInfo> {

@@ -191,3 +191,106 @@ describe('MinioObjectStore talking S3', () => {
     expect(requestsTo(bucket, (request) => request.method === 'PUT' && request.key === '')).toHaveLength(1);
   });
 });
+
+/**
+ * A versioned Object Lock bucket as S3 keeps it, for what s3rver cannot show: a key's versions, delete markers
+ * and the COMPLIANCE lock of each version. Only the calls `delete` makes are answered.
+ */
+class VersionedBucket {
+  readonly versions = new Map<
+    string,
+    Array<{ versionId: string; deleteMarker: boolean; retainUntil?: Date; legalHold?: boolean }>
+  >();
+  readonly removals: Array<{ key: string; versionId?: string }> = [];
+  private nextVersion = 1;
+
+  add(key: string, lock: { retainUntil?: Date; legalHold?: boolean } = {}) {
+    const list = this.versions.get(key) ?? [];
+    list.unshift({ versionId: `v${this.nextVersion++}`, deleteMarker: false, ...lock });
+    this.versions.set(key, list);
+  }
+
+  async makeRequestAsyncOmit({ method, objectName }: { method: string; objectName: string }) {
+    const latest = this.versions.get(objectName)?.[0];
+    if (method !== 'HEAD') throw new Error(`unexpected ${method}`);
+    if (!latest || latest.deleteMarker) throw Object.assign(new S3Error('Not Found'), { code: 'NotFound' });
+    return {
+      headers: {
+        'content-length': '1',
+        'x-amz-version-id': latest.versionId,
+        ...(latest.retainUntil && { 'x-amz-object-lock-retain-until-date': latest.retainUntil.toISOString() }),
+        ...(latest.legalHold && { 'x-amz-object-lock-legal-hold': 'ON' }),
+      },
+    };
+  }
+
+  listObjects(_bucket: string, prefix: string, _recursive: boolean, options: { IncludeVersion?: boolean }) {
+    expect(options.IncludeVersion).toBe(true);
+    const items = [...this.versions]
+      .filter(([key]) => key.startsWith(prefix))
+      .flatMap(([key, list]) => list.map((version) => ({ name: key, versionId: version.versionId })));
+    return Readable.from(items);
+  }
+
+  async removeObject(_bucket: string, key: string, options?: { versionId?: string }) {
+    this.removals.push({ key, versionId: options?.versionId });
+    const list = this.versions.get(key) ?? [];
+    if (!options?.versionId) {
+      list.unshift({ versionId: `v${this.nextVersion++}`, deleteMarker: true });
+      return;
+    }
+    const version = list.find((candidate) => candidate.versionId === options.versionId);
+    if (version && (version.legalHold || (version.retainUntil?.getTime() ?? 0) > Date.now()))
+      throw Object.assign(new S3Error('Object is WORM protected and cannot be overwritten'), { code: 'AccessDenied' });
+    this.versions.set(
+      key,
+      list.filter((candidate) => candidate !== version),
+    );
+  }
+}
+
+describe('MinioObjectStore on a versioned Object Lock bucket', () => {
+  const storeOn = (bucket: VersionedBucket) =>
+    new MinioObjectStore(
+      settings({ objectLock: true }),
+      bucket as unknown as ConstructorParameters<typeof MinioObjectStore>[1],
+    );
+  const past = () => new Date(Date.now() - 3600_000);
+
+  test('deleting an object after its retention removes every version of its key, so its bytes are freed', async () => {
+    const bucket = new VersionedBucket();
+    bucket.add('archive/a~pdf', { retainUntil: past() });
+    bucket.add('archive/a~pdf', { retainUntil: past() });
+    bucket.add('archive/a~pdf-2', { retainUntil: new Date(Date.now() + 3600_000) });
+    await storeOn(bucket).delete('archive/a~pdf');
+
+    expect(bucket.versions.get('archive/a~pdf')).toEqual([]);
+    // each version by its id, the current one last; no delete marker left; the key sharing the prefix untouched
+    expect(bucket.removals).toEqual([
+      { key: 'archive/a~pdf', versionId: 'v1' },
+      { key: 'archive/a~pdf', versionId: 'v2' },
+    ]);
+    expect(bucket.versions.get('archive/a~pdf-2')).toHaveLength(1);
+    await expect(storeOn(bucket).stat('archive/a~pdf')).resolves.toBeNull();
+  });
+
+  test('before its retain-until date, or under legal hold after it, nothing of the object is removed', async () => {
+    const bucket = new VersionedBucket();
+    bucket.add('archive/kept', { retainUntil: new Date(Date.now() + 3600_000) });
+    bucket.add('archive/held', { retainUntil: past(), legalHold: true });
+    await expect(storeOn(bucket).delete('archive/kept')).rejects.toMatchObject({ reason: 'object_retained' });
+    await expect(storeOn(bucket).delete('archive/held')).rejects.toMatchObject({ reason: 'object_retained' });
+    expect(bucket.removals).toEqual([]);
+    expect(bucket.versions.get('archive/kept')).toHaveLength(1);
+    expect(bucket.versions.get('archive/held')).toHaveLength(1);
+  });
+
+  test('an older version S3 still locks stops the deletion before the current version goes', async () => {
+    const bucket = new VersionedBucket();
+    bucket.add('archive/old', { retainUntil: new Date(Date.now() + 3600_000) });
+    bucket.add('archive/old', { retainUntil: past() });
+    await expect(storeOn(bucket).delete('archive/old')).rejects.toMatchObject({ reason: 'object_retained' });
+    expect(bucket.versions.get('archive/old')).toHaveLength(2);
+    await expect(storeOn(bucket).stat('archive/old')).resolves.not.toBeNull();
+  });
+});

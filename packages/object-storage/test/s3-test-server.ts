@@ -33,6 +33,8 @@ interface LockState {
   legalHold?: string;
 }
 
+const escapeXml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
 const readBody = async (request: IncomingMessage) => {
   const chunks: Buffer[] = [];
   for await (const chunk of request) chunks.push(chunk as Buffer);
@@ -44,7 +46,8 @@ const readBody = async (request: IncomingMessage) => {
  * of s3rver for buckets created with Object Lock: it answers the retention, legal-hold and object-lock
  * configuration calls and reports the resulting x-amz-object-lock-* headers on HEAD and GET, as MinIO does.
  * It does not enforce the lock: what stops an overwrite or delete here is the adapter's own check.
- * It also lists keys in S3's byte order, where s3rver follows the order of readdir.
+ * It also lists a locked bucket's versions (one per key, "null", as S3 lists objects stored without versioning)
+ * and lists keys in S3's byte order, where s3rver follows the order of readdir.
  */
 export async function startS3TestServer(preexistingBuckets: string[] = []): Promise<S3TestServer> {
   const directory = await mkdtemp(join(tmpdir(), 's3rver-'));
@@ -103,7 +106,22 @@ export async function startS3TestServer(preexistingBuckets: string[] = []): Prom
       }
       return;
     }
+    if (!key && locked && request.method === 'GET' && url.searchParams.has('versions')) {
+      // a locked bucket is versioned; s3rver keeps one version per key, listed as S3 lists unversioned ones
+      const { objects } = await s3rver.store.listObjects(bucket, { prefix: url.searchParams.get('prefix') ?? '' });
+      const versions = (objects as Array<{ key: string }>).map(
+        (object) =>
+          `<Version><Key>${escapeXml(object.key)}</Key><VersionId>null</VersionId><IsLatest>true</IsLatest></Version>`,
+      );
+      response.setHeader('Content-Type', 'application/xml');
+      response.end(`<ListVersionsResult><IsTruncated>false</IsTruncated>${versions.join('')}</ListVersionsResult>`);
+      return;
+    }
     if (key && locked) {
+      if (request.method === 'DELETE' && url.searchParams.get('versionId') === 'null') {
+        url.searchParams.delete('versionId');
+        request.url = `${url.pathname}${url.search}`;
+      }
       if (request.method === 'PUT' && (url.searchParams.has('retention') || url.searchParams.has('legal-hold'))) {
         recorded.body = await readBody(request);
         const state = locks.get(id) ?? {};

@@ -5,6 +5,7 @@ import {
   subscribeHandlers,
   topicOfEventType,
   type EventHandlers,
+  type RetryPolicy,
 } from '@kantoor/events';
 import { GrpcServer, type GrpcServiceRegistration } from '@kantoor/grpc';
 import { createLogger, type Logger } from '@kantoor/logging';
@@ -24,6 +25,8 @@ export interface ServiceContext {
 export interface ServiceParts {
   grpc: GrpcServiceRegistration[];
   eventHandlers?: EventHandlers;
+  /** how long a failing event is tried before it is dead-lettered; default the consumer's (about 1.5 s) */
+  eventRetry?: Partial<RetryPolicy>;
   /** background work to stop before the database closes (timers, SMTP servers ...) */
   onStop?: () => Promise<void>;
 }
@@ -87,6 +90,7 @@ export async function startService(
         groupId: definition.name,
         topics: [...new Set(Object.keys(parts.eventHandlers).map(topicOfEventType))],
         handlers: parts.eventHandlers,
+        retry: parts.eventRetry,
         logger,
       });
       stops.push(() => consumer.stop());

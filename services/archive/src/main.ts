@@ -5,7 +5,7 @@ import type { Platform } from '@kantoor/service-runtime';
 import { defineService, runServiceMain, type ServiceDefinition } from '@kantoor/service-runtime';
 import type { ObjectStore } from '@kantoor/object-storage';
 import { directoryGuard, guardWith } from './adapters/directory';
-import { readArchiveConfig, type ArchiveConfig } from './config';
+import { eventRetryOf, readArchiveConfig, type ArchiveConfig } from './config';
 import type { ArchiveStores } from './domain/ingest';
 import { intakeEventHandlers } from './entry-points/events/intake-events';
 import { archiveRpc } from './entry-points/grpc/archive-rpc';
@@ -48,15 +48,18 @@ export function createArchiveService(options: ArchiveOptions = {}): ServiceDefin
         logger.warn("DIRECTORY_ADDRESS is not set: every call but the system's is refused until it is");
       // cluster mode runs the jobs as CronJobs, so that several replicas do not run them side by side
       const embedded = platform.mode === 'embedded';
+      const every = (minutes: number) => (embedded ? minutes * 60_000 : 0);
       const jobs = [
         schedule(
-          embedded ? settings.ARCHIVE_VERIFY_INTERVAL_MINUTES : 0,
+          db,
+          every(settings.ARCHIVE_VERIFY_INTERVAL_MINUTES),
           () => verifyJob(db, stores.archive, logger, settings.ARCHIVE_VERIFY_SAMPLE),
           logger,
           'verification',
         ),
         schedule(
-          embedded ? settings.ARCHIVE_PURGE_INTERVAL_MINUTES : 0,
+          db,
+          every(settings.ARCHIVE_PURGE_INTERVAL_MINUTES),
           () => purgeJob(db, stores.archive, logger),
           logger,
           'purge',
@@ -65,6 +68,7 @@ export function createArchiveService(options: ArchiveOptions = {}): ServiceDefin
       return {
         grpc: [archiveRpc({ db, stores, guard: directory.guard })],
         eventHandlers: intakeEventHandlers(stores),
+        eventRetry: eventRetryOf(settings),
         async onStop() {
           for (const job of jobs) await job.stop();
           directory.close();

@@ -12,6 +12,7 @@ import { ArchiveService } from '@kantoor/proto/kantoor/archive/v1/archive_pb';
 import { EventEnvelopeSchema } from '@kantoor/proto/kantoor/events/v1/envelope_pb';
 import { DocumentStoredSchema } from '@kantoor/proto/kantoor/document_intake/v1/events_pb';
 import { embeddedPlatform, startService, type Platform, type RunningService } from '@kantoor/service-runtime';
+import type { ArchiveConfig } from '../src/config';
 import { createArchiveService } from '../src/main';
 
 export const firmId = randomUUID();
@@ -21,23 +22,45 @@ export const adminCaller: Caller = { kind: 'staff', subjectId: 'admin-1', firmId
 export const employeeCaller: Caller = { kind: 'staff', subjectId: 'employee-1', firmId, role: 'employee', scopes: [] };
 export const strangerCaller: Caller = { kind: 'staff', subjectId: 'employee-2', firmId, role: 'employee', scopes: [] };
 export const systemCaller: Caller = { kind: 'system', subjectId: 'invoicing', firmId, scopes: [] };
+/** a second firm, with one admin and one dossier */
+export const secondFirmId = randomUUID();
+export const secondFirmDossierId = randomUUID();
+export const secondFirmAdmin: Caller = {
+  kind: 'staff',
+  subjectId: 'admin-b',
+  firmId: secondFirmId,
+  role: 'admin',
+  scopes: [],
+};
 
-/** The directory's facts: employee-1 is assigned to both dossiers, employee-2 to none. */
+type Role = AccessFacts['subject'] extends infer S ? (S extends { role?: infer R } ? R : never) : never;
+const firms: Record<string, { staff: Record<string, Role>; dossiers: string[]; deactivated: string[] }> = {
+  [firmId]: {
+    staff: { 'admin-1': 'admin', 'employee-1': 'employee', 'employee-2': 'employee' },
+    dossiers: [dossierId, otherDossierId],
+    deactivated: [otherDossierId],
+  },
+  [secondFirmId]: { staff: { 'admin-b': 'admin' }, dossiers: [secondFirmDossierId], deactivated: [] },
+};
+
+/**
+ * The directory's facts: in the first firm employee-1 is assigned to both dossiers (the other one deactivated),
+ * employee-2 to none; the second firm has admin-b and a dossier of its own.
+ */
 export const accessFacts: FetchAccessFacts = async (query) => {
-  if (query.firmId !== firmId) return undefined;
-  const role = { 'admin-1': 'admin', 'employee-1': 'employee', 'employee-2': 'employee' }[
-    query.subject.id
-  ] as AccessFacts['subject'] extends infer S ? (S extends { role?: infer R } ? R : never) : never;
+  const firm = firms[query.firmId];
+  if (!firm) return undefined;
+  const role = firm.staff[query.subject.id];
   const facts: AccessFacts = {
-    firm: { firmId, onlyAdminsAddClients: false },
+    firm: { firmId: query.firmId, onlyAdminsAddClients: false },
     subject: role ? { active: true, role } : undefined,
   };
   if (!query.dossierId) return facts;
-  if (![dossierId, otherDossierId].includes(query.dossierId)) return undefined;
+  if (!firm.dossiers.includes(query.dossierId)) return undefined;
   facts.dossier = {
     dossierId: query.dossierId,
-    firmId,
-    status: query.dossierId === otherDossierId ? 'deactivated' : 'active',
+    firmId: query.firmId,
+    status: firm.deactivated.includes(query.dossierId) ? 'deactivated' : 'active',
     assignedStaffIds: ['employee-1'],
     portalUserIds: [],
   };
@@ -58,8 +81,11 @@ export interface Harness {
 export async function startArchive(
   overrideStore?: (
     service: string,
-    options?: { bucket?: string; objectLock?: boolean },
+    options: { bucket?: string; objectLock?: boolean } | undefined,
+    /** the store the embedded platform would give */
+    base: () => Promise<ObjectStore>,
   ) => Promise<ObjectStore | undefined>,
+  settings: Partial<ArchiveConfig> = {},
 ): Promise<Harness> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'archive-test-'));
   const transport = new InProcessTransport();
@@ -71,11 +97,12 @@ export async function startArchive(
     logLevel: 'silent',
     openDatabase: base.openDatabase,
     openObjectStore: async (service, options) =>
-      (await overrideStore?.(service, options)) ?? base.openObjectStore(service, options),
+      (await overrideStore?.(service, options, () => base.openObjectStore(service, options))) ??
+      base.openObjectStore(service, options),
   };
   const definition = createArchiveService({
     accessFacts,
-    settings: { ARCHIVE_VERIFY_INTERVAL_MINUTES: 0, ARCHIVE_PURGE_INTERVAL_MINUTES: 0 },
+    settings: { ARCHIVE_VERIFY_INTERVAL_MINUTES: 0, ARCHIVE_PURGE_INTERVAL_MINUTES: 0, ...settings },
   });
   const service = await startService(definition, platform, { host: '127.0.0.1', port: 0 });
   const client = createServiceClient(ArchiveService, `127.0.0.1:${service.port}`);
@@ -132,8 +159,14 @@ export async function storeInIntake(
     bytes?: Buffer;
     issueDate?: string;
     dossier?: string;
+    firm?: string;
     createdAt?: Date;
     jpeg?: boolean;
+    channel?: string;
+    /** split and merge results: the documents they came from */
+    sourceDocumentIds?: string[];
+    /** scans: the JPEG of each page */
+    pages?: Buffer[];
   },
 ) {
   const documentId = randomUUID();
@@ -146,13 +179,22 @@ export async function storeInIntake(
         contentType: 'application/pdf',
       })
     : undefined;
+  const pages = [];
+  for (const [index, page] of (document.pages ?? []).entries()) {
+    const stored = await h.intakeStore.put(`documents/${documentId}/page-${index + 1}`, page, {
+      contentType: 'image/jpeg',
+    });
+    pages.push({ ...stored, size: BigInt(stored.size), contentType: 'image/jpeg' });
+  }
   const event = {
-    firmId,
+    firmId: document.firm ?? firmId,
     dossierId: document.dossier ?? dossierId,
     documentId,
     mailbox: document.mailbox ?? 'purchase',
     name: document.name,
-    channel: 'upload',
+    channel: document.channel ?? 'upload',
+    sourceDocumentIds: document.sourceDocumentIds ?? [],
+    pagesOriginals: pages,
     type,
     original: { ...original, size: BigInt(original.size), contentType },
     pdf: pdf

@@ -157,12 +157,14 @@ export async function updateDocument(tx: Queryable, documentId: string, change: 
   return (rowCount ?? 0) > 0;
 }
 
-export async function recordReplacement(tx: Queryable, sourceIds: string[], resultIds: string[]): Promise<void> {
-  await tx.query(
+/** Records which documents replaced the sources (split, merge); answers the sources that are archived. */
+export async function recordReplacement(tx: Queryable, sourceIds: string[], resultIds: string[]): Promise<string[]> {
+  const { rows } = await tx.query<{ document_id: string }>(
     `UPDATE archive_document SET replaced_by = ARRAY(SELECT DISTINCT unnest(replaced_by || $2::text[]))
-     WHERE source = 'document-intake' AND document_id = ANY($1::text[])`,
+     WHERE source = 'document-intake' AND document_id = ANY($1::text[]) RETURNING document_id`,
     [sourceIds, resultIds],
   );
+  return rows.map((row) => row.document_id);
 }
 
 export interface SearchFilter {

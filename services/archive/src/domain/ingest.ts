@@ -1,4 +1,4 @@
-import { invalidArgument } from '@kantoor/errors';
+import { failedPrecondition, invalidArgument } from '@kantoor/errors';
 import type { Queryable } from '@kantoor/database';
 import type { ObjectStore } from '@kantoor/object-storage';
 import { saveDocumentForIngest, saveObject, type NewDocument, type ObjectRow } from '../data-access/archive-repository';
@@ -43,6 +43,16 @@ export function archiveKey(
   return `${doc.firm_id}/${doc.dossier_id}/${doc.source}/${doc.document_id}~${role}`;
 }
 
+/** A repeated ingest is the same object only with the same bytes: another checksum is a conflict, not a no-op. */
+function refuseOtherChecksum(doc: IncomingDocument, known: ObjectRow, announced: string) {
+  if (!announced || announced.toLowerCase() === known.sha256) return;
+  throw failedPrecondition(
+    `Object "${known.role}" of ${doc.source} document ${doc.document_id} is archived with SHA-256 ${known.sha256}, ` +
+      `not the announced ${announced}; archived objects never change, so nothing was changed.`,
+    { reason: 'archived_object_differs' },
+  );
+}
+
 /**
  * Records a document and copies each of its objects into the write-once store, locked until the date its
  * firm's retention policy gives. Repeating it (a redelivered event) adds nothing: objects already recorded
@@ -62,6 +72,7 @@ export async function ingestDocument(
   for (const object of doc.objects) {
     const known = recorded.known.find((row) => row.role === object.role);
     if (known) {
+      refuseOtherChecksum(doc, known, object.sha256);
       objects.push(known);
       continue;
     }

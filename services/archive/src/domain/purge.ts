@@ -1,7 +1,7 @@
 import type { Database, Queryable } from '@kantoor/database';
 import { failedPrecondition } from '@kantoor/errors';
 import type { ObjectStore } from '@kantoor/object-storage';
-import type { ObjectRow } from '../data-access/archive-repository';
+import { audit, findObject, type ObjectRow } from '../data-access/archive-repository';
 
 export interface PurgeRecordRow {
   object_id: string;
@@ -34,15 +34,27 @@ export async function refuseIfKept(db: Queryable, object: ObjectRow, now: Date):
     });
 }
 
-/** Deletes one object whose retention ended and keeps its purge record for ever. */
+/** Who deletes: the admin calling DeleteObject or RunPurge, or the platform's purge job; recorded in the audit log. */
+export interface PurgeActor {
+  kind: string;
+  id: string;
+}
+
+export const PURGE_JOB: PurgeActor = { kind: 'system', id: 'system:archive-purge' };
+
+/**
+ * Deletes one object whose retention ended and keeps its purge record for ever, with an audit row naming who
+ * deleted it. The object's row is read again first: a legal hold set since the caller read it still refuses.
+ */
 export async function purgeObject(
   db: Database,
   store: ObjectStore,
   object: ObjectRow,
   rule: string,
+  by: PurgeActor,
   now = new Date(),
 ): Promise<PurgeRecordRow> {
-  await refuseIfKept(db, object, now);
+  await refuseIfKept(db, (await findObject(db, object.id)) ?? object, now);
   try {
     await store.delete(object.key);
   } catch (error) {
@@ -68,12 +80,34 @@ export async function purgeObject(
         rule,
       ],
     );
+    await audit(tx, {
+      firmId: object.firm_id,
+      dossierId: object.dossier_id,
+      actorKind: by.kind,
+      actorId: by.id,
+      action: 'archive_object.purged',
+      subjectId: object.id,
+      details: { key: object.key, sha256: object.sha256, rule },
+    });
     return rows[0];
   });
 }
 
-/** The purge job: every object past its date and without legal hold, in batches; `firmId` limits it to one firm. */
-export async function runPurge(db: Database, store: ObjectStore, now = new Date(), batch = 500, firmId?: string) {
+const isRefusedAsKept = (error: unknown) =>
+  ['object_retained', 'already_purged'].includes((error as { reason?: string }).reason ?? '');
+
+/**
+ * The purge job: every object past its date and without legal hold, in batches; `firmId` limits it to one firm.
+ * An object held (or purged by another run) since the batch was read is left, and the job goes on with the others.
+ */
+export async function runPurge(
+  db: Database,
+  store: ObjectStore,
+  by: PurgeActor,
+  now = new Date(),
+  batch = 500,
+  firmId?: string,
+) {
   const records: PurgeRecordRow[] = [];
   let afterId = '0';
   for (;;) {
@@ -88,15 +122,12 @@ export async function runPurge(db: Database, store: ObjectStore, now = new Date(
       [now, afterId, batch, firmId ?? null],
     );
     for (const object of rows) {
-      records.push(
-        await purgeObject(
-          db,
-          store,
-          object,
-          `${object.retention_rule}: ended ${object.retain_until.toISOString()}`,
-          now,
-        ),
-      );
+      const rule = `${object.retention_rule}: ended ${object.retain_until.toISOString()}`;
+      try {
+        records.push(await purgeObject(db, store, object, rule, by, now));
+      } catch (error) {
+        if (!isRefusedAsKept(error)) throw error;
+      }
     }
     if (rows.length < batch) return records;
     afterId = rows[rows.length - 1].id;

@@ -55,17 +55,19 @@ export async function runVerification(
 ): Promise<VerificationRunRow> {
   const startedAt = new Date();
   const { rows } = await db.query<{ id: string }>(
-    'INSERT INTO verification_run (started_at, sample) VALUES ($1, $2) RETURNING id::text AS id',
-    [startedAt, sample],
+    'INSERT INTO verification_run (started_at, sample, firm_id) VALUES ($1, $2, $3) RETURNING id::text AS id',
+    [startedAt, sample, firmId ?? null],
   );
   const runId = rows[0].id;
   const columns = 'id::text AS id, key, sha256, dossier_id, firm_id';
   let checked = 0;
+  const checkedPerFirm = new Map<string, number>();
   const findings: Finding[] = [];
   const verify = async (objects: Candidate[]) => {
     for (const object of objects) {
       const finding = await check(store, object);
       checked++;
+      checkedPerFirm.set(object.firm_id, (checkedPerFirm.get(object.firm_id) ?? 0) + 1);
       if (!finding) continue;
       findings.push(finding);
       await db.query(
@@ -94,19 +96,35 @@ export async function runVerification(
     }
   }
   const finishedAt = new Date();
-  await db.query('UPDATE verification_run SET finished_at = $2, checked = $3 WHERE id = $1', [
-    runId,
-    finishedAt,
-    checked,
-  ]);
+  await db.transaction(async (tx) => {
+    await tx.query('UPDATE verification_run SET finished_at = $2, checked = $3 WHERE id = $1', [
+      runId,
+      finishedAt,
+      checked,
+    ]);
+    await tx.query(
+      `INSERT INTO verification_run_firm (run_id, firm_id, checked)
+       SELECT $1, firm, count FROM unnest($2::uuid[], $3::int[]) AS split (firm, count)`,
+      [runId, [...checkedPerFirm.keys()], [...checkedPerFirm.values()]],
+    );
+  });
   return { id: runId, started_at: startedAt, finished_at: finishedAt, checked, findings };
 }
 
-/** The latest runs with their findings; `firmId` limits the findings to one firm's objects. */
+/**
+ * The latest runs with their findings. With `firmId`, one firm's view: its admins' runs and the platform's runs
+ * that checked its objects, each with what it checked and found of that firm's objects only; other firms' runs
+ * never show.
+ */
 export async function verificationRuns(db: Queryable, limit: number, firmId?: string): Promise<VerificationRunRow[]> {
   const runs = await db.query<Omit<VerificationRunRow, 'findings'>>(
-    'SELECT id::text AS id, started_at, finished_at, checked FROM verification_run ORDER BY id DESC LIMIT $1',
-    [limit],
+    `SELECT r.id::text AS id, r.started_at, r.finished_at,
+       CASE WHEN $2::uuid IS NULL THEN r.checked ELSE COALESCE(split.checked, 0) END AS checked
+     FROM verification_run r
+     LEFT JOIN verification_run_firm split ON split.run_id = r.id AND split.firm_id = $2
+     WHERE $2::uuid IS NULL OR r.firm_id = $2 OR (r.firm_id IS NULL AND split.run_id IS NOT NULL)
+     ORDER BY r.id DESC LIMIT $1`,
+    [limit, firmId ?? null],
   );
   if (runs.rows.length === 0) return [];
   const found = await db.query<Finding & { run_id: string }>(

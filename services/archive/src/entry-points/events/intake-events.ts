@@ -6,6 +6,7 @@
  */
 import { timestampDate, type Timestamp } from '@bufbuild/protobuf/wkt';
 import { handlerFor, type EventHandlers } from '@kantoor/events';
+import type { Queryable } from '@kantoor/database';
 import { unavailable } from '@kantoor/errors';
 import {
   DocumentDeletedSchema,
@@ -24,8 +25,20 @@ const SOURCE = 'document-intake';
 const dateOf = (timestamp: Timestamp | undefined) => (timestamp ? timestampDate(timestamp) : new Date());
 
 /** A document event for a document not archived yet comes before its DocumentStored: retry until it is there. */
-const notArchivedYet = (documentId: string) =>
-  unavailable(`Document ${documentId} is not archived yet.`, { reason: 'document_not_archived' });
+const notArchivedYet = (...documentIds: string[]) =>
+  unavailable(
+    documentIds.length === 1
+      ? `Document ${documentIds[0]} is not archived yet.`
+      : `Documents ${documentIds.join(', ')} are not archived yet.`,
+    { reason: 'document_not_archived' },
+  );
+
+/** A split or merge of documents not all archived yet is retried, like any other event about them. */
+async function replace(tx: Queryable, sourceIds: string[], resultIds: string[]) {
+  const recorded = await recordReplacement(tx, sourceIds, resultIds);
+  const missing = sourceIds.filter((id) => !recorded.includes(id));
+  if (missing.length > 0) throw notArchivedYet(...missing);
+}
 
 export function intakeEventHandlers(stores: ArchiveStores): EventHandlers {
   return {
@@ -69,10 +82,10 @@ export function intakeEventHandlers(stores: ArchiveStores): EventHandlers {
         throw notArchivedYet(payload.documentId);
     }),
     ...handlerFor(DocumentSplitSchema, async ({ payload, tx }) => {
-      await recordReplacement(tx, [payload.documentId], payload.resultDocumentIds);
+      await replace(tx, [payload.documentId], payload.resultDocumentIds);
     }),
     ...handlerFor(DocumentsMergedSchema, async ({ payload, tx }) => {
-      await recordReplacement(tx, payload.sourceDocumentIds, [payload.resultDocumentId]);
+      await replace(tx, payload.sourceDocumentIds, [payload.resultDocumentId]);
     }),
   };
 }

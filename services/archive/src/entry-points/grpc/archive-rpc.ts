@@ -119,6 +119,8 @@ const runMessage = (run: VerificationRunRow) => ({
   })),
 });
 
+const actorOf = (caller: Actor) => ({ kind: caller.kind, id: actorId(caller) });
+
 const systemOnly = (actor: Actor, what: string) => {
   if (actor.kind !== 'system')
     throw permissionDenied(`${what} is for the platform's own services.`, { reason: 'system_only' });
@@ -266,6 +268,7 @@ export function archiveRpc(deps: { db: Database; stores: ArchiveStores; guard: A
         stores.archive,
         object,
         `deleted on request of ${actorId(caller)} after ${object.retention_rule} ended`,
+        actorOf(caller),
       );
       return { object: objectMessage({ ...object, purged_at: record.purged_at }) };
     },
@@ -329,7 +332,7 @@ export function archiveRpc(deps: { db: Database; stores: ArchiveStores; guard: A
     async runPurge(_request, { caller }) {
       await requireAdmin(caller);
       const firmId = caller.kind === 'system' ? undefined : caller.firmId;
-      const records = await runPurge(db, stores.archive, new Date(), 500, firmId);
+      const records = await runPurge(db, stores.archive, actorOf(caller), new Date(), 500, firmId);
       return { purged: records.length, records: records.map(purgeMessage) };
     },
 
