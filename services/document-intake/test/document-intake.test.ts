@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { scratchFolder } from '@kantoor/testing';
 import path from 'node:path';
@@ -6,6 +7,7 @@ import nodemailer from 'nodemailer';
 import { PDFDocument } from 'pdf-lib';
 import type { Caller } from '@kantoor/grpc';
 import { decodeEnvelope, unpackPayload } from '@kantoor/events';
+import type { DocumentStored } from '@kantoor/proto/kantoor/document_intake/v1/events_pb';
 import { DownloadLinks } from '../src';
 import { startIntake, type IntakeHarness } from './intake-harness';
 
@@ -48,13 +50,30 @@ const objectCount = async () =>
 
 async function download(caller: Caller, documentId: string, variant = 'pdf') {
   const chunks: Buffer[] = [];
-  let info: { fileName: string } | undefined;
+  let info: { fileName: string; contentType: string; size: bigint } | undefined;
   for await (const message of h.client.downloadDocument({ documentId, variant }, { caller })) {
     if (message.part.case === 'info') info = message.part.value;
     if (message.part.case === 'chunk') chunks.push(Buffer.from(message.part.value));
   }
   return { info, bytes: Buffer.concat(chunks) };
 }
+
+const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
+/** The payloads of the events of one type in the service's outbox, in the order they were written. */
+async function outboxEvents<T>(type: string): Promise<T[]> {
+  const { rows } = await h.service.db.query<{ payload: Uint8Array }>(
+    'SELECT payload FROM outbox WHERE type LIKE $1 ORDER BY position',
+    [`%.${type}`],
+  );
+  return rows.map((row) => unpackPayload(decodeEnvelope(new Uint8Array(row.payload))) as unknown as T);
+}
+
+const storedEventOf = async (documentId: string) =>
+  (await outboxEvents<DocumentStored>('DocumentStored')).find((event) => event.documentId === documentId)!;
+
+const keyOf = (documentId: string, part: string, dossierId = h.dossierId) =>
+  `documents/${dossierId}/${documentId}/${part}`;
 
 describe('upload', () => {
   it('stores a PDF with its page count, decided by content', async () => {
@@ -166,6 +185,94 @@ describe('upload', () => {
       { caller: h.portal },
     );
     expect(document).toMatchObject({ channel: 'scan', pages: 4, mailbox: 'misc' });
+  });
+});
+
+describe('scanned documents', () => {
+  const jpeg = readFileSync(path.join(__dirname, 'fixtures/stripe.jpg'));
+  const scan = async (fileName: string, pages: Buffer[]) =>
+    (
+      await h.client.uploadDocument(
+        uploadStream(
+          { dossierId: h.dossierId, mailbox: 'misc', fileName, channel: 'scan' },
+          pages.map((page) => [page]),
+        ),
+        { caller: h.portal },
+      )
+    ).document!;
+  const described = (key: string, bytes: Buffer, contentType: string) => ({
+    key,
+    sha256: sha256(bytes),
+    size: BigInt(bytes.length),
+    contentType,
+  });
+
+  it('a one-page JPEG scan: the original is the JPEG (downloaded as .jpg), the PDF its rendition', async () => {
+    const document = await scan('bon', [jpeg]);
+    expect(document).toMatchObject({
+      originalFormat: 'jpeg',
+      pages: 1,
+      size: BigInt(jpeg.length),
+      sha256: sha256(jpeg),
+    });
+    const original = await download(h.portal, document.id, 'original');
+    expect(original.info).toMatchObject({ fileName: 'bon.jpg', contentType: 'image/jpeg', size: BigInt(jpeg.length) });
+    expect(original.bytes.equals(jpeg)).toBe(true);
+    const rendition = await download(h.portal, document.id);
+    expect(rendition.info).toMatchObject({ fileName: 'bon.pdf', contentType: 'application/pdf' });
+    expect((await PDFDocument.load(rendition.bytes)).getPageCount()).toBe(1);
+    const page = keyOf(document.id, 'page-001');
+    expect(await storedEventOf(document.id)).toMatchObject({
+      channel: 'scan',
+      originalFormat: 'jpeg',
+      pages: 1,
+      original: described(page, jpeg, 'image/jpeg'),
+      pdf: described(keyOf(document.id, 'document.pdf'), rendition.bytes, 'application/pdf'),
+      pagesOriginals: [described(page, jpeg, 'image/jpeg')],
+    });
+  });
+
+  it('a one-page PDF scan is its own original and PDF', async () => {
+    const page = await pdf(2);
+    const document = await scan('brief', [page]);
+    expect(document).toMatchObject({ originalFormat: 'pdf', pages: 2, sha256: sha256(page) });
+    const original = await download(h.portal, document.id, 'original');
+    expect(original.info).toMatchObject({ fileName: 'brief.pdf', contentType: 'application/pdf' });
+    expect(original.bytes.equals(page)).toBe(true);
+    expect((await download(h.portal, document.id)).bytes.equals(page)).toBe(true);
+    const key = keyOf(document.id, 'page-001');
+    expect(await storedEventOf(document.id)).toMatchObject({
+      original: described(key, page, 'application/pdf'),
+      pdf: described(key, page, 'application/pdf'),
+      pagesOriginals: [described(key, page, 'application/pdf')],
+    });
+  });
+
+  it('a multi-page scan downloads its original as the PDF of its pages; the event lists every page with its type', async () => {
+    const two = await pdf(2);
+    const document = await scan('stapel', [jpeg, two, jpeg]);
+    expect(document).toMatchObject({ originalFormat: 'pdf', pages: 4 });
+    const original = await download(h.portal, document.id, 'original');
+    expect(original.info).toMatchObject({
+      fileName: 'stapel.pdf',
+      contentType: 'application/pdf',
+      size: BigInt(original.bytes.length),
+    });
+    expect((await PDFDocument.load(original.bytes)).getPageCount()).toBe(4);
+    expect((await download(h.portal, document.id)).bytes.equals(original.bytes)).toBe(true);
+    expect(document.sha256).toBe(sha256(original.bytes));
+    const merged = described(keyOf(document.id, 'document.pdf'), original.bytes, 'application/pdf');
+    expect(await storedEventOf(document.id)).toMatchObject({
+      originalFormat: 'pdf',
+      pages: 4,
+      original: merged,
+      pdf: merged,
+      pagesOriginals: [
+        described(keyOf(document.id, 'page-001'), jpeg, 'image/jpeg'),
+        described(keyOf(document.id, 'page-002'), two, 'application/pdf'),
+        described(keyOf(document.id, 'page-003'), jpeg, 'image/jpeg'),
+      ],
+    });
   });
 });
 

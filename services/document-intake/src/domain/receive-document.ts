@@ -167,28 +167,39 @@ export async function receiveDocument(
       created_by: incoming.actor.id,
     };
     let pdfObject: StoredObject | undefined;
-    let pdfContentType = 'application/pdf';
+    let originalObject: StoredObject;
+    const pdfContentType = CONTENT_TYPES.pdf;
     if (incoming.channel === 'scan') {
       if (formats.includes('xml'))
         throw invalidArgument('A scanned page must be a JPEG image or a PDF.', { reason: 'unsupported_type' });
       const asPdfs: Uint8Array[] = [];
+      let pages = 0;
       for (const [at, bytes] of contents.entries()) {
-        if (formats[at] === 'pdf') await inspectPdf(bytes, `page ${at + 1}`);
+        if (formats[at] === 'pdf') pages += (await inspectPdf(bytes, `page ${at + 1}`)).pages;
+        else pages += 1;
         asPdfs.push(formats[at] === 'pdf' ? bytes : jpegToPdf(bytes, `page ${at + 1}`));
       }
-      const merged =
-        asPdfs.length === 1
-          ? { bytes: asPdfs[0], pages: (await inspectPdf(asPdfs[0], 'scan')).pages }
-          : await mergePdfs(asPdfs);
-      pdfObject = await put('document.pdf', merged.bytes, pdfContentType);
+      // A scan's original is its pages. One page is the original itself (a JPEG downloads as that JPEG); several
+      // pages have no one file to download, so their original is the PDF built from them, and every page is in
+      // the DocumentStored event (pages_originals) for the archive.
+      let originalFormat: OriginalFormat;
+      if (stored.length === 1) {
+        [originalObject] = stored;
+        [originalFormat] = formats as [OriginalFormat];
+        pdfObject = originalFormat === 'pdf' ? originalObject : await put('document.pdf', asPdfs[0], pdfContentType);
+      } else {
+        pdfObject = await put('document.pdf', (await mergePdfs(asPdfs)).bytes, pdfContentType);
+        originalObject = pdfObject;
+        originalFormat = 'pdf';
+      }
       row = {
         ...base,
         type: 'pdf',
-        original_format: formats.every((format) => format === 'jpeg') ? 'jpeg' : 'pdf',
-        pages: merged.pages,
-        original_key: pdfObject.key,
-        original_size: pdfObject.size,
-        original_sha256: pdfObject.sha256,
+        original_format: originalFormat,
+        pages,
+        original_key: originalObject.key,
+        original_size: originalObject.size,
+        original_sha256: originalObject.sha256,
         pdf_key: pdfObject.key,
         pdf_size: pdfObject.size,
         invoice: null,
@@ -197,6 +208,7 @@ export async function receiveDocument(
       const [bytes] = contents;
       const [format] = formats as [OriginalFormat];
       const [original] = stored;
+      originalObject = original;
       let pages = 0;
       let invoice: InvoiceFields | null = null;
       if (format === 'pdf') {
@@ -223,7 +235,6 @@ export async function receiveDocument(
           pages = (await inspectPdf(rendition, 'rendition')).pages;
         }
         pdfObject = await put('document.pdf', rendition, pdfContentType);
-        pdfContentType = 'application/pdf';
       }
       row = {
         ...base,
@@ -246,7 +257,7 @@ export async function receiveDocument(
         dossierId: incoming.dossierId,
         payload: {
           schema: DocumentStoredSchema,
-          value: storedEvent(inserted, incoming, stored, pdfObject, original(stored, row)),
+          value: storedEvent(inserted, incoming, stored, formats, pdfObject, originalObject),
         },
       });
       if (incoming.autoSend) {
@@ -287,33 +298,33 @@ export async function receiveDocument(
   }
 }
 
-const original = (stored: StoredObject[], row: NewDocument) =>
-  stored.length === 1
-    ? stored[0]
-    : { key: row.original_key, size: Number(row.original_size), sha256: row.original_sha256 };
+/** The content type of each original format, as downloads and events name it. */
+export const CONTENT_TYPES: Readonly<Record<OriginalFormat, string>> = {
+  pdf: 'application/pdf',
+  jpeg: 'image/jpeg',
+  xml: 'application/xml',
+};
 
 function storedEvent(
   doc: DocumentRow,
   incoming: Incoming,
   pages: StoredObject[],
+  pageFormats: OriginalFormat[],
   pdf: StoredObject | undefined,
   originalObject: StoredObject,
 ) {
-  const contentType = { pdf: 'application/pdf', jpeg: 'image/jpeg', xml: 'application/xml' }[doc.original_format];
+  const described = (object: StoredObject, format: OriginalFormat) => ({
+    key: object.key,
+    sha256: object.sha256,
+    size: BigInt(object.size),
+    contentType: CONTENT_TYPES[format],
+  });
   return create(DocumentStoredSchema, {
     ...storedEventBase(doc),
-    original: {
-      key: originalObject.key,
-      sha256: originalObject.sha256,
-      size: BigInt(originalObject.size),
-      contentType,
-    },
-    pdf: pdf ? { key: pdf.key, sha256: pdf.sha256, size: BigInt(pdf.size), contentType: 'application/pdf' } : undefined,
+    original: described(originalObject, doc.original_format),
+    pdf: pdf ? described(pdf, 'pdf') : undefined,
     actorKind: incoming.actor.kind,
-    pagesOriginals:
-      incoming.channel === 'scan'
-        ? pages.map((page) => ({ key: page.key, sha256: page.sha256, size: BigInt(page.size) }))
-        : [],
+    pagesOriginals: incoming.channel === 'scan' ? pages.map((page, index) => described(page, pageFormats[index])) : [],
   });
 }
 
