@@ -9,7 +9,7 @@ import type { Caller } from '@kantoor/grpc';
 import { decodeEnvelope, unpackPayload } from '@kantoor/events';
 import type { DocumentStored } from '@kantoor/proto/kantoor/document_intake/v1/events_pb';
 import { DownloadLinks } from '../src';
-import { startIntake, type IntakeHarness } from './intake-harness';
+import { pdf, startIntake, type IntakeHarness } from './intake-harness';
 
 const SAMPLES = path.resolve(__dirname, '../../../test/fixtures/peppol');
 let h: IntakeHarness;
@@ -17,12 +17,6 @@ beforeAll(async () => {
   h = await startIntake();
 }, 60_000);
 afterAll(() => h?.stop());
-
-async function pdf(pages = 1): Promise<Buffer> {
-  const doc = await PDFDocument.create();
-  for (let i = 0; i < pages; i++) doc.addPage([200, 200]).drawText(`page ${i + 1}`);
-  return Buffer.from(await doc.save());
-}
 
 async function* uploadStream(header: object, parts: Buffer[][]) {
   yield { part: { case: 'header' as const, value: header } };
@@ -371,7 +365,7 @@ describe('mailbox actions and status', () => {
       { documentIds: [split.documents[1].id, split.documents[0].id], name: 'samen' },
       { caller: h.portal },
     );
-    expect(merged.document).toMatchObject({ name: 'samen', pages: 4, channel: 'merge' });
+    expect(merged.document).toMatchObject({ name: 'samen', pages: 4, channel: 'upload' });
     await h.client.setPaid({ documentId: merged.document!.id, paid: true }, { caller: h.portal });
     await h.client.setRemark({ documentId: merged.document!.id, remark: 'graag snel' }, { caller: h.portal });
     await expect(
@@ -404,6 +398,52 @@ describe('mailbox actions and status', () => {
         'DocumentUpdated',
       ]),
     );
+  });
+});
+
+describe('split and merge results', () => {
+  it('keep the channel their document arrived by (merge: the first one) and name their sources in the event', async () => {
+    const scanned = (
+      await h.client.uploadDocument(
+        uploadStream({ dossierId: h.dossierId, mailbox: 'purchase', fileName: 'gescand', channel: 'scan' }, [
+          [await pdf(3)],
+        ]),
+        { caller: h.portal },
+      )
+    ).document!;
+    const uploaded = (await upload(h.portal, 'los.pdf', await pdf())).document!;
+    const split = await h.client.splitDocument(
+      {
+        documentId: scanned.id,
+        groups: [
+          { name: 'eerste', pages: [1] },
+          { name: 'rest', pages: [2, 3] },
+        ],
+      },
+      { caller: h.portal },
+    );
+    expect(split.documents.map((doc) => doc.channel)).toEqual(['scan', 'scan']);
+    const [first, rest] = split.documents;
+    const scanFirst = await h.client.mergeDocuments(
+      { documentIds: [first.id, uploaded.id], name: 'scan eerst' },
+      { caller: h.portal },
+    );
+    expect(scanFirst.document!.channel).toBe('scan');
+    const uploadFirst = await h.client.mergeDocuments(
+      { documentIds: [uploaded.id, rest.id], name: 'upload eerst' },
+      { caller: h.portal },
+    );
+    expect(uploadFirst.document!.channel).toBe('upload');
+    const scans = await h.client.listDocuments(
+      { dossierId: h.dossierId, channel: 'scan', search: 'eerst' },
+      { caller: h.portal },
+    );
+    expect(scans.documents.map((doc) => doc.name).sort()).toEqual(['eerste', 'scan eerst']);
+    expect(await storedEventOf(first.id)).toMatchObject({ channel: 'scan', sourceDocumentIds: [scanned.id] });
+    expect(await storedEventOf(uploadFirst.document!.id)).toMatchObject({
+      channel: 'upload',
+      sourceDocumentIds: [uploaded.id, rest.id],
+    });
   });
 });
 

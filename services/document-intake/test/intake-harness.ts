@@ -1,5 +1,6 @@
 /** The real directory and document-intake services on one in-memory platform, with a firm, a dossier and people. */
 import path from 'node:path';
+import { PDFDocument } from 'pdf-lib';
 import { InProcessTransport } from '@kantoor/events';
 import { createServiceClient, type Caller, type ServiceClient } from '@kantoor/grpc';
 import { DocumentIntakeService } from '@kantoor/proto/kantoor/document_intake/v1/document_intake_pb';
@@ -39,6 +40,13 @@ export interface IntakeHarness {
 }
 
 let seed = 4200;
+
+/** A PDF of `pages` small pages, each saying its number. */
+export async function pdf(pages = 1): Promise<Buffer> {
+  const doc = await PDFDocument.create();
+  for (let i = 0; i < pages; i++) doc.addPage([200, 200]).drawText(`page ${i + 1}`);
+  return Buffer.from(await doc.save());
+}
 
 export async function startIntake(
   options: { generatedLinkSecret?: boolean; settings?: Partial<IntakeConfig> } = {},

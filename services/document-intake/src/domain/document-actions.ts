@@ -158,7 +158,6 @@ export class DocumentActions {
           bytes,
           groups[index].name || `${doc.name} ${index + 1}`,
           groups[index].pages.length,
-          'split',
           actor,
         ),
       ),
@@ -193,7 +192,6 @@ export class DocumentActions {
       merged.bytes,
       name.trim() || first.name,
       merged.pages,
-      'merge',
       actor,
     );
     const row = await this.intake.db.transaction(async (tx) => {
@@ -207,7 +205,10 @@ export class DocumentActions {
         resultDocumentId: inserted.id,
         actorId: actor.subjectId,
       });
-      await recordAudit(tx, auditOf(actor, first, 'document.merged', { sources: docs.map((doc) => doc.id) }));
+      await recordAudit(
+        tx,
+        auditOf(actor, first, 'document.merged', { sources: docs.map((doc) => doc.id), result: inserted.id }),
+      );
       return inserted;
     });
     this.intake.eventsWritten();
@@ -329,19 +330,16 @@ export class DocumentActions {
     return Buffer.concat(chunks);
   }
 
-  private async storeDerived(
-    source: DocumentRow,
-    bytes: Uint8Array,
-    name: string,
-    pages: number,
-    channel: 'split' | 'merge',
-    actor: Actor,
-  ) {
+  /**
+   * A split or merge result: a new document that arrived the way its source did (merge: its first document), so
+   * it keeps that channel; where it came from is its DocumentStored event's source_document_ids.
+   */
+  private async storeDerived(source: DocumentRow, bytes: Uint8Array, name: string, pages: number, actor: Actor) {
     const id = randomUUID();
     const stored = await this.intake.store.put(`documents/${source.dossier_id}/${id}/document.pdf`, bytes, {
       contentType: 'application/pdf',
     });
-    return { id, source, stored, name: name.slice(0, 200), pages, channel, actor };
+    return { id, source, stored, name: name.slice(0, 200), pages, actor };
   }
 
   private async insertDerived(
@@ -358,7 +356,7 @@ export class DocumentActions {
       name: result.name,
       type: 'pdf',
       original_format: 'pdf',
-      channel: result.channel,
+      channel: source.channel,
       pages: result.pages,
       status: 'draft',
       original_key: stored.key,
