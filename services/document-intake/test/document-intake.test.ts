@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { scratchFolder } from '@kantoor/testing';
 import path from 'node:path';
 import nodemailer from 'nodemailer';
@@ -39,8 +39,31 @@ const upload = (
     { caller },
   );
 
-const objectCount = async () =>
-  (await h.service.db.query('SELECT count(*)::int AS n FROM document')).rows[0].n as number;
+/** What the intake holds: rows, refusals, events and every file of its object store (temporary ones too). */
+async function intakeState(harness = h) {
+  const count = async (table: string) =>
+    (await harness.service.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`)).rows[0].n;
+  const root = path.join(harness.dataDir, 'objects', 'document-intake');
+  const files = existsSync(root)
+    ? readdirSync(root, { recursive: true, withFileTypes: true })
+        .filter((entry) => entry.isFile())
+        .map((entry) => path.join(entry.parentPath, entry.name))
+        .sort()
+    : [];
+  return {
+    documents: await count('document'),
+    refusedFiles: await count('refused_file'),
+    events: await count('outbox'),
+    files,
+  };
+}
+
+/** Runs `refused` and checks that it left no document, no refusal record, no event and no object behind. */
+async function expectNothingStoredBy(refused: () => Promise<unknown>, harness = h) {
+  const before = await intakeState(harness);
+  await refused();
+  expect(await intakeState(harness)).toEqual(before);
+}
 
 async function download(caller: Caller, documentId: string, variant = 'pdf') {
   const chunks: Buffer[] = [];
@@ -50,6 +73,17 @@ async function download(caller: Caller, documentId: string, variant = 'pdf') {
     if (message.part.case === 'chunk') chunks.push(Buffer.from(message.part.value));
   }
   return { info, bytes: Buffer.concat(chunks) };
+}
+
+/** A PDF whose trailer names an encryption dictionary, as a password-protected PDF's does. */
+async function encryptedPdf(): Promise<Buffer> {
+  const doc = await PDFDocument.create();
+  doc.addPage([200, 200]);
+  const text = Buffer.from(await doc.save({ useObjectStreams: false })).toString('latin1');
+  return Buffer.from(
+    text.replace('trailer\n<<', 'trailer\n<<\n/Encrypt << /Filter /Standard /V 1 /R 2 /O <00> /U <00> /P -1 >>'),
+    'latin1',
+  );
 }
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
@@ -120,52 +154,142 @@ describe('upload', () => {
     expect((await download(h.portal, document!.id)).bytes.subarray(0, 5).toString()).toBe('%PDF-');
   });
 
-  const refusals: Array<[string, () => Promise<Buffer> | Buffer, string, RegExp]> = [
+  const jpeg = () => readFileSync(path.join(__dirname, 'fixtures/stripe.jpg'));
+  const scanOf = (pages: Buffer[]) =>
+    h.client.uploadDocument(
+      uploadStream(
+        { dossierId: h.dossierId, mailbox: 'misc', fileName: 'scan', channel: 'scan' },
+        pages.map((page) => [page]),
+      ),
+      { caller: h.portal },
+    );
+  const invoiceXml = () => readFileSync(path.join(SAMPLES, 'base-example.xml'), 'utf8');
+  const uploadOf = (fileName: string, bytes: Buffer | string) => () => upload(h.portal, fileName, Buffer.from(bytes));
+  const refusals: Array<[string, () => Promise<unknown>, string, RegExp]> = [
     [
       'an encrypted PDF',
-      async () =>
-        Buffer.from(
-          (await pdf())
-            .toString('latin1')
-            .replace('trailer', 'trailer\n<< /Encrypt 99 0 R >>\ntrailer')
-            .replace(/\/Root/, '/Encrypt << /Filter /Standard /V 1 /R 2 /O <00> /U <00> /P -1 >> /Root'),
-          'latin1',
-        ),
-      'x.pdf',
-      /encrypted|damaged/,
+      async () => upload(h.portal, 'x.pdf', await encryptedPdf()),
+      'encrypted_pdf',
+      /^"x.pdf" is a password-protected \(encrypted\) PDF; remove the protection and try again.$/,
     ],
-    ['a corrupt PDF', async () => (await pdf()).subarray(0, 300), 'x.pdf', /damaged PDF/],
-    ['a PDF named .jpg', () => pdf(), 'photo.jpg', /named as JPEG but its content is PDF/],
+    [
+      'a corrupt PDF',
+      async () => upload(h.portal, 'x.pdf', (await pdf()).subarray(0, 300)),
+      'corrupt_pdf',
+      /damaged PDF/,
+    ],
+    ['an empty file', uploadOf('leeg.pdf', ''), 'empty_file', /^"leeg.pdf" is empty.$/],
+    [
+      'a PDF named .jpg',
+      async () => upload(h.portal, 'photo.jpg', await pdf()),
+      'content_mismatch',
+      /named as JPEG but its content is PDF/,
+    ],
+    [
+      'a JPEG named .pdf',
+      () => upload(h.portal, 'scan.pdf', jpeg()),
+      'content_mismatch',
+      /named as PDF but its content is JPEG/,
+    ],
+    [
+      'a PDF named .jpe',
+      async () => upload(h.portal, 'photo.jpe', await pdf()),
+      'content_mismatch',
+      /named as JPEG but its content is PDF/,
+    ],
+    [
+      'a PDF named .ubl',
+      async () => upload(h.portal, 'factuur.ubl', await pdf()),
+      'content_mismatch',
+      /named as XML but its content is PDF/,
+    ],
+    [
+      'a PDF named .docx',
+      async () => upload(h.portal, 'brief.docx', await pdf()),
+      'unsupported_type',
+      /files of type .docx are not accepted/,
+    ],
     [
       'a JPEG cut short',
-      () => readFileSync(path.join(__dirname, 'fixtures/stripe.jpg')).subarray(0, 3000),
-      'bon.jpg',
+      () => upload(h.portal, 'bon.jpg', jpeg().subarray(0, 3000)),
+      'corrupt_jpeg',
       /damaged JPEG image/,
     ],
-    ['a Word file', () => Buffer.from('PK\u0003\u0004 word document'), 'x.docx', /not a PDF, JPEG or UBL file/],
+    [
+      'a Word file',
+      uploadOf('x.docx', 'PK\u0003\u0004 word document'),
+      'unsupported_type',
+      /not a PDF, JPEG or UBL file/,
+    ],
     [
       'an XML with a DTD',
-      () =>
-        Buffer.from(
-          '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><Invoice>&e;</Invoice>',
-        ),
-      'x.xml',
+      uploadOf(
+        'x.xml',
+        '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><Invoice>&e;</Invoice>',
+      ),
+      'ubl_dtd_refused',
       /DTD or entities/,
     ],
     [
       'XML that is not well-formed',
-      () => Buffer.from('<?xml version="1.0"?><Invoice><ID>1</Invoice>'),
-      'x.xml',
+      uploadOf('x.xml', '<?xml version="1.0"?><Invoice><ID>1</Invoice>'),
+      'ubl_not_well_formed',
       /not well-formed/,
     ],
+    [
+      'XML that is not an invoice',
+      uploadOf('order.xml', '<?xml version="1.0"?><Order><ID>1</ID></Order>'),
+      'ubl_not_invoice',
+      /not a UBL invoice or credit note \(root element Order\)/,
+    ],
+    [
+      'a UBL invoice without its number',
+      () => upload(h.portal, 'zonder nummer.xml', Buffer.from(invoiceXml().replace('<cbc:ID>Snippet1</cbc:ID>', ''))),
+      'ubl_missing_field',
+      /^The Invoice has no /,
+    ],
+    [
+      'several files as one upload',
+      async () =>
+        h.client.uploadDocument(
+          uploadStream({ dossierId: h.dossierId, mailbox: 'purchase', fileName: 'twee.pdf', channel: '' }, [
+            [await pdf()],
+            [await pdf()],
+          ]),
+          { caller: h.portal },
+        ),
+      'pages_not_allowed',
+      /Only the scan channel sends several pages as one document./,
+    ],
+    [
+      'an XML page in a scan',
+      async () => scanOf([await pdf(), Buffer.from(invoiceXml())]),
+      'unsupported_type',
+      /A scanned page must be a JPEG image or a PDF./,
+    ],
+    [
+      'the api channel from someone without an API key',
+      async () => upload(h.portal, 'feed.pdf', await pdf(), 'purchase', h.dossierId, 'api'),
+      'invalid_channel',
+      /The api channel is for API keys./,
+    ],
   ];
-  it.each(refusals)('refuses %s with the reason and stores nothing', async (_what, make, fileName, message) => {
-    const before = await objectCount();
-    await expect(upload(h.portal, fileName, await make())).rejects.toMatchObject({
-      kind: 'invalid_argument',
-      message: expect.stringMatching(message),
+  it.each(refusals)('refuses %s with the reason and stores nothing', async (_what, send, reason, message) => {
+    await expectNothingStoredBy(() =>
+      expect(send()).rejects.toMatchObject({
+        kind: 'invalid_argument',
+        reason,
+        message: expect.stringMatching(message),
+      }),
+    );
+  });
+
+  it('accepts .jpe and .ubl names for a JPEG and a UBL invoice', async () => {
+    expect((await upload(h.portal, 'bon.jpe', jpeg())).document).toMatchObject({ name: 'bon', originalFormat: 'jpeg' });
+    expect((await upload(h.portal, 'factuur.ubl', Buffer.from(invoiceXml()))).document).toMatchObject({
+      name: 'factuur',
+      type: 'ubl',
     });
-    expect(await objectCount()).toBe(before);
   });
 
   it('builds one document from scanned pages', async () => {
@@ -636,5 +760,53 @@ describe('e-mail intake over SMTP', () => {
       h.client.sendDocuments({ documentIds: [unsorted.documents[0].id] }, { caller: h.portal }),
     ).rejects.toMatchObject({ reason: 'unsorted' });
     await h.client.moveDocument({ documentId: unsorted.documents[0].id, mailbox: 'purchase' }, { caller: h.portal });
+  });
+});
+
+describe('with a size limit of 64 KiB', () => {
+  const LIMIT = 64 * 1024;
+  let small: IntakeHarness;
+  beforeAll(async () => {
+    small = await startIntake({ settings: { INTAKE_MAX_FILE_BYTES: LIMIT } });
+  }, 60_000);
+  afterAll(() => small?.stop());
+
+  // a JPEG's first bytes and then more than the limit: refused while it streams in, before it is decoded
+  const tooLarge = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(LIMIT)]);
+
+  it('refuses a larger file while it arrives, naming the limit, and stores nothing', async () => {
+    const chunks = [
+      tooLarge.subarray(0, 16 * 1024),
+      tooLarge.subarray(16 * 1024, 48 * 1024),
+      tooLarge.subarray(48 * 1024),
+    ];
+    await expectNothingStoredBy(
+      () =>
+        expect(
+          small.client.uploadDocument(
+            uploadStream({ dossierId: small.dossierId, mailbox: 'purchase', fileName: 'groot.jpg', channel: '' }, [
+              chunks,
+            ]),
+            { caller: small.portal },
+          ),
+        ).rejects.toMatchObject({ reason: 'file_too_large', message: `"groot.jpg" is larger than ${LIMIT} bytes.` }),
+      small,
+    );
+  });
+
+  it('refuses a scan with a page over the limit, removing the pages stored before it', async () => {
+    await expectNothingStoredBy(
+      async () =>
+        expect(
+          small.client.uploadDocument(
+            uploadStream({ dossierId: small.dossierId, mailbox: 'misc', fileName: 'scan', channel: 'scan' }, [
+              [await pdf()],
+              [tooLarge],
+            ]),
+            { caller: small.portal },
+          ),
+        ).rejects.toMatchObject({ reason: 'file_too_large' }),
+      small,
+    );
   });
 });
