@@ -3,12 +3,15 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { scratchFolder } from '@kantoor/testing';
 import path from 'node:path';
+import { Readable } from 'node:stream';
+import { inflateSync } from 'node:zlib';
 import nodemailer from 'nodemailer';
 import { PDFDocument } from 'pdf-lib';
 import type { Caller } from '@kantoor/grpc';
 import { decodeEnvelope, unpackPayload } from '@kantoor/events';
 import type { DocumentStored } from '@kantoor/proto/kantoor/document_intake/v1/events_pb';
 import { DownloadLinks } from '../src';
+import { messageUpTo } from '../src/entry-points/smtp/intake-smtp-server';
 import { pdf, startIntake, type IntakeHarness } from './intake-harness';
 
 const SAMPLES = path.resolve(__dirname, '../../../test/fixtures/peppol');
@@ -73,6 +76,22 @@ async function download(caller: Caller, documentId: string, variant = 'pdf') {
     if (message.part.case === 'chunk') chunks.push(Buffer.from(message.part.value));
   }
   return { info, bytes: Buffer.concat(chunks) };
+}
+
+/** The text a PDF shows: the `<hex> Tj` strings of its compressed content streams (WinAnsi, read as Latin-1). */
+function pdfText(bytes: Buffer): string {
+  const shown: string[] = [];
+  for (const [, body] of bytes.toString('latin1').matchAll(/stream\r?\n([\s\S]*?)endstream/g)) {
+    let content: string;
+    try {
+      content = inflateSync(Buffer.from(body, 'latin1')).toString('latin1');
+    } catch {
+      continue; // not a compressed content stream
+    }
+    for (const [, hex] of content.matchAll(/<([0-9A-Fa-f]*)>\s*Tj/g))
+      shown.push(Buffer.from(hex, 'hex').toString('latin1'));
+  }
+  return shown.join('\n');
 }
 
 /** A PDF whose trailer names an encryption dictionary, as a password-protected PDF's does. */
@@ -759,7 +778,86 @@ describe('e-mail intake over SMTP', () => {
     await expect(
       h.client.sendDocuments({ documentIds: [unsorted.documents[0].id] }, { caller: h.portal }),
     ).rejects.toMatchObject({ reason: 'unsorted' });
+    const rendered = await download(h.portal, unsorted.documents[0].id);
+    const text = pdfText(rendered.bytes);
+    expect(text).toContain('Factuur 2026-17');
+    expect(text).toContain('From boekhouding@leverancier.example');
+    expect(text).toMatch(/Brood\s+12,00/);
     await h.client.moveDocument({ documentId: unsorted.documents[0].id, mailbox: 'purchase' }, { caller: h.portal });
+  });
+
+  it('records a mail with neither attachments nor HTML as refused, with its reason, and stores no document', async () => {
+    const to = `${h.enterpriseNumber}.sales@${h.intakeDomain}`;
+    const before = await intakeState();
+    await send(to, 'klant@elders.example', { subject: 'Zie bijlage', text: 'Vergeten de bijlage toe te voegen.' });
+    const after = await intakeState();
+    expect(after.documents).toBe(before.documents);
+    expect(after.refusedFiles).toBe(before.refusedFiles + 1);
+    const log = await h.client.getIntakeLog({ dossierId: h.dossierId }, { caller: h.portal });
+    expect(log.refused[0]).toMatchObject({
+      fileName: 'Zie bijlage',
+      channel: 'email',
+      reason: 'no_attachment',
+      message: 'The e-mail "Zie bijlage" has no attachment and no HTML body; there is no document in it.',
+      senderEmail: 'klant@elders.example',
+    });
+    expect((await outboxEvents<{ fileName: string; reason: string }>('FileRefused')).at(-1)).toMatchObject({
+      dossierId: h.dossierId,
+      fileName: 'Zie bijlage',
+      reason: 'no_attachment',
+      senderEmail: 'klant@elders.example',
+    });
+  });
+
+  it('stores all of a mail or nothing: a failure halfway answers 451 and the retry stores each attachment once', async () => {
+    const to = `${h.enterpriseNumber}.purchase@${h.intakeDomain}`;
+    const mail = {
+      subject: 'drie facturen',
+      text: 'zie bijlagen',
+      attachments: [
+        { filename: 'reeks-1.pdf', content: await pdf() },
+        { filename: 'reeks-2.pdf', content: await pdf() },
+        { filename: 'reeks-3.pdf', content: await pdf() },
+      ],
+    };
+    // the database refuses the second document, as a full disk or a lost connection would
+    await h.service.db.query(`
+      CREATE FUNCTION refuse_second_of_series() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.name = 'reeks-2' THEN RAISE EXCEPTION 'the database is gone for a moment'; END IF;
+        RETURN NEW;
+      END $$`);
+    await h.service.db.query(
+      'CREATE TRIGGER refuse_second_of_series BEFORE INSERT ON document FOR EACH ROW EXECUTE FUNCTION refuse_second_of_series()',
+    );
+    try {
+      await expectNothingStoredBy(() =>
+        expect(send(to, 'iemand@elders.example', mail)).rejects.toMatchObject({ responseCode: 451 }),
+      );
+    } finally {
+      await h.service.db.query('DROP TRIGGER refuse_second_of_series ON document');
+      await h.service.db.query('DROP FUNCTION refuse_second_of_series');
+    }
+    await send(to, 'iemand@elders.example', mail);
+    const stored = await h.client.listDocuments({ dossierId: h.dossierId, search: 'reeks-' }, { caller: h.portal });
+    expect(stored.documents.map((doc) => doc.name).sort()).toEqual(['reeks-1', 'reeks-2', 'reeks-3']);
+  });
+});
+
+describe('reading a mail up to the size limit', () => {
+  it('passes at most the limit to the parser, then an error (552), and still reads the message to its end', async () => {
+    const message = Readable.from(Array.from({ length: 10 }, () => Buffer.alloc(10_000, 'a')));
+    const parsed: Buffer[] = [];
+    const limited = messageUpTo(message, 25_000);
+    const failure = await new Promise<Error & { responseCode?: number }>((resolve, reject) => {
+      limited.on('data', (chunk: Buffer) => parsed.push(chunk));
+      limited.on('error', resolve);
+      limited.on('end', () => reject(new Error('the whole message was passed on')));
+    });
+    expect(failure).toMatchObject({ responseCode: 552 });
+    expect(Buffer.concat(parsed).length).toBeLessThanOrEqual(25_000);
+    if (!message.readableEnded) await new Promise((resolve) => message.once('end', resolve));
+    expect(message.readableEnded).toBe(true);
   });
 });
 
@@ -792,6 +890,36 @@ describe('with a size limit of 64 KiB', () => {
         ).rejects.toMatchObject({ reason: 'file_too_large', message: `"groot.jpg" is larger than ${LIMIT} bytes.` }),
       small,
     );
+  });
+
+  it('answers 552 to a larger mail sent without a SIZE parameter and stores nothing; the next mail is taken', async () => {
+    const transport = nodemailer.createTransport({
+      host: '127.0.0.1',
+      port: small.smtpPort,
+      secure: false,
+      ignoreTLS: true,
+    });
+    const to = `${small.enterpriseNumber}.purchase@${small.intakeDomain}`;
+    await expectNothingStoredBy(
+      () =>
+        expect(
+          transport.sendMail({
+            from: 'groot@elders.example',
+            to,
+            subject: 'te groot',
+            attachments: [{ filename: 'groot.pdf', content: Buffer.alloc(4 * LIMIT, 'x') }],
+          }),
+        ).rejects.toMatchObject({ responseCode: 552 }),
+      small,
+    );
+    await transport.sendMail({
+      from: 'klein@elders.example',
+      to,
+      subject: 'klein',
+      attachments: [{ filename: 'klein.pdf', content: await pdf() }],
+    });
+    const { documents } = await small.client.listDocuments({ dossierId: small.dossierId }, { caller: small.portal });
+    expect(documents.map((doc) => doc.name)).toEqual(['klein']);
   });
 
   it('refuses a scan with a page over the limit, removing the pages stored before it', async () => {
