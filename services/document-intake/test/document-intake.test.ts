@@ -7,6 +7,7 @@ import { Readable } from 'node:stream';
 import { inflateSync } from 'node:zlib';
 import nodemailer from 'nodemailer';
 import { PDFDocument } from 'pdf-lib';
+import { timestampDate, type Timestamp } from '@bufbuild/protobuf/wkt';
 import type { Caller } from '@kantoor/grpc';
 import { decodeEnvelope, unpackPayload } from '@kantoor/events';
 import type { DocumentStored } from '@kantoor/proto/kantoor/document_intake/v1/events_pb';
@@ -122,9 +123,18 @@ const storedEventOf = async (documentId: string) =>
 const keyOf = (documentId: string, part: string, dossierId = h.dossierId) =>
   `documents/${dossierId}/${documentId}/${part}`;
 
+/** An object as the DocumentStored event describes it. */
+const described = (key: string, bytes: Buffer, contentType: string) => ({
+  key,
+  sha256: sha256(bytes),
+  size: BigInt(bytes.length),
+  contentType,
+});
+
 describe('upload', () => {
-  it('stores a PDF with its page count, decided by content', async () => {
-    const { document } = await upload(h.portal, 'factuur maart.pdf', await pdf(3));
+  it('stores a PDF with its page count, decided by content, and tells the archive all about it', async () => {
+    const bytes = await pdf(3);
+    const { document } = await upload(h.portal, 'factuur maart.pdf', bytes);
     expect(document).toMatchObject({
       name: 'factuur maart',
       type: 'pdf',
@@ -132,8 +142,32 @@ describe('upload', () => {
       pages: 3,
       status: 'draft',
       mailbox: 'purchase',
+      sha256: sha256(bytes),
+      size: BigInt(bytes.length),
     });
-    expect(document!.sha256).toMatch(/^[0-9a-f]{64}$/);
+    const original = described(keyOf(document!.id, 'original'), bytes, 'application/pdf');
+    const event = await storedEventOf(document!.id);
+    expect(event).toMatchObject({
+      firmId: h.admin.firmId,
+      dossierId: h.dossierId,
+      mailbox: 'purchase',
+      name: 'factuur maart',
+      channel: 'upload',
+      type: 'pdf',
+      originalFormat: 'pdf',
+      // an uploaded PDF is its own PDF: one object
+      original,
+      pdf: original,
+      pages: 3,
+      actorKind: 'portal_user',
+      actorId: h.portal.subjectId,
+      senderEmail: '',
+      status: 'draft',
+      sourceDocumentIds: [],
+      pagesOriginals: [],
+      invoiceNumber: '',
+    });
+    expect(timestampDate(event.createdAt!)).toEqual(timestampDate(document!.createdAt!));
   });
 
   it('turns a JPEG into a one-page PDF upright, keeping the original', async () => {
@@ -143,6 +177,16 @@ describe('upload', () => {
     const rendered = await PDFDocument.load((await download(h.portal, document!.id)).bytes);
     expect(rendered.getPage(0).getSize()).toEqual({ width: 493, height: 58 });
     expect((await download(h.portal, document!.id, 'original')).bytes.equals(jpeg)).toBe(true);
+    expect(await storedEventOf(document!.id)).toMatchObject({
+      originalFormat: 'jpeg',
+      pages: 1,
+      original: described(keyOf(document!.id, 'original'), jpeg, 'image/jpeg'),
+      pdf: described(
+        keyOf(document!.id, 'document.pdf'),
+        (await download(h.portal, document!.id)).bytes,
+        'application/pdf',
+      ),
+    });
     // EXIF orientation 6 (rotated 90°): the page is upright, so width and height swap
     const exif = Buffer.from('45786966000049492a00080000000100120103000100000006000000', 'hex');
     const app1 = Buffer.concat([Buffer.from([0xff, 0xe1]), Buffer.from([0, exif.length + 2]), exif]);
@@ -153,11 +197,8 @@ describe('upload', () => {
   });
 
   it('reads a UBL invoice, stores its key fields and renders a PDF', async () => {
-    const { document } = await upload(
-      h.portal,
-      'base-example.xml',
-      readFileSync(path.join(SAMPLES, 'base-example.xml')),
-    );
+    const xml = readFileSync(path.join(SAMPLES, 'base-example.xml'));
+    const { document } = await upload(h.portal, 'base-example.xml', xml);
     expect(document).toMatchObject({
       type: 'ubl',
       hasPdf: true,
@@ -170,7 +211,20 @@ describe('upload', () => {
         currency: 'EUR',
       },
     });
-    expect((await download(h.portal, document!.id)).bytes.subarray(0, 5).toString()).toBe('%PDF-');
+    const rendition = (await download(h.portal, document!.id)).bytes;
+    expect(rendition.subarray(0, 5).toString()).toBe('%PDF-');
+    expect(await storedEventOf(document!.id)).toMatchObject({
+      type: 'ubl',
+      originalFormat: 'xml',
+      original: described(keyOf(document!.id, 'original'), xml, 'application/xml'),
+      pdf: described(keyOf(document!.id, 'document.pdf'), rendition, 'application/pdf'),
+      supplierName: 'SupplierOfficialName Ltd',
+      supplierVatNumber: 'GB1232434',
+      invoiceNumber: 'Snippet1',
+      issueDate: '2017-11-13',
+      total: '1656.25',
+      currency: 'EUR',
+    });
   });
 
   const jpeg = () => readFileSync(path.join(__dirname, 'fixtures/stripe.jpg'));
@@ -337,13 +391,6 @@ describe('scanned documents', () => {
         { caller: h.portal },
       )
     ).document!;
-  const described = (key: string, bytes: Buffer, contentType: string) => ({
-    key,
-    sha256: sha256(bytes),
-    size: BigInt(bytes.length),
-    contentType,
-  });
-
   it('a one-page JPEG scan: the original is the JPEG (downloaded as .jpg), the PDF its rendition', async () => {
     const document = await scan('bon', [jpeg]);
     expect(document).toMatchObject({
@@ -525,22 +572,61 @@ describe('mailbox actions and status', () => {
     await expect(h.client.getDocument({ documentId: document!.id }, { caller: h.portal })).rejects.toMatchObject({
       kind: 'not_found',
     });
-    const events = (await h.service.db.query<{ type: string }>('SELECT type FROM outbox')).rows.map((row) =>
-      row.type.split('.').pop(),
+    const [partA, partB] = split.documents;
+    const ofDocument = async (type: string, field = 'documentId') =>
+      (await outboxEvents<Record<string, unknown>>(type)).filter((event) => event[field] === document!.id);
+    const context = { firmId: h.admin.firmId, dossierId: h.dossierId };
+    const byPortal = { ...context, actorId: h.portal.subjectId };
+    expect(await ofDocument('DocumentRenamed')).toEqual([
+      expect.objectContaining({ ...byPortal, previousName: 'stapel', name: 'Stapel april' }),
+    ]);
+    expect(await ofDocument('DocumentMoved')).toEqual([
+      expect.objectContaining({ ...byPortal, previousMailbox: 'purchase', mailbox: 'sales' }),
+    ]);
+    expect(await ofDocument('DocumentSplit')).toEqual([
+      expect.objectContaining({ ...byPortal, resultDocumentIds: [partA.id, partB.id] }),
+    ]);
+    const partAStored = await storedEventOf(partA.id);
+    expect(partAStored).toMatchObject({
+      mailbox: 'sales',
+      name: 'deel A',
+      pages: 2,
+      channel: 'upload',
+      sourceDocumentIds: [document!.id],
+      actorId: h.portal.subjectId,
+      status: 'draft',
+    });
+    expect(partAStored.original).toEqual(partAStored.pdf);
+    expect(partAStored.original).toMatchObject({
+      key: keyOf(partA.id, 'document.pdf'),
+      contentType: 'application/pdf',
+    });
+    const mergedId = merged.document!.id;
+    expect((await outboxEvents<object>('DocumentsMerged')).at(-1)).toMatchObject({
+      ...byPortal,
+      sourceDocumentIds: [partB.id, partA.id],
+      resultDocumentId: mergedId,
+    });
+    expect(await storedEventOf(mergedId)).toMatchObject({ pages: 4, sourceDocumentIds: [partB.id, partA.id] });
+    const updates = (await outboxEvents<{ documentId: string }>('DocumentUpdated')).filter(
+      (event) => event.documentId === mergedId,
     );
-    expect(events).toEqual(
-      expect.arrayContaining([
-        'DocumentStored',
-        'DocumentRenamed',
-        'DocumentMoved',
-        'DocumentSplit',
-        'DocumentsMerged',
-        'DocumentsSent',
-        'DocumentsProcessed',
-        'DocumentDeleted',
-        'DocumentUpdated',
-      ]),
-    );
+    expect(updates).toEqual([
+      expect.objectContaining({ ...byPortal, paid: true, remark: '' }),
+      expect.objectContaining({ ...byPortal, paid: true, remark: 'graag snel' }),
+    ]);
+    const withMerged = async <T extends { documentIds: string[] }>(type: string) =>
+      (await outboxEvents<T>(type)).filter((event) => event.documentIds.includes(mergedId));
+    // sending it again once processed changes nothing and tells nobody: one DocumentsSent
+    const sentEvents = await withMerged<{ documentIds: string[]; sentAt: Timestamp }>('DocumentsSent');
+    expect(sentEvents).toEqual([expect.objectContaining({ ...byPortal, documentIds: [mergedId], automatic: false })]);
+    expect(timestampDate(sentEvents[0].sentAt)).toEqual(timestampDate(sent.documents[0].sentAt!));
+    const processedEvents = await withMerged<{ documentIds: string[] }>('DocumentsProcessed');
+    expect(processedEvents).toEqual([
+      expect.objectContaining({ ...context, actorId: h.admin.subjectId, documentIds: [mergedId] }),
+    ]);
+    const deletedEvents = await ofDocument('DocumentDeleted');
+    expect(deletedEvents).toEqual([expect.objectContaining({ ...byPortal, deletedAt: expect.anything() })]);
   });
 });
 
@@ -756,6 +842,24 @@ describe('e-mail intake over SMTP', () => {
     ]);
     const log = await h.client.getIntakeLog({ dossierId: h.dossierId }, { caller: h.portal });
     expect(log.refused[0]).toMatchObject({ fileName: 'virus.exe', reason: 'unsupported_type' });
+    expect((await outboxEvents<object>('FileRefused')).at(-1)).toMatchObject({
+      firmId: h.admin.firmId,
+      dossierId: h.dossierId,
+      fileName: 'virus.exe',
+      channel: 'email',
+      reason: 'unsupported_type',
+      message: log.refused[0].message,
+      senderEmail: 'iemand@elders.example',
+    });
+    const mailA = docs.documents.find((doc) => doc.name === 'mail-a')!;
+    expect(await storedEventOf(mailA.id)).toMatchObject({
+      channel: 'email',
+      mailbox: 'purchase',
+      actorKind: 'email',
+      actorId: 'iemand@elders.example',
+      senderEmail: 'iemand@elders.example',
+      status: 'draft',
+    });
     await send(to, 'Boekhouding@Leverancier.example', {
       subject: 'f',
       text: 'f',
@@ -763,6 +867,18 @@ describe('e-mail intake over SMTP', () => {
     });
     const auto = await h.client.listDocuments({ dossierId: h.dossierId, search: 'auto' }, { caller: h.portal });
     expect(auto.documents[0]).toMatchObject({ status: 'sent', channel: 'email' });
+    expect(await storedEventOf(auto.documents[0].id)).toMatchObject({ status: 'sent' });
+    const automatic = (await outboxEvents<{ documentIds: string[] }>('DocumentsSent')).filter((event) =>
+      event.documentIds.includes(auto.documents[0].id),
+    );
+    expect(automatic).toEqual([
+      expect.objectContaining({
+        dossierId: h.dossierId,
+        documentIds: [auto.documents[0].id],
+        automatic: true,
+        actorId: 'boekhouding@leverancier.example',
+      }),
+    ]);
   });
 
   it('leaves mail to the general address unsorted until a mailbox is picked, and turns an HTML-only mail into a PDF', async () => {
