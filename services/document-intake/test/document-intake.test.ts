@@ -16,6 +16,15 @@ import { messageUpTo } from '../src/entry-points/smtp/intake-smtp-server';
 import { pdf, startIntake, type IntakeHarness } from './intake-harness';
 
 const SAMPLES = path.resolve(__dirname, '../../../test/fixtures/peppol');
+/** the key fields of the Peppol sample base-example.xml */
+const BASE_EXAMPLE_INVOICE = {
+  supplierName: 'SupplierOfficialName Ltd',
+  supplierVatNumber: 'GB1232434',
+  invoiceNumber: 'Snippet1',
+  issueDate: '2017-11-13',
+  total: '1656.25',
+  currency: 'EUR',
+};
 let h: IntakeHarness;
 beforeAll(async () => {
   h = await startIntake();
@@ -202,14 +211,7 @@ describe('upload', () => {
     expect(document).toMatchObject({
       type: 'ubl',
       hasPdf: true,
-      invoice: {
-        supplierName: 'SupplierOfficialName Ltd',
-        supplierVatNumber: 'GB1232434',
-        invoiceNumber: 'Snippet1',
-        issueDate: '2017-11-13',
-        total: '1656.25',
-        currency: 'EUR',
-      },
+      invoice: BASE_EXAMPLE_INVOICE,
     });
     const rendition = (await download(h.portal, document!.id)).bytes;
     expect(rendition.subarray(0, 5).toString()).toBe('%PDF-');
@@ -218,12 +220,7 @@ describe('upload', () => {
       originalFormat: 'xml',
       original: described(keyOf(document!.id, 'original'), xml, 'application/xml'),
       pdf: described(keyOf(document!.id, 'document.pdf'), rendition, 'application/pdf'),
-      supplierName: 'SupplierOfficialName Ltd',
-      supplierVatNumber: 'GB1232434',
-      invoiceNumber: 'Snippet1',
-      issueDate: '2017-11-13',
-      total: '1656.25',
-      currency: 'EUR',
+      ...BASE_EXAMPLE_INVOICE,
     });
   });
 
@@ -627,6 +624,75 @@ describe('mailbox actions and status', () => {
     ]);
     const deletedEvents = await ofDocument('DocumentDeleted');
     expect(deletedEvents).toEqual([expect.objectContaining({ ...byPortal, deletedAt: expect.anything() })]);
+  });
+});
+
+describe('single-document actions', () => {
+  it('delete takes the document out of the mailbox and keeps its objects for the archive', async () => {
+    const jpeg = readFileSync(path.join(__dirname, 'fixtures/stripe.jpg'));
+    const { document } = await upload(h.portal, 'weg ermee.jpg', jpeg);
+    const rendition = (await download(h.portal, document!.id)).bytes;
+    await h.client.deleteDocument({ documentId: document!.id }, { caller: h.portal });
+    await expect(h.client.getDocument({ documentId: document!.id }, { caller: h.portal })).rejects.toMatchObject({
+      kind: 'not_found',
+    });
+    const listed = await h.client.listDocuments({ dossierId: h.dossierId, search: 'weg ermee' }, { caller: h.portal });
+    expect(listed.documents).toEqual([]);
+    const read = async (key: string) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of await h.objects.get(key)) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks);
+    };
+    expect((await read(keyOf(document!.id, 'original'))).equals(jpeg)).toBe(true);
+    expect((await read(keyOf(document!.id, 'document.pdf'))).equals(rendition)).toBe(true);
+  });
+
+  it('a processed document stays in its mailbox: moving it is refused and changes nothing', async () => {
+    const { document } = await upload(h.portal, 'verwerkt.pdf', await pdf());
+    await h.client.sendDocuments({ documentIds: [document!.id] }, { caller: h.portal });
+    await h.client.markProcessed({ documentIds: [document!.id] }, { caller: h.admin });
+    await expectNothingStoredBy(() =>
+      expect(
+        h.client.moveDocument({ documentId: document!.id, mailbox: 'sales' }, { caller: h.portal }),
+      ).rejects.toMatchObject({
+        kind: 'failed_precondition',
+        reason: 'already_processed',
+        message: 'A processed document stays where it is.',
+      }),
+    );
+    const after = await h.client.getDocument({ documentId: document!.id }, { caller: h.portal });
+    expect(after.document).toMatchObject({ mailbox: 'purchase', status: 'processed' });
+  });
+
+  it('refuses names with control characters for rename, split and merge alike, changing nothing', async () => {
+    const { document } = await upload(h.portal, 'bundel.pdf', await pdf(2));
+    const other = (await upload(h.portal, 'ander.pdf', await pdf())).document!;
+    const invalidName = { kind: 'invalid_argument', reason: 'invalid_name' };
+    for (const name of ['deel\nB', 'bel\u0007', 'del\u007f']) {
+      await expectNothingStoredBy(async () => {
+        await expect(
+          h.client.renameDocument({ documentId: document!.id, name }, { caller: h.portal }),
+        ).rejects.toMatchObject(invalidName);
+        await expect(
+          h.client.splitDocument(
+            {
+              documentId: document!.id,
+              groups: [
+                { name: 'goed', pages: [1] },
+                { name, pages: [2] },
+              ],
+            },
+            { caller: h.portal },
+          ),
+        ).rejects.toMatchObject(invalidName);
+        await expect(
+          h.client.mergeDocuments({ documentIds: [document!.id, other.id], name }, { caller: h.portal }),
+        ).rejects.toMatchObject(invalidName);
+      });
+    }
+    expect((await h.client.getDocument({ documentId: document!.id }, { caller: h.portal })).document!.name).toBe(
+      'bundel',
+    );
   });
 });
 
