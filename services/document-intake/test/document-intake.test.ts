@@ -490,7 +490,7 @@ describe('access', () => {
 });
 
 /** Retries `check` until it passes, for at most two seconds (an event on its way). */
-async function eventually(check: () => Promise<void>): Promise<void> {
+async function eventually<T>(check: () => Promise<T>): Promise<T> {
   const until = Date.now() + 2000;
   for (;;) {
     try {
@@ -815,6 +815,45 @@ describe('hand-over to the accountant', () => {
     for await (const message of h.client.downloadDossierZip({ linkToken: token }, { caller: gateway }))
       parts.push(message);
     expect(parts[0].part).toMatchObject({ case: 'info', value: { contentType: 'application/zip' } });
+  });
+});
+
+describe('a download link of a staff member who loses access', () => {
+  it('works while the staff member may process the dossier and stops working once they may not', async () => {
+    const gateway: Caller = { kind: 'system', subjectId: 'gateway', firmId: '', scopes: [] };
+    const assign = (ids: string[]) =>
+      h.fx.directory.assignDossier({ dossierId: h.dossierId, collaboratorStaffIds: { ids } }, { caller: h.admin });
+    const downloadWith = async (linkToken: string) => {
+      const parts = [];
+      for await (const message of h.client.downloadDossierZip({ linkToken }, { caller: gateway })) parts.push(message);
+      return parts;
+    };
+    await assign([h.support.subjectId]);
+    const linkOfSupport = async () => {
+      await h.client.requestDownloadLink({ dossierId: h.dossierId }, { caller: h.support });
+      const link = (await outboxEvents<{ staffId: string; link: string }>('DownloadLinkRequested'))
+        .filter((event) => event.staffId === h.support.subjectId)
+        .at(-1)!.link;
+      return link.replace('https://kantoor.example/v1/document-downloads/', '');
+    };
+    const token = await eventually(linkOfSupport);
+    expect((await downloadWith(token))[0].part).toMatchObject({
+      case: 'info',
+      value: { contentType: 'application/zip' },
+    });
+    await assign([]);
+    await eventually(() => expect(downloadWith(token)).rejects.toMatchObject({ reason: 'not_assigned' }));
+
+    // a staff member removed from the firm
+    const leaving = await h.fx.activeStaff(h.admin, 'admin');
+    await h.client.requestDownloadLink({ dossierId: h.dossierId }, { caller: leaving });
+    const leavingToken = (await outboxEvents<{ staffId: string; link: string }>('DownloadLinkRequested'))
+      .filter((event) => event.staffId === leaving.subjectId)
+      .at(-1)!
+      .link.replace('https://kantoor.example/v1/document-downloads/', '');
+    expect((await downloadWith(leavingToken))[0].part).toMatchObject({ case: 'info' });
+    await h.fx.directory.removeStaff({ staffId: leaving.subjectId }, { caller: h.admin });
+    await eventually(() => expect(downloadWith(leavingToken)).rejects.toMatchObject({ kind: 'permission_denied' }));
   });
 });
 
