@@ -742,8 +742,18 @@ describe('split and merge results', () => {
   });
 });
 
+/** The ZIP is checked by Info-ZIP's unzip; where it is not installed the test shows as skipped, never as passed. */
+const withUnzip = (() => {
+  try {
+    execFileSync('unzip', ['-v']);
+    return it;
+  } catch {
+    return it.skip;
+  }
+})();
+
 describe('hand-over to the accountant', () => {
-  it('streams a ZIP with the spec layout that unzip accepts, and can mark the documents processed', async () => {
+  withUnzip('streams a ZIP with the spec layout that unzip accepts, and can mark the documents processed', async () => {
     const dossierId = h.otherDossierId;
     const sendAll = async (names: string[], mailbox: string, xml = false) => {
       for (const name of names) {
@@ -762,15 +772,8 @@ describe('hand-over to the accountant', () => {
     const folder = scratchFolder('zip-');
     const file = path.join(folder, 'documents.zip');
     writeFileSync(file, Buffer.concat(chunks));
-    let listing: string;
-    try {
-      execFileSync('unzip', ['-t', file]);
-      listing = execFileSync('unzip', ['-Z1', file]).toString();
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT')
-        return console.warn('unzip is not installed: the ZIP check is skipped');
-      throw error;
-    }
+    execFileSync('unzip', ['-t', file]);
+    const listing = execFileSync('unzip', ['-Z1', file]).toString();
     expect(listing.trim().split('\n').sort()).toEqual(
       [
         'Aankoop-pdf/_con.pdf',
