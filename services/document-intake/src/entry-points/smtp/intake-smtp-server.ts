@@ -118,7 +118,9 @@ export function messageUpTo(message: Readable, maxBytes: number): Readable {
       limited.once('drain', drop);
     }
   });
-  message.on('end', () => limited.end());
+  message.on('end', () => {
+    if (!limited.destroyed) limited.end();
+  });
   message.on('error', (error) => limited.destroy(error));
   return limited;
 }
