@@ -18,20 +18,32 @@ const RESERVED_WINDOWS = /^(con|prn|aux|nul|com[0-9]|lpt[0-9])$/i;
 /** `Aankoop-pdf`, `Verkoop-ubl` ... */
 export const layoutFolder = (mailbox: Mailbox, kind: DocumentKind): string => `${MAILBOX_FOLDERS[mailbox]}-${kind}`;
 
+/** Of a name: its leading and trailing dots and spaces (Windows drops trailing ones; leading ones hide a file). */
+const trimDotsAndSpaces = (text: string) => text.replace(/^[. ]+/, '').replace(/[. ]+$/, '');
+
+/** The first characters of `text`, whole code points, at most `maxChars` of them and `maxBytes` UTF-8 bytes. */
+function cut(text: string, maxChars: number, maxBytes: number): string {
+  let kept = '';
+  let chars = 0;
+  let bytes = 0;
+  for (const char of text) {
+    bytes += Buffer.byteLength(char);
+    if (++chars > maxChars || bytes > maxBytes) break;
+    kept += char;
+  }
+  return kept;
+}
+
 /**
  * A file name safe on Windows, macOS and Linux: no path separators or characters Windows refuses, no control
- * characters, no leading or trailing dots or spaces, no reserved device names, at most 150 characters before
- * the extension.
+ * characters, no leading or trailing dots or spaces, no reserved device names, at most 150 characters (and 200
+ * UTF-8 bytes, as Linux allows 255 bytes a name and a ` (2)` may still be added) before the extension. The cut
+ * comes before the last trim, so a name cut short does not end in a dot or space either.
  */
 export function safeFileName(name: string, extension: string): string {
-  let base = name
-    .normalize('NFC')
-    .replace(/[\u0000-\u001f\u007f<>:"/\\|?*]/g, '_')
-    .replace(/[. ]+$/g, '')
-    .replace(/^[. ]+/g, '')
-    .slice(0, 150);
-  if (!base) base = 'document';
+  let base = trimDotsAndSpaces(name.normalize('NFC').replace(/[\u0000-\u001f\u007f<>:"/\\|?*]/g, '_'));
   if (RESERVED_WINDOWS.test(base.split('.')[0])) base = `_${base}`;
+  base = trimDotsAndSpaces(cut(base, 150, 200)) || 'document';
   return extension ? `${base}.${extension}` : base;
 }
 

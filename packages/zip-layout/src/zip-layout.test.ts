@@ -19,6 +19,18 @@ describe('ZIP layout', () => {
     expect(safeFileName('x'.repeat(300), 'pdf')).toHaveLength(154);
   });
 
+  test('a name cut to its 150 characters does not end in a space or dot again', () => {
+    expect(safeFileName(`${'a'.repeat(148)} .rest of the name`, 'pdf')).toBe(`${'a'.repeat(148)}.pdf`);
+    expect(safeFileName(`${'b'.repeat(149)}. more`, '')).toBe('b'.repeat(149));
+  });
+
+  test('a long name of wide characters is cut between characters and stays within 200 UTF-8 bytes', () => {
+    const name = safeFileName('😀'.repeat(100), 'pdf');
+    const base = name.slice(0, -'.pdf'.length);
+    expect(Array.from(base)).toEqual(Array(50).fill('😀'));
+    expect(Buffer.byteLength(safeFileName('€'.repeat(150), ''))).toBeLessThanOrEqual(200);
+  });
+
   test('names are unique per folder, ignoring case, and the same name may appear in two folders', () => {
     const names = new UniqueNames();
     expect([names.claim('Factuur.pdf'), names.claim('factuur.pdf'), names.claim('Factuur.pdf')]).toEqual([

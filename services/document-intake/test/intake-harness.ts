@@ -1,8 +1,11 @@
 /** The real directory and document-intake services on one in-memory platform, with a firm, a dossier and people. */
+import path from 'node:path';
+import { PDFDocument } from 'pdf-lib';
 import { InProcessTransport } from '@kantoor/events';
 import { createServiceClient, type Caller, type ServiceClient } from '@kantoor/grpc';
 import { DocumentIntakeService } from '@kantoor/proto/kantoor/document_intake/v1/document_intake_pb';
 import { embeddedPlatform, startService, type RunningService } from '@kantoor/service-runtime';
+import { createObjectStore, type ObjectStore } from '@kantoor/object-storage';
 import { temporaryFolder } from '@kantoor/testing';
 import {
   belgianNumber,
@@ -13,6 +16,7 @@ import {
 } from '../../directory/test/directory-fixture';
 import { directoryOver } from '../src/adapters/directory';
 import { createDocumentIntakeService } from '../src';
+import type { IntakeConfig } from '../src/config';
 
 export interface IntakeHarness {
   fx: DirectoryFixture;
@@ -26,6 +30,8 @@ export interface IntakeHarness {
   otherDossierId: string;
   enterpriseNumber: string;
   intakeDomain: string;
+  /** the service's object store, as the platform opens it */
+  objects: ObjectStore;
   /** the platform's data folder (generated secrets) */
   dataDir: string;
   /** stops the service and starts it again on the same platform (the databases are in memory: only the data folder stays) */
@@ -35,7 +41,16 @@ export interface IntakeHarness {
 
 let seed = 4200;
 
-export async function startIntake(options: { generatedLinkSecret?: boolean } = {}): Promise<IntakeHarness> {
+/** A PDF of `pages` small pages, each saying its number. */
+export async function pdf(pages = 1): Promise<Buffer> {
+  const doc = await PDFDocument.create();
+  for (let i = 0; i < pages; i++) doc.addPage([200, 200]).drawText(`page ${i + 1}`);
+  return Buffer.from(await doc.save());
+}
+
+export async function startIntake(
+  options: { generatedLinkSecret?: boolean; settings?: Partial<IntakeConfig> } = {},
+): Promise<IntakeHarness> {
   const transport = new InProcessTransport();
   const folder = await temporaryFolder('kantoor-intake-');
   const platform = embeddedPlatform({ dataDir: folder.path, inMemory: true, transport, logLevel: 'silent' });
@@ -82,6 +97,7 @@ export async function startIntake(options: { generatedLinkSecret?: boolean } = {
           INTAKE_SMTP_HOST: '127.0.0.1',
           INTAKE_LINK_SECRET: options.generatedLinkSecret ? undefined : 'x'.repeat(40),
           INTAKE_PUBLIC_URL: 'https://kantoor.example',
+          ...options.settings,
         },
         onSmtpListening: (port) => (smtpPort = port),
       }),
@@ -106,6 +122,7 @@ export async function startIntake(options: { generatedLinkSecret?: boolean } = {
     otherDossierId,
     enterpriseNumber,
     intakeDomain,
+    objects: await createObjectStore({ kind: 'folder', root: path.join(folder.path, 'objects', 'document-intake') }),
     dataDir: folder.path,
     async restart() {
       harness.client.close();

@@ -50,10 +50,7 @@ export class DocumentActions {
   }
 
   rename(actor: Actor, id: string, name: string) {
-    const clean = name.trim();
-    if (!clean || clean.length > 200 || /[\u0000-\u001f]/.test(clean)) {
-      throw invalidArgument('A name has 1 to 200 characters and no control characters.', { reason: 'invalid_name' });
-    }
+    const clean = givenName(name);
     return this.change(actor, id, 'document.renamed', async (tx, doc) => {
       const updated = await updateDocument(tx, id, { name: clean });
       await this.event(tx, doc, DocumentRenamedSchema, {
@@ -147,21 +144,15 @@ export class DocumentActions {
     const doc = await this.get(actor, id, 'document:write');
     if (!doc.pdf_key) throw failedPrecondition('This document has no PDF to split.', { reason: 'no_pdf' });
     if (groups.length === 0) throw invalidArgument('Name at least one group of pages.', { reason: 'no_page_groups' });
+    const names = groups.map((group, index) =>
+      group.name.trim() ? givenName(group.name) : `${doc.name} ${index + 1}`,
+    );
     const parts = await splitPdf(
       await this.bytes(doc.pdf_key),
       groups.map((group) => group.pages),
     );
     const results = await Promise.all(
-      parts.map((bytes, index) =>
-        this.storeDerived(
-          doc,
-          bytes,
-          groups[index].name || `${doc.name} ${index + 1}`,
-          groups[index].pages.length,
-          'split',
-          actor,
-        ),
-      ),
+      parts.map((bytes, index) => this.storeDerived(doc, bytes, names[index], groups[index].pages.length, actor)),
     );
     const rows = await this.intake.db.transaction(async (tx) => {
       const inserted: DocumentRow[] = [];
@@ -180,6 +171,7 @@ export class DocumentActions {
 
   async merge(actor: Actor, ids: string[], name: string): Promise<DocumentRow> {
     if (ids.length < 2) throw invalidArgument('Choose at least two documents to merge.', { reason: 'merge_needs_two' });
+    const given = name.trim() ? givenName(name) : undefined;
     const docs = await this.several(actor, ids, 'document:write');
     if (new Set(docs.map((doc) => doc.dossier_id)).size > 1) {
       throw invalidArgument('Only documents of one dossier can be merged.', { reason: 'different_dossiers' });
@@ -188,14 +180,7 @@ export class DocumentActions {
     if (withoutPdf) throw failedPrecondition(`"${withoutPdf.name}" has no PDF to merge.`, { reason: 'no_pdf' });
     const merged = await mergePdfs(await Promise.all(docs.map((doc) => this.bytes(doc.pdf_key!))));
     const first = docs[0];
-    const result = await this.storeDerived(
-      first,
-      merged.bytes,
-      name.trim() || first.name,
-      merged.pages,
-      'merge',
-      actor,
-    );
+    const result = await this.storeDerived(first, merged.bytes, given ?? first.name, merged.pages, actor);
     const row = await this.intake.db.transaction(async (tx) => {
       const inserted = await this.insertDerived(
         tx,
@@ -207,7 +192,10 @@ export class DocumentActions {
         resultDocumentId: inserted.id,
         actorId: actor.subjectId,
       });
-      await recordAudit(tx, auditOf(actor, first, 'document.merged', { sources: docs.map((doc) => doc.id) }));
+      await recordAudit(
+        tx,
+        auditOf(actor, first, 'document.merged', { sources: docs.map((doc) => doc.id), result: inserted.id }),
+      );
       return inserted;
     });
     this.intake.eventsWritten();
@@ -329,19 +317,16 @@ export class DocumentActions {
     return Buffer.concat(chunks);
   }
 
-  private async storeDerived(
-    source: DocumentRow,
-    bytes: Uint8Array,
-    name: string,
-    pages: number,
-    channel: 'split' | 'merge',
-    actor: Actor,
-  ) {
+  /**
+   * A split or merge result: a new document that arrived the way its source did (merge: its first document), so
+   * it keeps that channel; where it came from is its DocumentStored event's source_document_ids.
+   */
+  private async storeDerived(source: DocumentRow, bytes: Uint8Array, name: string, pages: number, actor: Actor) {
     const id = randomUUID();
     const stored = await this.intake.store.put(`documents/${source.dossier_id}/${id}/document.pdf`, bytes, {
       contentType: 'application/pdf',
     });
-    return { id, source, stored, name: name.slice(0, 200), pages, channel, actor };
+    return { id, source, stored, name: name.slice(0, 200), pages, actor };
   }
 
   private async insertDerived(
@@ -358,7 +343,7 @@ export class DocumentActions {
       name: result.name,
       type: 'pdf',
       original_format: 'pdf',
-      channel: result.channel,
+      channel: source.channel,
       pages: result.pages,
       status: 'draft',
       original_key: stored.key,
@@ -392,6 +377,15 @@ export class DocumentActions {
     });
     return row;
   }
+}
+
+/** A name a user gives a document (rename, split, merge): trimmed, 1 to 200 characters, no control characters. */
+function givenName(name: string): string {
+  const clean = name.trim();
+  if (!clean || clean.length > 200 || /[\u0000-\u001f\u007f]/.test(clean)) {
+    throw invalidArgument('A name has 1 to 200 characters and no control characters.', { reason: 'invalid_name' });
+  }
+  return clean;
 }
 
 export function mailboxOf(value: string): MailboxName {

@@ -19,7 +19,15 @@ export function sniffFormat(head: Uint8Array): OriginalFormat | undefined {
   return undefined;
 }
 
-const EXTENSIONS: Record<string, OriginalFormat> = { pdf: 'pdf', jpg: 'jpeg', jpeg: 'jpeg', xml: 'xml' };
+/** The names accepted for each type; a name says what its content must be. */
+const EXTENSIONS: Readonly<Record<string, OriginalFormat>> = {
+  pdf: 'pdf',
+  jpg: 'jpeg',
+  jpeg: 'jpeg',
+  jpe: 'jpeg',
+  xml: 'xml',
+  ubl: 'xml',
+};
 
 /** Refuses anything but PDF, JPEG and UBL, and a file whose content is not what its name says. */
 export function checkFormat(fileName: string, head: Uint8Array): OriginalFormat {
@@ -28,13 +36,13 @@ export function checkFormat(fileName: string, head: Uint8Array): OriginalFormat 
   if (!format) {
     throw refuse('unsupported_type', `"${fileName}" is not a PDF, JPEG or UBL file; only those are accepted.`);
   }
-  if (extension && EXTENSIONS[extension] === undefined && !['jpe', 'ubl'].includes(extension)) {
+  if (extension && !Object.hasOwn(EXTENSIONS, extension)) {
     throw refuse(
       'unsupported_type',
       `"${fileName}": files of type .${extension} are not accepted (PDF, JPEG, UBL only).`,
     );
   }
-  if (extension && EXTENSIONS[extension] && EXTENSIONS[extension] !== format) {
+  if (extension && EXTENSIONS[extension] !== format) {
     throw refuse(
       'content_mismatch',
       `"${fileName}" is named as ${EXTENSIONS[extension].toUpperCase()} but its content is ${format.toUpperCase()}.`,

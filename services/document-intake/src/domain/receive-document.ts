@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Transform, type Readable } from 'node:stream';
 import { create } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
-import type { Database } from '@kantoor/database';
+import type { Database, Queryable } from '@kantoor/database';
 import { pdfRendition, readUbl, renderInvoicePdf, type EInvoice } from '@kantoor/e-invoice';
 import { DomainError, invalidArgument } from '@kantoor/errors';
 import { appendEvent } from '@kantoor/events';
@@ -107,6 +107,20 @@ function invoiceFields(invoice: EInvoice): InvoiceFields {
 }
 
 /**
+ * A file that passed every check, its objects in the store, not yet a document: `commitDocuments` makes it one,
+ * `discardDocuments` removes its objects.
+ */
+export interface CheckedDocument {
+  incoming: Incoming;
+  row: NewDocument;
+  pages: StoredObject[];
+  pageFormats: OriginalFormat[];
+  pdf: StoredObject | undefined;
+  original: StoredObject;
+  written: string[];
+}
+
+/**
  * Takes one file (or, for the scan channel, the pages of one document) into a mailbox: the bytes stream into
  * object storage, the content decides the type, and only a file that passes every check becomes a document.
  * A refused file leaves nothing behind: its objects are deleted and no row or event is written.
@@ -116,6 +130,24 @@ export async function receiveDocument(
   incoming: Incoming,
   pages: AsyncIterable<Readable>,
 ): Promise<DocumentRow> {
+  const checked = await checkDocument(intake, incoming, pages);
+  try {
+    return (await commitDocuments(intake, [checked]))[0];
+  } catch (error) {
+    await discardDocuments(intake, [checked]);
+    throw error;
+  }
+}
+
+/**
+ * Stores a file's objects and checks it (see receiveDocument); a refused file's objects are deleted again and
+ * its refusal thrown.
+ */
+export async function checkDocument(
+  intake: IntakeStore,
+  incoming: Incoming,
+  pages: AsyncIterable<Readable>,
+): Promise<CheckedDocument> {
   const documentId = randomUUID();
   const written: string[] = [];
   const contents: Buffer[] = [];
@@ -167,28 +199,39 @@ export async function receiveDocument(
       created_by: incoming.actor.id,
     };
     let pdfObject: StoredObject | undefined;
-    let pdfContentType = 'application/pdf';
+    let originalObject: StoredObject;
+    const pdfContentType = CONTENT_TYPES.pdf;
     if (incoming.channel === 'scan') {
       if (formats.includes('xml'))
         throw invalidArgument('A scanned page must be a JPEG image or a PDF.', { reason: 'unsupported_type' });
       const asPdfs: Uint8Array[] = [];
+      let pages = 0;
       for (const [at, bytes] of contents.entries()) {
-        if (formats[at] === 'pdf') await inspectPdf(bytes, `page ${at + 1}`);
+        if (formats[at] === 'pdf') pages += (await inspectPdf(bytes, `page ${at + 1}`)).pages;
+        else pages += 1;
         asPdfs.push(formats[at] === 'pdf' ? bytes : jpegToPdf(bytes, `page ${at + 1}`));
       }
-      const merged =
-        asPdfs.length === 1
-          ? { bytes: asPdfs[0], pages: (await inspectPdf(asPdfs[0], 'scan')).pages }
-          : await mergePdfs(asPdfs);
-      pdfObject = await put('document.pdf', merged.bytes, pdfContentType);
+      // A scan's original is its pages. One page is the original itself (a JPEG downloads as that JPEG); several
+      // pages have no one file to download, so their original is the PDF built from them, and every page is in
+      // the DocumentStored event (pages_originals) for the archive.
+      let originalFormat: OriginalFormat;
+      if (stored.length === 1) {
+        [originalObject] = stored;
+        [originalFormat] = formats as [OriginalFormat];
+        pdfObject = originalFormat === 'pdf' ? originalObject : await put('document.pdf', asPdfs[0], pdfContentType);
+      } else {
+        pdfObject = await put('document.pdf', (await mergePdfs(asPdfs)).bytes, pdfContentType);
+        originalObject = pdfObject;
+        originalFormat = 'pdf';
+      }
       row = {
         ...base,
         type: 'pdf',
-        original_format: formats.every((format) => format === 'jpeg') ? 'jpeg' : 'pdf',
-        pages: merged.pages,
-        original_key: pdfObject.key,
-        original_size: pdfObject.size,
-        original_sha256: pdfObject.sha256,
+        original_format: originalFormat,
+        pages,
+        original_key: originalObject.key,
+        original_size: originalObject.size,
+        original_sha256: originalObject.sha256,
         pdf_key: pdfObject.key,
         pdf_size: pdfObject.size,
         invoice: null,
@@ -197,6 +240,7 @@ export async function receiveDocument(
       const [bytes] = contents;
       const [format] = formats as [OriginalFormat];
       const [original] = stored;
+      originalObject = original;
       let pages = 0;
       let invoice: InvoiceFields | null = null;
       if (format === 'pdf') {
@@ -223,7 +267,6 @@ export async function receiveDocument(
           pages = (await inspectPdf(rendition, 'rendition')).pages;
         }
         pdfObject = await put('document.pdf', rendition, pdfContentType);
-        pdfContentType = 'application/pdf';
       }
       row = {
         ...base,
@@ -238,81 +281,116 @@ export async function receiveDocument(
         invoice,
       };
     }
-    const document = await intake.db.transaction(async (tx) => {
-      const inserted = await insertDocument(tx, row);
-      await appendEvent(tx, {
-        source: SOURCE,
-        firmId: incoming.firmId,
-        dossierId: incoming.dossierId,
-        payload: {
-          schema: DocumentStoredSchema,
-          value: storedEvent(inserted, incoming, stored, pdfObject, original(stored, row)),
-        },
-      });
-      if (incoming.autoSend) {
-        await appendEvent(tx, {
-          source: SOURCE,
-          firmId: incoming.firmId,
-          dossierId: incoming.dossierId,
-          payload: {
-            schema: DocumentsSentSchema,
-            value: {
-              firmId: incoming.firmId,
-              dossierId: incoming.dossierId,
-              documentIds: [inserted.id],
-              actorId: incoming.actor.id,
-              automatic: true,
-              sentAt: timestampFromDate(inserted.sent_at!),
-            },
-          },
-        });
-      }
-      await recordAudit(tx, {
-        firmId: incoming.firmId,
-        dossierId: incoming.dossierId,
-        actorKind: incoming.actor.kind,
-        actorId: incoming.actor.id,
-        onBehalfOf: incoming.actor.onBehalfOf,
-        action: 'document.stored',
-        subjectId: inserted.id,
-        details: { channel: incoming.channel, name: inserted.name },
-      });
-      return inserted;
-    });
-    intake.eventsWritten();
-    return document;
+    return {
+      incoming,
+      row,
+      pages: stored,
+      pageFormats: formats,
+      pdf: pdfObject,
+      original: originalObject,
+      written,
+    };
   } catch (error) {
-    await Promise.all(written.map((key) => intake.store.delete(key).catch(() => undefined)));
+    await deleteObjects(intake, written);
     throw error;
   }
 }
 
-const original = (stored: StoredObject[], row: NewDocument) =>
-  stored.length === 1
-    ? stored[0]
-    : { key: row.original_key, size: Number(row.original_size), sha256: row.original_sha256 };
+/**
+ * Checked files become documents, and refused ones are recorded (FileRefused and the intake log), all in one
+ * transaction: either every document of, say, one e-mail is stored or none is.
+ */
+export async function commitDocuments(
+  intake: IntakeStore,
+  checked: CheckedDocument[],
+  refusals: Array<{ incoming: Incoming; error: DomainError }> = [],
+): Promise<DocumentRow[]> {
+  const documents = await intake.db.transaction(async (tx) => {
+    const inserted: DocumentRow[] = [];
+    for (const document of checked) inserted.push(await insertChecked(tx, document));
+    for (const { incoming, error } of refusals) await insertRefusal(tx, incoming, error);
+    return inserted;
+  });
+  intake.eventsWritten();
+  return documents;
+}
 
-function storedEvent(
-  doc: DocumentRow,
-  incoming: Incoming,
-  pages: StoredObject[],
-  pdf: StoredObject | undefined,
-  originalObject: StoredObject,
-) {
-  const contentType = { pdf: 'application/pdf', jpeg: 'image/jpeg', xml: 'application/xml' }[doc.original_format];
+/** Removes the objects of checked files that are not to become documents. */
+export const discardDocuments = (intake: IntakeStore, checked: CheckedDocument[]) =>
+  deleteObjects(
+    intake,
+    checked.flatMap((document) => document.written),
+  );
+
+const deleteObjects = async (intake: IntakeStore, keys: string[]) => {
+  await Promise.all(keys.map((key) => intake.store.delete(key).catch(() => undefined)));
+};
+
+async function insertChecked(tx: Queryable, checked: CheckedDocument): Promise<DocumentRow> {
+  const { incoming } = checked;
+  const inserted = await insertDocument(tx, checked.row);
+  await appendEvent(tx, {
+    source: SOURCE,
+    firmId: incoming.firmId,
+    dossierId: incoming.dossierId,
+    payload: {
+      schema: DocumentStoredSchema,
+      value: storedEvent(inserted, checked),
+    },
+  });
+  if (incoming.autoSend) {
+    await appendEvent(tx, {
+      source: SOURCE,
+      firmId: incoming.firmId,
+      dossierId: incoming.dossierId,
+      payload: {
+        schema: DocumentsSentSchema,
+        value: {
+          firmId: incoming.firmId,
+          dossierId: incoming.dossierId,
+          documentIds: [inserted.id],
+          actorId: incoming.actor.id,
+          automatic: true,
+          sentAt: timestampFromDate(inserted.sent_at!),
+        },
+      },
+    });
+  }
+  await recordAudit(tx, {
+    firmId: incoming.firmId,
+    dossierId: incoming.dossierId,
+    actorKind: incoming.actor.kind,
+    actorId: incoming.actor.id,
+    onBehalfOf: incoming.actor.onBehalfOf,
+    action: 'document.stored',
+    subjectId: inserted.id,
+    details: { channel: incoming.channel, name: inserted.name },
+  });
+  return inserted;
+}
+
+/** The content type of each original format, as downloads and events name it. */
+export const CONTENT_TYPES: Readonly<Record<OriginalFormat, string>> = {
+  pdf: 'application/pdf',
+  jpeg: 'image/jpeg',
+  xml: 'application/xml',
+};
+
+function storedEvent(doc: DocumentRow, checked: CheckedDocument) {
+  const described = (object: StoredObject, format: OriginalFormat) => ({
+    key: object.key,
+    sha256: object.sha256,
+    size: BigInt(object.size),
+    contentType: CONTENT_TYPES[format],
+  });
   return create(DocumentStoredSchema, {
     ...storedEventBase(doc),
-    original: {
-      key: originalObject.key,
-      sha256: originalObject.sha256,
-      size: BigInt(originalObject.size),
-      contentType,
-    },
-    pdf: pdf ? { key: pdf.key, sha256: pdf.sha256, size: BigInt(pdf.size), contentType: 'application/pdf' } : undefined,
-    actorKind: incoming.actor.kind,
+    original: described(checked.original, doc.original_format),
+    pdf: checked.pdf ? described(checked.pdf, 'pdf') : undefined,
+    actorKind: checked.incoming.actor.kind,
     pagesOriginals:
-      incoming.channel === 'scan'
-        ? pages.map((page) => ({ key: page.key, sha256: page.sha256, size: BigInt(page.size) }))
+      checked.incoming.channel === 'scan'
+        ? checked.pages.map((page, index) => described(page, checked.pageFormats[index]))
         : [],
   });
 }
@@ -343,37 +421,22 @@ export function storedEventBase(doc: DocumentRow) {
 }
 
 /** Records a refused e-mail attachment so the user sees it with its reason (never silently dropped). */
-export async function recordRefusal(intake: IntakeStore, incoming: Incoming, error: DomainError): Promise<void> {
-  await intake.db.transaction(async (tx) => {
-    await insertRefusedFile(tx, {
-      id: randomUUID(),
-      firmId: incoming.firmId,
-      dossierId: incoming.dossierId,
-      fileName: incoming.fileName,
-      channel: incoming.channel,
-      reason: error.reason,
-      message: error.message,
-      senderEmail: incoming.senderEmail,
-    });
-    await appendEvent(tx, {
-      source: SOURCE,
-      firmId: incoming.firmId,
-      dossierId: incoming.dossierId,
-      payload: {
-        schema: FileRefusedSchema,
-        value: {
-          firmId: incoming.firmId,
-          dossierId: incoming.dossierId,
-          fileName: incoming.fileName,
-          channel: incoming.channel,
-          reason: error.reason,
-          message: error.message,
-          senderEmail: incoming.senderEmail ?? '',
-        },
-      },
-    });
+async function insertRefusal(tx: Queryable, incoming: Incoming, error: DomainError) {
+  const refused = {
+    firmId: incoming.firmId,
+    dossierId: incoming.dossierId,
+    fileName: incoming.fileName,
+    channel: incoming.channel,
+    reason: error.reason,
+    message: error.message,
+  };
+  await insertRefusedFile(tx, { id: randomUUID(), ...refused, senderEmail: incoming.senderEmail });
+  await appendEvent(tx, {
+    source: SOURCE,
+    firmId: incoming.firmId,
+    dossierId: incoming.dossierId,
+    payload: { schema: FileRefusedSchema, value: { ...refused, senderEmail: incoming.senderEmail ?? '' } },
   });
-  intake.eventsWritten();
 }
 
 export const actorOf = (actor: Actor) => ({

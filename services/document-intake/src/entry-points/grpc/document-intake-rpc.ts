@@ -16,7 +16,7 @@ import {
 import { isAccountant, mailboxOf, type DocumentActions } from '../../domain/document-actions';
 import type { HandOver } from '../../domain/hand-over';
 import type { AccessGuard, Actor } from '../../domain/ports';
-import { actorOf, receiveDocument, type Channel, type IntakeStore } from '../../domain/receive-document';
+import { actorOf, CONTENT_TYPES, receiveDocument, type Channel, type IntakeStore } from '../../domain/receive-document';
 
 // fewer, larger messages: per-message gRPC and protobuf costs dominate at 64 KiB
 const CHUNK = 256 * 1024;
@@ -200,9 +200,7 @@ export function documentIntakeRpc(deps: {
       const original = request.variant === 'original';
       if (!original && !doc.pdf_key) throw invalidArgument('This document has no PDF.', { reason: 'no_pdf' });
       const extension = original ? { pdf: 'pdf', jpeg: 'jpg', xml: 'xml' }[doc.original_format] : 'pdf';
-      const contentType = original
-        ? { pdf: 'application/pdf', jpeg: 'image/jpeg', xml: 'application/xml' }[doc.original_format]
-        : 'application/pdf';
+      const contentType = CONTENT_TYPES[original ? doc.original_format : 'pdf'];
       const key = original ? doc.original_key : doc.pdf_key!;
       const size = original ? Number(doc.original_size) : Number(doc.pdf_size);
       yield* download(

@@ -1,17 +1,25 @@
 /**
  * E-mail intake: a real SMTP endpoint. Recipients are checked during the dialogue (unknown addresses get 550
  * at RCPT TO); every attachment becomes a document in the addressed mailbox (unsorted for the general address);
- * refused attachments are recorded with their reason; an HTML mail without attachments becomes a PDF of its
- * text. The server answers 250 only after everything of the message is stored, so a sender retries otherwise.
+ * refused attachments are recorded with their reason, as is a mail with neither attachments nor HTML; an HTML
+ * mail without attachments becomes a PDF of its text. The server answers 250 only after everything of the
+ * message is stored, all at once, so a sender retries otherwise and nothing is stored twice.
  */
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import { SMTPServer, type SMTPServerAddress } from 'smtp-server';
 import { writeTextPdf } from '@kantoor/e-invoice';
-import { isDomainError } from '@kantoor/errors';
+import { invalidArgument, isDomainError, type DomainError } from '@kantoor/errors';
 import type { Logger } from '@kantoor/logging';
 import type { Directory, IntakeAddress } from '../../adapters/directory';
-import { recordRefusal, receiveDocument, type Incoming, type IntakeStore } from '../../domain/receive-document';
+import {
+  checkDocument,
+  commitDocuments,
+  discardDocuments,
+  type CheckedDocument,
+  type Incoming,
+  type IntakeStore,
+} from '../../domain/receive-document';
 
 export interface IntakeSmtpOptions {
   intake: IntakeStore;
@@ -54,17 +62,15 @@ export async function startIntakeSmtp(options: IntakeSmtpOptions): Promise<{ por
     },
     onData(stream, session, callback) {
       (async () => {
-        const mail = await simpleParser(stream);
-        if ((stream as unknown as { sizeExceeded?: boolean }).sizeExceeded) {
-          throw Object.assign(new Error('Message too large'), { responseCode: 552 });
-        }
+        const mail = await simpleParser(messageUpTo(stream, intake.maxFileBytes));
         const state = session as unknown as Session;
         const sender = state.envelope.mailFrom ? state.envelope.mailFrom.address.toLowerCase() : '';
-        for (const recipient of state.resolved?.values() ?? []) await storeMail(intake, recipient, sender, mail);
+        await storeMail(intake, [...(state.resolved?.values() ?? [])], sender, mail);
       })().then(
         () => callback(),
         (error: Error & { responseCode?: number }) => {
-          logger.error({ err: error }, 'mail intake failed');
+          if (error.responseCode) logger.warn({ err: error }, 'mail refused');
+          else logger.error({ err: error }, 'mail intake failed');
           callback(
             Object.assign(
               new Error(error.responseCode ? error.message : 'Could not store the message; try again later'),
@@ -87,53 +93,113 @@ export async function startIntakeSmtp(options: IntakeSmtpOptions): Promise<{ por
   };
 }
 
-async function storeMail(intake: IntakeStore, recipient: IntakeAddress, sender: string, mail: ParsedMail) {
-  const whitelisted = recipient.whitelist.find((entry) => entry.email === sender);
-  const base = (fileName: string): Incoming => ({
-    firmId: recipient.firmId,
-    dossierId: recipient.dossierId,
-    mailbox: recipient.mailbox,
-    fileName,
-    channel: 'email',
-    actor: { kind: 'email', id: sender || 'unknown-sender' },
-    senderEmail: sender,
-    // an unsorted document cannot go to the accountant before the client picks its mailbox
-    autoSend: Boolean(whitelisted?.autoSend) && recipient.mailbox !== null,
+/**
+ * The message as the parser reads it, up to `maxBytes`: past that the parser gets an error (552) and reads no
+ * more, so an oversized message is never held in memory, while the rest of it is read and dropped so that the
+ * SMTP dialogue goes on to the answer.
+ */
+export function messageUpTo(message: Readable, maxBytes: number): Readable {
+  const limited = new PassThrough();
+  let bytes = 0;
+  const drop = () => message.resume();
+  // a parser that stops reading (its own error) must not leave the message paused and the dialogue hanging
+  limited.on('close', drop);
+  message.on('data', (chunk: Buffer) => {
+    if (limited.destroyed) return;
+    bytes += chunk.length;
+    if (bytes > maxBytes) {
+      limited.destroy(
+        Object.assign(new Error(`Message exceeds the maximum size of ${maxBytes} bytes`), { responseCode: 552 }),
+      );
+      return;
+    }
+    if (!limited.write(chunk)) {
+      message.pause();
+      limited.once('drain', drop);
+    }
   });
-  const files = mail.attachments.filter(
-    (attachment) => attachment.contentDisposition !== 'inline' || !attachment.related,
-  );
-  if (files.length === 0 && mail.html) {
-    const pdf = await writeTextPdf(mail.subject ?? 'E-mail', [
-      { text: mail.subject ?? 'E-mail', bold: true, size: 14 },
-      {
-        text: `From ${mail.from?.text ?? sender}${mail.date ? `, ${mail.date.toISOString().slice(0, 10)}` : ''}`,
-        gap: 4,
-      },
-      { text: mail.text ?? htmlToText(mail.html), gap: 12 },
-    ]);
-    await store(intake, base(`${mail.subject || 'E-mail'}.pdf`), pdf);
-    return;
-  }
-  for (const [index, attachment] of files.entries()) {
-    await store(intake, base(attachment.filename || `attachment-${index + 1}`), attachment.content);
+  message.on('end', () => {
+    if (!limited.destroyed) limited.end();
+  });
+  message.on('error', (error) => limited.destroy(error));
+  return limited;
+}
+
+/**
+ * Every attachment of the mail for every recipient is checked and stored, and then all of them become documents
+ * in one transaction, with the refusals: a failure on the way (the sender is asked to retry) leaves nothing
+ * stored, so the retry does not double what came before it.
+ */
+async function storeMail(intake: IntakeStore, recipients: IntakeAddress[], sender: string, mail: ParsedMail) {
+  const checked: CheckedDocument[] = [];
+  const refusals: Array<{ incoming: Incoming; error: DomainError }> = [];
+  const take = async (incoming: Incoming, content: Buffer | Uint8Array) => {
+    try {
+      checked.push(
+        await checkDocument(
+          intake,
+          incoming,
+          (async function* () {
+            yield Readable.from([Buffer.from(content)]);
+          })(),
+        ),
+      );
+    } catch (error) {
+      if (!isDomainError(error) || error.kind !== 'invalid_argument') throw error;
+      refusals.push({ incoming, error });
+    }
+  };
+  try {
+    for (const recipient of recipients) {
+      const whitelisted = recipient.whitelist.find((entry) => entry.email === sender);
+      const incoming = (fileName: string): Incoming => ({
+        firmId: recipient.firmId,
+        dossierId: recipient.dossierId,
+        mailbox: recipient.mailbox,
+        fileName,
+        channel: 'email',
+        actor: { kind: 'email', id: sender || 'unknown-sender' },
+        senderEmail: sender,
+        // an unsorted document cannot go to the accountant before the client picks its mailbox
+        autoSend: Boolean(whitelisted?.autoSend) && recipient.mailbox !== null,
+      });
+      const files = mail.attachments.filter(
+        (attachment) => attachment.contentDisposition !== 'inline' || !attachment.related,
+      );
+      for (const [index, attachment] of files.entries())
+        await take(incoming(attachment.filename || `attachment-${index + 1}`), attachment.content);
+      if (files.length > 0) continue;
+      if (mail.html) {
+        await take(incoming(`${mail.subject || 'E-mail'}.pdf`), await htmlMailPdf(mail, sender));
+      } else {
+        const subject = mail.subject || '(no subject)';
+        refusals.push({
+          incoming: incoming(subject),
+          error: invalidArgument(
+            `The e-mail "${subject}" has no attachment and no HTML body; there is no document in it.`,
+            { reason: 'no_attachment' },
+          ),
+        });
+      }
+    }
+    await commitDocuments(intake, checked, refusals);
+  } catch (error) {
+    await discardDocuments(intake, checked);
+    throw error;
   }
 }
 
-async function store(intake: IntakeStore, incoming: Incoming, content: Buffer | Uint8Array) {
-  try {
-    await receiveDocument(
-      intake,
-      incoming,
-      (async function* () {
-        yield Readable.from([Buffer.from(content)]);
-      })(),
-    );
-  } catch (error) {
-    if (!isDomainError(error) || error.kind !== 'invalid_argument') throw error;
-    await recordRefusal(intake, incoming, error);
-  }
-}
+/** An HTML mail without attachments as a PDF of its text: subject, sender and date, then the HTML body's text. */
+const htmlMailPdf = (mail: ParsedMail, sender: string) =>
+  writeTextPdf(mail.subject ?? 'E-mail', [
+    { text: mail.subject ?? 'E-mail', bold: true, size: 14 },
+    {
+      text: `From ${mail.from?.text ?? sender}${mail.date ? `, ${mail.date.toISOString().slice(0, 10)}` : ''}`,
+      gap: 4,
+    },
+    // from the HTML itself: the text mailparser derives from it runs table cells together ("Brood12,00")
+    { text: htmlToText(mail.html || ''), gap: 12 },
+  ]);
 
 /** The readable text of an HTML body: block elements become line breaks, tags and scripts go. */
 export function htmlToText(html: string): string {
