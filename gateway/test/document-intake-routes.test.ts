@@ -4,7 +4,7 @@
  * answers; refusals are problem+json and leave nothing stored.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import request from 'supertest';
 import { decodeEnvelope, unpackPayload } from '@kantoor/events';
@@ -70,6 +70,15 @@ afterAll(async () => {
 
 const documentCount = async () =>
   (await h.service.db.query<{ n: number }>('SELECT count(*)::int AS n FROM document')).rows[0].n;
+
+/** Files in the intake's object store: a refusal must leave none behind. */
+const storedObjectCount = async () => {
+  const root = path.join(h.dataDir, 'objects', 'document-intake');
+  if (!existsSync(root)) return 0;
+  return readdirSync(root, { recursive: true, encoding: 'utf8' }).filter((entry) =>
+    statSync(path.join(root, entry)).isFile(),
+  ).length;
+};
 
 const upload = (body: Buffer, fileName: string, options: { as?: string; type?: string; mailbox?: string } = {}) =>
   request(app)
@@ -274,5 +283,113 @@ describe('the mailbox and the hand-over', () => {
     const log = await request(app).get(`/v1/dossiers/${h.dossierId}/intake-log`).set('authorization', portal);
     expect(log.status).toBe(200);
     expect(Array.isArray(log.body.refused)).toBe(true);
+  });
+});
+
+type Part = { field?: string; body: Buffer | string; fileName?: string; type?: string };
+
+/** A multipart/form-data request with the given parts, in order (a part without a file name is a text field). */
+function multipart(path: string, query: Record<string, string>, parts: Part[], who = bearer(h.portal)) {
+  let call = request(app).post(path).query(query).set('authorization', who);
+  for (const part of parts) {
+    call =
+      part.fileName === undefined
+        ? call.field(part.field ?? 'note', String(part.body))
+        : call.attach(part.field ?? 'file', Buffer.from(part.body), {
+            filename: part.fileName,
+            contentType: part.type ?? 'application/octet-stream',
+          });
+  }
+  return call;
+}
+
+describe('a scanner sends several pages that become one document', () => {
+  const scan = (parts: Part[], query: Record<string, string> = { mailbox: 'purchase' }) =>
+    multipart(`/v1/dossiers/${h.dossierId}/scans`, query, parts);
+
+  test('JPEG and PDF pages, one part each, are merged in order into one document on the scan channel', async () => {
+    const response = await scan(
+      [
+        { field: 'page', body: JPEG, fileName: 'page-1.jpg', type: 'image/jpeg' },
+        { field: 'page', body: pdf(2), fileName: 'page-2.pdf', type: 'application/pdf' },
+        { field: 'page', body: JPEG, fileName: 'page-3.jpg', type: 'image/jpeg' },
+      ],
+      { mailbox: 'purchase', fileName: 'Scan leverancier' },
+    );
+    expect(response.status).toBe(201);
+    expect(response.body).toMatchObject({
+      name: 'Scan leverancier',
+      channel: 'scan',
+      type: 'pdf',
+      pages: 4,
+      mailbox: 'purchase',
+      status: 'draft',
+    });
+    const file = await binary(
+      request(app)
+        .get(`/v1/dossiers/${h.dossierId}/documents/${response.body.id}/file`)
+        .set('authorization', bearer(h.portal)),
+    );
+    expect((file.body as Buffer).subarray(0, 5).toString()).toBe('%PDF-');
+  });
+
+  test('a single page named by its part is a document too', async () => {
+    const response = await scan([{ body: pdf(1), fileName: 'Bonnetje.pdf', type: 'application/pdf' }]);
+    expect(response.status).toBe(201);
+    expect(response.body).toMatchObject({ name: 'Bonnetje', channel: 'scan', pages: 1 });
+  });
+
+  test('a scan without pages, a page of another type, a text field or a broken page is refused and nothing is stored', async () => {
+    const before = await documentCount();
+    const objectsBefore = await storedObjectCount();
+    const refusals: Array<[Part[], string]> = [
+      [[], 'no-pages'],
+      [
+        [
+          { body: JPEG, fileName: 'page-1.jpg', type: 'image/jpeg' },
+          { body: 'hello', fileName: 'page-2.txt', type: 'text/plain' },
+        ],
+        'unsupported-page-type',
+      ],
+      [
+        [
+          { body: JPEG, fileName: 'page-1.jpg', type: 'image/jpeg' },
+          { field: 'remark', body: 'urgent' },
+        ],
+        'not-a-file',
+      ],
+      [
+        [
+          { body: pdf(1), fileName: 'page-1.pdf', type: 'application/pdf' },
+          { body: '%PDF-1.7\nnot really a pdf', fileName: 'page-2.pdf', type: 'application/pdf' },
+        ],
+        '',
+      ],
+    ];
+    for (const [parts, reason] of refusals) {
+      const response =
+        parts.length === 0
+          ? await request(app)
+              .post(`/v1/dossiers/${h.dossierId}/scans`)
+              .query({ mailbox: 'purchase' })
+              .set('authorization', bearer(h.portal))
+              .set('content-type', 'multipart/form-data; boundary=nothing-here')
+              .send('--nothing-here--\r\n')
+          : await scan(parts);
+      expect(response.status).toBe(400);
+      expect(response.headers['content-type']).toMatch(/application\/problem\+json/);
+      if (reason) expect(response.body.type).toBe(problemType(reason));
+      expect(response.body.detail).toBeTruthy();
+    }
+    const notMultipart = await request(app)
+      .post(`/v1/dossiers/${h.dossierId}/scans`)
+      .query({ mailbox: 'purchase' })
+      .set('authorization', bearer(h.portal))
+      .set('content-type', 'application/pdf')
+      .send(pdf(1));
+    expect(notMultipart.status).toBe(415);
+    expect(await documentCount()).toBe(before);
+    expect(objectsBefore).toBeGreaterThan(0);
+    expect(await storedObjectCount()).toBe(objectsBefore);
   });
 });

@@ -90,7 +90,12 @@ function requestBody(route: Route): unknown {
     return {
       required: true,
       description: `Streamed; at most ${route.bodyLimit} bytes.`,
-      content: Object.fromEntries(types.map((type) => [type, { schema: { type: 'string', contentMediaType: type } }])),
+      content: Object.fromEntries(
+        types.map((type) => [
+          type,
+          { schema: route.request?.uploadSchema ?? { type: 'string', contentMediaType: type } },
+        ]),
+      ),
     };
   }
   if (!route.request?.body) return undefined;

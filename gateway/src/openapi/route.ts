@@ -70,6 +70,8 @@ interface RouteSpecBase {
     body?: JsonSchema;
     /** upload routes: accepted media types of the streamed body; default application/octet-stream */
     contentTypes?: readonly string[];
+    /** upload routes: the streamed body as the document describes it (e.g. a multipart body's parts); default raw bytes */
+    uploadSchema?: JsonSchema;
   };
   /** by status code; the common error responses (problem+json) are added to the document automatically */
   responses: Record<number, ResponseSpec>;

@@ -9,7 +9,7 @@
 import { Readable } from 'node:stream';
 import { toJson } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
-import { notFound, unavailable } from '@kantoor/errors';
+import { invalidArgument, notFound, unavailable } from '@kantoor/errors';
 import { atMost, type ServiceClient } from '@kantoor/grpc';
 import {
   ActiveClientSchema,
@@ -23,6 +23,7 @@ import {
 } from '@kantoor/proto/kantoor/document_intake/v1/document_intake_pb';
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import type { ServiceClients } from '../app';
+import { fileParts, type FilePart } from '../middleware/multipart';
 import { defineRoute, namedSchema, reply, streamReply, type JsonSchema, type RouteContext } from '../openapi/route';
 
 declare module '../app' {
@@ -37,6 +38,10 @@ type Intake = ServiceClient<typeof DocumentIntakeService>;
 const MB = 1024 * 1024;
 /** the service refuses larger files itself (INTAKE_MAX_FILE_BYTES); this only stops a runaway body early */
 const UPLOAD_LIMIT = 50 * MB;
+/** a multipart request (a scan of many pages, several files) as a whole */
+const MULTIPART_LIMIT = 500 * MB;
+/** pages of one scan; a scanner batch is rarely longer, and every page is held by the service while merging */
+const MAX_SCAN_PAGES = 200;
 // a read of the request body (up to 64 KiB) goes as one message, uncopied; a larger one is cut to this (limit 16 MiB)
 const CHUNK = 256 * 1024;
 // a large file or ZIP takes longer than the client's default deadline; leaving clients cancel through `signal`
@@ -178,6 +183,12 @@ const DocumentPage = namedSchema('DocumentPage', {
 });
 const dossierParams = params('dossierId');
 const documentParams = params('dossierId', 'documentId');
+/** A multipart body of file parts, for the document: the parts' field names are free, their order counts. */
+const filePartsSchema = (description: string): JsonSchema => ({
+  type: 'object',
+  description: `${description}; every part is a file (with a file name), text fields are refused`,
+  additionalProperties: { type: 'string', contentMediaType: 'application/octet-stream' },
+});
 const ACCEPTED_FILES = ['application/pdf', 'image/jpeg', 'application/xml', 'text/xml', 'application/octet-stream'];
 
 // ---- the client's mailboxes ----
@@ -217,6 +228,96 @@ export const uploadDocument = defineRoute<{ params: { dossierId: string }; query
           channel: ctx.caller.kind === 'api_key' ? 'api' : (ctx.query.channel ?? 'upload'),
         },
         ctx.upload,
+      ),
+      callFor(ctx, TRANSFER_TIMEOUT_MS),
+    );
+    return reply(201, documentJson(document));
+  },
+});
+
+/** What a scanner may declare a page to be; the service checks the content itself. */
+const PAGE_TYPES = ['image/jpeg', 'application/pdf', 'application/octet-stream'];
+
+/**
+ * The pages of a multipart scan as one upload stream: header, the first page's bytes, `nextPage`, the next
+ * page's bytes, ... A part that cannot be a page, or a scan without pages, fails the stream, which cancels the
+ * call: the service then keeps nothing of the pages it already received.
+ */
+async function* scanMessages(
+  header: { dossierId: string; mailbox: string; fileName: string },
+  parts: AsyncIterator<FilePart>,
+): AsyncIterable<MessageInitShape<typeof UploadDocumentRequestSchema>> {
+  try {
+    yield* pagesAsMessages(header, parts);
+  } finally {
+    // the call ended early (refused, cancelled): stop reading the parts
+    await parts.return?.();
+  }
+}
+
+async function* pagesAsMessages(
+  header: { dossierId: string; mailbox: string; fileName: string },
+  parts: AsyncIterator<FilePart>,
+): AsyncIterable<MessageInitShape<typeof UploadDocumentRequestSchema>> {
+  let next = await parts.next();
+  if (next.done)
+    throw invalidArgument('A scan needs at least one page: send each page as a file part.', {
+      reason: 'no_pages',
+      violations: [{ field: 'body', message: 'has no file parts' }],
+    });
+  yield {
+    part: { case: 'header', value: { ...header, fileName: header.fileName || next.value.fileName, channel: 'scan' } },
+  };
+  for (let page = next.value; ; page = next.value) {
+    if (!PAGE_TYPES.includes(page.mediaType)) {
+      page.skip();
+      throw invalidArgument(
+        `Page ${page.position}${page.fileName ? ` ("${page.fileName}")` : ''} is ${page.mediaType}; a scanned page is a JPEG image or a PDF.`,
+        {
+          reason: 'unsupported_page_type',
+          violations: [{ field: `body.${page.field}`, message: 'is not a JPEG image or a PDF' }],
+        },
+      );
+    }
+    if (page.position > 1) yield { part: { case: 'nextPage', value: true } };
+    for await (const chunk of atMost(page.bytes, CHUNK)) yield { part: { case: 'chunk', value: chunk } };
+    next = await parts.next();
+    if (next.done) return;
+  }
+}
+
+export const scanDocument = defineRoute<{
+  params: { dossierId: string };
+  query: { mailbox: string; fileName?: string };
+}>({
+  method: 'post',
+  path: '/v1/dossiers/{dossierId}/scans',
+  operationId: 'scanDocument',
+  summary: 'A scanned document of several pages, one multipart part per page, stored as one document',
+  description:
+    'The body is `multipart/form-data` with one file part per page, in page order: a JPEG image or a PDF ' +
+    '(`image/jpeg`, `application/pdf` or `application/octet-stream`; the content decides). Parts stream to the ' +
+    'service one after the other; JPEG pages become PDF pages and everything is merged into one document on the ' +
+    '`scan` channel, named after `fileName` or else the first part. A scan without pages, a part of another ' +
+    'type, a text field or an unreadable page is refused and nothing is stored.',
+  tags: ['documents'],
+  auth: 'authenticated',
+  permission: 'document:write',
+  streaming: 'upload',
+  bodyLimit: MULTIPART_LIMIT,
+  request: {
+    params: dossierParams,
+    query: object({ mailbox, fileName: text(255) }, ['mailbox']),
+    contentTypes: ['multipart/form-data'],
+    uploadSchema: filePartsSchema('one file part per page, in page order: a JPEG image or a PDF'),
+  },
+  responses: { 201: ok('Stored as one document', DocumentView) },
+  handler: async (ctx) => {
+    const parts = fileParts(ctx.request.headers, ctx.upload, { maxFileBytes: UPLOAD_LIMIT, maxFiles: MAX_SCAN_PAGES });
+    const { document } = await intakeOf(ctx.services).uploadDocument(
+      scanMessages(
+        { dossierId: ctx.params.dossierId, mailbox: ctx.query.mailbox, fileName: ctx.query.fileName ?? '' },
+        parts,
       ),
       callFor(ctx, TRANSFER_TIMEOUT_MS),
     );
@@ -599,6 +700,7 @@ export const downloadWithLink = defineRoute<{ params: { token: string } }>({
 
 export const documentIntakeRoutes = [
   uploadDocument,
+  scanDocument,
   listDocuments,
   getDocument,
   updateDocument,
