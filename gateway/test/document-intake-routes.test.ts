@@ -393,3 +393,110 @@ describe('a scanner sends several pages that become one document', () => {
     expect(await storedObjectCount()).toBe(objectsBefore);
   });
 });
+
+describe('several files uploaded at once', () => {
+  const uploadMany = (parts: Part[], who = bearer(h.portal)) =>
+    multipart(`/v1/dossiers/${h.dossierId}/document-uploads`, { mailbox: 'sales' }, parts, who);
+
+  test('each file becomes its own document, in the order sent', async () => {
+    const response = await uploadMany([
+      { field: 'files', body: pdf(2), fileName: 'Verkoopfactuur 1.pdf', type: 'application/pdf' },
+      { field: 'files', body: JPEG, fileName: 'kasticket.jpg', type: 'image/jpeg' },
+      {
+        field: 'files',
+        body: readFileSync(path.join(SAMPLES, 'base-example.xml')),
+        fileName: 'e-factuur.xml',
+        type: 'text/xml',
+      },
+    ]);
+    expect(response.status).toBe(200);
+    expect(response.body).toMatchObject({ stored: 3, refused: 0 });
+    expect(response.body.files).toMatchObject([
+      { position: 1, fileName: 'Verkoopfactuur 1.pdf', document: { name: 'Verkoopfactuur 1', pages: 2, type: 'pdf' } },
+      { position: 2, fileName: 'kasticket.jpg', document: { name: 'kasticket', originalFormat: 'jpeg' } },
+      { position: 3, fileName: 'e-factuur.xml', document: { type: 'ubl', channel: 'upload', mailbox: 'sales' } },
+    ]);
+    const ids = response.body.files.map((file: { document: { id: string } }) => file.document.id);
+    expect(new Set(ids).size).toBe(3);
+  });
+
+  test('a refused file is named with its reason and neither stops nor undoes the others', async () => {
+    const before = await documentCount();
+    const objectsBefore = await storedObjectCount();
+    // a long file the service refuses while the gateway is still streaming it: the rest of it is dropped
+    const notAPdf = Buffer.alloc(3 * 1024 * 1024, 'not a document ');
+    const response = await uploadMany([
+      { body: pdf(1), fileName: 'goed-1.pdf', type: 'application/pdf' },
+      { body: notAPdf, fileName: 'notities.pdf', type: 'application/pdf' },
+      { body: 'PNG?', fileName: 'foto.png', type: 'image/png' },
+      { body: '', fileName: 'leeg.pdf', type: 'application/pdf' },
+      { body: pdf(3), fileName: 'goed-2.pdf', type: 'application/pdf' },
+    ]);
+    expect(response.status).toBe(200);
+    expect(response.body).toMatchObject({ stored: 2, refused: 3 });
+    const [first, text, png, empty, last] = response.body.files;
+    expect(first.document.name).toBe('goed-1');
+    expect(text).toMatchObject({ position: 2, fileName: 'notities.pdf', refused: { status: 400 } });
+    expect(text.refused.detail).toBeTruthy();
+    expect(text).not.toHaveProperty('document');
+    expect(png).toMatchObject({
+      fileName: 'foto.png',
+      refused: { type: problemType('unsupported-type'), status: 400 },
+    });
+    expect(png.refused.detail).toContain('image/png');
+    expect(empty).toMatchObject({ fileName: 'leeg.pdf', refused: { status: 400 } });
+    expect(last.document).toMatchObject({ name: 'goed-2', pages: 3 });
+    // only the two accepted files were kept
+    expect(await documentCount()).toBe(before + 2);
+    const kept = await storedObjectCount();
+    const { rows } = await h.service.db.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM document WHERE id = ANY($1::uuid[])',
+      [[first.document.id, last.document.id]],
+    );
+    expect(rows[0].n).toBe(2);
+    expect(kept - objectsBefore).toBe(2);
+  });
+
+  test('a request without files, or with a text field first, is refused and stores nothing', async () => {
+    const before = await documentCount();
+    const empty = await request(app)
+      .post(`/v1/dossiers/${h.dossierId}/document-uploads`)
+      .query({ mailbox: 'sales' })
+      .set('authorization', bearer(h.portal))
+      .set('content-type', 'multipart/form-data; boundary=nothing-here')
+      .send('--nothing-here--\r\n');
+    expect(empty.status).toBe(400);
+    expect(empty.body.type).toBe(problemType('no-files'));
+    const field = await uploadMany([
+      { field: 'remark', body: 'zie bijlage' },
+      { body: pdf(1), fileName: 'a.pdf' },
+    ]);
+    expect(field.status).toBe(400);
+    expect(field.headers['content-type']).toMatch(/application\/problem\+json/);
+    expect(field.body.type).toBe(problemType('not-a-file'));
+    const noBoundary = await request(app)
+      .post(`/v1/dossiers/${h.dossierId}/document-uploads`)
+      .query({ mailbox: 'sales' })
+      .set('authorization', bearer(h.portal))
+      .set('content-type', 'multipart/form-data')
+      .send('garbage');
+    expect(noBoundary.status).toBe(400);
+    expect(noBoundary.body.type).toBe(problemType('malformed-multipart'));
+    expect(await documentCount()).toBe(before);
+  });
+
+  test("another client's dossier is refused before any file is read", async () => {
+    const before = await documentCount();
+    const response = await multipart(`/v1/dossiers/${h.otherDossierId}/document-uploads`, { mailbox: 'sales' }, [
+      { body: pdf(1), fileName: 'a.pdf', type: 'application/pdf' },
+    ]);
+    expect(response.status).toBe(404);
+    expect(await documentCount()).toBe(before);
+  });
+
+  test('the single-file upload still works beside it', async () => {
+    const single = await upload(pdf(1), 'los.pdf', { type: 'application/pdf', mailbox: 'sales' });
+    expect(single.status).toBe(201);
+    expect(single.body).toMatchObject({ name: 'los', mailbox: 'sales', channel: 'upload' });
+  });
+});

@@ -140,8 +140,12 @@ export async function* fileParts(
 }
 
 async function* partBytes(stream: Readable, fileName: string, limit: number): AsyncIterable<Buffer> {
-  // left early (the service refused the file at its first bytes): the part stays undestroyed, for `skip` to drain;
+  // left early (the service refused the file at its first bytes): the rest of the part is drained, not destroyed;
   // a destroyed part would never ask the parser for more, and the parser would wait for it forever
-  for await (const chunk of stream.iterator({ destroyOnReturn: false })) yield chunk as Buffer;
+  try {
+    for await (const chunk of stream.iterator({ destroyOnReturn: false })) yield chunk as Buffer;
+  } finally {
+    if (!stream.readableEnded) stream.resume();
+  }
   if ((stream as Readable & { truncated?: boolean }).truncated) throw fileTooLarge(fileName, limit);
 }

@@ -24,6 +24,7 @@ import {
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import type { ServiceClients } from '../app';
 import { fileParts, type FilePart } from '../middleware/multipart';
+import { problemFor, type Problem } from '../middleware/problem';
 import { defineRoute, namedSchema, reply, streamReply, type JsonSchema, type RouteContext } from '../openapi/route';
 
 declare module '../app' {
@@ -42,6 +43,8 @@ const UPLOAD_LIMIT = 50 * MB;
 const MULTIPART_LIMIT = 500 * MB;
 /** pages of one scan; a scanner batch is rarely longer, and every page is held by the service while merging */
 const MAX_SCAN_PAGES = 200;
+/** files of one multi-file upload: what a user selects at once in the file dialog */
+const MAX_FILES_PER_REQUEST = 100;
 // a read of the request body (up to 64 KiB) goes as one message, uncopied; a larger one is cut to this (limit 16 MiB)
 const CHUNK = 256 * 1024;
 // a large file or ZIP takes longer than the client's default deadline; leaving clients cancel through `signal`
@@ -189,6 +192,27 @@ const filePartsSchema = (description: string): JsonSchema => ({
   description: `${description}; every part is a file (with a file name), text fields are refused`,
   additionalProperties: { type: 'string', contentMediaType: 'application/octet-stream' },
 });
+const UploadOutcomes = namedSchema('UploadOutcomes', {
+  type: 'object',
+  required: ['stored', 'refused', 'files'],
+  properties: {
+    stored: { type: 'integer', description: 'files that became documents' },
+    refused: { type: 'integer', description: 'files refused (nothing of them is kept)' },
+    files: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['position', 'fileName'],
+        properties: {
+          position: { type: 'integer', description: '1-based, among the file parts as sent' },
+          fileName: { type: 'string' },
+          document: DocumentView,
+          refused: { type: 'object', description: 'why: a problem object (type, title, status, detail)' },
+        },
+      },
+    },
+  },
+});
 const ACCEPTED_FILES = ['application/pdf', 'image/jpeg', 'application/xml', 'text/xml', 'application/octet-stream'];
 
 // ---- the client's mailboxes ----
@@ -322,6 +346,102 @@ export const scanDocument = defineRoute<{
       callFor(ctx, TRANSFER_TIMEOUT_MS),
     );
     return reply(201, documentJson(document));
+  },
+});
+
+type FileOutcome =
+  | { position: number; fileName: string; document: ReturnType<typeof documentJson> }
+  | { position: number; fileName: string; refused: Problem['details'] };
+
+export const uploadDocuments = defineRoute<{ params: { dossierId: string }; query: { mailbox: string } }>({
+  method: 'post',
+  path: '/v1/dossiers/{dossierId}/document-uploads',
+  operationId: 'uploadDocuments',
+  summary: 'Upload several files at once into a mailbox; each file becomes its own document',
+  description:
+    'The body is `multipart/form-data` with one file part per file (PDF, JPEG or UBL; the content decides the ' +
+    `type). At most ${MAX_FILES_PER_REQUEST} files; they stream to the service one after the other. The answer ` +
+    'names every file in the order sent: the stored document, or `refused` with the reason (a problem object). ' +
+    'A refused file does not stop or undo the others. If the body itself breaks off (too large, malformed, the ' +
+    'files limit), the files before it keep their outcome and the answer ends with the refusal.',
+  tags: ['documents'],
+  auth: 'authenticated',
+  permission: 'document:write',
+  streaming: 'upload',
+  bodyLimit: MULTIPART_LIMIT,
+  request: {
+    params: dossierParams,
+    query: object({ mailbox }, ['mailbox']),
+    contentTypes: ['multipart/form-data'],
+    uploadSchema: filePartsSchema('one file part per file'),
+  },
+  responses: { 200: ok('The outcome per file, in the order sent', UploadOutcomes) },
+  handler: async (ctx) => {
+    const intake = intakeOf(ctx.services);
+    const outcomes: FileOutcome[] = [];
+    const refused = (position: number, fileName: string, error: unknown) =>
+      outcomes.push({ position, fileName, refused: problemFor(error, ctx.requestId, ctx.logger).details });
+    let current: FilePart | undefined;
+    try {
+      for await (const part of fileParts(ctx.request.headers, ctx.upload, {
+        maxFileBytes: UPLOAD_LIMIT,
+        maxFiles: MAX_FILES_PER_REQUEST,
+      })) {
+        current = part;
+        if (!ACCEPTED_FILES.includes(part.mediaType)) {
+          part.skip();
+          refused(
+            part.position,
+            part.fileName,
+            invalidArgument(
+              `"${part.fileName}" is ${part.mediaType}; a document is a PDF, a JPEG image or a UBL file.`,
+              {
+                reason: 'unsupported_type',
+              },
+            ),
+          );
+          continue;
+        }
+        try {
+          const { document } = await intake.uploadDocument(
+            uploadMessages(
+              {
+                dossierId: ctx.params.dossierId,
+                mailbox: ctx.query.mailbox,
+                fileName: part.fileName,
+                channel: ctx.caller.kind === 'api_key' ? 'api' : 'upload',
+              },
+              part.bytes,
+            ),
+            callFor(ctx, TRANSFER_TIMEOUT_MS),
+          );
+          outcomes.push({ position: part.position, fileName: part.fileName, document: documentJson(document) });
+        } catch (error) {
+          if (ctx.signal.aborted) throw error;
+          // the service refused at the file's first bytes: the rest of it is read and dropped
+          part.skip();
+          refused(part.position, part.fileName, error);
+        }
+        current = undefined;
+      }
+    } catch (error) {
+      // the body itself broke off: what came before keeps its outcome, unless nothing did
+      if (outcomes.length === 0 || ctx.signal.aborted) throw error;
+      const last = outcomes.at(-1)!;
+      // a body error while a file streamed is that file's refusal already
+      if (!(current && last.position === current.position))
+        refused(current?.position ?? last.position + 1, current?.fileName ?? '', error);
+    }
+    if (outcomes.length === 0)
+      throw invalidArgument('No file was sent: send each file as a part with a file name.', {
+        reason: 'no_files',
+        violations: [{ field: 'body', message: 'has no file parts' }],
+      });
+    return {
+      stored: outcomes.filter((outcome) => 'document' in outcome).length,
+      refused: outcomes.filter((outcome) => 'refused' in outcome).length,
+      files: outcomes,
+    };
   },
 });
 
@@ -701,6 +821,7 @@ export const downloadWithLink = defineRoute<{ params: { token: string } }>({
 export const documentIntakeRoutes = [
   uploadDocument,
   scanDocument,
+  uploadDocuments,
   listDocuments,
   getDocument,
   updateDocument,
