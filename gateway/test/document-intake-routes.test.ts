@@ -500,3 +500,102 @@ describe('several files uploaded at once', () => {
     expect(single.body).toMatchObject({ name: 'los', mailbox: 'sales', channel: 'upload' });
   });
 });
+
+describe('the active clients monitor, filtered', () => {
+  type Row = { dossierId: string; dossierName: string; mailboxes: Array<{ mailbox: string; waiting: number }> };
+  let clientGroupId: string;
+  let otherFileManager: string;
+  let otherName: string;
+  const monitor = async (query: Record<string, string> = {}, who = bearer(h.admin)) => {
+    const response = await request(app).get('/v1/active-clients').query(query).set('authorization', who);
+    expect(response.status).toBe(200);
+    return (response.body.clients as Row[]).map((row) => row.dossierId);
+  };
+
+  beforeAll(async () => {
+    // the client's dossier: a purchase document sent and waiting; the other dossier: a draft in misc only, a
+    // client group and a file manager of its own
+    const sent = await upload(pdf(1), 'te verwerken.pdf', { type: 'application/pdf', mailbox: 'purchase' });
+    await request(app)
+      .post(`/v1/dossiers/${h.dossierId}/document-sends`)
+      .set('authorization', bearer(h.portal))
+      .send({ documentIds: [sent.body.id] })
+      .expect(200);
+    const draft = await request(app)
+      .post(`/v1/dossiers/${h.otherDossierId}/documents`)
+      .query({ mailbox: 'misc' })
+      .set('authorization', bearer(h.admin))
+      .set('content-type', 'application/pdf')
+      .send(pdf(1));
+    expect(draft.status).toBe(201);
+    const { clientGroup } = await h.fx.directory.createClientGroup(
+      { name: 'Horeca', email: 'horeca@firm.example' },
+      { caller: h.admin },
+    );
+    clientGroupId = clientGroup!.id;
+    otherFileManager = (await h.fx.activeStaff(h.admin, 'employee')).subjectId;
+    const { dossier } = await h.fx.directory.assignDossier(
+      { dossierId: h.otherDossierId, clientGroupId, fileManagerId: otherFileManager },
+      { caller: h.admin },
+    );
+    otherName = dossier!.name;
+  });
+
+  test('without filters the staff member sees every dossier with documents, by name', async () => {
+    const response = await request(app).get('/v1/active-clients').set('authorization', bearer(h.admin));
+    const rows = response.body.clients as Row[];
+    expect(rows.map((row) => row.dossierId)).toEqual(expect.arrayContaining([h.dossierId, h.otherDossierId]));
+    const names = rows.map((row) => row.dossierName);
+    expect(names).toEqual([...names].sort((a, b) => a.localeCompare(b)));
+  });
+
+  test('by client group, file manager, assigned staff member and name', async () => {
+    expect(await monitor({ clientGroupId })).toEqual([h.otherDossierId]);
+    expect(await monitor({ fileManagerId: otherFileManager })).toEqual([h.otherDossierId]);
+    expect(await monitor({ fileManagerId: h.admin.subjectId })).toEqual([h.dossierId]);
+    expect(await monitor({ staffId: otherFileManager })).toEqual([h.otherDossierId]);
+    expect(await monitor({ search: otherName })).toEqual([h.otherDossierId]);
+    expect(await monitor({ clientGroupId, fileManagerId: h.admin.subjectId })).toEqual([]);
+  });
+
+  test('by mailbox and by documents waiting to be processed; the rows keep every mailbox', async () => {
+    expect(await monitor({ mailbox: 'misc' })).toEqual([h.otherDossierId]);
+    expect(await monitor({ onlyWaiting: 'true' })).toEqual([h.dossierId]);
+    expect(await monitor({ mailbox: 'purchase', onlyWaiting: 'true' })).toEqual([h.dossierId]);
+    expect(await monitor({ mailbox: 'misc', onlyWaiting: 'true' })).toEqual([]);
+    const response = await request(app)
+      .get('/v1/active-clients')
+      .query({ onlyWaiting: 'true' })
+      .set('authorization', bearer(h.admin));
+    const [row] = response.body.clients as Row[];
+    expect(row.mailboxes.map((box) => box.mailbox)).toEqual(['purchase', 'sales', 'misc']);
+    expect(row.mailboxes.find((box) => box.mailbox === 'purchase')!.waiting).toBeGreaterThan(0);
+  });
+
+  test('support staff see only the dossiers assigned to them, whatever the filter', async () => {
+    const support = bearer(h.support);
+    expect(await monitor({}, support)).toEqual([]);
+    await h.fx.directory.assignDossier(
+      { dossierId: h.dossierId, collaboratorStaffIds: { ids: [h.support.subjectId] } },
+      { caller: h.admin },
+    );
+    expect(await monitor({}, support)).toEqual([h.dossierId]);
+    expect(await monitor({ clientGroupId }, support)).toEqual([]);
+    expect(await monitor({ mailbox: 'misc' }, support)).toEqual([]);
+    // and the admin's filter by assigned staff member finds the new assignment
+    expect(await monitor({ staffId: h.support.subjectId })).toEqual([h.dossierId]);
+  });
+
+  test('a filter that is not one is refused', async () => {
+    for (const query of [
+      { mailbox: 'attic' },
+      { clientGroupId: 'horeca' },
+      { onlyWaiting: 'perhaps' },
+      { colour: 'green' },
+    ]) {
+      const response = await request(app).get('/v1/active-clients').query(query).set('authorization', bearer(h.admin));
+      expect(response.status).toBe(400);
+      expect(response.headers['content-type']).toMatch(/application\/problem\+json/);
+    }
+  });
+});

@@ -699,38 +699,98 @@ export const getIntakeLog = defineRoute<{ params: { dossierId: string }; query: 
 
 // ---- the accountant's side ----
 
-export const listActiveClients = defineRoute({
+type ActiveClientsQuery = {
+  clientGroupId?: string;
+  fileManagerId?: string;
+  staffId?: string;
+  search?: string;
+  mailbox?: string;
+  onlyWaiting?: boolean;
+};
+
+const ActiveClientView = namedSchema('ActiveClient', {
+  type: 'object',
+  required: ['dossierId', 'dossierName', 'mailboxes', 'unsorted'],
+  properties: {
+    dossierId: uuid,
+    dossierName: { type: 'string' },
+    mailboxes: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['mailbox', 'notSent', 'waiting'],
+        properties: {
+          mailbox: mailbox,
+          notSent: { type: 'integer', description: 'grey: present, not yet sent by the client' },
+          waiting: { type: 'integer', description: 'green: sent, waiting to be processed' },
+        },
+      },
+    },
+    unsorted: { type: 'integer', description: 'mail to the general address, still without a mailbox' },
+  },
+});
+
+export const listActiveClients = defineRoute<{ query: ActiveClientsQuery }>({
   method: 'get',
   path: '/v1/active-clients',
   operationId: 'listActiveClients',
   summary: 'The active clients monitor: per dossier the caller sees and mailbox, documents not sent and waiting',
+  description:
+    'Only active dossiers the caller may see (support staff: those assigned to them) that hold documents. The ' +
+    'filters limit the list, each one narrowing it further; a dossier shown has all its mailboxes counted.',
   tags: ['hand-over'],
   auth: 'authenticated',
   permission: 'document:monitor',
+  request: {
+    query: object({
+      clientGroupId: { ...uuid, description: "only the client group's dossiers" },
+      fileManagerId: { ...uuid, description: 'only dossiers this staff member is the file manager of' },
+      staffId: { ...uuid, description: 'only dossiers this staff member is the file manager or a collaborator of' },
+      search: { ...text(200), description: 'part of the dossier name, code or enterprise number' },
+      mailbox: { enum: ['purchase', 'sales', 'misc', 'unsorted'], description: 'only dossiers with documents there' },
+      onlyWaiting: {
+        type: 'boolean',
+        description: 'only dossiers with sent documents waiting to be processed (in `mailbox` when given)',
+      },
+    }),
+  },
   responses: {
-    200: ok('Dossiers with documents', {
+    200: ok('Dossiers with documents, by name', {
       type: 'object',
-      properties: { clients: { type: 'array', items: { type: 'object' } } },
+      required: ['clients'],
+      properties: { clients: { type: 'array', items: ActiveClientView } },
     }),
   },
   handler: async (ctx) => {
     const directory = ctx.services.directory;
     if (!directory) throw unavailable('The directory service is not available.', { reason: 'directory_unavailable' });
-    // the dossiers this caller sees, so the service counts no one else's
+    const { clientGroupId = '', fileManagerId = '', staffId, search = '', mailbox: box = '', onlyWaiting } = ctx.query;
+    // the dossiers this caller sees (the directory decides: support staff get their assignments only), so the
+    // service counts no one else's; the dossier's own attributes are filtered here, the documents by the service
     const names = new Map<string, string>();
     let cursor = '';
     do {
-      const page = await directory.listDossiers({ status: 'active', pageSize: 200, cursor }, callFor(ctx));
-      for (const dossier of page.dossiers) names.set(dossier.id, dossier.name);
+      const page = await directory.listDossiers(
+        { status: 'active', pageSize: 200, cursor, clientGroupId, fileManagerId, search },
+        callFor(ctx),
+      );
+      for (const dossier of page.dossiers)
+        if (!staffId || dossier.fileManagerId === staffId || dossier.collaboratorStaffIds.includes(staffId))
+          names.set(dossier.id, dossier.name);
       cursor = page.nextCursor;
     } while (cursor);
     if (names.size === 0) return { clients: [] };
-    const { clients } = await intakeOf(ctx.services).listActiveClients({ dossierIds: [...names.keys()] }, callFor(ctx));
+    const { clients } = await intakeOf(ctx.services).listActiveClients(
+      { dossierIds: [...names.keys()], mailbox: box, onlyWaiting: onlyWaiting ?? false },
+      callFor(ctx),
+    );
     return {
-      clients: clients.map((client) => ({
-        ...(toJson(ActiveClientSchema, client, { alwaysEmitImplicit: true }) as object),
-        dossierName: names.get(client.dossierId) ?? '',
-      })),
+      clients: clients
+        .map((client) => ({
+          ...(toJson(ActiveClientSchema, client, { alwaysEmitImplicit: true }) as object),
+          dossierName: names.get(client.dossierId) ?? '',
+        }))
+        .sort((a, b) => a.dossierName.localeCompare(b.dossierName)),
     };
   },
 });
