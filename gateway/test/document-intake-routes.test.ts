@@ -599,3 +599,45 @@ describe('the active clients monitor, filtered', () => {
     }
   });
 });
+
+describe('preview', () => {
+  const file = (documentId: string, query: Record<string, string>) =>
+    binary(
+      request(app)
+        .get(`/v1/dossiers/${h.dossierId}/documents/${documentId}/file`)
+        .query(query)
+        .set('authorization', bearer(h.portal)),
+    );
+
+  test('the PDF is shown inline, as application/pdf that the browser may not sniff for another type', async () => {
+    const stored = await upload(pdf(2), 'Factuur café.pdf', { type: 'application/pdf' });
+    const preview = await file(stored.body.id, { disposition: 'inline' });
+    expect(preview.status).toBe(200);
+    expect(preview.headers['content-type']).toBe('application/pdf');
+    expect(preview.headers['content-disposition']).toMatch(
+      /^inline; filename="Factuur caf.\.pdf"; filename\*=UTF-8''Factuur%20caf%C3%A9\.pdf$/,
+    );
+    expect(preview.headers['x-content-type-options']).toBe('nosniff');
+    expect((preview.body as Buffer).subarray(0, 5).toString()).toBe('%PDF-');
+    // the download stays a download
+    const download = await file(stored.body.id, {});
+    expect(download.headers['content-disposition']).toMatch(/^attachment; /);
+    expect(Buffer.compare(download.body as Buffer, preview.body as Buffer)).toBe(0);
+  });
+
+  test('a photo previews as its PDF, never as the image or XML handed in', async () => {
+    const photo = await upload(JPEG, 'bonnetje.jpg', { type: 'image/jpeg' });
+    const preview = await file(photo.body.id, { disposition: 'inline' });
+    expect(preview.status).toBe(200);
+    expect(preview.headers['content-type']).toBe('application/pdf');
+    const original = await file(photo.body.id, { disposition: 'inline', variant: 'original' });
+    expect(original.status).toBe(400);
+    expect(original.headers['content-type']).toMatch(/application\/problem\+json/);
+    expect(original.headers['content-disposition']).toBeUndefined();
+    const invoice = await upload(readFileSync(path.join(SAMPLES, 'base-example.xml')), 'e-factuur.xml');
+    const xml = await file(invoice.body.id, { disposition: 'inline', variant: 'original' });
+    expect(xml.status).toBe(400);
+    expect((await file(invoice.body.id, { disposition: 'inline' })).headers['content-type']).toBe('application/pdf');
+    expect((await file(photo.body.id, { disposition: 'embedded' })).status).toBe(400);
+  });
+});

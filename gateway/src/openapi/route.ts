@@ -166,8 +166,9 @@ export interface StreamReplyOptions {
   contentType: string;
   status?: number;
   contentLength?: number;
-  /** sets Content-Disposition: attachment with this name */
+  /** sets Content-Disposition with this name: `attachment` (default, a download) or `inline` (shown in the browser) */
   filename?: string;
+  disposition?: 'attachment' | 'inline';
   headers?: Record<string, string>;
 }
 

@@ -358,12 +358,17 @@ async function send(response: Response, outcome: Outcome): Promise<void> {
     discardUnreadBody(response.req);
     return;
   }
-  const { body, contentType, status = 200, contentLength, filename, headers = {} } = outcome.reply.options;
+  const { body, contentType, status = 200, contentLength, filename, disposition, headers = {} } = outcome.reply.options;
   // the download's callbacks ('drain', 'close') come from the socket: they stay in the request's trace
   context.bind(context.active(), response);
   response.status(status).set(headers).set('content-type', contentType);
   if (contentLength !== undefined) response.set('content-length', String(contentLength));
-  if (filename) response.attachment(filename);
+  if (filename) {
+    response.attachment(filename);
+    // express writes only `attachment`; its encoding of the name (ASCII fallback and filename*) is kept
+    if (disposition === 'inline')
+      response.set('content-disposition', response.get('content-disposition')!.replace(/^attachment/, 'inline'));
+  }
   try {
     await pipeToResponse(body, response);
   } catch (error) {

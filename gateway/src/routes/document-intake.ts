@@ -101,11 +101,19 @@ async function* uploadMessages(
  * A server stream of `info` then `chunk`s as a streamed reply: waits for the info (so a refusal before the first
  * byte is still a problem answer), then pipes the chunks on demand.
  */
-async function streamedFile(messages: AsyncIterable<DownloadDocumentResponse | DownloadDossierZipResponse>) {
+async function streamedFile(
+  messages: AsyncIterable<DownloadDocumentResponse | DownloadDossierZipResponse>,
+  disposition: 'attachment' | 'inline' = 'attachment',
+) {
   const iterator = messages[Symbol.asyncIterator]();
   const first = await iterator.next();
   if (first.done || first.value.part.case !== 'info') throw unavailable('The download ended before it began.');
   const info = first.value.part.value;
+  // shown in the browser only as a PDF: never a type the browser would run or render as a page (XML, HTML)
+  if (disposition === 'inline' && info.contentType !== 'application/pdf') {
+    void iterator.return?.();
+    throw invalidArgument('Only the PDF of a document can be previewed.', { reason: 'no_preview' });
+  }
   async function* chunks() {
     for (;;) {
       const next = await iterator.next();
@@ -121,6 +129,7 @@ async function streamedFile(messages: AsyncIterable<DownloadDocumentResponse | D
     body,
     contentType: info.contentType,
     filename: info.fileName,
+    disposition,
     ...(info.size >= 0n && { contentLength: Number(info.size) }),
   });
 }
@@ -655,25 +664,43 @@ export const sendDocuments = defineRoute<{ params: { dossierId: string }; body: 
 
 export const downloadDocument = defineRoute<{
   params: { dossierId: string; documentId: string };
-  query: { variant?: 'pdf' | 'original' };
+  query: { variant?: 'pdf' | 'original'; disposition?: 'attachment' | 'inline' };
 }>({
   method: 'get',
   path: '/v1/dossiers/{dossierId}/documents/{documentId}/file',
   operationId: 'downloadDocument',
-  summary: 'Download the PDF (default) or the original as handed in (JPEG, PDF or UBL XML)',
+  summary: 'Download the PDF (default) or the original as handed in (JPEG, PDF or UBL XML), or preview the PDF',
+  description:
+    '`disposition=inline` is the preview: the PDF rendition, served as `application/pdf` with ' +
+    '`Content-Disposition: inline` (and, as every answer, `X-Content-Type-Options: nosniff`) for the browser to ' +
+    'show. Only the PDF previews: with `variant=original`, or for a UBL document without a PDF, it is refused.',
   tags: ['documents'],
   auth: 'authenticated',
   permission: 'document:read',
   streaming: 'download',
-  request: { params: documentParams, query: object({ variant: { enum: ['pdf', 'original'] } }) },
+  request: {
+    params: documentParams,
+    query: object({
+      variant: { enum: ['pdf', 'original'] },
+      disposition: { enum: ['attachment', 'inline'], description: 'inline: a preview of the PDF; default attachment' },
+    }),
+  },
   responses: { 200: ok('The file', undefined) },
   handler: async (ctx) => {
+    const disposition = ctx.query.disposition ?? 'attachment';
+    const variant = ctx.query.variant ?? 'pdf';
+    if (disposition === 'inline' && variant !== 'pdf')
+      throw invalidArgument('Only the PDF of a document can be previewed; download the original instead.', {
+        reason: 'no_preview',
+        violations: [{ field: 'query.variant', message: 'must be pdf for an inline preview' }],
+      });
     await documentIn(ctx, ctx.params.dossierId, ctx.params.documentId);
     return streamedFile(
       intakeOf(ctx.services).downloadDocument(
-        { documentId: ctx.params.documentId, variant: ctx.query.variant ?? 'pdf' },
+        { documentId: ctx.params.documentId, variant },
         callFor(ctx, TRANSFER_TIMEOUT_MS),
       ),
+      disposition,
     );
   },
 });
