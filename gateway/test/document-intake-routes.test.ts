@@ -71,17 +71,38 @@ afterAll(async () => {
 const documentCount = async () =>
   (await h.service.db.query<{ n: number }>('SELECT count(*)::int AS n FROM document')).rows[0].n;
 
-/** Files in the intake's object store: a refusal must leave none behind. */
-const storedObjectCount = async () => {
+/**
+ * Files in the intake's object store that belong to no document (`documents/<dossier>/<document>/...`), waited for
+ * until there are none: when the gateway refuses mid-stream it cancels the call, and the service removes what it
+ * had received as it notices, shortly after the answer went out.
+ */
+async function expectNoOrphanObjects(): Promise<void> {
   const root = path.join(h.dataDir, 'objects', 'document-intake');
-  if (!existsSync(root)) return 0;
-  return readdirSync(root, { recursive: true, encoding: 'utf8' }).filter((entry) =>
-    statSync(path.join(root, entry)).isFile(),
-  ).length;
-};
+  const orphans = async () => {
+    const files = existsSync(root)
+      ? readdirSync(root, { recursive: true, encoding: 'utf8' }).filter(
+          (entry) => entry.startsWith(`documents${path.sep}`) && statSync(path.join(root, entry)).isFile(),
+        )
+      : [];
+    const documentIds = files.map((file) => file.split(path.sep).at(-2)!);
+    const { rows } = await h.service.db.query<{ id: string }>('SELECT id FROM document WHERE id = ANY($1::uuid[])', [
+      [...new Set(documentIds)].filter((id) => /^[0-9a-f-]{36}$/.test(id)),
+    ]);
+    const known = new Set(rows.map((row) => row.id));
+    return { files, orphans: files.filter((_file, at) => !known.has(documentIds[at])) };
+  };
+  expect((await orphans()).files.length).toBeGreaterThan(0);
+  for (const deadline = Date.now() + 5000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 50)))
+    if ((await orphans()).orphans.length === 0) return;
+  expect((await orphans()).orphans).toEqual([]);
+}
 
-const upload = (body: Buffer, fileName: string, options: { as?: string; type?: string; mailbox?: string } = {}) =>
-  request(app)
+const upload = (
+  body: Buffer,
+  fileName: string,
+  options: { as?: string; type?: string; mailbox?: string; to?: typeof app } = {},
+) =>
+  request(options.to ?? app)
     .post(`/v1/dossiers/${h.dossierId}/documents`)
     .query({ mailbox: options.mailbox ?? 'purchase' })
     .set(options.as === 'api' ? 'x-api-key' : 'authorization', options.as === 'api' ? 'feed-key' : bearer(h.portal))
@@ -289,8 +310,8 @@ describe('the mailbox and the hand-over', () => {
 type Part = { field?: string; body: Buffer | string; fileName?: string; type?: string };
 
 /** A multipart/form-data request with the given parts, in order (a part without a file name is a text field). */
-function multipart(path: string, query: Record<string, string>, parts: Part[], who = bearer(h.portal)) {
-  let call = request(app).post(path).query(query).set('authorization', who);
+function multipart(path: string, query: Record<string, string>, parts: Part[], who = bearer(h.portal), to = app) {
+  let call = request(to).post(path).query(query).set('authorization', who);
   for (const part of parts) {
     call =
       part.fileName === undefined
@@ -341,7 +362,6 @@ describe('a scanner sends several pages that become one document', () => {
 
   test('a scan without pages, a page of another type, a text field or a broken page is refused and nothing is stored', async () => {
     const before = await documentCount();
-    const objectsBefore = await storedObjectCount();
     const refusals: Array<[Part[], string]> = [
       [[], 'no-pages'],
       [
@@ -389,8 +409,7 @@ describe('a scanner sends several pages that become one document', () => {
       .send(pdf(1));
     expect(notMultipart.status).toBe(415);
     expect(await documentCount()).toBe(before);
-    expect(objectsBefore).toBeGreaterThan(0);
-    expect(await storedObjectCount()).toBe(objectsBefore);
+    await expectNoOrphanObjects();
   });
 });
 
@@ -422,7 +441,6 @@ describe('several files uploaded at once', () => {
 
   test('a refused file is named with its reason and neither stops nor undoes the others', async () => {
     const before = await documentCount();
-    const objectsBefore = await storedObjectCount();
     // a long file the service refuses while the gateway is still streaming it: the rest of it is dropped
     const notAPdf = Buffer.alloc(3 * 1024 * 1024, 'not a document ');
     const response = await uploadMany([
@@ -448,13 +466,12 @@ describe('several files uploaded at once', () => {
     expect(last.document).toMatchObject({ name: 'goed-2', pages: 3 });
     // only the two accepted files were kept
     expect(await documentCount()).toBe(before + 2);
-    const kept = await storedObjectCount();
     const { rows } = await h.service.db.query<{ n: number }>(
       'SELECT count(*)::int AS n FROM document WHERE id = ANY($1::uuid[])',
       [[first.document.id, last.document.id]],
     );
     expect(rows[0].n).toBe(2);
-    expect(kept - objectsBefore).toBe(2);
+    await expectNoOrphanObjects();
   });
 
   test('a request without files, or with a text field first, is refused and stores nothing', async () => {
@@ -639,5 +656,98 @@ describe('preview', () => {
     expect(xml.status).toBe(400);
     expect((await file(invoice.body.id, { disposition: 'inline' })).headers['content-type']).toBe('application/pdf');
     expect((await file(photo.body.id, { disposition: 'embedded' })).status).toBe(400);
+  });
+});
+
+describe('upload limits are gateway settings', () => {
+  const MiB = 1024 * 1024;
+  const appWith = (env: Record<string, string>) =>
+    testApp(
+      {
+        db: gatewayDb.db,
+        services: { directory: h.fx.directory, documentIntake: h.client },
+        authorize: authorizeWithPolicy(directoryAccessFacts(h.fx.directory)),
+      },
+      routeTable,
+      env,
+    ).app;
+  const small = () => appWith({ UPLOAD_MAX_FILE_BYTES: '4096', UPLOAD_MAX_REQUEST_BYTES: '20000' });
+  const bigPdf = () => pdf(100); // larger than 4 KiB
+
+  const pdfs = (names: string[], big = '') =>
+    names.map((name) => ({ body: name === big ? bigPdf() : pdf(1), fileName: name, type: 'application/pdf' }));
+
+  test('a file over UPLOAD_MAX_FILE_BYTES is refused with 413 and nothing is stored', async () => {
+    expect(bigPdf().length).toBeGreaterThan(4096);
+    const limited = small();
+    const before = await documentCount();
+    const response = await upload(bigPdf(), 'groot.pdf', { type: 'application/pdf', mailbox: 'misc', to: limited });
+    expect(response.status).toBe(413);
+    expect(response.body).toMatchObject({
+      type: problemType('payload-too-large'),
+      detail: expect.stringContaining('4096'),
+    });
+    const fits = await upload(pdf(1), 'klein.pdf', { type: 'application/pdf', mailbox: 'misc', to: limited });
+    expect(fits.status).toBe(201);
+    expect(await documentCount()).toBe(before + 1);
+    const document = (await request(limited).get('/openapi.json')).body;
+    expect(document.paths['/v1/dossiers/{dossierId}/documents'].post.requestBody.description).toContain('4096 bytes');
+  });
+
+  test('in a multipart upload the file over the limit is refused by name, a page over it refuses the scan', async () => {
+    const limited = small();
+    const before = await documentCount();
+    const to = (route: string, names: string[]) =>
+      multipart(
+        `/v1/dossiers/${h.dossierId}/${route}`,
+        { mailbox: 'misc' },
+        pdfs(names, 'groot.pdf'),
+        bearer(h.portal),
+        limited,
+      );
+    const response = await to('document-uploads', ['klein-1.pdf', 'groot.pdf', 'klein-2.pdf']);
+    expect(response.status).toBe(200);
+    expect(response.body).toMatchObject({ stored: 2, refused: 1 });
+    expect(response.body.files[1]).toMatchObject({
+      fileName: 'groot.pdf',
+      refused: { status: 413, type: problemType('file-too-large'), detail: expect.stringContaining('groot.pdf') },
+    });
+    expect(await documentCount()).toBe(before + 2);
+    const scan = await to('scans', ['p1.pdf', 'groot.pdf']);
+    expect(scan.status).toBe(413);
+    expect(scan.body.type).toBe(problemType('file-too-large'));
+    expect(await documentCount()).toBe(before + 2);
+    await expectNoOrphanObjects();
+  });
+
+  test('a multipart request over UPLOAD_MAX_REQUEST_BYTES as a whole is refused before anything is stored', async () => {
+    const before = await documentCount();
+    const parts = Array.from({ length: 12 }, (_, i) => ({
+      body: pdf(40),
+      fileName: `deel-${i}.pdf`,
+      type: 'application/pdf',
+    }));
+    const response = await multipart(
+      `/v1/dossiers/${h.dossierId}/document-uploads`,
+      { mailbox: 'misc' },
+      parts,
+      bearer(h.portal),
+      small(),
+    );
+    expect(response.status).toBe(413);
+    expect(response.body.type).toBe(problemType('payload-too-large'));
+    expect(await documentCount()).toBe(before);
+  });
+
+  test('raised above 50 MiB, the gateway passes a larger file on: the service is left to decide', async () => {
+    const body = Buffer.concat([pdf(1), Buffer.alloc(51 * MiB - pdf(1).length, 0x20)]);
+    const send = (to: typeof app) => upload(body, 'groot.pdf', { type: 'application/pdf', mailbox: 'misc', to });
+    const byDefault = await send(app);
+    expect(byDefault.status).toBe(413);
+    expect(byDefault.body.type).toBe(problemType('payload-too-large'));
+    // the intake's own INTAKE_MAX_FILE_BYTES (50 MiB in the harness) now refuses it, and says so
+    const raised = await send(appWith({ UPLOAD_MAX_FILE_BYTES: String(60 * MiB) }));
+    expect(raised.status).toBe(400);
+    expect(raised.body.type).toBe(problemType('file-too-large'));
   });
 });

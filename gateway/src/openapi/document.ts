@@ -89,7 +89,9 @@ function requestBody(route: Route): unknown {
     const types = route.request?.contentTypes ?? ['application/octet-stream'];
     return {
       required: true,
-      description: `Streamed; at most ${route.bodyLimit} bytes.`,
+      description: route.bodyLimitSetting
+        ? `Streamed; at most ${route.bodyLimit ?? route.bodyLimitSetting} bytes (the gateway setting ${route.bodyLimitSetting}).`
+        : `Streamed; at most ${route.bodyLimit} bytes.`,
       content: Object.fromEntries(
         types.map((type) => [
           type,

@@ -64,6 +64,10 @@ export function buildRouter(routes: readonly Route[], runtime: RouterRuntime): R
   const validators = compileValidators(routes, { responses: runtime.validateResponses });
   const table = new RouteTable();
   for (const route of routes) {
+    if (route.streaming === 'upload' && route.bodyLimit === null)
+      throw new Error(
+        `route ${route.operationId}: its body limit ${route.bodyLimitSetting} was not read from the config`,
+      );
     const routeValidators = validators.get(route)!;
     const bodyLimit = route.bodyLimit ?? runtime.jsonBodyLimit;
     const jsonParser = express.json({

@@ -36,11 +36,6 @@ declare module '../app' {
 type Ctx = Pick<RouteContext, 'caller' | 'requestId' | 'services'> & { signal?: AbortSignal };
 type Intake = ServiceClient<typeof DocumentIntakeService>;
 
-const MB = 1024 * 1024;
-/** the service refuses larger files itself (INTAKE_MAX_FILE_BYTES); this only stops a runaway body early */
-const UPLOAD_LIMIT = 50 * MB;
-/** a multipart request (a scan of many pages, several files) as a whole */
-const MULTIPART_LIMIT = 500 * MB;
 /** pages of one scan; a scanner batch is rarely longer, and every page is held by the service while merging */
 const MAX_SCAN_PAGES = 200;
 /** files of one multi-file upload: what a user selects at once in the file dialog */
@@ -242,7 +237,7 @@ export const uploadDocument = defineRoute<{ params: { dossierId: string }; query
   auth: 'authenticated',
   permission: 'document:write',
   streaming: 'upload',
-  bodyLimit: UPLOAD_LIMIT,
+  bodyLimit: 'UPLOAD_MAX_FILE_BYTES',
   request: {
     params: dossierParams,
     query: object({ mailbox, fileName: text(255), channel: { enum: ['upload', 'scan'] } }, ['mailbox']),
@@ -337,7 +332,7 @@ export const scanDocument = defineRoute<{
   auth: 'authenticated',
   permission: 'document:write',
   streaming: 'upload',
-  bodyLimit: MULTIPART_LIMIT,
+  bodyLimit: 'UPLOAD_MAX_REQUEST_BYTES',
   request: {
     params: dossierParams,
     query: object({ mailbox, fileName: text(255) }, ['mailbox']),
@@ -346,7 +341,10 @@ export const scanDocument = defineRoute<{
   },
   responses: { 201: ok('Stored as one document', DocumentView) },
   handler: async (ctx) => {
-    const parts = fileParts(ctx.request.headers, ctx.upload, { maxFileBytes: UPLOAD_LIMIT, maxFiles: MAX_SCAN_PAGES });
+    const parts = fileParts(ctx.request.headers, ctx.upload, {
+      maxFileBytes: ctx.deps.config.UPLOAD_MAX_FILE_BYTES,
+      maxFiles: MAX_SCAN_PAGES,
+    });
     const { document } = await intakeOf(ctx.services).uploadDocument(
       scanMessages(
         { dossierId: ctx.params.dossierId, mailbox: ctx.query.mailbox, fileName: ctx.query.fileName ?? '' },
@@ -369,7 +367,8 @@ export const uploadDocuments = defineRoute<{ params: { dossierId: string }; quer
   summary: 'Upload several files at once into a mailbox; each file becomes its own document',
   description:
     'The body is `multipart/form-data` with one file part per file (PDF, JPEG or UBL; the content decides the ' +
-    `type). At most ${MAX_FILES_PER_REQUEST} files; they stream to the service one after the other. The answer ` +
+    `type). At most ${MAX_FILES_PER_REQUEST} files, each at most UPLOAD_MAX_FILE_BYTES; they stream to the ` +
+    'service one after the other. The answer ' +
     'names every file in the order sent: the stored document, or `refused` with the reason (a problem object). ' +
     'A refused file does not stop or undo the others. If the body itself breaks off (too large, malformed, the ' +
     'files limit), the files before it keep their outcome and the answer ends with the refusal.',
@@ -377,7 +376,7 @@ export const uploadDocuments = defineRoute<{ params: { dossierId: string }; quer
   auth: 'authenticated',
   permission: 'document:write',
   streaming: 'upload',
-  bodyLimit: MULTIPART_LIMIT,
+  bodyLimit: 'UPLOAD_MAX_REQUEST_BYTES',
   request: {
     params: dossierParams,
     query: object({ mailbox }, ['mailbox']),
@@ -393,7 +392,7 @@ export const uploadDocuments = defineRoute<{ params: { dossierId: string }; quer
     let current: FilePart | undefined;
     try {
       for await (const part of fileParts(ctx.request.headers, ctx.upload, {
-        maxFileBytes: UPLOAD_LIMIT,
+        maxFileBytes: ctx.deps.config.UPLOAD_MAX_FILE_BYTES,
         maxFiles: MAX_FILES_PER_REQUEST,
       })) {
         current = part;
