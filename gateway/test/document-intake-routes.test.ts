@@ -16,13 +16,17 @@ import { bearer, openMigratedDatabase, problemType, testApp } from './helpers';
 const SAMPLES = path.resolve(__dirname, '../../test/fixtures/peppol');
 const JPEG = readFileSync(path.resolve(__dirname, '../../services/document-intake/test/fixtures/stripe.jpg'));
 
-/** A valid PDF with `pages` empty pages, written by hand (offsets included) so the test needs no PDF library. */
-function pdf(pages: number): Buffer {
+/**
+ * A valid PDF with `pages` empty pages, written by hand (offsets included) so the test needs no PDF library;
+ * `padding` bytes of an unused stream make it as large as a test needs.
+ */
+function pdf(pages: number, padding = 0): Buffer {
   const kids = Array.from({ length: pages }, (_, i) => `${3 + i} 0 R`).join(' ');
   const objects = [
     '<< /Type /Catalog /Pages 2 0 R >>',
     `<< /Type /Pages /Kids [${kids}] /Count ${pages} >>`,
     ...Array.from({ length: pages }, () => '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >>'),
+    ...(padding ? [`<< /Length ${padding} >>\nstream\n${' '.repeat(padding)}\nendstream`] : []),
   ];
   let body = '%PDF-1.4\n';
   const offsets = objects.map((object, i) => {
@@ -737,6 +741,41 @@ describe('upload limits are gateway settings', () => {
     expect(response.status).toBe(413);
     expect(response.body.type).toBe(problemType('payload-too-large'));
     expect(await documentCount()).toBe(before);
+  });
+
+  test('a multi-file upload that outgrows UPLOAD_MAX_REQUEST_BYTES midway keeps the files before and names the one cut off', async () => {
+    const before = await documentCount();
+    // sent chunked, so the size is known only as it arrives: six files of 750 KB against a 4 MiB limit (far more
+    // than what the gateway reads ahead of the file it is storing)
+    const file = pdf(1, 750_000);
+    const boundary = 'kantoor-test-boundary';
+    const body = Buffer.concat([
+      ...Array.from({ length: 6 }, (_, i) => [
+        Buffer.from(
+          `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="deel-${i + 1}.pdf"\r\n` +
+            'Content-Type: application/pdf\r\n\r\n',
+        ),
+        file,
+        Buffer.from('\r\n'),
+      ]).flat(),
+      Buffer.from(`--${boundary}--\r\n`),
+    ]);
+    const call = request(appWith({ UPLOAD_MAX_FILE_BYTES: String(MiB), UPLOAD_MAX_REQUEST_BYTES: String(4 * MiB) }))
+      .post(`/v1/dossiers/${h.dossierId}/document-uploads`)
+      .query({ mailbox: 'misc' })
+      .set('authorization', bearer(h.portal))
+      .set('content-type', `multipart/form-data; boundary=${boundary}`);
+    void call.write(body);
+    const response = await call;
+    expect(response.status).toBe(200);
+    expect(response.body).toMatchObject({ stored: 5, refused: 1 });
+    expect(response.body.files.at(-1)).toMatchObject({
+      position: 6,
+      fileName: 'deel-6.pdf',
+      refused: { status: 413, type: problemType('payload-too-large') },
+    });
+    expect(await documentCount()).toBe(before + 5);
+    await expectNoOrphanObjects();
   });
 
   test('raised above 50 MiB, the gateway passes a larger file on: the service is left to decide', async () => {

@@ -436,8 +436,8 @@ export const uploadDocuments = defineRoute<{ params: { dossierId: string }; quer
       // the body itself broke off: what came before keeps its outcome, unless nothing did
       if (outcomes.length === 0 || ctx.signal.aborted) throw error;
       const last = outcomes.at(-1)!;
-      // a body error while a file streamed is that file's refusal already
-      if (!(current && last.position === current.position))
+      // a body that broke off while a file streamed is that file's refusal already
+      if (!('refused' in last && last.refused.detail === problemFor(error, ctx.requestId, ctx.logger).details.detail))
         refused(current?.position ?? last.position + 1, current?.fileName ?? '', error);
     }
     if (outcomes.length === 0)
