@@ -19,7 +19,7 @@ import { TokenBuckets, type RateLimits } from './middleware/rate-limit';
 import { requestContext } from './middleware/request-context';
 import { documentationRouter } from './openapi/docs-page';
 import { buildOpenApiDocument, type DocumentInfo } from './openapi/document';
-import { pathPattern, type Route } from './openapi/route';
+import { pathPattern, withConfiguredLimits, type Route } from './openapi/route';
 import { buildRouter } from './openapi/router';
 import { routeTable } from './routes';
 import { operationsRouter, type ReadinessCheck } from './routes/operations';
@@ -81,7 +81,7 @@ export function createApp(input: GatewayDeps): Express {
   const clock = input.clock ?? Date.now;
   const apiKeys = input.apiKeys ?? new ApiKeyStore(input.db, clock);
   const deps: GatewayDeps = { ...input, apiKeys, services: input.services ?? {} };
-  const routes = input.routes ?? routeTable;
+  const routes = withConfiguredLimits(input.routes ?? routeTable, config);
   const window = config.RATE_LIMIT_WINDOW_SECONDS;
   const rateLimits: RateLimits = {
     perUser: { limit: config.RATE_LIMIT_PER_USER, windowSeconds: window },

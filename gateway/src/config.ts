@@ -50,6 +50,17 @@ export const gatewaySettings = {
     min: 1024,
     description: 'largest JSON body a route accepts unless it says otherwise',
   }),
+  UPLOAD_MAX_FILE_BYTES: settings.integer({
+    default: 52_428_800,
+    min: 1024,
+    description:
+      "largest uploaded file (one file, one scanned page); the intake's INTAKE_MAX_FILE_BYTES must allow it too",
+  }),
+  UPLOAD_MAX_REQUEST_BYTES: settings.integer({
+    default: 524_288_000,
+    min: 1024,
+    description: 'largest multipart upload as a whole (a scan of many pages, several files at once)',
+  }),
   IDEMPOTENCY_TTL_HOURS: settings.integer({ default: 24, min: 1, max: 24 * 30 }),
   VALIDATE_RESPONSES: settings.boolean({
     default: false,
@@ -58,6 +69,9 @@ export const gatewaySettings = {
 };
 
 export type GatewayConfig = ConfigOf<typeof gatewaySettings>;
+
+/** The settings a route may take its body limit from, so operators change it without a release. */
+export type BodyLimitSetting = 'UPLOAD_MAX_FILE_BYTES' | 'UPLOAD_MAX_REQUEST_BYTES';
 
 /** Reads and checks the settings; throws a ConfigError naming every problem. */
 export function readGatewayConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
@@ -68,6 +82,10 @@ export function readGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
     if (!config.OIDC_ISSUER)
       problems.push('OIDC_ISSUER is required in cluster mode (the gateway issues no tokens there)');
   }
+  if (config.UPLOAD_MAX_REQUEST_BYTES < config.UPLOAD_MAX_FILE_BYTES)
+    problems.push(
+      'UPLOAD_MAX_REQUEST_BYTES must be at least UPLOAD_MAX_FILE_BYTES (a request carries at least one file)',
+    );
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
 }

@@ -23,6 +23,7 @@ export {
   type RouteSpec,
   type RouteTypes,
   type StreamReplyOptions,
+  withConfiguredLimits,
 } from './openapi/route';
 export { buildOpenApiDocument, ProblemSchema, type DocumentInfo } from './openapi/document';
 export { DOCUMENTATION_PATHS } from './openapi/docs-page';

@@ -179,6 +179,8 @@ const SAMPLES: Record<
   getMailboxMessage: async () => ({ params: { mailId: 'none' } }),
   // the document intake is not started here: what passes the policy meets 503 or a refused body, never 401/403
   uploadDocument: async (w) => ({ params: { dossierId: w.dossierId }, query: { mailbox: 'purchase' } }),
+  scanDocument: async (w) => ({ params: { dossierId: w.dossierId }, query: { mailbox: 'purchase' } }),
+  uploadDocuments: async (w) => ({ params: { dossierId: w.dossierId }, query: { mailbox: 'purchase' } }),
   listDocuments: async (w) => ({ params: { dossierId: w.dossierId } }),
   getDocument: async (w) => ({ params: { dossierId: w.dossierId, documentId: NO_DOCUMENT } }),
   updateDocument: async (w) => ({ params: { dossierId: w.dossierId, documentId: NO_DOCUMENT }, body: { remark: 'x' } }),

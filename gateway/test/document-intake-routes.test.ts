@@ -4,7 +4,7 @@
  * answers; refusals are problem+json and leave nothing stored.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import request from 'supertest';
 import { decodeEnvelope, unpackPayload } from '@kantoor/events';
@@ -16,13 +16,17 @@ import { bearer, openMigratedDatabase, problemType, testApp } from './helpers';
 const SAMPLES = path.resolve(__dirname, '../../test/fixtures/peppol');
 const JPEG = readFileSync(path.resolve(__dirname, '../../services/document-intake/test/fixtures/stripe.jpg'));
 
-/** A valid PDF with `pages` empty pages, written by hand (offsets included) so the test needs no PDF library. */
-function pdf(pages: number): Buffer {
+/**
+ * A valid PDF with `pages` empty pages, written by hand (offsets included) so the test needs no PDF library;
+ * `padding` bytes of an unused stream make it as large as a test needs.
+ */
+function pdf(pages: number, padding = 0): Buffer {
   const kids = Array.from({ length: pages }, (_, i) => `${3 + i} 0 R`).join(' ');
   const objects = [
     '<< /Type /Catalog /Pages 2 0 R >>',
     `<< /Type /Pages /Kids [${kids}] /Count ${pages} >>`,
     ...Array.from({ length: pages }, () => '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >>'),
+    ...(padding ? [`<< /Length ${padding} >>\nstream\n${' '.repeat(padding)}\nendstream`] : []),
   ];
   let body = '%PDF-1.4\n';
   const offsets = objects.map((object, i) => {
@@ -71,8 +75,38 @@ afterAll(async () => {
 const documentCount = async () =>
   (await h.service.db.query<{ n: number }>('SELECT count(*)::int AS n FROM document')).rows[0].n;
 
-const upload = (body: Buffer, fileName: string, options: { as?: string; type?: string; mailbox?: string } = {}) =>
-  request(app)
+/**
+ * Files in the intake's object store that belong to no document (`documents/<dossier>/<document>/...`), waited for
+ * until there are none: when the gateway refuses mid-stream it cancels the call, and the service removes what it
+ * had received as it notices, shortly after the answer went out.
+ */
+async function expectNoOrphanObjects(): Promise<void> {
+  const root = path.join(h.dataDir, 'objects', 'document-intake');
+  const orphans = async () => {
+    const files = existsSync(root)
+      ? readdirSync(root, { recursive: true, encoding: 'utf8' }).filter(
+          (entry) => entry.startsWith(`documents${path.sep}`) && statSync(path.join(root, entry)).isFile(),
+        )
+      : [];
+    const documentIds = files.map((file) => file.split(path.sep).at(-2)!);
+    const { rows } = await h.service.db.query<{ id: string }>('SELECT id FROM document WHERE id = ANY($1::uuid[])', [
+      [...new Set(documentIds)].filter((id) => /^[0-9a-f-]{36}$/.test(id)),
+    ]);
+    const known = new Set(rows.map((row) => row.id));
+    return { files, orphans: files.filter((_file, at) => !known.has(documentIds[at])) };
+  };
+  expect((await orphans()).files.length).toBeGreaterThan(0);
+  for (const deadline = Date.now() + 5000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 50)))
+    if ((await orphans()).orphans.length === 0) return;
+  expect((await orphans()).orphans).toEqual([]);
+}
+
+const upload = (
+  body: Buffer,
+  fileName: string,
+  options: { as?: string; type?: string; mailbox?: string; to?: typeof app } = {},
+) =>
+  request(options.to ?? app)
     .post(`/v1/dossiers/${h.dossierId}/documents`)
     .query({ mailbox: options.mailbox ?? 'purchase' })
     .set(options.as === 'api' ? 'x-api-key' : 'authorization', options.as === 'api' ? 'feed-key' : bearer(h.portal))
@@ -274,5 +308,485 @@ describe('the mailbox and the hand-over', () => {
     const log = await request(app).get(`/v1/dossiers/${h.dossierId}/intake-log`).set('authorization', portal);
     expect(log.status).toBe(200);
     expect(Array.isArray(log.body.refused)).toBe(true);
+  });
+});
+
+type Part = { field?: string; body: Buffer | string; fileName?: string; type?: string };
+
+/** A multipart/form-data request with the given parts, in order (a part without a file name is a text field). */
+function multipart(path: string, query: Record<string, string>, parts: Part[], who = bearer(h.portal), to = app) {
+  let call = request(to).post(path).query(query).set('authorization', who);
+  for (const part of parts) {
+    call =
+      part.fileName === undefined
+        ? call.field(part.field ?? 'note', String(part.body))
+        : call.attach(part.field ?? 'file', Buffer.from(part.body), {
+            filename: part.fileName,
+            contentType: part.type ?? 'application/octet-stream',
+          });
+  }
+  return call;
+}
+
+describe('a scanner sends several pages that become one document', () => {
+  const scan = (parts: Part[], query: Record<string, string> = { mailbox: 'purchase' }) =>
+    multipart(`/v1/dossiers/${h.dossierId}/scans`, query, parts);
+
+  test('JPEG and PDF pages, one part each, are merged in order into one document on the scan channel', async () => {
+    const response = await scan(
+      [
+        { field: 'page', body: JPEG, fileName: 'page-1.jpg', type: 'image/jpeg' },
+        { field: 'page', body: pdf(2), fileName: 'page-2.pdf', type: 'application/pdf' },
+        { field: 'page', body: JPEG, fileName: 'page-3.jpg', type: 'image/jpeg' },
+      ],
+      { mailbox: 'purchase', fileName: 'Scan leverancier' },
+    );
+    expect(response.status).toBe(201);
+    expect(response.body).toMatchObject({
+      name: 'Scan leverancier',
+      channel: 'scan',
+      type: 'pdf',
+      pages: 4,
+      mailbox: 'purchase',
+      status: 'draft',
+    });
+    const file = await binary(
+      request(app)
+        .get(`/v1/dossiers/${h.dossierId}/documents/${response.body.id}/file`)
+        .set('authorization', bearer(h.portal)),
+    );
+    expect((file.body as Buffer).subarray(0, 5).toString()).toBe('%PDF-');
+  });
+
+  test('a single page named by its part is a document too', async () => {
+    const response = await scan([{ body: pdf(1), fileName: 'Bonnetje.pdf', type: 'application/pdf' }]);
+    expect(response.status).toBe(201);
+    expect(response.body).toMatchObject({ name: 'Bonnetje', channel: 'scan', pages: 1 });
+  });
+
+  test('a scan without pages, a page of another type, a text field or a broken page is refused and nothing is stored', async () => {
+    const before = await documentCount();
+    const refusals: Array<[Part[], string]> = [
+      [[], 'no-pages'],
+      [
+        [
+          { body: JPEG, fileName: 'page-1.jpg', type: 'image/jpeg' },
+          { body: 'hello', fileName: 'page-2.txt', type: 'text/plain' },
+        ],
+        'unsupported-page-type',
+      ],
+      [
+        [
+          { body: JPEG, fileName: 'page-1.jpg', type: 'image/jpeg' },
+          { field: 'remark', body: 'urgent' },
+        ],
+        'not-a-file',
+      ],
+      [
+        [
+          { body: pdf(1), fileName: 'page-1.pdf', type: 'application/pdf' },
+          { body: '%PDF-1.7\nnot really a pdf', fileName: 'page-2.pdf', type: 'application/pdf' },
+        ],
+        '',
+      ],
+    ];
+    for (const [parts, reason] of refusals) {
+      const response =
+        parts.length === 0
+          ? await request(app)
+              .post(`/v1/dossiers/${h.dossierId}/scans`)
+              .query({ mailbox: 'purchase' })
+              .set('authorization', bearer(h.portal))
+              .set('content-type', 'multipart/form-data; boundary=nothing-here')
+              .send('--nothing-here--\r\n')
+          : await scan(parts);
+      expect(response.status).toBe(400);
+      expect(response.headers['content-type']).toMatch(/application\/problem\+json/);
+      if (reason) expect(response.body.type).toBe(problemType(reason));
+      expect(response.body.detail).toBeTruthy();
+    }
+    const notMultipart = await request(app)
+      .post(`/v1/dossiers/${h.dossierId}/scans`)
+      .query({ mailbox: 'purchase' })
+      .set('authorization', bearer(h.portal))
+      .set('content-type', 'application/pdf')
+      .send(pdf(1));
+    expect(notMultipart.status).toBe(415);
+    expect(await documentCount()).toBe(before);
+    await expectNoOrphanObjects();
+  });
+});
+
+describe('several files uploaded at once', () => {
+  const uploadMany = (parts: Part[], who = bearer(h.portal)) =>
+    multipart(`/v1/dossiers/${h.dossierId}/document-uploads`, { mailbox: 'sales' }, parts, who);
+
+  test('each file becomes its own document, in the order sent', async () => {
+    const response = await uploadMany([
+      { field: 'files', body: pdf(2), fileName: 'Verkoopfactuur 1.pdf', type: 'application/pdf' },
+      { field: 'files', body: JPEG, fileName: 'kasticket.jpg', type: 'image/jpeg' },
+      {
+        field: 'files',
+        body: readFileSync(path.join(SAMPLES, 'base-example.xml')),
+        fileName: 'e-factuur.xml',
+        type: 'text/xml',
+      },
+    ]);
+    expect(response.status).toBe(200);
+    expect(response.body).toMatchObject({ stored: 3, refused: 0 });
+    expect(response.body.files).toMatchObject([
+      { position: 1, fileName: 'Verkoopfactuur 1.pdf', document: { name: 'Verkoopfactuur 1', pages: 2, type: 'pdf' } },
+      { position: 2, fileName: 'kasticket.jpg', document: { name: 'kasticket', originalFormat: 'jpeg' } },
+      { position: 3, fileName: 'e-factuur.xml', document: { type: 'ubl', channel: 'upload', mailbox: 'sales' } },
+    ]);
+    const ids = response.body.files.map((file: { document: { id: string } }) => file.document.id);
+    expect(new Set(ids).size).toBe(3);
+  });
+
+  test('a refused file is named with its reason and neither stops nor undoes the others', async () => {
+    const before = await documentCount();
+    // a long file the service refuses while the gateway is still streaming it: the rest of it is dropped
+    const notAPdf = Buffer.alloc(3 * 1024 * 1024, 'not a document ');
+    const response = await uploadMany([
+      { body: pdf(1), fileName: 'goed-1.pdf', type: 'application/pdf' },
+      { body: notAPdf, fileName: 'notities.pdf', type: 'application/pdf' },
+      { body: 'PNG?', fileName: 'foto.png', type: 'image/png' },
+      { body: '', fileName: 'leeg.pdf', type: 'application/pdf' },
+      { body: pdf(3), fileName: 'goed-2.pdf', type: 'application/pdf' },
+    ]);
+    expect(response.status).toBe(200);
+    expect(response.body).toMatchObject({ stored: 2, refused: 3 });
+    const [first, text, png, empty, last] = response.body.files;
+    expect(first.document.name).toBe('goed-1');
+    expect(text).toMatchObject({ position: 2, fileName: 'notities.pdf', refused: { status: 400 } });
+    expect(text.refused.detail).toBeTruthy();
+    expect(text).not.toHaveProperty('document');
+    expect(png).toMatchObject({
+      fileName: 'foto.png',
+      refused: { type: problemType('unsupported-type'), status: 400 },
+    });
+    expect(png.refused.detail).toContain('image/png');
+    expect(empty).toMatchObject({ fileName: 'leeg.pdf', refused: { status: 400 } });
+    expect(last.document).toMatchObject({ name: 'goed-2', pages: 3 });
+    // only the two accepted files were kept
+    expect(await documentCount()).toBe(before + 2);
+    const { rows } = await h.service.db.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM document WHERE id = ANY($1::uuid[])',
+      [[first.document.id, last.document.id]],
+    );
+    expect(rows[0].n).toBe(2);
+    await expectNoOrphanObjects();
+  });
+
+  test('a request without files, or with a text field first, is refused and stores nothing', async () => {
+    const before = await documentCount();
+    const empty = await request(app)
+      .post(`/v1/dossiers/${h.dossierId}/document-uploads`)
+      .query({ mailbox: 'sales' })
+      .set('authorization', bearer(h.portal))
+      .set('content-type', 'multipart/form-data; boundary=nothing-here')
+      .send('--nothing-here--\r\n');
+    expect(empty.status).toBe(400);
+    expect(empty.body.type).toBe(problemType('no-files'));
+    const field = await uploadMany([
+      { field: 'remark', body: 'zie bijlage' },
+      { body: pdf(1), fileName: 'a.pdf' },
+    ]);
+    expect(field.status).toBe(400);
+    expect(field.headers['content-type']).toMatch(/application\/problem\+json/);
+    expect(field.body.type).toBe(problemType('not-a-file'));
+    const noBoundary = await request(app)
+      .post(`/v1/dossiers/${h.dossierId}/document-uploads`)
+      .query({ mailbox: 'sales' })
+      .set('authorization', bearer(h.portal))
+      .set('content-type', 'multipart/form-data')
+      .send('garbage');
+    expect(noBoundary.status).toBe(400);
+    expect(noBoundary.body.type).toBe(problemType('malformed-multipart'));
+    expect(await documentCount()).toBe(before);
+  });
+
+  test("another client's dossier is refused before any file is read", async () => {
+    const before = await documentCount();
+    const response = await multipart(`/v1/dossiers/${h.otherDossierId}/document-uploads`, { mailbox: 'sales' }, [
+      { body: pdf(1), fileName: 'a.pdf', type: 'application/pdf' },
+    ]);
+    expect(response.status).toBe(404);
+    expect(await documentCount()).toBe(before);
+  });
+
+  test('the single-file upload still works beside it', async () => {
+    const single = await upload(pdf(1), 'los.pdf', { type: 'application/pdf', mailbox: 'sales' });
+    expect(single.status).toBe(201);
+    expect(single.body).toMatchObject({ name: 'los', mailbox: 'sales', channel: 'upload' });
+  });
+});
+
+describe('the active clients monitor, filtered', () => {
+  type Row = { dossierId: string; dossierName: string; mailboxes: Array<{ mailbox: string; waiting: number }> };
+  let clientGroupId: string;
+  let otherFileManager: string;
+  let otherName: string;
+  const monitor = async (query: Record<string, string> = {}, who = bearer(h.admin)) => {
+    const response = await request(app).get('/v1/active-clients').query(query).set('authorization', who);
+    expect(response.status).toBe(200);
+    return (response.body.clients as Row[]).map((row) => row.dossierId);
+  };
+
+  beforeAll(async () => {
+    // the client's dossier: a purchase document sent and waiting; the other dossier: a draft in misc only, a
+    // client group and a file manager of its own
+    const sent = await upload(pdf(1), 'te verwerken.pdf', { type: 'application/pdf', mailbox: 'purchase' });
+    await request(app)
+      .post(`/v1/dossiers/${h.dossierId}/document-sends`)
+      .set('authorization', bearer(h.portal))
+      .send({ documentIds: [sent.body.id] })
+      .expect(200);
+    const draft = await request(app)
+      .post(`/v1/dossiers/${h.otherDossierId}/documents`)
+      .query({ mailbox: 'misc' })
+      .set('authorization', bearer(h.admin))
+      .set('content-type', 'application/pdf')
+      .send(pdf(1));
+    expect(draft.status).toBe(201);
+    const { clientGroup } = await h.fx.directory.createClientGroup(
+      { name: 'Horeca', email: 'horeca@firm.example' },
+      { caller: h.admin },
+    );
+    clientGroupId = clientGroup!.id;
+    otherFileManager = (await h.fx.activeStaff(h.admin, 'employee')).subjectId;
+    const { dossier } = await h.fx.directory.assignDossier(
+      { dossierId: h.otherDossierId, clientGroupId, fileManagerId: otherFileManager },
+      { caller: h.admin },
+    );
+    otherName = dossier!.name;
+  });
+
+  test('without filters the staff member sees every dossier with documents, by name', async () => {
+    const response = await request(app).get('/v1/active-clients').set('authorization', bearer(h.admin));
+    const rows = response.body.clients as Row[];
+    expect(rows.map((row) => row.dossierId)).toEqual(expect.arrayContaining([h.dossierId, h.otherDossierId]));
+    const names = rows.map((row) => row.dossierName);
+    expect(names).toEqual([...names].sort((a, b) => a.localeCompare(b)));
+  });
+
+  test('by client group, file manager, assigned staff member and name', async () => {
+    expect(await monitor({ clientGroupId })).toEqual([h.otherDossierId]);
+    expect(await monitor({ fileManagerId: otherFileManager })).toEqual([h.otherDossierId]);
+    expect(await monitor({ fileManagerId: h.admin.subjectId })).toEqual([h.dossierId]);
+    expect(await monitor({ staffId: otherFileManager })).toEqual([h.otherDossierId]);
+    expect(await monitor({ search: otherName })).toEqual([h.otherDossierId]);
+    expect(await monitor({ clientGroupId, fileManagerId: h.admin.subjectId })).toEqual([]);
+  });
+
+  test('by mailbox and by documents waiting to be processed; the rows keep every mailbox', async () => {
+    expect(await monitor({ mailbox: 'misc' })).toEqual([h.otherDossierId]);
+    expect(await monitor({ onlyWaiting: 'true' })).toEqual([h.dossierId]);
+    expect(await monitor({ mailbox: 'purchase', onlyWaiting: 'true' })).toEqual([h.dossierId]);
+    expect(await monitor({ mailbox: 'misc', onlyWaiting: 'true' })).toEqual([]);
+    const response = await request(app)
+      .get('/v1/active-clients')
+      .query({ onlyWaiting: 'true' })
+      .set('authorization', bearer(h.admin));
+    const [row] = response.body.clients as Row[];
+    expect(row.mailboxes.map((box) => box.mailbox)).toEqual(['purchase', 'sales', 'misc']);
+    expect(row.mailboxes.find((box) => box.mailbox === 'purchase')!.waiting).toBeGreaterThan(0);
+  });
+
+  test('support staff see only the dossiers assigned to them, whatever the filter', async () => {
+    const support = bearer(h.support);
+    expect(await monitor({}, support)).toEqual([]);
+    await h.fx.directory.assignDossier(
+      { dossierId: h.dossierId, collaboratorStaffIds: { ids: [h.support.subjectId] } },
+      { caller: h.admin },
+    );
+    expect(await monitor({}, support)).toEqual([h.dossierId]);
+    expect(await monitor({ clientGroupId }, support)).toEqual([]);
+    expect(await monitor({ mailbox: 'misc' }, support)).toEqual([]);
+    // and the admin's filter by assigned staff member finds the new assignment
+    expect(await monitor({ staffId: h.support.subjectId })).toEqual([h.dossierId]);
+  });
+
+  test('a filter that is not one is refused', async () => {
+    for (const query of [
+      { mailbox: 'attic' },
+      { clientGroupId: 'horeca' },
+      { onlyWaiting: 'perhaps' },
+      { colour: 'green' },
+    ]) {
+      const response = await request(app).get('/v1/active-clients').query(query).set('authorization', bearer(h.admin));
+      expect(response.status).toBe(400);
+      expect(response.headers['content-type']).toMatch(/application\/problem\+json/);
+    }
+  });
+});
+
+describe('preview', () => {
+  const file = (documentId: string, query: Record<string, string>) =>
+    binary(
+      request(app)
+        .get(`/v1/dossiers/${h.dossierId}/documents/${documentId}/file`)
+        .query(query)
+        .set('authorization', bearer(h.portal)),
+    );
+
+  test('the PDF is shown inline, as application/pdf that the browser may not sniff for another type', async () => {
+    const stored = await upload(pdf(2), 'Factuur café.pdf', { type: 'application/pdf' });
+    const preview = await file(stored.body.id, { disposition: 'inline' });
+    expect(preview.status).toBe(200);
+    expect(preview.headers['content-type']).toBe('application/pdf');
+    expect(preview.headers['content-disposition']).toMatch(
+      /^inline; filename="Factuur caf.\.pdf"; filename\*=UTF-8''Factuur%20caf%C3%A9\.pdf$/,
+    );
+    expect(preview.headers['x-content-type-options']).toBe('nosniff');
+    expect((preview.body as Buffer).subarray(0, 5).toString()).toBe('%PDF-');
+    // the download stays a download
+    const download = await file(stored.body.id, {});
+    expect(download.headers['content-disposition']).toMatch(/^attachment; /);
+    expect(Buffer.compare(download.body as Buffer, preview.body as Buffer)).toBe(0);
+  });
+
+  test('a photo previews as its PDF, never as the image or XML handed in', async () => {
+    const photo = await upload(JPEG, 'bonnetje.jpg', { type: 'image/jpeg' });
+    const preview = await file(photo.body.id, { disposition: 'inline' });
+    expect(preview.status).toBe(200);
+    expect(preview.headers['content-type']).toBe('application/pdf');
+    const original = await file(photo.body.id, { disposition: 'inline', variant: 'original' });
+    expect(original.status).toBe(400);
+    expect(original.headers['content-type']).toMatch(/application\/problem\+json/);
+    expect(original.headers['content-disposition']).toBeUndefined();
+    const invoice = await upload(readFileSync(path.join(SAMPLES, 'base-example.xml')), 'e-factuur.xml');
+    const xml = await file(invoice.body.id, { disposition: 'inline', variant: 'original' });
+    expect(xml.status).toBe(400);
+    expect((await file(invoice.body.id, { disposition: 'inline' })).headers['content-type']).toBe('application/pdf');
+    expect((await file(photo.body.id, { disposition: 'embedded' })).status).toBe(400);
+  });
+});
+
+describe('upload limits are gateway settings', () => {
+  const MiB = 1024 * 1024;
+  const appWith = (env: Record<string, string>) =>
+    testApp(
+      {
+        db: gatewayDb.db,
+        services: { directory: h.fx.directory, documentIntake: h.client },
+        authorize: authorizeWithPolicy(directoryAccessFacts(h.fx.directory)),
+      },
+      routeTable,
+      env,
+    ).app;
+  const small = () => appWith({ UPLOAD_MAX_FILE_BYTES: '4096', UPLOAD_MAX_REQUEST_BYTES: '20000' });
+  const bigPdf = () => pdf(100); // larger than 4 KiB
+
+  const pdfs = (names: string[], big = '') =>
+    names.map((name) => ({ body: name === big ? bigPdf() : pdf(1), fileName: name, type: 'application/pdf' }));
+
+  test('a file over UPLOAD_MAX_FILE_BYTES is refused with 413 and nothing is stored', async () => {
+    expect(bigPdf().length).toBeGreaterThan(4096);
+    const limited = small();
+    const before = await documentCount();
+    const response = await upload(bigPdf(), 'groot.pdf', { type: 'application/pdf', mailbox: 'misc', to: limited });
+    expect(response.status).toBe(413);
+    expect(response.body).toMatchObject({
+      type: problemType('payload-too-large'),
+      detail: expect.stringContaining('4096'),
+    });
+    const fits = await upload(pdf(1), 'klein.pdf', { type: 'application/pdf', mailbox: 'misc', to: limited });
+    expect(fits.status).toBe(201);
+    expect(await documentCount()).toBe(before + 1);
+    const document = (await request(limited).get('/openapi.json')).body;
+    expect(document.paths['/v1/dossiers/{dossierId}/documents'].post.requestBody.description).toContain('4096 bytes');
+  });
+
+  test('in a multipart upload the file over the limit is refused by name, a page over it refuses the scan', async () => {
+    const limited = small();
+    const before = await documentCount();
+    const to = (route: string, names: string[]) =>
+      multipart(
+        `/v1/dossiers/${h.dossierId}/${route}`,
+        { mailbox: 'misc' },
+        pdfs(names, 'groot.pdf'),
+        bearer(h.portal),
+        limited,
+      );
+    const response = await to('document-uploads', ['klein-1.pdf', 'groot.pdf', 'klein-2.pdf']);
+    expect(response.status).toBe(200);
+    expect(response.body).toMatchObject({ stored: 2, refused: 1 });
+    expect(response.body.files[1]).toMatchObject({
+      fileName: 'groot.pdf',
+      refused: { status: 413, type: problemType('file-too-large'), detail: expect.stringContaining('groot.pdf') },
+    });
+    expect(await documentCount()).toBe(before + 2);
+    const scan = await to('scans', ['p1.pdf', 'groot.pdf']);
+    expect(scan.status).toBe(413);
+    expect(scan.body.type).toBe(problemType('file-too-large'));
+    expect(await documentCount()).toBe(before + 2);
+    await expectNoOrphanObjects();
+  });
+
+  test('a multipart request over UPLOAD_MAX_REQUEST_BYTES as a whole is refused before anything is stored', async () => {
+    const before = await documentCount();
+    const parts = Array.from({ length: 12 }, (_, i) => ({
+      body: pdf(40),
+      fileName: `deel-${i}.pdf`,
+      type: 'application/pdf',
+    }));
+    const response = await multipart(
+      `/v1/dossiers/${h.dossierId}/document-uploads`,
+      { mailbox: 'misc' },
+      parts,
+      bearer(h.portal),
+      small(),
+    );
+    expect(response.status).toBe(413);
+    expect(response.body.type).toBe(problemType('payload-too-large'));
+    expect(await documentCount()).toBe(before);
+  });
+
+  test('a multi-file upload that outgrows UPLOAD_MAX_REQUEST_BYTES midway keeps the files before and names the one cut off', async () => {
+    const before = await documentCount();
+    // sent chunked, so the size is known only as it arrives: six files of 750 KB against a 4 MiB limit (far more
+    // than what the gateway reads ahead of the file it is storing)
+    const file = pdf(1, 750_000);
+    const boundary = 'kantoor-test-boundary';
+    const body = Buffer.concat([
+      ...Array.from({ length: 6 }, (_, i) => [
+        Buffer.from(
+          `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="deel-${i + 1}.pdf"\r\n` +
+            'Content-Type: application/pdf\r\n\r\n',
+        ),
+        file,
+        Buffer.from('\r\n'),
+      ]).flat(),
+      Buffer.from(`--${boundary}--\r\n`),
+    ]);
+    const call = request(appWith({ UPLOAD_MAX_FILE_BYTES: String(MiB), UPLOAD_MAX_REQUEST_BYTES: String(4 * MiB) }))
+      .post(`/v1/dossiers/${h.dossierId}/document-uploads`)
+      .query({ mailbox: 'misc' })
+      .set('authorization', bearer(h.portal))
+      .set('content-type', `multipart/form-data; boundary=${boundary}`);
+    void call.write(body);
+    const response = await call;
+    expect(response.status).toBe(200);
+    expect(response.body).toMatchObject({ stored: 5, refused: 1 });
+    expect(response.body.files.at(-1)).toMatchObject({
+      position: 6,
+      fileName: 'deel-6.pdf',
+      refused: { status: 413, type: problemType('payload-too-large') },
+    });
+    expect(await documentCount()).toBe(before + 5);
+    await expectNoOrphanObjects();
+  });
+
+  test('raised above 50 MiB, the gateway passes a larger file on: the service is left to decide', async () => {
+    const body = Buffer.concat([pdf(1), Buffer.alloc(51 * MiB - pdf(1).length, 0x20)]);
+    const send = (to: typeof app) => upload(body, 'groot.pdf', { type: 'application/pdf', mailbox: 'misc', to });
+    const byDefault = await send(app);
+    expect(byDefault.status).toBe(413);
+    expect(byDefault.body.type).toBe(problemType('payload-too-large'));
+    // the intake's own INTAKE_MAX_FILE_BYTES (50 MiB in the harness) now refuses it, and says so
+    const raised = await send(appWith({ UPLOAD_MAX_FILE_BYTES: String(60 * MiB) }));
+    expect(raised.status).toBe(400);
+    expect(raised.body.type).toBe(problemType('file-too-large'));
   });
 });

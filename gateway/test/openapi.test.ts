@@ -11,9 +11,10 @@ import {
   DOCUMENTATION_PATHS,
   OPERATIONAL_PATHS,
   routeTable,
+  withConfiguredLimits,
   type Route,
 } from '../src';
-import { noDatabase, testApp, whoAmI } from './helpers';
+import { noDatabase, testApp, testConfig, whoAmI } from './helpers';
 
 type Operation = {
   operationId: string;
@@ -91,7 +92,11 @@ describe('the OpenAPI document', () => {
   it('is served at /openapi.json, and rendered by a self-contained page at /docs', async () => {
     const { app } = testApp({ db: noDatabase }, routes);
     const served = await request(app).get('/openapi.json').expect(200);
-    expect(served.body).toEqual(JSON.parse(JSON.stringify(document)));
+    // as served, the limits that come from settings are the configured numbers
+    const configured = buildOpenApiDocument(withConfiguredLimits(routes, testConfig()));
+    expect(served.body).toEqual(JSON.parse(JSON.stringify(configured)));
+    const upload = (served.body.paths['/v1/dossiers/{dossierId}/documents'] as Record<string, Operation>).post;
+    expect(JSON.stringify(upload)).toContain('at most 52428800 bytes (the gateway setting UPLOAD_MAX_FILE_BYTES)');
 
     for (const documentationPath of DOCUMENTATION_PATHS) await request(app).get(documentationPath).expect(200);
     const page = await request(app).get('/docs').expect(200);

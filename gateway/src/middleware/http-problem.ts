@@ -22,3 +22,12 @@ export const unsupportedMediaType = (accepted: readonly string[]) =>
     'Unsupported media type',
     `The body must be one of: ${accepted.join(', ')}.`,
   );
+
+/** One file of a multipart body over the per-file limit (the rest of the body may still be fine). */
+export const fileTooLarge = (fileName: string, limit: number) =>
+  new HttpProblem(
+    413,
+    'file_too_large',
+    'The file is too large',
+    `${fileName ? `"${fileName}"` : 'A file'} is larger than the ${limit} bytes a file may have.`,
+  );

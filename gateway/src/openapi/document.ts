@@ -89,8 +89,15 @@ function requestBody(route: Route): unknown {
     const types = route.request?.contentTypes ?? ['application/octet-stream'];
     return {
       required: true,
-      description: `Streamed; at most ${route.bodyLimit} bytes.`,
-      content: Object.fromEntries(types.map((type) => [type, { schema: { type: 'string', contentMediaType: type } }])),
+      description: route.bodyLimitSetting
+        ? `Streamed; at most ${route.bodyLimit ?? route.bodyLimitSetting} bytes (the gateway setting ${route.bodyLimitSetting}).`
+        : `Streamed; at most ${route.bodyLimit} bytes.`,
+      content: Object.fromEntries(
+        types.map((type) => [
+          type,
+          { schema: route.request?.uploadSchema ?? { type: 'string', contentMediaType: type } },
+        ]),
+      ),
     };
   }
   if (!route.request?.body) return undefined;

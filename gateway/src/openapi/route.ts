@@ -8,6 +8,7 @@ import type { Request } from 'express';
 import type { Logger } from '@kantoor/logging';
 import type { Caller } from '../auth/caller';
 import type { GatewayDeps, ServiceClients } from '../app';
+import type { BodyLimitSetting, GatewayConfig } from '../config';
 
 /** A JSON Schema (2020-12 dialect, as OpenAPI 3.1 uses it). */
 export type JsonSchema = { [keyword: string]: unknown };
@@ -70,6 +71,8 @@ interface RouteSpecBase {
     body?: JsonSchema;
     /** upload routes: accepted media types of the streamed body; default application/octet-stream */
     contentTypes?: readonly string[];
+    /** upload routes: the streamed body as the document describes it (e.g. a multipart body's parts); default raw bytes */
+    uploadSchema?: JsonSchema;
   };
   /** by status code; the common error responses (problem+json) are added to the document automatically */
   responses: Record<number, ResponseSpec>;
@@ -82,8 +85,11 @@ interface RouteSpecBase {
   idempotency?: false;
   /** `upload`: the body is streamed to the handler; `download`: the handler answers with a `streamReply` */
   streaming?: 'upload' | 'download';
-  /** largest accepted body in bytes; default JSON_BODY_LIMIT_BYTES for JSON, required for uploads */
-  bodyLimit?: number;
+  /**
+   * largest accepted body in bytes, or the gateway setting that holds it; default JSON_BODY_LIMIT_BYTES for JSON,
+   * required for uploads
+   */
+  bodyLimit?: number | BodyLimitSetting;
   /** an extra, stricter per-address limit on top of the usual one (login attempts) */
   throttle?: 'login';
 }
@@ -108,8 +114,10 @@ export type Route = (
 ) & {
   mutates: boolean;
   acceptsIdempotencyKey: boolean;
-  /** null for routes without a body */
+  /** null for routes without a body, and until `withConfiguredLimits` for a limit from a setting */
   bodyLimit: number | null;
+  /** the setting the limit comes from, when it is one */
+  bodyLimitSetting?: BodyLimitSetting;
   handler: (context: RouteContext) => unknown;
 };
 
@@ -143,8 +151,23 @@ export function defineRoute<T extends RouteTypes = RouteTypes>(spec: RouteSpec<T
   if (Object.keys(spec.responses).length === 0) throw new Error(`${where}: declare at least one response`);
   const mutates = spec.mutates ?? spec.method !== 'get';
   const acceptsIdempotencyKey = mutates && spec.idempotency !== false;
-  const bodyLimit = spec.bodyLimit ?? null;
-  return { ...spec, mutates, acceptsIdempotencyKey, bodyLimit, handler: spec.handler as Route['handler'] } as Route;
+  const fromSetting = typeof spec.bodyLimit === 'string' ? spec.bodyLimit : undefined;
+  const bodyLimit = typeof spec.bodyLimit === 'number' ? spec.bodyLimit : null;
+  return {
+    ...spec,
+    mutates,
+    acceptsIdempotencyKey,
+    bodyLimit,
+    ...(fromSetting && { bodyLimitSetting: fromSetting }),
+    handler: spec.handler as Route['handler'],
+  } as Route;
+}
+
+/** The table with every limit that comes from a setting read from `config` (the app does this once, at start). */
+export function withConfiguredLimits(routes: readonly Route[], config: GatewayConfig): Route[] {
+  return routes.map((route) =>
+    route.bodyLimitSetting ? { ...route, bodyLimit: config[route.bodyLimitSetting] } : route,
+  );
 }
 
 /** An answer with a status or headers of the handler's choosing; a plain return value is the success body. */
@@ -164,8 +187,9 @@ export interface StreamReplyOptions {
   contentType: string;
   status?: number;
   contentLength?: number;
-  /** sets Content-Disposition: attachment with this name */
+  /** sets Content-Disposition with this name: `attachment` (default, a download) or `inline` (shown in the browser) */
   filename?: string;
+  disposition?: 'attachment' | 'inline';
   headers?: Record<string, string>;
 }
 

@@ -64,6 +64,10 @@ export function buildRouter(routes: readonly Route[], runtime: RouterRuntime): R
   const validators = compileValidators(routes, { responses: runtime.validateResponses });
   const table = new RouteTable();
   for (const route of routes) {
+    if (route.streaming === 'upload' && route.bodyLimit === null)
+      throw new Error(
+        `route ${route.operationId}: its body limit ${route.bodyLimitSetting} was not read from the config`,
+      );
     const routeValidators = validators.get(route)!;
     const bodyLimit = route.bodyLimit ?? runtime.jsonBodyLimit;
     const jsonParser = express.json({
@@ -358,12 +362,17 @@ async function send(response: Response, outcome: Outcome): Promise<void> {
     discardUnreadBody(response.req);
     return;
   }
-  const { body, contentType, status = 200, contentLength, filename, headers = {} } = outcome.reply.options;
+  const { body, contentType, status = 200, contentLength, filename, disposition, headers = {} } = outcome.reply.options;
   // the download's callbacks ('drain', 'close') come from the socket: they stay in the request's trace
   context.bind(context.active(), response);
   response.status(status).set(headers).set('content-type', contentType);
   if (contentLength !== undefined) response.set('content-length', String(contentLength));
-  if (filename) response.attachment(filename);
+  if (filename) {
+    response.attachment(filename);
+    // express writes only `attachment`; its encoding of the name (ASCII fallback and filename*) is kept
+    if (disposition === 'inline')
+      response.set('content-disposition', response.get('content-disposition')!.replace(/^attachment/, 'inline'));
+  }
   try {
     await pipeToResponse(body, response);
   } catch (error) {

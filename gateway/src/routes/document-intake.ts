@@ -9,7 +9,7 @@
 import { Readable } from 'node:stream';
 import { toJson } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
-import { notFound, unavailable } from '@kantoor/errors';
+import { invalidArgument, notFound, unavailable } from '@kantoor/errors';
 import { atMost, type ServiceClient } from '@kantoor/grpc';
 import {
   ActiveClientSchema,
@@ -23,6 +23,8 @@ import {
 } from '@kantoor/proto/kantoor/document_intake/v1/document_intake_pb';
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import type { ServiceClients } from '../app';
+import { fileParts, type FilePart } from '../middleware/multipart';
+import { problemFor, type Problem } from '../middleware/problem';
 import { defineRoute, namedSchema, reply, streamReply, type JsonSchema, type RouteContext } from '../openapi/route';
 
 declare module '../app' {
@@ -34,9 +36,10 @@ declare module '../app' {
 type Ctx = Pick<RouteContext, 'caller' | 'requestId' | 'services'> & { signal?: AbortSignal };
 type Intake = ServiceClient<typeof DocumentIntakeService>;
 
-const MB = 1024 * 1024;
-/** the service refuses larger files itself (INTAKE_MAX_FILE_BYTES); this only stops a runaway body early */
-const UPLOAD_LIMIT = 50 * MB;
+/** pages of one scan; a scanner batch is rarely longer, and every page is held by the service while merging */
+const MAX_SCAN_PAGES = 200;
+/** files of one multi-file upload: what a user selects at once in the file dialog */
+const MAX_FILES_PER_REQUEST = 100;
 // a read of the request body (up to 64 KiB) goes as one message, uncopied; a larger one is cut to this (limit 16 MiB)
 const CHUNK = 256 * 1024;
 // a large file or ZIP takes longer than the client's default deadline; leaving clients cancel through `signal`
@@ -93,11 +96,19 @@ async function* uploadMessages(
  * A server stream of `info` then `chunk`s as a streamed reply: waits for the info (so a refusal before the first
  * byte is still a problem answer), then pipes the chunks on demand.
  */
-async function streamedFile(messages: AsyncIterable<DownloadDocumentResponse | DownloadDossierZipResponse>) {
+async function streamedFile(
+  messages: AsyncIterable<DownloadDocumentResponse | DownloadDossierZipResponse>,
+  disposition: 'attachment' | 'inline' = 'attachment',
+) {
   const iterator = messages[Symbol.asyncIterator]();
   const first = await iterator.next();
   if (first.done || first.value.part.case !== 'info') throw unavailable('The download ended before it began.');
   const info = first.value.part.value;
+  // shown in the browser only as a PDF: never a type the browser would run or render as a page (XML, HTML)
+  if (disposition === 'inline' && info.contentType !== 'application/pdf') {
+    void iterator.return?.();
+    throw invalidArgument('Only the PDF of a document can be previewed.', { reason: 'no_preview' });
+  }
   async function* chunks() {
     for (;;) {
       const next = await iterator.next();
@@ -113,6 +124,7 @@ async function streamedFile(messages: AsyncIterable<DownloadDocumentResponse | D
     body,
     contentType: info.contentType,
     filename: info.fileName,
+    disposition,
     ...(info.size >= 0n && { contentLength: Number(info.size) }),
   });
 }
@@ -178,6 +190,33 @@ const DocumentPage = namedSchema('DocumentPage', {
 });
 const dossierParams = params('dossierId');
 const documentParams = params('dossierId', 'documentId');
+/** A multipart body of file parts, for the document: the parts' field names are free, their order counts. */
+const filePartsSchema = (description: string): JsonSchema => ({
+  type: 'object',
+  description: `${description}; every part is a file (with a file name), text fields are refused`,
+  additionalProperties: { type: 'string', contentMediaType: 'application/octet-stream' },
+});
+const UploadOutcomes = namedSchema('UploadOutcomes', {
+  type: 'object',
+  required: ['stored', 'refused', 'files'],
+  properties: {
+    stored: { type: 'integer', description: 'files that became documents' },
+    refused: { type: 'integer', description: 'files refused (nothing of them is kept)' },
+    files: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['position', 'fileName'],
+        properties: {
+          position: { type: 'integer', description: '1-based, among the file parts as sent' },
+          fileName: { type: 'string' },
+          document: DocumentView,
+          refused: { type: 'object', description: 'why: a problem object (type, title, status, detail)' },
+        },
+      },
+    },
+  },
+});
 const ACCEPTED_FILES = ['application/pdf', 'image/jpeg', 'application/xml', 'text/xml', 'application/octet-stream'];
 
 // ---- the client's mailboxes ----
@@ -198,7 +237,7 @@ export const uploadDocument = defineRoute<{ params: { dossierId: string }; query
   auth: 'authenticated',
   permission: 'document:write',
   streaming: 'upload',
-  bodyLimit: UPLOAD_LIMIT,
+  bodyLimit: 'UPLOAD_MAX_FILE_BYTES',
   request: {
     params: dossierParams,
     query: object({ mailbox, fileName: text(255), channel: { enum: ['upload', 'scan'] } }, ['mailbox']),
@@ -221,6 +260,196 @@ export const uploadDocument = defineRoute<{ params: { dossierId: string }; query
       callFor(ctx, TRANSFER_TIMEOUT_MS),
     );
     return reply(201, documentJson(document));
+  },
+});
+
+/** What a scanner may declare a page to be; the service checks the content itself. */
+const PAGE_TYPES = ['image/jpeg', 'application/pdf', 'application/octet-stream'];
+
+/**
+ * The pages of a multipart scan as one upload stream: header, the first page's bytes, `nextPage`, the next
+ * page's bytes, ... A part that cannot be a page, or a scan without pages, fails the stream, which cancels the
+ * call: the service then keeps nothing of the pages it already received.
+ */
+async function* scanMessages(
+  header: { dossierId: string; mailbox: string; fileName: string },
+  parts: AsyncIterator<FilePart>,
+): AsyncIterable<MessageInitShape<typeof UploadDocumentRequestSchema>> {
+  try {
+    yield* pagesAsMessages(header, parts);
+  } finally {
+    // the call ended early (refused, cancelled): stop reading the parts
+    await parts.return?.();
+  }
+}
+
+async function* pagesAsMessages(
+  header: { dossierId: string; mailbox: string; fileName: string },
+  parts: AsyncIterator<FilePart>,
+): AsyncIterable<MessageInitShape<typeof UploadDocumentRequestSchema>> {
+  let next = await parts.next();
+  if (next.done)
+    throw invalidArgument('A scan needs at least one page: send each page as a file part.', {
+      reason: 'no_pages',
+      violations: [{ field: 'body', message: 'has no file parts' }],
+    });
+  yield {
+    part: { case: 'header', value: { ...header, fileName: header.fileName || next.value.fileName, channel: 'scan' } },
+  };
+  for (let page = next.value; ; page = next.value) {
+    if (!PAGE_TYPES.includes(page.mediaType)) {
+      page.skip();
+      throw invalidArgument(
+        `Page ${page.position}${page.fileName ? ` ("${page.fileName}")` : ''} is ${page.mediaType}; a scanned page is a JPEG image or a PDF.`,
+        {
+          reason: 'unsupported_page_type',
+          violations: [{ field: `body.${page.field}`, message: 'is not a JPEG image or a PDF' }],
+        },
+      );
+    }
+    if (page.position > 1) yield { part: { case: 'nextPage', value: true } };
+    for await (const chunk of atMost(page.bytes, CHUNK)) yield { part: { case: 'chunk', value: chunk } };
+    next = await parts.next();
+    if (next.done) return;
+  }
+}
+
+export const scanDocument = defineRoute<{
+  params: { dossierId: string };
+  query: { mailbox: string; fileName?: string };
+}>({
+  method: 'post',
+  path: '/v1/dossiers/{dossierId}/scans',
+  operationId: 'scanDocument',
+  summary: 'A scanned document of several pages, one multipart part per page, stored as one document',
+  description:
+    'The body is `multipart/form-data` with one file part per page, in page order: a JPEG image or a PDF ' +
+    '(`image/jpeg`, `application/pdf` or `application/octet-stream`; the content decides). Parts stream to the ' +
+    'service one after the other; JPEG pages become PDF pages and everything is merged into one document on the ' +
+    '`scan` channel, named after `fileName` or else the first part. A scan without pages, a part of another ' +
+    'type, a text field or an unreadable page is refused and nothing is stored.',
+  tags: ['documents'],
+  auth: 'authenticated',
+  permission: 'document:write',
+  streaming: 'upload',
+  bodyLimit: 'UPLOAD_MAX_REQUEST_BYTES',
+  request: {
+    params: dossierParams,
+    query: object({ mailbox, fileName: text(255) }, ['mailbox']),
+    contentTypes: ['multipart/form-data'],
+    uploadSchema: filePartsSchema('one file part per page, in page order: a JPEG image or a PDF'),
+  },
+  responses: { 201: ok('Stored as one document', DocumentView) },
+  handler: async (ctx) => {
+    const parts = fileParts(ctx.request.headers, ctx.upload, {
+      maxFileBytes: ctx.deps.config.UPLOAD_MAX_FILE_BYTES,
+      maxFiles: MAX_SCAN_PAGES,
+    });
+    const { document } = await intakeOf(ctx.services).uploadDocument(
+      scanMessages(
+        { dossierId: ctx.params.dossierId, mailbox: ctx.query.mailbox, fileName: ctx.query.fileName ?? '' },
+        parts,
+      ),
+      callFor(ctx, TRANSFER_TIMEOUT_MS),
+    );
+    return reply(201, documentJson(document));
+  },
+});
+
+type FileOutcome =
+  | { position: number; fileName: string; document: ReturnType<typeof documentJson> }
+  | { position: number; fileName: string; refused: Problem['details'] };
+
+export const uploadDocuments = defineRoute<{ params: { dossierId: string }; query: { mailbox: string } }>({
+  method: 'post',
+  path: '/v1/dossiers/{dossierId}/document-uploads',
+  operationId: 'uploadDocuments',
+  summary: 'Upload several files at once into a mailbox; each file becomes its own document',
+  description:
+    'The body is `multipart/form-data` with one file part per file (PDF, JPEG or UBL; the content decides the ' +
+    `type). At most ${MAX_FILES_PER_REQUEST} files, each at most UPLOAD_MAX_FILE_BYTES; they stream to the ` +
+    'service one after the other. The answer ' +
+    'names every file in the order sent: the stored document, or `refused` with the reason (a problem object). ' +
+    'A refused file does not stop or undo the others. If the body itself breaks off (too large, malformed, the ' +
+    'files limit), the files before it keep their outcome and the answer ends with the refusal.',
+  tags: ['documents'],
+  auth: 'authenticated',
+  permission: 'document:write',
+  streaming: 'upload',
+  bodyLimit: 'UPLOAD_MAX_REQUEST_BYTES',
+  request: {
+    params: dossierParams,
+    query: object({ mailbox }, ['mailbox']),
+    contentTypes: ['multipart/form-data'],
+    uploadSchema: filePartsSchema('one file part per file'),
+  },
+  responses: { 200: ok('The outcome per file, in the order sent', UploadOutcomes) },
+  handler: async (ctx) => {
+    const intake = intakeOf(ctx.services);
+    const outcomes: FileOutcome[] = [];
+    const refused = (position: number, fileName: string, error: unknown) =>
+      outcomes.push({ position, fileName, refused: problemFor(error, ctx.requestId, ctx.logger).details });
+    let current: FilePart | undefined;
+    try {
+      for await (const part of fileParts(ctx.request.headers, ctx.upload, {
+        maxFileBytes: ctx.deps.config.UPLOAD_MAX_FILE_BYTES,
+        maxFiles: MAX_FILES_PER_REQUEST,
+      })) {
+        current = part;
+        if (!ACCEPTED_FILES.includes(part.mediaType)) {
+          part.skip();
+          refused(
+            part.position,
+            part.fileName,
+            invalidArgument(
+              `"${part.fileName}" is ${part.mediaType}; a document is a PDF, a JPEG image or a UBL file.`,
+              {
+                reason: 'unsupported_type',
+              },
+            ),
+          );
+          continue;
+        }
+        try {
+          const { document } = await intake.uploadDocument(
+            uploadMessages(
+              {
+                dossierId: ctx.params.dossierId,
+                mailbox: ctx.query.mailbox,
+                fileName: part.fileName,
+                channel: ctx.caller.kind === 'api_key' ? 'api' : 'upload',
+              },
+              part.bytes,
+            ),
+            callFor(ctx, TRANSFER_TIMEOUT_MS),
+          );
+          outcomes.push({ position: part.position, fileName: part.fileName, document: documentJson(document) });
+        } catch (error) {
+          if (ctx.signal.aborted) throw error;
+          // the service refused at the file's first bytes: the rest of it is read and dropped
+          part.skip();
+          refused(part.position, part.fileName, error);
+        }
+        current = undefined;
+      }
+    } catch (error) {
+      // the body itself broke off: what came before keeps its outcome, unless nothing did
+      if (outcomes.length === 0 || ctx.signal.aborted) throw error;
+      const last = outcomes.at(-1)!;
+      // a body that broke off while a file streamed is that file's refusal already
+      if (!('refused' in last && last.refused.detail === problemFor(error, ctx.requestId, ctx.logger).details.detail))
+        refused(current?.position ?? last.position + 1, current?.fileName ?? '', error);
+    }
+    if (outcomes.length === 0)
+      throw invalidArgument('No file was sent: send each file as a part with a file name.', {
+        reason: 'no_files',
+        violations: [{ field: 'body', message: 'has no file parts' }],
+      });
+    return {
+      stored: outcomes.filter((outcome) => 'document' in outcome).length,
+      refused: outcomes.filter((outcome) => 'refused' in outcome).length,
+      files: outcomes,
+    };
   },
 });
 
@@ -434,25 +663,43 @@ export const sendDocuments = defineRoute<{ params: { dossierId: string }; body: 
 
 export const downloadDocument = defineRoute<{
   params: { dossierId: string; documentId: string };
-  query: { variant?: 'pdf' | 'original' };
+  query: { variant?: 'pdf' | 'original'; disposition?: 'attachment' | 'inline' };
 }>({
   method: 'get',
   path: '/v1/dossiers/{dossierId}/documents/{documentId}/file',
   operationId: 'downloadDocument',
-  summary: 'Download the PDF (default) or the original as handed in (JPEG, PDF or UBL XML)',
+  summary: 'Download the PDF (default) or the original as handed in (JPEG, PDF or UBL XML), or preview the PDF',
+  description:
+    '`disposition=inline` is the preview: the PDF rendition, served as `application/pdf` with ' +
+    '`Content-Disposition: inline` (and, as every answer, `X-Content-Type-Options: nosniff`) for the browser to ' +
+    'show. Only the PDF previews: with `variant=original`, or for a UBL document without a PDF, it is refused.',
   tags: ['documents'],
   auth: 'authenticated',
   permission: 'document:read',
   streaming: 'download',
-  request: { params: documentParams, query: object({ variant: { enum: ['pdf', 'original'] } }) },
+  request: {
+    params: documentParams,
+    query: object({
+      variant: { enum: ['pdf', 'original'] },
+      disposition: { enum: ['attachment', 'inline'], description: 'inline: a preview of the PDF; default attachment' },
+    }),
+  },
   responses: { 200: ok('The file', undefined) },
   handler: async (ctx) => {
+    const disposition = ctx.query.disposition ?? 'attachment';
+    const variant = ctx.query.variant ?? 'pdf';
+    if (disposition === 'inline' && variant !== 'pdf')
+      throw invalidArgument('Only the PDF of a document can be previewed; download the original instead.', {
+        reason: 'no_preview',
+        violations: [{ field: 'query.variant', message: 'must be pdf for an inline preview' }],
+      });
     await documentIn(ctx, ctx.params.dossierId, ctx.params.documentId);
     return streamedFile(
       intakeOf(ctx.services).downloadDocument(
-        { documentId: ctx.params.documentId, variant: ctx.query.variant ?? 'pdf' },
+        { documentId: ctx.params.documentId, variant },
         callFor(ctx, TRANSFER_TIMEOUT_MS),
       ),
+      disposition,
     );
   },
 });
@@ -478,38 +725,98 @@ export const getIntakeLog = defineRoute<{ params: { dossierId: string }; query: 
 
 // ---- the accountant's side ----
 
-export const listActiveClients = defineRoute({
+type ActiveClientsQuery = {
+  clientGroupId?: string;
+  fileManagerId?: string;
+  staffId?: string;
+  search?: string;
+  mailbox?: string;
+  onlyWaiting?: boolean;
+};
+
+const ActiveClientView = namedSchema('ActiveClient', {
+  type: 'object',
+  required: ['dossierId', 'dossierName', 'mailboxes', 'unsorted'],
+  properties: {
+    dossierId: uuid,
+    dossierName: { type: 'string' },
+    mailboxes: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['mailbox', 'notSent', 'waiting'],
+        properties: {
+          mailbox: mailbox,
+          notSent: { type: 'integer', description: 'grey: present, not yet sent by the client' },
+          waiting: { type: 'integer', description: 'green: sent, waiting to be processed' },
+        },
+      },
+    },
+    unsorted: { type: 'integer', description: 'mail to the general address, still without a mailbox' },
+  },
+});
+
+export const listActiveClients = defineRoute<{ query: ActiveClientsQuery }>({
   method: 'get',
   path: '/v1/active-clients',
   operationId: 'listActiveClients',
   summary: 'The active clients monitor: per dossier the caller sees and mailbox, documents not sent and waiting',
+  description:
+    'Only active dossiers the caller may see (support staff: those assigned to them) that hold documents. The ' +
+    'filters limit the list, each one narrowing it further; a dossier shown has all its mailboxes counted.',
   tags: ['hand-over'],
   auth: 'authenticated',
   permission: 'document:monitor',
+  request: {
+    query: object({
+      clientGroupId: { ...uuid, description: "only the client group's dossiers" },
+      fileManagerId: { ...uuid, description: 'only dossiers this staff member is the file manager of' },
+      staffId: { ...uuid, description: 'only dossiers this staff member is the file manager or a collaborator of' },
+      search: { ...text(200), description: 'part of the dossier name, code or enterprise number' },
+      mailbox: { enum: ['purchase', 'sales', 'misc', 'unsorted'], description: 'only dossiers with documents there' },
+      onlyWaiting: {
+        type: 'boolean',
+        description: 'only dossiers with sent documents waiting to be processed (in `mailbox` when given)',
+      },
+    }),
+  },
   responses: {
-    200: ok('Dossiers with documents', {
+    200: ok('Dossiers with documents, by name', {
       type: 'object',
-      properties: { clients: { type: 'array', items: { type: 'object' } } },
+      required: ['clients'],
+      properties: { clients: { type: 'array', items: ActiveClientView } },
     }),
   },
   handler: async (ctx) => {
     const directory = ctx.services.directory;
     if (!directory) throw unavailable('The directory service is not available.', { reason: 'directory_unavailable' });
-    // the dossiers this caller sees, so the service counts no one else's
+    const { clientGroupId = '', fileManagerId = '', staffId, search = '', mailbox: box = '', onlyWaiting } = ctx.query;
+    // the dossiers this caller sees (the directory decides: support staff get their assignments only), so the
+    // service counts no one else's; the dossier's own attributes are filtered here, the documents by the service
     const names = new Map<string, string>();
     let cursor = '';
     do {
-      const page = await directory.listDossiers({ status: 'active', pageSize: 200, cursor }, callFor(ctx));
-      for (const dossier of page.dossiers) names.set(dossier.id, dossier.name);
+      const page = await directory.listDossiers(
+        { status: 'active', pageSize: 200, cursor, clientGroupId, fileManagerId, search },
+        callFor(ctx),
+      );
+      for (const dossier of page.dossiers)
+        if (!staffId || dossier.fileManagerId === staffId || dossier.collaboratorStaffIds.includes(staffId))
+          names.set(dossier.id, dossier.name);
       cursor = page.nextCursor;
     } while (cursor);
     if (names.size === 0) return { clients: [] };
-    const { clients } = await intakeOf(ctx.services).listActiveClients({ dossierIds: [...names.keys()] }, callFor(ctx));
+    const { clients } = await intakeOf(ctx.services).listActiveClients(
+      { dossierIds: [...names.keys()], mailbox: box, onlyWaiting: onlyWaiting ?? false },
+      callFor(ctx),
+    );
     return {
-      clients: clients.map((client) => ({
-        ...(toJson(ActiveClientSchema, client, { alwaysEmitImplicit: true }) as object),
-        dossierName: names.get(client.dossierId) ?? '',
-      })),
+      clients: clients
+        .map((client) => ({
+          ...(toJson(ActiveClientSchema, client, { alwaysEmitImplicit: true }) as object),
+          dossierName: names.get(client.dossierId) ?? '',
+        }))
+        .sort((a, b) => a.dossierName.localeCompare(b.dossierName)),
     };
   },
 });
@@ -599,6 +906,8 @@ export const downloadWithLink = defineRoute<{ params: { token: string } }>({
 
 export const documentIntakeRoutes = [
   uploadDocument,
+  scanDocument,
+  uploadDocuments,
   listDocuments,
   getDocument,
   updateDocument,

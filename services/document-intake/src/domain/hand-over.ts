@@ -2,13 +2,26 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { appendEvent } from '@kantoor/events';
-import { failedPrecondition, permissionDenied, unauthenticated } from '@kantoor/errors';
+import { failedPrecondition, invalidArgument, permissionDenied, unauthenticated } from '@kantoor/errors';
 import { DownloadLinkRequestedSchema } from '@kantoor/proto/kantoor/document_intake/v1/events_pb';
 import { layoutFolder, MAILBOX_ORDER, storedZip, ZipPaths } from '@kantoor/zip-layout';
-import { countsPerMailbox, documentsToProcess, type DocumentRow } from '../data-access/document-repository';
+import {
+  countsPerMailbox,
+  documentsToProcess,
+  type DocumentRow,
+  type MailboxName,
+} from '../data-access/document-repository';
 import { isAccountant, type DocumentActions } from './document-actions';
 import type { AccessGuard, Actor, DossierLabels } from './ports';
 import { MAILBOXES, type IntakeStore } from './receive-document';
+
+/** What limits the active clients monitor's list (the dossiers' own attributes are filtered by the directory). */
+export interface ActiveClientsFilter {
+  /** purchase, sales, misc or unsorted: only dossiers with documents there */
+  mailbox?: string;
+  /** only dossiers with sent documents waiting to be processed (in `mailbox` when given) */
+  onlyWaiting?: boolean;
+}
 
 export interface ZipEntry {
   path: string;
@@ -101,8 +114,18 @@ export class HandOver {
     private readonly settings: { publicUrl: string; linkTtlHours: number },
   ) {}
 
-  /** Per dossier and mailbox: grey = not yet sent, green = sent and waiting (only dossiers the actor sees). */
-  async activeClients(actor: Actor, dossierIds: string[]) {
+  /**
+   * Per dossier and mailbox: grey = not yet sent, green = sent and waiting (only dossiers the actor sees). The
+   * filter limits the list, not the counts: a dossier shown has all its mailboxes counted.
+   */
+  async activeClients(actor: Actor, dossierIds: string[], filter: ActiveClientsFilter = {}) {
+    const mailbox = filter.mailbox || undefined;
+    if (mailbox && mailbox !== 'unsorted' && !MAILBOXES.includes(mailbox as MailboxName)) {
+      throw invalidArgument('The mailbox filter is purchase, sales, misc or unsorted.', {
+        reason: 'invalid_mailbox',
+        violations: [{ field: 'mailbox', message: 'is not purchase, sales, misc or unsorted' }],
+      });
+    }
     if (actor.kind !== 'system' && dossierIds.length === 0) return [];
     for (const dossierId of dossierIds) await this.guard(actor, 'document:read', dossierId);
     const counts = await countsPerMailbox(this.intake.db, dossierIds);
@@ -122,7 +145,12 @@ export class HandOver {
       else box.waiting += row.count;
       client.mailboxes.set(row.mailbox, box);
     }
-    return [...clients.values()].map((client) => ({
+    const shown = [...clients.values()].filter((client) => {
+      if (mailbox === 'unsorted') return !filter.onlyWaiting && client.unsorted > 0;
+      const boxes = mailbox ? [client.mailboxes.get(mailbox)] : [...client.mailboxes.values()];
+      return boxes.some((box) => box && (filter.onlyWaiting ? box.waiting > 0 : box.notSent + box.waiting > 0));
+    });
+    return shown.map((client) => ({
       dossierId: client.dossierId,
       unsorted: client.unsorted,
       mailboxes: MAILBOXES.map((mailbox) => ({

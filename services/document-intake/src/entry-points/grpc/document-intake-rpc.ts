@@ -210,7 +210,12 @@ export function documentIntakeRpc(deps: {
     },
 
     async listActiveClients(request, { caller }) {
-      return { clients: await handOver.activeClients(caller, request.dossierIds) };
+      return {
+        clients: await handOver.activeClients(caller, request.dossierIds, {
+          mailbox: request.mailbox,
+          onlyWaiting: request.onlyWaiting,
+        }),
+      };
     },
 
     async *downloadDossierZip(request, { caller }) {
