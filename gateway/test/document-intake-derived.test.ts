@@ -3,33 +3,20 @@
  * document arrived by, one of the four the API names, so the answers and the lists holding results are valid.
  */
 import request from 'supertest';
-import type { TestDatabase } from '@kantoor/testing';
-import { pdf, startIntake, type IntakeHarness } from '../../services/document-intake/test/intake-harness';
-import { authorizeWithPolicy, directoryAccessFacts, routeTable } from '../src';
-import { bearer, openMigratedDatabase, testApp } from './helpers';
+import { pdf, type IntakeHarness } from '../../services/document-intake/test/intake-harness';
+import { bearer } from './helpers';
+import { startIntakeGateway, type IntakeGateway } from './intake-gateway';
 
 let h: IntakeHarness;
-let gatewayDb: TestDatabase;
-let app: ReturnType<typeof testApp>['app'];
+let app: IntakeGateway['app'];
+let gateway: IntakeGateway;
 
 beforeAll(async () => {
-  h = await startIntake();
-  gatewayDb = await openMigratedDatabase();
-  ({ app } = testApp(
-    {
-      db: gatewayDb.db,
-      services: { directory: h.fx.directory, documentIntake: h.client },
-      authorize: authorizeWithPolicy(directoryAccessFacts(h.fx.directory)),
-    },
-    routeTable,
-    { VALIDATE_RESPONSES: 'true' },
-  ));
+  gateway = await startIntakeGateway();
+  ({ h, app } = gateway);
 }, 60_000);
 
-afterAll(async () => {
-  await gatewayDb?.dispose();
-  await h?.stop();
-});
+afterAll(() => gateway?.stop());
 
 test('split and merge results keep the channel of their document; the answers and the list pass validation', async () => {
   const portal = bearer(h.portal);

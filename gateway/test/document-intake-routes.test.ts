@@ -8,10 +8,10 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from '
 import path from 'node:path';
 import request from 'supertest';
 import { decodeEnvelope, unpackPayload } from '@kantoor/events';
-import { scratchFolder, type TestDatabase } from '@kantoor/testing';
-import { startIntake, type IntakeHarness } from '../../services/document-intake/test/intake-harness';
-import { authorizeWithPolicy, directoryAccessFacts, routeTable } from '../src';
-import { bearer, openMigratedDatabase, problemType, testApp } from './helpers';
+import { scratchFolder } from '@kantoor/testing';
+import type { IntakeHarness } from '../../services/document-intake/test/intake-harness';
+import { bearer, problemType } from './helpers';
+import { startIntakeGateway, type IntakeGateway } from './intake-gateway';
 
 const SAMPLES = path.resolve(__dirname, '../../test/fixtures/peppol');
 const JPEG = readFileSync(path.resolve(__dirname, '../../services/document-intake/test/fixtures/stripe.jpg'));
@@ -42,35 +42,24 @@ function pdf(pages: number, padding = 0): Buffer {
 }
 
 let h: IntakeHarness;
-let gatewayDb: TestDatabase;
-let app: ReturnType<typeof testApp>['app'];
+let app: IntakeGateway['app'];
+let gateway: IntakeGateway;
 
 beforeAll(async () => {
-  h = await startIntake();
-  gatewayDb = await openMigratedDatabase();
-  ({ app } = testApp(
-    {
-      db: gatewayDb.db,
-      services: { directory: h.fx.directory, documentIntake: h.client },
-      authorize: authorizeWithPolicy(directoryAccessFacts(h.fx.directory)),
-      apiKeys: {
-        verify: async (key) => ({
-          kind: 'api_key',
-          subjectId: 'partner-feed',
-          firmId: h.admin.firmId,
-          scopes: key === 'feed-key' ? ['document:write', 'document:read'] : ['dossier:read'],
-        }),
-      },
+  gateway = await startIntakeGateway({
+    apiKeys: {
+      verify: async (key) => ({
+        kind: 'api_key',
+        subjectId: 'partner-feed',
+        firmId: h.admin.firmId,
+        scopes: key === 'feed-key' ? ['document:write', 'document:read'] : ['dossier:read'],
+      }),
     },
-    routeTable,
-    { VALIDATE_RESPONSES: 'true' },
-  ));
+  });
+  ({ h, app } = gateway);
 }, 60_000);
 
-afterAll(async () => {
-  await gatewayDb?.dispose();
-  await h?.stop();
-});
+afterAll(() => gateway?.stop());
 
 const documentCount = async () =>
   (await h.service.db.query<{ n: number }>('SELECT count(*)::int AS n FROM document')).rows[0].n;
@@ -665,16 +654,7 @@ describe('preview', () => {
 
 describe('upload limits are gateway settings', () => {
   const MiB = 1024 * 1024;
-  const appWith = (env: Record<string, string>) =>
-    testApp(
-      {
-        db: gatewayDb.db,
-        services: { directory: h.fx.directory, documentIntake: h.client },
-        authorize: authorizeWithPolicy(directoryAccessFacts(h.fx.directory)),
-      },
-      routeTable,
-      env,
-    ).app;
+  const appWith = (env: Record<string, string>) => gateway.appWith(env);
   const small = () => appWith({ UPLOAD_MAX_FILE_BYTES: '4096', UPLOAD_MAX_REQUEST_BYTES: '20000' });
   const bigPdf = () => pdf(100); // larger than 4 KiB
 
