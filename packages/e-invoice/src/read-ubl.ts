@@ -154,7 +154,13 @@ class UblReader {
         .filter((ref) => text(ref, 'ID'))
         .map((ref) => ({ id: text(ref, 'ID')!, issueDate: this.optionalDate(text(ref, 'IssueDate')) })),
       contractReference: text(root, 'ContractDocumentReference', 'ID'),
-      projectReference: text(root, 'ProjectReference', 'ID'),
+      // BT-11: a credit note has no ProjectReference element; Peppol BIS 3.0 carries it as an
+      // AdditionalDocumentReference with DocumentTypeCode 50
+      projectReference:
+        text(root, 'ProjectReference', 'ID') ??
+        (isCredit
+          ? attachments.find((attachment) => attachment.documentTypeCode === '50')?.id || undefined
+          : undefined),
       despatchReference: text(root, 'DespatchDocumentReference', 'ID'),
       receiptReference: text(root, 'ReceiptDocumentReference', 'ID'),
       originatorReference: text(root, 'OriginatorDocumentReference', 'ID'),

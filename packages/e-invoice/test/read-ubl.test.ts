@@ -110,6 +110,17 @@ describe('a Belgian UBL.BE invoice', () => {
   it('reads a credit note', () => {
     expect(readUbl(minimal('', 'CreditNote')).kind).toBe('credit_note');
   });
+
+  it("reads a credit note's project reference (BT-11) from the document reference with type code 50", () => {
+    const project =
+      '<cac:AdditionalDocumentReference><cbc:ID>PRJ-42</cbc:ID><cbc:DocumentTypeCode>50</cbc:DocumentTypeCode></cac:AdditionalDocumentReference>';
+    const other =
+      '<cac:AdditionalDocumentReference><cbc:ID>TS-1</cbc:ID><cbc:DocumentTypeCode>130</cbc:DocumentTypeCode></cac:AdditionalDocumentReference>';
+    expect(readUbl(minimal(other + project, 'CreditNote')).projectReference).toBe('PRJ-42');
+    expect(readUbl(minimal(other, 'CreditNote')).projectReference).toBeUndefined();
+    // an invoice names its project in ProjectReference; a type code 50 reference there is an ordinary one
+    expect(readUbl(minimal(project)).projectReference).toBeUndefined();
+  });
 });
 
 describe('which rule set a document follows', () => {
