@@ -20,6 +20,7 @@ import {
 } from '../data-access/dossier-repository';
 import type { ContactInfo } from '../data-access/firm-repository';
 import { authorize } from './access';
+import { decodeCursor, encodeCursor } from './cursor';
 import { COUNTRIES, normaliseEnterpriseNumber } from './enterprise-number';
 import { publish } from './events';
 import { refuseUnknown } from './staff';
@@ -157,21 +158,7 @@ export interface DossierFilter {
   cursor?: string;
 }
 
-const encodeCursor = (row: DossierView) =>
-  Buffer.from(JSON.stringify([row.name.toLowerCase(), row.id])).toString('base64url');
-
-function decodeCursor(cursor: string): { name: string; id: string } {
-  try {
-    const [name, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [unknown, unknown];
-    if (typeof name === 'string' && typeof id === 'string' && /^[0-9a-f-]{36}$/.test(id)) return { name, id };
-  } catch {
-    // answered below
-  }
-  throw invalidArgument('The cursor is not one this service gave out', {
-    reason: 'invalid_cursor',
-    violations: [{ field: 'cursor', message: 'is not valid' }],
-  });
-}
+const nameAfter = ({ key, id }: { key: string; id: string }) => ({ name: key, id });
 
 /** The dossiers the caller may see, in a stable order, one page at a time. */
 export async function listVisibleDossiers(
@@ -211,11 +198,12 @@ export async function listVisibleDossiers(
     search: filter.search?.trim() || undefined,
     fileManagerId: filter.fileManagerId || undefined,
     clientGroupId: filter.clientGroupId || undefined,
-    after: filter.cursor ? decodeCursor(filter.cursor) : undefined,
+    after: filter.cursor ? nameAfter(decodeCursor(filter.cursor)) : undefined,
     limit: pageSize + 1,
   });
   const page = rows.slice(0, pageSize);
-  return { dossiers: page, nextCursor: rows.length > pageSize ? encodeCursor(page[page.length - 1]) : '' };
+  const last = page[page.length - 1];
+  return { dossiers: page, nextCursor: rows.length > pageSize ? encodeCursor(last.name.toLowerCase(), last.id) : '' };
 }
 
 export interface Assignment {

@@ -5,10 +5,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Database, Queryable } from '@kantoor/database';
-import { invalidArgument, notFound } from '@kantoor/errors';
+import { notFound } from '@kantoor/errors';
 import type { Caller } from '@kantoor/grpc';
 import { recordChange } from '../data-access/audit';
 import { authorize } from './access';
+import { decodeCursor, encodeCursor } from './cursor';
 import { Violations } from './validation';
 
 export interface NewsItemView {
@@ -103,25 +104,6 @@ export async function withdrawNewsItem(db: Database, caller: Caller, id: string)
   });
 }
 
-function decodeCursor(cursor: string): { publishedAt: string; id: string } {
-  try {
-    const [publishedAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [unknown, unknown];
-    if (
-      typeof publishedAt === 'string' &&
-      !Number.isNaN(Date.parse(publishedAt)) &&
-      typeof id === 'string' &&
-      /^[0-9a-f-]{36}$/.test(id)
-    )
-      return { publishedAt, id };
-  } catch {
-    // answered below
-  }
-  throw invalidArgument('The cursor is not one this service gave out', {
-    reason: 'invalid_cursor',
-    violations: [{ field: 'cursor', message: 'is not valid' }],
-  });
-}
-
 /**
  * The firm's news, newest first, a page at a time. Clients (and staff acting as one) see the published items;
  * staff also see withdrawn ones.
@@ -134,7 +116,7 @@ export async function listNewsItems(
   await authorize(db, caller, 'news:read');
   const pageSize = filter.pageSize || 20;
   new Violations().check(pageSize >= 1 && pageSize <= 100, 'pageSize', 'must be between 1 and 100').throwIfAny();
-  const after = filter.cursor ? decodeCursor(filter.cursor) : undefined;
+  const after = filter.cursor ? decodeCursor(filter.cursor, (key) => !Number.isNaN(Date.parse(key))) : undefined;
   const asClient = caller.kind === 'portal_user' || caller.impersonation !== undefined;
   const { rows } = await db.query<NewsRow & { published_at_text: string }>(
     `SELECT ${COLUMNS}, to_char(n.published_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS published_at_text
@@ -143,12 +125,11 @@ export async function listNewsItems(
        AND ($3::timestamptz IS NULL OR (n.published_at, n.id) < ($3::timestamptz, $4::uuid))
      ORDER BY n.published_at DESC, n.id DESC
      LIMIT $5`,
-    [caller.firmId, asClient, after?.publishedAt ?? null, after?.id ?? null, pageSize + 1],
+    [caller.firmId, asClient, after?.key ?? null, after?.id ?? null, pageSize + 1],
   );
   const page = rows.slice(0, pageSize);
   const last = page[page.length - 1];
   // the cursor keeps the database's microseconds: a Date would round them to milliseconds and repeat items
-  const nextCursor =
-    rows.length > pageSize ? Buffer.from(JSON.stringify([last.published_at_text, last.id])).toString('base64url') : '';
+  const nextCursor = rows.length > pageSize ? encodeCursor(last.published_at_text, last.id) : '';
   return { items: page.map(toView), nextCursor };
 }
