@@ -81,6 +81,8 @@ function start(dataDir) {
       PORT: String(PORT),
       GRPC_BASE_PORT: String(PORT + 100),
       SMTP_SINK_PORT: '0',
+      // no e-mail intake: a platform already running here holds its port
+      INTAKE_SMTP_PORT: '0',
       INTAKE_SMTP_PORT: '0',
       LOG_LEVEL: 'error',
       RATE_LIMIT_PER_USER: '100000000',

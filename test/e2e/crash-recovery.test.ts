@@ -16,6 +16,8 @@ async function startProcess(dataDir: string): Promise<{ child: ChildProcess; url
       PORT: '0',
       GRPC_BASE_PORT: '0',
       SMTP_SINK_PORT: '0',
+      // no e-mail intake: a platform already running here holds its port
+      INTAKE_SMTP_PORT: '0',
       LOG_LEVEL: 'error',
       NODE_OPTIONS: '',
     },
