@@ -1,6 +1,6 @@
 /**
  * gRPC puts a 5-byte header (compressed flag, length) in front of every message, and grpc-js does it by copying
- * the serialised message into a new buffer, on both sides: the client's CompressionFilter.sendMessage and the
+ * the serialised message into a new buffer, on both sides: the client's identity-encoding handler (writeMessage) and the
  * server's BaseServerInterceptingCall.serializeMessage. For the chunks of a file stream (up to 256 KiB each)
  * that copy is a second fresh allocation per chunk, after the encoding's own: for a 1 MB upload 1 MB more
  * garbage in the gateway, and as much per MB of every download in the service.
@@ -43,10 +43,9 @@ export function frameInPlace(message: Buffer): Buffer | undefined {
   return framed;
 }
 
-interface SendMessageFilter {
-  currentCompressionAlgorithm?: unknown;
-  maxSendMessageLength?: unknown;
-  sendMessage(message: Promise<{ message: Buffer; flags?: number }>): Promise<{ message: Buffer; flags?: number }>;
+/** grpc-js's handler of the identity ("no compression") encoding, which frames a message by copying it */
+interface IdentityHandler {
+  writeMessage(message: Buffer, compress: boolean): Promise<Buffer>;
 }
 
 interface ServerCall {
@@ -58,7 +57,7 @@ interface ServerCall {
 export const inPlaceFraming = { client: false, server: false };
 
 function install() {
-  let filters: { CompressionFilter?: { prototype: SendMessageFilter } } = {};
+  let filters: { CompressionFilter?: new (options: object, shared: object) => { sendCompression?: object } } = {};
   let calls: { BaseServerInterceptingCall?: { prototype: ServerCall } } = {};
   try {
     filters = require('@grpc/grpc-js/build/src/compression-filter');
@@ -67,18 +66,20 @@ function install() {
     return;
   }
 
-  const filter = filters.CompressionFilter?.prototype;
-  const copyingSend = filter?.sendMessage;
-  if (filter && typeof copyingSend === 'function') {
-    filter.sendMessage = async function sendMessage(this: SendMessageFilter, pending) {
-      const resolved = await pending;
-      const max = this.maxSendMessageLength;
-      const fits = typeof max === 'number' && (max === -1 || resolved.message.length <= max);
-      if (this.currentCompressionAlgorithm === 'identity' && fits) {
-        const framed = frameInPlace(resolved.message);
-        if (framed) return { message: framed, flags: resolved.flags };
-      }
-      return copyingSend.call(this, Promise.resolve(resolved));
+  // the handler's class is not exported; a filter made with default options starts with one
+  let identity: IdentityHandler | undefined;
+  try {
+    const sample = filters.CompressionFilter && new filters.CompressionFilter({}, {}).sendCompression;
+    identity = sample && (Object.getPrototypeOf(sample) as IdentityHandler);
+  } catch {
+    identity = undefined;
+  }
+  const copyingWrite = identity?.writeMessage;
+  if (identity && typeof copyingWrite === 'function') {
+    // below the filter's own checks (maximum message size); no extra step for a message that is copied
+    identity.writeMessage = function writeMessage(this: IdentityHandler, message, compress) {
+      const framed = frameInPlace(message);
+      return framed ? Promise.resolve(framed) : copyingWrite.call(this, message, compress);
     };
     inPlaceFraming.client = true;
   }
