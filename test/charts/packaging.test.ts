@@ -73,20 +73,28 @@ describe('component images', () => {
     },
   );
 
-  it('every image and the embedded platform run node with the same small young generation', () => {
-    const nodeOptions = new Set(
+  it('every image runs node with a small young generation but the directory, and the embedded platform alike', () => {
+    const nodeOptions = Object.fromEntries(
       images.map(({ name }) => {
         const env = readDockerfile(dockerfileOf(name)).instructions.find(
           ([k, v]) => k === 'ENV' && v.includes('NODE_OPTIONS='),
         );
-        return /NODE_OPTIONS="([^"]*)"/.exec(env?.[1] ?? '')?.[1];
+        return [name, /NODE_OPTIONS="([^"]*)"/.exec(env?.[1] ?? '')?.[1]];
       }),
     );
-    expect([...nodeOptions]).toEqual(['--enable-source-maps --max-semi-space-size=2']);
+    for (const { name } of images)
+      expect([name, nodeOptions[name]]).toEqual([
+        name,
+        `--enable-source-maps --max-semi-space-size=${name === 'directory' ? 16 : 2}`,
+      ]);
     // pnpm start and pnpm run embedded (and so the benchmarks, test/bench/launch-flags.js) start the platform alike
     const scripts = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')).scripts;
     expect(scripts.embedded).toBe('node --max-semi-space-size=2 deploy/embedded/dist/main.js');
     expect(scripts.start).toBe(`pnpm run build && ${scripts.embedded}`);
+    // the service threads: the directory's young generation is V8's full 3 × 16 MB, the others' 3 × 2 MB
+    const embedded = readFileSync(join(repoRoot, 'deploy/embedded/src/start-embedded.ts'), 'utf8');
+    expect(embedded).toContain('const YOUNG_GENERATION_MB: Readonly<Record<string, number>> = { directory: 48 };');
+    expect(embedded).toContain('const DEFAULT_YOUNG_GENERATION_MB = 6;');
   });
 
   it('every component image and the workspace image start from the same Node image', () => {
