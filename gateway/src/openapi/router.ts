@@ -177,7 +177,10 @@ async function answer(
     requestId: state.requestId,
     idempotencyKey,
     signal: state.signal,
-    logger: state.logger,
+    // on first use, as the request's own: most handlers log nothing, and a child logger per request adds up
+    get logger() {
+      return state.logger;
+    },
     services: runtime.deps.services ?? {},
     deps: runtime.deps,
     upload: upload?.stream as RouteContext['upload'],
