@@ -410,9 +410,11 @@ async function main() {
       figures.clusterUploadPeakRssMB < 300 &&
       figures.clusterZipMBps >= 100 &&
       figures.clusterZipRssGrowthMB < 50);
+  // the embedded uploads are for comparison (their RSS is the whole platform's, and the archive copies every
+  // upload in the same process meanwhile); the ZIP and JPEG budgets hold there too
   const embeddedWithin =
     figures.zipMBps === undefined ||
-    (figures.uploadMBps >= 50 && figures.zipMBps >= 100 && figures.zipRssGrowthMB < 50 && figures.jpegPerSecond >= 50);
+    (figures.zipMBps >= 100 && figures.zipRssGrowthMB < 50 && figures.jpegPerSecond >= 50);
   figures.withinBudget = uploadsWithin && embeddedWithin;
   console.log(JSON.stringify(figures));
 }
