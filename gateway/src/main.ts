@@ -7,6 +7,7 @@ import { PgDatabase, PgliteDatabase, type Database } from '@kantoor/database';
 import { KafkaTransport } from '@kantoor/events';
 import { Lifecycle } from '@kantoor/lifecycle';
 import { createLogger } from '@kantoor/logging';
+import { shutdownTelemetry } from '@kantoor/telemetry';
 import { readGatewayConfig, type GatewayConfig } from './config';
 import { migrateGatewayDatabase } from './index';
 import { startGateway } from './start-gateway';
@@ -64,6 +65,8 @@ async function main(): Promise<void> {
   }
   const lifecycle = new Lifecycle(logger, config.SHUTDOWN_TIMEOUT_MS);
   lifecycle.installSignalHandlers();
+  // registered first, so closed last: the spans and metrics of the shutdown itself are exported too
+  lifecycle.onShutdown('telemetry', shutdownTelemetry);
   lifecycle.onShutdown('database', () => db.close());
   // the directory's events keep the gateway's access facts fresh; every replica reads them all, from now on
   const transport =
@@ -72,6 +75,8 @@ async function main(): Promise<void> {
           brokers: config.KAFKA_BROKERS,
           clientId: config.KAFKA_CLIENT_ID,
           ssl: config.KAFKA_SSL,
+          // kafkajs's warnings and errors as the gateway's JSON log lines, not console text
+          logger,
           sasl:
             config.KAFKA_SASL_MECHANISM && config.KAFKA_SASL_USERNAME && config.KAFKA_SASL_PASSWORD
               ? {

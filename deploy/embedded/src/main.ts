@@ -3,6 +3,7 @@ import path from 'node:path';
 import { ConfigError, readConfig, settings } from '@kantoor/config';
 import { Lifecycle } from '@kantoor/lifecycle';
 import { createLogger } from '@kantoor/logging';
+import { shutdownTelemetry } from '@kantoor/telemetry';
 import { startEmbeddedPlatform } from './start-platform';
 
 const embeddedSettings = {
@@ -36,6 +37,8 @@ async function main(): Promise<void> {
   const logger = createLogger({ service: 'embedded', level: config.LOG_LEVEL });
   const lifecycle = new Lifecycle(logger, 20_000);
   lifecycle.installSignalHandlers();
+  // registered first, so closed last (each service thread ends its own when it stops)
+  lifecycle.onShutdown('telemetry', shutdownTelemetry);
   const platform = await startEmbeddedPlatform({
     dataDir,
     port: config.PORT,

@@ -8,7 +8,7 @@ import '@kantoor/telemetry/register';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { ThreadTransport } from '@kantoor/events';
 import { embeddedPlatform, startService, type RunningService } from '@kantoor/service-runtime';
-import { prometheusText } from '@kantoor/telemetry';
+import { prometheusText, shutdownTelemetry } from '@kantoor/telemetry';
 import { platformService } from './platform-services';
 
 export interface ServiceWorkerData {
@@ -67,6 +67,8 @@ async function run(data: ServiceWorkerData, port: MessagePort): Promise<void> {
           await service.stop();
         } finally {
           await transport.close().catch(() => undefined);
+          // what this thread's telemetry still buffers (spans, the last metrics) goes out before it ends
+          await shutdownTelemetry().catch(() => undefined);
           report({ kind: 'stopped' });
           port.close();
         }

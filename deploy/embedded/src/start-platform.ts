@@ -55,8 +55,8 @@ export async function startEmbeddedPlatform(options: PlatformOptions): Promise<E
     });
     cleanups.push(() => services.stop());
     const gatewayDb = await gatewayDbOpening;
+    // /readyz answers 503 from the moment stopping begins, while the gateway still drains its requests
     let stopping = false;
-    cleanups.push(async () => void (stopping = true));
     const gateway = await startGateway({
       config: readGatewayConfig({
         ...process.env,
@@ -73,7 +73,10 @@ export async function startEmbeddedPlatform(options: PlatformOptions): Promise<E
       shuttingDown: () => stopping,
       directoryEvents: { transport: services.transport, groupId: 'gateway' },
     });
-    cleanups.push(() => gateway.close());
+    cleanups.push(async () => {
+      stopping = true;
+      await gateway.close();
+    });
     return { ...services, gateway, sink, url: `http://127.0.0.1:${gateway.port}`, stop };
   } catch (error) {
     await stop();

@@ -14,7 +14,7 @@ import { CALLER_METADATA_KEY, encodeCaller, type Caller } from './caller';
 import { fromGrpcError } from './error-mapping';
 import { CHANNELZ_OFF } from './server';
 import { grpcServiceDefinition } from './service-definition';
-import { endSpan, startClientSpan } from './tracing';
+import { endCall, startClientSpan } from './tracing';
 
 export interface CallOptionsKantoor {
   /** the identity the call is made for; required by every Kantoor RPC */
@@ -23,6 +23,8 @@ export interface CallOptionsKantoor {
   timeoutMs?: number;
   signal?: AbortSignal;
 }
+
+const ROUND_ROBIN = JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] });
 
 /** messages of a client stream written but not yet taken by the connection */
 const MESSAGES_IN_FLIGHT = 4;
@@ -62,6 +64,9 @@ export function createServiceClient<S extends DescService>(
   const client = new ClientClass(address, credentials.createInsecure(), {
     'grpc.keepalive_time_ms': 30_000,
     'grpc.max_receive_message_length': 16 * 1024 * 1024,
+    // calls go round the addresses the name resolves to (a headless Service's pods) instead of all to the first;
+    // a ClusterIP Service resolves to one address, where this is the same as grpc-js's pick_first
+    'grpc.service_config': ROUND_ROBIN,
     ...CHANNELZ_OFF,
   });
   const defaultTimeout = options.timeoutMs ?? 10_000;
@@ -73,10 +78,10 @@ export function createServiceClient<S extends DescService>(
     const prepare = (callOptions: CallOptionsKantoor): [Metadata, CallOptions, (call: NodeJS.EventEmitter) => void] => {
       const metadata = new Metadata();
       metadata.set(CALLER_METADATA_KEY, encodeCaller(callOptions.caller));
-      const span = startClientSpan(rpc, metadata);
-      const traced = (call: NodeJS.EventEmitter) =>
-        call.once('status', (status: StatusObject) => endSpan(span, status.code, status.details));
-      return [metadata, { deadline: Date.now() + (callOptions.timeoutMs ?? defaultTimeout) }, traced];
+      const traced = startClientSpan(rpc, metadata);
+      const onStatus = (call: NodeJS.EventEmitter) =>
+        call.once('status', (status: StatusObject) => endCall(traced, status.code, status.details));
+      return [metadata, { deadline: Date.now() + (callOptions.timeoutMs ?? defaultTimeout) }, onStatus];
     };
     const fn = (client as unknown as Record<string, (...args: unknown[]) => unknown>)[method.localName].bind(client);
     switch (method.methodKind) {

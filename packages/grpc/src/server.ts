@@ -20,7 +20,7 @@ import { HealthCheckResponse_ServingStatus, Health } from '@kantoor/proto/grpc/h
 import { callerFromMetadata, type Caller } from './caller';
 import { toGrpcStatus } from './error-mapping';
 import { grpcServiceDefinition } from './service-definition';
-import { endSpan, startServerSpan } from './tracing';
+import { endCall, startServerSpan } from './tracing';
 
 export interface CallContext {
   /** who calls; every Kantoor RPC requires one (the gateway or a calling service sets it) */
@@ -87,6 +87,11 @@ export class GrpcServer {
     this.server = new Server({
       'grpc.max_receive_message_length': limit,
       'grpc.max_send_message_length': limit,
+      // Clients resolve a service's name when they connect; a pod added later (a scale-up) gets calls only once
+      // they resolve again. Ending each connection after about 5 minutes (grpc-js adds ±10%) makes them do so.
+      // Calls in flight on an ending connection have an hour to finish (a long ZIP download).
+      'grpc.max_connection_age_ms': 5 * 60_000,
+      'grpc.max_connection_age_grace_ms': 60 * 60_000,
       ...CHANNELZ_OFF,
     });
     this.serviceNames = options.services.map((registration) => registration.service.typeName);
@@ -213,12 +218,12 @@ export class GrpcServer {
     };
     /** runs `work` inside the call's server span, which ends with the status the call ends with */
     const traced = <T>(metadata: Metadata, work: () => Promise<T>): Promise<T> => {
-      const { span, context } = startServerSpan(name, metadata);
+      const { call, context } = startServerSpan(name, metadata);
       return otelContext.with(context, work).then(
-        (result) => (endSpan(span, status.OK), result),
+        (result) => (endCall(call, status.OK), result),
         (error: unknown) => {
           const mapped = fail(error);
-          endSpan(span, mapped.code ?? status.UNKNOWN, mapped.details);
+          endCall(call, mapped.code ?? status.UNKNOWN, mapped.details);
           throw mapped;
         },
       );

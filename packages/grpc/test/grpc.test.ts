@@ -210,3 +210,45 @@ describe('server-streaming calls', () => {
     expect(ms).toBeLessThan(2_000);
   });
 });
+
+describe('a client of a name with several addresses (a headless Service)', () => {
+  const servers: GrpcServer[] = [];
+  const served: number[] = [];
+
+  beforeAll(async () => {
+    for (const index of [0, 1]) {
+      const server = new GrpcServer({
+        logger: createLogger({ service: 'test', level: 'silent' }),
+        services: [
+          implement(
+            DirectoryService,
+            onlyTheseMethods({
+              getFirm: async (request: { firmId: string }) => {
+                served.push(index);
+                return { firm: { id: request.firmId } };
+              },
+            }),
+          ),
+        ],
+      });
+      servers.push(server);
+    }
+  });
+  afterAll(async () => {
+    for (const server of servers) await server.stop();
+  });
+
+  it('spreads its calls over every address, not all to the first', async () => {
+    const ports = [];
+    for (const server of servers) ports.push(await server.start('127.0.0.1', 0));
+    const client = createServiceClient(DirectoryService, `ipv4:${ports.map((port) => `127.0.0.1:${port}`).join(',')}`);
+    try {
+      for (let call = 0; call < 10; call++) await client.getFirm({ firmId: `firm-${call}` }, { caller: admin });
+    } finally {
+      client.close();
+    }
+    expect(served).toHaveLength(10);
+    expect(served.filter((index) => index === 0).length).toBeGreaterThanOrEqual(3);
+    expect(served.filter((index) => index === 1).length).toBeGreaterThanOrEqual(3);
+  });
+});

@@ -19,7 +19,7 @@ describe('traces across gRPC calls', () => {
   const seen: Seen[] = [];
 
   beforeAll(async () => {
-    telemetry = startTelemetry({ serviceName: 'grpc-tracing-test', prometheus: false, instrumentations: false });
+    telemetry = startTelemetry({ serviceName: 'grpc-tracing-test', instrumentations: false });
     const notUsed = async () => {
       throw new DomainError('internal', 'not used in this test');
     };
@@ -64,6 +64,31 @@ describe('traces across gRPC calls', () => {
     } finally {
       client.close();
     }
+  });
+
+  it('records the duration of every call on both sides, by method and status code', async () => {
+    const client = createServiceClient(DirectoryService, address);
+    try {
+      await client.getFirm({ firmId: 'firm-1' }, { caller: system });
+      await expect(client.getFirm({ firmId: 'missing' }, { caller: system })).rejects.toMatchObject({
+        kind: 'not_found',
+      });
+    } finally {
+      client.close();
+    }
+    const text = await telemetry.prometheusText!();
+    for (const side of ['client', 'server']) {
+      expect(text).toContain(`# TYPE rpc_${side}_duration histogram`);
+      for (const code of ['0', '5']) {
+        const count = new RegExp(
+          `^rpc_${side}_duration_count\\{[^}]*rpc_method="GetFirm"[^}]*rpc_grpc_status_code="${code}"[^}]*\\} ([0-9]+)$`,
+          'm',
+        ).exec(text);
+        expect([side, code, Number(count?.[1])]).toEqual([side, code, expect.any(Number)]);
+        expect(Number(count![1])).toBeGreaterThanOrEqual(1);
+      }
+    }
+    expect(text).toMatch(/rpc_service="kantoor\.directory\.v1\.DirectoryService"/);
   });
 
   it('starts a trace of its own for a call made outside any trace', async () => {

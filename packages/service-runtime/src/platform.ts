@@ -5,6 +5,7 @@ import { requireClusterSettings } from '@kantoor/config';
 import { PgDatabase, PgliteDatabase, type Database } from '@kantoor/database';
 import { InProcessTransport, KafkaTransport, type EventTransport } from '@kantoor/events';
 import { createObjectStore, type ObjectStore } from '@kantoor/object-storage';
+import type { Logger } from '@kantoor/logging';
 
 /**
  * The adapters a service runs on. Business code only ever sees the ports (Database, EventTransport,
@@ -59,13 +60,15 @@ type CommonConfig = ConfigOf<typeof commonSettings>;
 /** Kubernetes: PostgreSQL, Kafka and MinIO named by settings (secrets come from existing Secrets). */
 export function clusterPlatform(
   config: CommonConfig,
-  options: { needsObjects?: boolean; clientId?: string } = {},
+  options: { needsObjects?: boolean; clientId?: string; logger?: Logger } = {},
 ): Platform {
   requireClusterSettings(config, { database: true, kafka: true, objects: options.needsObjects });
   const transport = new KafkaTransport({
     brokers: config.KAFKA_BROKERS,
     clientId: options.clientId ?? config.KAFKA_CLIENT_ID,
     ssl: config.KAFKA_SSL,
+    // kafkajs's warnings and errors as the service's JSON log lines (redacted, with trace ids), not console text
+    logger: options.logger,
     // one partition at a time (kafkajs's default) would make a pod's throughput one event per round of
     // handling: its dossiers' events wait for each other's database commit and object writes
     partitionsConsumedConcurrently: config.KAFKA_PARTITIONS_CONCURRENTLY,

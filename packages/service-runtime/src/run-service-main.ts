@@ -2,6 +2,7 @@ import { commonSettings, loadConfigOrExit } from '@kantoor/config';
 import type { Database } from '@kantoor/database';
 import { Lifecycle } from '@kantoor/lifecycle';
 import { createLogger, type Logger } from '@kantoor/logging';
+import { shutdownTelemetry } from '@kantoor/telemetry';
 import { clusterPlatform, embeddedPlatform, type Platform } from './platform';
 import { migrateService, startService, type ServiceDefinition } from './service';
 
@@ -17,13 +18,18 @@ export async function runServiceMain(
   definition: ServiceDefinition,
   options: { needsObjects?: boolean; commands?: Record<string, ServiceCommand> } = {},
 ): Promise<void> {
-  const config = loadConfigOrExit(commonSettings);
+  // the service's own settings too, before anything opens: a wrong one stops the process naming it
+  const config = loadConfigOrExit({ ...definition.settings, ...commonSettings });
   const logger = createLogger({ service: definition.name, level: config.LOG_LEVEL });
   let platform: Platform;
   try {
     platform =
       config.KANTOOR_MODE === 'cluster'
-        ? clusterPlatform(config, { needsObjects: options.needsObjects, clientId: `kantoor-${definition.name}` })
+        ? clusterPlatform(config, {
+            needsObjects: options.needsObjects,
+            clientId: `kantoor-${definition.name}`,
+            logger,
+          })
         : embeddedPlatform({ dataDir: config.DATA_DIR, logLevel: config.LOG_LEVEL });
   } catch (error) {
     process.stderr.write(`${(error as Error).message}\n`);
@@ -55,6 +61,8 @@ export async function runServiceMain(
 
   const lifecycle = new Lifecycle(logger, config.SHUTDOWN_TIMEOUT_MS);
   lifecycle.installSignalHandlers();
+  // registered first, so closed last: the spans and metrics of the shutdown itself are exported too
+  lifecycle.onShutdown('telemetry', shutdownTelemetry);
   lifecycle.onShutdown('event transport', () => platform.transport.close());
   const service = await startService(definition, platform, { host: config.GRPC_HOST, port: config.GRPC_PORT, logger });
   lifecycle.onReadinessChange((ready) => ready || service.drain());

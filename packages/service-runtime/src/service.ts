@@ -1,3 +1,4 @@
+import type { SettingsSchema } from '@kantoor/config';
 import { migrate, readMigrations, type Database } from '@kantoor/database';
 import {
   migrations as eventMigrations,
@@ -35,6 +36,11 @@ export interface ServiceDefinition {
   /** the service name: database, topic (`kantoor.<name>.v1`), consumer group and logs use it */
   name: string;
   migrationsDir: string;
+  /**
+   * The service's own settings. `runServiceMain` checks them, with the common ones, before it opens anything,
+   * so that a missing or wrong setting stops the process with a message naming it (exit 78), not a stack trace.
+   */
+  settings?: SettingsSchema;
   build(context: ServiceContext): Promise<ServiceParts>;
 }
 

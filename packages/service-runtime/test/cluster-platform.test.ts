@@ -28,6 +28,20 @@ describe('cluster platform', () => {
     expect(consumerSettingsOf({ KAFKA_PARTITIONS_CONCURRENTLY: '12' }).partitionsConsumedConcurrently).toBe(12);
   });
 
+  it("writes kafkajs's warnings and errors to the service's logger, not to the console", () => {
+    const lines: Array<[string, Record<string, unknown>, string]> = [];
+    const logger = {
+      info: (fields: Record<string, unknown>, message: string) => lines.push(['info', fields, message]),
+      warn: (fields: Record<string, unknown>, message: string) => lines.push(['warn', fields, message]),
+      error: (fields: Record<string, unknown>, message: string) => lines.push(['error', fields, message]),
+    };
+    const platform = clusterPlatform(cluster(), { logger: logger as never });
+    const kafka = (platform.transport as unknown as { kafka: { logger(): { warn(m: string, f: object): void } } })
+      .kafka;
+    kafka.logger().warn('broker went away', { broker: 'kafka-0.example:9092' });
+    expect(lines).toEqual([['warn', expect.objectContaining({ broker: 'kafka-0.example:9092' }), 'broker went away']]);
+  });
+
   it('refuses a number of partitions that is not 1 to 64, naming the setting', () => {
     for (const wrong of ['0', '65', 'many'])
       expect(() => cluster({ KAFKA_PARTITIONS_CONCURRENTLY: wrong })).toThrow(/KAFKA_PARTITIONS_CONCURRENTLY/);

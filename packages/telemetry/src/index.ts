@@ -8,6 +8,7 @@ export {
   metricsHandler,
   meter,
   prometheusText,
+  shutdownTelemetry,
   startTelemetry,
   tracer,
 } from './start-telemetry';

@@ -83,6 +83,14 @@ const UNTRACED_HTTP_PATHS = new Set(['/metrics', '/healthz', '/readyz', '/livez'
 let current: Telemetry | undefined;
 
 /**
+ * Ends this thread's telemetry, if started: exports the spans and metrics still buffered and stops the
+ * Prometheus port. Processes register it with their shutdown before anything else, so that it runs last.
+ */
+export function shutdownTelemetry(): Promise<void> {
+  return current?.shutdown() ?? Promise.resolve();
+}
+
+/**
  * Starts OpenTelemetry for this thread and returns it; later calls return the same instance. Call it first in
  * main.ts (an embedded service thread: in its worker script), before importing the modules it instruments: they
  * are patched only when they are required after this call.

@@ -5,7 +5,7 @@ import type { Platform } from '@kantoor/service-runtime';
 import { defineService, runServiceMain, type ServiceDefinition } from '@kantoor/service-runtime';
 import type { ObjectStore } from '@kantoor/object-storage';
 import { directoryGuard, guardWith } from './adapters/directory';
-import { eventRetryOf, readArchiveConfig, type ArchiveConfig } from './config';
+import { archiveSettings, eventRetryOf, readArchiveConfig, type ArchiveConfig } from './config';
 import type { ArchiveStores } from './domain/ingest';
 import { intakeEventHandlers } from './entry-points/events/intake-events';
 import { archiveRpc } from './entry-points/grpc/archive-rpc';
@@ -38,6 +38,7 @@ export function createArchiveService(options: ArchiveOptions = {}): ServiceDefin
   return defineService({
     name: 'archive',
     migrationsDir: path.join(__dirname, '..', 'migrations'),
+    settings: archiveSettings,
     async build({ db, logger, platform }) {
       const settings = config(options);
       const stores = await openStores(platform, settings);

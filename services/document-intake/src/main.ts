@@ -5,7 +5,7 @@ import path from 'node:path';
 import { forgetOnDirectoryEvents } from '@kantoor/directory-client';
 import { defineService, runServiceMain, serviceSecret, type ServiceDefinition } from '@kantoor/service-runtime';
 import { directoryAt, withoutDirectory, type Directory } from './adapters/directory';
-import { readIntakeConfig, type IntakeConfig } from './config';
+import { intakeSettings, readIntakeConfig, type IntakeConfig } from './config';
 import { DocumentActions } from './domain/document-actions';
 import { DownloadLinks, HandOver } from './domain/hand-over';
 import type { AccessGuard } from './domain/ports';
@@ -33,6 +33,7 @@ export function createDocumentIntakeService(options: DocumentIntakeOptions = {})
   return defineService({
     name: 'document-intake',
     migrationsDir: path.join(__dirname, '..', 'migrations'),
+    settings: intakeSettings,
     async build({ db, logger, platform, objectStore, eventsWritten }) {
       const config = { ...readIntakeConfig(), ...options.settings };
       const configured =

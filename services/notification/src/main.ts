@@ -10,7 +10,7 @@ import {
 import { directoryDossierRecipients, type DossierRecipients } from './adapters/dossier-recipients';
 import { loadSecretBox } from './adapters/secret-key';
 import { smtpMailSender, type MailSender } from './adapters/smtp-transport';
-import { readNotificationConfig, type NotificationConfig } from './config';
+import { notificationSettings, readNotificationConfig, type NotificationConfig } from './config';
 import { directoryEventHandlers } from './entry-points/events/directory-events';
 import { documentIntakeEventHandlers } from './entry-points/events/document-intake-events';
 import { notificationRpc } from './entry-points/grpc/notification-rpc';
@@ -34,6 +34,7 @@ export function createNotificationService(options: NotificationOptions = {}): Se
   return defineService({
     name: 'notification',
     migrationsDir: path.join(__dirname, '..', 'migrations'),
+    settings: notificationSettings,
     async build({ db, logger, platform, objectStore }) {
       const config = { ...readNotificationConfig(), ...options.settings };
       const directoryAddress = options.settings?.DIRECTORY_ADDRESS ?? process.env.DIRECTORY_ADDRESS;
