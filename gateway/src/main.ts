@@ -4,7 +4,7 @@ import path from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import { ConfigError } from '@kantoor/config';
 import { PgDatabase, PgliteDatabase, type Database } from '@kantoor/database';
-import { KafkaTransport } from '@kantoor/events';
+import { KafkaTransport, topicOf } from '@kantoor/events';
 import { Lifecycle } from '@kantoor/lifecycle';
 import { createLogger } from '@kantoor/logging';
 import { shutdownTelemetry } from '@kantoor/telemetry';
@@ -88,7 +88,14 @@ async function main(): Promise<void> {
           newGroupStartsAt: 'latest',
         })
       : undefined;
-  if (transport) lifecycle.onShutdown('event transport', () => transport.close());
+  if (transport) {
+    lifecycle.onShutdown('event transport', () => transport.close());
+    // the directory may not have started yet on a fresh cluster: the topic read here must exist
+    await transport.ensureTopics([topicOf('directory')], {
+      numPartitions: config.KAFKA_TOPIC_PARTITIONS,
+      replicationFactor: config.KAFKA_TOPIC_REPLICATION_FACTOR,
+    });
+  }
   const gateway = await startGateway({
     config,
     logger,

@@ -166,6 +166,18 @@ export const commonSettings = {
     max: 64,
     description: 'partitions a consumer handles at once (cluster mode); each stays in order',
   }),
+  KAFKA_TOPIC_PARTITIONS: settings.integer({
+    default: 12,
+    min: 1,
+    max: 1000,
+    description: "partitions of a topic the platform creates (a service's events; a dossier's stay on one)",
+  }),
+  KAFKA_TOPIC_REPLICATION_FACTOR: settings.integer({
+    default: -1,
+    min: -1,
+    max: 10,
+    description: "replicas of a topic the platform creates; -1: the brokers' default.replication.factor",
+  }),
   KAFKA_SASL_MECHANISM: settings.oneOf(['plain', 'scram-sha-256', 'scram-sha-512'] as const, { optional: true }),
   KAFKA_SASL_USERNAME: settings.string({ optional: true }),
   KAFKA_SASL_PASSWORD: settings.string({ optional: true, secret: true }),

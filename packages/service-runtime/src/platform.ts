@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import type { ConfigOf, commonSettings } from '@kantoor/config';
 import { requireClusterSettings } from '@kantoor/config';
 import { PgDatabase, PgliteDatabase, type Database } from '@kantoor/database';
-import { InProcessTransport, KafkaTransport, type EventTransport } from '@kantoor/events';
+import { InProcessTransport, KafkaTransport, type EventTransport, type TopicSettings } from '@kantoor/events';
 import { createObjectStore, type ObjectStore } from '@kantoor/object-storage';
 import type { Logger } from '@kantoor/logging';
 
@@ -20,6 +20,12 @@ export interface Platform {
   openDatabase(service: string): Promise<Database>;
   /** `bucket` names a separate store, e.g. the archive's bucket with S3 Object Lock */
   openObjectStore(service: string, options?: { bucket?: string; objectLock?: boolean }): Promise<ObjectStore>;
+  /**
+   * Makes sure these topics exist before a service publishes to or subscribes to them: Kafka topics are created
+   * with the configured partitions and replication (the clients never create topics on the fly); in-process
+   * delivery needs none.
+   */
+  prepareTopics(topics: string[]): Promise<void>;
 }
 
 export interface EmbeddedPlatformOptions {
@@ -45,6 +51,7 @@ export function embeddedPlatform(options: EmbeddedPlatformOptions): Platform {
       await mkdir(dir, { recursive: true });
       return PgliteDatabase.open(dir);
     },
+    prepareTopics: async () => undefined,
     openObjectStore(service, store = {}) {
       // the folder store enforces retention itself, so the lock option needs nothing more here
       return createObjectStore({
@@ -56,6 +63,11 @@ export function embeddedPlatform(options: EmbeddedPlatformOptions): Platform {
 }
 
 type CommonConfig = ConfigOf<typeof commonSettings>;
+
+/** How topics the platform creates are laid out (KAFKA_TOPIC_PARTITIONS, KAFKA_TOPIC_REPLICATION_FACTOR). */
+export function kafkaTopicSettings(config: CommonConfig): TopicSettings {
+  return { numPartitions: config.KAFKA_TOPIC_PARTITIONS, replicationFactor: config.KAFKA_TOPIC_REPLICATION_FACTOR };
+}
 
 /** Kubernetes: PostgreSQL, Kafka and MinIO named by settings (secrets come from existing Secrets). */
 export function clusterPlatform(
@@ -88,6 +100,7 @@ export function clusterPlatform(
     async openDatabase() {
       return new PgDatabase({ connectionString: config.DATABASE_URL!, max: config.DATABASE_POOL_SIZE });
     },
+    prepareTopics: (topics) => transport.ensureTopics(topics, kafkaTopicSettings(config)),
     openObjectStore(_service, store = {}) {
       return createObjectStore({
         kind: 'minio',

@@ -4,6 +4,7 @@ import {
   migrations as eventMigrations,
   OutboxRelay,
   subscribeHandlers,
+  topicOf,
   topicOfEventType,
   type EventHandlers,
   type RetryPolicy,
@@ -87,6 +88,9 @@ export async function startService(
       objectStore: (store) => platform.openObjectStore(definition.name, store),
     });
     if (parts.onStop) stops.push(parts.onStop);
+    const subscribed = [...new Set(Object.keys(parts.eventHandlers ?? {}).map(topicOfEventType))];
+    // its own topic (the relay publishes there) and those it reads, whichever service starts first
+    await platform.prepareTopics([topicOf(definition.name), ...subscribed]);
     relay.start();
     stops.push(() => relay.stop());
     if (parts.eventHandlers && Object.keys(parts.eventHandlers).length > 0) {
@@ -94,7 +98,7 @@ export async function startService(
         db,
         transport: platform.transport,
         groupId: definition.name,
-        topics: [...new Set(Object.keys(parts.eventHandlers).map(topicOfEventType))],
+        topics: subscribed,
         handlers: parts.eventHandlers,
         retry: parts.eventRetry,
         logger,

@@ -15,6 +15,7 @@ describeWithPostgres('the last admin under concurrency', () => {
       logLevel: 'silent',
       openDatabase: async () => new PgDatabase({ connectionString: scratch.url, max: 10 }),
       openObjectStore: () => Promise.reject(new Error('the directory stores no objects')),
+      prepareTopics: async () => undefined,
     };
     fx = await startDirectory(platform);
   }, 30_000);
