@@ -758,6 +758,66 @@ describe('upload limits are gateway settings', () => {
     await expectNoOrphanObjects();
   });
 
+  test('past UPLOAD_MAX_FILES_PER_REQUEST the files are refused by a clear problem and not stored', async () => {
+    const capped = appWith({ UPLOAD_MAX_FILES_PER_REQUEST: '2' });
+    const before = await documentCount();
+    const response = await multipart(
+      `/v1/dossiers/${h.dossierId}/document-uploads`,
+      { mailbox: 'misc' },
+      pdfs(['binnen-1.pdf', 'binnen-2.pdf', 'te-veel-3.pdf', 'te-veel-4.pdf']),
+      bearer(h.portal),
+      capped,
+    );
+    expect(response.status).toBe(200);
+    // the two files within the cap keep their outcome, as any files before a body that breaks off
+    expect(response.body).toMatchObject({ stored: 2, refused: 1 });
+    expect(response.body.files).toMatchObject([
+      { position: 1, fileName: 'binnen-1.pdf', document: { name: 'binnen-1' } },
+      { position: 2, fileName: 'binnen-2.pdf', document: { name: 'binnen-2' } },
+      {
+        position: 3,
+        refused: {
+          status: 400,
+          type: problemType('too-many-files'),
+          detail: 'At most 2 files go in one request; send the others in another request.',
+        },
+      },
+    ]);
+    expect(await documentCount()).toBe(before + 2);
+    const { rows } = await h.service.db.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM document WHERE name LIKE 'te-veel-%'",
+    );
+    expect(rows[0].n).toBe(0);
+    await expectNoOrphanObjects();
+    const described = (await request(capped).get('/openapi.json')).body.paths[
+      '/v1/dossiers/{dossierId}/document-uploads'
+    ].post.description;
+    expect(described).toContain('At most 2 (the gateway setting UPLOAD_MAX_FILES_PER_REQUEST) files');
+  });
+
+  test('a scan of more pages than SCAN_MAX_PAGES is refused whole and stores nothing', async () => {
+    const capped = appWith({ SCAN_MAX_PAGES: '2' });
+    const before = await documentCount();
+    const scan = (names: string[]) =>
+      multipart(`/v1/dossiers/${h.dossierId}/scans`, { mailbox: 'misc' }, pdfs(names), bearer(h.portal), capped);
+    const refused = await scan(['p1.pdf', 'p2.pdf', 'p3.pdf']);
+    expect(refused.status).toBe(400);
+    expect(refused.headers['content-type']).toMatch(/application\/problem\+json/);
+    expect(refused.body).toMatchObject({
+      type: problemType('too-many-pages'),
+      detail: expect.stringContaining('A scan has at most 2 pages'),
+    });
+    expect(await documentCount()).toBe(before);
+    await expectNoOrphanObjects();
+    // at the cap it is one document
+    const fits = await scan(['p1.pdf', 'p2.pdf']);
+    expect(fits.status).toBe(201);
+    expect(fits.body).toMatchObject({ pages: 2, channel: 'scan' });
+    const described = (await request(capped).get('/openapi.json')).body.paths['/v1/dossiers/{dossierId}/scans'].post
+      .description;
+    expect(described).toContain('At most 2 (the gateway setting SCAN_MAX_PAGES) parts');
+  });
+
   test('raised above 50 MiB, the gateway passes a larger file on: the service is left to decide', async () => {
     const body = Buffer.concat([pdf(1), Buffer.alloc(51 * MiB - pdf(1).length, 0x20)]);
     const send = (to: typeof app) => upload(body, 'groot.pdf', { type: 'application/pdf', mailbox: 'misc', to });

@@ -30,7 +30,15 @@ export interface FilePart {
 export interface MultipartLimits {
   maxFileBytes: number;
   maxFiles: number;
+  /** the refusal of a part past `maxFiles`; default: too many files */
+  tooMany?: (maxFiles: number) => Error;
 }
+
+export const tooManyFiles = (maxFiles: number) =>
+  invalidArgument(`At most ${maxFiles} files go in one request; send the others in another request.`, {
+    reason: 'too_many_files',
+    violations: [{ field: 'body', message: `has more than ${maxFiles} files` }],
+  });
 
 export const malformedMultipart = (why: string) =>
   invalidArgument(`The multipart/form-data body could not be read: ${why}.`, {
@@ -66,11 +74,14 @@ export async function* fileParts(
     events.push(event);
     wake?.();
   };
-  const fail = (error: unknown) => {
+  /** `inLaterPart`: the refusal is of a part after the current one (the parser has read the current one to its end) */
+  const fail = (error: unknown, inLaterPart = false) => {
     if (failed) return;
     failed = error;
-    // the part being read sees the failure too, so its reader does not wait for bytes that never come
-    current?.destroy(error as Error);
+    // the part being read sees a failure of the body too, so its reader does not wait for bytes that never come;
+    // a refused later part (a text field, a file past the limit), which the parser can reach while the current
+    // part is still being read, leaves the current part whole: it ends the iteration after it
+    if (!inLaterPart) current?.destroy(error as Error);
     push({ error });
   };
 
@@ -95,6 +106,7 @@ export async function* fileParts(
         reason: 'not_a_file',
         violations: [{ field: `body.${name}`, message: 'is not a file part' }],
       }),
+      true,
     ),
   );
   parser.on('fieldsLimit', () =>
@@ -103,16 +115,10 @@ export async function* fileParts(
         reason: 'not_a_file',
         violations: [{ field: 'body', message: 'has a part that is not a file' }],
       }),
+      true,
     ),
   );
-  const tooMany = () =>
-    fail(
-      invalidArgument(`At most ${limits.maxFiles} files go in one request.`, {
-        reason: 'too_many_files',
-        violations: [{ field: 'body', message: `has more than ${limits.maxFiles} files` }],
-      }),
-    );
-  parser.on('filesLimit', tooMany);
+  parser.on('filesLimit', () => fail((limits.tooMany ?? tooManyFiles)(limits.maxFiles), true));
   parser.on('error', (error: Error) =>
     fail(malformedMultipart(error.message.replace(/^Multipart: /, '').toLowerCase())),
   );

@@ -36,10 +36,6 @@ declare module '../app' {
 type Ctx = Pick<RouteContext, 'caller' | 'requestId' | 'services'> & { signal?: AbortSignal };
 type Intake = ServiceClient<typeof DocumentIntakeService>;
 
-/** pages of one scan; a scanner batch is rarely longer, and every page is held by the service while merging */
-const MAX_SCAN_PAGES = 200;
-/** files of one multi-file upload: what a user selects at once in the file dialog */
-const MAX_FILES_PER_REQUEST = 100;
 // a read of the request body (up to 64 KiB) goes as one message, uncopied; a larger one is cut to this (limit 16 MiB)
 const CHUNK = 256 * 1024;
 // a large file or ZIP takes longer than the client's default deadline; leaving clients cancel through `signal`
@@ -263,6 +259,12 @@ export const uploadDocument = defineRoute<{ params: { dossierId: string }; query
   },
 });
 
+const tooManyPages = (maxPages: number) =>
+  invalidArgument(`A scan has at most ${maxPages} pages (file parts); nothing of this one was stored.`, {
+    reason: 'too_many_pages',
+    violations: [{ field: 'body', message: `has more than ${maxPages} file parts` }],
+  });
+
 /** What a scanner may declare a page to be; the service checks the content itself. */
 const PAGE_TYPES = ['image/jpeg', 'application/pdf', 'application/octet-stream'];
 
@@ -326,7 +328,8 @@ export const scanDocument = defineRoute<{
     'The body is `multipart/form-data` with one file part per page, in page order: a JPEG image or a PDF ' +
     '(`image/jpeg`, `application/pdf` or `application/octet-stream`; the content decides). Parts stream to the ' +
     'service one after the other; JPEG pages become PDF pages and everything is merged into one document on the ' +
-    '`scan` channel, named after `fileName` or else the first part. A scan without pages, a part of another ' +
+    '`scan` channel, named after `fileName` or else the first part. At most {SCAN_MAX_PAGES} parts, each at most ' +
+    '{UPLOAD_MAX_FILE_BYTES} bytes. A scan without pages, with more parts than that, a part of another ' +
     'type, a text field or an unreadable page is refused and nothing is stored.',
   tags: ['documents'],
   auth: 'authenticated',
@@ -341,9 +344,11 @@ export const scanDocument = defineRoute<{
   },
   responses: { 201: ok('Stored as one document', DocumentView) },
   handler: async (ctx) => {
+    // every page is held by the service while it merges them: SCAN_MAX_PAGES is the only cap on their number
     const parts = fileParts(ctx.request.headers, ctx.upload, {
       maxFileBytes: ctx.deps.config.UPLOAD_MAX_FILE_BYTES,
-      maxFiles: MAX_SCAN_PAGES,
+      maxFiles: ctx.deps.config.SCAN_MAX_PAGES,
+      tooMany: tooManyPages,
     });
     const { document } = await intakeOf(ctx.services).uploadDocument(
       scanMessages(
@@ -367,11 +372,12 @@ export const uploadDocuments = defineRoute<{ params: { dossierId: string }; quer
   summary: 'Upload several files at once into a mailbox; each file becomes its own document',
   description:
     'The body is `multipart/form-data` with one file part per file (PDF, JPEG or UBL; the content decides the ' +
-    `type). At most ${MAX_FILES_PER_REQUEST} files, each at most UPLOAD_MAX_FILE_BYTES; they stream to the ` +
-    'service one after the other. The answer ' +
+    'type). At most {UPLOAD_MAX_FILES_PER_REQUEST} files, each at most {UPLOAD_MAX_FILE_BYTES} bytes; they ' +
+    'stream to the service one after the other. The answer ' +
     'names every file in the order sent: the stored document, or `refused` with the reason (a problem object). ' +
     'A refused file does not stop or undo the others. If the body itself breaks off (too large, malformed, the ' +
-    'files limit), the files before it keep their outcome and the answer ends with the refusal.',
+    'files limit), the files before it keep their outcome and the answer ends with the refusal; nothing after ' +
+    'it is stored.',
   tags: ['documents'],
   auth: 'authenticated',
   permission: 'document:write',
@@ -393,7 +399,7 @@ export const uploadDocuments = defineRoute<{ params: { dossierId: string }; quer
     try {
       for await (const part of fileParts(ctx.request.headers, ctx.upload, {
         maxFileBytes: ctx.deps.config.UPLOAD_MAX_FILE_BYTES,
-        maxFiles: MAX_FILES_PER_REQUEST,
+        maxFiles: ctx.deps.config.UPLOAD_MAX_FILES_PER_REQUEST,
       })) {
         current = part;
         if (!ACCEPTED_FILES.includes(part.mediaType)) {
