@@ -596,6 +596,38 @@ describe('the active clients monitor, filtered', () => {
     expect(await monitor({ staffId: h.support.subjectId })).toEqual([h.dossierId]);
   });
 
+  test('by assigned staff member: also staff reached only through a staff group; someone not assigned sees none', async () => {
+    const staff = () => h.fx.activeStaff(h.admin, 'employee').then((caller) => caller.subjectId);
+    const [inTeam, ofClientGroup, inClientGroupTeam, unassigned] = await Promise.all([
+      staff(),
+      staff(),
+      staff(),
+      staff(),
+    ]);
+    const team = async (name: string, memberId: string) =>
+      (await h.fx.directory.createStaffGroup({ name, memberIds: [memberId] }, { caller: h.admin })).staffGroup!.id;
+    // the client's dossier has a collaborating staff group; the other dossier's client group has a staff member
+    // of its own and a staff group
+    await h.fx.directory.assignDossier(
+      { dossierId: h.dossierId, collaboratorGroupIds: { ids: [await team('Team Gent', inTeam)] } },
+      { caller: h.admin },
+    );
+    await h.fx.directory.updateClientGroup(
+      {
+        clientGroupId,
+        staffIds: { ids: [ofClientGroup] },
+        staffGroupIds: { ids: [await team('Team Horeca', inClientGroupTeam)] },
+      },
+      { caller: h.admin },
+    );
+    expect(await monitor({ staffId: inTeam })).toEqual([h.dossierId]);
+    expect(await monitor({ staffId: ofClientGroup })).toEqual([h.otherDossierId]);
+    expect(await monitor({ staffId: inClientGroupTeam })).toEqual([h.otherDossierId]);
+    expect(await monitor({ staffId: unassigned })).toEqual([]);
+    // with the other filters it narrows further
+    expect(await monitor({ staffId: inClientGroupTeam, mailbox: 'purchase' })).toEqual([]);
+  });
+
   test('a filter that is not one is refused', async () => {
     for (const query of [
       { mailbox: 'attic' },

@@ -777,7 +777,12 @@ export const listActiveClients = defineRoute<{ query: ActiveClientsQuery }>({
     query: object({
       clientGroupId: { ...uuid, description: "only the client group's dossiers" },
       fileManagerId: { ...uuid, description: 'only dossiers this staff member is the file manager of' },
-      staffId: { ...uuid, description: 'only dossiers this staff member is the file manager or a collaborator of' },
+      staffId: {
+        ...uuid,
+        description:
+          'only dossiers this staff member is assigned to: as file manager or collaborator, through a collaborating ' +
+          "staff group, or as staff (or in a staff group) of the dossier's client group",
+      },
       search: { ...text(200), description: 'part of the dossier name, code or enterprise number' },
       mailbox: { enum: ['purchase', 'sales', 'misc', 'unsorted'], description: 'only dossiers with documents there' },
       onlyWaiting: {
@@ -796,19 +801,25 @@ export const listActiveClients = defineRoute<{ query: ActiveClientsQuery }>({
   handler: async (ctx) => {
     const directory = ctx.services.directory;
     if (!directory) throw unavailable('The directory service is not available.', { reason: 'directory_unavailable' });
-    const { clientGroupId = '', fileManagerId = '', staffId, search = '', mailbox: box = '', onlyWaiting } = ctx.query;
+    const {
+      clientGroupId = '',
+      fileManagerId = '',
+      staffId = '',
+      search = '',
+      mailbox: box = '',
+      onlyWaiting,
+    } = ctx.query;
     // the dossiers this caller sees (the directory decides: support staff get their assignments only), so the
-    // service counts no one else's; the dossier's own attributes are filtered here, the documents by the service
+    // service counts no one else's; the directory filters the dossiers (who is assigned by the access policy's
+    // rule, groups included), the service the documents
     const names = new Map<string, string>();
     let cursor = '';
     do {
       const page = await directory.listDossiers(
-        { status: 'active', pageSize: 200, cursor, clientGroupId, fileManagerId, search },
+        { status: 'active', pageSize: 200, cursor, clientGroupId, fileManagerId, assignedStaffId: staffId, search },
         callFor(ctx),
       );
-      for (const dossier of page.dossiers)
-        if (!staffId || dossier.fileManagerId === staffId || dossier.collaboratorStaffIds.includes(staffId))
-          names.set(dossier.id, dossier.name);
+      for (const dossier of page.dossiers) names.set(dossier.id, dossier.name);
       cursor = page.nextCursor;
     } while (cursor);
     if (names.size === 0) return { clients: [] };
