@@ -63,7 +63,7 @@ export async function* fileParts(
       limits: { fileSize: limits.maxFileBytes, files: limits.maxFiles, fields: 1, fieldSize: 1024 },
     });
   } catch (error) {
-    throw malformedMultipart((error as Error).message.replace(/^Multipart: /, '').toLowerCase());
+    throw malformedMultipart(busboyMessage(error));
   }
   type Event = { part: FilePart } | { error: unknown } | { end: true };
   const events: Event[] = [];
@@ -95,7 +95,7 @@ export async function* fileParts(
         fileName: info.filename ?? '',
         mediaType: info.mimeType.toLowerCase(),
         position: ++position,
-        bytes: partBytes(stream, info.filename ?? '', limits.maxFileBytes),
+        bytes: partBytes(stream, info.filename ?? '', limits.maxFileBytes, () => failed),
         skip: () => void stream.resume(),
       },
     });
@@ -119,9 +119,7 @@ export async function* fileParts(
     ),
   );
   parser.on('filesLimit', () => fail((limits.tooMany ?? tooManyFiles)(limits.maxFiles), true));
-  parser.on('error', (error: Error) =>
-    fail(malformedMultipart(error.message.replace(/^Multipart: /, '').toLowerCase())),
-  );
+  parser.on('error', (error: Error) => fail(malformedMultipart(busboyMessage(error))));
   parser.on('close', () => push({ end: true }));
   body.on('error', fail);
   body.pipe(parser);
@@ -145,11 +143,26 @@ export async function* fileParts(
   }
 }
 
-async function* partBytes(stream: Readable, fileName: string, limit: number): AsyncIterable<Buffer> {
+const busboyMessage = (error: unknown) =>
+  (error instanceof Error ? error.message : String(error)).replace(/^Multipart: /, '').toLowerCase();
+
+/**
+ * The bytes of one part. It fails with the body's failure: the one `failure` reports (too large, the client left)
+ * or, when the parser broke the part off before it reports why (a body that ends inside the part), the same
+ * malformed-multipart refusal the parser's error becomes, so the part and the body are refused alike.
+ */
+async function* partBytes(
+  stream: Readable,
+  fileName: string,
+  limit: number,
+  failure: () => unknown,
+): AsyncIterable<Buffer> {
   // left early (the service refused the file at its first bytes): the rest of the part is drained, not destroyed;
   // a destroyed part would never ask the parser for more, and the parser would wait for it forever
   try {
     for await (const chunk of stream.iterator({ destroyOnReturn: false })) yield chunk as Buffer;
+  } catch (error) {
+    throw failure() ?? malformedMultipart(busboyMessage(error));
   } finally {
     if (!stream.readableEnded) stream.resume();
   }

@@ -89,6 +89,24 @@ async function* uploadMessages(
 }
 
 /**
+ * One file of a multi-file upload read to the service under a signal of its own: the request's, until the file's
+ * last byte is read. A file the client sent whole is stored even when the client leaves before its answer (it
+ * finds the document in the mailbox); one it broke off is cancelled, and the service keeps nothing of it.
+ */
+function readWhole(request: AbortSignal, bytes: AsyncIterable<Buffer>) {
+  const controller = new AbortController();
+  const forward = () => controller.abort(request.reason);
+  if (request.aborted) forward();
+  else request.addEventListener('abort', forward, { once: true });
+  const release = () => request.removeEventListener('abort', forward);
+  async function* read() {
+    yield* bytes;
+    release();
+  }
+  return { signal: controller.signal, bytes: read(), release };
+}
+
+/**
  * A server stream of `info` then `chunk`s as a streamed reply: waits for the info (so a refusal before the first
  * byte is still a problem answer), then pipes the chunks on demand.
  */
@@ -377,7 +395,7 @@ export const uploadDocuments = defineRoute<{ params: { dossierId: string }; quer
     'names every file in the order sent: the stored document, or `refused` with the reason (a problem object). ' +
     'A refused file does not stop or undo the others. If the body itself breaks off (too large, malformed, the ' +
     'files limit), the files before it keep their outcome and the answer ends with the refusal; nothing after ' +
-    'it is stored.',
+    'it is stored. A file sent whole is stored even if the client leaves before the answer.',
   tags: ['documents'],
   auth: 'authenticated',
   permission: 'document:write',
@@ -416,6 +434,7 @@ export const uploadDocuments = defineRoute<{ params: { dossierId: string }; quer
           );
           continue;
         }
+        const file = readWhole(ctx.signal, part.bytes);
         try {
           const { document } = await intake.uploadDocument(
             uploadMessages(
@@ -425,9 +444,9 @@ export const uploadDocuments = defineRoute<{ params: { dossierId: string }; quer
                 fileName: part.fileName,
                 channel: ctx.caller.kind === 'api_key' ? 'api' : 'upload',
               },
-              part.bytes,
+              file.bytes,
             ),
-            callFor(ctx, TRANSFER_TIMEOUT_MS),
+            callFor({ ...ctx, signal: file.signal }, TRANSFER_TIMEOUT_MS),
           );
           outcomes.push({ position: part.position, fileName: part.fileName, document: documentJson(document) });
         } catch (error) {
@@ -435,6 +454,8 @@ export const uploadDocuments = defineRoute<{ params: { dossierId: string }; quer
           // the service refused at the file's first bytes: the rest of it is read and dropped
           part.skip();
           refused(part.position, part.fileName, error);
+        } finally {
+          file.release();
         }
         current = undefined;
       }

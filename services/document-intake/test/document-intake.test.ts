@@ -11,6 +11,7 @@ import type { Caller } from '@kantoor/grpc';
 import { decodeEnvelope, unpackPayload } from '@kantoor/events';
 import type { DocumentStored } from '@kantoor/proto/kantoor/document_intake/v1/events_pb';
 import { DownloadLinks } from '../src';
+import { receiveDocument } from '../src/domain/receive-document';
 import { messageUpTo } from '../src/entry-points/smtp/intake-smtp-server';
 import { pdf, startIntake, type IntakeHarness } from './intake-harness';
 
@@ -186,6 +187,44 @@ describe('upload', () => {
     const turned = await upload(h.portal, 'gedraaid.jpg', rotated);
     const page = (await PDFDocument.load((await download(h.portal, turned.document!.id)).bytes)).getPage(0).getSize();
     expect(page).toEqual({ width: 58, height: 493 });
+  });
+
+  it('an upload whose bytes fail midway (the call was cancelled) ends at once and leaves nothing behind', async () => {
+    const before = await intakeState();
+    const bytes = await pdf(3);
+    // what the RPC hands over when grpc-js destroys the request stream of a cancelled call: a page that fails
+    async function* cancelledMidway() {
+      yield bytes.subarray(0, 100);
+      yield bytes.subarray(100, 200);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      throw Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
+    }
+    async function* pages() {
+      yield Readable.from(cancelledMidway(), { objectMode: false });
+    }
+    const intake = {
+      db: h.service.db,
+      store: h.objects,
+      eventsWritten: () => undefined,
+      maxFileBytes: 50 * 1024 * 1024,
+    };
+    const incoming = {
+      firmId: h.portal.firmId,
+      dossierId: h.dossierId,
+      mailbox: 'purchase' as const,
+      fileName: 'afgebroken.pdf',
+      channel: 'upload' as const,
+      actor: { kind: 'portal_user', id: h.portal.subjectId },
+    };
+    const outcome = await Promise.race([
+      receiveDocument(intake, incoming, pages()).then(
+        () => 'stored',
+        (error: Error) => `failed: ${error.message}`,
+      ),
+      new Promise((resolve) => setTimeout(() => resolve('still waiting for the rest of the file'), 5000)),
+    ]);
+    expect(outcome).toBe('failed: Premature close');
+    expect(await intakeState()).toEqual(before);
   });
 
   it('reads a UBL invoice, stores its key fields and renders a PDF', async () => {
