@@ -61,6 +61,19 @@ export const gatewaySettings = {
     min: 1024,
     description: 'largest multipart upload as a whole (a scan of many pages, several files at once)',
   }),
+  UPLOAD_MAX_FILES_PER_REQUEST: settings.integer({
+    default: 100,
+    min: 1,
+    max: 10_000,
+    description: 'files of one multi-file upload; the ones past it are refused (too-many-files)',
+  }),
+  SCAN_MAX_PAGES: settings.integer({
+    default: 200,
+    min: 1,
+    max: 10_000,
+    description:
+      'pages (file parts) of one scan; a longer scan is refused whole. The intake holds every page while merging and has no page cap of its own',
+  }),
   IDEMPOTENCY_TTL_HOURS: settings.integer({ default: 24, min: 1, max: 24 * 30 }),
   VALIDATE_RESPONSES: settings.boolean({
     default: false,
@@ -72,6 +85,15 @@ export type GatewayConfig = ConfigOf<typeof gatewaySettings>;
 
 /** The settings a route may take its body limit from, so operators change it without a release. */
 export type BodyLimitSetting = 'UPLOAD_MAX_FILE_BYTES' | 'UPLOAD_MAX_REQUEST_BYTES';
+
+/** The numeric settings a route's description may name as `{SETTING}`, filled in with the value in force. */
+export const DESCRIBED_SETTINGS = [
+  'UPLOAD_MAX_FILE_BYTES',
+  'UPLOAD_MAX_REQUEST_BYTES',
+  'UPLOAD_MAX_FILES_PER_REQUEST',
+  'SCAN_MAX_PAGES',
+] as const;
+export type DescribedSetting = (typeof DESCRIBED_SETTINGS)[number];
 
 /** Reads and checks the settings; throws a ConfigError naming every problem. */
 export function readGatewayConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {

@@ -31,3 +31,30 @@ test('an upload limit that is not a byte count, too small, or a request limit be
     ]);
   }
 });
+
+test('the files of a multi-file upload and the pages of a scan default to 100 and 200, and can be set', () => {
+  expect(read({})).toMatchObject({ UPLOAD_MAX_FILES_PER_REQUEST: 100, SCAN_MAX_PAGES: 200 });
+  expect(read({ UPLOAD_MAX_FILES_PER_REQUEST: '5', SCAN_MAX_PAGES: '1000' })).toMatchObject({
+    UPLOAD_MAX_FILES_PER_REQUEST: 5,
+    SCAN_MAX_PAGES: 1000,
+  });
+});
+
+test('a file or page cap that is not a count from 1 to 10000 stops the gateway at start, naming the setting', () => {
+  for (const [name, value] of [
+    ['UPLOAD_MAX_FILES_PER_REQUEST', 'many'],
+    ['UPLOAD_MAX_FILES_PER_REQUEST', '0'],
+    ['SCAN_MAX_PAGES', '2.5'],
+    ['SCAN_MAX_PAGES', '10001'],
+  ]) {
+    try {
+      read({ [name]: value });
+      throw new Error(`${name}=${value} was accepted`);
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      // main.ts prints this message and exits with 78
+      expect((error as ConfigError).message).toContain(name);
+      expect((error as ConfigError).problems).toEqual([expect.stringMatching(new RegExp(`^${name} must be`))]);
+    }
+  }
+});

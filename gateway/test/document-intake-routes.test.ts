@@ -5,6 +5,8 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, request as httpRequest, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import request from 'supertest';
 import { decodeEnvelope, unpackPayload } from '@kantoor/events';
@@ -596,6 +598,38 @@ describe('the active clients monitor, filtered', () => {
     expect(await monitor({ staffId: h.support.subjectId })).toEqual([h.dossierId]);
   });
 
+  test('by assigned staff member: also staff reached only through a staff group; someone not assigned sees none', async () => {
+    const staff = () => h.fx.activeStaff(h.admin, 'employee').then((caller) => caller.subjectId);
+    const [inTeam, ofClientGroup, inClientGroupTeam, unassigned] = await Promise.all([
+      staff(),
+      staff(),
+      staff(),
+      staff(),
+    ]);
+    const team = async (name: string, memberId: string) =>
+      (await h.fx.directory.createStaffGroup({ name, memberIds: [memberId] }, { caller: h.admin })).staffGroup!.id;
+    // the client's dossier has a collaborating staff group; the other dossier's client group has a staff member
+    // of its own and a staff group
+    await h.fx.directory.assignDossier(
+      { dossierId: h.dossierId, collaboratorGroupIds: { ids: [await team('Team Gent', inTeam)] } },
+      { caller: h.admin },
+    );
+    await h.fx.directory.updateClientGroup(
+      {
+        clientGroupId,
+        staffIds: { ids: [ofClientGroup] },
+        staffGroupIds: { ids: [await team('Team Horeca', inClientGroupTeam)] },
+      },
+      { caller: h.admin },
+    );
+    expect(await monitor({ staffId: inTeam })).toEqual([h.dossierId]);
+    expect(await monitor({ staffId: ofClientGroup })).toEqual([h.otherDossierId]);
+    expect(await monitor({ staffId: inClientGroupTeam })).toEqual([h.otherDossierId]);
+    expect(await monitor({ staffId: unassigned })).toEqual([]);
+    // with the other filters it narrows further
+    expect(await monitor({ staffId: inClientGroupTeam, mailbox: 'purchase' })).toEqual([]);
+  });
+
   test('a filter that is not one is refused', async () => {
     for (const query of [
       { mailbox: 'attic' },
@@ -758,6 +792,66 @@ describe('upload limits are gateway settings', () => {
     await expectNoOrphanObjects();
   });
 
+  test('past UPLOAD_MAX_FILES_PER_REQUEST the files are refused by a clear problem and not stored', async () => {
+    const capped = appWith({ UPLOAD_MAX_FILES_PER_REQUEST: '2' });
+    const before = await documentCount();
+    const response = await multipart(
+      `/v1/dossiers/${h.dossierId}/document-uploads`,
+      { mailbox: 'misc' },
+      pdfs(['binnen-1.pdf', 'binnen-2.pdf', 'te-veel-3.pdf', 'te-veel-4.pdf']),
+      bearer(h.portal),
+      capped,
+    );
+    expect(response.status).toBe(200);
+    // the two files within the cap keep their outcome, as any files before a body that breaks off
+    expect(response.body).toMatchObject({ stored: 2, refused: 1 });
+    expect(response.body.files).toMatchObject([
+      { position: 1, fileName: 'binnen-1.pdf', document: { name: 'binnen-1' } },
+      { position: 2, fileName: 'binnen-2.pdf', document: { name: 'binnen-2' } },
+      {
+        position: 3,
+        refused: {
+          status: 400,
+          type: problemType('too-many-files'),
+          detail: 'At most 2 files go in one request; send the others in another request.',
+        },
+      },
+    ]);
+    expect(await documentCount()).toBe(before + 2);
+    const { rows } = await h.service.db.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM document WHERE name LIKE 'te-veel-%'",
+    );
+    expect(rows[0].n).toBe(0);
+    await expectNoOrphanObjects();
+    const described = (await request(capped).get('/openapi.json')).body.paths[
+      '/v1/dossiers/{dossierId}/document-uploads'
+    ].post.description;
+    expect(described).toContain('At most 2 (the gateway setting UPLOAD_MAX_FILES_PER_REQUEST) files');
+  });
+
+  test('a scan of more pages than SCAN_MAX_PAGES is refused whole and stores nothing', async () => {
+    const capped = appWith({ SCAN_MAX_PAGES: '2' });
+    const before = await documentCount();
+    const scan = (names: string[]) =>
+      multipart(`/v1/dossiers/${h.dossierId}/scans`, { mailbox: 'misc' }, pdfs(names), bearer(h.portal), capped);
+    const refused = await scan(['p1.pdf', 'p2.pdf', 'p3.pdf']);
+    expect(refused.status).toBe(400);
+    expect(refused.headers['content-type']).toMatch(/application\/problem\+json/);
+    expect(refused.body).toMatchObject({
+      type: problemType('too-many-pages'),
+      detail: expect.stringContaining('A scan has at most 2 pages'),
+    });
+    expect(await documentCount()).toBe(before);
+    await expectNoOrphanObjects();
+    // at the cap it is one document
+    const fits = await scan(['p1.pdf', 'p2.pdf']);
+    expect(fits.status).toBe(201);
+    expect(fits.body).toMatchObject({ pages: 2, channel: 'scan' });
+    const described = (await request(capped).get('/openapi.json')).body.paths['/v1/dossiers/{dossierId}/scans'].post
+      .description;
+    expect(described).toContain('At most 2 (the gateway setting SCAN_MAX_PAGES) parts');
+  });
+
   test('raised above 50 MiB, the gateway passes a larger file on: the service is left to decide', async () => {
     const body = Buffer.concat([pdf(1), Buffer.alloc(51 * MiB - pdf(1).length, 0x20)]);
     const send = (to: typeof app) => upload(body, 'groot.pdf', { type: 'application/pdf', mailbox: 'misc', to });
@@ -768,5 +862,212 @@ describe('upload limits are gateway settings', () => {
     const raised = await send(appWith({ UPLOAD_MAX_FILE_BYTES: String(60 * MiB) }));
     expect(raised.status).toBe(400);
     expect(raised.body.type).toBe(problemType('file-too-large'));
+  });
+});
+
+describe('a multi-file upload whose body breaks off in the second file', () => {
+  const boundary = 'kantoor-break';
+  const partHead = (fileName: string) =>
+    Buffer.from(
+      `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${fileName}"\r\n` +
+        'Content-Type: application/pdf\r\n\r\n',
+    );
+  /** the first file whole, then the head and the first half of the second (a PDF of 600 kB, or a small one) */
+  const brokenBody = (first: string, second: string, secondSize: 'large' | 'small' = 'large') => {
+    const secondFile = pdf(1, secondSize === 'large' ? 600_000 : 0);
+    return Buffer.concat([
+      partHead(first),
+      pdf(1),
+      Buffer.from('\r\n'),
+      partHead(second),
+      secondFile.subarray(0, secondFile.length / 2),
+    ]);
+  };
+  const storedEvents = async () =>
+    (
+      await h.service.db.query<{ payload: Uint8Array }>(
+        "SELECT payload FROM outbox WHERE type = 'kantoor.document_intake.v1.DocumentStored' ORDER BY position",
+      )
+    ).rows.map((row) => unpackPayload(decodeEnvelope(new Uint8Array(row.payload))) as unknown as { name: string });
+  const documentsNamed = async (name: string) =>
+    (await h.service.db.query<{ id: string }>('SELECT id FROM document WHERE name = $1', [name])).rows;
+  const until = async (what: string, done: () => boolean | Promise<boolean>) => {
+    for (const deadline = Date.now() + 10_000; !(await done()); await new Promise((r) => setTimeout(r, 20)))
+      if (Date.now() > deadline) throw new Error(`waited in vain for ${what}`);
+  };
+
+  /**
+   * The intake client, counting the uploads under way: calls not yet settled, and request streams the call has
+   * not read to their end nor closed. Both are back at zero when the gateway has let go of everything.
+   */
+  function countingIntake() {
+    const open = { calls: 0, requestStreams: 0, started: 0 };
+    async function* tracked<T>(messages: AsyncIterable<T>): AsyncIterable<T> {
+      open.requestStreams++;
+      try {
+        yield* messages;
+      } finally {
+        open.requestStreams--;
+      }
+    }
+    const client = new Proxy(h.client, {
+      get(target, key, receiver) {
+        if (key !== 'uploadDocument') return Reflect.get(target, key, receiver);
+        return (
+          messages: Parameters<typeof target.uploadDocument>[0],
+          options: Parameters<typeof target.uploadDocument>[1],
+        ) => {
+          open.calls++;
+          open.started++;
+          return target.uploadDocument(tracked(messages), options).finally(() => open.calls--);
+        };
+      },
+    });
+    return { client, open };
+  }
+
+  async function listening(app: IntakeGateway['app']) {
+    const server = createServer(app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return {
+      port: (server.address() as AddressInfo).port,
+      connections: () =>
+        new Promise<number>((resolve, reject) => server.getConnections((e, n) => (e ? reject(e) : resolve(n)))),
+      close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    };
+  }
+
+  const post = (port: number) => {
+    const outgoing = httpRequest({
+      host: '127.0.0.1',
+      port,
+      method: 'POST',
+      path: `/v1/dossiers/${h.dossierId}/document-uploads?mailbox=misc`,
+      agent: false,
+      headers: {
+        authorization: bearer(h.portal),
+        'content-type': `multipart/form-data; boundary=${boundary}`,
+        'transfer-encoding': 'chunked',
+      },
+    });
+    const answer = new Promise<{ status: number; body: string } | 'closed'>((resolve) => {
+      outgoing.on('response', (incoming: IncomingMessage) => {
+        let body = '';
+        incoming.setEncoding('utf8').on('data', (text: string) => (body += text));
+        incoming.on('end', () => resolve({ status: incoming.statusCode ?? 0, body }));
+      });
+      outgoing.on('error', () => resolve('closed'));
+    });
+    return { outgoing, answer };
+  };
+
+  test('the client leaves mid-file: the first file stays stored, nothing of the second, nothing left open', async () => {
+    const { client, open } = countingIntake();
+    const server = await listening(
+      gateway.appWith({}, { services: { directory: h.fx.directory, documentIntake: client } }),
+    );
+    const eventsBefore = (await storedEvents()).length;
+    try {
+      const { outgoing, answer } = post(server.port);
+      outgoing.write(brokenBody('eerste-van-twee.pdf', 'tweede-van-twee.pdf'));
+      // the first file is stored and the gateway is streaming the second one to the service: then the client goes
+      await until('the second upload', () => open.started === 2);
+      expect(await documentsNamed('eerste-van-twee')).toHaveLength(1);
+      outgoing.destroy();
+      expect(await answer).toBe('closed');
+      await until('every upload call and request stream to end', () => open.calls === 0 && open.requestStreams === 0);
+      await until('the connection to close', async () => (await server.connections()) === 0);
+      expect(await documentsNamed('tweede-van-twee')).toEqual([]);
+      const events = (await storedEvents()).slice(eventsBefore);
+      expect(events.map((event) => event.name)).toEqual(['eerste-van-twee']);
+      await expectNoOrphanObjects();
+      // and the gateway goes on serving
+      const next = await request(gateway.app)
+        .get(`/v1/dossiers/${h.dossierId}/documents`)
+        .query({ mailbox: 'misc', search: 'van-twee' })
+        .set('authorization', bearer(h.portal));
+      expect(next.status).toBe(200);
+      expect(next.body.documents.map((document: { name: string }) => document.name)).toEqual(['eerste-van-twee']);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('the client leaves while the first file is still being stored: it is stored all the same', async () => {
+    const { client, open } = countingIntake();
+    // the gateway has read the whole first file, but the service gets it only after the client has gone
+    let firstRead!: () => void;
+    let clientLeft!: () => void;
+    const read = new Promise<void>((resolve) => (firstRead = resolve));
+    const left = new Promise<void>((resolve) => (clientLeft = resolve));
+    let calls = 0;
+    const heldFirst = new Proxy(client, {
+      get(target, key, receiver) {
+        if (key !== 'uploadDocument') return Reflect.get(target, key, receiver);
+        type Messages = Parameters<typeof target.uploadDocument>[0];
+        return (messages: Messages, options: Parameters<typeof target.uploadDocument>[1]) => {
+          if (++calls > 1) return target.uploadDocument(messages, options);
+          // the call is under way; its messages reach the service once the client has gone
+          async function* held() {
+            const all = [];
+            for await (const message of messages) all.push(message);
+            firstRead();
+            await left;
+            yield* all;
+          }
+          return target.uploadDocument(held() as Messages, options);
+        };
+      },
+    });
+    const server = await listening(
+      gateway.appWith({}, { services: { directory: h.fx.directory, documentIntake: heldFirst } }),
+    );
+    try {
+      const { outgoing, answer } = post(server.port);
+      // what is sent of the second file is small: the gateway reads it all while it waits for the service, and
+      // so sees the client leave before the first file's answer
+      outgoing.write(brokenBody('eerste-zonder-wachten.pdf', 'tweede-zonder-wachten.pdf', 'small'));
+      await read;
+      outgoing.destroy();
+      expect(await answer).toBe('closed');
+      await until('the connection to close', async () => (await server.connections()) === 0);
+      clientLeft();
+      await until(
+        'every upload call and request stream to end',
+        () => open.started > 0 && open.calls === 0 && open.requestStreams === 0,
+      );
+      expect(await documentsNamed('eerste-zonder-wachten')).toHaveLength(1);
+      expect(await documentsNamed('tweede-zonder-wachten')).toEqual([]);
+      await expectNoOrphanObjects();
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('the body ends mid-file (no closing boundary): the answer keeps the first file and refuses the second', async () => {
+    const before = await documentCount();
+    const server = await listening(gateway.app);
+    const { outgoing, answer } = post(server.port);
+    outgoing.end(brokenBody('eerste-afgebroken.pdf', 'tweede-afgebroken.pdf'));
+    const response = await answer;
+    await server.close();
+    expect(response).not.toBe('closed');
+    const { status, body } = response as { status: number; body: string };
+    expect(status).toBe(200);
+    expect(JSON.parse(body)).toMatchObject({
+      stored: 1,
+      refused: 1,
+      files: [
+        { position: 1, fileName: 'eerste-afgebroken.pdf', document: { name: 'eerste-afgebroken' } },
+        {
+          position: 2,
+          fileName: 'tweede-afgebroken.pdf',
+          refused: { status: 400, type: problemType('malformed-multipart') },
+        },
+      ],
+    });
+    expect(await documentCount()).toBe(before + 1);
+    expect(await documentsNamed('tweede-afgebroken')).toEqual([]);
+    await expectNoOrphanObjects();
   });
 });

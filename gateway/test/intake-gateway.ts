@@ -10,8 +10,8 @@ import { openMigratedDatabase, testApp } from './helpers';
 export interface IntakeGateway {
   h: IntakeHarness;
   app: ReturnType<typeof testApp>['app'];
-  /** another gateway app over the same services, with these settings added */
-  appWith(env: Record<string, string>): ReturnType<typeof testApp>['app'];
+  /** another gateway app over the same services, with these settings added (and these deps replaced) */
+  appWith(env: Record<string, string>, deps?: Partial<GatewayDeps>): ReturnType<typeof testApp>['app'];
   stop(): Promise<void>;
 }
 
@@ -27,8 +27,8 @@ export async function startIntakeGateway(deps: Partial<GatewayDeps> = {}): Promi
       authorize: authorizeWithPolicy(directoryAccessFacts(h.fx.directory)),
       ...deps,
     };
-    const appWith = (env: Record<string, string>) =>
-      testApp(all, routeTable, { VALIDATE_RESPONSES: 'true', ...env }).app;
+    const appWith = (env: Record<string, string>, replaced: Partial<GatewayDeps> = {}) =>
+      testApp({ ...all, ...replaced }, routeTable, { VALIDATE_RESPONSES: 'true', ...env }).app;
     const opened = gatewayDb;
     return {
       h,

@@ -30,7 +30,15 @@ export interface FilePart {
 export interface MultipartLimits {
   maxFileBytes: number;
   maxFiles: number;
+  /** the refusal of a part past `maxFiles`; default: too many files */
+  tooMany?: (maxFiles: number) => Error;
 }
+
+export const tooManyFiles = (maxFiles: number) =>
+  invalidArgument(`At most ${maxFiles} files go in one request; send the others in another request.`, {
+    reason: 'too_many_files',
+    violations: [{ field: 'body', message: `has more than ${maxFiles} files` }],
+  });
 
 export const malformedMultipart = (why: string) =>
   invalidArgument(`The multipart/form-data body could not be read: ${why}.`, {
@@ -55,7 +63,7 @@ export async function* fileParts(
       limits: { fileSize: limits.maxFileBytes, files: limits.maxFiles, fields: 1, fieldSize: 1024 },
     });
   } catch (error) {
-    throw malformedMultipart((error as Error).message.replace(/^Multipart: /, '').toLowerCase());
+    throw malformedMultipart(busboyMessage(error));
   }
   type Event = { part: FilePart } | { error: unknown } | { end: true };
   const events: Event[] = [];
@@ -66,11 +74,14 @@ export async function* fileParts(
     events.push(event);
     wake?.();
   };
-  const fail = (error: unknown) => {
+  /** `inLaterPart`: the refusal is of a part after the current one (the parser has read the current one to its end) */
+  const fail = (error: unknown, inLaterPart = false) => {
     if (failed) return;
     failed = error;
-    // the part being read sees the failure too, so its reader does not wait for bytes that never come
-    current?.destroy(error as Error);
+    // the part being read sees a failure of the body too, so its reader does not wait for bytes that never come;
+    // a refused later part (a text field, a file past the limit), which the parser can reach while the current
+    // part is still being read, leaves the current part whole: it ends the iteration after it
+    if (!inLaterPart) current?.destroy(error as Error);
     push({ error });
   };
 
@@ -84,7 +95,7 @@ export async function* fileParts(
         fileName: info.filename ?? '',
         mediaType: info.mimeType.toLowerCase(),
         position: ++position,
-        bytes: partBytes(stream, info.filename ?? '', limits.maxFileBytes),
+        bytes: partBytes(stream, info.filename ?? '', limits.maxFileBytes, () => failed),
         skip: () => void stream.resume(),
       },
     });
@@ -95,6 +106,7 @@ export async function* fileParts(
         reason: 'not_a_file',
         violations: [{ field: `body.${name}`, message: 'is not a file part' }],
       }),
+      true,
     ),
   );
   parser.on('fieldsLimit', () =>
@@ -103,19 +115,11 @@ export async function* fileParts(
         reason: 'not_a_file',
         violations: [{ field: 'body', message: 'has a part that is not a file' }],
       }),
+      true,
     ),
   );
-  const tooMany = () =>
-    fail(
-      invalidArgument(`At most ${limits.maxFiles} files go in one request.`, {
-        reason: 'too_many_files',
-        violations: [{ field: 'body', message: `has more than ${limits.maxFiles} files` }],
-      }),
-    );
-  parser.on('filesLimit', tooMany);
-  parser.on('error', (error: Error) =>
-    fail(malformedMultipart(error.message.replace(/^Multipart: /, '').toLowerCase())),
-  );
+  parser.on('filesLimit', () => fail((limits.tooMany ?? tooManyFiles)(limits.maxFiles), true));
+  parser.on('error', (error: Error) => fail(malformedMultipart(busboyMessage(error))));
   parser.on('close', () => push({ end: true }));
   body.on('error', fail);
   body.pipe(parser);
@@ -139,11 +143,26 @@ export async function* fileParts(
   }
 }
 
-async function* partBytes(stream: Readable, fileName: string, limit: number): AsyncIterable<Buffer> {
+const busboyMessage = (error: unknown) =>
+  (error instanceof Error ? error.message : String(error)).replace(/^Multipart: /, '').toLowerCase();
+
+/**
+ * The bytes of one part. It fails with the body's failure: the one `failure` reports (too large, the client left)
+ * or, when the parser broke the part off before it reports why (a body that ends inside the part), the same
+ * malformed-multipart refusal the parser's error becomes, so the part and the body are refused alike.
+ */
+async function* partBytes(
+  stream: Readable,
+  fileName: string,
+  limit: number,
+  failure: () => unknown,
+): AsyncIterable<Buffer> {
   // left early (the service refused the file at its first bytes): the rest of the part is drained, not destroyed;
   // a destroyed part would never ask the parser for more, and the parser would wait for it forever
   try {
     for await (const chunk of stream.iterator({ destroyOnReturn: false })) yield chunk as Buffer;
+  } catch (error) {
+    throw failure() ?? malformedMultipart(busboyMessage(error));
   } finally {
     if (!stream.readableEnded) stream.resume();
   }

@@ -1,6 +1,6 @@
 /** The OpenAPI 3.1 document, built from the route table: nothing in it is written by hand. */
 import type { JsonSchema, Route } from './route';
-import { namedSchema, schemaName } from './route';
+import { describeSettings, namedSchema, schemaName } from './route';
 
 export const ProblemSchema = namedSchema('Problem', {
   type: 'object',
@@ -146,7 +146,7 @@ export function buildOpenApiDocument(routes: readonly Route[], info: DocumentInf
     (paths[route.path] ??= {})[route.method] = {
       operationId: route.operationId,
       summary: route.summary,
-      ...(route.description && { description: route.description }),
+      ...(route.description && { description: describeSettings(route.description) }),
       tags: route.tags,
       security: route.auth === 'authenticated' ? [{ bearer: [] }, { apiKey: [] }] : [],
       parameters: parameters(route),

@@ -8,7 +8,7 @@ import type { Request } from 'express';
 import type { Logger } from '@kantoor/logging';
 import type { Caller } from '../auth/caller';
 import type { GatewayDeps, ServiceClients } from '../app';
-import type { BodyLimitSetting, GatewayConfig } from '../config';
+import { DESCRIBED_SETTINGS, type BodyLimitSetting, type DescribedSetting, type GatewayConfig } from '../config';
 
 /** A JSON Schema (2020-12 dialect, as OpenAPI 3.1 uses it). */
 export type JsonSchema = { [keyword: string]: unknown };
@@ -122,6 +122,8 @@ export type Route = (
 };
 
 const PERMISSION = /^[a-z][a-z_]*:[a-z][a-z_]*$/;
+/** `{UPLOAD_MAX_FILES_PER_REQUEST}` in a route's description: a setting's value, filled in at start */
+const SETTING_IN_TEXT = /\{([A-Z][A-Z0-9_]*)\}/g;
 const OPERATION_ID = /^[a-z][A-Za-z0-9]*$/;
 
 /**
@@ -149,6 +151,9 @@ export function defineRoute<T extends RouteTypes = RouteTypes>(spec: RouteSpec<T
     throw new Error(`${where}: an upload route needs a bodyLimit and takes no JSON body schema`);
   }
   if (Object.keys(spec.responses).length === 0) throw new Error(`${where}: declare at least one response`);
+  for (const [, name] of (spec.description ?? '').matchAll(SETTING_IN_TEXT))
+    if (!(DESCRIBED_SETTINGS as readonly string[]).includes(name))
+      throw new Error(`${where}: its description names {${name}}, which is not a setting a description may show`);
   const mutates = spec.mutates ?? spec.method !== 'get';
   const acceptsIdempotencyKey = mutates && spec.idempotency !== false;
   const fromSetting = typeof spec.bodyLimit === 'string' ? spec.bodyLimit : undefined;
@@ -163,10 +168,29 @@ export function defineRoute<T extends RouteTypes = RouteTypes>(spec: RouteSpec<T
   } as Route;
 }
 
-/** The table with every limit that comes from a setting read from `config` (the app does this once, at start). */
+/**
+ * A route description with each `{SETTING}` it names as the value in force, "100 (the gateway setting X)", or,
+ * before the config is read, as the setting's name.
+ */
+export function describeSettings(text: string, config?: GatewayConfig): string {
+  return text.replace(SETTING_IN_TEXT, (_match, name: DescribedSetting) =>
+    config ? `${config[name]} (the gateway setting ${name})` : name,
+  );
+}
+
+/**
+ * The table with every limit that comes from a setting read from `config`, and the descriptions saying the limits
+ * in force (the app does this once, at start).
+ */
 export function withConfiguredLimits(routes: readonly Route[], config: GatewayConfig): Route[] {
   return routes.map((route) =>
-    route.bodyLimitSetting ? { ...route, bodyLimit: config[route.bodyLimitSetting] } : route,
+    route.bodyLimitSetting || route.description?.match(SETTING_IN_TEXT)
+      ? {
+          ...route,
+          ...(route.bodyLimitSetting && { bodyLimit: config[route.bodyLimitSetting] }),
+          ...(route.description && { description: describeSettings(route.description, config) }),
+        }
+      : route,
   );
 }
 

@@ -36,10 +36,6 @@ declare module '../app' {
 type Ctx = Pick<RouteContext, 'caller' | 'requestId' | 'services'> & { signal?: AbortSignal };
 type Intake = ServiceClient<typeof DocumentIntakeService>;
 
-/** pages of one scan; a scanner batch is rarely longer, and every page is held by the service while merging */
-const MAX_SCAN_PAGES = 200;
-/** files of one multi-file upload: what a user selects at once in the file dialog */
-const MAX_FILES_PER_REQUEST = 100;
 // a read of the request body (up to 64 KiB) goes as one message, uncopied; a larger one is cut to this (limit 16 MiB)
 const CHUNK = 256 * 1024;
 // a large file or ZIP takes longer than the client's default deadline; leaving clients cancel through `signal`
@@ -90,6 +86,24 @@ async function* uploadMessages(
 ): AsyncIterable<MessageInitShape<typeof UploadDocumentRequestSchema>> {
   yield { part: { case: 'header', value: header } };
   for await (const chunk of atMost(body, CHUNK)) yield { part: { case: 'chunk', value: chunk } };
+}
+
+/**
+ * One file of a multi-file upload read to the service under a signal of its own: the request's, until the file's
+ * last byte is read. A file the client sent whole is stored even when the client leaves before its answer (it
+ * finds the document in the mailbox); one it broke off is cancelled, and the service keeps nothing of it.
+ */
+function readWhole(request: AbortSignal, bytes: AsyncIterable<Buffer>) {
+  const controller = new AbortController();
+  const forward = () => controller.abort(request.reason);
+  if (request.aborted) forward();
+  else request.addEventListener('abort', forward, { once: true });
+  const release = () => request.removeEventListener('abort', forward);
+  async function* read() {
+    yield* bytes;
+    release();
+  }
+  return { signal: controller.signal, bytes: read(), release };
 }
 
 /**
@@ -263,6 +277,12 @@ export const uploadDocument = defineRoute<{ params: { dossierId: string }; query
   },
 });
 
+const tooManyPages = (maxPages: number) =>
+  invalidArgument(`A scan has at most ${maxPages} pages (file parts); nothing of this one was stored.`, {
+    reason: 'too_many_pages',
+    violations: [{ field: 'body', message: `has more than ${maxPages} file parts` }],
+  });
+
 /** What a scanner may declare a page to be; the service checks the content itself. */
 const PAGE_TYPES = ['image/jpeg', 'application/pdf', 'application/octet-stream'];
 
@@ -326,7 +346,8 @@ export const scanDocument = defineRoute<{
     'The body is `multipart/form-data` with one file part per page, in page order: a JPEG image or a PDF ' +
     '(`image/jpeg`, `application/pdf` or `application/octet-stream`; the content decides). Parts stream to the ' +
     'service one after the other; JPEG pages become PDF pages and everything is merged into one document on the ' +
-    '`scan` channel, named after `fileName` or else the first part. A scan without pages, a part of another ' +
+    '`scan` channel, named after `fileName` or else the first part. At most {SCAN_MAX_PAGES} parts, each at most ' +
+    '{UPLOAD_MAX_FILE_BYTES} bytes. A scan without pages, with more parts than that, a part of another ' +
     'type, a text field or an unreadable page is refused and nothing is stored.',
   tags: ['documents'],
   auth: 'authenticated',
@@ -341,9 +362,11 @@ export const scanDocument = defineRoute<{
   },
   responses: { 201: ok('Stored as one document', DocumentView) },
   handler: async (ctx) => {
+    // every page is held by the service while it merges them: SCAN_MAX_PAGES is the only cap on their number
     const parts = fileParts(ctx.request.headers, ctx.upload, {
       maxFileBytes: ctx.deps.config.UPLOAD_MAX_FILE_BYTES,
-      maxFiles: MAX_SCAN_PAGES,
+      maxFiles: ctx.deps.config.SCAN_MAX_PAGES,
+      tooMany: tooManyPages,
     });
     const { document } = await intakeOf(ctx.services).uploadDocument(
       scanMessages(
@@ -367,11 +390,12 @@ export const uploadDocuments = defineRoute<{ params: { dossierId: string }; quer
   summary: 'Upload several files at once into a mailbox; each file becomes its own document',
   description:
     'The body is `multipart/form-data` with one file part per file (PDF, JPEG or UBL; the content decides the ' +
-    `type). At most ${MAX_FILES_PER_REQUEST} files, each at most UPLOAD_MAX_FILE_BYTES; they stream to the ` +
-    'service one after the other. The answer ' +
+    'type). At most {UPLOAD_MAX_FILES_PER_REQUEST} files, each at most {UPLOAD_MAX_FILE_BYTES} bytes; they ' +
+    'stream to the service one after the other. The answer ' +
     'names every file in the order sent: the stored document, or `refused` with the reason (a problem object). ' +
     'A refused file does not stop or undo the others. If the body itself breaks off (too large, malformed, the ' +
-    'files limit), the files before it keep their outcome and the answer ends with the refusal.',
+    'files limit), the files before it keep their outcome and the answer ends with the refusal; nothing after ' +
+    'it is stored. A file sent whole is stored even if the client leaves before the answer.',
   tags: ['documents'],
   auth: 'authenticated',
   permission: 'document:write',
@@ -393,7 +417,7 @@ export const uploadDocuments = defineRoute<{ params: { dossierId: string }; quer
     try {
       for await (const part of fileParts(ctx.request.headers, ctx.upload, {
         maxFileBytes: ctx.deps.config.UPLOAD_MAX_FILE_BYTES,
-        maxFiles: MAX_FILES_PER_REQUEST,
+        maxFiles: ctx.deps.config.UPLOAD_MAX_FILES_PER_REQUEST,
       })) {
         current = part;
         if (!ACCEPTED_FILES.includes(part.mediaType)) {
@@ -410,6 +434,7 @@ export const uploadDocuments = defineRoute<{ params: { dossierId: string }; quer
           );
           continue;
         }
+        const file = readWhole(ctx.signal, part.bytes);
         try {
           const { document } = await intake.uploadDocument(
             uploadMessages(
@@ -419,9 +444,9 @@ export const uploadDocuments = defineRoute<{ params: { dossierId: string }; quer
                 fileName: part.fileName,
                 channel: ctx.caller.kind === 'api_key' ? 'api' : 'upload',
               },
-              part.bytes,
+              file.bytes,
             ),
-            callFor(ctx, TRANSFER_TIMEOUT_MS),
+            callFor({ ...ctx, signal: file.signal }, TRANSFER_TIMEOUT_MS),
           );
           outcomes.push({ position: part.position, fileName: part.fileName, document: documentJson(document) });
         } catch (error) {
@@ -429,6 +454,8 @@ export const uploadDocuments = defineRoute<{ params: { dossierId: string }; quer
           // the service refused at the file's first bytes: the rest of it is read and dropped
           part.skip();
           refused(part.position, part.fileName, error);
+        } finally {
+          file.release();
         }
         current = undefined;
       }
@@ -771,7 +798,12 @@ export const listActiveClients = defineRoute<{ query: ActiveClientsQuery }>({
     query: object({
       clientGroupId: { ...uuid, description: "only the client group's dossiers" },
       fileManagerId: { ...uuid, description: 'only dossiers this staff member is the file manager of' },
-      staffId: { ...uuid, description: 'only dossiers this staff member is the file manager or a collaborator of' },
+      staffId: {
+        ...uuid,
+        description:
+          'only dossiers this staff member is assigned to: as file manager or collaborator, through a collaborating ' +
+          "staff group, or as staff (or in a staff group) of the dossier's client group",
+      },
       search: { ...text(200), description: 'part of the dossier name, code or enterprise number' },
       mailbox: { enum: ['purchase', 'sales', 'misc', 'unsorted'], description: 'only dossiers with documents there' },
       onlyWaiting: {
@@ -790,19 +822,25 @@ export const listActiveClients = defineRoute<{ query: ActiveClientsQuery }>({
   handler: async (ctx) => {
     const directory = ctx.services.directory;
     if (!directory) throw unavailable('The directory service is not available.', { reason: 'directory_unavailable' });
-    const { clientGroupId = '', fileManagerId = '', staffId, search = '', mailbox: box = '', onlyWaiting } = ctx.query;
+    const {
+      clientGroupId = '',
+      fileManagerId = '',
+      staffId = '',
+      search = '',
+      mailbox: box = '',
+      onlyWaiting,
+    } = ctx.query;
     // the dossiers this caller sees (the directory decides: support staff get their assignments only), so the
-    // service counts no one else's; the dossier's own attributes are filtered here, the documents by the service
+    // service counts no one else's; the directory filters the dossiers (who is assigned by the access policy's
+    // rule, groups included), the service the documents
     const names = new Map<string, string>();
     let cursor = '';
     do {
       const page = await directory.listDossiers(
-        { status: 'active', pageSize: 200, cursor, clientGroupId, fileManagerId, search },
+        { status: 'active', pageSize: 200, cursor, clientGroupId, fileManagerId, assignedStaffId: staffId, search },
         callFor(ctx),
       );
-      for (const dossier of page.dossiers)
-        if (!staffId || dossier.fileManagerId === staffId || dossier.collaboratorStaffIds.includes(staffId))
-          names.set(dossier.id, dossier.name);
+      for (const dossier of page.dossiers) names.set(dossier.id, dossier.name);
       cursor = page.nextCursor;
     } while (cursor);
     if (names.size === 0) return { clients: [] };

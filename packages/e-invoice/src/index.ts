@@ -1,4 +1,13 @@
 export type * from './model';
 export { readUbl, pdfRendition, DEFAULT_MAX_UBL_BYTES, type ReadUblOptions } from './read-ubl';
 export { renderInvoicePdf } from './render-invoice';
-export { writeTextPdf, winAnsi, type TextBlock } from './text-pdf';
+export {
+  writeTextPdf,
+  winAnsi,
+  type Block,
+  type TableBlock,
+  type TableColumn,
+  type TableRow,
+  type TextBlock,
+  type TextPdfOptions,
+} from './text-pdf';

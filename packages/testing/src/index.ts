@@ -115,3 +115,4 @@ export async function eventually<T>(
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }
+export { pdfText, type PdfText, type PdfTextItem } from './pdf-text';

@@ -247,6 +247,67 @@ describe('dossiers', () => {
     });
   });
 
+  test('the listing by assigned staff member follows the access rule, groups included, active staff only', async () => {
+    const admin = await fx.registerFirm();
+    const [manager, collaborator, teamMember, groupStaff, groupTeamMember, outsider] = await Promise.all(
+      ['employee', 'employee', 'employee', 'support', 'employee', 'employee'].map((role) =>
+        fx.activeStaff(admin, role as 'employee'),
+      ),
+    );
+    const { staffGroup: team } = await fx.directory.createStaffGroup(
+      { name: 'Team Gent', memberIds: [teamMember.subjectId] },
+      as(admin),
+    );
+    const { staffGroup: horecaTeam } = await fx.directory.createStaffGroup(
+      { name: 'Team Horeca', memberIds: [groupTeamMember.subjectId] },
+      as(admin),
+    );
+    const { clientGroup } = await fx.directory.createClientGroup(
+      {
+        name: 'Horeca',
+        email: 'horeca@firm.example',
+        staffIds: [groupStaff.subjectId],
+        staffGroupIds: [horecaTeam!.id],
+      },
+      as(admin),
+    );
+    const [{ dossier: managed }, { dossier: grouped }, { dossier: other }] = await Promise.all([
+      newDossier(admin, { name: 'Bakkerij' }),
+      newDossier(admin, { name: 'Café' }),
+      newDossier(admin, { name: 'Garage' }),
+    ]);
+    await fx.directory.activateDossier({ dossierId: managed!.id, fileManagerId: manager.subjectId }, as(admin));
+    await fx.directory.assignDossier(
+      {
+        dossierId: managed!.id,
+        collaboratorStaffIds: { ids: [collaborator.subjectId] },
+        collaboratorGroupIds: { ids: [team!.id] },
+      },
+      as(admin),
+    );
+    await fx.directory.activateDossier({ dossierId: grouped!.id, clientGroupId: clientGroup!.id }, as(admin));
+    await fx.directory.activateDossier({ dossierId: other!.id, fileManagerId: admin.subjectId }, as(admin));
+    const assignedTo = async (staff: Caller) =>
+      (await fx.directory.listDossiers({ assignedStaffId: staff.subjectId }, as(admin))).dossiers.map((d) => d.name);
+    expect(await assignedTo(manager)).toEqual(['Bakkerij']);
+    expect(await assignedTo(collaborator)).toEqual(['Bakkerij']);
+    // reached only through a group: a collaborating staff group, the client group's staff and its staff group
+    expect(await assignedTo(teamMember)).toEqual(['Bakkerij']);
+    expect(await assignedTo(groupStaff)).toEqual(['Café']);
+    expect(await assignedTo(groupTeamMember)).toEqual(['Café']);
+    expect(await assignedTo(outsider)).toEqual([]);
+    // the filter narrows what the caller sees: the team member asking about the client group's staff sees none
+    expect(
+      (await fx.directory.listDossiers({ assignedStaffId: groupStaff.subjectId }, as(teamMember))).dossiers,
+    ).toEqual([]);
+    // a removed staff member is assigned to nothing any more, as the access policy has it
+    await fx.directory.removeStaff({ staffId: groupTeamMember.subjectId }, as(admin));
+    expect(await assignedTo(groupTeamMember)).toEqual([]);
+    await expect(fx.directory.listDossiers({ assignedStaffId: 'someone' }, as(admin))).rejects.toMatchObject({
+      reason: 'validation_failed',
+    });
+  });
+
   test('deactivation and reactivation follow each other; a deactivated dossier is closed to its clients', async () => {
     const admin = await fx.registerFirm();
     const { dossier } = await newDossier(admin);

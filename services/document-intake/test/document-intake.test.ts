@@ -1,10 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { scratchFolder } from '@kantoor/testing';
+import { pdfText, scratchFolder } from '@kantoor/testing';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { inflateSync } from 'node:zlib';
 import nodemailer from 'nodemailer';
 import { PDFDocument } from 'pdf-lib';
 import { timestampDate, type Timestamp } from '@bufbuild/protobuf/wkt';
@@ -12,6 +11,7 @@ import type { Caller } from '@kantoor/grpc';
 import { decodeEnvelope, unpackPayload } from '@kantoor/events';
 import type { DocumentStored } from '@kantoor/proto/kantoor/document_intake/v1/events_pb';
 import { DownloadLinks } from '../src';
+import { receiveDocument } from '../src/domain/receive-document';
 import { messageUpTo } from '../src/entry-points/smtp/intake-smtp-server';
 import { pdf, startIntake, type IntakeHarness } from './intake-harness';
 
@@ -86,22 +86,6 @@ async function download(caller: Caller, documentId: string, variant = 'pdf') {
     if (message.part.case === 'chunk') chunks.push(Buffer.from(message.part.value));
   }
   return { info, bytes: Buffer.concat(chunks) };
-}
-
-/** The text a PDF shows: the `<hex> Tj` strings of its compressed content streams (WinAnsi, read as Latin-1). */
-function pdfText(bytes: Buffer): string {
-  const shown: string[] = [];
-  for (const [, body] of bytes.toString('latin1').matchAll(/stream\r?\n([\s\S]*?)endstream/g)) {
-    let content: string;
-    try {
-      content = inflateSync(Buffer.from(body, 'latin1')).toString('latin1');
-    } catch {
-      continue; // not a compressed content stream
-    }
-    for (const [, hex] of content.matchAll(/<([0-9A-Fa-f]*)>\s*Tj/g))
-      shown.push(Buffer.from(hex, 'hex').toString('latin1'));
-  }
-  return shown.join('\n');
 }
 
 /** A PDF whose trailer names an encryption dictionary, as a password-protected PDF's does. */
@@ -205,6 +189,44 @@ describe('upload', () => {
     expect(page).toEqual({ width: 58, height: 493 });
   });
 
+  it('an upload whose bytes fail midway (the call was cancelled) ends at once and leaves nothing behind', async () => {
+    const before = await intakeState();
+    const bytes = await pdf(3);
+    // what the RPC hands over when grpc-js destroys the request stream of a cancelled call: a page that fails
+    async function* cancelledMidway() {
+      yield bytes.subarray(0, 100);
+      yield bytes.subarray(100, 200);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      throw Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
+    }
+    async function* pages() {
+      yield Readable.from(cancelledMidway(), { objectMode: false });
+    }
+    const intake = {
+      db: h.service.db,
+      store: h.objects,
+      eventsWritten: () => undefined,
+      maxFileBytes: 50 * 1024 * 1024,
+    };
+    const incoming = {
+      firmId: h.portal.firmId,
+      dossierId: h.dossierId,
+      mailbox: 'purchase' as const,
+      fileName: 'afgebroken.pdf',
+      channel: 'upload' as const,
+      actor: { kind: 'portal_user', id: h.portal.subjectId },
+    };
+    const outcome = await Promise.race([
+      receiveDocument(intake, incoming, pages()).then(
+        () => 'stored',
+        (error: Error) => `failed: ${error.message}`,
+      ),
+      new Promise((resolve) => setTimeout(() => resolve('still waiting for the rest of the file'), 5000)),
+    ]);
+    expect(outcome).toBe('failed: Premature close');
+    expect(await intakeState()).toEqual(before);
+  });
+
   it('reads a UBL invoice, stores its key fields and renders a PDF', async () => {
     const xml = readFileSync(path.join(SAMPLES, 'base-example.xml'));
     const { document } = await upload(h.portal, 'base-example.xml', xml);
@@ -215,6 +237,18 @@ describe('upload', () => {
     });
     const rendition = (await download(h.portal, document!.id)).bytes;
     expect(rendition.subarray(0, 5).toString()).toBe('%PDF-');
+    // the rendition is the invoice as an accountant reads it: the lines, the VAT, what to pay and where to
+    const shown = (await pdfText(rendition)).text.replace(/\s+/g, ' ');
+    for (const expected of [
+      'Invoice Snippet1',
+      'SupplierOfficialName Ltd Buyer Official Name',
+      '1 item name 7 day 400.00 S 25% 2800.00',
+      'Charge: Insurance S 25% 25.00 EUR',
+      'Standard rate (S) 25% 1325.00 EUR 331.25 EUR',
+      'Amount due 1656.25 EUR',
+      'Account (IBAN) IBAN32423940',
+    ])
+      expect(shown).toContain(expected);
     expect(await storedEventOf(document!.id)).toMatchObject({
       type: 'ubl',
       originalFormat: 'xml',
@@ -1003,7 +1037,7 @@ describe('e-mail intake over SMTP', () => {
       h.client.sendDocuments({ documentIds: [unsorted.documents[0].id] }, { caller: h.portal }),
     ).rejects.toMatchObject({ reason: 'unsorted' });
     const rendered = await download(h.portal, unsorted.documents[0].id);
-    const text = pdfText(rendered.bytes);
+    const { text } = await pdfText(rendered.bytes);
     expect(text).toContain('Factuur 2026-17');
     expect(text).toContain('From boekhouding@leverancier.example');
     expect(text).toMatch(/Brood\s+12,00/);

@@ -150,6 +150,12 @@ export interface DossierListing {
   search?: string;
   fileManagerId?: string;
   clientGroupId?: string;
+  /**
+   * Only the dossiers this staff member is assigned to, by the access policy's rule (DOSSIER_ACCESS_SQL): file
+   * manager, collaborator, in a collaborating staff group, staff of the client group or in one of its staff
+   * groups; and only while the staff member is active.
+   */
+  assignedStaffId?: string;
   after?: { name: string; id: string };
   limit: number;
 }
@@ -179,6 +185,12 @@ export async function listDossiers(db: Queryable, listing: DossierListing): Prom
   if (listing.status) add((p) => `d.status = ${p}`, listing.status);
   if (listing.fileManagerId) add((p) => `d.file_manager_id = ${p}`, listing.fileManagerId);
   if (listing.clientGroupId) add((p) => `d.client_group_id = ${p}`, listing.clientGroupId);
+  if (listing.assignedStaffId)
+    add(
+      (p) => `d.id IN (SELECT a.dossier_id FROM dossier_staff_access a
+        JOIN staff s ON s.id = a.staff_id AND s.status = 'active' WHERE a.staff_id = ${p})`,
+      listing.assignedStaffId,
+    );
   if (listing.search) {
     const pattern = `%${listing.search.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
     add((p) => `(lower(d.name) LIKE ${p} OR lower(d.code) LIKE ${p} OR d.enterprise_number LIKE ${p})`, pattern);

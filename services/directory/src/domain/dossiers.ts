@@ -154,6 +154,8 @@ export interface DossierFilter {
   search?: string;
   fileManagerId?: string;
   clientGroupId?: string;
+  /** only the dossiers this staff member is assigned to, whichever way (see DossierListing) */
+  assignedStaffId?: string;
   pageSize?: number;
   cursor?: string;
 }
@@ -175,6 +177,7 @@ export async function listVisibleDossiers(
   for (const [field, id] of [
     ['fileManagerId', filter.fileManagerId],
     ['clientGroupId', filter.clientGroupId],
+    ['assignedStaffId', filter.assignedStaffId],
   ] as const) {
     if (id) violations.check(/^[0-9a-f-]{36}$/i.test(id), field, 'must be an id');
   }
@@ -198,6 +201,7 @@ export async function listVisibleDossiers(
     search: filter.search?.trim() || undefined,
     fileManagerId: filter.fileManagerId || undefined,
     clientGroupId: filter.clientGroupId || undefined,
+    assignedStaffId: filter.assignedStaffId || undefined,
     after: filter.cursor ? nameAfter(decodeCursor(filter.cursor)) : undefined,
     limit: pageSize + 1,
   });

@@ -157,11 +157,11 @@ export async function checkDocument(
     written.push(key);
     if (body instanceof Uint8Array) return intake.store.put(key, body, { contentType });
     const kept: Kept = { bytes: [] };
-    const stored = await intake.store.put(
-      key,
-      body.pipe(limited(intake.maxFileBytes, incoming.fileName, kept, incoming.channel === 'scan')),
-      { contentType },
-    );
+    const checked = limited(intake.maxFileBytes, incoming.fileName, kept, incoming.channel === 'scan');
+    // pipe() does not pass a failure of its source on: the bytes of a cancelled call would leave the store
+    // waiting for the rest of the file, its temporary file on disk, for ever
+    body.once('error', (error) => checked.destroy(error));
+    const stored = await intake.store.put(key, body.pipe(checked), { contentType });
     contents.push(Buffer.concat(kept.bytes));
     ends.push(kept.ends?.result());
     return stored;
