@@ -24,6 +24,13 @@ export interface CallOptionsKantoor {
   signal?: AbortSignal;
 }
 
+/** Cancels the call when the signal aborts, or at once when it already has (the caller has left already). */
+function cancelOnAbort(signal: AbortSignal | undefined, call: { cancel(): void }): void {
+  if (!signal) return;
+  if (signal.aborted) call.cancel();
+  else signal.addEventListener('abort', () => call.cancel(), { once: true });
+}
+
 const ROUND_ROBIN = JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] });
 
 /** messages of a client stream written but not yet taken by the connection */
@@ -97,7 +104,7 @@ export function createServiceClient<S extends DescService>(
                 error ? reject(fromGrpcError(error)) : resolve(response),
             ) as NodeJS.EventEmitter & { cancel(): void };
             traced(call);
-            callOptions.signal?.addEventListener('abort', () => call.cancel(), { once: true });
+            cancelOnAbort(callOptions.signal, call);
           });
         break;
       case 'server_streaming':
@@ -109,7 +116,7 @@ export function createServiceClient<S extends DescService>(
             grpcOptions,
           ) as ClientReadableStream<unknown>;
           traced(stream);
-          callOptions.signal?.addEventListener('abort', () => stream.cancel(), { once: true });
+          cancelOnAbort(callOptions.signal, stream);
           return mapStreamErrors(stream);
         };
         break;
@@ -121,7 +128,7 @@ export function createServiceClient<S extends DescService>(
               error ? reject(fromGrpcError(error)) : resolve(response),
             ) as NodeJS.WritableStream & { cancel(): void };
             traced(call);
-            callOptions.signal?.addEventListener('abort', () => call.cancel(), { once: true });
+            cancelOnAbort(callOptions.signal, call);
             // A few messages in flight per call: grpc-js would queue up to 16 before 'drain', which for a
             // file upload is 16 chunks held per upload while the server reads slowly.
             const ended = new Promise<void>((resolve) => call.once('status', () => resolve()));

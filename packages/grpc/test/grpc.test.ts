@@ -116,6 +116,21 @@ describe('gRPC adapter over generated descriptors', () => {
     client.close();
   });
 
+  test('a call whose caller has left already (its signal aborted before the call) is cancelled at once', async () => {
+    const client = createServiceClient(DirectoryService, address);
+    const leave = new AbortController();
+    leave.abort();
+    const started = Date.now();
+    // without the cancel, the handler would answer after 200 ms
+    // a cancelled call is a call that did not happen, as the gateway reports one whose service is gone
+    await expect(client.getFirm({ firmId: 'firm-1' }, { caller: admin, signal: leave.signal })).rejects.toMatchObject({
+      kind: 'unavailable',
+      message: expect.stringMatching(/cancel/i),
+    });
+    expect(Date.now() - started).toBeLessThan(150);
+    client.close();
+  });
+
   test('a call without caller identity is refused as unauthenticated', async () => {
     const grpc = await import('@grpc/grpc-js');
     const { grpcServiceDefinition } = await import('@kantoor/grpc');
