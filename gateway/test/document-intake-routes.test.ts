@@ -1070,4 +1070,61 @@ describe('a multi-file upload whose body breaks off in the second file', () => {
     expect(await documentsNamed('tweede-afgebroken')).toEqual([]);
     await expectNoOrphanObjects();
   });
+
+  test('a single-file upload the client sent whole is stored even when the client leaves before the answer', async () => {
+    const { client, open } = countingIntake();
+    // the service gets the file only after the client has gone
+    let fileRead!: () => void;
+    let clientLeft!: () => void;
+    const read = new Promise<void>((resolve) => (fileRead = resolve));
+    const left = new Promise<void>((resolve) => (clientLeft = resolve));
+    const held = new Proxy(client, {
+      get(target, key, receiver) {
+        if (key !== 'uploadDocument') return Reflect.get(target, key, receiver);
+        type Messages = Parameters<typeof target.uploadDocument>[0];
+        return (messages: Messages, options: Parameters<typeof target.uploadDocument>[1]) => {
+          async function* afterTheClientLeft() {
+            const all = [];
+            for await (const message of messages) all.push(message);
+            fileRead();
+            await left;
+            yield* all;
+          }
+          return target.uploadDocument(afterTheClientLeft() as Messages, options);
+        };
+      },
+    });
+    const server = await listening(
+      gateway.appWith({}, { services: { directory: h.fx.directory, documentIntake: held } }),
+    );
+    try {
+      const file = pdf(1);
+      const outgoing = httpRequest({
+        host: '127.0.0.1',
+        port: server.port,
+        method: 'POST',
+        path: `/v1/dossiers/${h.dossierId}/documents?mailbox=misc&fileName=heel-verstuurd.pdf`,
+        agent: false,
+        headers: {
+          authorization: bearer(h.portal),
+          'content-type': 'application/pdf',
+          'content-length': String(file.length),
+        },
+      });
+      const answer = new Promise<'answered' | 'closed'>((resolve) => {
+        outgoing.on('response', () => resolve('answered'));
+        outgoing.on('error', () => resolve('closed'));
+      });
+      outgoing.write(file);
+      await read;
+      outgoing.destroy();
+      expect(await answer).toBe('closed');
+      await until('the connection to close', async () => (await server.connections()) === 0);
+      clientLeft();
+      await until('the upload call to end', () => open.started === 1 && open.calls === 0 && open.requestStreams === 0);
+      expect(await documentsNamed('heel-verstuurd')).toHaveLength(1);
+    } finally {
+      await server.close();
+    }
+  });
 });

@@ -89,8 +89,8 @@ async function* uploadMessages(
 }
 
 /**
- * One file of a multi-file upload read to the service under a signal of its own: the request's, until the file's
- * last byte is read. A file the client sent whole is stored even when the client leaves before its answer (it
+ * One uploaded file read to the service under a signal of its own: the request's, until the file's last byte is
+ * read. A file the client sent whole is stored even when the client leaves before its answer (it
  * finds the document in the mailbox); one it broke off is cancelled, and the service keeps nothing of it.
  */
 function readWhole(request: AbortSignal, bytes: AsyncIterable<Buffer>) {
@@ -261,19 +261,25 @@ export const uploadDocument = defineRoute<{ params: { dossierId: string }; query
   handler: async (ctx) => {
     const header = ctx.request.get('x-file-name');
     const fileName = ctx.query.fileName ?? (header ? decodeURIComponent(header) : '');
-    const { document } = await intakeOf(ctx.services).uploadDocument(
-      uploadMessages(
-        {
-          dossierId: ctx.params.dossierId,
-          mailbox: ctx.query.mailbox,
-          fileName,
-          channel: ctx.caller.kind === 'api_key' ? 'api' : (ctx.query.channel ?? 'upload'),
-        },
-        ctx.upload,
-      ),
-      callFor(ctx, TRANSFER_TIMEOUT_MS),
-    );
-    return reply(201, documentJson(document));
+    // a file the client sent whole is stored even if the client leaves before the answer, as in a multi-file upload
+    const file = readWhole(ctx.signal, ctx.upload);
+    try {
+      const { document } = await intakeOf(ctx.services).uploadDocument(
+        uploadMessages(
+          {
+            dossierId: ctx.params.dossierId,
+            mailbox: ctx.query.mailbox,
+            fileName,
+            channel: ctx.caller.kind === 'api_key' ? 'api' : (ctx.query.channel ?? 'upload'),
+          },
+          file.bytes,
+        ),
+        callFor({ ...ctx, signal: file.signal }, TRANSFER_TIMEOUT_MS),
+      );
+      return reply(201, documentJson(document));
+    } finally {
+      file.release();
+    }
   },
 });
 
