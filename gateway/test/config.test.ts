@@ -19,7 +19,7 @@ test('an upload limit that is not a byte count, too small, or a request limit be
     { UPLOAD_MAX_FILE_BYTES: '50MB' },
     { UPLOAD_MAX_FILE_BYTES: '10' },
     { UPLOAD_MAX_REQUEST_BYTES: '-1' },
-  ])
+  ] as Array<Record<string, string>>)
     expect(() => read(env)).toThrow(new RegExp(Object.keys(env)[0]));
   try {
     read({ UPLOAD_MAX_FILE_BYTES: '104857600', UPLOAD_MAX_REQUEST_BYTES: '52428800' });

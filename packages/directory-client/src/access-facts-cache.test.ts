@@ -94,8 +94,8 @@ describe('the access facts the gateway keeps', () => {
     const cache = cacheAccessFacts(fetch);
     const client = forgetAfterDirectoryChanges(
       {
-        getDossier: async () => ({}),
-        assignDossier: async () => {
+        getDossier: async (_request: object, _options: object) => ({}),
+        assignDossier: async (_request: object, _options: object) => {
           state.assigned = [];
           return {};
         },

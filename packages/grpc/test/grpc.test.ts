@@ -37,7 +37,7 @@ describe('gRPC adapter over generated descriptors', () => {
         implement(
           DirectoryService,
           onlyTheseMethods({
-            registerFirm: async (request, context) => {
+            registerFirm: async (request: { name: string; language: string }, context: { caller: Caller }) => {
               seen.push(context.caller);
               if (request.name === 'Taken')
                 throw conflict('a firm with this name exists', { reason: 'firm_name_taken' });
@@ -47,7 +47,7 @@ describe('gRPC adapter over generated descriptors', () => {
                 adminStaffId: 'staff-9',
               };
             },
-            getFirm: async (request, context) => {
+            getFirm: async (request: { firmId: string }, context: { signal: AbortSignal }) => {
               if (request.firmId === 'until-cancelled') {
                 const { signal } = context;
                 await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));

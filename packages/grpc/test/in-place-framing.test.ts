@@ -62,7 +62,7 @@ describe('gRPC frame header written in front of a file chunk, without copying it
                 },
               },
               { get: (target, name) => (target as Record<string | symbol, unknown>)[name] ?? notUsed },
-            ) as never,
+            ) as unknown as never,
           ),
         ],
       });

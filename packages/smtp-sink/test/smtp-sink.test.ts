@@ -1,4 +1,4 @@
-import nodemailer from 'nodemailer';
+import nodemailer, { type SendMailOptions } from 'nodemailer';
 import { startSmtpSink, type SmtpSink } from '@kantoor/smtp-sink';
 
 describe('local SMTP sink', () => {
@@ -8,7 +8,7 @@ describe('local SMTP sink', () => {
   });
   afterEach(() => sink.stop());
 
-  const send = (mail: nodemailer.SendMailOptions) =>
+  const send = (mail: SendMailOptions) =>
     nodemailer.createTransport({ host: sink.host, port: sink.port, secure: false }).sendMail({
       from: 'Kantoor <no-reply@kantoor.localhost>',
       ...mail,

@@ -140,7 +140,7 @@ describe('startTelemetry', () => {
       const inner = tracer('gateway').startSpan('inner');
       return [outer.spanContext(), inner.spanContext(), trace.getActiveSpan()?.spanContext()];
     });
-    expect(seen[1].traceId).toBe('0af7651916cd43dd8448eb211c80319c');
+    expect(seen[1]?.traceId).toBe('0af7651916cd43dd8448eb211c80319c');
     expect(seen[2]).toEqual(seen[0]);
   });
 
