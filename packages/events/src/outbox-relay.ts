@@ -3,7 +3,8 @@
  * written, and marks them published. Delivery is at least once: a crash between publishing and marking
  * publishes those rows again after the restart, which the consumers' inbox makes harmless.
  *
- * Several relays on one PostgreSQL database (the replicas of a service): one of them publishes at a time.
+ * Several relays on one PostgreSQL database (the replicas of a service): one of them publishes at a time (one
+ * per schema, when services share a database with a schema each).
  * Each batch runs in a transaction that first takes `pg_try_advisory_xact_lock`; a relay that does not get
  * it waits for its next poll, and the lock is released when the batch commits, so another replica takes
  * over within one poll interval of a crash. Claiming disjoint rows with `FOR UPDATE SKIP LOCKED` alone would
@@ -121,7 +122,8 @@ export class OutboxRelay {
       }
       return await this.db.transaction(async (tx) => {
         const { rows } = await tx.query<{ active: boolean }>(
-          `SELECT pg_try_advisory_xact_lock(hashtext('kantoor.outbox_relay')) AS active`,
+          // per schema: services that share one database, each in a schema of its own, publish side by side
+          `SELECT pg_try_advisory_xact_lock(hashtext('kantoor.outbox_relay.' || current_schema())) AS active`,
         );
         if (!rows[0].active) return { busy: true as const };
         claimed = await this.claim(tx);
