@@ -142,15 +142,22 @@ describe('KafkaTransport consuming', () => {
     expect(consumer.runConfig).toMatchObject({ autoCommit: false, partitionsConsumedConcurrently: 1 });
   });
 
-  it('lets one subscription start a new group at the newest record (a cache that only forgets)', async () => {
+  it('lets one subscription start a new group at the newest record (a cache that only forgets), counting from subscribe()', async () => {
     const kafka = fakeKafka();
     const transport = transportOver(kafka);
+    await transport.publish([record('kantoor.directory.v1', 'dossier-1', 'before')]);
+    const received: string[] = [];
     await transport.subscribe({
       groupId: 'gateway-pod-1',
       topics: ['kantoor.directory.v1'],
       newGroupStartsAt: 'latest',
-      handler: async () => {},
+      handler: async (got) => void received.push(text(got.value)),
     });
+    // at once: kafkajs has not looked up where the new group starts before its first fetch
+    await transport.publish([record('kantoor.directory.v1', 'dossier-1', 'after')]);
+    await eventually(() => received.length > 0, 'the record published after subscribe()');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(received).toEqual(['after']);
     expect(kafka.consumers[0].subscribed).toEqual({ topics: ['kantoor.directory.v1'], fromBeginning: false });
   });
 

@@ -14,8 +14,9 @@
  *   joining or leaving rebalances the group, which first lets every member finish the message in hand (as
  *   kafkajs rejoins between messages), then hands each partition over at the group's committed offset, so a
  *   message handled but not committed is delivered again to the partition's next owner;
- * - a member without a committed offset starts at the earliest message (`fromBeginning`) or at the end of the
- *   log, resolved at its first fetch after `run()` resolved, as kafkajs does;
+ * - a member starts a partition at the group's committed offset, or without one at the earliest message
+ *   (`fromBeginning`) or the end of the log, looked up in its first fetch after `run()` resolved, in two round
+ *   trips (OffsetFetch, then ListOffsets), as kafkajs does: a message sent meanwhile is before that end;
  * - `eachMessage` gets one partition's messages strictly one after the other, several partitions at once up to
  *   `partitionsConsumedConcurrently`; every fetch decodes fresh Buffers; `pause()` stops the partition after
  *   the message in hand, `seek()` refetches it from the given offset at the next fetch;
@@ -30,7 +31,7 @@
  * sends that half succeed (a batch naming an unknown topic stores nothing); `eachBatch` and `autoCommit`
  * (the fake refuses a run that asks for them); kafkajs's retries, restarts and CRASH events (an
  * `eachMessage` that throws gets the same message again at the next fetch); consumer-level
- * `pause`/`resume`/`seek` outside `eachMessage`'s own `pause`.
+ * `pause`/`resume` outside `eachMessage`'s own `pause`; instrumentation events other than GROUP_JOIN.
  */
 import type {
   ConsumerRunConfig,
@@ -209,7 +210,7 @@ interface Assigned {
 }
 
 class FakeConsumer {
-  readonly events = { CRASH: 'consumer.crash' } as const;
+  readonly events = { CRASH: 'consumer.crash', GROUP_JOIN: 'consumer.group_join' } as const;
   /** what the transport did with it, in order: `connect`, `commit topic/partition@offset`, `stop`, `disconnect` */
   readonly calls: string[] = [];
   readonly commits: TopicPartitionOffsetAndMetadata[] = [];
@@ -242,8 +243,15 @@ class FakeConsumer {
     this.dead = new Promise<void>((resolve) => (this.died = resolve));
   }
 
-  on(): () => void {
-    return () => {};
+  private readonly groupJoinListeners = new Set<
+    (event: { payload: { memberAssignment: Record<string, number[]> } }) => void
+  >();
+
+  /** only GROUP_JOIN is ever emitted: once per assignment, before `run()` resolves for the first one */
+  on(event: string, listener: (event: any) => void): () => void {
+    if (event !== this.events.GROUP_JOIN) return () => {};
+    this.groupJoinListeners.add(listener);
+    return () => this.groupJoinListeners.delete(listener);
   }
 
   async connect(): Promise<void> {
@@ -343,6 +351,9 @@ class FakeConsumer {
         { topic, partition, position: undefined },
       ]),
     );
+    const memberAssignment: Record<string, number[]> = {};
+    for (const [topic, partition] of partitions) (memberAssignment[topic] ??= []).push(partition);
+    for (const listener of this.groupJoinListeners) listener({ payload: { memberAssignment } });
     this.wake();
   }
 
@@ -352,6 +363,8 @@ class FakeConsumer {
       if (!this.running) break;
       this.woken = false;
       const generation = this.assignmentGeneration;
+      await this.resolvePositions(generation);
+      if (!this.running || generation !== this.assignmentGeneration) continue;
       const batches: Array<{ assigned: Assigned; messages: KafkaMessage[] }> = [];
       for (const [name, assigned] of this.assigned) {
         const seek = this.seeks.get(name);
@@ -360,13 +373,8 @@ class FakeConsumer {
           this.seeks.delete(name);
         }
         const log = this.cluster.log(assigned.topic, assigned.partition);
-        if (assigned.position === undefined) {
-          const committed = this.group.committed.get(name);
-          assigned.position =
-            committed !== undefined ? Number(committed) : this.subscribed!.fromBeginning ? 0 : log.length;
-        }
-        if (this.paused.has(name) || assigned.position >= log.length) continue;
-        batches.push({ assigned, messages: fetched(log, assigned.position) });
+        if (this.paused.has(name) || assigned.position! >= log.length) continue;
+        batches.push({ assigned, messages: fetched(log, assigned.position!) });
       }
       if (batches.length === 0) {
         if (!this.woken) await new Promise<void>((resolve) => (this.wakeUp = resolve));
@@ -376,6 +384,26 @@ class FakeConsumer {
       this.handling = this.handleBatches(batches, generation);
       await this.handling;
       this.handling = undefined;
+    }
+  }
+
+  /**
+   * Where a newly assigned partition starts: kafkajs asks the group's committed offset (one round trip) and,
+   * without one, the partition's earliest or latest offset (a second one), in its first fetch after `run()`.
+   */
+  private async resolvePositions(generation: number): Promise<void> {
+    const unresolved = [...this.assigned].filter(
+      ([name, assigned]) => assigned.position === undefined && !this.seeks.has(name),
+    );
+    if (unresolved.length === 0) return;
+    await nextRoundTrip();
+    const committed = new Map(unresolved.map(([name]) => [name, this.group.committed.get(name)]));
+    if ([...committed.values()].includes(undefined)) await nextRoundTrip();
+    if (generation !== this.assignmentGeneration) return;
+    for (const [name, assigned] of unresolved) {
+      const offset = committed.get(name);
+      const log = this.cluster.log(assigned.topic, assigned.partition);
+      assigned.position = offset !== undefined ? Number(offset) : this.subscribed!.fromBeginning ? 0 : log.length;
     }
   }
 
@@ -518,6 +546,27 @@ class FakeAdmin {
   async connect(): Promise<void> {}
   async listTopics(): Promise<string[]> {
     return this.cluster.topicNames();
+  }
+  /** a group's committed offsets, `-1` where it has none */
+  async fetchOffsets({ groupId, topics }: { groupId: string; topics: string[] }) {
+    await nextRoundTrip();
+    const committed = this.cluster.committedOffsets(groupId);
+    return topics.map((topic) => ({
+      topic,
+      partitions: Array.from({ length: this.cluster.partitionCount(topic) }, (_, partition) => ({
+        partition,
+        offset: committed[partitionName(topic, partition)] ?? '-1',
+        metadata: null,
+      })),
+    }));
+  }
+  /** each partition's earliest offset (low) and the offset after its last message (high) */
+  async fetchTopicOffsets(topic: string) {
+    await nextRoundTrip();
+    return Array.from({ length: this.cluster.partitionCount(topic) }, (_, partition) => {
+      const high = String(this.cluster.log(topic, partition).length);
+      return { partition, offset: high, high, low: '0' };
+    });
   }
   /** true when every topic was created, false when one existed already (kafkajs's answer) */
   async createTopics({ topics }: { topics: ITopicConfig[]; waitForLeaders?: boolean }): Promise<boolean> {
