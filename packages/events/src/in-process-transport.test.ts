@@ -1,6 +1,16 @@
 import { isDomainError } from '@kantoor/errors';
+import { eventTransportContract } from './contract';
 import { InProcessTransport, laneOf } from './in-process-transport';
 import type { EventRecord } from './transport';
+
+eventTransportContract(
+  'InProcessTransport',
+  { publishAwaitsHandling: true, keepsRecords: false, sharedGroups: false, orderAcrossTopics: true },
+  async ({ redeliveryBackoff }) => {
+    const transport = new InProcessTransport({ logger: { warn: () => {} }, redeliveryBackoff, concurrency: 4 });
+    return { open: async () => transport, dispose: () => transport.close() };
+  },
+);
 
 const record = (topic: string, key: string, id: string): EventRecord => ({
   topic,

@@ -1,7 +1,39 @@
 import { logLevel } from 'kafkajs';
 import { FakeKafka, FakeKafkaCluster } from '../test/fake-kafka';
+import { eventTransportContract } from './contract';
 import { KafkaTransport, kafkaClientConfig, type KafkaTransportOptions } from './kafka-transport';
-import type { EventRecord } from './transport';
+import type { EventRecord, EventTransport } from './transport';
+
+// each transport the contract opens is one process's, with a kafkajs client of its own, on one fake cluster
+eventTransportContract(
+  'KafkaTransport on a fake kafkajs cluster',
+  {
+    publishAwaitsHandling: false,
+    keepsRecords: { newGroupStartsAt: 'earliest' },
+    sharedGroups: true,
+    orderAcrossTopics: false,
+    crashedHandler: 'redelivered',
+  },
+  async ({ topics, redeliveryBackoff }) => {
+    const cluster = new FakeKafkaCluster();
+    const processes = new Map<EventTransport, FakeKafka>();
+    const open = async () => {
+      const kafka = cluster.client();
+      const transport = transportOver(kafka, { redeliveryBackoff, partitionsConsumedConcurrently: 2 });
+      processes.set(transport, kafka);
+      return transport;
+    };
+    const deployment = await open(); // the job that creates the topics before the services start
+    await deployment.ensureTopics(topics, { numPartitions: 3, replicationFactor: 1 });
+    return {
+      open,
+      crash: async (transport) => processes.get(transport)!.crash(),
+      dispose: async () => {
+        for (const transport of processes.keys()) await transport.close();
+      },
+    };
+  },
+);
 
 const silent = { info: () => {}, warn: () => {}, error: () => {} };
 const text = (bytes: Uint8Array) => Buffer.from(bytes).toString('utf8');
