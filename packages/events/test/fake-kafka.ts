@@ -213,7 +213,6 @@ class FakeConsumer {
   readonly events = { CRASH: 'consumer.crash', GROUP_JOIN: 'consumer.group_join' } as const;
   /** what the transport did with it, in order: `connect`, `commit topic/partition@offset`, `stop`, `disconnect` */
   readonly calls: string[] = [];
-  readonly commits: TopicPartitionOffsetAndMetadata[] = [];
   subscribed: ConsumerSubscribeTopics | undefined;
   runConfig: ConsumerRunConfig | undefined;
   topics: string[] = [];
@@ -290,7 +289,6 @@ class FakeConsumer {
     await nextRoundTrip();
     for (const { topic, partition, offset } of offsets) {
       this.group.committed.set(partitionName(topic, partition), offset);
-      this.commits.push({ topic, partition, offset });
       this.calls.push(`commit ${topic}/${partition}@${offset}`);
     }
   }
