@@ -7,6 +7,7 @@ eventTransportContract(
   'InProcessTransport',
   { publishAwaitsHandling: true, keepsRecords: false, sharedGroups: false, orderAcrossTopics: true },
   async ({ redeliveryBackoff }) => {
+    // several lanes, as in production (8), or a failing record would hold back every key
     const transport = new InProcessTransport({ logger: { warn: () => {} }, redeliveryBackoff, concurrency: 4 });
     return { open: async () => transport, dispose: () => transport.close() };
   },

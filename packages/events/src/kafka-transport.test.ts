@@ -23,7 +23,9 @@ eventTransportContract(
       processes.set(transport, kafka);
       return transport;
     };
-    const deployment = await open(); // the job that creates the topics before the services start
+    // the job that creates the topics before the services start; with one partition a failing record would hold
+    // back every key and a second member of a group would get nothing, as in Kafka
+    const deployment = await open();
     await deployment.ensureTopics(topics, { numPartitions: 3, replicationFactor: 1 });
     return {
       open,
