@@ -1,5 +1,11 @@
 export type { EventRecord, EventTransport, RecordHandler, SubscribeOptions, Subscription } from './transport';
 export {
+  eventTransportContract,
+  type EventTransportAdapter,
+  type EventTransportCapabilities,
+  type EventTransportSetup,
+} from './contract';
+export {
   KafkaTransport,
   kafkaClientConfig,
   type KafkaTransportLogger,

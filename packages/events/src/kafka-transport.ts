@@ -133,8 +133,13 @@ export class KafkaTransport implements EventTransport {
     if (!options.groupId) throw invalidArgument('a subscription needs a consumer group id');
     if (options.topics.length === 0) throw invalidArgument(`group ${options.groupId} subscribes to no topic`);
     const consumer = this.kafka.consumer({ groupId: options.groupId, allowAutoTopicCreation: false });
-    const subscription = new KafkaSubscription(consumer, options, this.options, this.logger, () =>
-      this.subscriptions.delete(subscription),
+    const subscription = new KafkaSubscription(
+      consumer,
+      options,
+      this.options,
+      this.logger,
+      (work) => this.withAdmin(work),
+      () => this.subscriptions.delete(subscription),
     );
     try {
       await subscription.start();
@@ -151,17 +156,13 @@ export class KafkaTransport implements EventTransport {
 
   /** Creates the topics that do not exist yet; existing topics are left as they are (run at startup). */
   async ensureTopics(topics: string[], settings: TopicSettings): Promise<void> {
-    const admin: Admin = this.kafka.admin();
-    await admin.connect();
-    try {
+    await this.withAdmin(async (admin) => {
       const existing = new Set(await admin.listTopics());
       const missing = [...new Set(topics)].filter((topic) => !existing.has(topic));
       if (missing.length === 0) return;
       await admin.createTopics({ waitForLeaders: true, topics: missing.map((topic) => ({ topic, ...settings })) });
       this.logger.info({ topics: missing, ...settings }, 'created Kafka topics');
-    } finally {
-      await admin.disconnect();
-    }
+    });
   }
 
   async close(): Promise<void> {
@@ -170,6 +171,16 @@ export class KafkaTransport implements EventTransport {
     const producer = await this.producerConnection?.catch(() => undefined);
     this.producerConnection = undefined;
     await producer?.disconnect();
+  }
+
+  private async withAdmin<T>(work: (admin: Admin) => Promise<T>): Promise<T> {
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      return await work(admin);
+    } finally {
+      await admin.disconnect();
+    }
   }
 
   private connectedProducer(): Promise<Producer> {
@@ -210,6 +221,7 @@ class KafkaSubscription implements Subscription {
     private readonly subscription: SubscribeOptions,
     private readonly options: KafkaTransportOptions,
     private readonly logger: KafkaTransportLogger,
+    private readonly withAdmin: <T>(work: (admin: Admin) => Promise<T>) => Promise<T>,
     private readonly onStopped: () => void,
   ) {}
 
@@ -220,11 +232,16 @@ class KafkaSubscription implements Subscription {
       if (payload.restart) this.logger.warn(fields, 'Kafka consumer crashed and restarts');
       else this.logger.error(fields, 'Kafka consumer crashed and stopped; its events are no longer handled');
     });
+    const startsAtLatest =
+      (this.subscription.newGroupStartsAt ?? this.options.newGroupStartsAt ?? 'earliest') === 'latest';
+    const ends = startsAtLatest ? await this.endsOfUncommittedPartitions() : new Map<string, string>();
+    let assignment: Record<string, number[]> = {};
+    const stopListening = this.consumer.on(
+      this.consumer.events.GROUP_JOIN,
+      ({ payload }) => (assignment = payload.memberAssignment),
+    );
     await this.consumer.connect();
-    await this.consumer.subscribe({
-      topics,
-      fromBeginning: (this.subscription.newGroupStartsAt ?? this.options.newGroupStartsAt ?? 'earliest') === 'earliest',
-    });
+    await this.consumer.subscribe({ topics, fromBeginning: !startsAtLatest });
     await this.consumer.run({
       autoCommit: false,
       partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 1,
@@ -239,6 +256,35 @@ class KafkaSubscription implements Subscription {
           this.inFlight.delete(handled);
         }
       },
+    });
+    stopListening();
+    // kafkajs looks up where a partition without committed offset starts ("latest": its end) only in its first
+    // fetch, after run() resolved: a record published in between would be skipped although subscribe() had
+    // returned. A seek made now wins over that lookup, so such a partition starts at its end as it was before
+    // the group was joined.
+    for (const [topic, partitions] of Object.entries(assignment)) {
+      for (const partition of partitions) {
+        const end = ends.get(`${topic}/${partition}`);
+        if (end !== undefined) this.consumer.seek({ topic, partition, offset: end });
+      }
+    }
+  }
+
+  /** The end of every partition of the subscription's topics for which its group has no committed offset. */
+  private endsOfUncommittedPartitions(): Promise<Map<string, string>> {
+    const { groupId, topics } = this.subscription;
+    return this.withAdmin(async (admin) => {
+      const ends = new Map<string, string>();
+      for (const { topic, partitions } of await admin.fetchOffsets({ groupId, topics })) {
+        const uncommitted = partitions.filter(({ offset }) => Number(offset) < 0);
+        if (uncommitted.length === 0) continue;
+        const offsets = await admin.fetchTopicOffsets(topic);
+        for (const { partition } of uncommitted) {
+          const end = offsets.find((offset) => offset.partition === partition)?.high;
+          if (end !== undefined) ends.set(`${topic}/${partition}`, end);
+        }
+      }
+      return ends;
     });
   }
 

@@ -3,6 +3,8 @@
  * Adapters: in-process (embedded) and Kafka through kafkajs (cluster). Delivery is at least once: a record
  * is acknowledged (Kafka: offset committed) only after its handler resolved, so a crash between handling and
  * acknowledging redelivers it; consumers make that harmless with their inbox of handled event ids.
+ * Every adapter is held to the same promises by one contract suite (`eventTransportContract`), which also
+ * names where adapters legitimately differ (see `EventTransportCapabilities`).
  */
 export interface EventRecord {
   /** one topic per source service, e.g. `kantoor.directory.v1` */
