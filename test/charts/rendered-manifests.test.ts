@@ -4,52 +4,8 @@
  * invalid combinations. Needs a helm binary (HELM_BIN, or helm on PATH); without one the suite is skipped
  * and says so.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { parseAllDocuments } from 'yaml';
-import { chartDir, environmentValuesDir, type Values } from './chart';
-
-const helm = process.env.HELM_BIN || 'helm';
-const helmVersion = spawnSync(helm, ['version', '--short'], { encoding: 'utf8' });
-const haveHelm = helmVersion.status === 0;
-if (!haveHelm) console.log(`rendered-manifests: SKIPPED (no helm binary; set HELM_BIN or put helm on PATH)`);
-const describeWithHelm = haveHelm ? describe : describe.skip;
-
-type Manifest = Values & {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> };
-};
-
-let scratch: string | undefined;
-afterAll(() => scratch && rmSync(scratch, { recursive: true, force: true }));
-
-function helmTemplate(files: string[], overrides: Values = {}): string {
-  scratch ??= mkdtempSync(join(tmpdir(), 'kantoor-chart-'));
-  const overridesFile = join(scratch, `overrides-${Math.random().toString(36).slice(2)}.json`);
-  writeFileSync(overridesFile, JSON.stringify(overrides));
-  const args = ['template', 'kantoor', chartDir, '--namespace', 'kantoor'];
-  for (const file of [...files.map((name) => join(environmentValuesDir, name)), overridesFile]) args.push('-f', file);
-  return execFileSync(helm, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-function render(files: string[], overrides: Values = {}): Manifest[] {
-  return parseAllDocuments(helmTemplate(files, overrides))
-    .map((document) => document.toJS() as Manifest)
-    .filter(Boolean);
-}
-
-/** The message `helm template` fails with, or '' when it renders. */
-function refusal(files: string[], overrides: Values): string {
-  try {
-    helmTemplate(files, overrides);
-    return '';
-  } catch (error) {
-    return String((error as { stderr?: string }).stderr ?? error);
-  }
-}
+import type { Values } from './chart';
+import { describeWithHelm, envOf, find, podSpecOf, refusal, render, type Manifest } from './helm';
 
 function validateKind(manifest: Manifest): void {
   const modulePath = `kubernetes-models/${manifest.apiVersion}/${manifest.kind}`;
@@ -58,25 +14,6 @@ function validateKind(manifest: Manifest): void {
   new Model(manifest).validate();
 }
 
-function podSpecOf(manifest: Manifest): Values | undefined {
-  switch (manifest.kind) {
-    case 'Deployment':
-    case 'Job':
-      return manifest.spec.template.spec;
-    case 'CronJob':
-      return manifest.spec.jobTemplate.spec.template.spec;
-    case 'Pod':
-      return manifest.spec;
-    default:
-      return undefined;
-  }
-}
-
-const find = (manifests: Manifest[], kind: string, name: string) =>
-  manifests.find((manifest) => manifest.kind === kind && manifest.metadata.name === name);
-const envOf = (container: Values) =>
-  Object.fromEntries((container.env as Values[]).map((entry) => [entry.name, entry]));
-
 const environments: Array<[string, string[]]> = [
   ['local', ['local.yaml']],
   ['local + dev', ['local.yaml', 'dev.yaml']],
@@ -84,8 +21,6 @@ const environments: Array<[string, string[]]> = [
 ];
 
 describeWithHelm('helm template of charts/platform', () => {
-  beforeAll(() => console.log(`rendered-manifests: using ${helm} ${helmVersion.stdout.trim()}`));
-
   describe.each(environments)('with %s values', (_, files) => {
     let manifests: Manifest[] = [];
     beforeAll(() => {
