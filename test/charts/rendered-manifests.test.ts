@@ -117,7 +117,8 @@ describeWithHelm('helm template of charts/platform', () => {
       );
       expect(bucketHolders.map((deployment) => deployment.metadata.name)).toEqual(['kantoor-archive']);
       const intake = envOf(find(manifests, 'Deployment', 'kantoor-document-intake')!.spec.template.spec.containers[0]);
-      expect(intake.SMTP_INTAKE_PORT.value).toBe('2525');
+      expect(intake.INTAKE_SMTP_PORT.value).toBe('2525');
+      expect(intake.SMTP_INTAKE_PORT).toBeUndefined();
       expect(find(manifests, 'Service', 'kantoor-document-intake-smtp')!.spec).toMatchObject({
         type: 'LoadBalancer',
         ports: [{ name: 'smtp', port: 25, targetPort: 'smtp' }],

@@ -205,7 +205,7 @@ Downward-API variables come first: Kubernetes only expands $(VAR) for variables 
   value: {{ $root.Values.objectStore.archiveBucket | quote }}
 {{- end }}
 {{- if and (eq $w.component "document-intake") $v.smtpIntake $v.smtpIntake.enabled }}
-- name: SMTP_INTAKE_PORT
+- name: INTAKE_SMTP_PORT
   value: {{ $v.smtpIntake.port | quote }}
 {{- end }}
 {{- include "kantoor.addresses" $root }}
