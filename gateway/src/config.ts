@@ -112,6 +112,25 @@ export function readGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
   return config;
 }
 
+/**
+ * The setting that tells the gateway where each service is: `<SERVICE>_GRPC_ADDRESS`, e.g.
+ * DIRECTORY_GRPC_ADDRESS=kantoor-directory:50051 (the same name every service reads, and the chart sets).
+ */
+export const SERVICE_ADDRESS_SETTINGS = Object.fromEntries(
+  ['directory', 'document-intake', 'archive', 'invoicing', 'backup', 'accounting-connector', 'notification'].map(
+    (name) => [name, `${name.toUpperCase().replace(/-/g, '_')}_GRPC_ADDRESS`],
+  ),
+) as Readonly<Record<string, string>>;
+
+/** The address of each service that has one in `env`; throws a ConfigError when the directory's is missing. */
+export function readServiceAddresses(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const addresses: Record<string, string> = {};
+  for (const [name, setting] of Object.entries(SERVICE_ADDRESS_SETTINGS))
+    if (env[setting]) addresses[name] = env[setting];
+  if (!addresses.directory) throw new ConfigError([`${SERVICE_ADDRESS_SETTINGS.directory} is required`]);
+  return addresses;
+}
+
 /** Where the embedded token signing key lives: kept across restarts, so sessions survive them. */
 export const tokenSigningKeyFile = (config: Pick<GatewayConfig, 'DATA_DIR'>): string =>
   path.resolve(config.DATA_DIR, 'gateway', 'token-signing-key.json');

@@ -2,6 +2,8 @@ export { createApp, type GatewayDeps, type ServiceClients } from './app';
 export {
   gatewaySettings,
   readGatewayConfig,
+  readServiceAddresses,
+  SERVICE_ADDRESS_SETTINGS,
   tokenSigningKeyFile,
   GATEWAY_MIGRATIONS_DIR,
   type GatewayConfig,

@@ -8,31 +8,9 @@ import { KafkaTransport, topicOf } from '@kantoor/events';
 import { Lifecycle } from '@kantoor/lifecycle';
 import { createLogger } from '@kantoor/logging';
 import { shutdownTelemetry } from '@kantoor/telemetry';
-import { readGatewayConfig, type GatewayConfig } from './config';
+import { readGatewayConfig, readServiceAddresses, type GatewayConfig } from './config';
 import { migrateGatewayDatabase } from './index';
 import { startGateway } from './start-gateway';
-
-/** `<SERVICE>_GRPC_ADDRESS` for each service, e.g. DIRECTORY_GRPC_ADDRESS=kantoor-directory:50051. */
-function serviceAddresses(env: NodeJS.ProcessEnv): Record<string, string> {
-  const names = [
-    'directory',
-    'document-intake',
-    'archive',
-    'invoicing',
-    'backup',
-    'accounting-connector',
-    'notification',
-  ];
-  const addresses: Record<string, string> = {};
-  const missing: string[] = [];
-  for (const name of names) {
-    const key = `${name.toUpperCase().replace(/-/g, '_')}_GRPC_ADDRESS`;
-    if (env[key]) addresses[name] = env[key]!;
-    else if (name === 'directory') missing.push(`${key} is required`);
-  }
-  if (missing.length > 0) throw new ConfigError(missing);
-  return addresses;
-}
 
 async function openDatabase(config: GatewayConfig): Promise<Database> {
   if (config.KANTOOR_MODE === 'cluster')
@@ -47,7 +25,7 @@ async function main(): Promise<void> {
   let addresses: Record<string, string>;
   try {
     config = readGatewayConfig();
-    addresses = serviceAddresses(process.env);
+    addresses = readServiceAddresses(process.env);
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`${error.message}\n`);

@@ -1,6 +1,6 @@
 /** The gateway's settings are checked once, at start: a wrong value stops it with every problem named. */
 import { ConfigError } from '@kantoor/config';
-import { readGatewayConfig } from '../src';
+import { readGatewayConfig, readServiceAddresses } from '../src';
 
 const read = (env: Record<string, string>) => readGatewayConfig({ DATA_DIR: '/nonexistent', ...env });
 
@@ -57,4 +57,17 @@ test('a file or page cap that is not a count from 1 to 10000 stops the gateway a
       expect((error as ConfigError).problems).toEqual([expect.stringMatching(new RegExp(`^${name} must be`))]);
     }
   }
+});
+
+test("service addresses come from <SERVICE>_GRPC_ADDRESS, and the directory's is required", () => {
+  expect(
+    readServiceAddresses({
+      DIRECTORY_GRPC_ADDRESS: 'kantoor-directory:50051',
+      DOCUMENT_INTAKE_GRPC_ADDRESS: 'kantoor-document-intake:50051',
+      DIRECTORY_ADDRESS: 'elsewhere:1',
+    }),
+  ).toEqual({ directory: 'kantoor-directory:50051', 'document-intake': 'kantoor-document-intake:50051' });
+  expect(() => readServiceAddresses({ ARCHIVE_GRPC_ADDRESS: 'kantoor-archive:50051' })).toThrow(
+    new ConfigError(['DIRECTORY_GRPC_ADDRESS is required']),
+  );
 });

@@ -11,8 +11,9 @@
  * the gateway (they do). The gateway signs in with its own tokens (password login against the directory)
  * because there is no OpenID Connect provider here.
  *
- * Settings: DATABASE_URL, DATA_DIR, PORT (gRPC port of a service, HTTP port of the gateway), DIRECTORY_ADDRESS
- * (document-intake, gateway), DOCUMENT_INTAKE_ADDRESS (gateway). Prints `{"ready":true,"port":…}` once serving
+ * Settings: DATABASE_URL, DATA_DIR, PORT (gRPC port of a service, HTTP port of the gateway), and the addresses
+ * under the names the cluster uses: DIRECTORY_GRPC_ADDRESS (document-intake, gateway), DOCUMENT_INTAKE_GRPC_ADDRESS
+ * (gateway). Prints `{"ready":true,"port":…}` once serving
  * and stops cleanly on SIGTERM or SIGINT.
  */
 require('../../packages/telemetry/dist/register');
@@ -48,12 +49,12 @@ async function startComponent() {
   if (role === 'document-intake') {
     const { createDocumentIntakeService } = require('../../services/document-intake');
     const definition = createDocumentIntakeService({
-      settings: { DIRECTORY_ADDRESS: env.DIRECTORY_ADDRESS, INTAKE_LINK_SECRET: 'bench-'.repeat(8) },
+      settings: { DIRECTORY_GRPC_ADDRESS: env.DIRECTORY_GRPC_ADDRESS, INTAKE_LINK_SECRET: 'bench-'.repeat(8) },
     });
     return startService(definition, platform, listen);
   }
   if (role === 'gateway') {
-    const { readGatewayConfig, startGateway } = require('../../gateway');
+    const { readGatewayConfig, readServiceAddresses, startGateway } = require('../../gateway');
     const config = readGatewayConfig({
       ...env,
       KANTOOR_MODE: 'embedded',
@@ -65,7 +66,7 @@ async function startComponent() {
       config,
       logger,
       db,
-      addresses: { directory: env.DIRECTORY_ADDRESS, 'document-intake': env.DOCUMENT_INTAKE_ADDRESS },
+      addresses: readServiceAddresses(env),
       directoryEvents: { transport: platform.transport, groupId: 'gateway' },
     });
     return {

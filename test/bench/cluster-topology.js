@@ -78,11 +78,11 @@ async function startClusterPlatform({ gatewayPort, nodeArgs = [] }) {
     };
     const directory = await start('directory', {});
     const directoryAddress = `127.0.0.1:${directory.port}`;
-    const intake = await start('document-intake', { DIRECTORY_ADDRESS: directoryAddress });
+    const intake = await start('document-intake', { DIRECTORY_GRPC_ADDRESS: directoryAddress });
     const gateway = await start('gateway', {
       PORT: String(gatewayPort),
-      DIRECTORY_ADDRESS: directoryAddress,
-      DOCUMENT_INTAKE_ADDRESS: `127.0.0.1:${intake.port}`,
+      DIRECTORY_GRPC_ADDRESS: directoryAddress,
+      DOCUMENT_INTAKE_GRPC_ADDRESS: `127.0.0.1:${intake.port}`,
       RATE_LIMIT_PER_USER: '100000000',
       RATE_LIMIT_PER_API_KEY: '100000000',
       RATE_LIMIT_PER_IP: '100000000',

@@ -228,6 +228,15 @@ describeWithHelm('helm template of charts/platform', () => {
       expect(message).toContain('connectors: "exact-online" appears twice');
     });
 
+    it('refuses a component whose directory is disabled, naming the address it would miss', () => {
+      const message = refusal(['local.yaml'], { components: { directory: { enabled: false } } });
+      for (const component of ['gateway', 'document-intake', 'archive', 'notification'])
+        expect(message).toContain(
+          `components.${component} calls directory (DIRECTORY_GRPC_ADDRESS), which is disabled: enable components.directory`,
+        );
+      expect(message).not.toContain('components.invoicing calls');
+    });
+
     it('lets Helm itself refuse values the schema does not allow', () => {
       expect(refusal(['local.yaml'], { postgresql: { password: 'hunter2' } })).toContain(
         "additional properties 'password' not allowed",

@@ -208,7 +208,7 @@ Downward-API variables come first: Kubernetes only expands $(VAR) for variables 
 - name: INTAKE_SMTP_PORT
   value: {{ $v.smtpIntake.port | quote }}
 {{- end }}
-{{- include "kantoor.addresses" $root }}
+{{- include "kantoor.addresses" (dict "root" $root "w" $w) }}
 - name: OTEL_SERVICE_NAME
   value: {{ $w.component | quote }}
 {{- with $root.Values.telemetry.otlpEndpoint }}
@@ -244,16 +244,33 @@ Downward-API variables come first: Kubernetes only expands $(VAR) for variables 
 {{- end -}}
 
 {{/*
-<SERVICE>_GRPC_ADDRESS of every gRPC workload, given to every process: services call each other too
-(invoicing → archive, document-intake → notification). Connectors are addressed one by one, and
-ACCOUNTING_CONNECTORS lists their names.
+The gRPC services each component cannot work without. A service gets <SERVICE>_GRPC_ADDRESS of exactly
+these, the name it reads (test/charts/settings-contract.test.ts checks this list against the settings each
+component's code reads, both ways); the gateway gets every service's address, and needs the directory's.
+`kantoor.validateValues` refuses a component whose callee is disabled. Expects a workload.
+*/}}
+{{- define "kantoor.callees" -}}
+{{- $callees := dict
+      "gateway" (list "directory")
+      "document-intake" (list "directory")
+      "archive" (list "directory")
+      "notification" (list "directory") -}}
+{{- toJson (get $callees .component | default list) -}}
+{{- end -}}
+
+{{/*
+<SERVICE>_GRPC_ADDRESS of each gRPC workload the process calls: the gateway gets every one (connectors
+addressed one by one, and ACCOUNTING_CONNECTORS lists their names), a service those of its callees.
+Expects (dict "root" $ "w" $workload).
 */}}
 {{- define "kantoor.addresses" -}}
-{{- $ctx := dict "root" . -}}
+{{- $ctx := dict "root" .root -}}
 {{- include "kantoor.collectWorkloads" $ctx -}}
+{{- $isGateway := eq .w.component "gateway" -}}
+{{- $callees := include "kantoor.callees" .w | fromJsonArray -}}
 {{- $connectors := list -}}
 {{- range $w := $ctx.workloads }}
-{{- if eq $w.protocol "grpc" }}
+{{- if and (eq $w.protocol "grpc") (or $isGateway (has $w.name $callees)) }}
 {{- $setting := ternary (printf "ACCOUNTING_CONNECTOR_%s" (include "kantoor.settingName" $w.connector)) (include "kantoor.settingName" $w.name) (ne $w.connector "") }}
 - name: {{ $setting }}_GRPC_ADDRESS
   value: {{ printf "%s:%v" (include "kantoor.workloadName" (dict "root" $ctx.root "w" $w)) $ctx.root.Values.ports.grpc | quote }}

@@ -28,6 +28,11 @@ and template alike.
 {{- $errors = append $errors (printf "%s: podDisruptionBudget.minAvailable (%v) is not below replicas (%v), so no node could ever be drained" $where $pdb.minAvailable $v.replicas) -}}
 {{- end -}}
 {{- end -}}
+{{- range $callee := include "kantoor.callees" $w | fromJsonArray -}}
+{{- if not (get $.Values.components $callee).enabled -}}
+{{- $errors = append $errors (printf "%s calls %s (%s_GRPC_ADDRESS), which is disabled: enable components.%s" $where $callee (include "kantoor.settingName" $callee) $callee) -}}
+{{- end -}}
+{{- end -}}
 {{- if has $w.name $names -}}
 {{- $errors = append $errors (printf "connectors: %q appears twice; each connector is one Deployment" $w.connector) -}}
 {{- end -}}

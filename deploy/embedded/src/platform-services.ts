@@ -16,7 +16,7 @@ export interface PlatformWiring {
 export function platformService(name: string, wiring: PlatformWiring): ServiceDefinition {
   // read when the service asks, not now
   const withDirectory = <T extends object>(settings: T) =>
-    Object.defineProperty(settings, 'DIRECTORY_ADDRESS', { get: wiring.directoryAddress, enumerable: true });
+    Object.defineProperty(settings, 'DIRECTORY_GRPC_ADDRESS', { get: wiring.directoryAddress, enumerable: true });
   switch (name) {
     case 'directory':
       return (require('@kantoor/directory') as typeof import('@kantoor/directory')).directoryService;

@@ -3,7 +3,10 @@ import type { RetryPolicy } from '@kantoor/events';
 
 /** The archive service's settings (see README.md); read once when the service is built. */
 export const archiveSettings = {
-  DIRECTORY_ADDRESS: settings.string({ optional: true, description: 'gRPC address of the directory (access facts)' }),
+  DIRECTORY_GRPC_ADDRESS: settings.string({
+    optional: true,
+    description: 'gRPC address of the directory (access facts), e.g. kantoor-directory:50051',
+  }),
   ARCHIVE_BUCKET: settings.string({
     default: 'kantoor-archive',
     description: 'bucket (cluster) or folder (embedded) of the write-once store; created with S3 Object Lock',

@@ -44,9 +44,9 @@ export function createArchiveService(options: ArchiveOptions = {}): ServiceDefin
       const stores = await openStores(platform, settings);
       const directory = options.accessFacts
         ? { guard: guardWith(options.accessFacts), close: () => undefined }
-        : directoryGuard(settings.DIRECTORY_ADDRESS);
-      if (!options.accessFacts && !settings.DIRECTORY_ADDRESS)
-        logger.warn("DIRECTORY_ADDRESS is not set: every call but the system's is refused until it is");
+        : directoryGuard(settings.DIRECTORY_GRPC_ADDRESS);
+      if (!options.accessFacts && !settings.DIRECTORY_GRPC_ADDRESS)
+        logger.warn("DIRECTORY_GRPC_ADDRESS is not set: every call but the system's is refused until it is");
       // cluster mode runs the jobs as CronJobs, so that several replicas do not run them side by side
       const embedded = platform.mode === 'embedded';
       const every = (minutes: number) => (embedded ? minutes * 60_000 : 0);

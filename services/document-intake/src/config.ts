@@ -2,9 +2,9 @@ import { readConfig, settings, type ConfigOf } from '@kantoor/config';
 
 /** The document-intake service's settings (see README.md); read once when the service is built. */
 export const intakeSettings = {
-  DIRECTORY_ADDRESS: settings.string({
+  DIRECTORY_GRPC_ADDRESS: settings.string({
     optional: true,
-    description: 'gRPC address of the directory (access facts, intake addresses)',
+    description: 'gRPC address of the directory (access facts, intake addresses), e.g. kantoor-directory:50051',
   }),
   INTAKE_SMTP_PORT: settings.integer({
     default: 0,

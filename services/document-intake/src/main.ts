@@ -38,8 +38,11 @@ export function createDocumentIntakeService(options: DocumentIntakeOptions = {})
       const config = { ...readIntakeConfig(), ...options.settings };
       const configured =
         options.directory ??
-        (config.DIRECTORY_ADDRESS ? directoryAt(config.DIRECTORY_ADDRESS, { keepAccessFacts: true }) : undefined);
-      if (!configured) logger.warn("DIRECTORY_ADDRESS is not set: every call but the system's is refused until it is");
+        (config.DIRECTORY_GRPC_ADDRESS
+          ? directoryAt(config.DIRECTORY_GRPC_ADDRESS, { keepAccessFacts: true })
+          : undefined);
+      if (!configured)
+        logger.warn("DIRECTORY_GRPC_ADDRESS is not set: every call but the system's is refused until it is");
       const directory = configured ?? withoutDirectory;
       // links are e-mailed and used days later: the key must survive a restart
       const secret = await serviceSecret(platform, {

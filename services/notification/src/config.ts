@@ -3,6 +3,11 @@ import { commonSettings, readConfig, settings, type ConfigOf } from '@kantoor/co
 /** The notification service's settings (see README.md); read once when the service is built. */
 export const notificationSettings = {
   KANTOOR_MODE: commonSettings.KANTOOR_MODE,
+  DIRECTORY_GRPC_ADDRESS: settings.string({
+    optional: true,
+    description:
+      'gRPC address of the directory, e.g. kantoor-directory:50051: the routing cascade for events without a resolved recipient',
+  }),
   NOTIFICATION_SECRET_KEY: settings.string({
     optional: true,
     secret: true,

@@ -18,8 +18,8 @@ import { DeliveryWorker, type DeliveryWorkerOptions } from './entry-points/worke
 
 export interface NotificationOptions {
   /** settings given in code (the embedded launcher, tests); the environment fills in the rest */
-  settings?: Partial<NotificationConfig> & { DIRECTORY_ADDRESS?: string };
-  /** the cascade; default: the directory at DIRECTORY_ADDRESS, when set */
+  settings?: Partial<NotificationConfig>;
+  /** the cascade; default: the directory at DIRECTORY_GRPC_ADDRESS, when set */
   recipients?: DossierRecipients;
   sender?: MailSender;
   /** tests: runs between the SMTP server's acceptance and the record of it */
@@ -37,10 +37,10 @@ export function createNotificationService(options: NotificationOptions = {}): Se
     settings: notificationSettings,
     async build({ db, logger, platform, objectStore }) {
       const config = { ...readNotificationConfig(), ...options.settings };
-      const directoryAddress = options.settings?.DIRECTORY_ADDRESS ?? process.env.DIRECTORY_ADDRESS;
       const box = await loadSecretBox({ configured: config.NOTIFICATION_SECRET_KEY, platform, objectStore });
       const recipients =
-        options.recipients ?? (directoryAddress ? directoryDossierRecipients(directoryAddress) : undefined);
+        options.recipients ??
+        (config.DIRECTORY_GRPC_ADDRESS ? directoryDossierRecipients(config.DIRECTORY_GRPC_ADDRESS) : undefined);
       const sender =
         options.sender ??
         smtpMailSender({

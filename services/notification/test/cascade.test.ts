@@ -9,7 +9,7 @@ describe('the communication cascade, asked of the real directory service', () =>
   let h: Harness;
   beforeAll(async () => {
     fx = await startDirectory();
-    h = await startNotification({ settings: { DIRECTORY_ADDRESS: `127.0.0.1:${fx.service.port}` } });
+    h = await startNotification({ settings: { DIRECTORY_GRPC_ADDRESS: `127.0.0.1:${fx.service.port}` } });
   });
   afterAll(async () => {
     await h.stop();

@@ -21,7 +21,7 @@ export function directoryGuard(address: string | undefined): { guard: AccessGuar
       // without a directory no access can be checked: everyone but the platform itself is refused
       guard: async (actor) => {
         if (actor.kind !== 'system')
-          throw unavailable('The directory is not configured (DIRECTORY_ADDRESS).', {
+          throw unavailable('The directory is not configured (DIRECTORY_GRPC_ADDRESS).', {
             reason: 'directory_unavailable',
           });
         return { firm: { firmId: actor.firmId, onlyAdminsAddClients: false } };

@@ -96,10 +96,12 @@ export const directoryAt = (address: string, options: { keepAccessFacts?: boolea
 export const withoutDirectory: Directory = {
   guard: async (actor) => {
     if (actor.kind !== 'system')
-      throw unavailable('The directory is not configured (DIRECTORY_ADDRESS).', { reason: 'directory_unavailable' });
+      throw unavailable('The directory is not configured (DIRECTORY_GRPC_ADDRESS).', {
+        reason: 'directory_unavailable',
+      });
   },
   dossierLabel: async () => {
-    throw unavailable('The directory is not configured (DIRECTORY_ADDRESS).', { reason: 'directory_unavailable' });
+    throw unavailable('The directory is not configured (DIRECTORY_GRPC_ADDRESS).', { reason: 'directory_unavailable' });
   },
   resolveIntakeAddress: async () => undefined,
   close: () => undefined,
