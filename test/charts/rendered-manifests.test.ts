@@ -138,14 +138,13 @@ describeWithHelm('helm template of charts/platform', () => {
       for (const job of migrations) expect(job.metadata.annotations!['helm.sh/hook']).toBe('pre-install,pre-upgrade');
     });
 
-    it('schedules the daily backup, the archive purge and the archive verification', () => {
+    it('schedules the archive purge and the archive verification, and no daily backup the service lacks', () => {
       const commands = manifests
         .filter((manifest) => manifest.kind === 'CronJob')
         .map((cronJob) => cronJob.spec.jobTemplate.spec.template.spec.containers[0].command.join(' '));
       expect(commands.sort()).toEqual([
         'node services/archive/dist/main.js purge',
         'node services/archive/dist/main.js verify',
-        'node services/backup/dist/main.js daily-backup',
       ]);
     });
 
@@ -200,12 +199,12 @@ describeWithHelm('helm template of charts/platform', () => {
       expect(message).toContain('oidc.issuer and oidc.audience are required while the gateway is enabled');
     });
 
-    it('refuses SASL without a password secret, a backup job without backup, and inverted autoscaling bounds', () => {
+    it('refuses SASL without a password secret, an archive job without archive, and inverted autoscaling bounds', () => {
       const message = refusal(['local.yaml'], {
         kafka: { sasl: { mechanism: 'scram-sha-512', username: 'kantoor' } },
         components: {
-          backup: { enabled: false },
-          archive: {
+          archive: { enabled: false },
+          invoicing: {
             autoscaling: { enabled: true, minReplicas: 5, maxReplicas: 2, targetCPUUtilizationPercentage: 70 },
           },
         },
@@ -214,9 +213,9 @@ describeWithHelm('helm template of charts/platform', () => {
         'kafka.sasl.mechanism "scram-sha-512" needs kafka.sasl.username and kafka.sasl.existingSecret',
       );
       expect(message).toContain(
-        'cronJobs.dailyBackup runs the backup image: enable components.backup or disable the job',
+        'cronJobs.archivePurge runs the archive image: enable components.archive or disable the job',
       );
-      expect(message).toContain('components.archive: autoscaling.minReplicas (5) is above maxReplicas (2)');
+      expect(message).toContain('components.invoicing: autoscaling.minReplicas (5) is above maxReplicas (2)');
     });
 
     it('refuses a disruption budget that would block every drain, and a connector listed twice', () => {
@@ -226,6 +225,12 @@ describeWithHelm('helm template of charts/platform', () => {
       });
       expect(message).toContain('components.directory: podDisruptionBudget.minAvailable (1) is not below replicas (1)');
       expect(message).toContain('connectors: "exact-online" appears twice');
+    });
+
+    it('refuses the daily backup, which the backup service cannot run yet', () => {
+      expect(refusal(['local.yaml'], { cronJobs: { dailyBackup: { enabled: true } } })).toContain(
+        'cronJobs.dailyBackup.enabled: the backup service has no daily-backup command yet, so the job could only fail',
+      );
     });
 
     it('refuses a component whose directory is disabled, naming the address it would miss', () => {

@@ -3,9 +3,10 @@
  * one the schema declares. Helm renders a misspelt key as empty without complaint, so this is where a
  * `.Values.kafka.broker` or `$v.autoscalling.enabled` gets caught.
  */
+import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { chartDir, valuesSchema } from './chart';
+import { chartDir, chartValues, repoRoot, valuesSchema } from './chart';
 
 type Schema = Record<string, any>;
 const schema = valuesSchema();
@@ -135,5 +136,26 @@ describe('chart templates', () => {
       ['archiveVerify', 'archive', 'verify'],
     ]);
     expect(Object.keys(schema.properties.cronJobs.properties)).toEqual(tasks.map(([key]) => key));
+  });
+
+  it("turn on by default only the tasks whose command the service has (asked from the service's main.js)", () => {
+    const cronJobs = readFileSync(join(chartDir, 'templates', 'cronjobs.yaml'), 'utf8');
+    const tasks = [...cronJobs.matchAll(/"(\w+)" \(dict "component" "([\w-]+)" "command" "([\w-]+)"\)/g)];
+    const defaults = chartValues().cronJobs;
+    const verdicts = tasks.map(([, key, component, command]) => {
+      // an unknown command makes a service name the ones it has, and exit before anything starts
+      const main = join(repoRoot, 'services', component, 'dist', 'main.js');
+      const answer = spawnSync(process.execPath, [main, 'no-such-command'], { encoding: 'utf8', timeout: 15_000 });
+      expect(answer.status).toBe(64);
+      const known = /it knows: ([\w, -]+) \(/.exec(answer.stderr)![1].split(', ');
+      return { key, has: known.includes(command), enabled: defaults[key].enabled };
+    });
+    expect(verdicts.filter((task) => task.enabled && !task.has)).toEqual([]);
+    expect(verdicts).toEqual(
+      expect.arrayContaining([
+        { key: 'archivePurge', has: true, enabled: true },
+        { key: 'archiveVerify', has: true, enabled: true },
+      ]),
+    );
   });
 });

@@ -62,6 +62,9 @@ and template alike.
 {{- if and $gateway.ingress $gateway.ingress.enabled (not $gateway.enabled) -}}
 {{- $errors = append $errors "components.gateway.ingress.enabled needs components.gateway.enabled" -}}
 {{- end -}}
+{{- if .Values.cronJobs.dailyBackup.enabled -}}
+{{- $errors = append $errors "cronJobs.dailyBackup.enabled: the backup service has no daily-backup command yet, so the job could only fail; leave it false" -}}
+{{- end -}}
 {{- if and .Values.cronJobs.dailyBackup.enabled (not .Values.components.backup.enabled) -}}
 {{- $errors = append $errors "cronJobs.dailyBackup runs the backup image: enable components.backup or disable the job" -}}
 {{- end -}}

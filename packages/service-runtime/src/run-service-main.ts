@@ -12,12 +12,20 @@ export type ServiceCommand = (context: { db: Database; platform: Platform; logge
 /**
  * What `node services/<name>/dist/main.js [migrate|<command>]` does: read and check the settings, then either
  * run the migrations and exit (the chart's migration Job), run one of the service's `commands` and exit (its
- * CronJobs), or serve until SIGTERM/SIGINT.
+ * CronJobs), or, without an argument, serve until SIGTERM/SIGINT. Any other argument stops the process with
+ * exit code 64 (EX_USAGE) before anything starts: a CronJob naming a command the service lacks must fail, not
+ * serve until its deadline.
  */
 export async function runServiceMain(
   definition: ServiceDefinition,
   options: { needsObjects?: boolean; commands?: Record<string, ServiceCommand> } = {},
 ): Promise<void> {
+  const argument = process.argv[2];
+  if (argument !== undefined && argument !== 'migrate' && !Object.hasOwn(options.commands ?? {}, argument)) {
+    const known = ['migrate', ...Object.keys(options.commands ?? {})].join(', ');
+    process.stderr.write(`${definition.name} has no command "${argument}"; it knows: ${known} (no command: serve)\n`);
+    process.exit(64);
+  }
   // the service's own settings too, before anything opens: a wrong one stops the process naming it
   const config = loadConfigOrExit({ ...definition.settings, ...commonSettings });
   const logger = createLogger({ service: definition.name, level: config.LOG_LEVEL });
@@ -36,7 +44,7 @@ export async function runServiceMain(
     process.exit(78);
   }
 
-  if (process.argv[2] === 'migrate') {
+  if (argument === 'migrate') {
     const db = await platform.openDatabase(definition.name);
     const report = await migrateService(definition, db);
     logger.info({ applied: report.applied, alreadyApplied: report.alreadyApplied }, 'migrations done');
@@ -44,13 +52,13 @@ export async function runServiceMain(
     return;
   }
 
-  const command = process.argv[2] ? options.commands?.[process.argv[2]] : undefined;
+  const command = argument === undefined ? undefined : options.commands![argument];
   if (command) {
     const db = await platform.openDatabase(definition.name);
     try {
       await command({ db, platform, logger });
     } catch (error) {
-      logger.error({ err: error }, `${process.argv[2]} failed`);
+      logger.error({ err: error }, `${argument} failed`);
       process.exitCode = 1;
     } finally {
       await db.close();
