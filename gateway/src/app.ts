@@ -103,6 +103,7 @@ export function createApp(input: GatewayDeps): Express {
       shuttingDown: input.shuttingDown ?? (() => false),
       logger,
       checkTimeoutMs: input.readinessTimeoutMs,
+      metrics: config.KANTOOR_MODE === 'embedded',
     }),
   );
   app.use(documentationRouter(buildOpenApiDocument(routes, input.documentInfo)));

@@ -49,11 +49,23 @@ describe('probes', () => {
     expect(response.body.detail).toBe('The gateway is shutting down.');
   });
 
-  it('serves /metrics, saying so when Prometheus is not running in this process', async () => {
+  it('embedded: serves /metrics, saying so when Prometheus is not running in this process', async () => {
     const { app } = testApp({ db: noDatabase });
     const response = await request(app).get('/metrics');
     expect(response.status).toBe(503);
     expect(response.text).toContain('not enabled');
+  });
+
+  it('cluster: does not serve /metrics on the public port (the Ingress routes it there); METRICS_PORT does', async () => {
+    const { app } = testApp({ db: noDatabase }, undefined, {
+      KANTOOR_MODE: 'cluster',
+      DATABASE_URL: 'postgres://gateway@db.invalid/gateway',
+      OIDC_ISSUER: 'https://login.firm.example/realms/kantoor',
+    });
+    const response = await request(app).get('/metrics');
+    expect(response.status).toBe(404);
+    expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
+    await request(app).get('/healthz').expect(200);
   });
 });
 

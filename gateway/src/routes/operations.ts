@@ -1,8 +1,8 @@
 /**
- * Endpoints for the platform rather than for clients: liveness, readiness and Prometheus metrics. They are
- * not in the route table (no caller, no rate limit, not in the OpenAPI document); OPERATIONAL_PATHS lists
- * them (and DOCUMENTATION_PATHS the document and its page) so that an access matrix can tell them from a route
- * that escaped the table.
+ * Endpoints for the platform rather than for clients: liveness, readiness and (embedded mode) Prometheus
+ * metrics. They are not in the route table (no caller, no rate limit, not in the OpenAPI document);
+ * OPERATIONAL_PATHS lists them (and DOCUMENTATION_PATHS the document and its page) so that an access matrix can
+ * tell them from a route that escaped the table.
  */
 import express, { type Router } from 'express';
 import { PROBLEM_TYPE_BASE } from '@kantoor/errors';
@@ -18,6 +18,11 @@ export interface OperationsOptions {
   shuttingDown: () => boolean;
   logger: Logger;
   checkTimeoutMs?: number;
+  /**
+   * Serve `/metrics` here: embedded mode, where this port is the only one and `/metrics` has every thread's
+   * metrics. In cluster mode the public port sits behind the Ingress, and Prometheus scrapes METRICS_PORT.
+   */
+  metrics: boolean;
 }
 
 export const OPERATIONAL_PATHS = ['/healthz', '/readyz', '/metrics'] as const;
@@ -58,7 +63,7 @@ export function operationsRouter(options: OperationsOptions): Router {
     response.json({ status: 'ready', checks });
   });
 
-  router.get('/metrics', metricsHandler());
+  if (options.metrics) router.get('/metrics', metricsHandler());
   return router;
 }
 
