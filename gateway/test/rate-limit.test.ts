@@ -61,6 +61,31 @@ describe('rate limits', () => {
     expect(refused.headers['retry-after']).toBe('30');
   });
 
+  it('behind an in-cluster ingress (TRUST_PROXY as the chart sets it) gives each client its own bucket', async () => {
+    // supertest connects from 127.0.0.1; the ingress pod (10.42.0.15) forwards for the client it names
+    const throughIngress = (app: ReturnType<typeof limited>, client: string) =>
+      request(app).get('/v1/test/ping').set('x-forwarded-for', `${client}, 10.42.0.15`);
+    const behindIngress = (trustProxy?: string) =>
+      testApp({ db: noDatabase, clock: () => now }, [publicPing], {
+        RATE_LIMIT_PER_IP: '2',
+        ...(trustProxy && { TRUST_PROXY: trustProxy }),
+      }).app;
+
+    const app = behindIngress('loopback, uniquelocal');
+    await throughIngress(app, '203.0.113.7').expect(200);
+    await throughIngress(app, '203.0.113.7').expect(200);
+    expect((await throughIngress(app, '203.0.113.7')).status).toBe(429);
+    await throughIngress(app, '198.51.100.9').expect(200);
+    // a client cannot pick its bucket: what it writes itself stands left of the address the ingress saw
+    expect((await throughIngress(app, '192.0.2.1, 203.0.113.7')).status).toBe(429);
+
+    // the gateway's own default trusts only loopback: every client shares the ingress pod's bucket
+    const untrusting = behindIngress();
+    await throughIngress(untrusting, '203.0.113.7').expect(200);
+    await throughIngress(untrusting, '198.51.100.9').expect(200);
+    expect((await throughIngress(untrusting, '192.0.2.44')).status).toBe(429);
+  });
+
   it('leaves probes and the documentation alone', async () => {
     const app = limited();
     for (let i = 0; i < 5; i++) await request(app).get('/healthz').expect(200);

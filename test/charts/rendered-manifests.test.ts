@@ -5,7 +5,7 @@
  * and says so.
  */
 import type { Values } from './chart';
-import { describeWithHelm, envOf, find, podSpecOf, refusal, render, type Manifest } from './helm';
+import { deploymentEnv, describeWithHelm, envOf, find, podSpecOf, refusal, render, type Manifest } from './helm';
 
 function validateKind(manifest: Manifest): void {
   const modulePath = `kubernetes-models/${manifest.apiVersion}/${manifest.kind}`;
@@ -109,6 +109,24 @@ describeWithHelm('helm template of charts/platform', () => {
       expect(env.OIDC_ISSUER.value).toBe('https://login.firm.example/realms/kantoor');
       expect(env.PORT.value).toBe('8080');
       expect(env.KANTOOR_MODE.value).toBe('cluster');
+    });
+
+    it('tells the gateway which proxies may name the client: by default those in the private (pod) ranges', () => {
+      expect(deploymentEnv(manifests, 'kantoor-gateway').TRUST_PROXY).toEqual({
+        name: 'TRUST_PROXY',
+        value: 'loopback, uniquelocal',
+      });
+      const others = deployments.filter((deployment) => deployment.metadata.name !== 'kantoor-gateway');
+      for (const deployment of others)
+        expect(deploymentEnv(manifests, deployment.metadata.name).TRUST_PROXY).toBe(undefined);
+      const narrowed = render(['production.yaml'], {
+        components: { gateway: { trustProxy: 'loopback, 10.42.0.0/16' } },
+      });
+      expect(deploymentEnv(narrowed, 'kantoor-gateway').TRUST_PROXY.value).toBe('loopback, 10.42.0.0/16');
+      expect(
+        deploymentEnv(render(['production.yaml'], { components: { gateway: { trustProxy: 1 } } }), 'kantoor-gateway')
+          .TRUST_PROXY.value,
+      ).toBe('1');
     });
 
     it('gives only the archive its Object Lock bucket, and the intake its SMTP port and Service', () => {

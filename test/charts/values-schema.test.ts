@@ -124,6 +124,15 @@ describe('the schema refuses typical mistakes', () => {
     );
   });
 
+  it('refuses a gateway trustProxy that express could not read, and accepts names, subnets and hop counts', () => {
+    expect(problemsWith({ components: { gateway: { trustProxy: 'the ingress' } } })).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^\/components\/gateway\/trustProxy must match pattern/)]),
+    );
+    expect(problemsWith({ components: { gateway: { trustProxy: -1 } } })).not.toEqual([]);
+    for (const trustProxy of ['loopback, uniquelocal', 'loopback,10.42.0.0/16, fd00::/8', '2', 2, 'false'])
+      expect(problemsWith({ components: { gateway: { trustProxy } } })).toEqual([]);
+  });
+
   it('refuses an unknown log level and a malformed schedule', () => {
     expect(problemsWith({ logLevel: 'verbose' })).toEqual(
       expect.arrayContaining(['/logLevel must be equal to one of the allowed values']),

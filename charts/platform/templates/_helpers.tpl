@@ -138,6 +138,8 @@ Downward-API variables come first: Kubernetes only expands $(VAR) for variables 
   value: {{ $root.Values.oidc.issuer | quote }}
 - name: OIDC_AUDIENCE
   value: {{ $root.Values.oidc.audience | quote }}
+- name: TRUST_PROXY
+  value: {{ $v.trustProxy | quote }}
 {{- with $root.Values.oidc.jwksUri }}
 - name: OIDC_JWKS_URI
   value: {{ . | quote }}
