@@ -129,6 +129,33 @@ describeWithHelm('helm template of charts/platform', () => {
       ).toBe('1');
     });
 
+    it('gives intake and notification the Ingress address for their links, their keys and the SMTP server', () => {
+      const secret = (name: string, key: string) => ({ valueFrom: { secretKeyRef: { name, key } } });
+      const intake = deploymentEnv(manifests, 'kantoor-document-intake');
+      expect(intake).toMatchObject({
+        INTAKE_PUBLIC_URL: { value: 'https://kantoor.firm.example' },
+        INTAKE_LINK_SECRET: secret('kantoor-service-keys', 'intake-link-secret'),
+      });
+      expect(deploymentEnv(manifests, 'kantoor-notification')).toMatchObject({
+        NOTIFICATION_PUBLIC_URL: { value: 'https://kantoor.firm.example' },
+        NOTIFICATION_SECRET_KEY: secret('kantoor-service-keys', 'notification-secret-key'),
+        NOTIFICATION_SMTP_HOST: { value: 'smtp.firm.example' },
+        NOTIFICATION_SMTP_PORT: { value: '587' },
+        NOTIFICATION_SMTP_TLS: { value: 'starttls' },
+        NOTIFICATION_SMTP_USER: { value: 'kantoor' },
+        NOTIFICATION_SMTP_PASSWORD: secret('kantoor-smtp', 'password'),
+        NOTIFICATION_SENDER: { value: 'kantoor@firm.example' },
+      });
+      // each key only where it is used
+      const holders = (setting: string) =>
+        deployments
+          .filter((deployment) => deploymentEnv(manifests, deployment.metadata.name)[setting])
+          .map((deployment) => deployment.metadata.name);
+      expect(holders('INTAKE_LINK_SECRET')).toEqual(['kantoor-document-intake']);
+      expect(holders('NOTIFICATION_SECRET_KEY')).toEqual(['kantoor-notification']);
+      expect(holders('NOTIFICATION_SMTP_PASSWORD')).toEqual(['kantoor-notification']);
+    });
+
     it('gives only the archive its Object Lock bucket, and the intake its SMTP port and Service', () => {
       const bucketHolders = deployments.filter(
         (deployment) => envOf(deployment.spec.template.spec.containers[0]).ARCHIVE_BUCKET,
@@ -204,6 +231,27 @@ describeWithHelm('helm template of charts/platform', () => {
     expect(migrations).toHaveLength(1);
   });
 
+  it('takes publicUrl over the Ingress host, and gives no SMTP settings without an SMTP host', () => {
+    const local = render(['local.yaml']);
+    expect(deploymentEnv(local, 'kantoor-document-intake').INTAKE_PUBLIC_URL.value).toBe('http://localhost:8080');
+    const notification = deploymentEnv(local, 'kantoor-notification');
+    expect(notification.NOTIFICATION_PUBLIC_URL.value).toBe('http://localhost:8080');
+    expect(Object.keys(notification).filter((name) => /^NOTIFICATION_(SMTP_|SENDER)/.test(name))).toEqual([]);
+    const portal = render(['production.yaml'], { publicUrl: 'https://portal.firm.example/kantoor' });
+    expect(deploymentEnv(portal, 'kantoor-notification').NOTIFICATION_PUBLIC_URL.value).toBe(
+      'https://portal.firm.example/kantoor',
+    );
+    const anonymous = render(['production.yaml'], {
+      components: { notification: { smtp: { host: 'relay.firm.example', port: 25, tls: 'none', username: '' } } },
+    });
+    expect(deploymentEnv(anonymous, 'kantoor-notification')).toMatchObject({
+      NOTIFICATION_SMTP_HOST: { value: 'relay.firm.example' },
+      NOTIFICATION_SMTP_PORT: { value: '25' },
+      NOTIFICATION_SMTP_TLS: { value: 'none' },
+    });
+    expect(deploymentEnv(anonymous, 'kantoor-notification').NOTIFICATION_SMTP_PASSWORD).toBeUndefined();
+  });
+
   describe('NOTES.txt refuses invalid combinations', () => {
     it('names every component left without a database secret, and the missing Kafka and object store', () => {
       const message = refusal([], {});
@@ -243,6 +291,39 @@ describeWithHelm('helm template of charts/platform', () => {
       });
       expect(message).toContain('components.directory: podDisruptionBudget.minAvailable (1) is not below replicas (1)');
       expect(message).toContain('connectors: "exact-online" appears twice');
+    });
+
+    it('refuses intake and notification without their keys, and mails without a public URL to link to', () => {
+      const message = refusal(['local.yaml'], {
+        publicUrl: '',
+        components: {
+          'document-intake': { linkSecret: { existingSecret: '' } },
+          notification: { secretKey: { existingSecret: '' }, smtp: { username: 'kantoor' } },
+        },
+      });
+      expect(message).toContain(
+        'components.document-intake.linkSecret.existingSecret is empty: name the Secret holding INTAKE_LINK_SECRET',
+      );
+      expect(message).toContain(
+        'components.notification.secretKey.existingSecret is empty: name the Secret holding NOTIFICATION_SECRET_KEY',
+      );
+      expect(message).toContain("publicUrl is empty and the gateway's Ingress has no host to take it from");
+      expect(message).toContain(
+        'components.notification.smtp.username needs components.notification.smtp.existingSecret',
+      );
+      expect(message).toContain('components.notification.smtp.host is empty while other smtp settings are given');
+    });
+
+    it('asks for neither key nor public URL while intake and notification are off', () => {
+      expect(
+        refusal(['local.yaml'], {
+          publicUrl: '',
+          components: {
+            'document-intake': { enabled: false, linkSecret: { existingSecret: '' } },
+            notification: { enabled: false, secretKey: { existingSecret: '' } },
+          },
+        }),
+      ).toBe('');
     });
 
     it('refuses the daily backup, which the backup service cannot run yet', () => {

@@ -43,9 +43,13 @@ function elementsOf(node: Schema): Schema[] {
 }
 
 /** What one workload's `values` can hold: any of the component shapes. */
-const workloadValues = ['gatewayComponent', 'documentIntakeComponent', 'serviceComponent', 'connector'].map(
-  (name) => schema.$defs[name],
-);
+const workloadValues = [
+  'gatewayComponent',
+  'documentIntakeComponent',
+  'notificationComponent',
+  'serviceComponent',
+  'connector',
+].map((name) => schema.$defs[name]);
 /** The fields kantoor.collectWorkloads gives each workload record. */
 const workloadFields = new Set(['name', 'component', 'connector', 'protocol', 'entrypoint', 'values']);
 

@@ -133,6 +133,32 @@ describe('the schema refuses typical mistakes', () => {
       expect(problemsWith({ components: { gateway: { trustProxy } } })).toEqual([]);
   });
 
+  it('refuses an SMTP password or key written inline, a public URL that is not one, and an unknown TLS mode', () => {
+    expect(problemsWith({ components: { notification: { smtp: { password: 'hunter2' } } } })).toContain(
+      "/components/notification/smtp must NOT have additional properties 'password'",
+    );
+    expect(problemsWith({ components: { 'document-intake': { linkSecret: { value: 'x'.repeat(40) } } } })).toEqual(
+      expect.arrayContaining(["/components/document-intake/linkSecret must NOT have additional properties 'value'"]),
+    );
+    expect(problemsWith({ publicUrl: 'kantoor.firm.example' })).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^\/publicUrl must match pattern/)]),
+    );
+    expect(problemsWith({ components: { notification: { smtp: { tls: 'ssl' } } } })).toEqual(
+      expect.arrayContaining(['/components/notification/smtp/tls must be equal to one of the allowed values']),
+    );
+    expect(
+      problemsWith({
+        publicUrl: 'https://kantoor.firm.example/',
+        components: {
+          notification: {
+            secretKey: { existingSecret: 'kantoor-keys', key: 'notification' },
+            smtp: { host: 'smtp.firm.example', port: 465, tls: 'tls', username: 'k', existingSecret: 'kantoor-smtp' },
+          },
+        },
+      }),
+    ).toEqual([]);
+  });
+
   it('refuses an unknown log level and a malformed schedule', () => {
     expect(problemsWith({ logLevel: 'verbose' })).toEqual(
       expect.arrayContaining(['/logLevel must be equal to one of the allowed values']),

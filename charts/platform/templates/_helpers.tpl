@@ -105,6 +105,33 @@ valid reference. Expects (dict "root" $ "w" $workload).
 {{- end -}}
 {{- end -}}
 
+{{/*
+A setting read from a key of an existing Secret: the only way a secret reaches a process.
+Expects (dict "name" "KAFKA_SASL_PASSWORD" "secret" "kantoor-kafka" "key" "password").
+*/}}
+{{- define "kantoor.secretSetting" -}}
+- name: {{ .name }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ .secret | quote }}
+      key: {{ .key | quote }}
+{{- end -}}
+
+{{/*
+The address people open Kantoor at, the base of the links in e-mails: publicUrl, else https://<ingress host>
+while the gateway's Ingress is on with a host that is not a wildcard; empty when neither (refused by
+kantoor.validateValues while document-intake or notification is enabled).
+*/}}
+{{- define "kantoor.publicUrl" -}}
+{{- $gateway := .Values.components.gateway -}}
+{{- $ingress := $gateway.ingress | default dict -}}
+{{- if .Values.publicUrl -}}
+{{- .Values.publicUrl -}}
+{{- else if and $gateway.enabled $ingress.enabled $ingress.host (not (hasPrefix "*" $ingress.host)) -}}
+{{- printf "https://%s" $ingress.host -}}
+{{- end -}}
+{{- end -}}
+
 {{/* DIRECTORY, DOCUMENT_INTAKE, ...: how a workload name appears in setting names. */}}
 {{- define "kantoor.settingName" -}}
 {{- . | replace "-" "_" | upper -}}
@@ -153,11 +180,10 @@ Downward-API variables come first: Kubernetes only expands $(VAR) for variables 
   value: {{ . | quote }}
 {{- end }}
 {{- if $v.database.enabled }}
-- name: DATABASE_URL
-  valueFrom:
-    secretKeyRef:
-      name: {{ $v.database.existingSecret | default $root.Values.postgresql.existingSecret | quote }}
-      key: {{ $v.database.secretKey | default (printf "%s-url" $w.component) | quote }}
+{{ include "kantoor.secretSetting" (dict
+      "name" "DATABASE_URL"
+      "secret" ($v.database.existingSecret | default $root.Values.postgresql.existingSecret)
+      "key" ($v.database.secretKey | default (printf "%s-url" $w.component))) }}
 {{- end }}
 - name: KAFKA_BROKERS
   value: {{ join "," $root.Values.kafka.brokers | quote }}
@@ -173,11 +199,7 @@ Downward-API variables come first: Kubernetes only expands $(VAR) for variables 
   value: {{ .mechanism | quote }}
 - name: KAFKA_SASL_USERNAME
   value: {{ .username | quote }}
-- name: KAFKA_SASL_PASSWORD
-  valueFrom:
-    secretKeyRef:
-      name: {{ .existingSecret | quote }}
-      key: {{ .passwordKey | quote }}
+{{ include "kantoor.secretSetting" (dict "name" "KAFKA_SASL_PASSWORD" "secret" .existingSecret "key" .passwordKey) }}
 {{- end }}
 {{- end }}
 {{- if eq $w.protocol "grpc" }}
@@ -188,16 +210,8 @@ Downward-API variables come first: Kubernetes only expands $(VAR) for variables 
   value: {{ .port | quote }}
 - name: OBJECT_STORE_USE_SSL
   value: {{ .useSSL | quote }}
-- name: OBJECT_STORE_ACCESS_KEY
-  valueFrom:
-    secretKeyRef:
-      name: {{ .existingSecret | quote }}
-      key: {{ .accessKeyKey | quote }}
-- name: OBJECT_STORE_SECRET_KEY
-  valueFrom:
-    secretKeyRef:
-      name: {{ .existingSecret | quote }}
-      key: {{ .secretKeyKey | quote }}
+{{ include "kantoor.secretSetting" (dict "name" "OBJECT_STORE_ACCESS_KEY" "secret" .existingSecret "key" .accessKeyKey) }}
+{{ include "kantoor.secretSetting" (dict "name" "OBJECT_STORE_SECRET_KEY" "secret" .existingSecret "key" .secretKeyKey) }}
 - name: OBJECT_STORE_BUCKET
   value: {{ .bucket | quote }}
 {{- end }}
@@ -206,9 +220,51 @@ Downward-API variables come first: Kubernetes only expands $(VAR) for variables 
 - name: ARCHIVE_BUCKET
   value: {{ $root.Values.objectStore.archiveBucket | quote }}
 {{- end }}
-{{- if and (eq $w.component "document-intake") $v.smtpIntake $v.smtpIntake.enabled }}
+{{- $publicUrl := include "kantoor.publicUrl" $root }}
+{{- if eq $w.component "document-intake" }}
+{{- if and $v.smtpIntake $v.smtpIntake.enabled }}
 - name: INTAKE_SMTP_PORT
   value: {{ $v.smtpIntake.port | quote }}
+{{- end }}
+{{- with $publicUrl }}
+- name: INTAKE_PUBLIC_URL
+  value: {{ . | quote }}
+{{- end }}
+{{- with $v.linkSecret }}
+{{- if .existingSecret }}
+{{ include "kantoor.secretSetting" (dict "name" "INTAKE_LINK_SECRET" "secret" .existingSecret "key" .key) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- if eq $w.component "notification" }}
+{{- with $publicUrl }}
+- name: NOTIFICATION_PUBLIC_URL
+  value: {{ . | quote }}
+{{- end }}
+{{- with $v.secretKey }}
+{{- if .existingSecret }}
+{{ include "kantoor.secretSetting" (dict "name" "NOTIFICATION_SECRET_KEY" "secret" .existingSecret "key" .key) }}
+{{- end }}
+{{- end }}
+{{- with $v.smtp }}
+{{- if .host }}
+- name: NOTIFICATION_SMTP_HOST
+  value: {{ .host | quote }}
+- name: NOTIFICATION_SMTP_PORT
+  value: {{ .port | quote }}
+- name: NOTIFICATION_SMTP_TLS
+  value: {{ .tls | quote }}
+{{- if .username }}
+- name: NOTIFICATION_SMTP_USER
+  value: {{ .username | quote }}
+{{ include "kantoor.secretSetting" (dict "name" "NOTIFICATION_SMTP_PASSWORD" "secret" .existingSecret "key" .passwordKey) }}
+{{- end }}
+{{- with .sender }}
+- name: NOTIFICATION_SENDER
+  value: {{ . | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- end }}
 {{- include "kantoor.addresses" (dict "root" $root "w" $w) }}
 - name: OTEL_SERVICE_NAME
@@ -237,11 +293,7 @@ Downward-API variables come first: Kubernetes only expands $(VAR) for variables 
   value: {{ .value | quote }}
 {{- end }}
 {{- range $v.secretEnv }}
-- name: {{ .name }}
-  valueFrom:
-    secretKeyRef:
-      name: {{ .secretName | quote }}
-      key: {{ .key | quote }}
+{{ include "kantoor.secretSetting" (dict "name" .name "secret" .secretName "key" .key) }}
 {{- end }}
 {{- end -}}
 

@@ -73,6 +73,25 @@ and template alike.
 {{- $errors = append $errors (printf "cronJobs.%s runs the archive image: enable components.archive or disable the job" $job) -}}
 {{- end -}}
 {{- end -}}
+{{- $intake := index .Values.components "document-intake" -}}
+{{- $notification := .Values.components.notification -}}
+{{- if and $intake.enabled (not ($intake.linkSecret | default dict).existingSecret) -}}
+{{- $errors = append $errors "components.document-intake.linkSecret.existingSecret is empty: name the Secret holding INTAKE_LINK_SECRET, the key that signs the download links the intake e-mails (at least 32 characters, e.g. `openssl rand -base64 48`), and linkSecret.key its key" -}}
+{{- end -}}
+{{- if and $notification.enabled (not ($notification.secretKey | default dict).existingSecret) -}}
+{{- $errors = append $errors "components.notification.secretKey.existingSecret is empty: name the Secret holding NOTIFICATION_SECRET_KEY, the AES-256 key that seals SMTP passwords (32 bytes, base64 or hex, e.g. `openssl rand -base64 32`), and secretKey.key its key" -}}
+{{- end -}}
+{{- if and (or $intake.enabled $notification.enabled) (not (include "kantoor.publicUrl" .)) -}}
+{{- $errors = append $errors "publicUrl is empty and the gateway's Ingress has no host to take it from: set publicUrl to the address people open Kantoor at (e.g. https://kantoor.firm.example); the links in e-mails start with it (INTAKE_PUBLIC_URL, NOTIFICATION_PUBLIC_URL)" -}}
+{{- end -}}
+{{- with $notification.smtp -}}
+{{- if and $notification.enabled .username (not .existingSecret) -}}
+{{- $errors = append $errors "components.notification.smtp.username needs components.notification.smtp.existingSecret, the Secret holding the SMTP password (key smtp.passwordKey)" -}}
+{{- end -}}
+{{- if and $notification.enabled (or .username .existingSecret .sender) (not .host) -}}
+{{- $errors = append $errors "components.notification.smtp.host is empty while other smtp settings are given: name the SMTP server, or leave smtp empty" -}}
+{{- end -}}
+{{- end -}}
 {{- with .Values.components -}}
 {{- $intake := index . "document-intake" -}}
 {{- if and $intake.enabled $intake.smtpIntake $intake.smtpIntake.enabled (eq $intake.smtpIntake.service.type "ClusterIP") $intake.smtpIntake.service.externalTrafficPolicy -}}
