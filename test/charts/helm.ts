@@ -55,6 +55,24 @@ export function render(files: string[], overrides: Values = {}): Manifest[] {
     .filter(Boolean);
 }
 
+/** The deploy/values sets an install uses, each as `-f` files in order. */
+export const environments: Array<[string, string[]]> = [
+  ['local', ['local.yaml']],
+  ['local + dev', ['local.yaml', 'dev.yaml']],
+  ['production', ['production.yaml']],
+];
+
+/** One `describe` per values set of `environments`, the chart rendered once for each (in `rendered.manifests`). */
+export function describeEachEnvironment(body: (rendered: { manifests: Manifest[] }) => void): void {
+  describe.each(environments)('with %s values', (_, files) => {
+    const rendered = { manifests: [] as Manifest[] };
+    beforeAll(() => {
+      rendered.manifests = render(files);
+    });
+    body(rendered);
+  });
+}
+
 /** The message `helm template` fails with, or '' when it renders. */
 export function refusal(files: string[], overrides: Values): string {
   try {

@@ -5,7 +5,17 @@
  * and says so.
  */
 import type { Values } from './chart';
-import { deploymentEnv, describeWithHelm, envOf, find, podSpecOf, refusal, render, type Manifest } from './helm';
+import {
+  deploymentEnv,
+  describeEachEnvironment,
+  describeWithHelm,
+  envOf,
+  find,
+  podSpecOf,
+  refusal,
+  render,
+  type Manifest,
+} from './helm';
 
 function validateKind(manifest: Manifest): void {
   const modulePath = `kubernetes-models/${manifest.apiVersion}/${manifest.kind}`;
@@ -14,26 +24,16 @@ function validateKind(manifest: Manifest): void {
   new Model(manifest).validate();
 }
 
-const environments: Array<[string, string[]]> = [
-  ['local', ['local.yaml']],
-  ['local + dev', ['local.yaml', 'dev.yaml']],
-  ['production', ['production.yaml']],
-];
-
 describeWithHelm('helm template of charts/platform', () => {
-  describe.each(environments)('with %s values', (_, files) => {
-    let manifests: Manifest[] = [];
-    beforeAll(() => {
-      manifests = render(files);
-    });
-
+  describeEachEnvironment((rendered) => {
     it('renders only objects that are valid for their Kubernetes kind', () => {
+      const { manifests } = rendered;
       expect(manifests.length).toBeGreaterThan(20);
       for (const manifest of manifests) expect(() => validateKind(manifest)).not.toThrow();
     });
 
     it('runs every pod non-root, read-only, without privilege escalation or capabilities', () => {
-      const pods = manifests.map(podSpecOf).filter(Boolean) as Values[];
+      const pods = rendered.manifests.map(podSpecOf).filter(Boolean) as Values[];
       expect(pods.length).toBeGreaterThan(15);
       for (const pod of pods) {
         expect(pod.securityContext).toMatchObject({
@@ -54,6 +54,7 @@ describeWithHelm('helm template of charts/platform', () => {
     });
 
     it('gives secrets to processes only as references to existing Secrets', () => {
+      const { manifests } = rendered;
       const containers = manifests.flatMap((manifest) => podSpecOf(manifest)?.containers ?? []);
       const secretLooking = /PASSWORD|SECRET|ACCESS_KEY|TOKEN|^DATABASE_URL$/;
       for (const container of containers) {

@@ -8,7 +8,7 @@
 import { SERVICE_ADDRESS_SETTINGS } from '@kantoor/gateway';
 import type { Values } from './chart';
 import { settingsReadByComponent } from './component-settings';
-import { describeWithHelm, envOf, find, podSpecOf, render, type Manifest } from './helm';
+import { describeEachEnvironment, describeWithHelm, envOf, find, podSpecOf, render, type Manifest } from './helm';
 
 /**
  * What the chart gives already for code that does not read it yet: the gateway has no route to a connector
@@ -71,25 +71,16 @@ function unreadSettings(manifests: Manifest[]): string[] {
   });
 }
 
-const environments: Array<[string, string[]]> = [
-  ['production', ['production.yaml']],
-  ['local + dev', ['local.yaml', 'dev.yaml']],
-];
-
 describeWithHelm('settings the chart gives each process', () => {
-  describe.each(environments)('with %s values', (_, files) => {
-    let manifests: Manifest[] = [];
-    beforeAll(() => {
-      manifests = render(files);
-    });
-
+  describeEachEnvironment((rendered) => {
     it('are all read by that process', () => {
+      const { manifests } = rendered;
       expect(processes(manifests).length).toBeGreaterThan(15);
       expect(unreadSettings(manifests)).toEqual([]);
     });
 
     it("include the address of every service a component reads one for, pointing at that service's Service", () => {
-      const deployments = manifests.filter((manifest) => manifest.kind === 'Deployment');
+      const deployments = rendered.manifests.filter((manifest) => manifest.kind === 'Deployment');
       const deployed = new Set(deployments.map((deployment) => deployment.metadata.name.replace(/^kantoor-/, '')));
       let checked = 0;
       for (const deployment of deployments) {
