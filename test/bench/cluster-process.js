@@ -36,6 +36,8 @@ const platform = {
   transport: new InProcessTransport(),
   logLevel: env.LOG_LEVEL ?? 'error',
   openDatabase: async () => database(),
+  // in-process events have no topics to create beforehand (the Platform contract asks for it since topics exist)
+  prepareTopics: async () => undefined,
   openObjectStore: (service, store = {}) =>
     createObjectStore({ kind: 'folder', root: path.join(env.DATA_DIR, 'objects', store.bucket ?? service) }),
 };
