@@ -926,6 +926,37 @@ describe('a multi-file upload whose body breaks off in the second file', () => {
     return { client, open };
   }
 
+  /**
+   * The intake client of `countingIntake`, whose first upload call reads the gateway's whole file but passes it
+   * on to the service only once `clientLeft()` is called; `read` resolves when the gateway has given it all.
+   */
+  function heldFirstUpload(client: ReturnType<typeof countingIntake>['client']) {
+    let fileRead!: () => void;
+    let clientLeft!: () => void;
+    const read = new Promise<void>((resolve) => (fileRead = resolve));
+    const left = new Promise<void>((resolve) => (clientLeft = resolve));
+    let calls = 0;
+    const held = new Proxy(client, {
+      get(target, key, receiver) {
+        if (key !== 'uploadDocument') return Reflect.get(target, key, receiver);
+        type Messages = Parameters<typeof target.uploadDocument>[0];
+        return (messages: Messages, options: Parameters<typeof target.uploadDocument>[1]) => {
+          if (++calls > 1) return target.uploadDocument(messages, options);
+          // the call is under way; its messages reach the service once the client has gone
+          async function* afterTheClientLeft() {
+            const all = [];
+            for await (const message of messages) all.push(message);
+            fileRead();
+            await left;
+            yield* all;
+          }
+          return target.uploadDocument(afterTheClientLeft() as Messages, options);
+        };
+      },
+    });
+    return { held, read, clientLeft };
+  }
+
   async function listening(app: IntakeGateway['app']) {
     const server = createServer(app);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -996,29 +1027,7 @@ describe('a multi-file upload whose body breaks off in the second file', () => {
   test('the client leaves while the first file is still being stored: it is stored all the same', async () => {
     const { client, open } = countingIntake();
     // the gateway has read the whole first file, but the service gets it only after the client has gone
-    let firstRead!: () => void;
-    let clientLeft!: () => void;
-    const read = new Promise<void>((resolve) => (firstRead = resolve));
-    const left = new Promise<void>((resolve) => (clientLeft = resolve));
-    let calls = 0;
-    const heldFirst = new Proxy(client, {
-      get(target, key, receiver) {
-        if (key !== 'uploadDocument') return Reflect.get(target, key, receiver);
-        type Messages = Parameters<typeof target.uploadDocument>[0];
-        return (messages: Messages, options: Parameters<typeof target.uploadDocument>[1]) => {
-          if (++calls > 1) return target.uploadDocument(messages, options);
-          // the call is under way; its messages reach the service once the client has gone
-          async function* held() {
-            const all = [];
-            for await (const message of messages) all.push(message);
-            firstRead();
-            await left;
-            yield* all;
-          }
-          return target.uploadDocument(held() as Messages, options);
-        };
-      },
-    });
+    const { held: heldFirst, read, clientLeft } = heldFirstUpload(client);
     const server = await listening(
       gateway.appWith({}, { services: { directory: h.fx.directory, documentIntake: heldFirst } }),
     );
@@ -1074,26 +1083,7 @@ describe('a multi-file upload whose body breaks off in the second file', () => {
   test('a single-file upload the client sent whole is stored even when the client leaves before the answer', async () => {
     const { client, open } = countingIntake();
     // the service gets the file only after the client has gone
-    let fileRead!: () => void;
-    let clientLeft!: () => void;
-    const read = new Promise<void>((resolve) => (fileRead = resolve));
-    const left = new Promise<void>((resolve) => (clientLeft = resolve));
-    const held = new Proxy(client, {
-      get(target, key, receiver) {
-        if (key !== 'uploadDocument') return Reflect.get(target, key, receiver);
-        type Messages = Parameters<typeof target.uploadDocument>[0];
-        return (messages: Messages, options: Parameters<typeof target.uploadDocument>[1]) => {
-          async function* afterTheClientLeft() {
-            const all = [];
-            for await (const message of messages) all.push(message);
-            fileRead();
-            await left;
-            yield* all;
-          }
-          return target.uploadDocument(afterTheClientLeft() as Messages, options);
-        };
-      },
-    });
+    const { held, read, clientLeft } = heldFirstUpload(client);
     const server = await listening(
       gateway.appWith({}, { services: { directory: h.fx.directory, documentIntake: held } }),
     );

@@ -9,6 +9,13 @@ import { temporaryFolder } from '@kantoor/testing';
 
 const DIRECTORY_MAIN = path.join(__dirname, '..', '..', '..', 'services', 'directory', 'dist', 'main.js');
 
+/** The built directory as its own process, embedded mode, data in `dataDir`, any gRPC port, plus `env`. */
+const startDirectory = (dataDir: string, env: Record<string, string>) =>
+  spawn(process.execPath, [DIRECTORY_MAIN], {
+    env: { ...process.env, KANTOOR_MODE: 'embedded', DATA_DIR: dataDir, GRPC_PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+
 /**
  * A service process that is told to stop (SIGTERM, as Kubernetes does) exports what its telemetry still holds
  * before it exits: with metrics exported every 10 minutes, the only export a short-lived pod makes is the one at
@@ -33,19 +40,13 @@ describe('a service stopped by SIGTERM', () => {
   });
 
   it('exports its metrics to the OTLP collector before it exits', async () => {
-    const child = spawn(process.execPath, [DIRECTORY_MAIN], {
-      env: {
-        ...process.env,
-        KANTOOR_MODE: 'embedded',
-        DATA_DIR: folder.path,
-        GRPC_PORT: '0',
-        LOG_LEVEL: 'info',
-        OTEL_SDK_DISABLED: 'false',
-        OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(collector.address() as AddressInfo).port}`,
-        OTEL_METRIC_EXPORT_INTERVAL: '600000',
-      },
-      stdio: ['ignore', 'pipe', 'inherit'],
+    const child = startDirectory(folder.path, {
+      LOG_LEVEL: 'info',
+      OTEL_SDK_DISABLED: 'false',
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(collector.address() as AddressInfo).port}`,
+      OTEL_METRIC_EXPORT_INTERVAL: '600000',
     });
+    child.stderr.pipe(process.stderr);
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
     const port = await new Promise<number>((resolve, reject) => {
       let output = '';
@@ -77,16 +78,7 @@ describe('a service started with a wrong setting of its own', () => {
   it('stops before it opens anything, with a message naming the setting (exit 78)', async () => {
     const folder = await temporaryFolder();
     try {
-      const child = spawn(process.execPath, [DIRECTORY_MAIN], {
-        env: {
-          ...process.env,
-          KANTOOR_MODE: 'embedded',
-          DATA_DIR: folder.path,
-          GRPC_PORT: '0',
-          DIRECTORY_ACTIVATION_HOURS: 'three days',
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
+      const child = startDirectory(folder.path, { DIRECTORY_ACTIVATION_HOURS: 'three days' });
       let stderr = '';
       child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
       const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
