@@ -5,6 +5,7 @@
  * admin can sign in at the gateway. See cluster-process.js for how close to a pod each process is.
  */
 const { spawn } = require('node:child_process');
+const { createWriteStream } = require('node:fs');
 const { randomBytes } = require('node:crypto');
 const { mkdtempSync, rmSync } = require('node:fs');
 const os = require('node:os');
@@ -38,7 +39,10 @@ function startComponent(role, env, nodeArgs = []) {
       const line = output.split('\n').find((text) => text.startsWith('{"ready"'));
       if (!line) return;
       child.stdout.removeAllListeners('data');
-      child.stdout.resume();
+      // BENCH_STDOUT_DIR keeps what each process prints after it is ready (e.g. node's --trace-gc)
+      if (process.env.BENCH_STDOUT_DIR)
+        child.stdout.pipe(createWriteStream(path.join(process.env.BENCH_STDOUT_DIR, `${role}.${child.pid}.log`)));
+      else child.stdout.resume();
       child.off('exit', onExit);
       resolve({ child, port: JSON.parse(line).port });
     });

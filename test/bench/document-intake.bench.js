@@ -255,7 +255,7 @@ async function benchDossier(base, login) {
  * those `uploaded` already, then downloads its ZIP as the accountant does; MB/s, CPU of `pids` per MB and the
  * growth of their summed RSS. Field names get `prefix` (e.g. clusterZipMBps).
  */
-async function zipDownload({ base, bench, uploaded, pids, prefix = '' }) {
+async function zipDownload({ base, bench, uploaded, pids, names, prefix = '' }) {
   const { admin, dossier, feed, upload } = bench;
   const more = Math.max(0, ZIP_DOCS - uploaded.length);
   const stored = await concurrently(more, 20, (i) =>
@@ -271,6 +271,7 @@ async function zipDownload({ base, bench, uploaded, pids, prefix = '' }) {
       base,
     );
   if (global.gc) global.gc();
+  const clientCpuBefore = process.cpuUsage();
   const zip = await measured(pids, async () => {
     const response = await new Promise((resolve, reject) =>
       http
@@ -286,13 +287,22 @@ async function zipDownload({ base, bench, uploaded, pids, prefix = '' }) {
     for await (const chunk of response) bytes += chunk.length;
     return bytes;
   });
+  const clientCpu = process.cpuUsage(clientCpuBefore);
   const name = (field) => (prefix ? prefix + field[0].toUpperCase() + field.slice(1) : field);
+  const perMB = (seconds) => Number(((seconds * 1000) / (zip.result / MB)).toFixed(2));
   return {
     [name('zipDocuments')]: ids.length,
     [name('zipMB')]: Math.round(zip.result / MB),
     [name('zipMBps')]: Number((zip.result / MB / zip.seconds).toFixed(1)),
     [name('zipPlatformCpuMsPerMB')]: Number(((zip.cpuSeconds * 1000) / (zip.result / MB)).toFixed(2)),
     [name('zipRssGrowthMB')]: Math.round((zip.peak - zip.before) / MB),
+    // CPU milliseconds per MB of each party (the platform's processes by name, and the downloading client)
+    ...(names && {
+      [name('zipCpuMsPerMB')]: {
+        ...Object.fromEntries(names.map((party, i) => [party, perMB(zip.each[i].cpuSeconds)])),
+        client: perMB((clientCpu.user + clientCpu.system) / 1e6),
+      },
+    }),
   };
 }
 
@@ -372,6 +382,7 @@ async function clusterTopology() {
       bench,
       uploaded: [...warm.results, ...uploads.result],
       pids: [gateway.child.pid, intake.child.pid],
+      names: ['gateway', 'intake'],
       prefix: 'cluster',
     });
     return {

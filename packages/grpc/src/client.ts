@@ -15,6 +15,7 @@ import { fromGrpcError } from './error-mapping';
 import { CHANNELZ_OFF } from './server';
 import { grpcServiceDefinition } from './service-definition';
 import { endCall, startClientSpan } from './tracing';
+import { CLIENT_FLOW_CONTROL } from './flow-control';
 
 export interface CallOptionsKantoor {
   /** the identity the call is made for; required by every Kantoor RPC */
@@ -74,6 +75,8 @@ export function createServiceClient<S extends DescService>(
     // calls go round the addresses the name resolves to (a headless Service's pods) instead of all to the first;
     // a ClusterIP Service resolves to one address, where this is the same as grpc-js's pick_first
     'grpc.service_config': ROUND_ROBIN,
+    // a wide HTTP/2 window: a streamed file does not wait a round trip per message (flow-control.ts)
+    ...CLIENT_FLOW_CONTROL,
     ...CHANNELZ_OFF,
   });
   const defaultTimeout = options.timeoutMs ?? 10_000;

@@ -20,6 +20,7 @@ import { HealthCheckResponse_ServingStatus, Health } from '@kantoor/proto/grpc/h
 import { callerFromMetadata, type Caller } from './caller';
 import { toGrpcStatus } from './error-mapping';
 import { grpcServiceDefinition } from './service-definition';
+import { widenServerConnectionWindow, widenServerStreamWindow } from './flow-control';
 import { endCall, startServerSpan } from './tracing';
 
 export interface CallContext {
@@ -94,6 +95,8 @@ export class GrpcServer {
       'grpc.max_connection_age_grace_ms': 60 * 60_000,
       ...CHANNELZ_OFF,
     });
+    // a wide HTTP/2 window for every stream and connection: an upload does not wait a round trip per message
+    widenServerStreamWindow(this.server);
     this.serviceNames = options.services.map((registration) => registration.service.typeName);
     for (const registration of options.services) this.addService(registration);
     this.addHealth();
@@ -105,6 +108,7 @@ export class GrpcServer {
         error ? reject(error) : resolve(bound),
       ),
     );
+    widenServerConnectionWindow(this.server);
     this.setServing(true);
     return this.port;
   }
