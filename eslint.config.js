@@ -34,4 +34,9 @@ module.exports = tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
     },
   },
+  {
+    // k6 load scripts: ES modules run by k6, which gives them __ENV and open()
+    files: ['test/load/**/*.js'],
+    languageOptions: { sourceType: 'module', globals: { __ENV: 'readonly', open: 'readonly' } },
+  },
 );

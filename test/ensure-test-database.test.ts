@@ -1,4 +1,4 @@
-/** test/ensure-test-database.js, which .ci/run runs so that the PostgreSQL suites find their database. */
+/** tools/ensure-test-database.js, which .ci/run runs so that the PostgreSQL suites find their database. */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Client } from 'pg';
 import { describeWithPostgres, postgresUrl } from '@kantoor/testing';
 
-const SCRIPT = path.join(__dirname, 'ensure-test-database.js');
+const SCRIPT = path.join(__dirname, '..', 'tools', 'ensure-test-database.js');
 
 function run(url: string): Promise<{ code: number; output: string }> {
   return new Promise((resolve) => {

@@ -23,7 +23,8 @@ function startComponent(role, env, nodeArgs = []) {
     env: {
       ...process.env,
       // BENCH_NODE_OPTIONS_GATEWAY (…_DIRECTORY, …_DOCUMENT_INTAKE) tries other options for one component
-      NODE_OPTIONS: process.env[`BENCH_NODE_OPTIONS_${role.toUpperCase().replace(/-/g, '_')}`] ?? imageNodeOptions(role),
+      NODE_OPTIONS:
+        process.env[`BENCH_NODE_OPTIONS_${role.toUpperCase().replace(/-/g, '_')}`] ?? imageNodeOptions(role),
       KANTOOR_MODE: 'cluster',
       METRICS_PORT: '0',
       LOG_LEVEL: 'error',

@@ -510,7 +510,7 @@ describe('archive service on the folder store', () => {
     const zipPath = path.join(h.dataDir, 'dossier.zip');
     await writeFile(zipPath, zip.bytes);
     const report = JSON.parse(
-      execFileSync('node', [path.join(__dirname, '../../../test/archive-manifest-check.js'), zipPath]).toString(),
+      execFileSync('node', [path.join(__dirname, '../../../tools/verify-archive-zip.js'), zipPath]).toString(),
     );
     expect(report).toMatchObject({ ok: true, checked: 5, problems: [] });
     expect(report.paths.sort()).toEqual(
@@ -740,7 +740,7 @@ describe('archive service: what intake sends, and what comes out', () => {
     const zipPath = path.join(h.dataDir, 'deactivated.zip');
     await writeFile(zipPath, zip.bytes);
     const report = JSON.parse(
-      execFileSync('node', [path.join(__dirname, '../../../test/archive-manifest-check.js'), zipPath]).toString(),
+      execFileSync('node', [path.join(__dirname, '../../../tools/verify-archive-zip.js'), zipPath]).toString(),
     );
     expect(report).toMatchObject({ ok: true, checked: 1, problems: [], paths: ['Aankoop-pdf/Oud dossier.pdf'] });
     expect(sha256Of(unzipFile(zipPath, 'Aankoop-pdf/Oud dossier.pdf'))).toBe(kept.sha256);

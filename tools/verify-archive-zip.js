@@ -1,14 +1,14 @@
 #!/usr/bin/env node
 // Checks a dossier archive ZIP against its manifest.json, independently of the archive service: every file the
 // manifest lists is in the ZIP with the listed size and SHA-256, and the ZIP holds nothing else.
-// Usage: node test/archive-manifest-check.js <archive.zip>   (prints a JSON report; exit code 1 on a problem)
+// Usage: node tools/verify-archive-zip.js <archive.zip>   (prints a JSON report; exit code 1 on a problem)
 'use strict';
 const { execFileSync, spawn } = require('node:child_process');
 const { createHash } = require('node:crypto');
 
 const zipPath = process.argv[2];
 if (!zipPath) {
-  process.stderr.write('usage: archive-manifest-check.js <archive.zip>\n');
+  process.stderr.write('usage: verify-archive-zip.js <archive.zip>\n');
   process.exit(64);
 }
 

