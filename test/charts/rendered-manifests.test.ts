@@ -157,6 +157,20 @@ describeWithHelm('helm template of charts/platform', () => {
       expect(holders('NOTIFICATION_SMTP_PASSWORD')).toEqual(['kantoor-notification']);
     });
 
+    it("lays out the topics each service creates as the values say (partitions, replicas: the brokers' default)", () => {
+      for (const deployment of deployments) {
+        const env = deploymentEnv(manifests, deployment.metadata.name);
+        expect([
+          deployment.metadata.name,
+          env.KAFKA_TOPIC_PARTITIONS?.value,
+          env.KAFKA_TOPIC_REPLICATION_FACTOR?.value,
+        ]).toEqual([deployment.metadata.name, '12', '-1']);
+      }
+      const wider = render(['production.yaml'], { kafka: { topics: { partitions: 48, replicationFactor: 3 } } });
+      const intake = deploymentEnv(wider, 'kantoor-document-intake');
+      expect([intake.KAFKA_TOPIC_PARTITIONS.value, intake.KAFKA_TOPIC_REPLICATION_FACTOR.value]).toEqual(['48', '3']);
+    });
+
     it('gives only the archive its Object Lock bucket, and the intake its SMTP port and Service', () => {
       const bucketHolders = deployments.filter(
         (deployment) => envOf(deployment.spec.template.spec.containers[0]).ARCHIVE_BUCKET,

@@ -133,6 +133,15 @@ describe('the schema refuses typical mistakes', () => {
       expect(problemsWith({ components: { gateway: { trustProxy } } })).toEqual([]);
   });
 
+  it('refuses topic layouts Kafka would refuse: no partitions, zero replicas, unknown keys', () => {
+    expect(problemsWith({ kafka: { topics: { partitions: 0 } } })).not.toEqual([]);
+    expect(problemsWith({ kafka: { topics: { replicationFactor: 0 } } })).not.toEqual([]);
+    expect(problemsWith({ kafka: { topics: { replicationFactor: -2 } } })).not.toEqual([]);
+    expect(problemsWith({ kafka: { topics: { partition: 6 } } })).not.toEqual([]);
+    for (const topics of [{ partitions: 1 }, { partitions: 48, replicationFactor: 3 }, { replicationFactor: -1 }])
+      expect(problemsWith({ kafka: { topics } })).toEqual([]);
+  });
+
   it('refuses an SMTP password or key written inline, a public URL that is not one, and an unknown TLS mode', () => {
     expect(problemsWith({ components: { notification: { smtp: { password: 'hunter2' } } } })).toContain(
       "/components/notification/smtp must NOT have additional properties 'password'",

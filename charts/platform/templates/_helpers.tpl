@@ -193,6 +193,10 @@ Downward-API variables come first: Kubernetes only expands $(VAR) for variables 
   value: {{ $root.Values.kafka.ssl | quote }}
 - name: KAFKA_PARTITIONS_CONCURRENTLY
   value: {{ $root.Values.kafka.partitionsConsumedConcurrently | quote }}
+- name: KAFKA_TOPIC_PARTITIONS
+  value: {{ $root.Values.kafka.topics.partitions | quote }}
+- name: KAFKA_TOPIC_REPLICATION_FACTOR
+  value: {{ $root.Values.kafka.topics.replicationFactor | quote }}
 {{- with $root.Values.kafka.sasl }}
 {{- if .mechanism }}
 - name: KAFKA_SASL_MECHANISM
