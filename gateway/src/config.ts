@@ -101,6 +101,7 @@ export function readGatewayConfig(env: NodeJS.ProcessEnv = process.env): Gateway
   const problems: string[] = [];
   if (config.KANTOOR_MODE === 'cluster') {
     if (!config.DATABASE_URL) problems.push('DATABASE_URL is required in cluster mode');
+    if (!config.CALLER_SIGNING_KEY) problems.push('CALLER_SIGNING_KEY is required in cluster mode');
     if (!config.OIDC_ISSUER)
       problems.push('OIDC_ISSUER is required in cluster mode (the gateway issues no tokens there)');
   }

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import { ConfigError } from '@kantoor/config';
+import { useCallerSigningKey } from '@kantoor/grpc';
 import { PgDatabase, PgliteDatabase, type Database } from '@kantoor/database';
 import { KafkaTransport, topicOf } from '@kantoor/events';
 import { Lifecycle } from '@kantoor/lifecycle';
@@ -33,6 +34,8 @@ async function main(): Promise<void> {
     }
     throw error;
   }
+  // the gateway signs the caller of every call it makes; the services refuse unsigned ones (cluster: required)
+  useCallerSigningKey(config.CALLER_SIGNING_KEY);
   const logger = createLogger({ service: 'gateway', level: config.LOG_LEVEL });
   const db = await openDatabase(config);
   if (process.argv[2] === 'migrate') {

@@ -32,6 +32,7 @@ describeWithPostgres('gateway process in cluster mode', () => {
         PATH: process.env.PATH,
         KANTOOR_MODE: 'cluster',
         DATABASE_URL: database.url,
+        CALLER_SIGNING_KEY: 'a-caller-signing-key-of-32-bytes+',
         // neither is asked by the requests below: no token is verified, no service is called
         OIDC_ISSUER: 'https://login.firm.invalid/realms/kantoor',
         DIRECTORY_GRPC_ADDRESS: '127.0.0.1:9',

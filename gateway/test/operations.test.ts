@@ -60,6 +60,7 @@ describe('probes', () => {
     const { app } = testApp({ db: noDatabase }, undefined, {
       KANTOOR_MODE: 'cluster',
       DATABASE_URL: 'postgres://gateway@db.invalid/gateway',
+      CALLER_SIGNING_KEY: 'a-caller-signing-key-of-32-bytes+',
       OIDC_ISSUER: 'https://login.firm.example/realms/kantoor',
     });
     const response = await request(app).get('/metrics');

@@ -5,15 +5,17 @@
  * admin can sign in at the gateway. See cluster-process.js for how close to a pod each process is.
  */
 const { spawn } = require('node:child_process');
-const { createWriteStream } = require('node:fs');
 const { randomBytes } = require('node:crypto');
-const { mkdtempSync, rmSync } = require('node:fs');
+
+const { createWriteStream, mkdtempSync, rmSync } = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { createScratchPostgres } = require('../../packages/testing');
 const { imageNodeOptions } = require('./launch-flags');
 
 const COMPONENT = path.join(__dirname, 'cluster-process.js');
+// every component signs and checks the callers of its calls with the same key, as the chart gives them
+const CALLER_SIGNING_KEY = randomBytes(32).toString('hex');
 const SERVER = process.env.KANTOOR_BENCH_POSTGRES ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 /** One component in a process of its own; resolves with the process and its port once it serves. */
@@ -26,6 +28,7 @@ function startComponent(role, env, nodeArgs = []) {
       NODE_OPTIONS:
         process.env[`BENCH_NODE_OPTIONS_${role.toUpperCase().replace(/-/g, '_')}`] ?? imageNodeOptions(role),
       KANTOOR_MODE: 'cluster',
+      CALLER_SIGNING_KEY,
       METRICS_PORT: '0',
       LOG_LEVEL: 'error',
       ...env,

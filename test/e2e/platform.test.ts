@@ -1,4 +1,7 @@
+import * as grpc from '@grpc/grpc-js';
 import { startEmbeddedPlatform, type EmbeddedPlatform } from '@kantoor/embedded';
+import { CALLER_METADATA_KEY, encodeCaller, grpcServiceDefinition } from '@kantoor/grpc';
+import { DirectoryService } from '@kantoor/proto/kantoor/directory/v1/directory_pb';
 import { decodeEnvelope, type EventRecord, type Subscription } from '@kantoor/events';
 import { eventually, temporaryFolder } from '@kantoor/testing';
 import { call, login, mailsTo } from './helpers';
@@ -113,6 +116,30 @@ describe('the embedded platform end to end: gateway → gRPC → outbox → even
     expect(text).toMatch(/^kantoor_events_published_total\{[^}]*service_name="directory"[^}]*\} [1-9]/m);
     const types = text.split('\n').filter((line) => line.startsWith('# TYPE '));
     expect(new Set(types).size).toBe(types.length);
+  });
+
+  test("a local process that reaches a service's port cannot act for a user: its unsigned call is refused", async () => {
+    const Raw = grpc.makeClientConstructor(grpcServiceDefinition(DirectoryService), 'raw');
+    const raw = new Raw(platform.addresses.directory, grpc.credentials.createInsecure()) as unknown as {
+      getFirm(request: unknown, metadata: grpc.Metadata, done: (error: grpc.ServiceError | null) => void): void;
+      close(): void;
+    };
+    const metadata = new grpc.Metadata();
+    const firmId = platform.demo.firmId;
+    metadata.set(
+      CALLER_METADATA_KEY,
+      encodeCaller({ kind: 'staff', subjectId: 'x', firmId, role: 'admin', scopes: [] }),
+    );
+    try {
+      const error = await new Promise<grpc.ServiceError | null>((resolve) =>
+        raw.getFirm({ firmId }, metadata, resolve),
+      );
+      expect(error?.code).toBe(grpc.status.UNAUTHENTICATED);
+      // the gateway's own calls are signed: the same firm through the gateway is answered
+      expect((await call(platform.url, token, 'GET', '/v1/firm')).status).toBe(200);
+    } finally {
+      raw.close();
+    }
   });
 
   test('without a token the gateway refuses before any service is called', async () => {

@@ -158,6 +158,7 @@ Downward-API variables come first: Kubernetes only expands $(VAR) for variables 
   value: {{ $v.logLevel | default $root.Values.logLevel | quote }}
 - name: METRICS_PORT
   value: {{ $root.Values.ports.metrics | quote }}
+{{ include "kantoor.secretSetting" (dict "name" "CALLER_SIGNING_KEY" "secret" $root.Values.callerSigning.existingSecret "key" $root.Values.callerSigning.key) }}
 {{- if eq $w.protocol "http" }}
 - name: PORT
   value: {{ $root.Values.ports.http | quote }}

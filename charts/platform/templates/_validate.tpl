@@ -52,6 +52,9 @@ and template alike.
 {{- if not .Values.objectStore.endpoint -}}
 {{- $errors = append $errors "objectStore.endpoint is empty: documents, backups and the archive live in the object store" -}}
 {{- end -}}
+{{- if not .Values.callerSigning.existingSecret -}}
+{{- $errors = append $errors "callerSigning.existingSecret is empty: name the Secret holding CALLER_SIGNING_KEY, the key that signs the caller of every call between the workloads (at least 32 characters, e.g. `openssl rand -hex 32`), and callerSigning.key its key" -}}
+{{- end -}}
 {{- if not .Values.objectStore.existingSecret -}}
 {{- $errors = append $errors "objectStore.existingSecret is empty: name the Secret holding the access key and secret key" -}}
 {{- end -}}

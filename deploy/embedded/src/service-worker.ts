@@ -7,6 +7,7 @@
 import '@kantoor/telemetry/register';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { ThreadTransport } from '@kantoor/events';
+import { useCallerSigningKey } from '@kantoor/grpc';
 import { embeddedPlatform, startService, type RunningService } from '@kantoor/service-runtime';
 import { prometheusText, shutdownTelemetry } from '@kantoor/telemetry';
 import { platformService } from './platform-services';
@@ -23,6 +24,8 @@ export interface ServiceWorkerData {
   intakeSmtpPort?: number;
   /** host:port of the directory (empty for the directory itself) */
   directoryAddress: string;
+  /** the platform's caller signing key (every thread signs and checks with the same) */
+  callerSigningKey: string;
 }
 
 /** main → worker */
@@ -38,6 +41,7 @@ export type WorkerReport =
 async function run(data: ServiceWorkerData, port: MessagePort): Promise<void> {
   const report = (message: WorkerReport) => port.postMessage(message);
   const transport = new ThreadTransport(data.events);
+  useCallerSigningKey(data.callerSigningKey);
   let service: RunningService;
   try {
     const definition = platformService(data.service, {

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import { InProcessTransport, serveThreadTransport } from '@kantoor/events';
-import { createServiceClient, systemCaller } from '@kantoor/grpc';
+import { createServiceClient, systemCaller, useCallerSigningKey } from '@kantoor/grpc';
 import { createLogger, type Logger } from '@kantoor/logging';
 import { DirectoryService } from '@kantoor/proto/kantoor/directory/v1/directory_pb';
 import { addMetricsSource } from '@kantoor/telemetry';
@@ -24,6 +24,8 @@ export interface EmbeddedOptions {
   intakeSmtpPort?: number;
   /** a service thread ended on its own (crashed): the platform cannot go on without it */
   onServiceFailure?: (service: string, error: Error) => void;
+  /** signs every gRPC call's caller (default: a new random key, also used by this thread, i.e. the gateway) */
+  callerSigningKey?: string;
 }
 
 /** A service running in a worker thread of its own. */
@@ -63,6 +65,10 @@ const STOP_TIMEOUT_MS = 15_000;
  */
 export async function startEmbeddedServices(options: EmbeddedOptions): Promise<EmbeddedServices> {
   const logger = options.logger ?? createLogger({ service: 'embedded', level: options.logLevel ?? 'warn' });
+  // every call between the components names its caller signed with this key: another local process that can
+  // reach the services' loopback ports cannot act for a user. A new key at each start: nothing signed outlives it.
+  const callerSigningKey = options.callerSigningKey ?? randomBytes(32).toString('hex');
+  useCallerSigningKey(callerSigningKey);
   // closed until every service has subscribed: a relay publishing left-over outbox rows at start must not
   // deliver them before their consumers exist
   const transport = new InProcessTransport({ startClosed: true, logger });
@@ -95,6 +101,7 @@ export async function startEmbeddedServices(options: EmbeddedOptions): Promise<E
       smtp: options.smtp,
       intakeSmtpPort: options.intakeSmtpPort,
       directoryAddress,
+      callerSigningKey,
       transport,
       onFailure: (error) => failed(name, error),
     });

@@ -32,9 +32,17 @@ describe('configuration', () => {
   test('cluster mode requires its infrastructure', () => {
     const config = readConfig(commonSettings, { KANTOOR_MODE: 'cluster' });
     expect(() => requireClusterSettings(config, { database: true, kafka: true })).toThrow(
-      /DATABASE_URL is required in cluster mode[\s\S]*KAFKA_BROKERS is required/,
+      /DATABASE_URL is required in cluster mode[\s\S]*CALLER_SIGNING_KEY is required in cluster mode[\s\S]*KAFKA_BROKERS is required/,
     );
     const embedded = readConfig(commonSettings, {});
     expect(() => requireClusterSettings(embedded, { database: true })).not.toThrow();
+  });
+
+  test('the caller signing key is refused when shorter than 32 bytes, naming the setting', () => {
+    expect(() => readConfig(commonSettings, { CALLER_SIGNING_KEY: 'too-short' })).toThrow(
+      /CALLER_SIGNING_KEY must be at least 32 bytes long/,
+    );
+    const key = 'f'.repeat(64);
+    expect(readConfig(commonSettings, { CALLER_SIGNING_KEY: key }).CALLER_SIGNING_KEY).toBe(key);
   });
 });

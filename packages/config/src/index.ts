@@ -36,6 +36,13 @@ export interface SettingOptions<T> {
 
 export const settings = {
   string: (options: SettingOptions<string> = {}) => setting((raw) => raw, options),
+  /** a secret key given as text (e.g. `openssl rand -hex 32`), at least `minBytes` long */
+  key: (options: SettingOptions<string> & { minBytes: number }) =>
+    setting((raw, name) => {
+      if (Buffer.byteLength(raw, 'utf8') < options.minBytes)
+        throw new SettingError(`${name} must be at least ${options.minBytes} bytes long (e.g. openssl rand -hex 32)`);
+      return raw;
+    }, options),
   integer: (options: SettingOptions<number> & { min?: number; max?: number } = {}) =>
     setting((raw, name) => {
       if (!/^-?\d+$/.test(raw)) throw new SettingError(`${name} must be a whole number, got "${raw}"`);
@@ -157,6 +164,13 @@ export const commonSettings = {
   }),
   DATABASE_POOL_SIZE: settings.integer({ default: 10, min: 1, max: 200 }),
   DATA_DIR: settings.string({ default: '.data', description: 'embedded mode: folder for PGlite data and objects' }),
+  CALLER_SIGNING_KEY: settings.key({
+    optional: true,
+    secret: true,
+    minBytes: 32,
+    description:
+      'signs the caller identity of every gRPC call, the same key in every component (cluster mode; embedded makes one at each start)',
+  }),
   KAFKA_BROKERS: settings.list({ default: [] }),
   KAFKA_CLIENT_ID: settings.string({ default: 'kantoor' }),
   KAFKA_SSL: settings.boolean({ default: false }),
@@ -198,6 +212,7 @@ export function requireClusterSettings(
   if (config.KANTOOR_MODE !== 'cluster') return;
   const problems: string[] = [];
   if (needs.database && !config.DATABASE_URL) problems.push('DATABASE_URL is required in cluster mode');
+  if (!config.CALLER_SIGNING_KEY) problems.push('CALLER_SIGNING_KEY is required in cluster mode');
   if (needs.kafka && config.KAFKA_BROKERS.length === 0) problems.push('KAFKA_BROKERS is required in cluster mode');
   if (needs.kafka && config.KAFKA_SASL_MECHANISM && !config.KAFKA_SASL_PASSWORD)
     problems.push('KAFKA_SASL_PASSWORD is required with KAFKA_SASL_MECHANISM');

@@ -10,7 +10,7 @@ import {
   type StatusObject,
 } from '@grpc/grpc-js';
 import { HealthCheckResponse_ServingStatus, Health } from '@kantoor/proto/grpc/health/v1/health_pb';
-import { CALLER_METADATA_KEY, encodeCaller, type Caller } from './caller';
+import { setCallerMetadata, type Caller } from './caller';
 import { fromGrpcError } from './error-mapping';
 import { CHANNELZ_OFF } from './server';
 import { grpcServiceDefinition } from './service-definition';
@@ -87,7 +87,7 @@ export function createServiceClient<S extends DescService>(
     /** metadata (caller, trace context) and deadline of a call; its span ends with the call's status */
     const prepare = (callOptions: CallOptionsKantoor): [Metadata, CallOptions, (call: NodeJS.EventEmitter) => void] => {
       const metadata = new Metadata();
-      metadata.set(CALLER_METADATA_KEY, encodeCaller(callOptions.caller));
+      setCallerMetadata(metadata, callOptions.caller);
       const traced = startClientSpan(rpc, metadata);
       const onStatus = (call: NodeJS.EventEmitter) =>
         call.once('status', (status: StatusObject) => endCall(traced, status.code, status.details));

@@ -16,7 +16,11 @@ export {
 } from './client';
 export {
   CALLER_METADATA_KEY,
+  CALLER_SIGNATURE_METADATA_KEY,
+  MIN_CALLER_SIGNING_KEY_LENGTH,
   callerFromMetadata,
+  setCallerMetadata,
+  useCallerSigningKey,
   decodeCaller,
   encodeCaller,
   systemCaller,

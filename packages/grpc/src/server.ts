@@ -198,7 +198,10 @@ export class GrpcServer {
       on(event: string, listener: () => void): unknown;
     }) => {
       const caller = callerFromMetadata(call.metadata);
-      if (!caller) throw unauthenticated('the call carries no caller identity');
+      if (!caller)
+        throw unauthenticated(
+          "the call carries no caller identity, or one not signed with the platform's caller signing key",
+        );
       // the abort signal is made when a handler asks for it: most never do, and one per call costs
       let abort: AbortController | undefined;
       let cancelled = false;

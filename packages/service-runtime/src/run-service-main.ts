@@ -1,5 +1,6 @@
 import { commonSettings, loadConfigOrExit } from '@kantoor/config';
 import type { Database } from '@kantoor/database';
+import { useCallerSigningKey } from '@kantoor/grpc';
 import { Lifecycle } from '@kantoor/lifecycle';
 import { createLogger, type Logger } from '@kantoor/logging';
 import { shutdownTelemetry } from '@kantoor/telemetry';
@@ -28,6 +29,8 @@ export async function runServiceMain(
   }
   // the service's own settings too, before anything opens: a wrong one stops the process naming it
   const config = loadConfigOrExit({ ...definition.settings, ...commonSettings });
+  // this process signs the callers of its calls and refuses calls whose caller is not signed (cluster: required)
+  useCallerSigningKey(config.CALLER_SIGNING_KEY);
   const logger = createLogger({ service: definition.name, level: config.LOG_LEVEL });
   let platform: Platform;
   try {

@@ -6,6 +6,7 @@ const cluster = (env: Record<string, string> = {}) =>
   readConfig(commonSettings, {
     KANTOOR_MODE: 'cluster',
     DATABASE_URL: 'postgres://kantoor@db.example:5432/archive',
+    CALLER_SIGNING_KEY: 'a-caller-signing-key-of-32-bytes+',
     KAFKA_BROKERS: 'kafka-0.example:9092,kafka-1.example:9092',
     ...env,
   });
