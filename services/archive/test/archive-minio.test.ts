@@ -1,10 +1,14 @@
+import { createHash } from 'node:crypto';
+import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { MinioObjectStore } from '@kantoor/object-storage';
 import { startS3TestServer, type S3TestServer } from '../../../packages/object-storage/test/s3-test-server';
 import {
   adminCaller,
+  collect,
   dossierId,
   employeeCaller,
   eventually,
+  firmId,
   startArchive,
   storeInIntake,
   systemCaller,
@@ -60,4 +64,45 @@ test('on MinIO (s3rver) the archive locks each object in COMPLIANCE mode and eve
   await expect(h.archiveStore.put(key, Buffer.from('forged'))).rejects.toMatchObject({ reason: 'object_retained' });
   const run = await h.client.runVerification({ sample: 0 }, { caller: systemCaller });
   expect(run.run).toMatchObject({ checked: 1, findings: [] });
+});
+
+test('on MinIO (s3rver) a backup file is locked in COMPLIANCE mode until its own date, and early changes are refused', async () => {
+  const backupStore = await h.platform.openObjectStore('backup');
+  const bytes = Buffer.from('PK back-up op MinIO');
+  await backupStore.put('accounts/acc-1/2026-12-03.zip', bytes);
+  const retainUntil = new Date(Date.now() + 30 * 24 * 3600_000);
+  const handOver = () =>
+    h.client.archiveBackupFile(
+      {
+        file: {
+          firmId,
+          key: 'accounts/acc-1/2026-12-03.zip',
+          sha256: createHash('sha256').update(bytes).digest('hex'),
+          kind: 'daily',
+          backupDate: '2026-12-03',
+          fileName: 'backup-2026-12-03.zip',
+          retainUntil: timestampFromDate(retainUntil),
+        },
+      },
+      { caller: systemCaller },
+    );
+  const { archived, created } = await handOver();
+  expect(created).toBe(true);
+  const key = (await h.service.db.query<{ key: string }>('SELECT key FROM backup_file WHERE id = $1', [archived!.id]))
+    .rows[0].key;
+  const upload = server.requests.find((request) => request.key === key && request.method === 'PUT');
+  expect(upload?.headers).toMatchObject({
+    'x-amz-object-lock-mode': 'COMPLIANCE',
+    'x-amz-object-lock-retain-until-date': retainUntil.toISOString(),
+  });
+  await expect(h.archiveStore.delete(key)).rejects.toMatchObject({ reason: 'object_retained' });
+  await expect(h.archiveStore.put(key, Buffer.from('PK vervalst'))).rejects.toMatchObject({
+    reason: 'object_retained',
+  });
+  expect((await handOver()).created).toBe(false);
+  expect((await h.client.runPurge({}, { caller: systemCaller })).records.map((r) => r.backupFileId)).not.toContain(
+    archived!.id,
+  );
+  const download = await collect(h.client.downloadBackupFile({ backupFileId: archived!.id }, { caller: adminCaller }));
+  expect(download.bytes).toEqual(bytes);
 });

@@ -2,6 +2,7 @@ import type { Database } from '@kantoor/database';
 import { notFound } from '@kantoor/errors';
 import type { ObjectStore } from '@kantoor/object-storage';
 import { audit, findObject } from '../data-access/archive-repository';
+import { findBackupFile, setBackupFileHold, type BackupFileRow } from '../data-access/backup-file-repository';
 import { actorId, type Actor } from './ports';
 
 /**
@@ -70,4 +71,32 @@ export async function setLegalHold(
     if (rows.length < 500) return affected;
     afterId = rows[rows.length - 1].id;
   }
+}
+
+/**
+ * A legal hold on one backup file (of `firmId`): set in the store first, so that no direct call to it can remove
+ * the file, then recorded and audited. A purged file, or one of another firm, is not found.
+ */
+export async function setBackupFileLegalHold(
+  db: Database,
+  store: ObjectStore,
+  actor: Actor,
+  request: { firmId: string; backupFileId: string; hold: boolean; reason: string },
+): Promise<BackupFileRow> {
+  const file = await findBackupFile(db, request.backupFileId);
+  if (!file || file.firm_id !== request.firmId || file.purged_at)
+    throw notFound('No such archived backup file in this firm.', { reason: 'backup_file_not_found' });
+  await store.setLegalHold(file.key, request.hold);
+  await db.transaction(async (tx) => {
+    await setBackupFileHold(tx, file.id, request.hold);
+    await audit(tx, {
+      firmId: file.firm_id,
+      actorKind: actor.kind,
+      actorId: actorId(actor),
+      action: request.hold ? 'backup_file_legal_hold.set' : 'backup_file_legal_hold.released',
+      subjectId: file.id,
+      details: { reason: request.reason, key: file.key },
+    });
+  });
+  return { ...file, legal_hold: request.hold };
 }

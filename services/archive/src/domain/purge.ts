@@ -2,6 +2,13 @@ import type { Database, Queryable } from '@kantoor/database';
 import { failedPrecondition } from '@kantoor/errors';
 import type { ObjectStore } from '@kantoor/object-storage';
 import { audit, findObject, type ObjectRow } from '../data-access/archive-repository';
+import {
+  findBackupFile,
+  purgeableBackupFiles,
+  recordBackupFilePurge,
+  type BackupFilePurgeRecordRow,
+  type BackupFileRow,
+} from '../data-access/backup-file-repository';
 
 export interface PurgeRecordRow {
   object_id: string;
@@ -142,4 +149,81 @@ export async function purgeRecords(db: Queryable, filter: { dossierId?: string; 
     [filter.dossierId ?? null, filter.firmId ?? null, limit],
   );
   return rows;
+}
+
+/** The write-once rule for a backup file: its own retain-until date and its own legal hold (it has no dossier). */
+export function refuseIfBackupFileKept(file: BackupFileRow, now: Date): void {
+  if (file.purged_at)
+    throw failedPrecondition(`Backup file ${file.id} was purged already.`, { reason: 'already_purged' });
+  if (file.retain_until.getTime() > now.getTime())
+    throw failedPrecondition(
+      `Backup file ${file.id} is retained until ${file.retain_until.toISOString()} and cannot be deleted before.`,
+      { reason: 'object_retained' },
+    );
+  if (file.legal_hold)
+    throw failedPrecondition(`Backup file ${file.id} is under legal hold and cannot be deleted.`, {
+      reason: 'object_retained',
+    });
+}
+
+/**
+ * Deletes one backup file whose own retention ended and keeps its purge record for ever, with an audit row. Its
+ * row is read again first: a hold set since the caller read it still refuses.
+ */
+export async function purgeBackupFile(
+  db: Database,
+  store: ObjectStore,
+  file: BackupFileRow,
+  rule: string,
+  by: PurgeActor,
+  now = new Date(),
+): Promise<BackupFilePurgeRecordRow> {
+  refuseIfBackupFileKept((await findBackupFile(db, file.id)) ?? file, now);
+  try {
+    await store.delete(file.key);
+  } catch (error) {
+    // gone already: a purge interrupted between the deletion and its record
+    if ((error as { reason?: string }).reason !== 'object_not_found') throw error;
+  }
+  return db.transaction(async (tx) => {
+    const record = await recordBackupFilePurge(tx, file, rule, now);
+    await audit(tx, {
+      firmId: file.firm_id,
+      actorKind: by.kind,
+      actorId: by.id,
+      action: 'backup_file.purged',
+      subjectId: file.id,
+      details: { key: file.key, sha256: file.sha256, rule },
+    });
+    return record;
+  });
+}
+
+/**
+ * The purge job's part for backup files: every one past its own retain-until date (the date the backup service
+ * gave, not the firm's policy) and without legal hold; `firmId` limits it to one firm. A file held since the
+ * batch was read is left, and the job goes on with the others.
+ */
+export async function runBackupFilePurge(
+  db: Database,
+  store: ObjectStore,
+  by: PurgeActor,
+  now = new Date(),
+  batch = 500,
+  firmId?: string,
+): Promise<BackupFilePurgeRecordRow[]> {
+  const records: BackupFilePurgeRecordRow[] = [];
+  for (let afterId = '0'; ;) {
+    const files = await purgeableBackupFiles(db, now, afterId, batch, firmId);
+    for (const file of files) {
+      const rule = `own retention of the ${file.kind} backup of ${file.backup_date}: ended ${file.retain_until.toISOString()}`;
+      try {
+        records.push(await purgeBackupFile(db, store, file, rule, by, now));
+      } catch (error) {
+        if (!isRefusedAsKept(error)) throw error;
+      }
+    }
+    if (files.length < batch) return records;
+    afterId = files[files.length - 1].id;
+  }
 }

@@ -3,7 +3,10 @@ import type { ObjectStore } from '@kantoor/object-storage';
 import { digestOf } from './write-once-copy';
 
 export interface Finding {
+  /** '' for a backup file */
   object_id: string;
+  /** set for a backup file, which has no dossier (dossier_id '') */
+  backup_file_id: string | null;
   key: string;
   dossier_id: string;
   firm_id: string;
@@ -20,7 +23,9 @@ export interface VerificationRunRow {
   findings: Finding[];
 }
 
+/** An archived object (`archive_object`) or a backup file (`backup_file`), by the table it is recorded in. */
 interface Candidate {
+  stored_in: 'archive_object' | 'backup_file';
   id: string;
   key: string;
   sha256: string;
@@ -29,7 +34,14 @@ interface Candidate {
 }
 
 async function check(store: ObjectStore, object: Candidate): Promise<Finding | undefined> {
-  const base = { object_id: object.id, key: object.key, dossier_id: object.dossier_id, firm_id: object.firm_id };
+  const backupFile = object.stored_in === 'backup_file';
+  const base = {
+    object_id: backupFile ? '' : object.id,
+    backup_file_id: backupFile ? object.id : null,
+    key: object.key,
+    dossier_id: object.dossier_id,
+    firm_id: object.firm_id,
+  };
   try {
     const { sha256 } = await digestOf(await store.get(object.key));
     if (sha256 === object.sha256) return undefined;
@@ -43,8 +55,9 @@ async function check(store: ObjectStore, object: Candidate): Promise<Finding | u
 }
 
 /**
- * The verification job: re-reads every archived object (sample 0) or a random sample, compares its SHA-256
- * with the one recorded at ingest and records every object missing or changed. `firmId` limits it to one firm.
+ * The verification job: re-reads every archived object and backup file (sample 0) or a random sample of both,
+ * compares its SHA-256 with the one recorded at ingest and records every one missing or changed. `firmId` limits
+ * it to one firm.
  */
 export async function runVerification(
   db: Database,
@@ -59,41 +72,49 @@ export async function runVerification(
     [startedAt, sample, firmId ?? null],
   );
   const runId = rows[0].id;
-  const columns = 'id::text AS id, key, sha256, dossier_id, firm_id';
+  // the same columns from both tables (as `t`); `$1` the firm (or NULL), `where` more conditions on `t`
+  const objects = (where = 'true') => `SELECT 'archive_object' AS stored_in, t.id::text AS id, t.key, t.sha256,
+    t.dossier_id::text AS dossier_id, t.firm_id FROM archive_object t
+    WHERE t.purged_at IS NULL AND ($1::uuid IS NULL OR t.firm_id = $1) AND ${where}`;
+  const backupFiles = (where = 'true') => `SELECT 'backup_file' AS stored_in, t.id::text AS id, t.key, t.sha256,
+    '' AS dossier_id, t.firm_id FROM backup_file t
+    WHERE t.purged_at IS NULL AND ($1::uuid IS NULL OR t.firm_id = $1) AND ${where}`;
   let checked = 0;
   const checkedPerFirm = new Map<string, number>();
   const findings: Finding[] = [];
-  const verify = async (objects: Candidate[]) => {
-    for (const object of objects) {
-      const finding = await check(store, object);
+  const verify = async (candidates: Candidate[]) => {
+    for (const candidate of candidates) {
+      const finding = await check(store, candidate);
       checked++;
-      checkedPerFirm.set(object.firm_id, (checkedPerFirm.get(object.firm_id) ?? 0) + 1);
+      checkedPerFirm.set(candidate.firm_id, (checkedPerFirm.get(candidate.firm_id) ?? 0) + 1);
       if (!finding) continue;
       findings.push(finding);
       await db.query(
-        'INSERT INTO verification_finding (run_id, object_id, problem, actual_sha256) VALUES ($1, $2, $3, $4)',
-        [runId, finding.object_id, finding.problem, finding.actual_sha256],
+        candidate.stored_in === 'backup_file'
+          ? 'INSERT INTO backup_file_verification_finding (run_id, backup_file_id, problem, actual_sha256) VALUES ($1, $2, $3, $4)'
+          : 'INSERT INTO verification_finding (run_id, object_id, problem, actual_sha256) VALUES ($1, $2, $3, $4)',
+        [runId, candidate.id, finding.problem, finding.actual_sha256],
       );
     }
   };
   if (sample > 0) {
     const picked = await db.query<Candidate>(
-      `SELECT ${columns} FROM archive_object WHERE purged_at IS NULL AND ($2::uuid IS NULL OR firm_id = $2)
-       ORDER BY random() LIMIT $1`,
-      [sample, firmId ?? null],
+      `SELECT * FROM (${objects()} UNION ALL ${backupFiles()}) candidate ORDER BY random() LIMIT $2`,
+      [firmId ?? null, sample],
     );
     await verify(picked.rows);
   } else {
-    for (let afterId = '0'; ;) {
-      const page = await db.query<Candidate>(
-        `SELECT ${columns} FROM archive_object
-         WHERE purged_at IS NULL AND id > $1 AND ($3::uuid IS NULL OR firm_id = $3) ORDER BY id LIMIT $2`,
-        [afterId, batch, firmId ?? null],
-      );
-      await verify(page.rows);
-      if (page.rows.length < batch) break;
-      afterId = page.rows[page.rows.length - 1].id;
-    }
+    for (const table of [objects, backupFiles])
+      for (let afterId = '0'; ;) {
+        const page = await db.query<Candidate>(`${table('t.id > $2')} ORDER BY t.id LIMIT $3`, [
+          firmId ?? null,
+          afterId,
+          batch,
+        ]);
+        await verify(page.rows);
+        if (page.rows.length < batch) break;
+        afterId = page.rows[page.rows.length - 1].id;
+      }
   }
   const finishedAt = new Date();
   await db.transaction(async (tx) => {
@@ -127,15 +148,24 @@ export async function verificationRuns(db: Queryable, limit: number, firmId?: st
     [limit, firmId ?? null],
   );
   if (runs.rows.length === 0) return [];
-  const found = await db.query<Finding & { run_id: string }>(
-    `SELECT f.run_id::text AS run_id, f.object_id::text AS object_id, o.key, o.dossier_id, o.firm_id, f.problem,
-       o.sha256 AS expected_sha256, f.actual_sha256
-     FROM verification_finding f JOIN archive_object o ON o.id = f.object_id
-     WHERE f.run_id = ANY($1::bigint[]) AND ($2::uuid IS NULL OR o.firm_id = $2) ORDER BY f.object_id`,
+  const found = await db.query<Finding & { run_id: string; object_order: unknown; backup_file_order: unknown }>(
+    `SELECT * FROM (
+       SELECT f.run_id::text AS run_id, f.object_id::text AS object_id, NULL AS backup_file_id, o.key,
+         o.dossier_id::text AS dossier_id, o.firm_id, f.problem, o.sha256 AS expected_sha256, f.actual_sha256,
+         f.object_id AS object_order, NULL::bigint AS backup_file_order
+       FROM verification_finding f JOIN archive_object o ON o.id = f.object_id
+       WHERE f.run_id = ANY($1::bigint[]) AND ($2::uuid IS NULL OR o.firm_id = $2)
+       UNION ALL
+       SELECT f.run_id::text, '', b.id::text, b.key, '', b.firm_id, f.problem, b.sha256, f.actual_sha256, NULL, b.id
+       FROM backup_file_verification_finding f JOIN backup_file b ON b.id = f.backup_file_id
+       WHERE f.run_id = ANY($1::bigint[]) AND ($2::uuid IS NULL OR b.firm_id = $2)
+     ) finding ORDER BY backup_file_order NULLS FIRST, object_order`,
     [runs.rows.map((run) => run.id), firmId ?? null],
   );
   return runs.rows.map((run) => ({
     ...run,
-    findings: found.rows.filter((finding) => finding.run_id === run.id).map(({ run_id: _run, ...finding }) => finding),
+    findings: found.rows
+      .filter((finding) => finding.run_id === run.id)
+      .map(({ run_id: _run, object_order: _object, backup_file_order: _file, ...finding }) => finding),
   }));
 }

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file kantoor/archive/v1/archive.proto.
  */
 export const file_kantoor_archive_v1_archive: GenFile = /*@__PURE__*/
-  fileDesc("CiBrYW50b29yL2FyY2hpdmUvdjEvYXJjaGl2ZS5wcm90bxISa2FudG9vci5hcmNoaXZlLnYxIq0CCg1BcmNoaXZlT2JqZWN0Eg8KB2Zpcm1faWQYASABKAkSEgoKZG9zc2llcl9pZBgCIAEoCRIOCgZzb3VyY2UYAyABKAkSEwoLZG9jdW1lbnRfaWQYBCABKAkSDAoEcm9sZRgFIAEoCRILCgNrZXkYBiABKAkSDgoGc2hhMjU2GAcgASgJEgwKBHNpemUYCCABKAMSFAoMY29udGVudF90eXBlGAkgASgJEg8KB21haWxib3gYCiABKAkSDAoEbmFtZRgLIAEoCRIPCgdjaGFubmVsGAwgASgJEgwKBHR5cGUYDSABKAkSFQoNZG9jdW1lbnRfZGF0ZRgOIAEoCRIuCgpjcmVhdGVkX2F0GA8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJIChNJbmdlc3RPYmplY3RSZXF1ZXN0EjEKBm9iamVjdBgBIAEoCzIhLmthbnRvb3IuYXJjaGl2ZS52MS5BcmNoaXZlT2JqZWN0Il0KFEluZ2VzdE9iamVjdFJlc3BvbnNlEjQKCGFyY2hpdmVkGAEgASgLMiIua2FudG9vci5hcmNoaXZlLnYxLkFyY2hpdmVkT2JqZWN0Eg8KB2NyZWF0ZWQYAiABKAgitAEKDkFyY2hpdmVkT2JqZWN0EgoKAmlkGAEgASgJEgwKBHJvbGUYAiABKAkSDgoGc2hhMjU2GAMgASgJEgwKBHNpemUYBCABKAMSFAoMY29udGVudF90eXBlGAUgASgJEjAKDHJldGFpbl91bnRpbBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKbGVnYWxfaG9sZBgHIAEoCBIOCgZzdGF0dXMYCCABKAki5AIKEEFyY2hpdmVkRG9jdW1lbnQSEwoLZG9jdW1lbnRfaWQYASABKAkSEgoKZG9zc2llcl9pZBgCIAEoCRIOCgZzb3VyY2UYAyABKAkSDwoHbWFpbGJveBgEIAEoCRIMCgRuYW1lGAUgASgJEg8KB2NoYW5uZWwYBiABKAkSDAoEdHlwZRgHIAEoCRIVCg1kb2N1bWVudF9kYXRlGAggASgJEi8KC3VwbG9hZGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpkZWxldGVkX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgdkZWxldGVkGAsgASgIEhsKE3NvdXJjZV9kb2N1bWVudF9pZHMYDCADKAkSMwoHb2JqZWN0cxgNIAMoCzIiLmthbnRvb3IuYXJjaGl2ZS52MS5BcmNoaXZlZE9iamVjdCL+AQoNQXJjaGl2ZUZpbHRlchISCgpkb3NzaWVyX2lkGAEgASgJEg8KB21haWxib3gYAiABKAkSGgoSZG9jdW1lbnRfZGF0ZV9mcm9tGAMgASgJEhgKEGRvY3VtZW50X2RhdGVfdG8YBCABKAkSMQoNdXBsb2FkZWRfZnJvbRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBsb2FkZWRfdG8YBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgwKBG5hbWUYByABKAkSDwoHY2hhbm5lbBgIIAEoCRIPCgdkZWxldGVkGAkgASgJImwKFFNlYXJjaEFyY2hpdmVSZXF1ZXN0EjEKBmZpbHRlchgBIAEoCzIhLmthbnRvb3IuYXJjaGl2ZS52MS5BcmNoaXZlRmlsdGVyEhEKCXBhZ2Vfc2l6ZRgCIAEoBRIOCgZjdXJzb3IYAyABKAkiZQoVU2VhcmNoQXJjaGl2ZVJlc3BvbnNlEjcKCWRvY3VtZW50cxgBIAMoCzIkLmthbnRvb3IuYXJjaGl2ZS52MS5BcmNoaXZlZERvY3VtZW50EhMKC25leHRfY3Vyc29yGAIgASgJIlUKDERvd25sb2FkSW5mbxIRCglmaWxlX25hbWUYASABKAkSFAoMY29udGVudF90eXBlGAIgASgJEgwKBHNpemUYAyABKAMSDgoGc2hhMjU2GAQgASgJImMKFkRvd25sb2FkT2JqZWN0UmVzcG9uc2USMAoEaW5mbxgBIAEoCzIgLmthbnRvb3IuYXJjaGl2ZS52MS5Eb3dubG9hZEluZm9IABIPCgVjaHVuaxgCIAEoDEgAQgYKBHBhcnQiZgoZRG93bmxvYWRTZWxlY3Rpb25SZXNwb25zZRIwCgRpbmZvGAEgASgLMiAua2FudG9vci5hcmNoaXZlLnYxLkRvd25sb2FkSW5mb0gAEg8KBWNodW5rGAIgASgMSABCBgoEcGFydCJrCh5Eb3dubG9hZERvc3NpZXJBcmNoaXZlUmVzcG9uc2USMAoEaW5mbxgBIAEoCzIgLmthbnRvb3IuYXJjaGl2ZS52MS5Eb3dubG9hZEluZm9IABIPCgVjaHVuaxgCIAEoDEgAQgYKBHBhcnQiPgoVRG93bmxvYWRPYmplY3RSZXF1ZXN0EhIKCmRvc3NpZXJfaWQYASABKAkSEQoJb2JqZWN0X2lkGAIgASgJIk0KGERvd25sb2FkU2VsZWN0aW9uUmVxdWVzdBIxCgZmaWx0ZXIYASABKAsyIS5rYW50b29yLmFyY2hpdmUudjEuQXJjaGl2ZUZpbHRlciIzCh1Eb3dubG9hZERvc3NpZXJBcmNoaXZlUmVxdWVzdBISCgpkb3NzaWVyX2lkGAEgASgJIjwKE0RlbGV0ZU9iamVjdFJlcXVlc3QSEgoKZG9zc2llcl9pZBgBIAEoCRIRCglvYmplY3RfaWQYAiABKAkiSgoURGVsZXRlT2JqZWN0UmVzcG9uc2USMgoGb2JqZWN0GAEgASgLMiIua2FudG9vci5hcmNoaXZlLnYxLkFyY2hpdmVkT2JqZWN0IloKE1NldExlZ2FsSG9sZFJlcXVlc3QSEgoKZG9zc2llcl9pZBgBIAEoCRIRCglvYmplY3RfaWQYAiABKAkSDAoEaG9sZBgDIAEoCBIOCgZyZWFzb24YBCABKAkiMAoUU2V0TGVnYWxIb2xkUmVzcG9uc2USGAoQb2JqZWN0c19hZmZlY3RlZBgBIAEoBSIyCg9SZXRlbnRpb25Qb2xpY3kSDQoFeWVhcnMYASABKAUSEAoIY291bnRpbmcYAiABKAkiGwoZR2V0UmV0ZW50aW9uUG9saWN5UmVxdWVzdCJQChlTZXRSZXRlbnRpb25Qb2xpY3lSZXF1ZXN0EjMKBnBvbGljeRgBIAEoCzIjLmthbnRvb3IuYXJjaGl2ZS52MS5SZXRlbnRpb25Qb2xpY3kiUQoaR2V0UmV0ZW50aW9uUG9saWN5UmVzcG9uc2USMwoGcG9saWN5GAEgASgLMiMua2FudG9vci5hcmNoaXZlLnYxLlJldGVudGlvblBvbGljeSJRChpTZXRSZXRlbnRpb25Qb2xpY3lSZXNwb25zZRIzCgZwb2xpY3kYASABKAsyIy5rYW50b29yLmFyY2hpdmUudjEuUmV0ZW50aW9uUG9saWN5IigKFlJ1blZlcmlmaWNhdGlvblJlcXVlc3QSDgoGc2FtcGxlGAEgASgFIooBChNWZXJpZmljYXRpb25GaW5kaW5nEhEKCW9iamVjdF9pZBgBIAEoCRILCgNrZXkYAiABKAkSEgoKZG9zc2llcl9pZBgDIAEoCRIPCgdwcm9ibGVtGAQgASgJEhcKD2V4cGVjdGVkX3NoYTI1NhgFIAEoCRIVCg1hY3R1YWxfc2hhMjU2GAYgASgJIsoBCg9WZXJpZmljYXRpb25SdW4SCgoCaWQYASABKAkSLgoKc3RhcnRlZF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZmluaXNoZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB2NoZWNrZWQYBCABKAUSOQoIZmluZGluZ3MYBSADKAsyJy5rYW50b29yLmFyY2hpdmUudjEuVmVyaWZpY2F0aW9uRmluZGluZyJLChdSdW5WZXJpZmljYXRpb25SZXNwb25zZRIwCgNydW4YASABKAsyIy5rYW50b29yLmFyY2hpdmUudjEuVmVyaWZpY2F0aW9uUnVuIiwKG0xpc3RWZXJpZmljYXRpb25SdW5zUmVxdWVzdBINCgVsaW1pdBgBIAEoBSJRChxMaXN0VmVyaWZpY2F0aW9uUnVuc1Jlc3BvbnNlEjEKBHJ1bnMYASADKAsyIy5rYW50b29yLmFyY2hpdmUudjEuVmVyaWZpY2F0aW9uUnVuIhEKD1J1blB1cmdlUmVxdWVzdCLVAQoLUHVyZ2VSZWNvcmQSEQoJb2JqZWN0X2lkGAEgASgJEgsKA2tleRgCIAEoCRISCgpkb3NzaWVyX2lkGAMgASgJEhMKC2RvY3VtZW50X2lkGAQgASgJEg4KBnNoYTI1NhgFIAEoCRIwCgxyZXRhaW5fdW50aWwYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi0KCXB1cmdlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDAoEcnVsZRgIIAEoCSJUChBSdW5QdXJnZVJlc3BvbnNlEg4KBnB1cmdlZBgBIAEoBRIwCgdyZWNvcmRzGAIgAygLMh8ua2FudG9vci5hcmNoaXZlLnYxLlB1cmdlUmVjb3JkIjwKF0xpc3RQdXJnZVJlY29yZHNSZXF1ZXN0EhIKCmRvc3NpZXJfaWQYASABKAkSDQoFbGltaXQYAiABKAUiTAoYTGlzdFB1cmdlUmVjb3Jkc1Jlc3BvbnNlEjAKB3JlY29yZHMYASADKAsyHy5rYW50b29yLmFyY2hpdmUudjEuUHVyZ2VSZWNvcmQymQsKDkFyY2hpdmVTZXJ2aWNlEmQKDVNlYXJjaEFyY2hpdmUSKC5rYW50b29yLmFyY2hpdmUudjEuU2VhcmNoQXJjaGl2ZVJlcXVlc3QaKS5rYW50b29yLmFyY2hpdmUudjEuU2VhcmNoQXJjaGl2ZVJlc3BvbnNlEmkKDkRvd25sb2FkT2JqZWN0Eikua2FudG9vci5hcmNoaXZlLnYxLkRvd25sb2FkT2JqZWN0UmVxdWVzdBoqLmthbnRvb3IuYXJjaGl2ZS52MS5Eb3dubG9hZE9iamVjdFJlc3BvbnNlMAEScgoRRG93bmxvYWRTZWxlY3Rpb24SLC5rYW50b29yLmFyY2hpdmUudjEuRG93bmxvYWRTZWxlY3Rpb25SZXF1ZXN0Gi0ua2FudG9vci5hcmNoaXZlLnYxLkRvd25sb2FkU2VsZWN0aW9uUmVzcG9uc2UwARKBAQoWRG93bmxvYWREb3NzaWVyQXJjaGl2ZRIxLmthbnRvb3IuYXJjaGl2ZS52MS5Eb3dubG9hZERvc3NpZXJBcmNoaXZlUmVxdWVzdBoyLmthbnRvb3IuYXJjaGl2ZS52MS5Eb3dubG9hZERvc3NpZXJBcmNoaXZlUmVzcG9uc2UwARJhCgxJbmdlc3RPYmplY3QSJy5rYW50b29yLmFyY2hpdmUudjEuSW5nZXN0T2JqZWN0UmVxdWVzdBooLmthbnRvb3IuYXJjaGl2ZS52MS5Jbmdlc3RPYmplY3RSZXNwb25zZRJhCgxEZWxldGVPYmplY3QSJy5rYW50b29yLmFyY2hpdmUudjEuRGVsZXRlT2JqZWN0UmVxdWVzdBooLmthbnRvb3IuYXJjaGl2ZS52MS5EZWxldGVPYmplY3RSZXNwb25zZRJhCgxTZXRMZWdhbEhvbGQSJy5rYW50b29yLmFyY2hpdmUudjEuU2V0TGVnYWxIb2xkUmVxdWVzdBooLmthbnRvb3IuYXJjaGl2ZS52MS5TZXRMZWdhbEhvbGRSZXNwb25zZRJzChJHZXRSZXRlbnRpb25Qb2xpY3kSLS5rYW50b29yLmFyY2hpdmUudjEuR2V0UmV0ZW50aW9uUG9saWN5UmVxdWVzdBouLmthbnRvb3IuYXJjaGl2ZS52MS5HZXRSZXRlbnRpb25Qb2xpY3lSZXNwb25zZRJzChJTZXRSZXRlbnRpb25Qb2xpY3kSLS5rYW50b29yLmFyY2hpdmUudjEuU2V0UmV0ZW50aW9uUG9saWN5UmVxdWVzdBouLmthbnRvb3IuYXJjaGl2ZS52MS5TZXRSZXRlbnRpb25Qb2xpY3lSZXNwb25zZRJqCg9SdW5WZXJpZmljYXRpb24SKi5rYW50b29yLmFyY2hpdmUudjEuUnVuVmVyaWZpY2F0aW9uUmVxdWVzdBorLmthbnRvb3IuYXJjaGl2ZS52MS5SdW5WZXJpZmljYXRpb25SZXNwb25zZRJ5ChRMaXN0VmVyaWZpY2F0aW9uUnVucxIvLmthbnRvb3IuYXJjaGl2ZS52MS5MaXN0VmVyaWZpY2F0aW9uUnVuc1JlcXVlc3QaMC5rYW50b29yLmFyY2hpdmUudjEuTGlzdFZlcmlmaWNhdGlvblJ1bnNSZXNwb25zZRJVCghSdW5QdXJnZRIjLmthbnRvb3IuYXJjaGl2ZS52MS5SdW5QdXJnZVJlcXVlc3QaJC5rYW50b29yLmFyY2hpdmUudjEuUnVuUHVyZ2VSZXNwb25zZRJtChBMaXN0UHVyZ2VSZWNvcmRzEisua2FudG9vci5hcmNoaXZlLnYxLkxpc3RQdXJnZVJlY29yZHNSZXF1ZXN0Giwua2FudG9vci5hcmNoaXZlLnYxLkxpc3RQdXJnZVJlY29yZHNSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("CiBrYW50b29yL2FyY2hpdmUvdjEvYXJjaGl2ZS5wcm90bxISa2FudG9vci5hcmNoaXZlLnYxIq0CCg1BcmNoaXZlT2JqZWN0Eg8KB2Zpcm1faWQYASABKAkSEgoKZG9zc2llcl9pZBgCIAEoCRIOCgZzb3VyY2UYAyABKAkSEwoLZG9jdW1lbnRfaWQYBCABKAkSDAoEcm9sZRgFIAEoCRILCgNrZXkYBiABKAkSDgoGc2hhMjU2GAcgASgJEgwKBHNpemUYCCABKAMSFAoMY29udGVudF90eXBlGAkgASgJEg8KB21haWxib3gYCiABKAkSDAoEbmFtZRgLIAEoCRIPCgdjaGFubmVsGAwgASgJEgwKBHR5cGUYDSABKAkSFQoNZG9jdW1lbnRfZGF0ZRgOIAEoCRIuCgpjcmVhdGVkX2F0GA8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJIChNJbmdlc3RPYmplY3RSZXF1ZXN0EjEKBm9iamVjdBgBIAEoCzIhLmthbnRvb3IuYXJjaGl2ZS52MS5BcmNoaXZlT2JqZWN0Il0KFEluZ2VzdE9iamVjdFJlc3BvbnNlEjQKCGFyY2hpdmVkGAEgASgLMiIua2FudG9vci5hcmNoaXZlLnYxLkFyY2hpdmVkT2JqZWN0Eg8KB2NyZWF0ZWQYAiABKAgitAEKDkFyY2hpdmVkT2JqZWN0EgoKAmlkGAEgASgJEgwKBHJvbGUYAiABKAkSDgoGc2hhMjU2GAMgASgJEgwKBHNpemUYBCABKAMSFAoMY29udGVudF90eXBlGAUgASgJEjAKDHJldGFpbl91bnRpbBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKbGVnYWxfaG9sZBgHIAEoCBIOCgZzdGF0dXMYCCABKAki5AIKEEFyY2hpdmVkRG9jdW1lbnQSEwoLZG9jdW1lbnRfaWQYASABKAkSEgoKZG9zc2llcl9pZBgCIAEoCRIOCgZzb3VyY2UYAyABKAkSDwoHbWFpbGJveBgEIAEoCRIMCgRuYW1lGAUgASgJEg8KB2NoYW5uZWwYBiABKAkSDAoEdHlwZRgHIAEoCRIVCg1kb2N1bWVudF9kYXRlGAggASgJEi8KC3VwbG9hZGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpkZWxldGVkX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgdkZWxldGVkGAsgASgIEhsKE3NvdXJjZV9kb2N1bWVudF9pZHMYDCADKAkSMwoHb2JqZWN0cxgNIAMoCzIiLmthbnRvb3IuYXJjaGl2ZS52MS5BcmNoaXZlZE9iamVjdCL+AQoNQXJjaGl2ZUZpbHRlchISCgpkb3NzaWVyX2lkGAEgASgJEg8KB21haWxib3gYAiABKAkSGgoSZG9jdW1lbnRfZGF0ZV9mcm9tGAMgASgJEhgKEGRvY3VtZW50X2RhdGVfdG8YBCABKAkSMQoNdXBsb2FkZWRfZnJvbRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBsb2FkZWRfdG8YBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgwKBG5hbWUYByABKAkSDwoHY2hhbm5lbBgIIAEoCRIPCgdkZWxldGVkGAkgASgJImwKFFNlYXJjaEFyY2hpdmVSZXF1ZXN0EjEKBmZpbHRlchgBIAEoCzIhLmthbnRvb3IuYXJjaGl2ZS52MS5BcmNoaXZlRmlsdGVyEhEKCXBhZ2Vfc2l6ZRgCIAEoBRIOCgZjdXJzb3IYAyABKAkiZQoVU2VhcmNoQXJjaGl2ZVJlc3BvbnNlEjcKCWRvY3VtZW50cxgBIAMoCzIkLmthbnRvb3IuYXJjaGl2ZS52MS5BcmNoaXZlZERvY3VtZW50EhMKC25leHRfY3Vyc29yGAIgASgJIlUKDERvd25sb2FkSW5mbxIRCglmaWxlX25hbWUYASABKAkSFAoMY29udGVudF90eXBlGAIgASgJEgwKBHNpemUYAyABKAMSDgoGc2hhMjU2GAQgASgJImMKFkRvd25sb2FkT2JqZWN0UmVzcG9uc2USMAoEaW5mbxgBIAEoCzIgLmthbnRvb3IuYXJjaGl2ZS52MS5Eb3dubG9hZEluZm9IABIPCgVjaHVuaxgCIAEoDEgAQgYKBHBhcnQiZgoZRG93bmxvYWRTZWxlY3Rpb25SZXNwb25zZRIwCgRpbmZvGAEgASgLMiAua2FudG9vci5hcmNoaXZlLnYxLkRvd25sb2FkSW5mb0gAEg8KBWNodW5rGAIgASgMSABCBgoEcGFydCJrCh5Eb3dubG9hZERvc3NpZXJBcmNoaXZlUmVzcG9uc2USMAoEaW5mbxgBIAEoCzIgLmthbnRvb3IuYXJjaGl2ZS52MS5Eb3dubG9hZEluZm9IABIPCgVjaHVuaxgCIAEoDEgAQgYKBHBhcnQiPgoVRG93bmxvYWRPYmplY3RSZXF1ZXN0EhIKCmRvc3NpZXJfaWQYASABKAkSEQoJb2JqZWN0X2lkGAIgASgJIk0KGERvd25sb2FkU2VsZWN0aW9uUmVxdWVzdBIxCgZmaWx0ZXIYASABKAsyIS5rYW50b29yLmFyY2hpdmUudjEuQXJjaGl2ZUZpbHRlciIzCh1Eb3dubG9hZERvc3NpZXJBcmNoaXZlUmVxdWVzdBISCgpkb3NzaWVyX2lkGAEgASgJIjwKE0RlbGV0ZU9iamVjdFJlcXVlc3QSEgoKZG9zc2llcl9pZBgBIAEoCRIRCglvYmplY3RfaWQYAiABKAkiSgoURGVsZXRlT2JqZWN0UmVzcG9uc2USMgoGb2JqZWN0GAEgASgLMiIua2FudG9vci5hcmNoaXZlLnYxLkFyY2hpdmVkT2JqZWN0IloKE1NldExlZ2FsSG9sZFJlcXVlc3QSEgoKZG9zc2llcl9pZBgBIAEoCRIRCglvYmplY3RfaWQYAiABKAkSDAoEaG9sZBgDIAEoCBIOCgZyZWFzb24YBCABKAkiMAoUU2V0TGVnYWxIb2xkUmVzcG9uc2USGAoQb2JqZWN0c19hZmZlY3RlZBgBIAEoBSIyCg9SZXRlbnRpb25Qb2xpY3kSDQoFeWVhcnMYASABKAUSEAoIY291bnRpbmcYAiABKAkiGwoZR2V0UmV0ZW50aW9uUG9saWN5UmVxdWVzdCJQChlTZXRSZXRlbnRpb25Qb2xpY3lSZXF1ZXN0EjMKBnBvbGljeRgBIAEoCzIjLmthbnRvb3IuYXJjaGl2ZS52MS5SZXRlbnRpb25Qb2xpY3kiUQoaR2V0UmV0ZW50aW9uUG9saWN5UmVzcG9uc2USMwoGcG9saWN5GAEgASgLMiMua2FudG9vci5hcmNoaXZlLnYxLlJldGVudGlvblBvbGljeSJRChpTZXRSZXRlbnRpb25Qb2xpY3lSZXNwb25zZRIzCgZwb2xpY3kYASABKAsyIy5rYW50b29yLmFyY2hpdmUudjEuUmV0ZW50aW9uUG9saWN5IigKFlJ1blZlcmlmaWNhdGlvblJlcXVlc3QSDgoGc2FtcGxlGAEgASgFIqIBChNWZXJpZmljYXRpb25GaW5kaW5nEhEKCW9iamVjdF9pZBgBIAEoCRILCgNrZXkYAiABKAkSEgoKZG9zc2llcl9pZBgDIAEoCRIPCgdwcm9ibGVtGAQgASgJEhcKD2V4cGVjdGVkX3NoYTI1NhgFIAEoCRIVCg1hY3R1YWxfc2hhMjU2GAYgASgJEhYKDmJhY2t1cF9maWxlX2lkGAcgASgJIsoBCg9WZXJpZmljYXRpb25SdW4SCgoCaWQYASABKAkSLgoKc3RhcnRlZF9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZmluaXNoZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB2NoZWNrZWQYBCABKAUSOQoIZmluZGluZ3MYBSADKAsyJy5rYW50b29yLmFyY2hpdmUudjEuVmVyaWZpY2F0aW9uRmluZGluZyJLChdSdW5WZXJpZmljYXRpb25SZXNwb25zZRIwCgNydW4YASABKAsyIy5rYW50b29yLmFyY2hpdmUudjEuVmVyaWZpY2F0aW9uUnVuIiwKG0xpc3RWZXJpZmljYXRpb25SdW5zUmVxdWVzdBINCgVsaW1pdBgBIAEoBSJRChxMaXN0VmVyaWZpY2F0aW9uUnVuc1Jlc3BvbnNlEjEKBHJ1bnMYASADKAsyIy5rYW50b29yLmFyY2hpdmUudjEuVmVyaWZpY2F0aW9uUnVuIhEKD1J1blB1cmdlUmVxdWVzdCLtAQoLUHVyZ2VSZWNvcmQSEQoJb2JqZWN0X2lkGAEgASgJEgsKA2tleRgCIAEoCRISCgpkb3NzaWVyX2lkGAMgASgJEhMKC2RvY3VtZW50X2lkGAQgASgJEg4KBnNoYTI1NhgFIAEoCRIwCgxyZXRhaW5fdW50aWwYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi0KCXB1cmdlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDAoEcnVsZRgIIAEoCRIWCg5iYWNrdXBfZmlsZV9pZBgJIAEoCSJUChBSdW5QdXJnZVJlc3BvbnNlEg4KBnB1cmdlZBgBIAEoBRIwCgdyZWNvcmRzGAIgAygLMh8ua2FudG9vci5hcmNoaXZlLnYxLlB1cmdlUmVjb3JkIjwKF0xpc3RQdXJnZVJlY29yZHNSZXF1ZXN0EhIKCmRvc3NpZXJfaWQYASABKAkSDQoFbGltaXQYAiABKAUiTAoYTGlzdFB1cmdlUmVjb3Jkc1Jlc3BvbnNlEjAKB3JlY29yZHMYASADKAsyHy5rYW50b29yLmFyY2hpdmUudjEuUHVyZ2VSZWNvcmQi5QEKE0JhY2t1cEZpbGVUb0FyY2hpdmUSDwoHZmlybV9pZBgBIAEoCRIOCgZzb3VyY2UYAiABKAkSCwoDa2V5GAMgASgJEg4KBnNoYTI1NhgEIAEoCRIUCgxjb250ZW50X3R5cGUYBSABKAkSDAoEa2luZBgGIAEoCRITCgtiYWNrdXBfZGF0ZRgHIAEoCRIRCglmaWxlX25hbWUYCCABKAkSEgoKYWNjb3VudF9pZBgJIAEoCRIwCgxyZXRhaW5fdW50aWwYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlEKGEFyY2hpdmVCYWNrdXBGaWxlUmVxdWVzdBI1CgRmaWxlGAEgASgLMicua2FudG9vci5hcmNoaXZlLnYxLkJhY2t1cEZpbGVUb0FyY2hpdmUiZgoZQXJjaGl2ZUJhY2t1cEZpbGVSZXNwb25zZRI4CghhcmNoaXZlZBgBIAEoCzImLmthbnRvb3IuYXJjaGl2ZS52MS5BcmNoaXZlZEJhY2t1cEZpbGUSDwoHY3JlYXRlZBgCIAEoCCL5AgoSQXJjaGl2ZWRCYWNrdXBGaWxlEgoKAmlkGAEgASgJEg8KB2Zpcm1faWQYAiABKAkSEgoKYWNjb3VudF9pZBgDIAEoCRIMCgRraW5kGAQgASgJEhMKC2JhY2t1cF9kYXRlGAUgASgJEhEKCWZpbGVfbmFtZRgGIAEoCRIOCgZzaGEyNTYYByABKAkSDAoEc2l6ZRgIIAEoAxIUCgxjb250ZW50X3R5cGUYCSABKAkSMAoMcmV0YWluX3VudGlsGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpsZWdhbF9ob2xkGAsgASgIEg4KBnN0YXR1cxgMIAEoCRIvCgthcmNoaXZlZF9hdBgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLQoJcHVyZ2VkX2F0GA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpwdXJnZV9ydWxlGA8gASgJIoYBChZMaXN0QmFja3VwRmlsZXNSZXF1ZXN0Eg8KB2Zpcm1faWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEg4KBmN1cnNvchgDIAEoCRIMCgRraW5kGAQgASgJEhIKCmFjY291bnRfaWQYBSABKAkSFgoOaW5jbHVkZV9wdXJnZWQYBiABKAgiZQoXTGlzdEJhY2t1cEZpbGVzUmVzcG9uc2USNQoFZmlsZXMYASADKAsyJi5rYW50b29yLmFyY2hpdmUudjEuQXJjaGl2ZWRCYWNrdXBGaWxlEhMKC25leHRfY3Vyc29yGAIgASgJIkQKGURvd25sb2FkQmFja3VwRmlsZVJlcXVlc3QSDwoHZmlybV9pZBgBIAEoCRIWCg5iYWNrdXBfZmlsZV9pZBgCIAEoCSJnChpEb3dubG9hZEJhY2t1cEZpbGVSZXNwb25zZRIwCgRpbmZvGAEgASgLMiAua2FudG9vci5hcmNoaXZlLnYxLkRvd25sb2FkSW5mb0gAEg8KBWNodW5rGAIgASgMSABCBgoEcGFydCJmCh1TZXRCYWNrdXBGaWxlTGVnYWxIb2xkUmVxdWVzdBIPCgdmaXJtX2lkGAEgASgJEhYKDmJhY2t1cF9maWxlX2lkGAIgASgJEgwKBGhvbGQYAyABKAgSDgoGcmVhc29uGAQgASgJIlYKHlNldEJhY2t1cEZpbGVMZWdhbEhvbGRSZXNwb25zZRI0CgRmaWxlGAEgASgLMiYua2FudG9vci5hcmNoaXZlLnYxLkFyY2hpdmVkQmFja3VwRmlsZTLvDgoOQXJjaGl2ZVNlcnZpY2USZAoNU2VhcmNoQXJjaGl2ZRIoLmthbnRvb3IuYXJjaGl2ZS52MS5TZWFyY2hBcmNoaXZlUmVxdWVzdBopLmthbnRvb3IuYXJjaGl2ZS52MS5TZWFyY2hBcmNoaXZlUmVzcG9uc2USaQoORG93bmxvYWRPYmplY3QSKS5rYW50b29yLmFyY2hpdmUudjEuRG93bmxvYWRPYmplY3RSZXF1ZXN0Gioua2FudG9vci5hcmNoaXZlLnYxLkRvd25sb2FkT2JqZWN0UmVzcG9uc2UwARJyChFEb3dubG9hZFNlbGVjdGlvbhIsLmthbnRvb3IuYXJjaGl2ZS52MS5Eb3dubG9hZFNlbGVjdGlvblJlcXVlc3QaLS5rYW50b29yLmFyY2hpdmUudjEuRG93bmxvYWRTZWxlY3Rpb25SZXNwb25zZTABEoEBChZEb3dubG9hZERvc3NpZXJBcmNoaXZlEjEua2FudG9vci5hcmNoaXZlLnYxLkRvd25sb2FkRG9zc2llckFyY2hpdmVSZXF1ZXN0GjIua2FudG9vci5hcmNoaXZlLnYxLkRvd25sb2FkRG9zc2llckFyY2hpdmVSZXNwb25zZTABEmEKDEluZ2VzdE9iamVjdBInLmthbnRvb3IuYXJjaGl2ZS52MS5Jbmdlc3RPYmplY3RSZXF1ZXN0Gigua2FudG9vci5hcmNoaXZlLnYxLkluZ2VzdE9iamVjdFJlc3BvbnNlEmEKDERlbGV0ZU9iamVjdBInLmthbnRvb3IuYXJjaGl2ZS52MS5EZWxldGVPYmplY3RSZXF1ZXN0Gigua2FudG9vci5hcmNoaXZlLnYxLkRlbGV0ZU9iamVjdFJlc3BvbnNlEmEKDFNldExlZ2FsSG9sZBInLmthbnRvb3IuYXJjaGl2ZS52MS5TZXRMZWdhbEhvbGRSZXF1ZXN0Gigua2FudG9vci5hcmNoaXZlLnYxLlNldExlZ2FsSG9sZFJlc3BvbnNlEnMKEkdldFJldGVudGlvblBvbGljeRItLmthbnRvb3IuYXJjaGl2ZS52MS5HZXRSZXRlbnRpb25Qb2xpY3lSZXF1ZXN0Gi4ua2FudG9vci5hcmNoaXZlLnYxLkdldFJldGVudGlvblBvbGljeVJlc3BvbnNlEnMKElNldFJldGVudGlvblBvbGljeRItLmthbnRvb3IuYXJjaGl2ZS52MS5TZXRSZXRlbnRpb25Qb2xpY3lSZXF1ZXN0Gi4ua2FudG9vci5hcmNoaXZlLnYxLlNldFJldGVudGlvblBvbGljeVJlc3BvbnNlEmoKD1J1blZlcmlmaWNhdGlvbhIqLmthbnRvb3IuYXJjaGl2ZS52MS5SdW5WZXJpZmljYXRpb25SZXF1ZXN0Gisua2FudG9vci5hcmNoaXZlLnYxLlJ1blZlcmlmaWNhdGlvblJlc3BvbnNlEnkKFExpc3RWZXJpZmljYXRpb25SdW5zEi8ua2FudG9vci5hcmNoaXZlLnYxLkxpc3RWZXJpZmljYXRpb25SdW5zUmVxdWVzdBowLmthbnRvb3IuYXJjaGl2ZS52MS5MaXN0VmVyaWZpY2F0aW9uUnVuc1Jlc3BvbnNlElUKCFJ1blB1cmdlEiMua2FudG9vci5hcmNoaXZlLnYxLlJ1blB1cmdlUmVxdWVzdBokLmthbnRvb3IuYXJjaGl2ZS52MS5SdW5QdXJnZVJlc3BvbnNlEm0KEExpc3RQdXJnZVJlY29yZHMSKy5rYW50b29yLmFyY2hpdmUudjEuTGlzdFB1cmdlUmVjb3Jkc1JlcXVlc3QaLC5rYW50b29yLmFyY2hpdmUudjEuTGlzdFB1cmdlUmVjb3Jkc1Jlc3BvbnNlEnAKEUFyY2hpdmVCYWNrdXBGaWxlEiwua2FudG9vci5hcmNoaXZlLnYxLkFyY2hpdmVCYWNrdXBGaWxlUmVxdWVzdBotLmthbnRvb3IuYXJjaGl2ZS52MS5BcmNoaXZlQmFja3VwRmlsZVJlc3BvbnNlEmoKD0xpc3RCYWNrdXBGaWxlcxIqLmthbnRvb3IuYXJjaGl2ZS52MS5MaXN0QmFja3VwRmlsZXNSZXF1ZXN0Gisua2FudG9vci5hcmNoaXZlLnYxLkxpc3RCYWNrdXBGaWxlc1Jlc3BvbnNlEnUKEkRvd25sb2FkQmFja3VwRmlsZRItLmthbnRvb3IuYXJjaGl2ZS52MS5Eb3dubG9hZEJhY2t1cEZpbGVSZXF1ZXN0Gi4ua2FudG9vci5hcmNoaXZlLnYxLkRvd25sb2FkQmFja3VwRmlsZVJlc3BvbnNlMAESfwoWU2V0QmFja3VwRmlsZUxlZ2FsSG9sZBIxLmthbnRvb3IuYXJjaGl2ZS52MS5TZXRCYWNrdXBGaWxlTGVnYWxIb2xkUmVxdWVzdBoyLmthbnRvb3IuYXJjaGl2ZS52MS5TZXRCYWNrdXBGaWxlTGVnYWxIb2xkUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * An object another service issued (an invoice's PDF, its e-invoice XML), read from that service's store.
@@ -816,6 +816,13 @@ export type VerificationFinding = Message<"kantoor.archive.v1.VerificationFindin
    * @generated from field: string actual_sha256 = 6;
    */
   actualSha256: string;
+
+  /**
+   * set for a backup file (object_id and dossier_id are then empty)
+   *
+   * @generated from field: string backup_file_id = 7;
+   */
+  backupFileId: string;
 };
 
 /**
@@ -971,6 +978,13 @@ export type PurgeRecord = Message<"kantoor.archive.v1.PurgeRecord"> & {
    * @generated from field: string rule = 8;
    */
   rule: string;
+
+  /**
+   * set for a backup file (object_id, dossier_id and document_id are then empty)
+   *
+   * @generated from field: string backup_file_id = 9;
+   */
+  backupFileId: string;
 };
 
 /**
@@ -1040,6 +1054,402 @@ export type ListPurgeRecordsResponse = Message<"kantoor.archive.v1.ListPurgeReco
  */
 export const ListPurgeRecordsResponseSchema: GenMessage<ListPurgeRecordsResponse> = /*@__PURE__*/
   messageDesc(file_kantoor_archive_v1_archive, 34);
+
+/**
+ * A backup file the backup service wrote to its own store, handed over with the retention it chose.
+ *
+ * @generated from message kantoor.archive.v1.BackupFileToArchive
+ */
+export type BackupFileToArchive = Message<"kantoor.archive.v1.BackupFileToArchive"> & {
+  /**
+   * @generated from field: string firm_id = 1;
+   */
+  firmId: string;
+
+  /**
+   * the service whose object store holds the file; empty: backup
+   *
+   * @generated from field: string source = 2;
+   */
+  source: string;
+
+  /**
+   * the file's key in that store
+   *
+   * @generated from field: string key = 3;
+   */
+  key: string;
+
+  /**
+   * hex SHA-256 of the file; the copy is refused when the bytes differ
+   *
+   * @generated from field: string sha256 = 4;
+   */
+  sha256: string;
+
+  /**
+   * empty: application/zip
+   *
+   * @generated from field: string content_type = 5;
+   */
+  contentType: string;
+
+  /**
+   * daily, monthly, manual ... (lowercase letters, digits and dashes)
+   *
+   * @generated from field: string kind = 6;
+   */
+  kind: string;
+
+  /**
+   * YYYY-MM-DD: the day the backup was taken
+   *
+   * @generated from field: string backup_date = 7;
+   */
+  backupDate: string;
+
+  /**
+   * the name the file is downloaded under, e.g. backup-2026-12-03.zip
+   *
+   * @generated from field: string file_name = 8;
+   */
+  fileName: string;
+
+  /**
+   * the invoicing account the backup is of (optional)
+   *
+   * @generated from field: string account_id = 9;
+   */
+  accountId: string;
+
+  /**
+   * required and in the future: the file cannot be overwritten or deleted before it
+   *
+   * @generated from field: google.protobuf.Timestamp retain_until = 10;
+   */
+  retainUntil?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message kantoor.archive.v1.BackupFileToArchive.
+ * Use `create(BackupFileToArchiveSchema)` to create a new message.
+ */
+export const BackupFileToArchiveSchema: GenMessage<BackupFileToArchive> = /*@__PURE__*/
+  messageDesc(file_kantoor_archive_v1_archive, 35);
+
+/**
+ * @generated from message kantoor.archive.v1.ArchiveBackupFileRequest
+ */
+export type ArchiveBackupFileRequest = Message<"kantoor.archive.v1.ArchiveBackupFileRequest"> & {
+  /**
+   * @generated from field: kantoor.archive.v1.BackupFileToArchive file = 1;
+   */
+  file?: BackupFileToArchive | undefined;
+};
+
+/**
+ * Describes the message kantoor.archive.v1.ArchiveBackupFileRequest.
+ * Use `create(ArchiveBackupFileRequestSchema)` to create a new message.
+ */
+export const ArchiveBackupFileRequestSchema: GenMessage<ArchiveBackupFileRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_archive_v1_archive, 36);
+
+/**
+ * @generated from message kantoor.archive.v1.ArchiveBackupFileResponse
+ */
+export type ArchiveBackupFileResponse = Message<"kantoor.archive.v1.ArchiveBackupFileResponse"> & {
+  /**
+   * @generated from field: kantoor.archive.v1.ArchivedBackupFile archived = 1;
+   */
+  archived?: ArchivedBackupFile | undefined;
+
+  /**
+   * false when the file was archived before (a repeated call)
+   *
+   * @generated from field: bool created = 2;
+   */
+  created: boolean;
+};
+
+/**
+ * Describes the message kantoor.archive.v1.ArchiveBackupFileResponse.
+ * Use `create(ArchiveBackupFileResponseSchema)` to create a new message.
+ */
+export const ArchiveBackupFileResponseSchema: GenMessage<ArchiveBackupFileResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_archive_v1_archive, 37);
+
+/**
+ * @generated from message kantoor.archive.v1.ArchivedBackupFile
+ */
+export type ArchivedBackupFile = Message<"kantoor.archive.v1.ArchivedBackupFile"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string firm_id = 2;
+   */
+  firmId: string;
+
+  /**
+   * @generated from field: string account_id = 3;
+   */
+  accountId: string;
+
+  /**
+   * @generated from field: string kind = 4;
+   */
+  kind: string;
+
+  /**
+   * YYYY-MM-DD
+   *
+   * @generated from field: string backup_date = 5;
+   */
+  backupDate: string;
+
+  /**
+   * @generated from field: string file_name = 6;
+   */
+  fileName: string;
+
+  /**
+   * @generated from field: string sha256 = 7;
+   */
+  sha256: string;
+
+  /**
+   * @generated from field: int64 size = 8;
+   */
+  size: bigint;
+
+  /**
+   * @generated from field: string content_type = 9;
+   */
+  contentType: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp retain_until = 10;
+   */
+  retainUntil?: Timestamp | undefined;
+
+  /**
+   * @generated from field: bool legal_hold = 11;
+   */
+  legalHold: boolean;
+
+  /**
+   * archived or purged
+   *
+   * @generated from field: string status = 12;
+   */
+  status: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp archived_at = 13;
+   */
+  archivedAt?: Timestamp | undefined;
+
+  /**
+   * purged files: when, and the rule that allowed it (their own retain-until date)
+   *
+   * @generated from field: google.protobuf.Timestamp purged_at = 14;
+   */
+  purgedAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string purge_rule = 15;
+   */
+  purgeRule: string;
+};
+
+/**
+ * Describes the message kantoor.archive.v1.ArchivedBackupFile.
+ * Use `create(ArchivedBackupFileSchema)` to create a new message.
+ */
+export const ArchivedBackupFileSchema: GenMessage<ArchivedBackupFile> = /*@__PURE__*/
+  messageDesc(file_kantoor_archive_v1_archive, 38);
+
+/**
+ * @generated from message kantoor.archive.v1.ListBackupFilesRequest
+ */
+export type ListBackupFilesRequest = Message<"kantoor.archive.v1.ListBackupFilesRequest"> & {
+  /**
+   * system callers: required; staff: empty or their own firm
+   *
+   * @generated from field: string firm_id = 1;
+   */
+  firmId: string;
+
+  /**
+   * default 50, at most 200
+   *
+   * @generated from field: int32 page_size = 2;
+   */
+  pageSize: number;
+
+  /**
+   * @generated from field: string cursor = 3;
+   */
+  cursor: string;
+
+  /**
+   * empty: every kind
+   *
+   * @generated from field: string kind = 4;
+   */
+  kind: string;
+
+  /**
+   * empty: every account
+   *
+   * @generated from field: string account_id = 5;
+   */
+  accountId: string;
+
+  /**
+   * also list purged files (with their purge record); by default only the files still kept
+   *
+   * @generated from field: bool include_purged = 6;
+   */
+  includePurged: boolean;
+};
+
+/**
+ * Describes the message kantoor.archive.v1.ListBackupFilesRequest.
+ * Use `create(ListBackupFilesRequestSchema)` to create a new message.
+ */
+export const ListBackupFilesRequestSchema: GenMessage<ListBackupFilesRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_archive_v1_archive, 39);
+
+/**
+ * @generated from message kantoor.archive.v1.ListBackupFilesResponse
+ */
+export type ListBackupFilesResponse = Message<"kantoor.archive.v1.ListBackupFilesResponse"> & {
+  /**
+   * @generated from field: repeated kantoor.archive.v1.ArchivedBackupFile files = 1;
+   */
+  files: ArchivedBackupFile[];
+
+  /**
+   * empty on the last page
+   *
+   * @generated from field: string next_cursor = 2;
+   */
+  nextCursor: string;
+};
+
+/**
+ * Describes the message kantoor.archive.v1.ListBackupFilesResponse.
+ * Use `create(ListBackupFilesResponseSchema)` to create a new message.
+ */
+export const ListBackupFilesResponseSchema: GenMessage<ListBackupFilesResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_archive_v1_archive, 40);
+
+/**
+ * @generated from message kantoor.archive.v1.DownloadBackupFileRequest
+ */
+export type DownloadBackupFileRequest = Message<"kantoor.archive.v1.DownloadBackupFileRequest"> & {
+  /**
+   * system callers: required; staff: empty or their own firm
+   *
+   * @generated from field: string firm_id = 1;
+   */
+  firmId: string;
+
+  /**
+   * @generated from field: string backup_file_id = 2;
+   */
+  backupFileId: string;
+};
+
+/**
+ * Describes the message kantoor.archive.v1.DownloadBackupFileRequest.
+ * Use `create(DownloadBackupFileRequestSchema)` to create a new message.
+ */
+export const DownloadBackupFileRequestSchema: GenMessage<DownloadBackupFileRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_archive_v1_archive, 41);
+
+/**
+ * @generated from message kantoor.archive.v1.DownloadBackupFileResponse
+ */
+export type DownloadBackupFileResponse = Message<"kantoor.archive.v1.DownloadBackupFileResponse"> & {
+  /**
+   * @generated from oneof kantoor.archive.v1.DownloadBackupFileResponse.part
+   */
+  part: {
+    /**
+     * @generated from field: kantoor.archive.v1.DownloadInfo info = 1;
+     */
+    value: DownloadInfo;
+    case: "info";
+  } | {
+    /**
+     * @generated from field: bytes chunk = 2;
+     */
+    value: Uint8Array;
+    case: "chunk";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message kantoor.archive.v1.DownloadBackupFileResponse.
+ * Use `create(DownloadBackupFileResponseSchema)` to create a new message.
+ */
+export const DownloadBackupFileResponseSchema: GenMessage<DownloadBackupFileResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_archive_v1_archive, 42);
+
+/**
+ * @generated from message kantoor.archive.v1.SetBackupFileLegalHoldRequest
+ */
+export type SetBackupFileLegalHoldRequest = Message<"kantoor.archive.v1.SetBackupFileLegalHoldRequest"> & {
+  /**
+   * system callers: required; staff: empty or their own firm
+   *
+   * @generated from field: string firm_id = 1;
+   */
+  firmId: string;
+
+  /**
+   * @generated from field: string backup_file_id = 2;
+   */
+  backupFileId: string;
+
+  /**
+   * @generated from field: bool hold = 3;
+   */
+  hold: boolean;
+
+  /**
+   * @generated from field: string reason = 4;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message kantoor.archive.v1.SetBackupFileLegalHoldRequest.
+ * Use `create(SetBackupFileLegalHoldRequestSchema)` to create a new message.
+ */
+export const SetBackupFileLegalHoldRequestSchema: GenMessage<SetBackupFileLegalHoldRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_archive_v1_archive, 43);
+
+/**
+ * @generated from message kantoor.archive.v1.SetBackupFileLegalHoldResponse
+ */
+export type SetBackupFileLegalHoldResponse = Message<"kantoor.archive.v1.SetBackupFileLegalHoldResponse"> & {
+  /**
+   * @generated from field: kantoor.archive.v1.ArchivedBackupFile file = 1;
+   */
+  file?: ArchivedBackupFile | undefined;
+};
+
+/**
+ * Describes the message kantoor.archive.v1.SetBackupFileLegalHoldResponse.
+ * Use `create(SetBackupFileLegalHoldResponseSchema)` to create a new message.
+ */
+export const SetBackupFileLegalHoldResponseSchema: GenMessage<SetBackupFileLegalHoldResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_archive_v1_archive, 44);
 
 /**
  * The 7-year write-once archive of every document and issued invoice (spec 03). Every call naming a dossier
@@ -1163,6 +1573,49 @@ export const ArchiveService: GenService<{
     methodKind: "unary";
     input: typeof ListPurgeRecordsRequestSchema;
     output: typeof ListPurgeRecordsResponseSchema;
+  },
+  /**
+   * The backup service hands over one backup file (spec 05) of a firm, kept write-once until the retain-until
+   * date it gives (not the firm's document retention). System callers only. Idempotent per (firm, source, key):
+   * the same bytes again answer the same record; other bytes are refused (`archived_object_differs`).
+   *
+   * @generated from rpc kantoor.archive.v1.ArchiveService.ArchiveBackupFile
+   */
+  archiveBackupFile: {
+    methodKind: "unary";
+    input: typeof ArchiveBackupFileRequestSchema;
+    output: typeof ArchiveBackupFileResponseSchema;
+  },
+  /**
+   * A firm's archived backup files, newest backup first (archive:manage, the caller's own firm only; system
+   * callers name the firm). Backup files belong to no dossier: they never appear in dossier searches or ZIPs.
+   *
+   * @generated from rpc kantoor.archive.v1.ArchiveService.ListBackupFiles
+   */
+  listBackupFiles: {
+    methodKind: "unary";
+    input: typeof ListBackupFilesRequestSchema;
+    output: typeof ListBackupFilesResponseSchema;
+  },
+  /**
+   * Server-streaming: first `info`, then 64 KiB `chunk`s (same access as ListBackupFiles).
+   *
+   * @generated from rpc kantoor.archive.v1.ArchiveService.DownloadBackupFile
+   */
+  downloadBackupFile: {
+    methodKind: "server_streaming";
+    input: typeof DownloadBackupFileRequestSchema;
+    output: typeof DownloadBackupFileResponseSchema;
+  },
+  /**
+   * A legal hold on one backup file keeps it past its retain-until date (admins of its firm, with a reason).
+   *
+   * @generated from rpc kantoor.archive.v1.ArchiveService.SetBackupFileLegalHold
+   */
+  setBackupFileLegalHold: {
+    methodKind: "unary";
+    input: typeof SetBackupFileLegalHoldRequestSchema;
+    output: typeof SetBackupFileLegalHoldResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_kantoor_archive_v1_archive, 0);

@@ -3,7 +3,12 @@ import { timestampDate, timestampFromDate, type Timestamp } from '@bufbuild/prot
 import type { Database } from '@kantoor/database';
 import { invalidArgument, notFound, permissionDenied } from '@kantoor/errors';
 import { implement } from '@kantoor/grpc';
-import { ArchiveService, type ArchiveFilter, type ArchivedObject } from '@kantoor/proto/kantoor/archive/v1/archive_pb';
+import {
+  ArchiveService,
+  type ArchiveFilter,
+  type ArchivedBackupFile,
+  type ArchivedObject,
+} from '@kantoor/proto/kantoor/archive/v1/archive_pb';
 import { safeFileName } from '@kantoor/zip-layout';
 import {
   audit,
@@ -16,11 +21,19 @@ import {
   type SearchCursor,
   type SearchFilter,
 } from '../../data-access/archive-repository';
+import {
+  findBackupFile,
+  listBackupFiles,
+  type BackupFileCursor,
+  type BackupFilePurgeRecordRow,
+  type BackupFileRow,
+} from '../../data-access/backup-file-repository';
+import { archiveBackupFile } from '../../domain/archive-backup-file';
 import { dossierArchiveZip, selectionZip } from '../../domain/archive-zip';
 import { ingestDocument, type ArchiveStores } from '../../domain/ingest';
-import { setLegalHold } from '../../domain/legal-hold';
+import { setBackupFileLegalHold, setLegalHold } from '../../domain/legal-hold';
 import { actorId, type AccessGuard, type Actor } from '../../domain/ports';
-import { purgeObject, purgeRecords, runPurge, type PurgeRecordRow } from '../../domain/purge';
+import { purgeObject, purgeRecords, runBackupFilePurge, runPurge, type PurgeRecordRow } from '../../domain/purge';
 import { DEFAULT_RETENTION, parseDocumentDate, type RetentionCounting } from '../../domain/retention';
 import { runVerification, verificationRuns, type VerificationRunRow } from '../../domain/verification';
 
@@ -104,6 +117,49 @@ const purgeMessage = (record: PurgeRecordRow) => ({
   rule: record.rule,
 });
 
+const backupFileMessage = (file: BackupFileRow): ArchivedBackupFile =>
+  ({
+    id: file.id,
+    firmId: file.firm_id,
+    accountId: file.account_id,
+    kind: file.kind,
+    backupDate: file.backup_date,
+    fileName: file.file_name,
+    sha256: file.sha256,
+    size: BigInt(file.size),
+    contentType: file.content_type,
+    retainUntil: ts(file.retain_until),
+    legalHold: file.legal_hold,
+    status: file.purged_at ? 'purged' : 'archived',
+    archivedAt: ts(file.archived_at),
+    purgedAt: ts(file.purged_at),
+    purgeRule: file.purge_rule ?? '',
+  }) as ArchivedBackupFile;
+
+const backupPurgeMessage = (record: BackupFilePurgeRecordRow) => ({
+  backupFileId: record.backup_file_id,
+  key: record.key,
+  sha256: record.sha256,
+  retainUntil: ts(record.retain_until),
+  purgedAt: ts(record.purged_at),
+  rule: record.rule,
+});
+
+const BACKUP_KIND = /^[a-z][a-z0-9-]{0,39}$/;
+const SOURCE = /^[a-z][a-z0-9-]{0,39}$/;
+const encodeBackupCursor = (cursor: BackupFileCursor) =>
+  Buffer.from(JSON.stringify([cursor.backupDate, cursor.id])).toString('base64url');
+function decodeBackupCursor(text: string): BackupFileCursor | undefined {
+  if (!text) return undefined;
+  try {
+    const [backupDate, id] = JSON.parse(Buffer.from(text, 'base64url').toString()) as string[];
+    if (parseDocumentDate(backupDate) && typeof id === 'string' && /^\d{1,18}$/.test(id)) return { backupDate, id };
+  } catch {
+    // falls through to the refusal
+  }
+  return refuse('cursor', 'is not a cursor this service gave out');
+}
+
 const runMessage = (run: VerificationRunRow) => ({
   id: run.id,
   startedAt: ts(run.started_at),
@@ -111,6 +167,7 @@ const runMessage = (run: VerificationRunRow) => ({
   checked: run.checked,
   findings: run.findings.map((finding) => ({
     objectId: finding.object_id,
+    backupFileId: finding.backup_file_id ?? '',
     key: finding.key,
     dossierId: finding.dossier_id,
     problem: finding.problem,
@@ -132,6 +189,25 @@ export function archiveRpc(deps: { db: Database; stores: ArchiveStores; guard: A
   /** archive:manage (admins): on a dossier its facts are checked too, so another firm's dossier stays unknown. */
   async function requireAdmin(actor: Actor, dossierId?: string) {
     if (actor.kind !== 'system') await guard(actor, 'archive:manage', dossierId);
+  }
+
+  /**
+   * The firm whose backup files a call concerns: system callers name it; everyone else needs archive:manage
+   * (staff admins; portal users and API keys never) and reaches their own firm only.
+   */
+  async function backupFirmOf(actor: Actor, requested: string) {
+    if (actor.kind === 'system') return dossierIdOf(requested, 'firmId');
+    if (requested && requested !== actor.firmId)
+      throw permissionDenied('This belongs to another firm.', { reason: 'other_firm' });
+    await guard(actor, 'archive:manage');
+    return actor.firmId;
+  }
+
+  async function backupFileIn(firmId: string, backupFileId: string) {
+    const file = await findBackupFile(db, backupFileId);
+    if (!file || file.firm_id !== firmId)
+      throw notFound('No such archived backup file in this firm.', { reason: 'backup_file_not_found' });
+    return file;
   }
 
   async function objectIn(dossierId: string, objectId: string) {
@@ -332,8 +408,13 @@ export function archiveRpc(deps: { db: Database; stores: ArchiveStores; guard: A
     async runPurge(_request, { caller }) {
       await requireAdmin(caller);
       const firmId = caller.kind === 'system' ? undefined : caller.firmId;
-      const records = await runPurge(db, stores.archive, actorOf(caller), new Date(), 500, firmId);
-      return { purged: records.length, records: records.map(purgeMessage) };
+      const now = new Date();
+      const records = await runPurge(db, stores.archive, actorOf(caller), now, 500, firmId);
+      const backupFiles = await runBackupFilePurge(db, stores.archive, actorOf(caller), now, 500, firmId);
+      return {
+        purged: records.length + backupFiles.length,
+        records: [...records.map(purgeMessage), ...backupFiles.map(backupPurgeMessage)],
+      };
     },
 
     async listPurgeRecords(request, { caller }) {
@@ -341,6 +422,99 @@ export function archiveRpc(deps: { db: Database; stores: ArchiveStores; guard: A
       await guard(caller, 'archive:read', dossierId);
       const records = await purgeRecords(db, { dossierId }, Math.min(Math.max(request.limit || 100, 1), 1000));
       return { records: records.map(purgeMessage) };
+    },
+
+    async archiveBackupFile(request, { caller }) {
+      systemOnly(caller, 'Handing backup files to the archive');
+      const file = request.file ?? refuse('file', 'is required');
+      const firmId = dossierIdOf(file.firmId, 'file.firmId');
+      const source = file.source || 'backup';
+      if (!SOURCE.test(source)) refuse('file.source', 'lowercase letters, digits and dashes');
+      if (!file.key || file.key.length > 1000) refuse('file.key', 'is required, at most 1000 characters');
+      if (!/^[0-9a-f]{64}$/.test(file.sha256)) refuse('file.sha256', 'must be a hex SHA-256');
+      if (!BACKUP_KIND.test(file.kind)) refuse('file.kind', 'lowercase letters, digits and dashes, e.g. daily');
+      const backupDate = parseDocumentDate(file.backupDate) ?? refuse('file.backupDate', 'must be a date YYYY-MM-DD');
+      if (!file.fileName.trim() || file.fileName.length > 255)
+        refuse('file.fileName', 'is required, at most 255 characters');
+      if (file.accountId.length > 100) refuse('file.accountId', 'at most 100 characters');
+      const retainUntil = dateOf(file.retainUntil) ?? refuse('file.retainUntil', 'is required');
+      // a date already past would leave the file unlocked, and purgeable at once
+      if (retainUntil.getTime() <= Date.now()) refuse('file.retainUntil', 'must be in the future');
+      if (retainUntil.getTime() > Date.now() + 100 * 366 * 24 * 3600_000)
+        refuse('file.retainUntil', 'at most 100 years ahead');
+      const result = await archiveBackupFile(db, stores, {
+        firm_id: firmId,
+        source,
+        source_key: file.key,
+        account_id: file.accountId,
+        kind: file.kind,
+        backup_date: backupDate,
+        file_name: file.fileName.trim(),
+        sha256: file.sha256,
+        content_type: file.contentType || 'application/zip',
+        retain_until: retainUntil,
+        archived_by: actorId(caller),
+      });
+      return { archived: backupFileMessage(result.file), created: result.created };
+    },
+
+    async listBackupFiles(request, { caller }) {
+      const firmId = await backupFirmOf(caller, request.firmId);
+      if (request.kind && !BACKUP_KIND.test(request.kind)) refuse('kind', 'lowercase letters, digits and dashes');
+      const pageSize = request.pageSize ? Math.min(Math.max(request.pageSize, 1), 200) : 50;
+      const files = await listBackupFiles(
+        db,
+        {
+          firmId,
+          kind: request.kind || undefined,
+          accountId: request.accountId || undefined,
+          includePurged: request.includePurged,
+        },
+        pageSize + 1,
+        decodeBackupCursor(request.cursor),
+      );
+      const page = files.slice(0, pageSize);
+      const last = page[page.length - 1];
+      return {
+        files: page.map(backupFileMessage),
+        nextCursor: files.length > pageSize ? encodeBackupCursor({ backupDate: last.backup_date, id: last.id }) : '',
+      };
+    },
+
+    async *downloadBackupFile(request, { caller }) {
+      const firmId = await backupFirmOf(caller, request.firmId);
+      const file = await backupFileIn(firmId, request.backupFileId);
+      if (file.purged_at)
+        throw notFound('This backup file was purged after its retention.', { reason: 'object_purged' });
+      const body = (await stores.archive.get(file.key)) as AsyncIterable<Buffer>;
+      const dot = file.file_name.lastIndexOf('.');
+      yield {
+        part: {
+          case: 'info' as const,
+          value: {
+            fileName: safeFileName(
+              dot > 0 ? file.file_name.slice(0, dot) : file.file_name,
+              dot > 0 ? file.file_name.slice(dot + 1) : '',
+            ),
+            contentType: file.content_type,
+            size: BigInt(file.size),
+            sha256: file.sha256,
+          },
+        },
+      };
+      yield* chunks(body);
+    },
+
+    async setBackupFileLegalHold(request, { caller }) {
+      const firmId = await backupFirmOf(caller, request.firmId);
+      if (!request.reason.trim()) refuse('reason', 'a legal hold needs a reason');
+      const file = await setBackupFileLegalHold(db, stores.archive, caller, {
+        firmId,
+        backupFileId: request.backupFileId,
+        hold: request.hold,
+        reason: request.reason.trim(),
+      });
+      return { file: backupFileMessage(file) };
     },
   });
 }

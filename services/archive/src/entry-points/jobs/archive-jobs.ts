@@ -5,7 +5,7 @@
 import type { Database, Queryable } from '@kantoor/database';
 import type { Logger } from '@kantoor/logging';
 import type { ObjectStore } from '@kantoor/object-storage';
-import { PURGE_JOB, runPurge } from '../../domain/purge';
+import { PURGE_JOB, runBackupFilePurge, runPurge } from '../../domain/purge';
 import { runVerification } from '../../domain/verification';
 
 export async function verifyJob(db: Database, store: ObjectStore, logger: Logger, sample: number) {
@@ -20,10 +20,12 @@ export async function verifyJob(db: Database, store: ObjectStore, logger: Logger
   return run;
 }
 
+/** Documents' objects past their firm's retention, then backup files past their own retain-until date. */
 export async function purgeJob(db: Database, store: ObjectStore, logger: Logger) {
   const records = await runPurge(db, store, PURGE_JOB);
-  logger.info({ purged: records.length }, 'archive purge done');
-  return records;
+  const backupFiles = await runBackupFilePurge(db, store, PURGE_JOB);
+  logger.info({ purged: records.length, backupFilesPurged: backupFiles.length }, 'archive purge done');
+  return { records, backupFiles };
 }
 
 const lastRunOf = async (db: Queryable, job: string): Promise<Date | undefined> =>
