@@ -8,6 +8,9 @@
  * closes or a reading group stops before its records were handled, or when a group that read the topic
  * in this process is stopped; it resolves at once for a topic no group reads.
  *
+ * The outbox relay does not wait for one publish before the next (OutboxRelay.runPipelined): a group whose
+ * handler keeps failing holds back its own lane and the batches with a record in it, not every later event.
+ *
  * Constructed with `startClosed`, `publish()` waits until `open()`: the launcher opens the transport once
  * every service subscribed, so no relay publishes its old rows before their readers are there.
  *

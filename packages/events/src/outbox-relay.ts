@@ -44,6 +44,8 @@ export type BatchOutcome = { published: number } | { busy: true };
 
 interface OutboxRow {
   id: string;
+  /** the row's place in the outbox (bigint as text) */
+  position: string;
   topic: string;
   key: string;
   payload: Uint8Array;
@@ -51,6 +53,8 @@ interface OutboxRow {
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
+/** embedded: batches published and not yet handled by every consumer group, at the most */
+const MAX_BATCHES_IN_FLIGHT = 8;
 
 export class OutboxRelay {
   private readonly db: Database;
@@ -146,6 +150,7 @@ export class OutboxRelay {
   }
 
   private async run(signal: AbortSignal): Promise<void> {
+    if (this.db.dialect === 'pglite') return this.runPipelined(signal);
     let failures = 0;
     while (!signal.aborted) {
       await this.pruneWhenDue();
@@ -171,6 +176,71 @@ export class OutboxRelay {
     }
   }
 
+  /**
+   * Embedded mode (PGlite, one relay in the process, delivery in-process): a publish resolves only once every
+   * consumer group handled its records, so a batch waiting for one group's failing handler (retried for
+   * minutes) would hold back every later event of the service, for every group. Here later batches are
+   * published while earlier ones wait, up to MAX_BATCHES_IN_FLIGHT, and each batch is marked published when
+   * it was handled; the transport keeps each key's records in order across batches. A failed publish (a group
+   * stopped, the transport closed) ends the pipeline: once every batch in flight settled, the relay starts
+   * again from the oldest row still unpublished, after the usual back-off.
+   */
+  private async runPipelined(signal: AbortSignal): Promise<void> {
+    const inFlight = new Set<Promise<void>>();
+    // the last row claimed while batches are in flight; the next batch starts after it
+    let claimedUpTo: string | undefined;
+    let failures = 0;
+    let failed: { error: unknown } | undefined;
+    try {
+      while (!signal.aborted) {
+        await this.pruneWhenDue();
+        if (failed) {
+          await Promise.allSettled(inFlight);
+          failures += 1;
+          const retryInMs = backoffMs(failures, this.publishBackoff.initialMs, this.publishBackoff.maxMs);
+          this.logger[failures >= 5 ? 'error' : 'warn'](
+            { err: failed.error, failures, retryInMs },
+            'publishing outbox events failed; they stay in the outbox and are published again',
+          );
+          failed = undefined;
+          claimedUpTo = undefined;
+          await pause(retryInMs, signal);
+          continue;
+        }
+        if (inFlight.size >= MAX_BATCHES_IN_FLIGHT) {
+          await Promise.race(inFlight);
+          continue;
+        }
+        // nothing in flight: look from the start again, so no row is passed over
+        if (inFlight.size === 0) claimedUpTo = undefined;
+        this.woken = false;
+        let rows: OutboxRow[];
+        try {
+          rows = await this.claim(this.db, claimedUpTo);
+        } catch (error) {
+          failed = { error };
+          continue;
+        }
+        if (rows.length > 0) {
+          claimedUpTo = rows[rows.length - 1].position;
+          const publishing: Promise<void> = this.publishAndMark(this.db, rows)
+            .then(
+              () => void (failures = 0),
+              async (error) => {
+                failed ??= { error };
+                await this.recordFailedAttempt(rows, error);
+              },
+            )
+            .finally(() => inFlight.delete(publishing));
+          inFlight.add(publishing);
+        }
+        if (rows.length < this.batchSize && !this.woken) await this.idle(signal);
+      }
+    } finally {
+      await Promise.allSettled(inFlight);
+    }
+  }
+
   private idle(signal: AbortSignal): Promise<void> {
     return new Promise<void>((resolve) => {
       const timer = setTimeout(() => this.endIdle?.(), this.pollIntervalMs);
@@ -183,11 +253,14 @@ export class OutboxRelay {
     });
   }
 
-  private async claim(q: Queryable): Promise<OutboxRow[]> {
+  /** the oldest unpublished rows (after `afterPosition`, when given) */
+  private async claim(q: Queryable, afterPosition?: string): Promise<OutboxRow[]> {
     const { rows } = await q.query<OutboxRow>(
-      `SELECT id, topic, key, payload, headers FROM outbox
-        WHERE published_at IS NULL ORDER BY position LIMIT $1`,
-      [this.batchSize],
+      // ordered by the column, not by the text alias (which would put 10 before 2)
+      `SELECT id, position::text AS position, topic, key, payload, headers FROM outbox
+        WHERE published_at IS NULL AND ($2::bigint IS NULL OR outbox.position > $2::bigint)
+        ORDER BY outbox.position LIMIT $1`,
+      [this.batchSize, afterPosition ?? null],
     );
     return rows;
   }
