@@ -17,6 +17,7 @@ import { IdempotencyStore } from './middleware/idempotency';
 import { answerUnknownRoute, problemResponder } from './middleware/problem';
 import { TokenBuckets, type RateLimits } from './middleware/rate-limit';
 import { requestContext } from './middleware/request-context';
+import { requestsPerTurn } from './middleware/requests-per-turn';
 import { documentationRouter } from './openapi/docs-page';
 import { buildOpenApiDocument, type DocumentInfo } from './openapi/document';
 import { pathPattern, withConfiguredLimits, type Route } from './openapi/route';
@@ -94,6 +95,7 @@ export function createApp(input: GatewayDeps): Express {
   app.disable('x-powered-by');
   app.set('trust proxy', trustProxy(config.TRUST_PROXY));
   app.set('etag', false);
+  if (config.REQUESTS_PER_LOOP_TURN > 0) app.use(requestsPerTurn(config.REQUESTS_PER_LOOP_TURN));
   app.use(requestContext(logger));
   app.use(baseHeaders);
   app.use(cors(config.CORS_ORIGINS));

@@ -23,6 +23,13 @@ export const gatewaySettings = {
     max: 86400,
     description: 'lifetime of tokens the gateway issues (embedded mode)',
   }),
+  REQUESTS_PER_LOOP_TURN: settings.integer({
+    default: 0,
+    min: 0,
+    max: 100_000,
+    description:
+      'new requests begun per event-loop turn, the others in the next turns (0: no limit); embedded mode: 8, so the gateway and the services work side by side',
+  }),
   RATE_LIMIT_WINDOW_SECONDS: settings.integer({ default: 60, min: 1 }),
   RATE_LIMIT_PER_USER: settings.integer({
     default: 600,

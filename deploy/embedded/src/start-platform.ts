@@ -59,6 +59,8 @@ export async function startEmbeddedPlatform(options: PlatformOptions): Promise<E
     let stopping = false;
     const gateway = await startGateway({
       config: readGatewayConfig({
+        // the gateway and the service threads share the machine's cores: see gateway/src/middleware/requests-per-turn.ts
+        REQUESTS_PER_LOOP_TURN: '8',
         ...process.env,
         KANTOOR_MODE: 'embedded',
         DATA_DIR: options.dataDir,
