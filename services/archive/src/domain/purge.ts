@@ -23,22 +23,66 @@ export interface PurgeRecordRow {
 }
 
 /**
+ * The write-once rule of one stored thing (an archived object, a backup file): nothing goes twice, nothing
+ * before its retain-until date, nothing under a legal hold. `what` names it in the refusal, e.g. "Object 12".
+ */
+function refuseIfRetained(
+  what: string,
+  kept: { purged_at: Date | null; retain_until: Date; held: boolean },
+  now: Date,
+) {
+  if (kept.purged_at) throw failedPrecondition(`${what} was purged already.`, { reason: 'already_purged' });
+  if (kept.retain_until.getTime() > now.getTime())
+    throw failedPrecondition(
+      `${what} is retained until ${kept.retain_until.toISOString()} and cannot be deleted before.`,
+      { reason: 'object_retained' },
+    );
+  if (kept.held)
+    throw failedPrecondition(`${what} is under legal hold and cannot be deleted.`, { reason: 'object_retained' });
+}
+
+/**
  * The service's own write-once rule, checked before every deletion whatever the store does: nothing goes
  * before its retain-until date, nothing under a legal hold of its own or of its dossier.
  */
 export async function refuseIfKept(db: Queryable, object: ObjectRow, now: Date): Promise<void> {
-  if (object.purged_at)
-    throw failedPrecondition(`Object ${object.id} was purged already.`, { reason: 'already_purged' });
-  if (object.retain_until.getTime() > now.getTime())
-    throw failedPrecondition(
-      `Object ${object.id} is retained until ${object.retain_until.toISOString()} and cannot be deleted before.`,
-      { reason: 'object_retained' },
-    );
-  const { rows } = await db.query('SELECT 1 FROM dossier_legal_hold WHERE dossier_id = $1', [object.dossier_id]);
-  if (object.legal_hold || rows.length > 0)
-    throw failedPrecondition(`Object ${object.id} is under legal hold and cannot be deleted.`, {
-      reason: 'object_retained',
-    });
+  const { rows } = object.legal_hold
+    ? { rows: [] }
+    : await db.query('SELECT 1 FROM dossier_legal_hold WHERE dossier_id = $1', [object.dossier_id]);
+  refuseIfRetained(`Object ${object.id}`, { ...object, held: object.legal_hold || rows.length > 0 }, now);
+}
+
+/** Deletes the stored bytes; bytes gone already are a purge interrupted between the deletion and its record. */
+async function deleteStored(store: ObjectStore, key: string): Promise<void> {
+  try {
+    await store.delete(key);
+  } catch (error) {
+    if ((error as { reason?: string }).reason !== 'object_not_found') throw error;
+  }
+}
+
+/**
+ * Purges, batch by batch, what `nextBatch` lists after the last id seen; one refused as kept since the batch was
+ * read (a hold set meanwhile, purged by another run) is left, and the others go on.
+ */
+async function purgeInBatches<Row extends { id: string }, Record>(
+  batch: number,
+  nextBatch: (afterId: string) => Promise<Row[]>,
+  purgeOne: (row: Row) => Promise<Record>,
+): Promise<Record[]> {
+  const records: Record[] = [];
+  for (let afterId = '0'; ;) {
+    const rows = await nextBatch(afterId);
+    for (const row of rows) {
+      try {
+        records.push(await purgeOne(row));
+      } catch (error) {
+        if (!isRefusedAsKept(error)) throw error;
+      }
+    }
+    if (rows.length < batch) return records;
+    afterId = rows[rows.length - 1].id;
+  }
 }
 
 /** Who deletes: the admin calling DeleteObject or RunPurge, or the platform's purge job; recorded in the audit log. */
@@ -62,12 +106,7 @@ export async function purgeObject(
   now = new Date(),
 ): Promise<PurgeRecordRow> {
   await refuseIfKept(db, (await findObject(db, object.id)) ?? object, now);
-  try {
-    await store.delete(object.key);
-  } catch (error) {
-    // gone already: a purge interrupted between the deletion and its record
-    if ((error as { reason?: string }).reason !== 'object_not_found') throw error;
-  }
+  await deleteStored(store, object.key);
   return db.transaction(async (tx) => {
     await tx.query('UPDATE archive_object SET purged_at = $2 WHERE id = $1', [object.id, now]);
     const { rows } = await tx.query<PurgeRecordRow>(
@@ -115,30 +154,24 @@ export async function runPurge(
   batch = 500,
   firmId?: string,
 ) {
-  const records: PurgeRecordRow[] = [];
-  let afterId = '0';
-  for (;;) {
-    const { rows } = await db.query<ObjectRow>(
-      `SELECT o.id::text AS id, o.source, o.document_id, o.firm_id, o.dossier_id, o.role, o.key, o.sha256, o.size::text AS size,
+  return purgeInBatches(
+    batch,
+    async (afterId) =>
+      (
+        await db.query<ObjectRow>(
+          `SELECT o.id::text AS id, o.source, o.document_id, o.firm_id, o.dossier_id, o.role, o.key, o.sha256, o.size::text AS size,
          o.content_type, o.retain_until, o.retention_rule, o.legal_hold, o.purged_at
        FROM archive_object o
        WHERE o.purged_at IS NULL AND o.retain_until <= $1 AND NOT o.legal_hold AND o.id > $2
          AND NOT EXISTS (SELECT 1 FROM dossier_legal_hold h WHERE h.dossier_id = o.dossier_id)
          AND ($4::uuid IS NULL OR o.firm_id = $4)
        ORDER BY o.id LIMIT $3`,
-      [now, afterId, batch, firmId ?? null],
-    );
-    for (const object of rows) {
-      const rule = `${object.retention_rule}: ended ${object.retain_until.toISOString()}`;
-      try {
-        records.push(await purgeObject(db, store, object, rule, by, now));
-      } catch (error) {
-        if (!isRefusedAsKept(error)) throw error;
-      }
-    }
-    if (rows.length < batch) return records;
-    afterId = rows[rows.length - 1].id;
-  }
+          [now, afterId, batch, firmId ?? null],
+        )
+      ).rows,
+    (object) =>
+      purgeObject(db, store, object, `${object.retention_rule}: ended ${object.retain_until.toISOString()}`, by, now),
+  );
 }
 
 export async function purgeRecords(db: Queryable, filter: { dossierId?: string; firmId?: string }, limit: number) {
@@ -153,17 +186,7 @@ export async function purgeRecords(db: Queryable, filter: { dossierId?: string; 
 
 /** The write-once rule for a backup file: its own retain-until date and its own legal hold (it has no dossier). */
 export function refuseIfBackupFileKept(file: BackupFileRow, now: Date): void {
-  if (file.purged_at)
-    throw failedPrecondition(`Backup file ${file.id} was purged already.`, { reason: 'already_purged' });
-  if (file.retain_until.getTime() > now.getTime())
-    throw failedPrecondition(
-      `Backup file ${file.id} is retained until ${file.retain_until.toISOString()} and cannot be deleted before.`,
-      { reason: 'object_retained' },
-    );
-  if (file.legal_hold)
-    throw failedPrecondition(`Backup file ${file.id} is under legal hold and cannot be deleted.`, {
-      reason: 'object_retained',
-    });
+  refuseIfRetained(`Backup file ${file.id}`, { ...file, held: file.legal_hold }, now);
 }
 
 /**
@@ -179,12 +202,7 @@ export async function purgeBackupFile(
   now = new Date(),
 ): Promise<BackupFilePurgeRecordRow> {
   refuseIfBackupFileKept((await findBackupFile(db, file.id)) ?? file, now);
-  try {
-    await store.delete(file.key);
-  } catch (error) {
-    // gone already: a purge interrupted between the deletion and its record
-    if ((error as { reason?: string }).reason !== 'object_not_found') throw error;
-  }
+  await deleteStored(store, file.key);
   return db.transaction(async (tx) => {
     const record = await recordBackupFilePurge(tx, file, rule, now);
     await audit(tx, {
@@ -212,18 +230,17 @@ export async function runBackupFilePurge(
   batch = 500,
   firmId?: string,
 ): Promise<BackupFilePurgeRecordRow[]> {
-  const records: BackupFilePurgeRecordRow[] = [];
-  for (let afterId = '0'; ;) {
-    const files = await purgeableBackupFiles(db, now, afterId, batch, firmId);
-    for (const file of files) {
-      const rule = `own retention of the ${file.kind} backup of ${file.backup_date}: ended ${file.retain_until.toISOString()}`;
-      try {
-        records.push(await purgeBackupFile(db, store, file, rule, by, now));
-      } catch (error) {
-        if (!isRefusedAsKept(error)) throw error;
-      }
-    }
-    if (files.length < batch) return records;
-    afterId = files[files.length - 1].id;
-  }
+  return purgeInBatches(
+    batch,
+    (afterId) => purgeableBackupFiles(db, now, afterId, batch, firmId),
+    (file) =>
+      purgeBackupFile(
+        db,
+        store,
+        file,
+        `own retention of the ${file.kind} backup of ${file.backup_date}: ended ${file.retain_until.toISOString()}`,
+        by,
+        now,
+      ),
+  );
 }
