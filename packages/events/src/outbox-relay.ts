@@ -161,12 +161,7 @@ export class OutboxRelay {
         failures = 0;
       } catch (error) {
         failures += 1;
-        const retryInMs = backoffMs(failures, this.publishBackoff.initialMs, this.publishBackoff.maxMs);
-        this.logger[failures >= 5 ? 'error' : 'warn'](
-          { err: error, failures, retryInMs },
-          'publishing outbox events failed; they stay in the outbox and are published again',
-        );
-        await pause(retryInMs, signal);
+        await this.backOffAfterFailure(error, failures, signal);
         continue;
       }
       // A full batch means more is waiting; otherwise the outbox was empty when the batch looked, unless a
@@ -197,14 +192,10 @@ export class OutboxRelay {
         if (failed) {
           await Promise.allSettled(inFlight);
           failures += 1;
-          const retryInMs = backoffMs(failures, this.publishBackoff.initialMs, this.publishBackoff.maxMs);
-          this.logger[failures >= 5 ? 'error' : 'warn'](
-            { err: failed.error, failures, retryInMs },
-            'publishing outbox events failed; they stay in the outbox and are published again',
-          );
+          const { error } = failed;
           failed = undefined;
           claimedUpTo = undefined;
-          await pause(retryInMs, signal);
+          await this.backOffAfterFailure(error, failures, signal);
           continue;
         }
         if (inFlight.size >= MAX_BATCHES_IN_FLIGHT) {
@@ -239,6 +230,16 @@ export class OutboxRelay {
     } finally {
       await Promise.allSettled(inFlight);
     }
+  }
+
+  /** Logs a failed publish (an error from the fifth in a row) and waits its back-off. */
+  private async backOffAfterFailure(error: unknown, failures: number, signal: AbortSignal): Promise<void> {
+    const retryInMs = backoffMs(failures, this.publishBackoff.initialMs, this.publishBackoff.maxMs);
+    this.logger[failures >= 5 ? 'error' : 'warn'](
+      { err: error, failures, retryInMs },
+      'publishing outbox events failed; they stay in the outbox and are published again',
+    );
+    await pause(retryInMs, signal);
   }
 
   private idle(signal: AbortSignal): Promise<void> {
