@@ -4,7 +4,7 @@
  * policy and readiness on every service's gRPC health; then listens. Used by main.ts (its own process) and
  * by the embedded launcher (beside the services).
  */
-import http from 'node:http';
+import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Database } from '@kantoor/database';
 import type { EventTransport } from '@kantoor/events';
@@ -15,6 +15,7 @@ import { ArchiveService } from '@kantoor/proto/kantoor/archive/v1/archive_pb';
 import { DocumentIntakeService } from '@kantoor/proto/kantoor/document_intake/v1/document_intake_pb';
 import { NotificationService } from '@kantoor/proto/kantoor/notification/v1/notification_pb';
 import { createApp, type ServiceClients } from './app';
+import { createHttpServer } from './http-server';
 import { loadEmbeddedTokenIssuer } from './auth/embedded-tokens';
 import { cacheAccessFacts, forgetAfterDirectoryChanges, forgetOnDirectoryEvents } from '@kantoor/directory-client';
 import { authorizeWithPolicy, directoryAccessFacts, resolveCallerByEmail } from './auth/dossier-policy';
@@ -119,7 +120,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     readinessChecks,
     shuttingDown: options.shuttingDown,
   });
-  const server = http.createServer(app);
+  const server = createHttpServer(app);
   // keep-alive longer than a typical load balancer's idle timeout, so it never reuses a socket we closed
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
