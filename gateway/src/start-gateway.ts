@@ -4,7 +4,7 @@
  * policy and readiness on every service's gRPC health; then listens. Used by main.ts (its own process) and
  * by the embedded launcher (beside the services).
  */
-import type http from 'node:http';
+import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Database } from '@kantoor/database';
 import type { EventTransport } from '@kantoor/events';
@@ -120,7 +120,9 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     readinessChecks,
     shuttingDown: options.shuttingDown,
   });
-  const server = createHttpServer(app);
+  // Embedded: requests born as Express objects (http-server.ts). The cluster keeps node:http's own for now: the
+  // faster uploads it brings raised intake's peak memory past issue 5's 300 MB budget (299–311 MB).
+  const server = config.KANTOOR_MODE === 'embedded' ? createHttpServer(app) : http.createServer(app);
   // keep-alive longer than a typical load balancer's idle timeout, so it never reuses a socket we closed
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
