@@ -1,7 +1,7 @@
 /** What the chart tests share: where things are, how Helm merges values files, how values are validated. */
 import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import Ajv2020 from 'ajv/dist/2020';
 import type { ErrorObject } from 'ajv';
 
@@ -13,6 +13,17 @@ export type Values = Record<string, any>;
 
 export function readYaml(path: string): any {
   return parse(readFileSync(path, 'utf8'));
+}
+
+/** Every config of skaffold.yaml (one YAML document each), in the file's order, which is the order they deploy in. */
+export const skaffoldConfigs = (): Values[] =>
+  parseAllDocuments(readFileSync(join(repoRoot, 'skaffold.yaml'), 'utf8')).map((document) => document.toJS());
+
+/** The skaffold.yaml config named `name` (metadata.name). */
+export function skaffoldConfig(name: string): Values {
+  const config = skaffoldConfigs().find((candidate) => candidate.metadata?.name === name);
+  if (!config) throw new Error(`skaffold.yaml has no config named ${name}`);
+  return config;
 }
 
 export const chartValues = (): Values => readYaml(join(chartDir, 'values.yaml'));

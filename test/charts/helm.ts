@@ -83,6 +83,14 @@ export function refusal(files: string[], overrides: Values): string {
   }
 }
 
+/** Throws when `manifest` is not a valid object of its Kubernetes kind (kubernetes-models' schema). */
+export function validateKind(manifest: Manifest): void {
+  const modulePath = `kubernetes-models/${manifest.apiVersion}/${manifest.kind}`;
+
+  const Model = require(modulePath)[manifest.kind];
+  new Model(manifest).validate();
+}
+
 export function podSpecOf(manifest: Manifest): Values | undefined {
   switch (manifest.kind) {
     case 'Deployment':

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chartValues, readYaml, repoRoot } from './chart';
+import { chartValues, repoRoot, skaffoldConfig } from './chart';
 
 /** Every image the chart runs: the components, and the one image all accounting connectors share. */
 const values = chartValues();
@@ -33,7 +33,8 @@ const last = (file: Dockerfile, keyword: string) =>
     .map(([, v]) => v)
     .pop();
 
-const skaffold = readYaml(join(repoRoot, 'skaffold.yaml'));
+// The config that builds the images and installs the chart (skaffold.yaml's other config is deploy/local).
+const skaffold = skaffoldConfig('kantoor');
 const artifacts: Array<{
   image: string;
   docker?: { dockerfile: string };

@@ -14,15 +14,9 @@ import {
   podSpecOf,
   refusal,
   render,
+  validateKind,
   type Manifest,
 } from './helm';
-
-function validateKind(manifest: Manifest): void {
-  const modulePath = `kubernetes-models/${manifest.apiVersion}/${manifest.kind}`;
-
-  const Model = require(modulePath)[manifest.kind];
-  new Model(manifest).validate();
-}
 
 describeWithHelm('helm template of charts/platform', () => {
   describeEachEnvironment((rendered) => {
@@ -157,18 +151,24 @@ describeWithHelm('helm template of charts/platform', () => {
       expect(holders('NOTIFICATION_SMTP_PASSWORD')).toEqual(['kantoor-notification']);
     });
 
-    it("lays out the topics each service creates as the values say (partitions, replicas: the brokers' default)", () => {
-      for (const deployment of deployments) {
-        const env = deploymentEnv(manifests, deployment.metadata.name);
-        expect([
-          deployment.metadata.name,
-          env.KAFKA_TOPIC_PARTITIONS?.value,
-          env.KAFKA_TOPIC_REPLICATION_FACTOR?.value,
-        ]).toEqual([deployment.metadata.name, '12', '-1']);
-      }
-      const wider = render(['production.yaml'], { kafka: { topics: { partitions: 48, replicationFactor: 3 } } });
+    it('lays out the topics each service creates as the values say: 12 partitions, on all three brokers', () => {
+      const layout = (rendered: Manifest[]) =>
+        rendered
+          .filter((manifest) => manifest.kind === 'Deployment')
+          .map((deployment) => {
+            const env = deploymentEnv(rendered, deployment.metadata.name);
+            return [
+              deployment.metadata.name,
+              env.KAFKA_TOPIC_PARTITIONS?.value,
+              env.KAFKA_TOPIC_REPLICATION_FACTOR?.value,
+            ];
+          });
+      expect(layout(manifests)).toEqual(deployments.map((deployment) => [deployment.metadata.name, '12', '3']));
+      // the chart's default: the brokers' default.replication.factor (local.yaml's single broker)
+      expect(new Set(layout(render(['local.yaml'])).map(([, , replicas]) => replicas))).toEqual(new Set(['-1']));
+      const wider = render(['production.yaml'], { kafka: { topics: { partitions: 48, replicationFactor: 2 } } });
       const intake = deploymentEnv(wider, 'kantoor-document-intake');
-      expect([intake.KAFKA_TOPIC_PARTITIONS.value, intake.KAFKA_TOPIC_REPLICATION_FACTOR.value]).toEqual(['48', '3']);
+      expect([intake.KAFKA_TOPIC_PARTITIONS.value, intake.KAFKA_TOPIC_REPLICATION_FACTOR.value]).toEqual(['48', '2']);
     });
 
     it('gives only the archive its Object Lock bucket, and the intake its SMTP port and Service', () => {

@@ -79,6 +79,24 @@ describeWithHelm('settings the chart gives each process', () => {
       expect(unreadSettings(manifests)).toEqual([]);
     });
 
+    it('give every process that talks to Kafka each Kafka setting it reads (the SASL ones when SASL is on)', () => {
+      const sasl = /^KAFKA_SASL_/;
+      let checked = 0;
+      for (const process of processes(rendered.manifests)) {
+        const given = new Set(process.env.map((entry) => entry.name as string));
+        const settings = read.get(process.component);
+        if (!settings || !given.has('KAFKA_BROKERS')) continue;
+        const missing = [...settings].filter(
+          (name) =>
+            name.startsWith('KAFKA_') && !given.has(name) && (!sasl.test(name) || given.has('KAFKA_SASL_MECHANISM')),
+        );
+        expect({ where: process.where, missing }).toEqual({ where: process.where, missing: [] });
+        checked++;
+      }
+      // every Deployment at least (connectors included), and the Jobs that run their code
+      expect(checked).toBeGreaterThan(7);
+    });
+
     it("include the address of every service a component reads one for, pointing at that service's Service", () => {
       const deployments = rendered.manifests.filter((manifest) => manifest.kind === 'Deployment');
       const deployed = new Set(deployments.map((deployment) => deployment.metadata.name.replace(/^kantoor-/, '')));
