@@ -11,6 +11,7 @@ import { invalidArgument } from '@kantoor/errors';
 import type { Authorize } from '../auth/authorize';
 import type { Caller } from '../auth/caller';
 import type { GatewayDeps } from '../app';
+import type { Logger } from '@kantoor/logging';
 import { authenticate, authenticationRequired, type CredentialCheckers } from '../middleware/authenticate';
 import {
   checkIdempotencyKey,
@@ -23,6 +24,7 @@ import {
 import { payloadTooLarge, problemFor, PROBLEM_CONTENT_TYPE, unsupportedMediaType } from '../middleware/problem';
 import { enforceRateLimits, type RateLimits, type TokenBuckets } from '../middleware/rate-limit';
 import { discardUnreadBody, meterUpload, pipeToResponse, type MeteredUpload } from '../middleware/streaming';
+import type { RequestState } from '../middleware/request-context';
 import { Reply, StreamReply, type Route, type RouteContext } from './route';
 import { checkRequest, checkResponse, compileValidators, type RouteValidators } from './validation';
 
@@ -169,23 +171,17 @@ async function answer(
   const body = upload ? undefined : request.body;
   checkRequest(validators, { params, query, body, hasBody: body !== undefined });
 
-  const context: RouteContext = {
-    params: params as Record<string, string>,
+  const context: RouteContext = new HandlerContext(
+    params as Record<string, string>,
     query,
-    body: body as RouteContext['body'],
+    body as RouteContext['body'],
     caller,
-    requestId: state.requestId,
     idempotencyKey,
-    signal: state.signal,
-    // on first use, as the request's own: most handlers log nothing, and a child logger per request adds up
-    get logger() {
-      return state.logger;
-    },
-    services: runtime.deps.services ?? {},
-    deps: runtime.deps,
-    upload: upload?.stream as RouteContext['upload'],
+    state,
+    runtime.deps,
+    upload?.stream as RouteContext['upload'],
     request,
-  };
+  );
   const run = () => execute(route, validators, context, runtime.validateResponses);
   if (idempotencyKey === undefined || hash === undefined || !caller) return send(response, await run());
   const rawBody = (request as Request & { rawBody?: Buffer }).rawBody;
@@ -199,6 +195,38 @@ async function answer(
       response,
     ),
   );
+}
+
+/**
+ * What a handler gets. A class rather than an object literal with `get logger()`: a literal's getter is a new
+ * closure per request, which gives each context a hidden class of its own in V8's old generation, and that
+ * kept every request's objects alive until the next full collection (see middleware/request-context.ts).
+ */
+class HandlerContext implements RouteContext {
+  readonly requestId: string;
+  readonly signal: AbortSignal;
+  readonly services: RouteContext['services'];
+
+  constructor(
+    readonly params: Record<string, string>,
+    readonly query: Record<string, unknown>,
+    readonly body: RouteContext['body'],
+    readonly caller: Caller | null,
+    readonly idempotencyKey: string | undefined,
+    private readonly state: RequestState,
+    readonly deps: GatewayDeps,
+    readonly upload: RouteContext['upload'],
+    readonly request: Request,
+  ) {
+    this.requestId = state.requestId;
+    this.signal = state.signal;
+    this.services = deps.services ?? {};
+  }
+
+  /** on first use, as the request's own: most handlers log nothing, and a child logger per request adds up */
+  get logger(): Logger {
+    return this.state.logger;
+  }
 }
 
 /** Who is calling, whether they may call this route at all, and whether they are within their rate limit. */

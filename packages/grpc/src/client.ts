@@ -16,6 +16,8 @@ import { CHANNELZ_OFF } from './server';
 import { grpcServiceDefinition } from './service-definition';
 import { endCall, startClientSpan } from './tracing';
 import { CLIENT_FLOW_CONTROL } from './flow-control';
+// the client connections' calls and streams in collections that let finished calls die young
+import './young-calls';
 
 export interface CallOptionsKantoor {
   /** the identity the call is made for; required by every Kantoor RPC */

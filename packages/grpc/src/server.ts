@@ -22,6 +22,7 @@ import { toGrpcStatus } from './error-mapping';
 import { grpcServiceDefinition } from './service-definition';
 import { widenServerConnectionWindow, widenServerStreamWindow } from './flow-control';
 import { endCall, startServerSpan } from './tracing';
+import { youngServerSessions } from './young-calls';
 
 export interface CallContext {
   /** who calls; every Kantoor RPC requires one (the gateway or a calling service sets it) */
@@ -30,6 +31,37 @@ export interface CallContext {
   /** aborted when the client cancels or the deadline passes */
   signal: AbortSignal;
   deadline: Date | undefined;
+}
+
+/**
+ * A call's context. A class rather than an object literal with `get signal()`: a literal's getter is a new
+ * closure per call, which gives each context a hidden class of its own in V8's old generation, and that kept
+ * every call's objects alive through young-generation collections until the next full one.
+ */
+class ServerCallContext implements CallContext {
+  // the abort signal is made when a handler asks for it: most never do, and one per call costs
+  #abort: AbortController | undefined;
+  #cancelled = false;
+
+  constructor(
+    readonly caller: Caller,
+    readonly metadata: Metadata,
+    readonly deadline: Date | undefined,
+  ) {}
+
+  get signal(): AbortSignal {
+    if (!this.#abort) {
+      this.#abort = new AbortController();
+      if (this.#cancelled) this.#abort.abort();
+    }
+    return this.#abort.signal;
+  }
+
+  /** the client cancelled the call or its deadline passed */
+  cancel(): void {
+    this.#cancelled = true;
+    this.#abort?.abort();
+  }
 }
 
 type In<M extends DescMethod> = MessageShape<M['input']>;
@@ -109,6 +141,8 @@ export class GrpcServer {
       ),
     );
     widenServerConnectionWindow(this.server);
+    // each connection's streams in collections that let finished calls die young
+    youngServerSessions(this.server);
     this.setServing(true);
     return this.port;
   }
@@ -202,26 +236,14 @@ export class GrpcServer {
         throw unauthenticated(
           "the call carries no caller identity, or one not signed with the platform's caller signing key",
         );
-      // the abort signal is made when a handler asks for it: most never do, and one per call costs
-      let abort: AbortController | undefined;
-      let cancelled = false;
-      call.on('cancelled', () => {
-        cancelled = true;
-        abort?.abort();
-      });
       const deadline = call.getDeadline();
-      return {
+      const context = new ServerCallContext(
         caller,
-        metadata: call.metadata,
-        get signal() {
-          if (!abort) {
-            abort = new AbortController();
-            if (cancelled) abort.abort();
-          }
-          return abort.signal;
-        },
-        deadline: deadline instanceof Date ? deadline : Number.isFinite(deadline) ? new Date(deadline) : undefined,
-      };
+        call.metadata,
+        deadline instanceof Date ? deadline : Number.isFinite(deadline) ? new Date(deadline) : undefined,
+      );
+      call.on('cancelled', () => context.cancel());
+      return context;
     };
     /** runs `work` inside the call's server span, which ends with the status the call ends with */
     const traced = <T>(metadata: Metadata, work: () => Promise<T>): Promise<T> => {
