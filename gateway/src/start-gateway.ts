@@ -120,9 +120,8 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
     readinessChecks,
     shuttingDown: options.shuttingDown,
   });
-  // Embedded: requests born as Express objects (http-server.ts). The cluster keeps node:http's own for now: the
-  // faster uploads it brings raised intake's peak memory past issue 5's 300 MB budget (299–311 MB).
-  const server = config.KANTOOR_MODE === 'embedded' ? createHttpServer(app) : http.createServer(app);
+  // requests born as Express objects (http-server.ts), in both modes
+  const server = createHttpServer(app);
   // keep-alive longer than a typical load balancer's idle timeout, so it never reuses a socket we closed
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {

@@ -30,12 +30,16 @@ export function meterUpload(source: Readable, limit: number, hash?: Hash): Meter
   source.on('error', (error) => meter.destroy(error));
   source.on('close', () => source.readableEnded || meter.destroy(new Error('the client aborted the upload')));
   source.pipe(meter);
-  return {
-    stream: meter,
-    get complete() {
-      return meter.writableFinished && !meter.errored;
-    },
-  };
+  return new Metered(meter);
+}
+
+/** A class, not a literal with `get complete()`: see GatewayRequestState in request-context.ts for why. */
+class Metered implements MeteredUpload {
+  constructor(readonly stream: Transform) {}
+
+  get complete(): boolean {
+    return this.stream.writableFinished && !this.stream.errored;
+  }
 }
 
 /**

@@ -3,7 +3,7 @@
  * collections (scavenges) instead of copying them to the old generation first.
  *
  * A scavenge keeps everything that an old-generation object points to, whether that old object is still in use
- * or not: dead old objects count until the next full collection. Three things in the gRPC path left such
+ * or not: dead old objects count until the next full collection. Two things in the gRPC path left such
  * pointers to every call in flight, so whole calls (the HTTP/2 stream, grpc-js's call layers, the request
  * behind them) were copied and promoted:
  *
@@ -13,14 +13,15 @@
  *   progress); once the collection has reached the old generation, every outgrown table kept the calls of
  *   that moment alive until a full collection. Here they are replaced with the two collections below, whose
  *   arrays are cleared slot by slot and emptied when outgrown.
- * - Node 20's `AsyncResource.prototype.bind` (node:http2 binds every client request with it) gives each bound
- *   function its own prototype (`Object.setPrototypeOf` in the deprecation wrapper of its `asyncResource`
- *   property), which makes V8 create a new hidden class in the old generation per call, pointing at the call.
+ * - Node 20's `AsyncResource.prototype.bind` (node:http2 binds every client request with it) defines a deprecated
+ *   `asyncResource` accessor on each bound function, whose getter and setter are fresh closures wrapped by
+ *   util.deprecate, and the wrapper takes the wrapped function as its prototype (`Object.setPrototypeOf`): a
+ *   prototype per call makes V8 create new hidden classes per call in the old generation, pointing at the call.
  *   Replaced with one that binds the same way without it, on Node versions whose bind does that.
  *
  * Measured with `--trace-gc-nvp` (2026-12-03): a grpc-js client with 50 calls in flight promoted 7.5 KB of every
  * call (0.07 KB with both changes) and spent 17% of its time in scavenges (4%); the server side 4.2 KB (0.11 KB).
- * In the embedded platform, GET /v1/firm: the gateway thread promoted 15–25 KB per request, the directory's 6 KB.
+ * The embedded platform's other causes, and its figures, are in gateway/README.md ("Throughput").
  *
  * What this reaches into (node:http2's session state, grpc-js's connector and transport) is checked when it is
  * used: when a shape differs (another Node or grpc-js version) it leaves that object as it is, which changes
