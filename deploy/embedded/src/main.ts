@@ -8,7 +8,10 @@ import { startEmbeddedPlatform } from './start-platform';
 
 const embeddedSettings = {
   PORT: settings.port({ default: 8080, description: 'gateway port' }),
-  GRPC_BASE_PORT: settings.port({ default: 50051, description: 'first service port; the others follow' }),
+  // Below Linux's range of ports for outgoing connections (32768–60999): with gRPC's usual 50051 an outgoing
+  // loopback connection that happened to hold one of the seven ports made a start fail (seen once, right after
+  // a load test). The cluster keeps 50051: each pod has its own addresses.
+  GRPC_BASE_PORT: settings.port({ default: 28051, description: 'first service port; the others follow' }),
   SMTP_SINK_PORT: settings.port({ default: 2526, description: 'the local SMTP sink that receives every mail sent' }),
   INTAKE_SMTP_PORT: settings.port({
     default: 2525,
