@@ -17,8 +17,9 @@ const FRAME_HEADER_BYTES = 5;
 /**
  * Marks a message whose buffer has FRAME_HEADER_BYTES free, ours, right before it. A property on the message
  * rather than a WeakSet: a WeakSet taking and dropping a chunk per message grows and compacts its table, and V8
- * keeps an outgrown table as it was; once in the old generation such a table kept the chunks it held (up to
- * 256 KiB each) alive until a full collection.
+ * keeps an outgrown table as it was; once in the old generation such a table can keep the chunks it held (up to
+ * 256 KiB each) alive until a full collection, as measured for the Maps and Sets in young-calls.ts. (Not measured
+ * on its own: the document-intake bench measured it together with the other changes of that commit.)
  */
 const ROOM_FOR_FRAME = Symbol('room for the gRPC frame header');
 type Roomy = Buffer & { [ROOM_FOR_FRAME]?: boolean };
