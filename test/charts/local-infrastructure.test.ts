@@ -19,6 +19,7 @@ import {
   type CallContext,
   type Caller,
 } from '@kantoor/grpc';
+import { onlyTheseMethods as onlyMethods } from '@kantoor/testing';
 import { SecretBox } from '../../services/notification/src/domain/secret-box';
 import { environmentValuesDir, readYaml, repoRoot, skaffoldConfigs, valuesWith, type Values } from './chart';
 import { find, haveHelm, podSpecOf, render, validateKind, type Manifest } from './helm';
@@ -358,15 +359,8 @@ describe('skaffold.yaml with the local infrastructure', () => {
 });
 
 /** The directory service answers only the RPCs named; the others fail (the script must not call them). */
-function onlyTheseMethods<T extends object>(methods: T): any {
-  return new Proxy(methods, {
-    get: (target, name) =>
-      (target as Record<string | symbol, unknown>)[name] ??
-      (async () => {
-        throw new Error(`${String(name)} is not for the demo firm script`);
-      }),
-  });
-}
+const onlyTheseMethods = <T extends object>(methods: T) =>
+  onlyMethods(methods, (name) => new Error(`${name} is not for the demo firm script`));
 
 describe('deploy/local/register-demo-firm.js', () => {
   const signingKey = 'a-caller-signing-key-of-the-test-0123456789';

@@ -3,17 +3,11 @@ import { createLogger } from '@kantoor/logging';
 import { DirectoryService } from '@kantoor/proto/kantoor/directory/v1/directory_pb';
 import { DocumentIntakeService } from '@kantoor/proto/kantoor/document_intake/v1/document_intake_pb';
 import { createServiceClient, GrpcServer, implement, waitUntilServing, type Caller } from '@kantoor/grpc';
+import { onlyTheseMethods as onlyMethods } from '@kantoor/testing';
 
 /** The directory service serves as the sample contract; the RPCs these tests do not use answer internal. */
-function onlyTheseMethods<T extends object>(methods: T): any {
-  return new Proxy(methods, {
-    get: (target, name) =>
-      (target as Record<string | symbol, unknown>)[name] ??
-      (async () => {
-        throw new DomainError('internal', 'not used in this test');
-      }),
-  });
-}
+const onlyTheseMethods = <T extends object>(methods: T) =>
+  onlyMethods(methods, () => new DomainError('internal', 'not used in this test'));
 
 const admin: Caller = {
   kind: 'staff',

@@ -116,3 +116,20 @@ export async function eventually<T>(
   }
 }
 export { pdfText, type PdfText, type PdfTextItem } from './pdf-text';
+
+/**
+ * A service implementation that has only `methods`: any other RPC fails with `refuse(its name)`. For tests that
+ * serve one generated service (via `implement`) but need only a few of its RPCs.
+ */
+export function onlyTheseMethods<T extends object>(
+  methods: T,
+  refuse: (name: string) => Error = (name) => new Error(`${name} is not used in this test`),
+): any {
+  return new Proxy(methods, {
+    get: (target, name) =>
+      (target as Record<string | symbol, unknown>)[name] ??
+      (async () => {
+        throw refuse(String(name));
+      }),
+  });
+}
