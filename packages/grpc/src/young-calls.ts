@@ -200,8 +200,8 @@ export class IdentitySet<T extends object> {
   }
 
   delete(member: T): boolean {
-    if (!this.has(member)) return false;
-    const index = this.#indexOf(member)!;
+    const index = this.#indexOf(member);
+    if (index === undefined || this.#members[index] !== member) return false;
     const lastIndex = this.#count - 1;
     const last = this.#members[lastIndex]!;
     this.#members[index] = last;
