@@ -19,6 +19,11 @@
  * its own, on PostgreSQL), printed under `cluster` with the CPU per request of each process. The gateway's own
  * figure bounds what one gateway process can serve (1000 / its ms per request) whatever the machine has left.
  * BENCH_TOPOLOGIES=embedded leaves it out.
+ *
+ * On a virtual machine each load also prints `stolenCpuSeconds`: CPU time the machine's cores waited for the
+ * hypervisor while the load ran (other guests). A run that lost more than a few tenths of a second measured the
+ * neighbours as much as the platform. Losing nothing does not make a run clean (a shared core's caches and clock
+ * do not show there): compare only alternated runs, and `platformCpuMsPerRequest` more than requests per second.
  */
 const { spawn } = require('node:child_process');
 const { mkdtempSync, readFileSync, rmSync } = require('node:fs');
@@ -28,7 +33,7 @@ const autocannon = require('autocannon');
 
 const MAIN = path.join(__dirname, '..', '..', 'deploy', 'embedded', 'dist', 'main.js');
 const { embeddedNodeFlags } = require('./launch-flags');
-const { cpuOf, postgresCpuSeconds } = require('./process-figures');
+const { cpuOf, postgresCpuSeconds, stolenCpuSeconds } = require('./process-figures');
 const { startClusterPlatform } = require('./cluster-topology');
 const PORT = Number(process.env.BENCH_PORT ?? 18480);
 const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
@@ -102,6 +107,7 @@ async function main() {
       platformCpuMsPerRequest: load.cpuMsPerRequest.processes[0],
       // autocannon shares the machine's cores with the platform
       loadClientCpuMsPerRequest: load.cpuMsPerRequest.client,
+      stolenCpuSeconds: load.stolenCpuSeconds,
       non2xx: load.non2xx,
       errors: load.errors,
     };
@@ -138,7 +144,9 @@ async function measuredLoad(base, credentials, pids) {
   const cpuBefore = pids.map(cpuOf);
   const postgresBefore = postgresCpuSeconds();
   const clientBefore = process.cpuUsage();
+  const stolenBefore = stolenCpuSeconds();
   const load = await autocannon({ ...options, duration: DURATION });
+  const stolen = stolenCpuSeconds() - stolenBefore;
   const perRequest = (seconds) => Number(((seconds * 1000) / load.requests.total).toFixed(3));
   const client = process.cpuUsage(clientBefore);
   return {
@@ -150,6 +158,8 @@ async function measuredLoad(base, credentials, pids) {
       postgres: perRequest(postgresCpuSeconds() - postgresBefore),
       client: perRequest((client.user + client.system) / 1e6),
     },
+    // CPU time this virtual machine waited for while the load ran: large means other guests were measured too
+    stolenCpuSeconds: Number(stolen.toFixed(2)),
     non2xx: load.non2xx,
     errors: load.errors,
   };
