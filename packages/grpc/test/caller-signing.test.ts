@@ -1,3 +1,4 @@
+import { onlyTheseMethods } from '@kantoor/testing';
 import { createHmac } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { createLogger } from '@kantoor/logging';
@@ -46,16 +47,13 @@ describe('the caller of a call is signed with the platform key, and a server ref
       services: [
         implement(
           DirectoryService,
-          new Proxy(
-            {
-              registerFirm: async (request: { name: string }, context: { caller: Caller }) => {
-                seen.push(context.caller);
-                return { firm: { id: 'firm-9', name: request.name }, adminStaffId: 'staff-9' };
-              },
-            } as Record<string | symbol, unknown>,
-            // the other RPCs are not called here
-            { get: (target, name) => target[name] ?? (async () => ({})) },
-          ) as never,
+          // the other RPCs are not called here
+          onlyTheseMethods({
+            registerFirm: async (request: { name: string }, context: { caller: Caller }) => {
+              seen.push(context.caller);
+              return { firm: { id: 'firm-9', name: request.name }, adminStaffId: 'staff-9' };
+            },
+          }),
         ),
       ],
     });

@@ -1,3 +1,4 @@
+import { onlyTheseMethods } from '@kantoor/testing';
 import { createHash } from 'node:crypto';
 import { DomainError } from '@kantoor/errors';
 import { createLogger } from '@kantoor/logging';
@@ -40,15 +41,12 @@ describe('gRPC frame header written in front of a file chunk, without copying it
     const received: Buffer[] = [];
 
     beforeAll(async () => {
-      const notUsed = async () => {
-        throw new DomainError('internal', 'not used in this test');
-      };
       server = new GrpcServer({
         logger: createLogger({ service: 'test', level: 'silent' }),
         services: [
           implement(
             DocumentIntakeService,
-            new Proxy(
+            onlyTheseMethods(
               {
                 async uploadDocument(requests: AsyncIterable<{ part: { case?: string; value?: unknown } }>) {
                   for await (const request of requests)
@@ -61,8 +59,8 @@ describe('gRPC frame header written in front of a file chunk, without copying it
                     yield { part: { case: 'chunk', value: chunkOf(size, index) } };
                 },
               },
-              { get: (target, name) => (target as Record<string | symbol, unknown>)[name] ?? notUsed },
-            ) as unknown as never,
+              () => new DomainError('internal', 'not used in this test'),
+            ),
           ),
         ],
       });

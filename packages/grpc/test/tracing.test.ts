@@ -1,3 +1,4 @@
+import { onlyTheseMethods } from '@kantoor/testing';
 import { context, trace } from '@opentelemetry/api';
 import { DomainError, notFound } from '@kantoor/errors';
 import { createLogger } from '@kantoor/logging';
@@ -20,15 +21,12 @@ describe('traces across gRPC calls', () => {
 
   beforeAll(async () => {
     telemetry = startTelemetry({ serviceName: 'grpc-tracing-test', instrumentations: false });
-    const notUsed = async () => {
-      throw new DomainError('internal', 'not used in this test');
-    };
     server = new GrpcServer({
       logger: createLogger({ service: 'test', level: 'silent' }),
       services: [
         implement(
           DirectoryService,
-          new Proxy(
+          onlyTheseMethods(
             {
               getFirm: async (request: { firmId: string }) => {
                 seen.push({ traceId: trace.getActiveSpan()?.spanContext().traceId });
@@ -36,8 +34,8 @@ describe('traces across gRPC calls', () => {
                 return { firm: { id: request.firmId } };
               },
             },
-            { get: (target, name) => (target as Record<string | symbol, unknown>)[name] ?? notUsed },
-          ) as never,
+            () => new DomainError('internal', 'not used in this test'),
+          ),
         ),
       ],
     });

@@ -13,6 +13,7 @@ import {
   HealthCheckResponseSchema,
 } from '@kantoor/proto/grpc/health/v1/health_pb';
 import { createServiceClient, systemCaller } from '@kantoor/grpc';
+import { eventually } from '@kantoor/testing';
 
 const SERVING = toBinary(
   HealthCheckResponseSchema,
@@ -126,10 +127,7 @@ describe('a unary call is answered when its message arrives', () => {
         // the call's duration is recorded with its status, which has not come yet
         expect(await recorded()).toEqual([]);
         exchange.sendStatus(0);
-        const until = Date.now() + 2_000;
-        while ((await recorded()).length === 0 && Date.now() < until)
-          await new Promise((resolve) => setTimeout(resolve, 10));
-        expect(await recorded()).toEqual(['0: 1']);
+        expect(await eventually(recorded, (codes) => codes.length > 0, 2_000)).toEqual(['0: 1']);
       });
     } finally {
       await telemetry.shutdown();

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { createLogger } from '@kantoor/logging';
 import { Health, HealthCheckResponse_ServingStatus } from '@kantoor/proto/grpc/health/v1/health_pb';
 import { createServiceClient, GrpcServer, type Caller } from '@kantoor/grpc';
+import { eventually } from '@kantoor/testing';
 import { IdentitySet, IntegerKeyMap, youngCalls, youngSessionStreams, youngTransportCalls } from '../src/young-calls';
 
 const system: Caller = { kind: 'system', subjectId: 'test', firmId: '', scopes: [] };
@@ -160,10 +161,8 @@ describe('what the gRPC path is given', () => {
         expect(streams).toBeInstanceOf(IntegerKeyMap);
         expect(pendingStreams).toBeInstanceOf(IdentitySet);
         // a unary call is answered at its message; its stream closes once the status after it is out
-        const until = Date.now() + 2000;
-        while ((streams as IntegerKeyMap<unknown>).size > 0 && Date.now() < until)
-          await new Promise((resolve) => setTimeout(resolve, 5));
-        expect((streams as IntegerKeyMap<unknown>).size).toBe(0);
+        const open = () => Promise.resolve((streams as IntegerKeyMap<unknown>).size);
+        expect(await eventually(open, (size) => size === 0, 2_000)).toBe(0);
       }
     } finally {
       client.close();
