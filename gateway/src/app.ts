@@ -17,6 +17,7 @@ import { IdempotencyStore } from './middleware/idempotency';
 import { answerUnknownRoute, problemResponder } from './middleware/problem';
 import { TokenBuckets, type RateLimits } from './middleware/rate-limit';
 import { requestContext } from './middleware/request-context';
+import type { RequestsInFlight } from './middleware/requests-in-flight';
 import { requestsPerTurn } from './middleware/requests-per-turn';
 import { documentationRouter } from './openapi/docs-page';
 import { buildOpenApiDocument, type DocumentInfo } from './openapi/document';
@@ -55,6 +56,8 @@ export interface GatewayDeps {
   readinessTimeoutMs?: number;
   /** true once shutdown began: /readyz answers 503 so the load balancer stops sending requests */
   shuttingDown?: () => boolean;
+  /** counts the running route handlers, for shutdown to wait for them (start-gateway.ts) */
+  inFlight?: RequestsInFlight;
   /** milliseconds since the epoch, for rate limits and idempotency expiry; tests move it */
   clock?: () => number;
   documentInfo?: DocumentInfo;

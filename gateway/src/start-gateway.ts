@@ -16,6 +16,7 @@ import { DocumentIntakeService } from '@kantoor/proto/kantoor/document_intake/v1
 import { NotificationService } from '@kantoor/proto/kantoor/notification/v1/notification_pb';
 import { createApp, type ServiceClients } from './app';
 import { createHttpServer } from './http-server';
+import { RequestsInFlight } from './middleware/requests-in-flight';
 import { loadEmbeddedTokenIssuer } from './auth/embedded-tokens';
 import { cacheAccessFacts, forgetAfterDirectoryChanges, forgetOnDirectoryEvents } from '@kantoor/directory-client';
 import { authorizeWithPolicy, directoryAccessFacts, resolveCallerByEmail } from './auth/dossier-policy';
@@ -108,7 +109,9 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       .map(([name, address]) => [name, () => waitUntilServing(address, SERVICE_NAMES[name], 500)]),
   );
 
+  const inFlight = new RequestsInFlight();
   const app = createApp({
+    inFlight,
     config,
     logger,
     db,
@@ -138,6 +141,8 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       await closed;
+      // handlers whose client left are still running when the last connection closes
+      await inFlight.idle();
       await accessEvents?.stop();
       directoryClient.close();
       notification?.close();

@@ -60,6 +60,27 @@ describe('requests begun per event-loop turn (REQUESTS_PER_LOOP_TURN)', () => {
     expect(lag).toEqual([0, 0, 0]);
   });
 
+  test('a request whose client left while it waited is not begun; the ones after it are', async () => {
+    const gate = requestsPerTurn(1);
+    const sockets = [0, 1, 2].map(() => ({ destroyed: false }));
+    const begun: number[] = [];
+    const third = new Promise<void>((resolve) => {
+      for (let i = 0; i < 3; i++)
+        gate(
+          { socket: sockets[i] } as unknown as Request,
+          {} as Response,
+          (() => {
+            begun.push(i);
+            if (i === 2) resolve();
+          }) as NextFunction,
+        );
+    });
+    // the second's client hangs up before its turn
+    sockets[1].destroyed = true;
+    await third;
+    expect(begun).toEqual([0, 2]);
+  });
+
   test('the gateway with the setting answers every request of a burst', async () => {
     const { app } = testApp({ db: noDatabase }, undefined, { REQUESTS_PER_LOOP_TURN: '2' });
     const answers = await Promise.all(Array.from({ length: 12 }, () => request(app).get('/healthz')));

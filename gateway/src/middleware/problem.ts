@@ -45,11 +45,15 @@ export interface Problem {
   headers: Record<string, string>;
 }
 
-/** The problem an error is answered with; errors the caller cannot act on are logged here. */
-export function problemFor(error: unknown, requestId: string, logger: Logger): Problem {
+/**
+ * The problem an error is answered with; errors the caller cannot act on are logged here. Once the client has
+ * left (`clientLeft`) its calls were cancelled with it: a service's unavailability is then no news, while a
+ * defect (internal, unknown) is still logged.
+ */
+export function problemFor(error: unknown, requestId: string, logger: Logger, clientLeft = false): Problem {
   const bodyParserType = (error as { type?: unknown } | null)?.type;
   if (typeof bodyParserType === 'string' && BODY_PARSER_PROBLEMS[bodyParserType]) {
-    return problemFor(BODY_PARSER_PROBLEMS[bodyParserType](error as { limit?: number }), requestId, logger);
+    return problemFor(BODY_PARSER_PROBLEMS[bodyParserType](error as { limit?: number }), requestId, logger, clientLeft);
   }
   if (error instanceof HttpProblem) {
     return {
@@ -65,7 +69,7 @@ export function problemFor(error: unknown, requestId: string, logger: Logger): P
   }
   if (isDomainError(error)) {
     if (error.kind === 'internal') logger.error({ err: error }, 'request failed');
-    else if (error.kind === 'unavailable' || error.kind === 'deadline_exceeded')
+    else if ((error.kind === 'unavailable' || error.kind === 'deadline_exceeded') && !clientLeft)
       logger.warn({ err: error }, 'a dependency failed');
     const headers: Record<string, string> =
       error.kind === 'unauthenticated' ? { 'www-authenticate': bearerChallenge(error.reason) } : {};
@@ -110,7 +114,7 @@ export function problemResponder(): ErrorRequestHandler {
       response.destroy();
       return;
     }
-    sendProblem(response, problemFor(error, requestId, logger));
+    sendProblem(response, problemFor(error, requestId, logger, request.gateway.signal.aborted));
     discardUnreadBody(request);
   };
 }

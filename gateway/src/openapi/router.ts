@@ -77,9 +77,19 @@ export function buildRouter(routes: readonly Route[], runtime: RouterRuntime): R
       type: () => true, // the media type is checked before, so every body that gets here is JSON
       verify: (request, _response, raw) => void ((request as Request & { rawBody?: Buffer }).rawBody = raw),
     });
-    table.add(route.method.toUpperCase(), route.path, (request, response, next) =>
-      answer(route, routeValidators, jsonParser, request, response, runtime).catch(next),
-    );
+    table.add(route.method.toUpperCase(), route.path, (request, response, next) => {
+      // a client that left while the request waited for its turn gets nothing: no work is begun for it
+      if (request.gateway.signal.aborted) return;
+      const inFlight = runtime.deps.inFlight;
+      inFlight?.begin();
+      answer(route, routeValidators, jsonParser, request, response, runtime).then(
+        () => inFlight?.end(),
+        (error: unknown) => {
+          next(error);
+          inFlight?.end();
+        },
+      );
+    });
   }
   return (request, response, next) => {
     const match = table.match(request.method, request.path);
@@ -367,7 +377,7 @@ async function execute(
     for (const [name, value] of Object.entries(reply.headers)) headers[name.toLowerCase()] = value;
     return { kind: 'buffered', response: { status: reply.status, headers, body } };
   } catch (error) {
-    const problem = problemFor(error, context.requestId, context.logger);
+    const problem = problemFor(error, context.requestId, context.logger, context.signal.aborted);
     const headers = { ...problem.headers, 'content-type': PROBLEM_CONTENT_TYPE };
     return {
       kind: 'buffered',

@@ -42,6 +42,13 @@ const NO_ANSWER: StatusObject = {
   metadata: new Metadata(),
 };
 
+/** a unary call whose signal was aborted before it began */
+const CANCELLED_BEFORE_START: StatusObject = {
+  code: status.CANCELLED,
+  details: 'Cancelled on client before the call began',
+  metadata: new Metadata(),
+};
+
 /** The error grpc-js itself gives for a status (its `callErrorFromStatus`), as `fromGrpcError` reads it. */
 function serviceError(received: StatusObject): ServiceError {
   const error = new Error(`${received.code} ${status[received.code]}: ${received.details}`);
@@ -132,6 +139,8 @@ export function createServiceClient<S extends DescService>(
         const { path, requestSerialize, responseDeserialize } = definition[method.localName];
         result[method.localName] = (request: unknown, callOptions: CallOptionsKantoor) =>
           new Promise((resolve, reject) => {
+            // a caller that has already given up (its client left) sends nothing
+            if (callOptions.signal?.aborted) return reject(fromGrpcError(serviceError(CANCELLED_BEFORE_START)));
             const [metadata, grpcOptions, traced] = prepare(callOptions);
             const call = channel.createCall(path, grpcOptions.deadline!, undefined, null, undefined);
             let answered = false;

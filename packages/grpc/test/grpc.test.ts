@@ -23,6 +23,7 @@ describe('gRPC adapter over generated descriptors', () => {
   let address: string;
   const seen: Caller[] = [];
   let handlerSawCancel: () => void = () => undefined;
+  const firmsAsked: string[] = [];
 
   beforeAll(async () => {
     server = new GrpcServer({
@@ -48,6 +49,7 @@ describe('gRPC adapter over generated descriptors', () => {
                 handlerSawCancel();
                 throw new DomainError('unavailable', 'cancelled');
               }
+              firmsAsked.push(request.firmId);
               await new Promise((resolve) => setTimeout(resolve, 200));
               if (context.signal.aborted) throw new DomainError('unavailable', 'cancelled');
               return { firm: { id: request.firmId } };
@@ -117,12 +119,22 @@ describe('gRPC adapter over generated descriptors', () => {
     const started = Date.now();
     // without the cancel, the handler would answer after 200 ms
     // a cancelled call is a call that did not happen, as the gateway reports one whose service is gone
-    await expect(client.getFirm({ firmId: 'firm-1' }, { caller: admin, signal: leave.signal })).rejects.toMatchObject({
+    await expect(
+      client.getFirm({ firmId: 'never-asked' }, { caller: admin, signal: leave.signal }),
+    ).rejects.toMatchObject({
       kind: 'unavailable',
       message: expect.stringMatching(/cancel/i),
     });
     expect(Date.now() - started).toBeLessThan(150);
+    // nothing was sent: the service never heard of it
+    await client.getFirm({ firmId: 'asked' }, { caller: admin });
+    expect(firmsAsked.filter((id) => id.endsWith('asked'))).toEqual(['asked']);
+    // also once the client is closed (the gateway shutting down): still cancelled, not a failure of the channel
     client.close();
+    await expect(
+      client.getFirm({ firmId: 'never-asked' }, { caller: admin, signal: leave.signal }),
+    ).rejects.toMatchObject({ kind: 'unavailable', message: expect.stringMatching(/cancel/i) });
+    expect(firmsAsked.filter((id) => id.endsWith('asked'))).toEqual(['asked']);
   });
 
   test('a call without caller identity is refused as unauthenticated', async () => {
