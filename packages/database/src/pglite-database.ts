@@ -14,9 +14,20 @@ import { PGLITE_PARSERS } from './type-parsers';
 const SHARED_BUFFERS = '16MB';
 
 /**
- * Embedded adapter over PGlite. PGlite is a single session: its own mutex serialises queries and
- * transactions, so a transaction here blocks every other query of this database until it ends. That is
- * the price of embedded mode; anything that relies on concurrent sessions is tested on PostgreSQL.
+ * Embedded adapter over PGlite. PGlite is a single session: a transaction here blocks every other query of
+ * this database until it ends. That is the price of embedded mode; anything that relies on concurrent
+ * sessions is tested on PostgreSQL.
+ *
+ * The adapter takes its turns on the session itself (`Turns`), and its prepared statements (below) do not
+ * go through PGlite's own mutexes. Those come from async-mutex 0.4, bundled into PGlite and compiled to
+ * generator-based awaiters, and a call through one of them kept whatever its callback touched alive through
+ * two young-generation collections, so it was promoted to the old generation (`--trace-gc-nvp`, Node 20: 200
+ * bytes per `runExclusive` of a small result, against 24 for the same work under native async functions).
+ * A prepared lookup went through three of them (PGlite's transaction, query and file-sync mutexes) and
+ * promoted 1.7 KB: the query, its rows and the caller's objects waiting on it. In the embedded platform the
+ * directory's thread promoted 2 KB of every gateway request that way, and its full collections (3–6 per 10
+ * s under load, pauses of 12–53 ms) were most of the p99. PGlite's mutexes are still taken, uncontended,
+ * by the statements that go through its own `query` and `transaction`.
  */
 export class PgliteDatabase implements Database {
   readonly dialect = 'pglite' as const;
@@ -51,24 +62,31 @@ export class PgliteDatabase implements Database {
     return new PgliteDatabase(db as unknown as PGlite, pglite);
   }
 
+  /** every use of the session, one after the other: statements outside transactions, and whole transactions */
+  private readonly session = new Turns();
+
   async query<R = Record<string, any>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
-    if (params && params.length > 0 && this.statements.take(sql)) {
-      // the transaction mutex, as PGlite's own query() takes it: never between a transaction's statements
-      return this.db._runExclusiveTransaction(() => this.statements.run<R>(sql, params, false));
-    }
-    return toResult<R>(await runQuery(this.db, sql, params));
+    if (params && params.length > 0 && this.statements.take(sql))
+      return this.session.run(() => this.statements.run<R>(sql, params));
+    return this.session.run(async () => toResult<R>(await runQuery(this.db, sql, params)));
   }
 
   async transaction<T>(work: (tx: Queryable) => Promise<T>, options: { isolation?: IsolationLevel } = {}): Promise<T> {
-    return this.db.transaction(async (tx) => {
-      if (options.isolation) await tx.query(`SET TRANSACTION ISOLATION LEVEL ${options.isolation.toUpperCase()}`);
-      return work({
-        query: async <R>(sql: string, params?: readonly unknown[]) =>
-          params && params.length > 0 && this.statements.take(sql)
-            ? this.statements.run<R>(sql, params, true)
-            : toResult<R>(await runQuery(tx, sql, params)),
-      });
-    });
+    return this.session.run(() =>
+      this.db.transaction(async (tx) => {
+        if (options.isolation) await tx.query(`SET TRANSACTION ISOLATION LEVEL ${options.isolation.toUpperCase()}`);
+        // statements the work starts together still run one at a time, in the order they were started
+        const statements = new Turns();
+        return work({
+          query: <R>(sql: string, params?: readonly unknown[]) =>
+            statements.run(async () =>
+              params && params.length > 0 && this.statements.take(sql)
+                ? this.statements.run<R>(sql, params)
+                : toResult<R>(await runQuery(tx, sql, params)),
+            ),
+        });
+      }),
+    );
   }
 
   async close(): Promise<void> {
@@ -92,8 +110,8 @@ function toResult<R>(result: { rows: unknown[]; affectedRows?: number }): QueryR
 interface Prepared {
   name: string;
   parameterTypes: number[];
-  /** the statement's RowDescription, or none for statements without rows */
-  rowDescription: unknown[];
+  /** the columns of the statement's rows (none for statements without rows) */
+  columns: Column[];
 }
 
 /** Named statements kept per database; beyond this many, statements run unnamed as before. */
@@ -104,7 +122,7 @@ const MAX_PREPARED = 500;
  * six round trips into WebAssembly (~0.25 ms for a one-row lookup, far more for the access-facts query);
  * a statement prepared once and then bound and executed in one round trip costs a tenth of that. PGlite
  * has no API for named statements, so this speaks the extended protocol through `execProtocol`, with
- * PGlite's own serializers and result parser so the rows look exactly as `query()` returns them.
+ * PGlite's own value serializers and parsers so the rows look exactly as `query()` returns them.
  */
 class PreparedStatements {
   private readonly prepared = new Map<string, Promise<Prepared | undefined>>();
@@ -119,28 +137,23 @@ class PreparedStatements {
     return this.prepared.has(sql) || this.prepared.size < MAX_PREPARED;
   }
 
-  async run<R>(sql: string, params: readonly unknown[], inTransaction: boolean): Promise<QueryResult<R>> {
-    const { serialize } = this.pglite.protocol;
-    return this.db.runExclusive(async () => {
-      const statement = await this.prepare(sql);
-      const values = params.map((param, i) => {
-        if (param === null || param === undefined) return null;
-        const serializer = this.db.serializers[statement.parameterTypes[i]];
-        return serializer ? serializer(param) : String(param);
-      });
-      const { messages } = await this.db.execProtocol(
-        concat([serialize.bind({ statement: statement.name, values }), serialize.execute({}), serialize.sync()]),
-        { syncToFs: !inTransaction },
-      );
-      const [result] = this.pglite.parse.parseResults(
-        [...(statement.rowDescription as typeof messages), ...messages],
-        this.db.parsers,
-      );
-      return toResult<R>(result);
+  /**
+   * Runs under the adapter's turn on the session (`Turns`), which keeps every other statement out, so not under
+   * PGlite's query mutex. Nor does it ask PGlite to sync its file system: the file systems PGlite has on Node
+   * (in memory, and NodeFS for a data folder) write through, and their `syncToFs` does nothing (a test checks).
+   */
+  async run<R>(sql: string, params: readonly unknown[]): Promise<QueryResult<R>> {
+    const statement = await this.prepare(sql);
+    const values = params.map((param, i): string | Uint8Array | null => {
+      if (param === null || param === undefined) return null;
+      const serializer = this.db.serializers[statement.parameterTypes[i]];
+      return serializer ? (serializer(param) as string | Uint8Array) : String(param);
     });
+    const { messages } = await this.db.execProtocol(bindExecuteSync(statement.name, values), { syncToFs: false });
+    return resultOf<R>(statement.columns, messages as unknown as ResultMessage[], this.db.parsers);
   }
 
-  /** Called under PGlite's query mutex. A statement that fails to parse is not kept, and throws here. */
+  /** Called in the adapter's turn on the session. A statement that fails to parse is not kept, and throws here. */
   private async prepare(sql: string): Promise<Prepared> {
     const known = this.prepared.get(sql);
     if (known) return (await known)!;
@@ -158,7 +171,9 @@ class PreparedStatements {
       .then(({ messages }) => ({
         name,
         parameterTypes: this.pglite.parse.parseDescribeStatementResults(messages),
-        rowDescription: messages.filter((message) => message.name === 'rowDescription'),
+        columns: (messages as unknown as ResultMessage[])
+          .filter((message) => message.name === 'rowDescription')
+          .flatMap((message) => (message.fields as Column[]).map(({ name, dataTypeID }) => ({ name, dataTypeID }))),
       }));
     this.prepared.set(
       sql,
@@ -171,6 +186,112 @@ class PreparedStatements {
       throw error;
     }
   }
+}
+
+/**
+ * Work that takes turns: each `run` begins once the work run before it has ended (resolved or failed), in
+ * the order `run` was called. Native promises only (see PgliteDatabase).
+ */
+export class Turns {
+  private last: Promise<unknown> = Promise.resolve();
+
+  run<T>(work: () => Promise<T>): Promise<T> {
+    const turn = this.last.then(work);
+    this.last = turn.then(ignore, ignore);
+    return turn;
+  }
+}
+
+const ignore = () => undefined;
+
+interface Column {
+  name: string;
+  dataTypeID: number;
+}
+
+/** The backend messages a statement's result is read from, as PGlite's protocol parser gives them. */
+interface ResultMessage {
+  name: string;
+  /** rowDescription: the columns (Column); dataRow: each column's text, or null */
+  fields?: readonly unknown[];
+  /** commandComplete: e.g. "UPDATE 3" */
+  text?: string;
+}
+
+/**
+ * The rows and row count of a prepared statement's messages, as PGlite's own `parseResults` reads them (row
+ * objects by column name, each value through the database's parser of its type, the rows a command changed).
+ * With `parseResults` itself, the young-generation collections promoted every row it made to the old
+ * generation (0.35 KB of each one-row lookup, `--trace-gc-nvp`; why, in V8, was not found); read here, nothing.
+ */
+function resultOf<R>(
+  columns: readonly Column[],
+  messages: readonly ResultMessage[],
+  parsers: Record<number, (value: string, type: number) => unknown>,
+): QueryResult<R> {
+  const rows: R[] = [];
+  let changed = 0;
+  for (const message of messages) {
+    if (message.name === 'dataRow') {
+      const values = message.fields as ReadonlyArray<string | null>;
+      const row: Record<string, unknown> = {};
+      for (let i = 0; i < values.length; i++) {
+        const value = values[i];
+        const { name, dataTypeID } = columns[i];
+        const parse = parsers[dataTypeID];
+        row[name] = value === null ? null : parse ? parse(value, dataTypeID) : value;
+      }
+      rows.push(row as R);
+    } else if (message.name === 'commandComplete' && /^(INSERT|UPDATE|DELETE|COPY|MERGE) /.test(message.text!)) {
+      changed += parseInt(message.text!.slice(message.text!.lastIndexOf(' ') + 1), 10) || 0;
+    }
+  }
+  return { rows, rowCount: changed || rows.length };
+}
+
+/** Execute (the unnamed portal, every row) and Sync, as PostgreSQL's frontend protocol writes them. */
+const EXECUTE_AND_SYNC = Buffer.from([0x45, 0, 0, 0, 9, 0, 0, 0, 0, 0, 0x53, 0, 0, 0, 4]);
+
+/**
+ * Bind (the unnamed portal to `statement` with `values`: text, binary or NULL; every result column as text),
+ * Execute and Sync: one message to PGlite. Written here rather than with PGlite's bundled serializer, whose
+ * shared writer allocates new buffers for every message: the young-generation collections promoted them (0.35
+ * KB of every statement, `--trace-gc-nvp`); written here, nothing.
+ */
+function bindExecuteSync(statement: string, values: ReadonlyArray<string | Uint8Array | null>): Buffer {
+  const lengths = values.map((value) =>
+    value === null ? -1 : typeof value === 'string' ? Buffer.byteLength(value) : value.byteLength,
+  );
+  const bindLength =
+    4 +
+    1 +
+    Buffer.byteLength(statement) +
+    1 +
+    2 +
+    2 * values.length +
+    2 +
+    2 +
+    lengths.reduce((sum, length) => sum + 4 + Math.max(length, 0), 0);
+  const message = Buffer.allocUnsafe(1 + bindLength + EXECUTE_AND_SYNC.length);
+  message[0] = 0x42; // 'B'
+  let at = message.writeInt32BE(bindLength, 1);
+  message[at++] = 0; // the unnamed portal
+  at += message.write(statement, at);
+  message[at++] = 0;
+  at = message.writeInt16BE(values.length, at);
+  for (const value of values) at = message.writeInt16BE(value instanceof Uint8Array ? 1 : 0, at);
+  at = message.writeInt16BE(values.length, at);
+  values.forEach((value, i) => {
+    at = message.writeInt32BE(lengths[i], at);
+    if (typeof value === 'string') at += message.write(value, at);
+    else if (value !== null) {
+      message.set(value, at);
+      at += value.byteLength;
+    }
+  });
+  at = message.writeInt16BE(0, at); // no result format codes: all text
+  EXECUTE_AND_SYNC.copy(message, at);
+  return message;
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {

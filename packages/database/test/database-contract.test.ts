@@ -12,7 +12,7 @@ describeEachDatabase('database port', (open) => {
       {
         version: '0001_accounts',
         sql: `CREATE TABLE account (id serial PRIMARY KEY, name text NOT NULL UNIQUE, balance numeric(14,2) NOT NULL DEFAULT 0,
-                opened_on date, opened_at timestamptz NOT NULL DEFAULT now(), size bigint, settings jsonb);
+                opened_on date, opened_at timestamptz NOT NULL DEFAULT now(), size bigint, settings jsonb, logo bytea);
               CREATE INDEX account_name ON account (name);`,
       },
     ]);
@@ -72,6 +72,59 @@ describeEachDatabase('database port', (open) => {
     expect((await db.query('SELECT count(*)::int AS n FROM account WHERE balance > $1', ['5'])).rows).toEqual([
       { n: 7 },
     ]);
+  });
+
+  test('parameters of every kind arrive as sent: NULL, non-ASCII text, bytes, json; an UPDATE counts its rows', async () => {
+    const name = 'Crème & Brûlée — Ærø BV 🍞';
+    const logo = Buffer.from([0, 1, 127, 128, 255]);
+    await db.query('INSERT INTO account (name, opened_on, settings, logo) VALUES ($1, $2, $3, $4)', [
+      name,
+      null,
+      JSON.stringify({ city: 'Liège' }),
+      logo,
+    ]);
+    await db.query('INSERT INTO account (name) VALUES ($1)', ['Bakkerij Peeters']);
+    const { rows } = await db.query('SELECT name, opened_on, settings, logo FROM account WHERE name = $1', [name]);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ name, opened_on: null, settings: { city: 'Liège' } });
+    expect(Buffer.from(rows[0].logo)).toEqual(logo);
+    const updated = await db.query('UPDATE account SET balance = balance + $1 WHERE name <> $2', ['1.25', 'nobody']);
+    expect(updated.rowCount).toBe(2);
+    expect(updated.rows).toEqual([]);
+  });
+
+  test('a query made while a transaction is open never sees its uncommitted rows', async () => {
+    let inserted!: () => void;
+    const insertedRow = new Promise<void>((resolve) => (inserted = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const transaction = db.transaction(async (tx) => {
+      await tx.query('INSERT INTO account (name) VALUES ($1)', ['not yet']);
+      inserted();
+      await released;
+      throw new Error('changed my mind');
+    });
+    await insertedRow;
+    // PostgreSQL answers from before the transaction; PGlite's one session waits for the transaction to end
+    const counted = db.query('SELECT count(*)::int AS n FROM account WHERE name = $1', ['not yet']);
+    release();
+    await expect(transaction).rejects.toThrow('changed my mind');
+    expect((await counted).rows).toEqual([{ n: 0 }]);
+  });
+
+  test('statements a transaction starts together each get their own answer', async () => {
+    const answers = await db.transaction((tx) =>
+      Promise.all(
+        Array.from({ length: 12 }, (_, index) =>
+          index % 3 === 0
+            ? tx.query(`SELECT ${index} AS n`)
+            : tx.query('INSERT INTO account (name) VALUES ($1) RETURNING name', [`together ${index}`]),
+        ),
+      ),
+    );
+    expect(answers.map((answer, index) => (index % 3 === 0 ? answer.rows[0].n : answer.rows[0].name))).toEqual(
+      Array.from({ length: 12 }, (_, index) => (index % 3 === 0 ? index : `together ${index}`)),
+    );
   });
 
   test('a unique violation surfaces with its SQLSTATE so callers can refuse duplicates', async () => {
