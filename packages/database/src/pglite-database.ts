@@ -26,8 +26,8 @@ const SHARED_BUFFERS = '16MB';
  * A prepared lookup went through three of them (PGlite's transaction, query and file-sync mutexes) and
  * promoted 1.7 KB: the query, its rows and the caller's objects waiting on it. In the embedded platform the
  * directory's thread promoted 2 KB of every gateway request that way, and its full collections (3–6 per 10
- * s under load, pauses of 12–53 ms) were most of the p99. PGlite's mutexes are still taken, uncontended,
- * by the statements that go through its own `query` and `transaction`.
+ * s under load, pauses of 12–53 ms) added about 6 ms to the gateway's p99. PGlite's mutexes are still taken,
+ * uncontended, by the statements that go through its own `query` and `transaction`.
  */
 export class PgliteDatabase implements Database {
   readonly dialect = 'pglite' as const;
