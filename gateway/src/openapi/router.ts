@@ -85,8 +85,11 @@ export function buildRouter(routes: readonly Route[], runtime: RouterRuntime): R
       answer(route, routeValidators, jsonParser, request, response, runtime).then(
         () => inFlight?.end(),
         (error: unknown) => {
-          next(error);
-          inFlight?.end();
+          try {
+            next(error);
+          } finally {
+            inFlight?.end();
+          }
         },
       );
     });
