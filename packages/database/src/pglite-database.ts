@@ -246,7 +246,7 @@ function resultOf<R>(
       changed += parseInt(message.text!.slice(message.text!.lastIndexOf(' ') + 1), 10) || 0;
     }
   }
-  return { rows, rowCount: changed || rows.length };
+  return toResult<R>({ rows, affectedRows: changed });
 }
 
 /** Execute (the unnamed portal, every row) and Sync, as PostgreSQL's frontend protocol writes them. */
