@@ -1,8 +1,10 @@
 /**
  * The directory's access policy (packages/access-policy) as the gateway's Authorize hook: every request to
  * an authenticated route is decided on the facts the directory holds at that moment (GetDossierAccess), for
- * the dossier the path names (`{dossierId}`), before the request reaches a service. No cache: an access
- * change counts from the next request.
+ * the dossier the path names (`{dossierId}`), before the request reaches a service. `fetchFacts` is the
+ * directory itself, or (start-gateway.ts, when the directory's events reach the gateway) the access-facts cache of
+ * @kantoor/directory-client, which forgets a firm's facts on every change: either way an access change counts from
+ * the next request.
  */
 import { checkAccess, permissionScope, type FetchAccessFacts } from '@kantoor/access-policy';
 import { directoryAccessFacts as factsFromDirectory } from '@kantoor/directory-client';
