@@ -93,6 +93,45 @@ describeEachDatabase('database port', (open) => {
     expect(updated.rows).toEqual([]);
   });
 
+  test('lists and moments as parameters: an array for ANY, a Date for a timestamp', async () => {
+    const names = ['Bakkerij Peeters', 'Slagerij Janssens', 'Café De Hoek'];
+    const openedAt = new Date('2026-03-31T22:30:00.000Z');
+    for (const name of names) await db.query('INSERT INTO account (name, opened_at) VALUES ($1, $2)', [name, openedAt]);
+    const { rows } = await db.query('SELECT name, opened_at FROM account WHERE name = ANY($1) ORDER BY name', [
+      [names[2], names[0], 'nobody'],
+    ]);
+    expect(rows.map((row) => row.name)).toEqual([names[0], names[2]]);
+    expect(rows.map((row) => (row.opened_at as Date).toISOString())).toEqual([
+      openedAt.toISOString(),
+      openedAt.toISOString(),
+    ]);
+    // the Belgian calendar day of that moment is the next one
+    const { rows: days } = await db.query(
+      `SELECT to_char($1::timestamptz AT TIME ZONE 'Europe/Brussels', 'YYYY-MM-DD') AS day`,
+      [openedAt],
+    );
+    expect(days).toEqual([{ day: '2026-04-01' }]);
+  });
+
+  test('a statement with parameters that breaks a constraint changes nothing, in or out of a transaction', async () => {
+    const insert = 'INSERT INTO account (name, balance) VALUES ($1, $2)';
+    await db.query(insert, ['Bakkerij Peeters', '10.00']);
+    await expect(db.query(insert, ['Bakkerij Peeters', '20.00'])).rejects.toMatchObject({ code: '23505' });
+    await expect(
+      db.transaction(async (tx) => {
+        await tx.query(insert, ['Slagerij Janssens', '5.00']);
+        await tx.query(insert, ['Bakkerij Peeters', '30.00']);
+      }),
+    ).rejects.toMatchObject({ code: '23505' });
+    // the same statements still run, and only the first row is there
+    await db.query(insert, ['Café De Hoek', '1.00']);
+    const { rows } = await db.query('SELECT name, balance FROM account WHERE balance < $1 ORDER BY name', ['100']);
+    expect(rows).toEqual([
+      { name: 'Bakkerij Peeters', balance: '10.00' },
+      { name: 'Café De Hoek', balance: '1.00' },
+    ]);
+  });
+
   test('a query made while a transaction is open never sees its uncommitted rows', async () => {
     let inserted!: () => void;
     const insertedRow = new Promise<void>((resolve) => (inserted = resolve));
