@@ -35,7 +35,7 @@ const { startClusterPlatform } = require('./cluster-topology');
 
 const MAIN = path.join(__dirname, '..', '..', 'deploy', 'embedded', 'dist', 'main.js');
 const { embeddedNodeFlags } = require('./launch-flags');
-const { cpuOf, postgresCpuSeconds, rssOf } = require('./process-figures');
+const { cpuOf, machineLoopSeconds, postgresCpuSeconds, rssOf } = require('./process-figures');
 const PORT = Number(process.env.BENCH_PORT ?? 18580);
 const BASE = `http://127.0.0.1:${PORT}`;
 const TOPOLOGIES = (process.env.BENCH_TOPOLOGIES ?? 'embedded,cluster').split(',');
@@ -411,6 +411,8 @@ async function clusterTopology() {
 
 async function main() {
   const figures = {
+    // the speed of this machine's cores at the time (see process-figures.js): compare figures only at similar values
+    machineLoopSeconds: machineLoopSeconds(),
     ...(TOPOLOGIES.includes('embedded') && (await embeddedTopology())),
     ...(TOPOLOGIES.includes('cluster') && (await clusterTopology())),
   };

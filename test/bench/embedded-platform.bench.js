@@ -22,6 +22,8 @@
  * figure bounds what one gateway process can serve (1000 / its ms per request) whatever the machine has left.
  * BENCH_TOPOLOGIES=embedded leaves it out.
  *
+ * `machineLoopSeconds` (first) is how fast the machine's cores are at the time: a fixed loop in a new node, 1.6 s on a
+ * fast hour of the development machine and 2.3–4.1 s on slow ones. Read the figures with it.
  * On a virtual machine each load also prints `stolenCpuSeconds`: CPU time the machine's cores waited for the
  * hypervisor while the load ran (other guests). A run that lost more than a few tenths of a second measured the
  * neighbours as much as the platform. Losing nothing does not make a run clean (a shared core's caches and clock
@@ -35,7 +37,7 @@ const autocannon = require('autocannon');
 
 const MAIN = path.join(__dirname, '..', '..', 'deploy', 'embedded', 'dist', 'main.js');
 const { embeddedNodeFlags } = require('./launch-flags');
-const { cpuOf, postgresCpuSeconds, stolenCpuSeconds } = require('./process-figures');
+const { cpuOf, machineLoopSeconds, postgresCpuSeconds, stolenCpuSeconds } = require('./process-figures');
 const { startClusterPlatform } = require('./cluster-topology');
 const PORT = Number(process.env.BENCH_PORT ?? 18480);
 const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
@@ -87,6 +89,7 @@ function stop(child) {
 }
 
 async function main() {
+  const machine = machineLoopSeconds();
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'kantoor-bench-'));
   try {
     const fresh = await start(dataDir);
@@ -97,6 +100,8 @@ async function main() {
     const load = await measuredLoad(`http://127.0.0.1:${PORT}`, demo, [again.child.pid]);
     const restartStop = await stop(again.child);
     const figures = {
+      // the speed of this machine's cores at the time (see process-figures.js): compare figures only at similar values
+      machineLoopSeconds: machine,
       freshStartSeconds: Number(fresh.seconds.toFixed(2)),
       restartSeconds: Number(again.seconds.toFixed(2)),
       readyAfterStart: fresh.ready && again.ready,

@@ -2,6 +2,7 @@
  * What the benchmarks read of processes from Linux's /proc: CPU time (user and system, all threads), steadier
  * than rates on a shared machine, and resident memory.
  */
+const { spawnSync } = require('node:child_process');
 const { readdirSync, readFileSync } = require('node:fs');
 
 /** CPU seconds a process has used, all its threads */
@@ -37,4 +38,17 @@ function stolenCpuSeconds() {
   return Number(fields[7] ?? 0) / 100; // user nice system idle iowait irq softirq steal, in ticks of 1/100 s
 }
 
-module.exports = { cpuOf, rssOf, postgresCpuSeconds, stolenCpuSeconds };
+/**
+ * Seconds this machine takes, at the moment, for `node -e 'let s=0;for(let i=0;i<3e8;i++)s+=i'` (node's start
+ * included): how fast its cores are, so that figures from different sessions and hours can be set side by side.
+ * The same development VM took 1.6 s on a fast hour and 2.3–4.1 s on slow ones (2026-12-03), with little stolen time
+ * in either: slower cores, not busier ones. The benchmarks print it before they start anything.
+ */
+function machineLoopSeconds() {
+  const begun = process.hrtime.bigint();
+  const run = spawnSync(process.execPath, ['-e', 'let s=0;for(let i=0;i<3e8;i++)s+=i;if(!(s>0))process.exit(1)']);
+  if (run.status !== 0) throw new Error(`the calibration loop failed: ${run.stderr}`);
+  return Number((Number(process.hrtime.bigint() - begun) / 1e9).toFixed(2));
+}
+
+module.exports = { cpuOf, machineLoopSeconds, rssOf, postgresCpuSeconds, stolenCpuSeconds };
