@@ -20,5 +20,9 @@ module.exports = {
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
   modulePathIgnorePatterns: ['<rootDir>/.*/dist/'],
   globalSetup: '<rootDir>/test/jest-global-setup.js',
+  // Test files run in a worker process even on a 2-core machine (where jest would otherwise run them all inside its
+  // own process), renewed once it holds more than this after a file: a crash of node fails one file, not the run,
+  // and tools/run-jest.js runs a file whose worker was killed by a signal once more.
+  workerIdleMemoryLimit: '1GB',
   testTimeout: 30000,
 };
