@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
+import { saySkipped } from '@kantoor/testing';
 import { chartDir, environmentValuesDir, type Values } from './chart';
 
 export const helm = process.env.HELM_BIN || 'helm';
@@ -21,7 +22,7 @@ export function describeWithHelm(name: string, body: () => void): void {
       body();
     });
   } else {
-    console.log(`${name}: SKIPPED (no helm binary; set HELM_BIN or put helm on PATH)`);
+    saySkipped(`${name}: SKIPPED (no helm binary; set HELM_BIN or put helm on PATH)`);
     describe.skip(name, body);
   }
 }

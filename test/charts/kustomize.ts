@@ -6,6 +6,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
+import { saySkipped } from '@kantoor/testing';
 import { repoRoot } from './chart';
 import type { Manifest } from './helm';
 
@@ -23,7 +24,7 @@ export function describeWithKubectl(name: string, body: () => void): void {
       body();
     });
   } else {
-    console.log(`${name}: SKIPPED (no kubectl binary; set KUBECTL_BIN or put kubectl on PATH)`);
+    saySkipped(`${name}: SKIPPED (no kubectl binary; set KUBECTL_BIN or put kubectl on PATH)`);
     describe.skip(name, body);
   }
 }

@@ -19,7 +19,7 @@ import {
   type CallContext,
   type Caller,
 } from '@kantoor/grpc';
-import { onlyTheseMethods as onlyMethods } from '@kantoor/testing';
+import { onlyTheseMethods as onlyMethods, saySkipped } from '@kantoor/testing';
 import { SecretBox } from '../../services/notification/src/domain/secret-box';
 import { environmentValuesDir, readYaml, repoRoot, skaffoldConfigs, valuesWith, type Values } from './chart';
 import { find, haveHelm, podSpecOf, render, validateKind, type Manifest } from './helm';
@@ -149,7 +149,7 @@ describeWithKubectl('kubectl kustomize deploy/local', () => {
     expect(references.size).toBe(13);
   });
   if (!haveHelm && haveKubectl)
-    console.log('deploy/local against the chart: SKIPPED (no helm binary; set HELM_BIN or put helm on PATH)');
+    saySkipped('deploy/local against the chart: SKIPPED (no helm binary; set HELM_BIN or put helm on PATH)');
 
   it('gives the services keys that pass their own checks', () => {
     const keys = secretEntries('kantoor-local-service-keys');

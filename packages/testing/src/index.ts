@@ -9,6 +9,15 @@ import { PgDatabase, PgliteDatabase, type Database } from '@kantoor/database';
 /** The PostgreSQL URL the jest global setup found reachable, or '' when the PostgreSQL suites skip. */
 export const postgresUrl = (): string => process.env.KANTOOR_TEST_POSTGRES ?? '';
 
+/**
+ * Tells the person running the tests why something was skipped, on the test process's standard error. Not through
+ * `console`: jest keeps the console output of a test file whose tests were all skipped to itself when the file runs
+ * in a worker process, which is how the tests run (jest.config.js).
+ */
+export function saySkipped(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
 /** `describe` that runs only when PostgreSQL is reachable, and says so when it skips. */
 export function describeWithPostgres(name: string, body: () => void): void {
   if (postgresUrl()) {
