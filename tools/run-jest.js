@@ -3,12 +3,14 @@
  * jest, as `pnpm run test:unit [jest arguments]` runs it: with the VM modules that PGlite's `import()` needs, and one
  * second chance for a test file whose worker process was killed by a signal.
  *
- * The test process died of a SIGSEGV once in about twenty full runs here (node 20, after 82 suites, on a slow machine,
- * 2026-12-03), with no test failing; which code crashed is not known. Node has had such crashes under jest's
- * `--experimental-vm-modules` around dynamic `import()` in vm contexts (nodejs/node#35889, #43083). jest runs the files in worker processes (jest.config.js: `workerIdleMemoryLimit`), so
- * such a crash fails only the file whose worker died, and this script runs exactly those files once more, saying
- * so. Only a worker killed by a signal counts: a failed assertion, a timeout, an error or a non-zero exit is never
- * run again, and a file that crashes twice fails the run.
+ * The test process died of a SIGSEGV twice in about twenty-five full runs here (node 20 on a slow machine,
+ * 2026-12-03: once after 82 suites, when jest ran them in its own process, and once in a worker running
+ * test/load/load-scripts.test.ts), with no test failing; which code crashed is not known. Node has had such crashes
+ * under jest's `--experimental-vm-modules` around dynamic `import()` in vm contexts (nodejs/node#35889, #43083).
+ * jest runs the files in worker processes (jest.config.js: `workerIdleMemoryLimit`), so such a crash fails only the
+ * file whose worker died, and this script runs exactly those files once more, saying so. Only a worker killed by a
+ * signal counts: a failed assertion, a timeout, an error or a non-zero exit is never run again, and a file that
+ * crashes twice fails the run.
  */
 const { spawnSync } = require('node:child_process');
 const { mkdtempSync, readFileSync, rmSync } = require('node:fs');
