@@ -5,8 +5,10 @@
  *
  * The test process died of a SIGSEGV twice in about twenty-five full runs here (node 20 on a slow machine,
  * 2026-12-03: once after 82 suites, when jest ran them in its own process, and once in a worker running
- * test/load/load-scripts.test.ts), with no test failing; which code crashed is not known. Node has had such crashes
- * under jest's `--experimental-vm-modules` around dynamic `import()` in vm contexts (nodejs/node#35889, #43083).
+ * test/load/load-scripts.test.ts, which then built k6's scripts as vm.SourceTextModules in a new context per script;
+ * it now runs them in a node process of its own), with no test failing; which code crashed is not known. Node has
+ * had such crashes under jest's `--experimental-vm-modules` around dynamic `import()` in vm contexts
+ * (nodejs/node#35889, #43083).
  * jest runs the files in worker processes (jest.config.js: `workerIdleMemoryLimit`), so such a crash fails only the
  * file whose worker died, and this script runs exactly those files once more, saying so. Only a worker killed by a
  * signal counts: a failed assertion, a timeout, an error or a non-zero exit is never run again, and a file that

@@ -1,15 +1,15 @@
 /**
- * The k6 load scripts (k6 cannot run here): each is evaluated as the ES module k6 runs, with k6's modules
- * replaced by recorders. What they ask for must be what the issues' budgets say, every request they make must
- * be an operation of the gateway's route table, and the PDFs they upload must be valid PDFs of the size asked.
+ * The k6 load scripts (k6 cannot run here): each runs in a Node process of its own as the ES module k6 runs, with
+ * k6's modules replaced by recorders (k6-double/run.mjs). What they ask for must be what the issues' budgets say,
+ * every request they make must be an operation of the gateway's route table, and the PDFs they upload must be
+ * valid PDFs of the size asked.
  */
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import vm from 'node:vm';
 import { routeTable } from '@kantoor/gateway';
 import { readPdfStructure } from '../../services/document-intake/src/domain/pdf-structure';
 
-const HERE = __dirname;
+const RUN = path.join(__dirname, 'k6-double', 'run.mjs');
 
 interface Sent {
   method: string;
@@ -19,69 +19,15 @@ interface Sent {
   tags?: Record<string, string>;
 }
 
-class K6Failure extends Error {}
-
-/** Evaluates `file` with k6's modules recorded; resolves with its exports and what it sent. */
-async function loadScript(file: string, env: Record<string, string>) {
-  const sent: Sent[] = [];
-  const context = vm.createContext({ __ENV: env });
-  const respond = (request: Sent) => {
-    sent.push(request);
-    const status = request.url.endsWith('/v1/auth/login') ? 200 : request.method === 'POST' ? 201 : 200;
-    return {
-      status,
-      body: '{}',
-      json: (field?: string) => (field === 'accessToken' ? 'token-from-login' : {}),
-    };
-  };
-  const http = {
-    get: (url: string, params: { headers?: Record<string, string>; tags?: Record<string, string> } = {}) =>
-      respond({ method: 'GET', url, headers: params.headers ?? {}, tags: params.tags }),
-    post: (
-      url: string,
-      body: string,
-      params: { headers?: Record<string, string>; tags?: Record<string, string> } = {},
-    ) => respond({ method: 'POST', url, body, headers: params.headers ?? {}, tags: params.tags }),
-  };
-  const k6 = {
-    check: (value: unknown, checks: Record<string, (v: unknown) => boolean>) =>
-      Object.values(checks).every((predicate) => predicate(value)),
-    fail: (message: string) => {
-      throw new K6Failure(message);
-    },
-  };
-  let iteration = 0;
-  const execution = {
-    scenario: {
-      get iterationInTest() {
-        return iteration++;
-      },
-    },
-  };
-  const synthetic = (name: string, members: Record<string, unknown>, defaultExport?: unknown) =>
-    new vm.SyntheticModule(
-      [...Object.keys(members), 'default'],
-      function (this: vm.SyntheticModule) {
-        for (const [key, value] of Object.entries(members)) this.setExport(key, value);
-        this.setExport('default', defaultExport ?? members);
-      },
-      { context, identifier: name },
-    );
-  const modules = new Map<string, vm.Module>();
-  const link = async (specifier: string, referencing: vm.Module): Promise<vm.Module> => {
-    if (specifier === 'k6/http') return synthetic(specifier, http);
-    if (specifier === 'k6') return synthetic(specifier, k6);
-    if (specifier === 'k6/execution') return synthetic(specifier, {}, execution);
-    const target = path.resolve(path.dirname(referencing.identifier), specifier);
-    if (!modules.has(target)) modules.set(target, sourceModule(target));
-    return modules.get(target)!;
-  };
-  const sourceModule = (target: string) =>
-    new vm.SourceTextModule(readFileSync(target, 'utf8'), { context, identifier: target });
-  const main = sourceModule(path.join(HERE, file));
-  await main.link(link);
-  await main.evaluate();
-  return { exports: main.namespace as Record<string, any>, sent };
+/** Runs `file` with `env`, calling its `setup` and `default` as `steps` say; what it exported and sent. */
+function runScript(file: string, env: Record<string, string>, steps: ('setup' | 'default')[] = []) {
+  const { NODE_OPTIONS: _jestOptions, ...processEnv } = process.env;
+  const output = execFileSync(process.execPath, [RUN, path.join(__dirname, file), JSON.stringify({ env, steps })], {
+    env: processEnv,
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  return JSON.parse(output) as { options: Record<string, any>; sent: Sent[]; error?: string };
 }
 
 const routes = routeTable.map((route) => ({
@@ -100,42 +46,43 @@ const LOGIN = { KANTOOR_URL: 'http://gateway.test:8080/', KANTOOR_EMAIL: 'admin@
 const DOSSIER = '0b9f3e51-4d0a-4f55-9a4e-3f1f3a6e2c11';
 
 describe('k6 load scripts (test/load)', () => {
-  test("gateway-request.js: issue 2's budget, an authenticated GET /v1/firm over 50 connections", async () => {
-    const { exports, sent } = await loadScript('gateway-request.js', LOGIN);
-    expect(exports.options.scenarios.firm).toMatchObject({ executor: 'constant-vus', vus: 50 });
-    expect(exports.options.thresholds).toMatchObject({
+  test("gateway-request.js: issue 2's budget, an authenticated GET /v1/firm over 50 connections", () => {
+    const { options, sent } = runScript('gateway-request.js', LOGIN, ['setup', 'default']);
+    expect(options.scenarios.firm).toMatchObject({ executor: 'constant-vus', vus: 50 });
+    expect(options.thresholds).toMatchObject({
       'http_req_duration{name:GET /v1/firm}': ['p(99)<=50'],
       'http_reqs{name:GET /v1/firm}': ['rate>=1500'],
     });
-    const data = exports.setup();
-    exports.default(data);
     expect(sent.map(operationOf)).toEqual(['POST /v1/auth/login', 'GET /v1/firm']);
     expect(JSON.parse(sent[0].body!)).toEqual({ email: 'admin@firm.test', password: 'pw' });
     expect(sent[1].url).toBe('http://gateway.test:8080/v1/firm');
     expect(sent[1].headers.authorization).toBe('Bearer token-from-login');
   });
 
-  test('a given token is used as it is, and without token or login the run stops saying what to set', async () => {
-    const withToken = await loadScript('gateway-request.js', { KANTOOR_TOKEN: 'oidc-token' });
-    withToken.exports.default(withToken.exports.setup());
+  test('a given token is used as it is, and without token or login the run stops saying what to set', () => {
+    const withToken = runScript('gateway-request.js', { KANTOOR_TOKEN: 'oidc-token' }, ['setup', 'default']);
+    expect(withToken.error).toBeUndefined();
     expect(withToken.sent.map(operationOf)).toEqual(['GET /v1/firm']);
     expect(withToken.sent[0].url).toBe('http://localhost:8080/v1/firm');
     expect(withToken.sent[0].headers.authorization).toBe('Bearer oidc-token');
 
-    const without = await loadScript('gateway-request.js', {});
-    expect(() => without.exports.setup()).toThrow(/KANTOOR_TOKEN, or KANTOOR_EMAIL and KANTOOR_PASSWORD/);
-    const noDossier = await loadScript('document-upload.js', { KANTOOR_TOKEN: 't' });
-    expect(() => noDossier.exports.setup()).toThrow(/KANTOOR_DOSSIER_ID/);
+    const without = runScript('gateway-request.js', {}, ['setup', 'default']);
+    expect(without.error).toMatch(/KANTOOR_TOKEN, or KANTOOR_EMAIL and KANTOOR_PASSWORD/);
+    expect(without.sent).toEqual([]);
+    const noDossier = runScript('document-upload.js', { KANTOOR_TOKEN: 't' }, ['setup', 'default']);
+    expect(noDossier.error).toMatch(/KANTOOR_DOSSIER_ID/);
+    expect(noDossier.sent).toEqual([]);
   });
 
   test("document-upload.js: issue 5's budget, 1 MB PDFs over 20 connections, each a valid one-page PDF", async () => {
-    const { exports, sent } = await loadScript('document-upload.js', { ...LOGIN, KANTOOR_DOSSIER_ID: DOSSIER });
-    expect(exports.options.scenarios.uploads).toMatchObject({ vus: 20, iterations: 100 });
+    const { options, sent } = runScript('document-upload.js', { ...LOGIN, KANTOOR_DOSSIER_ID: DOSSIER }, [
+      'setup',
+      'default',
+      'default',
+    ]);
+    expect(options.scenarios.uploads).toMatchObject({ vus: 20, iterations: 100 });
     // 50 uploads of 1 MB a second is 50 MB/s
-    expect(exports.options.thresholds['http_reqs{name:POST documents}']).toEqual(['rate>=50']);
-    const data = exports.setup();
-    exports.default(data);
-    exports.default(data);
+    expect(options.thresholds['http_reqs{name:POST documents}']).toEqual(['rate>=50']);
     expect(sent.map(operationOf)).toEqual([
       'POST /v1/auth/login',
       'POST /v1/dossiers/{dossierId}/documents',
@@ -169,11 +116,13 @@ describe('k6 load scripts (test/load)', () => {
     }
   });
 
-  test("dossier-zip.js: issue 5's budget, the dossier's ZIP at 100 MB/s, the body not kept by k6", async () => {
-    const { exports, sent } = await loadScript('dossier-zip.js', { KANTOOR_TOKEN: 't', KANTOOR_DOSSIER_ID: DOSSIER });
-    expect(exports.options.discardResponseBodies).toBe(true);
-    expect(exports.options.thresholds.data_received).toEqual([`rate>=${100 * 1024 * 1024}`]);
-    exports.default(exports.setup());
+  test("dossier-zip.js: issue 5's budget, the dossier's ZIP at 100 MB/s, the body not kept by k6", () => {
+    const { options, sent } = runScript('dossier-zip.js', { KANTOOR_TOKEN: 't', KANTOOR_DOSSIER_ID: DOSSIER }, [
+      'setup',
+      'default',
+    ]);
+    expect(options.discardResponseBodies).toBe(true);
+    expect(options.thresholds.data_received).toEqual([`rate>=${100 * 1024 * 1024}`]);
     expect(sent.map(operationOf)).toEqual(['GET /v1/dossiers/{dossierId}/documents-zip']);
     expect(sent[0].url).toBe(`http://localhost:8080/v1/dossiers/${DOSSIER}/documents-zip`);
   });
