@@ -901,11 +901,17 @@ describe('a multi-file upload whose body breaks off in the second file', () => {
    * not read to their end nor closed. Both are back at zero when the gateway has let go of everything.
    */
   function countingIntake() {
-    const open = { calls: 0, requestStreams: 0, started: 0 };
-    async function* tracked<T>(messages: AsyncIterable<T>): AsyncIterable<T> {
+    /** …and the bytes of the file chunks passed on */
+    const open = { calls: 0, requestStreams: 0, started: 0, chunkBytes: 0 };
+    async function* tracked<T extends { part: { case?: string; value?: unknown } }>(
+      messages: AsyncIterable<T>,
+    ): AsyncIterable<T> {
       open.requestStreams++;
       try {
-        yield* messages;
+        for await (const message of messages) {
+          if (message.part.case === 'chunk') open.chunkBytes += (message.part.value as Uint8Array).length;
+          yield message;
+        }
       } finally {
         open.requestStreams--;
       }
@@ -968,12 +974,12 @@ describe('a multi-file upload whose body breaks off in the second file', () => {
     };
   }
 
-  const post = (port: number) => {
+  const post = (port: number, route = 'document-uploads?mailbox=misc') => {
     const outgoing = httpRequest({
       host: '127.0.0.1',
       port,
       method: 'POST',
-      path: `/v1/dossiers/${h.dossierId}/document-uploads?mailbox=misc`,
+      path: `/v1/dossiers/${h.dossierId}/${route}`,
       agent: false,
       headers: {
         authorization: bearer(h.portal),
@@ -1019,6 +1025,36 @@ describe('a multi-file upload whose body breaks off in the second file', () => {
         .set('authorization', bearer(h.portal));
       expect(next.status).toBe(200);
       expect(next.body.documents.map((document: { name: string }) => document.name)).toEqual(['eerste-van-twee']);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('a scan whose client leaves between two whole pages: nothing of it is stored', async () => {
+    const { client, open } = countingIntake();
+    const server = await listening(
+      gateway.appWith({}, { services: { directory: h.fx.directory, documentIntake: client } }),
+    );
+    const page = (n: number) =>
+      Buffer.from(
+        `--${boundary}\r\nContent-Disposition: form-data; name="page"; filename="page-${n}.jpg"\r\n` +
+          'Content-Type: image/jpeg\r\n\r\n',
+      );
+    try {
+      const { outgoing, answer } = post(server.port, 'scans?mailbox=misc&fileName=afgebroken-scan');
+      // two whole pages and the delimiter after the second: a third page or the body's end was still to come
+      outgoing.write(
+        Buffer.concat([page(1), JPEG, Buffer.from('\r\n'), page(2), JPEG, Buffer.from(`\r\n--${boundary}`)]),
+      );
+      await until('both pages to reach the service', () => open.chunkBytes === 2 * JPEG.length);
+      outgoing.destroy();
+      expect(await answer).toBe('closed');
+      await until('the upload call and its request stream to end', () => open.calls === 0 && open.requestStreams === 0);
+      // node:http2 closes the cancelled call's stream with a half-close and then a reset: whichever the service
+      // sees first, two whole pages without the upload's end are no scan of two pages
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(await documentsNamed('afgebroken-scan')).toEqual([]);
+      await expectNoOrphanObjects();
     } finally {
       await server.close();
     }

@@ -119,6 +119,7 @@ async function uploadFloor() {
     for await (const read of body)
       for (let at = 0; at < read.length; at += CHUNK)
         yield { part: { case: 'chunk', value: read.subarray(at, at + CHUNK) } };
+    yield { part: { case: 'end', value: true } };
   }
   const web = http.createServer(async (request, response) => {
     const { document } = await client.uploadDocument(messages(request), { caller });

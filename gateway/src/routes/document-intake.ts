@@ -6,7 +6,7 @@
  * Files stream both ways: an upload goes to the service in messages of up to 256 KiB as it arrives, a download is piped
  * from the service's stream with backpressure.
  */
-import { Readable } from 'node:stream';
+import { pipeline, Readable, Transform } from 'node:stream';
 import { toJson } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { invalidArgument, notFound, unavailable } from '@kantoor/errors';
@@ -79,31 +79,44 @@ async function documentsIn(ctx: Ctx, dossierId: string, ids: string[]): Promise<
 
 const asBuffer = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 
-/** The request body as upload messages: the header, then the bytes in chunks of at most 256 KiB as they arrive. */
-async function* uploadMessages(
-  header: { dossierId: string; mailbox: string; fileName: string; channel: string },
-  body: AsyncIterable<Buffer>,
-): AsyncIterable<MessageInitShape<typeof UploadDocumentRequestSchema>> {
-  yield { part: { case: 'header', value: header } };
-  for await (const chunk of atMost(body, CHUNK)) yield { part: { case: 'chunk', value: chunk } };
-}
+type UploadMessage = MessageInitShape<typeof UploadDocumentRequestSchema>;
+type UploadHeader = { dossierId: string; mailbox: string; fileName: string; channel: string };
 
 /**
- * One uploaded file read to the service under a signal of its own: the request's, until the file's last byte is
- * read. A file the client sent whole is stored even when the client leaves before its answer (it
- * finds the document in the mailbox); one it broke off is cancelled, and the service keeps nothing of it.
+ * One uploaded file as the messages of its upload call: the header, then the bytes in chunks of at most 256 KiB as
+ * they arrive (a stream, so that the chunks pass without promises of their own: see writeAll in @kantoor/grpc), then
+ * `end` once the last byte is read (a stream closed without it broke off: see UploadDocumentRequest).
+ * The call runs under a signal of its own: the request's, until the file's last byte is read. A file the client
+ * sent whole is stored even when the client leaves before its answer (it finds the document in the mailbox); one
+ * it broke off is cancelled, and the service keeps nothing of it. When the call ends first, the file's bytes are
+ * no longer read.
  */
-function readWhole(request: AbortSignal, bytes: AsyncIterable<Buffer>) {
+function fileUpload(request: AbortSignal, header: UploadHeader, bytes: Readable | AsyncIterable<Buffer>) {
   const controller = new AbortController();
   const forward = () => controller.abort(request.reason);
   if (request.aborted) forward();
   else request.addEventListener('abort', forward, { once: true });
   const release = () => request.removeEventListener('abort', forward);
-  async function* read() {
-    yield* bytes;
-    release();
-  }
-  return { signal: controller.signal, bytes: read(), release };
+  const messages = new Transform({
+    readableObjectMode: true,
+    readableHighWaterMark: 1,
+    transform(chunk: Buffer, _encoding, done) {
+      for (let at = 0; at < chunk.length; at += CHUNK) {
+        const value = at === 0 && chunk.length <= CHUNK ? chunk : chunk.subarray(at, at + CHUNK);
+        this.push({ part: { case: 'chunk', value } } satisfies UploadMessage);
+      }
+      done();
+    },
+    flush(done) {
+      release();
+      // the file was read whole: only now may the service keep it
+      done(null, { part: { case: 'end', value: true } } satisfies UploadMessage);
+    },
+  });
+  messages.push({ part: { case: 'header', value: header } } satisfies UploadMessage);
+  // a failing file fails `messages` (and so the call); a call that ends first destroys the file's stream
+  pipeline(bytes instanceof Readable ? bytes : Readable.from(bytes, { objectMode: false }), messages, () => undefined);
+  return { signal: controller.signal, messages, release };
 }
 
 /**
@@ -262,18 +275,19 @@ export const uploadDocument = defineRoute<{ params: { dossierId: string }; query
     const header = ctx.request.get('x-file-name');
     const fileName = ctx.query.fileName ?? (header ? decodeURIComponent(header) : '');
     // a file the client sent whole is stored even if the client leaves before the answer, as in a multi-file upload
-    const file = readWhole(ctx.signal, ctx.upload);
+    const file = fileUpload(
+      ctx.signal,
+      {
+        dossierId: ctx.params.dossierId,
+        mailbox: ctx.query.mailbox,
+        fileName,
+        channel: ctx.caller.kind === 'api_key' ? 'api' : (ctx.query.channel ?? 'upload'),
+      },
+      ctx.upload,
+    );
     try {
       const { document } = await intakeOf(ctx.services).uploadDocument(
-        uploadMessages(
-          {
-            dossierId: ctx.params.dossierId,
-            mailbox: ctx.query.mailbox,
-            fileName,
-            channel: ctx.caller.kind === 'api_key' ? 'api' : (ctx.query.channel ?? 'upload'),
-          },
-          file.bytes,
-        ),
+        file.messages,
         callFor({ ...ctx, signal: file.signal }, TRANSFER_TIMEOUT_MS),
       );
       return reply(201, documentJson(document));
@@ -336,7 +350,10 @@ async function* pagesAsMessages(
     if (page.position > 1) yield { part: { case: 'nextPage', value: true } };
     for await (const chunk of atMost(page.bytes, CHUNK)) yield { part: { case: 'chunk', value: chunk } };
     next = await parts.next();
-    if (next.done) return;
+    if (next.done) {
+      yield { part: { case: 'end', value: true } };
+      return;
+    }
   }
 }
 
@@ -440,18 +457,19 @@ export const uploadDocuments = defineRoute<{ params: { dossierId: string }; quer
           );
           continue;
         }
-        const file = readWhole(ctx.signal, part.bytes);
+        const file = fileUpload(
+          ctx.signal,
+          {
+            dossierId: ctx.params.dossierId,
+            mailbox: ctx.query.mailbox,
+            fileName: part.fileName,
+            channel: ctx.caller.kind === 'api_key' ? 'api' : 'upload',
+          },
+          part.bytes,
+        );
         try {
           const { document } = await intake.uploadDocument(
-            uploadMessages(
-              {
-                dossierId: ctx.params.dossierId,
-                mailbox: ctx.query.mailbox,
-                fileName: part.fileName,
-                channel: ctx.caller.kind === 'api_key' ? 'api' : 'upload',
-              },
-              file.bytes,
-            ),
+            file.messages,
             callFor({ ...ctx, signal: file.signal }, TRANSFER_TIMEOUT_MS),
           );
           outcomes.push({ position: part.position, fileName: part.fileName, document: documentJson(document) });

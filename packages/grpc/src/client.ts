@@ -7,9 +7,11 @@ import {
   status,
   type CallOptions,
   type ClientReadableStream,
+  type ClientWritableStream,
   type ServiceError,
   type StatusObject,
 } from '@grpc/grpc-js';
+import { Readable } from 'node:stream';
 import { HealthCheckResponse_ServingStatus, Health } from '@kantoor/proto/grpc/health/v1/health_pb';
 import { setCallerMetadata, type Caller } from './caller';
 import { fromGrpcError } from './error-mapping';
@@ -60,6 +62,73 @@ const ROUND_ROBIN = JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] 
 /** messages of a client stream written but not yet taken by the connection */
 const MESSAGES_IN_FLIGHT = 4;
 
+/**
+ * Writes the messages `source` gives (a Readable in object mode: what a client-streaming call was given, or a
+ * stream over its iterable) to the call, and ends the call after the last one. At most MESSAGES_IN_FLIGHT are
+ * written and not yet taken by the connection: grpc-js would take 16 before 'drain', which for a file upload is
+ * 16 chunks held per upload while the server reads slowly. Driven by the streams' events, so that a file's
+ * chunks pass without promises of their own (each one costs Node 20's async hooks an object as well).
+ * When the call ends first (refused early, cancelled) the source is destroyed and nothing more is read; a
+ * source that fails, or a write that does, goes to `fail`.
+ */
+function writeAll(
+  source: Readable,
+  call: ClientWritableStream<unknown>,
+  toMessage: (request: unknown) => unknown,
+  fail: (error: Error) => void,
+): void {
+  let inFlight = 0;
+  let sourceEnded = false;
+  let over = false;
+  const stop = () => {
+    over = true;
+    source.off('data', onData).off('end', onEnd).off('error', onError);
+    call.off('status', onStatus);
+    // an error the source raises from now on has nobody left to tell
+    source.on('error', () => undefined);
+  };
+  const endWhenWritten = () => {
+    if (inFlight > 0) return;
+    stop();
+    call.end();
+  };
+  function onData(request: unknown) {
+    let message: unknown;
+    try {
+      message = toMessage(request);
+    } catch (error) {
+      return onError(error as Error);
+    }
+    inFlight += 1;
+    call.write(message, written);
+    if (inFlight >= MESSAGES_IN_FLIGHT) source.pause();
+  }
+  function written(error?: Error | null) {
+    inFlight -= 1;
+    if (over) return;
+    if (error) return onError(error);
+    if (sourceEnded) endWhenWritten();
+    else if (inFlight < MESSAGES_IN_FLIGHT) source.resume();
+  }
+  function onEnd() {
+    sourceEnded = true;
+    endWhenWritten();
+  }
+  function onError(error: Error) {
+    if (over) return;
+    stop();
+    source.destroy();
+    fail(error);
+  }
+  function onStatus() {
+    if (over) return;
+    stop();
+    source.destroy();
+  }
+  call.once('status', onStatus);
+  source.on('error', onError).once('end', onEnd).on('data', onData);
+}
+
 type In<M extends DescMethod> = MessageInitShape<M['input']>;
 type Out<M extends DescMethod> = MessageShape<M['output']>;
 
@@ -68,7 +137,7 @@ type ClientMethod<M extends DescMethod> = M['methodKind'] extends 'unary'
   : M['methodKind'] extends 'server_streaming'
     ? (request: In<M>, options: CallOptionsKantoor) => AsyncIterable<Out<M>>
     : M['methodKind'] extends 'client_streaming'
-      ? (requests: AsyncIterable<In<M>>, options: CallOptionsKantoor) => Promise<Out<M>>
+      ? (requests: AsyncIterable<In<M>> | Readable, options: CallOptionsKantoor) => Promise<Out<M>>
       : never;
 
 export type ServiceClient<S extends DescService> = { [K in keyof S['method']]: ClientMethod<S['method'][K]> } & {
@@ -188,37 +257,25 @@ export function createServiceClient<S extends DescService>(
         };
         break;
       case 'client_streaming':
-        result[method.localName] = (requests: AsyncIterable<unknown>, callOptions: CallOptionsKantoor) =>
+        result[method.localName] = (requests: AsyncIterable<unknown> | Readable, callOptions: CallOptionsKantoor) =>
           new Promise((resolve, reject) => {
             const [metadata, grpcOptions, traced] = prepare(callOptions);
             const call = fn(metadata, grpcOptions, (error: ServiceError | null, response: unknown) =>
               error ? reject(fromGrpcError(error)) : resolve(response),
-            ) as NodeJS.WritableStream & { cancel(): void };
+            ) as ClientWritableStream<unknown>;
             endOnStatus(call, traced);
             cancelOnAbort(callOptions.signal, call);
-            // A few messages in flight per call: grpc-js would queue up to 16 before 'drain', which for a
-            // file upload is 16 chunks held per upload while the server reads slowly.
-            const ended = new Promise<void>((resolve) => call.once('status', () => resolve()));
-            /** true once the call has ended (refused early, cancelled) with a write still pending */
-            const endedFirst = (written: Promise<void>) =>
-              Promise.race([written.then(() => false), ended.then(() => true)]);
-            (async () => {
-              const inFlight: Promise<void>[] = [];
-              for await (const request of requests) {
-                const message = create(method.input, request as never);
-                if (inFlight.length >= MESSAGES_IN_FLIGHT && (await endedFirst(inFlight.shift()!))) return;
-                const written = new Promise<void>((resolve, fail) =>
-                  call.write(message as never, (error?: Error | null) => (error ? fail(error) : resolve())),
-                );
-                written.catch(() => undefined); // seen when its turn comes; not unhandled meanwhile
-                inFlight.push(written);
-              }
-              if (await endedFirst(Promise.all(inFlight).then(() => undefined))) return;
-              call.end();
-            })().catch((error) => {
-              call.cancel();
-              reject(error);
-            });
+            // one message read ahead at most: an iterable's messages are made as they are sent
+            const source = requests instanceof Readable ? requests : Readable.from(requests, { highWaterMark: 1 });
+            writeAll(
+              source,
+              call,
+              (request) => create(method.input, request as never),
+              (error) => {
+                call.cancel();
+                reject(error);
+              },
+            );
           });
         break;
       default:

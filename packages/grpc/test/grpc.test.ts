@@ -1,8 +1,16 @@
-import { conflict, DomainError, notFound } from '@kantoor/errors';
+import { Readable } from 'node:stream';
+import { conflict, DomainError, invalidArgument, notFound } from '@kantoor/errors';
 import { createLogger } from '@kantoor/logging';
 import { DirectoryService } from '@kantoor/proto/kantoor/directory/v1/directory_pb';
 import { DocumentIntakeService } from '@kantoor/proto/kantoor/document_intake/v1/document_intake_pb';
-import { createServiceClient, GrpcServer, implement, waitUntilServing, type Caller } from '@kantoor/grpc';
+import {
+  createServiceClient,
+  GrpcServer,
+  implement,
+  waitUntilServing,
+  type Caller,
+  type ServiceClient,
+} from '@kantoor/grpc';
 import { onlyTheseMethods as onlyMethods } from '@kantoor/testing';
 
 /** The directory service serves as the sample contract; the RPCs these tests do not use answer internal. */
@@ -273,3 +281,165 @@ describe('a client of a name with several addresses (a headless Service)', () =>
     expect(served.filter((index) => index === 1).length).toBeGreaterThanOrEqual(3);
   });
 });
+
+describe('client-streaming calls', () => {
+  let server: GrpcServer;
+  let address: string;
+  /** what the service's handler saw of each upload: the chunks it read, and how the stream ended for it */
+  const handled: { fileName: string; chunks: number; ended: 'reading' | 'whole' | 'broken'; cancelled: boolean }[] = [];
+
+  beforeAll(async () => {
+    server = new GrpcServer({
+      logger: createLogger({ service: 'test', level: 'silent' }),
+      services: [
+        implement(
+          DocumentIntakeService,
+          onlyTheseMethods({
+            async uploadDocument(
+              requests: AsyncIterable<{ part: { case?: string; value?: any } }>,
+              context: { signal: AbortSignal },
+            ) {
+              const seen = {
+                fileName: '',
+                chunks: 0,
+                ended: 'reading' as 'reading' | 'whole' | 'broken',
+                cancelled: false,
+              };
+              handled.push(seen);
+              context.signal.addEventListener('abort', () => (seen.cancelled = true));
+              try {
+                for await (const { part } of requests) {
+                  if (part.case === 'header') {
+                    seen.fileName = part.value.fileName;
+                    if (seen.fileName === 'refused.pdf')
+                      throw invalidArgument('Not a document.', { reason: 'unsupported_type' });
+                  } else seen.chunks += 1;
+                }
+                seen.ended = 'whole';
+              } catch (error) {
+                seen.ended = 'broken';
+                if (error instanceof DomainError) throw error;
+                throw new DomainError('unavailable', 'the upload broke off');
+              }
+              return { document: { id: 'd-1', name: seen.fileName, size: BigInt(seen.chunks) } };
+            },
+          }),
+        ),
+      ],
+    });
+    address = `127.0.0.1:${await server.start('127.0.0.1', 0)}`;
+  });
+  afterAll(() => server.stop(1000));
+
+  const header = (fileName: string) => ({
+    part: { case: 'header', value: { dossierId: 'd', mailbox: 'purchase', fileName } },
+  });
+  const chunk = { part: { case: 'chunk', value: new Uint8Array(64 * 1024) } };
+  /** a stream of a header and then `count` chunks, made as they are read; `made` counts them */
+  const lazyUpload = (fileName: string, count: number) => {
+    const made = { chunks: 0 };
+    let headerMade = false;
+    const stream = new Readable({
+      objectMode: true,
+      highWaterMark: 1,
+      read() {
+        if (!headerMade) {
+          headerMade = true;
+          this.push(header(fileName));
+        } else if (made.chunks < count) {
+          made.chunks += 1;
+          this.push(chunk);
+        } else this.push(null);
+      },
+    });
+    return { stream, made };
+  };
+  const withClient = async <T>(run: (client: ServiceClient<typeof DocumentIntakeService>) => Promise<T>) => {
+    const client = createServiceClient(DocumentIntakeService, address, { timeoutMs: 5_000 });
+    try {
+      return await run(client);
+    } finally {
+      client.close();
+    }
+  };
+
+  test('a stream of messages arrives whole and in order, and the answer comes back', async () => {
+    const { stream } = lazyUpload('whole.pdf', 40);
+    const answer = await withClient((client) => client.uploadDocument(stream as never, { caller: admin }));
+    expect(answer.document).toMatchObject({ name: 'whole.pdf', size: 40n });
+    expect(handled.at(-1)).toMatchObject({ fileName: 'whole.pdf', chunks: 40, ended: 'whole' });
+  });
+
+  /**
+   * What the service sees of it: node:http2 closes a stream by half-closing it first and resetting it after, so the
+   * service's iteration may end as if the stream were whole (chunks: 3, ended: 'whole'), and the cancellation
+   * follows. That is why an upload closes with an explicit `end` message (UploadDocumentRequest).
+   */
+  test('a source that fails half-way cancels the call: its error is the answer, and the service is cancelled', async () => {
+    // a header and three chunks, then (once the service has read them) the source breaks off
+    let step = 0;
+    const stream = new Readable({
+      objectMode: true,
+      highWaterMark: 1,
+      read() {
+        step += 1;
+        if (step === 1) this.push(header('half.pdf'));
+        else if (step <= 4) this.push(chunk);
+        else
+          void waitFor(() => handled.at(-1)?.fileName === 'half.pdf' && handled.at(-1)?.chunks === 3).then(() =>
+            this.destroy(new Error('the client aborted the upload')),
+          );
+      },
+    });
+    await expect(withClient((client) => client.uploadDocument(stream as never, { caller: admin }))).rejects.toThrow(
+      'the client aborted the upload',
+    );
+    await waitFor(() => handled.at(-1)?.cancelled === true);
+    expect(handled.at(-1)).toMatchObject({ fileName: 'half.pdf', chunks: 3 });
+  });
+
+  test('a refusal at the header is the answer at once, and the rest of the source is not read', async () => {
+    const { stream, made } = lazyUpload('refused.pdf', 100_000);
+    const started = Date.now();
+    await expect(
+      withClient((client) => client.uploadDocument(stream as never, { caller: admin })),
+    ).rejects.toMatchObject({ kind: 'invalid_argument', reason: 'unsupported_type' });
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(stream.destroyed).toBe(true);
+    // 100,000 chunks are 6.4 GB: only what was on its way when the refusal came was made
+    expect(made.chunks).toBeLessThan(1_000);
+  });
+
+  test('an async iterable is sent as well, and is closed (its finally runs) when the call ends first', async () => {
+    let closed = false;
+    async function* messages(fileName: string) {
+      try {
+        yield header(fileName);
+        for (let i = 0; i < 100_000; i++) yield chunk;
+      } finally {
+        closed = true;
+      }
+    }
+    await expect(
+      withClient((client) => client.uploadDocument(messages('refused.pdf') as never, { caller: admin })),
+    ).rejects.toMatchObject({ kind: 'invalid_argument' });
+    await waitFor(() => closed);
+
+    closed = false;
+    const short = async function* () {
+      yield header('short.pdf');
+      yield chunk;
+      yield chunk;
+    };
+    const answer = await withClient((client) => client.uploadDocument(short() as never, { caller: admin }));
+    expect(answer.document).toMatchObject({ name: 'short.pdf', size: 2n });
+  });
+});
+
+async function waitFor(condition: () => boolean, timeoutMs = 2_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > until) throw new Error('timed out waiting');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

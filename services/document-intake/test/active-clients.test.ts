@@ -11,6 +11,7 @@ beforeAll(async () => {
       (async function* () {
         yield { part: { case: 'header' as const, value: { dossierId, mailbox, fileName: 'factuur.pdf' } } };
         yield { part: { case: 'chunk' as const, value: pdf } };
+        yield { part: { case: 'end' as const, value: true } };
       })(),
       { caller: dossierId === h.dossierId ? h.portal : h.admin },
     );

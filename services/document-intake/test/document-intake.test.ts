@@ -31,12 +31,14 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => h?.stop());
 
-async function* uploadStream(header: object, parts: Buffer[][]) {
+/** An upload as the gateway sends it: header, the pages' chunks (`nextPage` between pages), `end` unless told not to. */
+async function* uploadStream(header: object, parts: Buffer[][], { end = true } = {}) {
   yield { part: { case: 'header' as const, value: header } };
   for (const [index, chunks] of parts.entries()) {
     if (index > 0) yield { part: { case: 'nextPage' as const, value: true } };
     for (const chunk of chunks) yield { part: { case: 'chunk' as const, value: chunk } };
   }
+  if (end) yield { part: { case: 'end' as const, value: true } };
 }
 
 const upload = (
@@ -407,6 +409,77 @@ describe('upload', () => {
       { caller: h.portal },
     );
     expect(document).toMatchObject({ channel: 'scan', pages: 4, mailbox: 'misc' });
+  });
+
+  describe('an upload that broke off', () => {
+    const header = (fileName: string, channel = '') => ({ dossierId: h.dossierId, mailbox: 'misc', fileName, channel });
+    const incomplete = { kind: 'invalid_argument', reason: 'upload_incomplete' };
+
+    it.each([
+      ['a whole JPEG', () => uploadStream(header('bon.jpg'), [[jpeg()]], { end: false })],
+      [
+        'a scan after its second page',
+        () => uploadStream(header('scan', 'scan'), [[jpeg()], [jpeg()]], { end: false }),
+      ],
+      [
+        'a scan right after a next-page marker',
+        async function* () {
+          yield* uploadStream(header('scan', 'scan'), [[jpeg()]], { end: false });
+          yield { part: { case: 'nextPage' as const, value: true } };
+        },
+      ],
+    ])('is refused when its stream closes without its end (%s), and nothing is stored', async (_what, messages) => {
+      await expectNothingStoredBy(() =>
+        expect(h.client.uploadDocument(messages(), { caller: h.portal })).rejects.toMatchObject({
+          ...incomplete,
+          message: 'The upload broke off before its end; nothing of it was stored.',
+        }),
+      );
+    });
+
+    it('refuses a message after the end, and stores nothing', async () => {
+      await expectNothingStoredBy(() =>
+        expect(
+          h.client.uploadDocument(
+            (async function* () {
+              yield* uploadStream(header('bon.jpg'), [[jpeg()]]);
+              yield { part: { case: 'chunk' as const, value: jpeg() } };
+            })(),
+            { caller: h.portal },
+          ),
+        ).rejects.toMatchObject({ kind: 'invalid_argument', reason: 'after_end' }),
+      );
+    });
+
+    it('keeps nothing of a scan whose client cancelled it between pages, though the service sees its stream close first', async () => {
+      // node:http2 half-closes a stream before it resets it: without the end marker the half-close would read as
+      // the end of a scan of the two pages sent so far (each page whole, so no page is damaged)
+      const before = await intakeState();
+      let begun = false;
+      const source = new Readable({
+        objectMode: true,
+        read() {
+          if (begun) return;
+          begun = true;
+          this.push({ part: { case: 'header', value: header('half', 'scan') } });
+          this.push({ part: { case: 'chunk', value: jpeg() } });
+          this.push({ part: { case: 'nextPage', value: true } });
+          this.push({ part: { case: 'chunk', value: jpeg() } });
+          setTimeout(() => this.destroy(new Error('the client left')), 50);
+        },
+      });
+      await expect(h.client.uploadDocument(source as never, { caller: h.portal })).rejects.toThrow('the client left');
+      // the next upload is stored; the cancelled one, whose stream closed before, is not
+      await upload(h.portal, 'daarna.pdf', await pdf(), 'misc');
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const after = await intakeState();
+      expect(after.documents).toBe(before.documents + 1);
+      const { documents } = await h.client.listDocuments(
+        { dossierId: h.dossierId, mailbox: 'misc', search: 'half' },
+        { caller: h.portal },
+      );
+      expect(documents).toEqual([]);
+    });
   });
 });
 

@@ -46,19 +46,27 @@ export function documentMessage(doc: DocumentRow, actor?: Actor) {
   };
 }
 
-/** The upload stream as pages: the bytes between `next_page` markers, each a Readable. */
+const brokenOff = () =>
+  invalidArgument('The upload broke off before its end; nothing of it was stored.', { reason: 'upload_incomplete' });
+
+/**
+ * The upload stream as pages: the bytes between `next_page` markers, each a Readable. The stream must close with
+ * its `end` message, right after the last bytes: one that closes without it broke off (see UploadDocumentRequest),
+ * and its last page fails with `upload_incomplete`, so that nothing of the upload is kept.
+ */
 async function* pagesOf(requests: AsyncIterator<UploadDocumentRequest>): AsyncIterable<Readable> {
   let done = false;
   let pending: UploadDocumentRequest | undefined;
   while (!done) {
-    let ended = false;
     async function* bytes(): AsyncIterable<Buffer> {
       for (;;) {
         const next = pending ? { value: pending, done: false } : await requests.next();
         pending = undefined;
-        if (next.done) {
+        if (next.done) throw brokenOff();
+        if (next.value.part.case === 'end') {
           done = true;
-          ended = true;
+          if (!(await requests.next()).done)
+            throw invalidArgument('Nothing may follow the end of an upload.', { reason: 'after_end' });
           return;
         }
         if (next.value.part.case === 'nextPage') return;
@@ -75,9 +83,9 @@ async function* pagesOf(requests: AsyncIterator<UploadDocumentRequest>): AsyncIt
     yield page;
     // the consumer reads the page to its end before asking for the next one
     if (!page.readableEnded) await new Promise((resolve) => page.once('close', resolve));
-    if (ended) return;
+    if (done) return;
     const peek = await requests.next();
-    if (peek.done) return;
+    if (peek.done) throw brokenOff();
     pending = peek.value;
   }
 }
