@@ -180,24 +180,15 @@ describe('server-streaming calls', () => {
   let address: string;
 
   beforeAll(async () => {
-    server = new GrpcServer({
-      logger: createLogger({ service: 'test', level: 'silent' }),
-      services: [
-        implement(
-          DocumentIntakeService,
-          onlyTheseMethods({
-            async *downloadDocument(request: { documentId: string }) {
-              if (request.documentId === 'missing')
-                throw notFound('There is no such document.', { reason: 'document_not_found' });
-              yield { part: { case: 'info', value: { fileName: 'a.pdf', contentType: 'application/pdf', size: 3n } } };
-              yield { part: { case: 'chunk', value: new Uint8Array([1, 2, 3]) } };
-              if (request.documentId === 'half') throw new Error('the object store went away');
-            },
-          }),
-        ),
-      ],
-    });
-    address = `127.0.0.1:${await server.start('127.0.0.1', 0)}`;
+    ({ server, address } = await intakeServer({
+      async *downloadDocument(request: { documentId: string }) {
+        if (request.documentId === 'missing')
+          throw notFound('There is no such document.', { reason: 'document_not_found' });
+        yield { part: { case: 'info', value: { fileName: 'a.pdf', contentType: 'application/pdf', size: 3n } } };
+        yield { part: { case: 'chunk', value: new Uint8Array([1, 2, 3]) } };
+        if (request.documentId === 'half') throw new Error('the object store went away');
+      },
+    }));
   });
   afterAll(() => server.stop(1000));
 
@@ -289,45 +280,31 @@ describe('client-streaming calls', () => {
   const handled: { fileName: string; chunks: number; ended: 'reading' | 'whole' | 'broken'; cancelled: boolean }[] = [];
 
   beforeAll(async () => {
-    server = new GrpcServer({
-      logger: createLogger({ service: 'test', level: 'silent' }),
-      services: [
-        implement(
-          DocumentIntakeService,
-          onlyTheseMethods({
-            async uploadDocument(
-              requests: AsyncIterable<{ part: { case?: string; value?: any } }>,
-              context: { signal: AbortSignal },
-            ) {
-              const seen = {
-                fileName: '',
-                chunks: 0,
-                ended: 'reading' as 'reading' | 'whole' | 'broken',
-                cancelled: false,
-              };
-              handled.push(seen);
-              context.signal.addEventListener('abort', () => (seen.cancelled = true));
-              try {
-                for await (const { part } of requests) {
-                  if (part.case === 'header') {
-                    seen.fileName = part.value.fileName;
-                    if (seen.fileName === 'refused.pdf')
-                      throw invalidArgument('Not a document.', { reason: 'unsupported_type' });
-                  } else seen.chunks += 1;
-                }
-                seen.ended = 'whole';
-              } catch (error) {
-                seen.ended = 'broken';
-                if (error instanceof DomainError) throw error;
-                throw new DomainError('unavailable', 'the upload broke off');
-              }
-              return { document: { id: 'd-1', name: seen.fileName, size: BigInt(seen.chunks) } };
-            },
-          }),
-        ),
-      ],
-    });
-    address = `127.0.0.1:${await server.start('127.0.0.1', 0)}`;
+    ({ server, address } = await intakeServer({
+      async uploadDocument(
+        requests: AsyncIterable<{ part: { case?: string; value?: any } }>,
+        context: { signal: AbortSignal },
+      ) {
+        const seen = { fileName: '', chunks: 0, ended: 'reading' as 'reading' | 'whole' | 'broken', cancelled: false };
+        handled.push(seen);
+        context.signal.addEventListener('abort', () => (seen.cancelled = true));
+        try {
+          for await (const { part } of requests) {
+            if (part.case === 'header') {
+              seen.fileName = part.value.fileName;
+              if (seen.fileName === 'refused.pdf')
+                throw invalidArgument('Not a document.', { reason: 'unsupported_type' });
+            } else seen.chunks += 1;
+          }
+          seen.ended = 'whole';
+        } catch (error) {
+          seen.ended = 'broken';
+          if (error instanceof DomainError) throw error;
+          throw new DomainError('unavailable', 'the upload broke off');
+        }
+        return { document: { id: 'd-1', name: seen.fileName, size: BigInt(seen.chunks) } };
+      },
+    }));
   });
   afterAll(() => server.stop(1000));
 
@@ -435,6 +412,15 @@ describe('client-streaming calls', () => {
     expect(answer.document).toMatchObject({ name: 'short.pdf', size: 2n });
   });
 });
+
+/** A server of the document-intake contract that implements only `methods`; it and its address, once it serves. */
+async function intakeServer(methods: object) {
+  const server = new GrpcServer({
+    logger: createLogger({ service: 'test', level: 'silent' }),
+    services: [implement(DocumentIntakeService, onlyTheseMethods(methods as never))],
+  });
+  return { server, address: `127.0.0.1:${await server.start('127.0.0.1', 0)}` };
+}
 
 async function waitFor(condition: () => boolean, timeoutMs = 2_000): Promise<void> {
   const until = Date.now() + timeoutMs;
