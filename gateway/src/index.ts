@@ -56,7 +56,7 @@ export { authorizeByScopes, scopeGrants, type Authorize } from './auth/authorize
 export { authorizeWithPolicy, directoryAccessFacts, resolveCallerByEmail } from './auth/dossier-policy';
 export type { LoginCredentials, LoginIdentity, PasswordLogin } from './auth/password-login';
 
-export { IdempotencyStore } from './middleware/idempotency';
+export { IdempotencyStore, purgeExpiredKeys } from './middleware/idempotency';
 export { TokenBuckets, type RateLimits, type RateLimitPolicy } from './middleware/rate-limit';
 export { pipeToResponse } from './middleware/streaming';
 export { HttpProblem } from './middleware/problem';

@@ -16,6 +16,7 @@ import { DocumentIntakeService } from '@kantoor/proto/kantoor/document_intake/v1
 import { NotificationService } from '@kantoor/proto/kantoor/notification/v1/notification_pb';
 import { createApp, type ServiceClients } from './app';
 import { createHttpServer } from './http-server';
+import { IdempotencyStore, purgeExpiredKeys } from './middleware/idempotency';
 import { RequestsInFlight } from './middleware/requests-in-flight';
 import { loadEmbeddedTokenIssuer } from './auth/embedded-tokens';
 import { cacheAccessFacts, forgetAfterDirectoryChanges, forgetOnDirectoryEvents } from '@kantoor/directory-client';
@@ -133,6 +134,10 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
   });
   const port = (server.address() as AddressInfo).port;
   logger.info({ port }, 'gateway listening');
+  const idempotencyPurge = purgeExpiredKeys(
+    new IdempotencyStore(db, { ttlHours: config.IDEMPOTENCY_TTL_HOURS }),
+    logger,
+  );
   return {
     server,
     port,
@@ -143,6 +148,7 @@ export async function startGateway(options: StartGatewayOptions): Promise<Runnin
       await closed;
       // handlers whose client left are still running when the last connection closes
       await inFlight.idle();
+      await idempotencyPurge.stop();
       await accessEvents?.stop();
       directoryClient.close();
       notification?.close();

@@ -1,7 +1,7 @@
 import request from 'supertest';
 import { describeEachDatabase, type TestDatabase } from '@kantoor/testing';
 import { conflict } from '@kantoor/errors';
-import { defineRoute, reply, IdempotencyStore } from '../src';
+import { defineRoute, reply, IdempotencyStore, purgeExpiredKeys } from '../src';
 import { bearer, openMigratedDatabase, problemType, staff, testApp } from './helpers';
 
 let executions = 0;
@@ -135,6 +135,39 @@ describeEachDatabase('Idempotency-Key', (open) => {
     expect(await store.purgeExpired()).toBeGreaterThan(0);
   });
 
+  it('deletes expired keys with their stored answers at start and every turn after, keeping the live ones', async () => {
+    const keys = async () =>
+      (await database.db.query<{ key: string }>("SELECT key FROM idempotency_keys WHERE subject = 'staff:carl'")).rows
+        .map((row) => row.key)
+        .sort();
+    const at = (ms: number) => new IdempotencyStore(database.db, { clock: () => ms });
+    const stored = { status: 201, headers: {}, body: Buffer.from('{"transfer":1}') };
+    for (const [key, age] of [
+      ['old', 30],
+      ['older', 48],
+      ['fresh', 1],
+    ] as const) {
+      const claim = await at(now - age * 3600 * 1000).claim('staff:carl', key, 'hash');
+      if (claim.outcome !== 'claimed') throw new Error(`${key} was not claimed`);
+      await at(now - age * 3600 * 1000).complete('staff:carl', key, claim.claimedAt, 'hash', stored);
+    }
+    const logged: object[] = [];
+    const logger = { info: (fields: object) => logged.push(fields), warn: (fields: object) => logged.push(fields) };
+    const purging = purgeExpiredKeys(at(now), logger as never, 20);
+    try {
+      await until(async () => (await keys()).length === 1);
+      expect(await keys()).toEqual(['fresh']);
+      expect(logged).toContainEqual({ deleted: expect.any(Number) });
+      // a later turn deletes what expired since
+      const late = await at(now - 30 * 3600 * 1000).claim('staff:carl', 'late', 'hash');
+      expect(late.outcome).toBe('claimed');
+      await until(async () => (await keys()).length === 1);
+      expect(await keys()).toEqual(['fresh']);
+    } finally {
+      await purging.stop();
+    }
+  });
+
   it('takes over a key whose first request never finished (the gateway died meanwhile)', async () => {
     const store = new IdempotencyStore(database.db, { clock: () => now });
     await store.claim('staff:anne', 'orphan', 'some-hash');
@@ -168,3 +201,8 @@ describeEachDatabase('Idempotency-Key', (open) => {
     expect(executions).toBe(1);
   });
 });
+
+async function until(done: () => Promise<boolean>, timeoutMs = 5_000): Promise<void> {
+  for (const deadline = Date.now() + timeoutMs; !(await done()); await new Promise((r) => setTimeout(r, 10)))
+    if (Date.now() > deadline) throw new Error('waited in vain');
+}

@@ -11,6 +11,7 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import type { Queryable } from '@kantoor/database';
+import type { Logger } from '@kantoor/logging';
 import { conflict, failedPrecondition, invalidArgument } from '@kantoor/errors';
 
 export interface StoredResponse {
@@ -120,13 +121,46 @@ export class IdempotencyStore {
     );
   }
 
-  /** Deletes expired keys; schedule it (hourly is plenty): expired keys are ignored anyway, this frees the space. */
+  /** Deletes expired keys (purgeExpiredKeys runs it hourly): expired keys are ignored anyway, this frees the space. */
   async purgeExpired(): Promise<number> {
     const { rowCount } = await this.db.query('DELETE FROM idempotency_keys WHERE created_at < $1', [
       new Date(this.clock() - this.ttlMs),
     ]);
     return rowCount;
   }
+}
+
+/** How often a gateway deletes expired keys (every replica does; the deletion is the same). */
+export const IDEMPOTENCY_PURGE_EVERY_MS = 60 * 60 * 1000;
+
+/**
+ * Deletes expired keys now and then every `everyMs` until `stop()`: each keeps the whole answer of its request, so
+ * without this the table grows with every mutating request ever made. A purge that fails is logged and tried
+ * again at the next turn; `stop()` waits for one under way.
+ */
+export function purgeExpiredKeys(
+  store: IdempotencyStore,
+  logger: Pick<Logger, 'info' | 'warn'>,
+  everyMs = IDEMPOTENCY_PURGE_EVERY_MS,
+): { stop(): Promise<void> } {
+  let running: Promise<void> | undefined;
+  const purge = () => {
+    running ??= store
+      .purgeExpired()
+      .then(
+        (deleted) => void (deleted > 0 && logger.info({ deleted }, 'expired idempotency keys deleted')),
+        (error: unknown) => logger.warn({ err: error }, 'expired idempotency keys could not be deleted'),
+      )
+      .finally(() => (running = undefined));
+  };
+  const timer = setInterval(purge, everyMs).unref();
+  purge();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await running;
+    },
+  };
 }
 
 export function checkIdempotencyKey(key: string): string {
