@@ -32,10 +32,12 @@ export function fromGrpcError(error: ServiceError): DomainError {
       violations = [];
     }
   }
-  const message =
-    error.code === status.UNAVAILABLE || error.code === status.DEADLINE_EXCEEDED
-      ? `the service is not reachable (${error.details || status[error.code]})`
-      : error.details;
+  // A status without our reason comes from grpc-js, not from the service: its details name addresses and system
+  // errors ("No connection established. Last error: connect ECONNREFUSED 10.0.3.4:50051"), which the answer to
+  // a client must not show; they stay in the cause, which the gateway logs.
+  const fromTransport =
+    typeof reason !== 'string' && (error.code === status.UNAVAILABLE || error.code === status.DEADLINE_EXCEEDED);
+  const message = fromTransport ? `the service is not reachable (${status[error.code]})` : error.details;
   return new DomainError(kind, message, {
     reason: typeof reason === 'string' ? reason : undefined,
     violations,

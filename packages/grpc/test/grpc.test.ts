@@ -45,6 +45,10 @@ describe('gRPC adapter over generated descriptors', () => {
               if (request.name === 'Taken')
                 throw conflict('a firm with this name exists', { reason: 'firm_name_taken' });
               if (request.name === 'Crash') throw new Error('database password is hunter2');
+              if (request.name === 'Busy')
+                throw new DomainError('unavailable', 'Registrations are paused; try again in a minute.', {
+                  reason: 'register_busy',
+                });
               return {
                 firm: { id: 'firm-9', name: request.name, language: request.language },
                 adminStaffId: 'staff-9',
@@ -166,12 +170,29 @@ describe('gRPC adapter over generated descriptors', () => {
     );
   });
 
-  test('an unreachable service is reported as unavailable', async () => {
+  test("an unreachable service is reported as unavailable, without grpc-js's details (addresses) in the message", async () => {
     const client = createServiceClient(DirectoryService, '127.0.0.1:1', { timeoutMs: 500 });
-    await expect(client.getFirm({ firmId: 'f' }, { caller: admin })).rejects.toMatchObject({
-      kind: expect.stringMatching(/unavailable|deadline_exceeded/),
-    });
+    const error = await client.getFirm({ firmId: 'f' }, { caller: admin }).catch((thrown: DomainError) => thrown);
     client.close();
+    expect(error).toMatchObject({
+      kind: expect.stringMatching(/unavailable|deadline_exceeded/),
+      message: expect.stringMatching(/^the service is not reachable \((UNAVAILABLE|DEADLINE_EXCEEDED)\)$/),
+    });
+    // what grpc-js said stays in the cause, for the log
+    expect(String((error as DomainError).cause)).toMatch(/127\.0\.0\.1|ECONNREFUSED|Deadline|No connection/);
+  });
+
+  test('an unavailable error the service raised keeps its own message', async () => {
+    const client = createServiceClient(DirectoryService, address, { timeoutMs: 5_000 });
+    try {
+      await expect(client.registerFirm({ name: 'Busy', language: 'nl' }, { caller: admin })).rejects.toMatchObject({
+        kind: 'unavailable',
+        reason: 'register_busy',
+        message: 'Registrations are paused; try again in a minute.',
+      });
+    } finally {
+      client.close();
+    }
   });
 });
 
