@@ -172,6 +172,30 @@ describe('createLogger', () => {
     expect(JSON.stringify(err)).toContain('connection reset');
   });
 
+  it('writes no e-mail address an error quotes, under err or error, in its message, fields or cause', () => {
+    const out = capture();
+    const rejected = Object.assign(
+      new Error(
+        "Can't send mail - all recipients were rejected: 550 5.1.1 <jan.peeters@klant.example>: Recipient address rejected",
+      ),
+      {
+        response: '550 5.1.1 <jan.peeters@klant.example>: Recipient address rejected',
+        rejected: ['jan.peeters@klant.example'],
+      },
+    );
+    const logger = createLogger({ service: 'notification', destination: out.destination });
+    logger.error({ err: new Error('mail failed', { cause: rejected }) }, 'mail failed');
+    logger.warn({ error: 'Duplicate key: (email)=(an.smet+facturen@kantoor-peeters.be) already exists' }, 'refused');
+    const written = out.raw.join('');
+    expect(written).not.toMatch(/jan\.peeters|an\.smet|klant\.example|kantoor-peeters\.be/);
+    const [first, second] = out.lines() as Array<{ err?: { message: string }; error?: string }>;
+    expect(first.err!.message).toBe('mail failed');
+    expect(JSON.stringify(first.err)).toContain('550 5.1.1 <[e-mail address]>: Recipient address rejected');
+    expect(second.error).toBe('Duplicate key: (email)=([e-mail address]) already exists');
+    // what is not an address stays: package paths with @ in a stack, a message without one
+    expect(JSON.stringify(first.err)).toContain('index.test.ts');
+  });
+
   it('drops lines below the configured level', () => {
     const out = capture();
     const logger = createLogger({ service: 'backup', level: 'warn', destination: out.destination });

@@ -107,6 +107,28 @@ function censorEntries(value: object, depth: number): object {
   return copy ?? value;
 }
 
+/**
+ * What an error says, under `err` or `error`: its secrets censored (censorSecrets) and every e-mail address in its
+ * text replaced. Errors quote addresses that are personal data: an SMTP server's "550 <jan@klant.example>:
+ * Recipient address rejected", which nodemailer puts in its message, or a database's duplicate key detail.
+ */
 function serializeError(value: unknown): unknown {
-  return value instanceof Error ? censorSecrets(value) : value;
+  return withoutAddresses(value instanceof Error ? censorSecrets(value) : value, 0);
+}
+
+const EMAIL_ADDRESS = /[\w.%+-]+@[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}/gi;
+export const ADDRESS_REMOVED = '[e-mail address]';
+
+function withoutAddresses(value: unknown, depth: number): unknown {
+  if (typeof value === 'string') return value.includes('@') ? value.replace(EMAIL_ADDRESS, ADDRESS_REMOVED) : value;
+  if (value === null || typeof value !== 'object' || depth > MAX_DEPTH) return value;
+  // plain objects, arrays and pino's serialized errors (their prototypes are plain objects); no class instances
+  const made = (value as { constructor?: unknown }).constructor;
+  if (!Array.isArray(value) && made !== Object && made !== undefined) return value;
+  let copy: Record<string, unknown> | unknown[] | undefined;
+  for (const [key, item] of Object.entries(value)) {
+    const cleaned = withoutAddresses(item, depth + 1);
+    if (cleaned !== item) (copy ??= Array.isArray(value) ? [...value] : { ...value })[key as never] = cleaned as never;
+  }
+  return copy ?? value;
 }
