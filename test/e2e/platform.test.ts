@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { startEmbeddedPlatform, type EmbeddedPlatform } from '@kantoor/embedded';
 import { CALLER_METADATA_KEY, encodeCaller, grpcServiceDefinition } from '@kantoor/grpc';
 import { DirectoryService } from '@kantoor/proto/kantoor/directory/v1/directory_pb';
-import { decodeEnvelope, type EventRecord, type Subscription } from '@kantoor/events';
+import { decodeEnvelope, unpackPayload, type EventRecord, type Subscription } from '@kantoor/events';
 import { eventually, temporaryFolder } from '@kantoor/testing';
 import { call, login, mailsTo } from './helpers';
 
@@ -61,6 +61,31 @@ describe('the embedded platform end to end: gateway → gRPC → outbox → even
     expect(mails).toHaveLength(1);
     expect(mails[0].subject).toMatch(/activate/i);
     expect(await notificationsFor('els@demo.example')).toHaveLength(1);
+  });
+
+  test("the request's id travels with the event its change wrote (X-Request-Id → envelope and record header)", async () => {
+    const requestId = 'e2e-request-7f3a9c';
+    const invited = await call(
+      platform.url,
+      token,
+      'POST',
+      '/v1/staff',
+      { name: 'Wim Claes', email: 'wim@demo.example', role: 'employee' },
+      { 'x-request-id': requestId },
+    );
+    expect(invited.status).toBe(201);
+    const record = await eventually(
+      async () =>
+        staffInvited().find(
+          (candidate) =>
+            (unpackPayload(decodeEnvelope(candidate.value)) as unknown as { email: string }).email ===
+            'wim@demo.example',
+        ),
+      (found) => found !== undefined,
+      10_000,
+    );
+    expect(decodeEnvelope(record!.value).requestId).toBe(requestId);
+    expect(record!.headers['request-id']).toBe(requestId);
   });
 
   test('the same event delivered twice has one effect', async () => {

@@ -14,6 +14,7 @@ import type { Database, Queryable } from '@kantoor/database';
 import { failedPrecondition, invalidArgument, notFound, unavailable } from '@kantoor/errors';
 import { decodeEnvelope, topicOfEventType, traceHeadersOf, unpackPayload, type EventEnvelope } from './envelope';
 import { backoffMs, consoleEventLogger, pause, type EventLogger } from './event-logger';
+import { contextWithRequestId } from '@kantoor/logging';
 import { extractTraceContext } from './trace-headers';
 import type { EventRecord, EventTransport, Subscription } from './transport';
 
@@ -144,7 +145,10 @@ export class EventConsumer {
     }
     const handler = this.options.handlers[envelope.type];
     if (!handler) return this.count('skipped');
-    const traceContext = extractTraceContext({ ...record.headers, ...traceHeadersOf(envelope) });
+    const traceContext = contextWithRequestId(
+      envelope.requestId,
+      extractTraceContext({ ...record.headers, ...traceHeadersOf(envelope) }),
+    );
     return context.with(traceContext, () =>
       this.tracer.startActiveSpan(
         `process ${record.topic}`,
@@ -204,19 +208,21 @@ export class EventConsumer {
       throw failedPrecondition(`group ${groupId} has no handler for ${envelope.type}`, { reason: 'no_handler' });
     }
     try {
-      return await context.with(extractTraceContext(traceHeadersOf(envelope)), () =>
-        this.handleOnce(envelope, handler, async (tx) => {
-          const resolved = await tx.query(
-            'UPDATE dead_letter SET resolved_at = now() WHERE id = $1 AND resolved_at IS NULL RETURNING id',
-            [deadLetterId],
-          );
-          // a concurrent replay resolved it first: roll back rather than apply the event a second time
-          if (resolved.rows.length === 0) {
-            throw failedPrecondition(`dead letter ${deadLetterId} was already resolved`, {
-              reason: 'dead_letter_resolved',
-            });
-          }
-        }),
+      return await context.with(
+        contextWithRequestId(envelope.requestId, extractTraceContext(traceHeadersOf(envelope))),
+        () =>
+          this.handleOnce(envelope, handler, async (tx) => {
+            const resolved = await tx.query(
+              'UPDATE dead_letter SET resolved_at = now() WHERE id = $1 AND resolved_at IS NULL RETURNING id',
+              [deadLetterId],
+            );
+            // a concurrent replay resolved it first: roll back rather than apply the event a second time
+            if (resolved.rows.length === 0) {
+              throw failedPrecondition(`dead letter ${deadLetterId} was already resolved`, {
+                reason: 'dead_letter_resolved',
+              });
+            }
+          }),
       );
     } catch (error) {
       await db.query('UPDATE dead_letter SET attempts = attempts + 1, error = $2, failed_at = now() WHERE id = $1', [

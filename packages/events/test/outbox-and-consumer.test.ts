@@ -5,6 +5,7 @@ import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { migrate, type Database } from '@kantoor/database';
 import { isDomainError } from '@kantoor/errors';
 import { FirmRegisteredSchema, StaffInvitedSchema } from '@kantoor/proto/kantoor/directory/v1/events_pb';
+import { activeRequestId, contextWithRequestId } from '@kantoor/logging';
 import { describeEachDatabase } from '@kantoor/testing';
 import {
   InProcessTransport,
@@ -189,6 +190,43 @@ describeEachDatabase('outbox, relay and idempotent consumer', (open) => {
     await relay().relayBatch();
     await eventually(() => seen.length === 1, 'the handler');
     expect(seen).toEqual([requestSpan.traceId]);
+  });
+
+  it("carries the request id of the change on: in the envelope, the record's headers, the handler's context and its own events", async () => {
+    const seen: Array<string | undefined> = [];
+    const consumer = await subscribeHandlers({
+      db,
+      transport,
+      groupId: 'request-ids',
+      logger: quietLogger,
+      handlers: handlerFor(FirmRegisteredSchema, async ({ payload, tx }) => {
+        seen.push(activeRequestId());
+        // what the handling writes (in its transaction) carries the same request id
+        if (payload.name === 'Peeters')
+          await appendEvent(tx, {
+            source: 'directory',
+            firmId: 'firm-6',
+            payload: { schema: FirmRegisteredSchema, value: { firmId: 'firm-6', name: 'Follow-up', language: 'nl' } },
+          });
+      }),
+    });
+    stoppers.push(() => consumer.stop());
+    const { received, subscription } = await recordAll(transport, 'request-id-records');
+    stoppers.push(() => subscription.stop());
+    await context.with(contextWithRequestId('req-42'), () => registerFirm(db, 'firm-5', 'Peeters'));
+    await registerFirm(db, 'firm-7', 'Without a request');
+    await relay().relayBatch();
+    await eventually(() => seen.length === 2, 'the handler, twice');
+    await relay().relayBatch();
+    await eventually(() => seen.length === 3, 'the handler of the follow-up');
+    expect(seen).toEqual(['req-42', undefined, 'req-42']);
+    await eventually(() => received.length === 3, 'the three records');
+    const ids = received.map((record) => [decodeEnvelope(record.value).requestId, record.headers['request-id']]);
+    expect(ids).toEqual([
+      ['req-42', 'req-42'],
+      ['', undefined],
+      ['req-42', 'req-42'],
+    ]);
   });
 
   it('publishes again what a crashed relay had published but not marked, and the consumer applies it once', async () => {

@@ -15,7 +15,7 @@ import {
 } from '@grpc/grpc-js';
 import { context as otelContext } from '@opentelemetry/api';
 import { unauthenticated } from '@kantoor/errors';
-import type { Logger } from '@kantoor/logging';
+import { contextWithRequestId, type Logger } from '@kantoor/logging';
 import { HealthCheckResponse_ServingStatus, Health } from '@kantoor/proto/grpc/health/v1/health_pb';
 import { callerFromMetadata, type Caller } from './caller';
 import { toGrpcStatus } from './error-mapping';
@@ -245,10 +245,20 @@ export class GrpcServer {
       call.on('cancelled', () => context.cancel());
       return context;
     };
-    /** runs `work` inside the call's server span, which ends with the status the call ends with */
-    const traced = <T>(metadata: Metadata, work: () => Promise<T>): Promise<T> => {
-      const { call, context } = startServerSpan(name, metadata);
-      return otelContext.with(context, work).then(
+    /**
+     * Runs `work` with the call's context (its caller) inside the call's server span, which ends with the status the
+     * call ends with; the caller's request id is in the OpenTelemetry context too, for log lines and events.
+     */
+    const traced = <T>(grpcCall: Parameters<typeof contextOf>[0], work: (context: ServerCallContext) => Promise<T>) => {
+      const { call, context } = startServerSpan(name, grpcCall.metadata);
+      let done: Promise<T>;
+      try {
+        const callContext = contextOf(grpcCall);
+        done = otelContext.with(contextWithRequestId(callContext.caller.requestId, context), () => work(callContext));
+      } catch (error) {
+        done = Promise.reject(error);
+      }
+      return done.then(
         (result) => (endCall(call, status.OK), result),
         (error: unknown) => {
           const mapped = fail(error);
@@ -260,15 +270,15 @@ export class GrpcServer {
     switch (method.methodKind) {
       case 'unary':
         return (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
-          traced(call.metadata, async () => create(output, (await impl(call.request, contextOf(call))) as never)).then(
+          traced(call, async (context) => create(output, (await impl(call.request, context)) as never)).then(
             (response) => callback(null, response),
             (mapped: Partial<StatusObject>) => callback(mapped),
           );
         };
       case 'server_streaming':
         return (call: ServerWritableStream<unknown, unknown>) => {
-          traced(call.metadata, async () => {
-            for await (const item of impl(call.request, contextOf(call)) as AsyncIterable<unknown>) {
+          traced(call, async (context) => {
+            for await (const item of impl(call.request, context) as AsyncIterable<unknown>) {
               if (call.cancelled) return;
               // respect backpressure: a slow client must not make the server buffer a whole download
               if (!call.write(create(output, item as never)))
@@ -279,15 +289,15 @@ export class GrpcServer {
         };
       case 'client_streaming':
         return (call: ServerReadableStream<unknown, unknown>, callback: sendUnaryData<unknown>) => {
-          traced(call.metadata, async () => create(output, (await impl(call, contextOf(call))) as never)).then(
+          traced(call, async (context) => create(output, (await impl(call, context)) as never)).then(
             (response) => callback(null, response),
             (mapped: Partial<StatusObject>) => callback(mapped),
           );
         };
       default:
         return (call: ServerDuplexStream<unknown, unknown>) => {
-          traced(call.metadata, async () => {
-            for await (const item of impl(call, contextOf(call)) as AsyncIterable<unknown>) {
+          traced(call, async (context) => {
+            for await (const item of impl(call, context) as AsyncIterable<unknown>) {
               if (!call.write(create(output, item as never)))
                 await new Promise((resolve) => call.once('drain', resolve));
             }

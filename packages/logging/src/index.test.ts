@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { context, ROOT_CONTEXT, trace, TraceFlags, type Context, type ContextManager } from '@opentelemetry/api';
 import { DomainError } from '@kantoor/errors';
-import { createLogger, REDACTED } from './index';
+import { activeRequestId, contextWithRequestId, createLogger, REDACTED } from './index';
 
 /** Test-only stand-in for the AsyncLocalStorage context manager that telemetry registers in a real process. */
 class TestContextManager implements ContextManager {
@@ -72,6 +72,17 @@ describe('createLogger', () => {
     });
     expect(outside).not.toHaveProperty('trace_id');
     expect(outside).not.toHaveProperty('span_id');
+  });
+
+  it('stamps the request id of the work under way (contextWithRequestId), and none outside it', () => {
+    const out = capture();
+    const logger = createLogger({ service: 'directory', destination: out.destination });
+    context.with(contextWithRequestId('req-9'), () => logger.child({ firm_id: 'f-1' }).info('staff invited'));
+    context.with(contextWithRequestId(undefined), () => logger.info('a scheduled purge'));
+    expect(context.with(contextWithRequestId('req-9'), activeRequestId)).toBe('req-9');
+    const [inside, outside] = out.lines();
+    expect(inside).toMatchObject({ request_id: 'req-9', firm_id: 'f-1' });
+    expect(outside).not.toHaveProperty('request_id');
   });
 
   it('leaves out the ids of an invalid span context', () => {

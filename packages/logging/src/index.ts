@@ -10,7 +10,7 @@
  *     runLogger.info({ invoices: 12 }, 'invoice run finished');
  *     runLogger.error({ err }, 'invoice run failed');
  */
-import { trace, isSpanContextValid } from '@opentelemetry/api';
+import { context, createContextKey, trace, isSpanContextValid, type Context } from '@opentelemetry/api';
 import { invalidArgument } from '@kantoor/errors';
 import pino from 'pino';
 
@@ -70,11 +70,36 @@ export function createLogger(options: LoggerOptions): Logger {
   return logger;
 }
 
-/** Reads the span from the OpenTelemetry context, so it works with whatever context manager telemetry registered. */
+/**
+ * Reads the span and the request id from the OpenTelemetry context, so it works with whatever context manager
+ * telemetry registered.
+ */
 function activeTraceFields(): Record<string, string> {
+  const requestId = activeRequestId();
   const spanContext = trace.getActiveSpan()?.spanContext();
-  if (!spanContext || !isSpanContextValid(spanContext)) return {};
-  return { trace_id: spanContext.traceId, span_id: spanContext.spanId };
+  const fields: Record<string, string> = requestId ? { request_id: requestId } : {};
+  if (spanContext && isSpanContextValid(spanContext)) {
+    fields.trace_id = spanContext.traceId;
+    fields.span_id = spanContext.spanId;
+  }
+  return fields;
+}
+
+const REQUEST_ID = createContextKey('kantoor.request_id');
+
+/**
+ * `base` (default: the active context) carrying the id of the gateway request that work is done for: a gRPC
+ * server runs a call's handler in it (the caller's request id), an event consumer a handler of an event (the
+ * event's). Log lines written in it get `request_id`, and events written in it carry the id on.
+ */
+export function contextWithRequestId(requestId: string | undefined, base: Context = context.active()): Context {
+  return requestId ? base.setValue(REQUEST_ID, requestId) : base;
+}
+
+/** The request id of the active context (contextWithRequestId), if any. */
+export function activeRequestId(): string | undefined {
+  const value = context.active().getValue(REQUEST_ID);
+  return typeof value === 'string' ? value : undefined;
 }
 
 /**

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file kantoor/events/v1/envelope.proto.
  */
 export const file_kantoor_events_v1_envelope: GenFile = /*@__PURE__*/
-  fileDesc("CiBrYW50b29yL2V2ZW50cy92MS9lbnZlbG9wZS5wcm90bxIRa2FudG9vci5ldmVudHMudjEi7gEKDUV2ZW50RW52ZWxvcGUSCgoCaWQYASABKAkSDAoEdHlwZRgCIAEoCRIOCgZzb3VyY2UYAyABKAkSLwoLb2NjdXJyZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB2Zpcm1faWQYBSABKAkSEgoKZG9zc2llcl9pZBgGIAEoCRI2Cg10cmFjZV9jb250ZXh0GAcgASgLMh8ua2FudG9vci5ldmVudHMudjEuVHJhY2VDb250ZXh0EiUKB3BheWxvYWQYCCABKAsyFC5nb29nbGUucHJvdG9idWYuQW55IjcKDFRyYWNlQ29udGV4dBITCgt0cmFjZXBhcmVudBgBIAEoCRISCgp0cmFjZXN0YXRlGAIgASgJYgZwcm90bzM", [file_google_protobuf_any, file_google_protobuf_timestamp]);
+  fileDesc("CiBrYW50b29yL2V2ZW50cy92MS9lbnZlbG9wZS5wcm90bxIRa2FudG9vci5ldmVudHMudjEiggIKDUV2ZW50RW52ZWxvcGUSCgoCaWQYASABKAkSDAoEdHlwZRgCIAEoCRIOCgZzb3VyY2UYAyABKAkSLwoLb2NjdXJyZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB2Zpcm1faWQYBSABKAkSEgoKZG9zc2llcl9pZBgGIAEoCRI2Cg10cmFjZV9jb250ZXh0GAcgASgLMh8ua2FudG9vci5ldmVudHMudjEuVHJhY2VDb250ZXh0EiUKB3BheWxvYWQYCCABKAsyFC5nb29nbGUucHJvdG9idWYuQW55EhIKCnJlcXVlc3RfaWQYCSABKAkiNwoMVHJhY2VDb250ZXh0EhMKC3RyYWNlcGFyZW50GAEgASgJEhIKCnRyYWNlc3RhdGUYAiABKAliBnByb3RvMw", [file_google_protobuf_any, file_google_protobuf_timestamp]);
 
 /**
  * Every event on every transport travels in this envelope, keyed by dossier id (firm id for firm-wide
@@ -68,6 +68,14 @@ export type EventEnvelope = Message<"kantoor.events.v1.EventEnvelope"> & {
    * @generated from field: google.protobuf.Any payload = 8;
    */
   payload?: Any | undefined;
+
+  /**
+   * the id of the gateway request that caused it (X-Request-Id), carried on by consumers to the events their
+   * handling writes; empty for changes no request made (a schedule, an SMTP delivery)
+   *
+   * @generated from field: string request_id = 9;
+   */
+  requestId: string;
 };
 
 /**
