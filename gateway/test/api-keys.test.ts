@@ -113,6 +113,49 @@ describeEachDatabase('API keys', (open) => {
     expect(afterRevoke.body.type).toBe(problemType('invalid-api-key'));
   });
 
+  it('lists the keys a page at a time, oldest first, each once, and refuses a cursor it did not give out', async () => {
+    const { app } = testApp({ db: database.db }, routeTable);
+    const admin = bearer(staff({ firmId: 'firm-pages', subjectId: 'admin-p' }));
+    const names: string[] = [];
+    for (let i = 1; i <= 5; i++) {
+      names.push(`Feed ${i}`);
+      await request(app)
+        .post('/v1/api-keys')
+        .set('authorization', admin)
+        .send({ name: `Feed ${i}`, scopes: ['dossier:read'] })
+        .expect(201);
+    }
+    const seen: string[] = [];
+    const cursors: string[] = [];
+    let cursor = '';
+    do {
+      const page = await request(app)
+        .get('/v1/api-keys')
+        .query({ pageSize: 2, ...(cursor && { cursor }) })
+        .set('authorization', admin)
+        .expect(200);
+      expect(page.body.items.length).toBeLessThanOrEqual(2);
+      seen.push(...page.body.items.map((key: { name: string }) => key.name));
+      cursor = page.body.nextCursor;
+      cursors.push(cursor);
+    } while (cursor);
+    expect(seen).toEqual(names);
+    expect(cursors).toHaveLength(3);
+    expect(cursors.at(-1)).toBe('');
+
+    const whole = await request(app).get('/v1/api-keys').set('authorization', admin).expect(200);
+    expect(whole.body.items.map((key: { name: string }) => key.name)).toEqual(names);
+    expect(whole.body.nextCursor).toBe('');
+
+    for (const bad of ['not-a-cursor', Buffer.from('["yesterday","x"]').toString('base64url')]) {
+      const refused = await request(app).get('/v1/api-keys').query({ cursor: bad }).set('authorization', admin);
+      expect(refused.status).toBe(400);
+      expect(refused.body.type).toBe(problemType('invalid-cursor'));
+    }
+    const tooMany = await request(app).get('/v1/api-keys').query({ pageSize: 500 }).set('authorization', admin);
+    expect(tooMany.status).toBe(400);
+  });
+
   it('lets only admins manage keys, and never stores a new key for idempotent replay', async () => {
     const { app } = testApp({ db: database.db }, routeTable);
     const employee = await request(app)

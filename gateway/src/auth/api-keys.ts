@@ -34,6 +34,12 @@ export interface CreatedApiKey {
 const KEY_FORMAT = /^kntr_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$/;
 const SCOPE_FORMAT = /^[a-z][a-z_]*:([a-z][a-z_]*|\*)$/;
 
+/** Where a page of keys ended: the last key's creation time (as the database wrote it) and id. */
+export interface ApiKeyPosition {
+  createdAt: string;
+  id: string;
+}
+
 interface ApiKeyRow {
   id: string;
   firm_id: string;
@@ -134,12 +140,27 @@ export class ApiKeyStore implements ApiKeyVerifier {
     return toApiKey(rows[0]);
   }
 
-  async list(firmId: string): Promise<ApiKey[]> {
-    const { rows } = await this.db.query<ApiKeyRow>(
-      'SELECT * FROM api_keys WHERE firm_id = $1 ORDER BY created_at, id',
-      [firmId],
+  /**
+   * One page of the firm's keys, oldest first: `pageSize` of them after `after` (the position the previous page
+   * ended at), and the position this page ends at when more follow.
+   */
+  async list(
+    firmId: string,
+    { pageSize, after }: { pageSize: number; after?: ApiKeyPosition },
+  ): Promise<{ keys: ApiKey[]; next?: ApiKeyPosition }> {
+    // the position's time as PostgreSQL writes it (microseconds, with its offset): a Date would drop digits
+    const { rows } = await this.db.query<ApiKeyRow & { position: string }>(
+      `SELECT *, created_at::text AS position FROM api_keys
+        WHERE firm_id = $1 AND ($2::timestamptz IS NULL OR (created_at, id) > ($2::timestamptz, $3::uuid))
+        ORDER BY created_at, id LIMIT $4`,
+      [firmId, after?.createdAt ?? null, after?.id ?? null, pageSize + 1],
     );
-    return rows.map(toApiKey);
+    const page = rows.slice(0, pageSize);
+    const last = page.at(-1);
+    return {
+      keys: page.map(toApiKey),
+      next: rows.length > pageSize && last ? { createdAt: last.position, id: last.id } : undefined,
+    };
   }
 }
 

@@ -1,6 +1,6 @@
 /** API keys of partner applications: firm admins create, list and revoke them. */
-import { notFound, permissionDenied } from '@kantoor/errors';
-import { managesApiKeys, type ApiKey, type ApiKeyManagement } from '../auth/api-keys';
+import { invalidArgument, notFound, permissionDenied } from '@kantoor/errors';
+import { managesApiKeys, type ApiKey, type ApiKeyManagement, type ApiKeyPosition } from '../auth/api-keys';
 import type { Caller } from '../auth/caller';
 import type { GatewayDeps } from '../app';
 import { defineRoute, namedSchema } from '../openapi/route';
@@ -86,27 +86,68 @@ export const createApiKey = defineRoute<{ body: { name: string; scopes: string[]
   },
 });
 
-export const listApiKeys = defineRoute({
+/** A page cursor: where the previous page ended, opaque to the caller. */
+const encodeCursor = ({ createdAt, id }: ApiKeyPosition) =>
+  Buffer.from(JSON.stringify([createdAt, id])).toString('base64url');
+
+function decodeCursor(cursor: string): ApiKeyPosition {
+  try {
+    const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [unknown, unknown];
+    if (
+      typeof createdAt === 'string' &&
+      /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{1,6})?[+-]\d\d(:\d\d)?$/.test(createdAt) &&
+      typeof id === 'string' &&
+      /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(id)
+    )
+      return { createdAt, id };
+  } catch {
+    // answered below
+  }
+  throw invalidArgument('The cursor is not one this list gave out.', {
+    reason: 'invalid_cursor',
+    violations: [{ field: 'query.cursor', message: 'is not valid' }],
+  });
+}
+
+export const listApiKeys = defineRoute<{ query: { pageSize?: number; cursor?: string } }>({
   method: 'get',
   path: '/v1/api-keys',
   operationId: 'listApiKeys',
-  summary: "List the firm's API keys, revoked ones included",
+  summary: "List the firm's API keys, revoked ones included, a page at a time",
+  description:
+    'Oldest first, `pageSize` keys a page (default 50). When more follow, `nextCursor` is set: pass it as ' +
+    '`cursor` for the next page; on the last page it is empty.',
   tags: ['api keys'],
   auth: 'authenticated',
   permission: 'api_key:read',
-  responses: {
-    200: {
-      description: 'The keys, oldest first',
-      schema: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['items'],
-        properties: { items: { type: 'array', items: ApiKeySchema } },
+  request: {
+    query: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        pageSize: { type: 'integer', minimum: 1, maximum: 200 },
+        cursor: { type: 'string', minLength: 1, maxLength: 1000 },
       },
     },
   },
-  async handler({ caller, deps }) {
-    return { items: (await keysOfAdmin(caller, deps).list(caller.firmId)).map(view) };
+  responses: {
+    200: {
+      description: 'One page of keys, oldest first',
+      schema: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['items', 'nextCursor'],
+        properties: {
+          items: { type: 'array', items: ApiKeySchema },
+          nextCursor: { type: 'string', description: 'the cursor of the next page; empty on the last' },
+        },
+      },
+    },
+  },
+  async handler({ caller, deps, query }) {
+    const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+    const page = await keysOfAdmin(caller, deps).list(caller.firmId, { pageSize: query.pageSize ?? 50, after });
+    return { items: page.keys.map(view), nextCursor: page.next ? encodeCursor(page.next) : '' };
   },
 });
 
