@@ -1,6 +1,7 @@
 /** API keys of partner applications: firm admins create, list and revoke them. */
-import { invalidArgument, notFound, permissionDenied } from '@kantoor/errors';
-import { managesApiKeys, type ApiKey, type ApiKeyManagement, type ApiKeyPosition } from '../auth/api-keys';
+import { decodeCursor, encodeCursor } from '@kantoor/database';
+import { notFound, permissionDenied } from '@kantoor/errors';
+import { managesApiKeys, type ApiKey, type ApiKeyManagement } from '../auth/api-keys';
 import type { Caller } from '../auth/caller';
 import type { GatewayDeps } from '../app';
 import { defineRoute, namedSchema } from '../openapi/route';
@@ -86,28 +87,8 @@ export const createApiKey = defineRoute<{ body: { name: string; scopes: string[]
   },
 });
 
-/** A page cursor: where the previous page ended, opaque to the caller. */
-const encodeCursor = ({ createdAt, id }: ApiKeyPosition) =>
-  Buffer.from(JSON.stringify([createdAt, id])).toString('base64url');
-
-function decodeCursor(cursor: string): ApiKeyPosition {
-  try {
-    const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [unknown, unknown];
-    if (
-      typeof createdAt === 'string' &&
-      /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{1,6})?[+-]\d\d(:\d\d)?$/.test(createdAt) &&
-      typeof id === 'string' &&
-      /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(id)
-    )
-      return { createdAt, id };
-  } catch {
-    // answered below
-  }
-  throw invalidArgument('The cursor is not one this list gave out.', {
-    reason: 'invalid_cursor',
-    violations: [{ field: 'query.cursor', message: 'is not valid' }],
-  });
-}
+/** a creation time as PostgreSQL writes it (what the list's cursor keeps) */
+const POSTGRES_TIME = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{1,6})?[+-]\d\d(:\d\d)?$/;
 
 export const listApiKeys = defineRoute<{ query: { pageSize?: number; cursor?: string } }>({
   method: 'get',
@@ -145,9 +126,11 @@ export const listApiKeys = defineRoute<{ query: { pageSize?: number; cursor?: st
     },
   },
   async handler({ caller, deps, query }) {
-    const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+    const position =
+      query.cursor === undefined ? undefined : decodeCursor(query.cursor, (key) => POSTGRES_TIME.test(key));
+    const after = position && { createdAt: position.key, id: position.id };
     const page = await keysOfAdmin(caller, deps).list(caller.firmId, { pageSize: query.pageSize ?? 50, after });
-    return { items: page.keys.map(view), nextCursor: page.next ? encodeCursor(page.next) : '' };
+    return { items: page.keys.map(view), nextCursor: page.next ? encodeCursor(page.next.createdAt, page.next.id) : '' };
   },
 });
 

@@ -20,8 +20,9 @@ export interface NewEvent<Desc extends DescMessage = DescMessage> {
 /**
  * Writes an event into the outbox within the caller's transaction, so it is published if and only if the
  * change it describes commits. The envelope carries the active trace context, so consumers continue the
- * trace of the request that made the change, and its request id (contextWithRequestId in @kantoor/logging). Returns the event id. Call the relay's `wake()` after the
- * transaction committed for delivery without waiting for its next poll.
+ * trace of the request that made the change, and its request id (contextWithRequestId in @kantoor/logging).
+ * Returns the event id. Call the relay's `wake()` after the transaction committed for delivery without waiting
+ * for its next poll.
  */
 export async function appendEvent<Desc extends DescMessage>(tx: Queryable, event: NewEvent<Desc>): Promise<string> {
   const topic = topicOf(event.source);

@@ -12,9 +12,9 @@ import { SpanKind, SpanStatusCode, context, metrics, trace, type Tracer } from '
 import { protoRegistry } from '@kantoor/proto';
 import type { Database, Queryable } from '@kantoor/database';
 import { failedPrecondition, invalidArgument, notFound, unavailable } from '@kantoor/errors';
+import { contextWithRequestId } from '@kantoor/logging';
 import { decodeEnvelope, topicOfEventType, traceHeadersOf, unpackPayload, type EventEnvelope } from './envelope';
 import { backoffMs, consoleEventLogger, pause, type EventLogger } from './event-logger';
-import { contextWithRequestId } from '@kantoor/logging';
 import { extractTraceContext } from './trace-headers';
 import type { EventRecord, EventTransport, Subscription } from './transport';
 

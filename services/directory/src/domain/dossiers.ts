@@ -20,7 +20,7 @@ import {
 } from '../data-access/dossier-repository';
 import type { ContactInfo } from '../data-access/firm-repository';
 import { authorize } from './access';
-import { decodeCursor, encodeCursor } from './cursor';
+import { decodeCursor, encodeCursor } from '@kantoor/database';
 import { COUNTRIES, normaliseEnterpriseNumber } from './enterprise-number';
 import { publish } from './events';
 import { refuseUnknown } from './staff';

@@ -9,7 +9,7 @@ import { notFound } from '@kantoor/errors';
 import type { Caller } from '@kantoor/grpc';
 import { recordChange } from '../data-access/audit';
 import { authorize } from './access';
-import { decodeCursor, encodeCursor } from './cursor';
+import { decodeCursor, encodeCursor } from '@kantoor/database';
 import { Violations } from './validation';
 
 export interface NewsItemView {

@@ -1,6 +1,10 @@
 import { invalidArgument } from '@kantoor/errors';
 
-/** A page cursor: the sort key of a page's last row and its id, opaque to the caller. */
+/**
+ * Keyset pagination's cursor: the sort key of a page's last row and its id, opaque to the caller. The next page
+ * starts after (key, id); give the key exactly as the database compares it (a timestamp as PostgreSQL writes it,
+ * with its microseconds, not a JavaScript Date).
+ */
 export const encodeCursor = (key: string, id: string): string =>
   Buffer.from(JSON.stringify([key, id])).toString('base64url');
 
