@@ -1,5 +1,5 @@
 import request from 'supertest';
-import { describeEachDatabase, type TestDatabase } from '@kantoor/testing';
+import { describeEachDatabase, eventually, type TestDatabase } from '@kantoor/testing';
 import { conflict } from '@kantoor/errors';
 import { defineRoute, reply, IdempotencyStore, purgeExpiredKeys } from '../src';
 import { bearer, openMigratedDatabase, problemType, staff, testApp } from './helpers';
@@ -155,14 +155,12 @@ describeEachDatabase('Idempotency-Key', (open) => {
     const logger = { info: (fields: object) => logged.push(fields), warn: (fields: object) => logged.push(fields) };
     const purging = purgeExpiredKeys(at(now), logger as never, 20);
     try {
-      await until(async () => (await keys()).length === 1);
-      expect(await keys()).toEqual(['fresh']);
+      expect(await eventually(keys, (found) => found.length === 1)).toEqual(['fresh']);
       expect(logged).toContainEqual({ deleted: expect.any(Number) });
       // a later turn deletes what expired since
       const late = await at(now - 30 * 3600 * 1000).claim('staff:carl', 'late', 'hash');
       expect(late.outcome).toBe('claimed');
-      await until(async () => (await keys()).length === 1);
-      expect(await keys()).toEqual(['fresh']);
+      expect(await eventually(keys, (found) => found.length === 1)).toEqual(['fresh']);
     } finally {
       await purging.stop();
     }
@@ -201,8 +199,3 @@ describeEachDatabase('Idempotency-Key', (open) => {
     expect(executions).toBe(1);
   });
 });
-
-async function until(done: () => Promise<boolean>, timeoutMs = 5_000): Promise<void> {
-  for (const deadline = Date.now() + timeoutMs; !(await done()); await new Promise((r) => setTimeout(r, 10)))
-    if (Date.now() > deadline) throw new Error('waited in vain');
-}

@@ -11,7 +11,7 @@ import {
   type Caller,
   type ServiceClient,
 } from '@kantoor/grpc';
-import { onlyTheseMethods as onlyMethods } from '@kantoor/testing';
+import { eventually, onlyTheseMethods as onlyMethods } from '@kantoor/testing';
 
 /** The directory service serves as the sample contract; the RPCs these tests do not use answer internal. */
 const onlyTheseMethods = <T extends object>(methods: T) =>
@@ -384,16 +384,17 @@ describe('client-streaming calls', () => {
         if (step === 1) this.push(header('half.pdf'));
         else if (step <= 4) this.push(chunk);
         else
-          void waitFor(() => handled.at(-1)?.fileName === 'half.pdf' && handled.at(-1)?.chunks === 3).then(() =>
-            this.destroy(new Error('the client aborted the upload')),
-          );
+          void eventually(
+            async () => handled.at(-1)?.fileName === 'half.pdf' && handled.at(-1)?.chunks === 3,
+            Boolean,
+          ).then(() => this.destroy(new Error('the client aborted the upload')));
       },
     });
     await expect(withClient((client) => client.uploadDocument(stream as never, { caller: admin }))).rejects.toThrow(
       'the client aborted the upload',
     );
-    await waitFor(() => handled.at(-1)?.cancelled === true);
-    expect(handled.at(-1)).toMatchObject({ fileName: 'half.pdf', chunks: 3 });
+    await eventually(async () => handled.at(-1)?.cancelled, Boolean);
+    expect(handled.at(-1)).toMatchObject({ fileName: 'half.pdf', chunks: 3, cancelled: true });
   });
 
   test('a refusal at the header is the answer at once, and the rest of the source is not read', async () => {
@@ -421,7 +422,7 @@ describe('client-streaming calls', () => {
     await expect(
       withClient((client) => client.uploadDocument(messages('refused.pdf') as never, { caller: admin })),
     ).rejects.toMatchObject({ kind: 'invalid_argument' });
-    await waitFor(() => closed);
+    expect(await eventually(async () => closed, Boolean)).toBe(true);
 
     closed = false;
     const short = async function* () {
@@ -441,12 +442,4 @@ async function intakeServer(methods: object) {
     services: [implement(DocumentIntakeService, onlyTheseMethods(methods as never))],
   });
   return { server, address: `127.0.0.1:${await server.start('127.0.0.1', 0)}` };
-}
-
-async function waitFor(condition: () => boolean, timeoutMs = 2_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > until) throw new Error('timed out waiting');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
