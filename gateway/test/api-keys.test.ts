@@ -30,6 +30,7 @@ describeEachDatabase('API keys', (open) => {
       firmId: 'firm-1',
       name: 'Exact sync',
       scopes: ['dossier:read', 'document:*'],
+      createdBy: 'admin-1',
     });
     expect(key).toMatch(/^kntr_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$/);
     expect(key.startsWith(`kntr_${apiKey.prefix}_`)).toBe(true);
@@ -47,24 +48,39 @@ describeEachDatabase('API keys', (open) => {
   });
 
   it('does not verify a key with a wrong secret, a malformed key or a revoked key', async () => {
-    const { apiKey, key } = await store.create({ firmId: 'firm-1', name: 'Portal', scopes: ['dossier:read'] });
+    const { apiKey, key } = await store.create({
+      firmId: 'firm-1',
+      name: 'Portal',
+      scopes: ['dossier:read'],
+      createdBy: 'admin-1',
+    });
     const wrongSecret = `${key.slice(0, -1)}${key.endsWith('A') ? 'B' : 'A'}`;
     await expect(store.verify(wrongSecret)).resolves.toBeNull();
     await expect(store.verify('kntr_nope')).resolves.toBeNull();
-    await expect(store.revoke('firm-2', apiKey.id)).rejects.toMatchObject({ kind: 'not_found' });
+    await expect(store.revoke('firm-2', apiKey.id, 'admin-2')).rejects.toMatchObject({ kind: 'not_found' });
     await expect(store.verify(key)).resolves.not.toBeNull();
-    const revoked = await store.revoke('firm-1', apiKey.id);
+    const revoked = await store.revoke('firm-1', apiKey.id, 'admin-2');
     expect(revoked.revokedAt).toBeInstanceOf(Date);
     await expect(store.verify(key)).resolves.toBeNull();
-    await expect(store.revoke('firm-1', apiKey.id)).resolves.toMatchObject({ revokedAt: revoked.revokedAt });
+    expect(revoked).toMatchObject({ createdBy: 'admin-1', revokedBy: 'admin-2' });
+    // revoking again changes nothing: the first revocation's time and revoker stay on record
+    await expect(store.revoke('firm-1', apiKey.id, 'admin-1')).resolves.toMatchObject({
+      revokedAt: revoked.revokedAt,
+      revokedBy: 'admin-2',
+    });
   });
 
   it('trusts a verified key for a few seconds, so a key revoked by another gateway is refused soon after', async () => {
     let now = Date.UTC(2026, 0, 5, 9);
     const here = new ApiKeyStore(database.db, () => now);
-    const { apiKey, key } = await here.create({ firmId: 'firm-1', name: 'Twinfield', scopes: ['dossier:read'] });
+    const { apiKey, key } = await here.create({
+      firmId: 'firm-1',
+      name: 'Twinfield',
+      scopes: ['dossier:read'],
+      createdBy: 'admin-1',
+    });
     await expect(here.verify(key)).resolves.toMatchObject({ subjectId: apiKey.id });
-    await new ApiKeyStore(database.db).revoke('firm-1', apiKey.id); // through another replica
+    await new ApiKeyStore(database.db).revoke('firm-1', apiKey.id, 'admin-1'); // through another replica
     now += VERIFIED_KEY_TTL_MS - 1;
     await expect(here.verify(key)).resolves.toMatchObject({ subjectId: apiKey.id });
     now += 1;
@@ -72,10 +88,14 @@ describeEachDatabase('API keys', (open) => {
   });
 
   it('refuses keys without scopes or with malformed ones', async () => {
-    await expect(store.create({ firmId: 'firm-1', name: 'x', scopes: [] })).rejects.toMatchObject({
-      reason: 'invalid_scopes',
-    });
-    await expect(store.create({ firmId: 'firm-1', name: 'x', scopes: ['everything'] })).rejects.toMatchObject({
+    await expect(store.create({ firmId: 'firm-1', name: 'x', scopes: [], createdBy: 'admin-1' })).rejects.toMatchObject(
+      {
+        reason: 'invalid_scopes',
+      },
+    );
+    await expect(
+      store.create({ firmId: 'firm-1', name: 'x', scopes: ['everything'], createdBy: 'admin-1' }),
+    ).rejects.toMatchObject({
       reason: 'invalid_scopes',
     });
   });
@@ -99,6 +119,7 @@ describeEachDatabase('API keys', (open) => {
     const keysCannotManageKeys = await request(app).get('/v1/api-keys').set('x-api-key', key);
     expect(keysCannotManageKeys.status).toBe(403);
 
+    expect(apiKey).toMatchObject({ createdBy: 'admin-1', revokedBy: null });
     const listed = await request(app).get('/v1/api-keys').set('authorization', admin).expect(200);
     expect(listed.body.items).toEqual([{ ...apiKey, revokedAt: null }]);
     expect(JSON.stringify(listed.body)).not.toContain(key);
@@ -107,7 +128,10 @@ describeEachDatabase('API keys', (open) => {
       .delete(`/v1/api-keys/${apiKey.id}`)
       .set('authorization', bearer(staff({ firmId: 'firm-other' })));
     expect(otherFirm.status).toBe(404);
-    await request(app).delete(`/v1/api-keys/${apiKey.id}`).set('authorization', admin).expect(200);
+    const secondAdmin = bearer(staff({ firmId: 'firm-http', subjectId: 'admin-2' }));
+    const revoked = await request(app).delete(`/v1/api-keys/${apiKey.id}`).set('authorization', secondAdmin);
+    expect(revoked.status).toBe(200);
+    expect(revoked.body).toMatchObject({ createdBy: 'admin-1', revokedBy: 'admin-2' });
     const afterRevoke = await request(app).get('/v1/test/dossiers').set('x-api-key', key);
     expect(afterRevoke.status).toBe(401);
     expect(afterRevoke.body.type).toBe(problemType('invalid-api-key'));
@@ -174,7 +198,7 @@ describeEachDatabase('API keys', (open) => {
 
   it('refuses a request carrying both a bearer token and an API key', async () => {
     const { app } = testApp({ db: database.db });
-    const { key } = await store.create({ firmId: 'firm-1', name: 'both', scopes: ['firm:read'] });
+    const { key } = await store.create({ firmId: 'firm-1', name: 'both', scopes: ['firm:read'], createdBy: 'admin-1' });
     const response = await request(app)
       .get('/v1/test/whoami')
       .set('x-api-key', key)

@@ -22,7 +22,11 @@ export interface ApiKey {
   prefix: string;
   scopes: string[];
   createdAt: Date;
+  /** the staff member who created it; null for keys made before creators were recorded */
+  createdBy: string | null;
   revokedAt: Date | null;
+  /** the staff member who revoked it */
+  revokedBy: string | null;
 }
 
 export interface CreatedApiKey {
@@ -48,7 +52,9 @@ interface ApiKeyRow {
   hash: string;
   scopes: string[];
   created_at: Date;
+  created_by: string | null;
   revoked_at: Date | null;
+  revoked_by: string | null;
 }
 
 const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
@@ -60,7 +66,9 @@ const toApiKey = (row: ApiKeyRow): ApiKey => ({
   prefix: row.prefix,
   scopes: row.scopes,
   createdAt: row.created_at,
+  createdBy: row.created_by,
   revokedAt: row.revoked_at,
+  revokedBy: row.revoked_by,
 });
 
 /**
@@ -79,7 +87,8 @@ export class ApiKeyStore implements ApiKeyVerifier {
     private readonly clock: () => number = Date.now,
   ) {}
 
-  async create(input: { firmId: string; name: string; scopes: string[] }): Promise<CreatedApiKey> {
+  /** `createdBy`: the staff member creating it, kept with the key */
+  async create(input: { firmId: string; name: string; scopes: string[]; createdBy: string }): Promise<CreatedApiKey> {
     const badScopes = input.scopes.filter((scope) => !SCOPE_FORMAT.test(scope));
     if (badScopes.length > 0 || input.scopes.length === 0) {
       throw invalidArgument('An API key needs at least one scope like "dossier:read".', {
@@ -93,8 +102,8 @@ export class ApiKeyStore implements ApiKeyVerifier {
     const prefix = randomBytes(6).toString('hex');
     const secret = randomBytes(32).toString('base64url');
     const { rows } = await this.db.query<ApiKeyRow>(
-      `INSERT INTO api_keys (id, firm_id, name, prefix, hash, scopes, created_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *`,
+      `INSERT INTO api_keys (id, firm_id, name, prefix, hash, scopes, created_at, created_by)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *`,
       [
         randomUUID(),
         input.firmId,
@@ -103,6 +112,7 @@ export class ApiKeyStore implements ApiKeyVerifier {
         sha256(secret),
         [...new Set(input.scopes)],
         new Date(this.clock()),
+        input.createdBy,
       ],
     );
     return { apiKey: toApiKey(rows[0]), key: `kntr_${prefix}_${secret}` };
@@ -128,12 +138,17 @@ export class ApiKeyStore implements ApiKeyVerifier {
     return caller;
   }
 
-  /** Revoking twice is not an error; a key of another firm is "not found", never "forbidden". */
-  async revoke(firmId: string, id: string): Promise<ApiKey> {
+  /**
+   * Revoking twice is not an error, and the first revocation's time and revoker stay; a key of another firm is
+   * "not found", never "forbidden".
+   */
+  async revoke(firmId: string, id: string, revokedBy: string): Promise<ApiKey> {
     const { rows } = await this.db.query<ApiKeyRow>(
-      `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $3)
-       WHERE id::text = $2 AND firm_id = $1 RETURNING *`,
-      [firmId, id, new Date(this.clock())],
+      `UPDATE api_keys
+          SET revoked_by = CASE WHEN revoked_at IS NULL THEN $4 ELSE revoked_by END,
+              revoked_at = COALESCE(revoked_at, $3)
+        WHERE id::text = $2 AND firm_id = $1 RETURNING *`,
+      [firmId, id, new Date(this.clock()), revokedBy],
     );
     if (rows.length === 0) throw notFound('There is no such API key.', { reason: 'api_key_not_found' });
     for (const [presented, { caller }] of this.verified) if (caller.subjectId === id) this.verified.delete(presented);

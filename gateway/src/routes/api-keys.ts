@@ -9,14 +9,19 @@ import { defineRoute, namedSchema } from '../openapi/route';
 export const ApiKeySchema = namedSchema('ApiKey', {
   type: 'object',
   additionalProperties: false,
-  required: ['id', 'name', 'prefix', 'scopes', 'createdAt', 'revokedAt'],
+  required: ['id', 'name', 'prefix', 'scopes', 'createdAt', 'createdBy', 'revokedAt', 'revokedBy'],
   properties: {
     id: { type: 'string', format: 'uuid' },
     name: { type: 'string' },
     prefix: { type: 'string', description: 'the start of the key, to tell keys apart; not secret' },
     scopes: { type: 'array', items: { type: 'string' } },
     createdAt: { type: 'string', format: 'date-time' },
+    createdBy: {
+      type: ['string', 'null'],
+      description: 'the id of the staff member who created the key; null for keys from before this was recorded',
+    },
     revokedAt: { type: ['string', 'null'], format: 'date-time' },
+    revokedBy: { type: ['string', 'null'], description: 'the id of the staff member who revoked the key' },
   },
 });
 
@@ -63,7 +68,9 @@ const view = (key: ApiKey) => ({
   prefix: key.prefix,
   scopes: key.scopes,
   createdAt: key.createdAt.toISOString(),
+  createdBy: key.createdBy,
   revokedAt: key.revokedAt?.toISOString() ?? null,
+  revokedBy: key.revokedBy,
 });
 
 export const createApiKey = defineRoute<{ body: { name: string; scopes: string[] } }>({
@@ -82,6 +89,7 @@ export const createApiKey = defineRoute<{ body: { name: string; scopes: string[]
       firmId: caller.firmId,
       name: body.name,
       scopes: body.scopes,
+      createdBy: caller.subjectId,
     });
     return { apiKey: view(created.apiKey), key: created.key };
   },
@@ -147,7 +155,7 @@ export const revokeApiKey = defineRoute<{ params: { apiKeyId: string } }>({
   },
   responses: { 200: { description: 'Revoked (also when it already was)', schema: ApiKeySchema } },
   async handler({ params, caller, deps }) {
-    return view(await keysOfAdmin(caller, deps).revoke(caller.firmId, params.apiKeyId));
+    return view(await keysOfAdmin(caller, deps).revoke(caller.firmId, params.apiKeyId, caller.subjectId));
   },
 });
 
