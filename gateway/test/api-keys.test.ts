@@ -180,20 +180,40 @@ describeEachDatabase('API keys', (open) => {
     expect(tooMany.status).toBe(400);
   });
 
-  it('lets only admins manage keys, and never stores a new key for idempotent replay', async () => {
+  it('lets only admins manage keys, and under an Idempotency-Key makes a key once without keeping it', async () => {
     const { app } = testApp({ db: database.db }, routeTable);
     const employee = await request(app)
       .post('/v1/api-keys')
       .set('authorization', bearer(staff({ role: 'employee' })))
       .send({ name: 'x', scopes: ['dossier:read'] });
     expect(employee.status).toBe(403);
-    const withKey = await request(app)
-      .post('/v1/api-keys')
-      .set('authorization', bearer(staff()))
-      .set('idempotency-key', 'create-key-1')
-      .send({ name: 'x', scopes: ['dossier:read'] });
-    expect(withKey.status).toBe(400);
-    expect(withKey.body.type).toBe(problemType('idempotency-not-supported'));
+
+    const admin = bearer(staff({ firmId: 'firm-once', subjectId: 'admin-once' }));
+    const create = (body: object) =>
+      request(app).post('/v1/api-keys').set('authorization', admin).set('idempotency-key', 'create-key-1').send(body);
+    const first = await create({ name: 'Exact', scopes: ['dossier:read'] });
+    expect(first.status).toBe(201);
+    const { apiKey, key } = first.body;
+
+    // the connection dropped; the partner sends the same request again: no second key, and no secret replayed
+    const repeat = await create({ name: 'Exact', scopes: ['dossier:read'] });
+    expect(repeat.status).toBe(409);
+    expect(repeat.body.type).toBe(problemType('idempotent-answer-not-kept'));
+    expect(repeat.body.detail).toContain(apiKey.id);
+    expect(JSON.stringify(repeat.body)).not.toContain(key);
+    const listed = await request(app).get('/v1/api-keys').set('authorization', admin).expect(200);
+    expect(listed.body.items.map((item: { id: string }) => item.id)).toEqual([apiKey.id]);
+
+    const otherBody = await create({ name: 'Exact 2', scopes: ['dossier:read'] });
+    expect(otherBody.status).toBe(422);
+    expect(otherBody.body.type).toBe(problemType('idempotency-key-reused'));
+
+    const { rows } = await database.db.query<{ response_body: Uint8Array }>(
+      `SELECT response_body FROM idempotency_keys WHERE key = 'create-key-1'`,
+    );
+    expect(rows).toHaveLength(1);
+    const secret = key.slice(`kntr_${apiKey.prefix}_`.length);
+    expect(Buffer.from(rows[0].response_body).toString()).not.toContain(secret);
   });
 
   it('refuses a request carrying both a bearer token and an API key', async () => {

@@ -51,6 +51,49 @@ const uploadStatement = defineRoute({
   },
 });
 
+/** answers a secret shown once: a repeat learns that it was done, never the secret */
+const issueVoucher = defineRoute<{ body: { owner: string; outcome?: 'refuse' } }>({
+  method: 'post',
+  path: '/v1/test/vouchers',
+  operationId: 'issueVoucher',
+  summary: 'Answers a secret once',
+  tags: ['test'],
+  auth: 'authenticated',
+  permission: 'voucher:write',
+  idempotency: { answerNotKept: (answer: { id: string }) => `Voucher ${answer.id} was issued.` },
+  request: {
+    body: {
+      type: 'object',
+      required: ['owner'],
+      properties: { owner: { type: 'string' }, outcome: { enum: ['refuse'] } },
+    },
+  },
+  responses: { 201: { description: 'issued' } },
+  async handler({ body }) {
+    executions += 1;
+    if (body.outcome === 'refuse') throw conflict('No vouchers this month.', { reason: 'no_vouchers' });
+    return reply(201, { id: `voucher-${executions}`, secret: `s3cret-${executions}` });
+  },
+});
+
+/** its body is a credential: a key is refused */
+const redeemCode = defineRoute<{ body: { code: string } }>({
+  method: 'post',
+  path: '/v1/test/codes',
+  operationId: 'redeemCode',
+  summary: 'Takes a credential in its body',
+  tags: ['test'],
+  auth: 'authenticated',
+  permission: 'voucher:write',
+  idempotency: false,
+  request: { body: { type: 'object', required: ['code'], properties: { code: { type: 'string' } } } },
+  responses: { 204: { description: 'redeemed' } },
+  async handler() {
+    executions += 1;
+    return reply(204);
+  },
+});
+
 describeEachDatabase('Idempotency-Key', (open) => {
   let database: TestDatabase;
   let now = Date.now();
@@ -62,7 +105,12 @@ describeEachDatabase('Idempotency-Key', (open) => {
 
   beforeAll(async () => {
     database = await openMigratedDatabase(open);
-    app = testApp({ db: database.db, clock: () => now }, [createTransfer, uploadStatement]).app;
+    app = testApp({ db: database.db, clock: () => now }, [
+      createTransfer,
+      uploadStatement,
+      issueVoucher,
+      redeemCode,
+    ]).app;
   });
   afterAll(() => database.dispose());
   beforeEach(() => {
@@ -82,6 +130,46 @@ describeEachDatabase('Idempotency-Key', (open) => {
     expect(repeat.headers['idempotent-replayed']).toBe('true');
     expect(repeat.headers['x-request-id']).not.toBe(first.headers['x-request-id']);
     expect(executions).toBe(1);
+  });
+
+  it('never keeps an answer holding a secret: a repeat learns it was done (409), a refusal replays as usual', async () => {
+    const issue = (key: string, body: object) =>
+      request(app).post('/v1/test/vouchers').set('authorization', anne).set('idempotency-key', key).send(body);
+    const first = await issue('voucher-1', { owner: 'anne' });
+    expect(first.status).toBe(201);
+    expect(first.body).toEqual({ id: 'voucher-1', secret: 's3cret-1' });
+    const repeat = await issue('voucher-1', { owner: 'anne' });
+    expect(repeat.status).toBe(409);
+    expect(repeat.headers['idempotent-replayed']).toBe('true');
+    expect(repeat.body).toMatchObject({
+      type: problemType('idempotent-answer-not-kept'),
+      detail: expect.stringContaining('Voucher voucher-1 was issued.'),
+    });
+    expect(JSON.stringify(repeat.body)).not.toContain('s3cret');
+    const { rows } = await database.db.query<{ response_body: Uint8Array }>(
+      `SELECT response_body FROM idempotency_keys WHERE key = 'voucher-1'`,
+    );
+    expect(Buffer.from(rows[0].response_body).toString()).not.toContain('s3cret');
+    expect((await issue('voucher-1', { owner: 'bob' })).status).toBe(422);
+
+    const refused = await issue('voucher-2', { owner: 'anne', outcome: 'refuse' });
+    expect(refused.status).toBe(409);
+    expect(refused.body.type).toBe(problemType('no-vouchers'));
+    const refusedAgain = await issue('voucher-2', { owner: 'anne', outcome: 'refuse' });
+    expect(refusedAgain.body).toEqual(refused.body);
+    expect(executions).toBe(2);
+  });
+
+  it('refuses an Idempotency-Key on a route whose body is a credential, and does not run it', async () => {
+    const refused = await request(app)
+      .post('/v1/test/codes')
+      .set('authorization', anne)
+      .set('idempotency-key', 'code-1')
+      .send({ code: 'one-time-code' });
+    expect(refused.status).toBe(400);
+    expect(refused.body.type).toBe(problemType('idempotency-not-supported'));
+    expect(executions).toBe(0);
+    await request(app).post('/v1/test/codes').set('authorization', anne).send({ code: 'one-time-code' }).expect(204);
   });
 
   it('refuses the same key with a different body (422), and keeps keys of different callers apart', async () => {

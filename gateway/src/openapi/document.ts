@@ -33,7 +33,9 @@ export interface DocumentInfo {
 const DESCRIPTION = `The Kantoor API. Errors are \`application/problem+json\` (RFC 9457).
 Every response carries \`X-Request-Id\` (send your own to correlate) and the W3C \`traceparent\` is honoured.
 Mutating operations accept an \`Idempotency-Key\` (24 h): a repeat with the same body replays the first
-answer with \`Idempotent-Replayed: true\`, a repeat with another body is refused with 422.
+answer with \`Idempotent-Replayed: true\`, a repeat with another body is refused with 422. Where the first
+answer held a secret shown once (a new API key, an access token) it is not kept: a repeat gets 409
+\`idempotent-answer-not-kept\` saying what was done.
 Rate limits per user, per API key and, without credentials, per address; see the \`RateLimit-*\` headers.`;
 
 const problemResponse = (description: string) => ({
@@ -124,7 +126,12 @@ function responses(route: Route): Record<string, unknown> {
     common['403'] = problemResponse(`The caller lacks the permission ${route.permission}.`);
   }
   if (route.acceptsIdempotencyKey) {
-    common['409'] = problemResponse('A request with the same Idempotency-Key is still in progress.');
+    common['409'] = problemResponse(
+      route.idempotency
+        ? 'A request with the same Idempotency-Key is still in progress, or was carried out and its answer, ' +
+            'holding a secret, was not kept.'
+        : 'A request with the same Idempotency-Key is still in progress.',
+    );
     common['422'] = problemResponse(
       'The Idempotency-Key was used for a different request, or the request cannot be carried out now.',
     );

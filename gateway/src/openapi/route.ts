@@ -79,10 +79,14 @@ interface RouteSpecBase {
   /** default: every method but GET. Mutating routes accept an Idempotency-Key. */
   mutates?: boolean;
   /**
-   * false when the answer must not be stored (it holds a secret shown once, like a new API key): an
-   * Idempotency-Key is then refused rather than silently ignored.
+   * How a repeat under the same Idempotency-Key is answered; by default with the first answer, stored.
+   * - `{ answerNotKept }`: the answer holds a secret shown once (a new API key, an access token), so it is never
+   *   stored: a repeat with the same body gets 409 idempotent-answer-not-kept, whose detail `answerNotKept` writes
+   *   from the first answer (say, which key was made). Refusals are stored and replayed as usual.
+   * - false: an Idempotency-Key is refused rather than silently ignored (the body itself is a credential, and even
+   *   a hash of it must not be kept).
    */
-  idempotency?: false;
+  idempotency?: false | { answerNotKept: (answer: never) => string };
   /** `upload`: the body is streamed to the handler; `download`: the handler answers with a `streamReply` */
   streaming?: 'upload' | 'download';
   /**

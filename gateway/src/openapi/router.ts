@@ -7,7 +7,7 @@
 import type { Hash } from 'node:crypto';
 import { context } from '@opentelemetry/api';
 import express, { type Request, type RequestHandler, type Response } from 'express';
-import { invalidArgument } from '@kantoor/errors';
+import { conflict, invalidArgument } from '@kantoor/errors';
 import type { Authorize } from '../auth/authorize';
 import type { Caller } from '../auth/caller';
 import type { GatewayDeps } from '../app';
@@ -21,7 +21,13 @@ import {
   type IdempotencyStore,
   type StoredResponse,
 } from '../middleware/idempotency';
-import { payloadTooLarge, problemFor, PROBLEM_CONTENT_TYPE, unsupportedMediaType } from '../middleware/problem';
+import {
+  payloadTooLarge,
+  problemFor,
+  PROBLEM_CONTENT_TYPE,
+  unsupportedMediaType,
+  type Problem,
+} from '../middleware/problem';
 import { enforceRateLimits, type RateLimits, type TokenBuckets } from '../middleware/rate-limit';
 import { discardUnreadBody, meterUpload, pipeToResponse, type MeteredUpload } from '../middleware/streaming';
 import type { RequestState } from '../middleware/request-context';
@@ -206,6 +212,7 @@ async function answer(
       upload ? { upload, hash } : { requestHash: hash.update(rawBody ?? '').digest('hex') },
       run,
       response,
+      route.idempotency ? route.idempotency.answerNotKept : undefined,
     ),
   );
 }
@@ -271,7 +278,8 @@ function takeIdempotencyKey(route: Route, request: Request, caller: Caller | nul
   const key = route.mutates ? request.get('idempotency-key') : undefined;
   if (key === undefined) return undefined;
   checkIdempotencyKey(key);
-  if (!route.acceptsIdempotencyKey) throw idempotencyNotSupported('Its answer holds a secret that is never stored.');
+  if (!route.acceptsIdempotencyKey)
+    throw idempotencyNotSupported('Its body is a credential, which is never kept, not even as a hash.');
   if (!caller) throw idempotencyNotSupported('It needs an authenticated caller.');
   return key;
 }
@@ -298,12 +306,14 @@ async function readJsonBody(
 /**
  * Runs the request at most once per Idempotency-Key (see middleware/idempotency.ts). A JSON request's hash
  * is known up front; an upload's is known only once it streamed through, or, for a repeat, once it was read.
+ * `answerNotKept`: the route's successful answer holds a secret; a 409 problem is stored in its place.
  */
 async function runOnce(
   once: { store: IdempotencyStore; subject: string; key: string },
   request: { requestHash: string } | { upload: MeteredUpload; hash: Hash },
   run: () => Promise<Outcome>,
   response: Response,
+  answerNotKept?: (answer: never) => string,
 ): Promise<Outcome> {
   const { store, subject, key } = once;
   const knownHash = 'requestHash' in request ? request.requestHash : null;
@@ -328,7 +338,11 @@ async function runOnce(
     const uploadComplete = !('upload' in request) || request.upload.complete;
     if (outcome.kind === 'buffered' && outcome.response.status < 500 && uploadComplete) {
       const requestHash = 'upload' in request ? request.hash.digest('hex') : request.requestHash;
-      await store.complete(subject, key, claim.claimedAt, requestHash, outcome.response);
+      const kept =
+        answerNotKept && outcome.response.status < 300
+          ? answerNotKeptProblem(answerNotKept, outcome.response, response.req.gateway)
+          : outcome.response;
+      await store.complete(subject, key, claim.claimedAt, requestHash, kept);
     } else {
       await release();
     }
@@ -338,6 +352,25 @@ async function runOnce(
   }
   return outcome;
 }
+
+/** What a repeat of a request whose answer held a secret gets instead of that answer. */
+function answerNotKeptProblem(
+  answerNotKept: (answer: never) => string,
+  answer: StoredResponse,
+  state: RequestState,
+): StoredResponse {
+  const detail = answerNotKept(JSON.parse(answer.body.toString('utf8')) as never);
+  const refusal = conflict(`This request was already carried out with this Idempotency-Key. ${detail}`, {
+    reason: 'idempotent_answer_not_kept',
+  });
+  return problemResponse(problemFor(refusal, state.requestId, state.logger));
+}
+
+const problemResponse = (problem: Problem): StoredResponse => ({
+  status: problem.details.status,
+  headers: { ...problem.headers, 'content-type': PROBLEM_CONTENT_TYPE },
+  body: Buffer.from(JSON.stringify(problem.details)),
+});
 
 const idempotencyNotSupported = (why: string) =>
   invalidArgument(`This operation does not accept an Idempotency-Key. ${why}`, {
@@ -381,11 +414,7 @@ async function execute(
     return { kind: 'buffered', response: { status: reply.status, headers, body } };
   } catch (error) {
     const problem = problemFor(error, context.requestId, context.logger, context.signal.aborted);
-    const headers = { ...problem.headers, 'content-type': PROBLEM_CONTENT_TYPE };
-    return {
-      kind: 'buffered',
-      response: { status: problem.details.status, headers, body: Buffer.from(JSON.stringify(problem.details)) },
-    };
+    return { kind: 'buffered', response: problemResponse(problem) };
   }
 }
 

@@ -81,7 +81,11 @@ export const createApiKey = defineRoute<{ body: { name: string; scopes: string[]
   tags: ['api keys'],
   auth: 'authenticated',
   permission: 'api_key:write',
-  idempotency: false,
+  idempotency: {
+    answerNotKept: (answer: { apiKey: { id: string } }) =>
+      `Its answer held the new API key ${answer.apiKey.id}, which is shown only once; if it was lost, revoke ` +
+      'that key and create another.',
+  },
   request: { body: CreateApiKeySchema },
   responses: { 201: { description: 'Created; the key is shown only now', schema: CreatedApiKeySchema } },
   async handler({ body, caller, deps }) {

@@ -861,7 +861,9 @@ export const startImpersonation = defineRoute<{ params: { dossierId: string }; b
   tags: ['client portal'],
   auth: 'authenticated',
   permission: 'impersonation:start',
-  idempotency: false,
+  idempotency: {
+    answerNotKept: () => 'Its answer held an access token, which is not kept; start again with a new key.',
+  },
   request: { params: dossierParams, body: object({ portalUserId: id }) },
   responses: { 200: ok('A token acting as the client', AccessTokenSchema) },
   handler: async (ctx) => {
