@@ -1,6 +1,6 @@
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { createLocalJWKSet, jwtVerify, SignJWT, UnsecuredJWT } from 'jose';
+import { createLocalJWKSet, importJWK, jwtVerify, SignJWT, UnsecuredJWT } from 'jose';
 import request from 'supertest';
 import { unauthenticated } from '@kantoor/errors';
 import { temporaryFolder } from '@kantoor/testing';
@@ -13,6 +13,7 @@ import {
   type PasswordLogin,
 } from '../src';
 import { noDatabase, problemType, testApp, whoAmI } from './helpers';
+import { tokenVerifierContract } from './token-verifier-contract';
 
 const anne: LoginIdentity = {
   kind: 'staff',
@@ -47,6 +48,22 @@ const appWith = (env: Record<string, string> = {}) =>
     [...routeTable, whoAmI],
     env,
   ).app;
+
+tokenVerifierContract('the embedded issuer', async () => {
+  // the key pair the issuer keeps in the data folder
+  const { kid, privateJwk } = JSON.parse(await readFile(keyFile, 'utf8'));
+  const privateKey = await importJWK(privateJwk, 'ES256');
+  return {
+    verifier: issuer,
+    alg: 'ES256',
+    kid,
+    publicJwk: issuer.jwks().keys[0],
+    audience: 'kantoor',
+    sign: (payload) => new SignJWT(payload).setProtectedHeader({ alg: 'ES256', kid, typ: 'JWT' }).sign(privateKey),
+    personClaims: { sub: anne.subjectId, firm_id: anne.firmId, kind: 'staff', role: anne.role, email: anne.email },
+    caller: { ...anne, scopes: [] },
+  };
+});
 
 describe('embedded tokens', () => {
   it('signs in with e-mail and password and uses the token as the caller', async () => {

@@ -4,6 +4,7 @@ import { exportJWK, generateKeyPair, SignJWT, UnsecuredJWT, type JWK, type KeyLi
 import request from 'supertest';
 import { createOidcVerifier, type Caller, type ResolveCaller } from '../src';
 import { noDatabase, problemType, testApp } from './helpers';
+import { tokenVerifierContract } from './token-verifier-contract';
 
 /** A stand-in identity provider on loopback: discovery document and JWKS, counting what is fetched. */
 let server: Server;
@@ -41,17 +42,15 @@ beforeEach(() => {
 });
 
 /** The directory would look the person up by e-mail address; here one staff member is known. */
-const resolveCaller: ResolveCaller = (claims) =>
-  claims.email === 'pieter@firm.example'
-    ? {
-        kind: 'staff',
-        subjectId: 'staff-pieter',
-        firmId: 'firm-1',
-        role: 'admin',
-        email: String(claims.email),
-        scopes: [],
-      }
-    : null;
+const pieter: Caller = {
+  kind: 'staff',
+  subjectId: 'staff-pieter',
+  firmId: 'firm-1',
+  role: 'admin',
+  email: 'pieter@firm.example',
+  scopes: [],
+};
+const resolveCaller: ResolveCaller = (claims) => (claims.email === pieter.email ? { ...pieter, scopes: [] } : null);
 
 const token = (
   overrides: {
@@ -83,6 +82,17 @@ const appFor = (options: { jwksUri?: string; issuer?: string } = {}) => {
   return testApp({ db: noDatabase, tokenVerifiers: [verifier] }).app;
 };
 
+tokenVerifierContract('OpenID Connect', async () => ({
+  verifier: createOidcVerifier({ issuer, audience: 'kantoor', resolveCaller, timeoutMs: 1000 }),
+  alg: 'RS256',
+  kid: 'idp-key-1',
+  publicJwk: publishedKey,
+  audience: 'kantoor',
+  sign: (payload) => new SignJWT(payload).setProtectedHeader({ alg: 'RS256', kid: 'idp-key-1' }).sign(signingKey),
+  personClaims: { sub: 'idp-subject-123', email: pieter.email },
+  caller: pieter,
+}));
+
 describe('OpenID Connect bearer tokens', () => {
   it("accepts a token of the firm's provider and maps it to a caller, finding the keys through discovery once", async () => {
     const app = appFor();
@@ -90,14 +100,7 @@ describe('OpenID Connect bearer tokens', () => {
       .get('/v1/test/whoami')
       .set('authorization', `Bearer ${await token()}`);
     expect(first.status).toBe(200);
-    expect(first.body).toEqual<Caller>({
-      kind: 'staff',
-      subjectId: 'staff-pieter',
-      firmId: 'firm-1',
-      role: 'admin',
-      email: 'pieter@firm.example',
-      scopes: [],
-    });
+    expect(first.body).toEqual<Caller>(pieter);
     await request(app)
       .get('/v1/test/whoami')
       .set('authorization', `Bearer ${await token()}`)
