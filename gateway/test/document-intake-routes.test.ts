@@ -14,6 +14,8 @@ import { scratchFolder } from '@kantoor/testing';
 import type { IntakeHarness } from '../../services/document-intake/test/intake-harness';
 import { bearer, problemType } from './helpers';
 import { startIntakeGateway, type IntakeGateway } from './intake-gateway';
+import { expectPaging } from './paged-list';
+import { refusedAt } from '../../services/document-intake/test/refused-rows';
 
 const SAMPLES = path.resolve(__dirname, '../../test/fixtures/peppol');
 const JPEG = readFileSync(path.resolve(__dirname, '../../services/document-intake/test/fixtures/stripe.jpg'));
@@ -299,6 +301,28 @@ describe('the mailbox and the hand-over', () => {
     const log = await request(app).get(`/v1/dossiers/${h.dossierId}/intake-log`).set('authorization', portal);
     expect(log.status).toBe(200);
     expect(Array.isArray(log.body.refused)).toBe(true);
+  });
+});
+
+describe('the intake log a page at a time', () => {
+  test('each refused file once, newest first, whatever the page size; bad paging is refused', async () => {
+    // within one millisecond, microseconds apart, two of them at the same time (the id decides)
+    const times = ['.123456', '.123455', '.123455', '.123001', '.122999'].map((at) => `2026-12-03 10:00:00${at}+00`);
+    const refused = times.map((at, index) => ({ at, id: `00000000-0000-4000-8000-0000000000${10 + index}` }));
+    for (const file of refused)
+      await refusedAt(h.service.db, { id: file.id, firmId: h.admin.firmId, dossierId: h.otherDossierId }, file.at);
+    const newestFirst = refused
+      .sort((a, b) => b.at.localeCompare(a.at) || b.id.localeCompare(a.id))
+      .map((file) => file.id);
+    const list = {
+      app,
+      path: `/v1/dossiers/${h.otherDossierId}/intake-log`,
+      authorization: bearer(h.admin),
+      items: 'refused',
+      idOf: (file: Record<string, unknown>) => file.id as string,
+    };
+
+    await expectPaging(list, newestFirst);
   });
 });
 

@@ -26,6 +26,7 @@ import type { ServiceClients } from '../app';
 import { fileParts, type FilePart } from '../middleware/multipart';
 import { problemFor, type Problem } from '../middleware/problem';
 import { defineRoute, namedSchema, reply, streamReply, type JsonSchema, type RouteContext } from '../openapi/route';
+import { nextCursor, pageOf, pageQuery, type PageQuery } from './list-pages';
 
 declare module '../app' {
   interface ServiceClients {
@@ -755,22 +756,34 @@ export const downloadDocument = defineRoute<{
   },
 });
 
-export const getIntakeLog = defineRoute<{ params: { dossierId: string }; query: { limit?: number } }>({
+export const getIntakeLog = defineRoute<{ params: { dossierId: string }; query: PageQuery }>({
   method: 'get',
   path: '/v1/dossiers/{dossierId}/intake-log',
   operationId: 'getIntakeLog',
-  summary: 'Received files that were refused, with the reason (never silently dropped)',
+  summary: 'Received files that were refused, with the reason (never silently dropped), a page at a time',
+  description:
+    'Newest first, `pageSize` files a page (default 50). When more follow, `nextCursor` is set: pass it as ' +
+    '`cursor` for the next page; on the last page it is empty. `limit` is the deprecated name of `pageSize`.',
   tags: ['documents'],
   auth: 'authenticated',
   permission: 'document:read',
-  request: { params: dossierParams, query: object({ limit: { type: 'integer', minimum: 1, maximum: 500 } }) },
-  responses: { 200: ok('Refused files, newest first', { type: 'object', properties: { refused: { type: 'array' } } }) },
+  request: { params: dossierParams, query: object(pageQuery(500)) },
+  responses: {
+    200: ok('One page of refused files, newest first', {
+      type: 'object',
+      required: ['refused', 'nextCursor'],
+      properties: { refused: { type: 'array' }, nextCursor },
+    }),
+  },
   handler: async (ctx) => {
-    const { refused } = await intakeOf(ctx.services).getIntakeLog(
-      { dossierId: ctx.params.dossierId, limit: ctx.query.limit ?? 50 },
+    const page = await intakeOf(ctx.services).getIntakeLog(
+      { dossierId: ctx.params.dossierId, ...pageOf(ctx.query) },
       callFor(ctx),
     );
-    return { refused: refused.map((file) => toJson(RefusedFileSchema, file, { alwaysEmitImplicit: true })) };
+    return {
+      refused: page.refused.map((file) => toJson(RefusedFileSchema, file, { alwaysEmitImplicit: true })),
+      nextCursor: page.nextCursor,
+    };
   },
 });
 

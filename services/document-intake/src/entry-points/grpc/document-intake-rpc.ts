@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import { timestampDate, timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { invalidArgument } from '@kantoor/errors';
+import { pageSizeOf } from '@kantoor/database';
 import { coalesced, implement } from '@kantoor/grpc';
 import {
   DocumentIntakeService,
@@ -153,7 +154,7 @@ export function documentIntakeRpc(deps: {
         type: request.type || undefined,
         createdFrom: request.createdFrom ? timestampDate(request.createdFrom) : undefined,
         createdTo: request.createdTo ? timestampDate(request.createdTo) : undefined,
-        pageSize: Math.min(Math.max(request.pageSize || 50, 1), 200),
+        pageSize: pageSizeOf(request),
         cursor: request.cursor || undefined,
       });
       if (isAccountant(caller) && statuses.length === 1 && statuses[0] === 'draft') page.documents = [];
@@ -241,9 +242,13 @@ export function documentIntakeRpc(deps: {
 
     async getIntakeLog(request, { caller }) {
       await guard(caller, 'document:read', request.dossierId);
-      const rows = await refusedFiles(intake.db, request.dossierId, Math.min(Math.max(request.limit || 50, 1), 500));
+      const page = await refusedFiles(intake.db, request.dossierId, {
+        pageSize: pageSizeOf(request, 500),
+        cursor: request.cursor || undefined,
+      });
       return {
-        refused: rows.map((row) => ({
+        nextCursor: page.nextCursor,
+        refused: page.refused.map((row) => ({
           id: row.id,
           fileName: row.file_name,
           channel: row.channel,
