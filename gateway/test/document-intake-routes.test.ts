@@ -537,6 +537,54 @@ describe('several files uploaded at once', () => {
   });
 });
 
+describe('the declared Content-Type of a file is checked against its content', () => {
+  const mismatch = problemType('content-type-mismatch');
+
+  test('one file: JPEGs sent as image/jpeg, image/jpg or octet-stream pass; a PDF sent as image/jpeg is refused and nothing is stored', async () => {
+    const before = await documentCount();
+    for (const type of ['image/jpeg', 'image/jpg', 'application/octet-stream']) {
+      const photo = await upload(JPEG, 'bonnetje.jpg', { type });
+      expect(photo.status).toBe(201);
+      expect(photo.body).toMatchObject({ originalFormat: 'jpeg' });
+    }
+    const refused = await upload(pdf(1), 'factuur.pdf', { type: 'image/jpeg' });
+    expect(refused.status).toBe(400);
+    expect(refused.headers['content-type']).toMatch(/application\/problem\+json/);
+    expect(refused.body).toMatchObject({ type: mismatch, detail: expect.stringContaining('sent as image/jpeg') });
+    expect(await documentCount()).toBe(before + 3);
+    await expectNoOrphanObjects();
+  });
+
+  test('several files: the part whose content is not its declared type is refused by name, the others stored', async () => {
+    const before = await documentCount();
+    const response = await multipart(`/v1/dossiers/${h.dossierId}/document-uploads`, { mailbox: 'sales' }, [
+      { body: JPEG, fileName: 'bon.jpg', type: 'image/jpeg' },
+      { body: pdf(1), fileName: 'factuur.pdf', type: 'image/jpeg' },
+      { body: pdf(2), fileName: 'factuur-2.pdf', type: 'application/octet-stream' },
+    ]);
+    expect(response.status).toBe(200);
+    expect(response.body).toMatchObject({ stored: 2, refused: 1 });
+    const [photo, declaredWrongly, generic] = response.body.files;
+    expect(photo.document).toMatchObject({ originalFormat: 'jpeg' });
+    expect(declaredWrongly).toMatchObject({ fileName: 'factuur.pdf', refused: { type: mismatch, status: 400 } });
+    expect(generic.document).toMatchObject({ originalFormat: 'pdf', pages: 2 });
+    expect(await documentCount()).toBe(before + 2);
+    await expectNoOrphanObjects();
+  });
+
+  test('a scan: a page whose content is not its declared type refuses the scan, and nothing of it is stored', async () => {
+    const before = await documentCount();
+    const refused = await multipart(`/v1/dossiers/${h.dossierId}/scans`, { mailbox: 'purchase' }, [
+      { body: JPEG, fileName: 'page-1.jpg', type: 'image/jpg' },
+      { body: pdf(1), fileName: 'page-2.jpg', type: 'image/jpeg' },
+    ]);
+    expect(refused.status).toBe(400);
+    expect(refused.body).toMatchObject({ type: mismatch, detail: expect.stringContaining('page 2') });
+    expect(await documentCount()).toBe(before);
+    await expectNoOrphanObjects();
+  });
+});
+
 describe('the active clients monitor, filtered', () => {
   type Row = { dossierId: string; dossierName: string; mailboxes: Array<{ mailbox: string; waiting: number }> };
   let clientGroupId: string;
