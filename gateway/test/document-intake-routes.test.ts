@@ -304,6 +304,23 @@ describe('the mailbox and the hand-over', () => {
   });
 });
 
+describe('the document list a page at a time', () => {
+  test('a cursor the list did not give out is refused with 400 and names the cursor', async () => {
+    const notGivenOut = Buffer.from(JSON.stringify(['2026-12-03T10:00:00.123Z', 'x'])).toString('base64url');
+    for (const cursor of ['not-a-cursor', notGivenOut]) {
+      const refused = await request(app)
+        .get(`/v1/dossiers/${h.dossierId}/documents`)
+        .query({ cursor })
+        .set('authorization', bearer(h.portal));
+      expect(refused.status).toBe(400);
+      expect(refused.body).toMatchObject({
+        type: problemType('invalid-cursor'),
+        errors: [{ field: 'cursor', message: 'is not valid' }],
+      });
+    }
+  });
+});
+
 describe('the intake log a page at a time', () => {
   test('each refused file once, newest first, whatever the page size; bad paging is refused', async () => {
     // within one millisecond, microseconds apart, two of them at the same time (the id decides)
