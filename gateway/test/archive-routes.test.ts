@@ -16,11 +16,13 @@ import { DocumentIntakeService } from '@kantoor/proto/kantoor/document_intake/v1
 import { embeddedPlatform, startService, type RunningService } from '@kantoor/service-runtime';
 import { scratchFolder, temporaryFolder, type TestDatabase } from '@kantoor/testing';
 import { createArchiveService } from '../../services/archive/src/main';
-import { startDirectory, type DirectoryFixture } from '../../services/directory/test/directory-fixture';
+import { belgianNumber, startDirectory, type DirectoryFixture } from '../../services/directory/test/directory-fixture';
 import { createDocumentIntakeService } from '../../services/document-intake/src';
 import { directoryOver } from '../../services/document-intake/src/adapters/directory';
 import { authorizeWithPolicy, directoryAccessFacts, routeTable } from '../src';
+import { archivedAndPurged } from '../../services/archive/test/purged-rows';
 import { bearer, openMigratedDatabase, problemType, testApp } from './helpers';
+import { expectPaging } from './paged-list';
 
 /** A valid one-page PDF, written by hand (offsets included) so the test needs no PDF library. */
 function pdf(label: string): Buffer {
@@ -274,4 +276,31 @@ test("admins set the firm's retention and run the integrity check; others may on
   expect(runs.body.runs[0].id).toBe(run.body.id);
   const byOthers = await request(app).get('/v1/archive/verification-runs').set('authorization', bearer(employee));
   expect(byOthers.status).toBe(403);
+});
+
+test("a dossier's purge records come a page at a time, each once, newest first; bad paging is refused", async () => {
+  const { dossier } = await fx.directory.createDossier(
+    { name: 'Bakkerij Gewist', country: 'BE', enterpriseNumber: belgianNumber(7301), language: 'nl' },
+    { caller: admin },
+  );
+  await fx.directory.activateDossier({ dossierId: dossier!.id, fileManagerId: employee.subjectId }, { caller: admin });
+  // within one millisecond, microseconds apart, two of them at the same time (the object id decides)
+  const times = ['.123456', '.123455', '.123455', '.123001', '.122999'].map((at) => `2026-12-03 10:00:00${at}+00`);
+  const purged: Array<{ at: string; objectId: string }> = [];
+  for (const [index, at] of times.entries()) {
+    const ids = { firmId: admin.firmId, dossierId: dossier!.id, documentId: `purged-${index}` };
+    purged.push({ at, objectId: await archivedAndPurged(archive.db, ids, at) });
+  }
+  const newestFirst = purged
+    .sort((a, b) => b.at.localeCompare(a.at) || Number(b.objectId) - Number(a.objectId))
+    .map((record) => record.objectId);
+  const list = {
+    app,
+    path: `/v1/dossiers/${dossier!.id}/archive/purge-records`,
+    authorization: bearer(employee),
+    items: 'records',
+    idOf: (record: Record<string, unknown>) => record.objectId as string,
+  };
+
+  await expectPaging(list, newestFirst);
 });

@@ -14,6 +14,8 @@ import { scratchFolder } from '@kantoor/testing';
 import type { IntakeHarness } from '../../services/document-intake/test/intake-harness';
 import { bearer, problemType } from './helpers';
 import { startIntakeGateway, type IntakeGateway } from './intake-gateway';
+import { expectPaging } from './paged-list';
+import { refusedAt } from '../../services/document-intake/test/refused-rows';
 
 const SAMPLES = path.resolve(__dirname, '../../test/fixtures/peppol');
 const JPEG = readFileSync(path.resolve(__dirname, '../../services/document-intake/test/fixtures/stripe.jpg'));
@@ -302,6 +304,45 @@ describe('the mailbox and the hand-over', () => {
   });
 });
 
+describe('the document list a page at a time', () => {
+  test('a cursor the list did not give out is refused with 400 and names the cursor', async () => {
+    const notGivenOut = Buffer.from(JSON.stringify(['2026-12-03T10:00:00.123Z', 'x'])).toString('base64url');
+    for (const cursor of ['not-a-cursor', notGivenOut]) {
+      const refused = await request(app)
+        .get(`/v1/dossiers/${h.dossierId}/documents`)
+        .query({ cursor })
+        .set('authorization', bearer(h.portal));
+      expect(refused.status).toBe(400);
+      expect(refused.body).toMatchObject({
+        type: problemType('invalid-cursor'),
+        errors: [{ field: 'cursor', message: 'is not valid' }],
+      });
+    }
+  });
+});
+
+describe('the intake log a page at a time', () => {
+  test('each refused file once, newest first, whatever the page size; bad paging is refused', async () => {
+    // within one millisecond, microseconds apart, two of them at the same time (the id decides)
+    const times = ['.123456', '.123455', '.123455', '.123001', '.122999'].map((at) => `2026-12-03 10:00:00${at}+00`);
+    const refused = times.map((at, index) => ({ at, id: `00000000-0000-4000-8000-0000000000${10 + index}` }));
+    for (const file of refused)
+      await refusedAt(h.service.db, { id: file.id, firmId: h.admin.firmId, dossierId: h.otherDossierId }, file.at);
+    const newestFirst = refused
+      .sort((a, b) => b.at.localeCompare(a.at) || b.id.localeCompare(a.id))
+      .map((file) => file.id);
+    const list = {
+      app,
+      path: `/v1/dossiers/${h.otherDossierId}/intake-log`,
+      authorization: bearer(h.admin),
+      items: 'refused',
+      idOf: (file: Record<string, unknown>) => file.id as string,
+    };
+
+    await expectPaging(list, newestFirst);
+  });
+});
+
 type Part = { field?: string; body: Buffer | string; fileName?: string; type?: string };
 
 /** A multipart/form-data request with the given parts, in order (a part without a file name is a text field). */
@@ -510,6 +551,54 @@ describe('several files uploaded at once', () => {
     const single = await upload(pdf(1), 'los.pdf', { type: 'application/pdf', mailbox: 'sales' });
     expect(single.status).toBe(201);
     expect(single.body).toMatchObject({ name: 'los', mailbox: 'sales', channel: 'upload' });
+  });
+});
+
+describe('the declared Content-Type of a file is checked against its content', () => {
+  const mismatch = problemType('content-type-mismatch');
+
+  test('one file: JPEGs sent as image/jpeg, image/jpg or octet-stream pass; a PDF sent as image/jpeg is refused and nothing is stored', async () => {
+    const before = await documentCount();
+    for (const type of ['image/jpeg', 'image/jpg', 'application/octet-stream']) {
+      const photo = await upload(JPEG, 'bonnetje.jpg', { type });
+      expect(photo.status).toBe(201);
+      expect(photo.body).toMatchObject({ originalFormat: 'jpeg' });
+    }
+    const refused = await upload(pdf(1), 'factuur.pdf', { type: 'image/jpeg' });
+    expect(refused.status).toBe(400);
+    expect(refused.headers['content-type']).toMatch(/application\/problem\+json/);
+    expect(refused.body).toMatchObject({ type: mismatch, detail: expect.stringContaining('sent as image/jpeg') });
+    expect(await documentCount()).toBe(before + 3);
+    await expectNoOrphanObjects();
+  });
+
+  test('several files: the part whose content is not its declared type is refused by name, the others stored', async () => {
+    const before = await documentCount();
+    const response = await multipart(`/v1/dossiers/${h.dossierId}/document-uploads`, { mailbox: 'sales' }, [
+      { body: JPEG, fileName: 'bon.jpg', type: 'image/jpeg' },
+      { body: pdf(1), fileName: 'factuur.pdf', type: 'image/jpeg' },
+      { body: pdf(2), fileName: 'factuur-2.pdf', type: 'application/octet-stream' },
+    ]);
+    expect(response.status).toBe(200);
+    expect(response.body).toMatchObject({ stored: 2, refused: 1 });
+    const [photo, declaredWrongly, generic] = response.body.files;
+    expect(photo.document).toMatchObject({ originalFormat: 'jpeg' });
+    expect(declaredWrongly).toMatchObject({ fileName: 'factuur.pdf', refused: { type: mismatch, status: 400 } });
+    expect(generic.document).toMatchObject({ originalFormat: 'pdf', pages: 2 });
+    expect(await documentCount()).toBe(before + 2);
+    await expectNoOrphanObjects();
+  });
+
+  test('a scan: a page whose content is not its declared type refuses the scan, and nothing of it is stored', async () => {
+    const before = await documentCount();
+    const refused = await multipart(`/v1/dossiers/${h.dossierId}/scans`, { mailbox: 'purchase' }, [
+      { body: JPEG, fileName: 'page-1.jpg', type: 'image/jpg' },
+      { body: pdf(1), fileName: 'page-2.jpg', type: 'image/jpeg' },
+    ]);
+    expect(refused.status).toBe(400);
+    expect(refused.body).toMatchObject({ type: mismatch, detail: expect.stringContaining('page 2') });
+    expect(await documentCount()).toBe(before);
+    await expectNoOrphanObjects();
   });
 });
 

@@ -78,6 +78,7 @@ function parameters(route: Route): unknown[] {
         in: location,
         required: location === 'path' || required.has(name),
         ...(typeof property.description === 'string' && { description: property.description }),
+        ...(property.deprecated === true && { deprecated: true }),
         schema: property,
       });
     }

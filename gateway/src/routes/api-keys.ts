@@ -1,5 +1,5 @@
 /** API keys of partner applications: firm admins create, list and revoke them. */
-import { decodeCursor, encodeCursor } from '@kantoor/database';
+import { decodeCursor, encodeCursor, isPostgresTime } from '@kantoor/database';
 import { notFound, permissionDenied } from '@kantoor/errors';
 import { managesApiKeys, type ApiKey, type ApiKeyManagement } from '../auth/api-keys';
 import type { Caller } from '../auth/caller';
@@ -99,9 +99,6 @@ export const createApiKey = defineRoute<{ body: { name: string; scopes: string[]
   },
 });
 
-/** a creation time as PostgreSQL writes it (what the list's cursor keeps) */
-const POSTGRES_TIME = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{1,6})?[+-]\d\d(:\d\d)?$/;
-
 export const listApiKeys = defineRoute<{ query: { pageSize?: number; cursor?: string } }>({
   method: 'get',
   path: '/v1/api-keys',
@@ -138,8 +135,7 @@ export const listApiKeys = defineRoute<{ query: { pageSize?: number; cursor?: st
     },
   },
   async handler({ caller, deps, query }) {
-    const position =
-      query.cursor === undefined ? undefined : decodeCursor(query.cursor, (key) => POSTGRES_TIME.test(key));
+    const position = query.cursor === undefined ? undefined : decodeCursor(query.cursor, isPostgresTime);
     const after = position && { createdAt: position.key, id: position.id };
     const page = await keysOfAdmin(caller, deps).list(caller.firmId, { pageSize: query.pageSize ?? 50, after });
     return { items: page.keys.map(view), nextCursor: page.next ? encodeCursor(page.next.createdAt, page.next.id) : '' };

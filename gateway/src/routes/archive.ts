@@ -27,6 +27,7 @@ import {
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import type { ServiceClients } from '../app';
 import { defineRoute, namedSchema, reply, streamReply, type JsonSchema, type RouteContext } from '../openapi/route';
+import { nextCursor, pageOf, pageQuery, type PageQuery } from './list-pages';
 
 declare module '../app' {
   interface ServiceClients {
@@ -323,24 +324,31 @@ export const downloadDossierArchive = defineRoute<{ params: { dossierId: string 
     ),
 });
 
-export const listPurgeRecords = defineRoute<{ params: { dossierId: string }; query: { limit?: number } }>({
+export const listPurgeRecords = defineRoute<{ params: { dossierId: string }; query: PageQuery }>({
   method: 'get',
   path: '/v1/dossiers/{dossierId}/archive/purge-records',
   operationId: 'listPurgeRecords',
-  summary: "A dossier's purge records: what was removed, when, and which rule allowed it",
+  summary: "A dossier's purge records: what was removed, when, and which rule allowed it, a page at a time",
+  description:
+    'Newest purge first, `pageSize` records a page (default 50). When more follow, `nextCursor` is set: pass it ' +
+    'as `cursor` for the next page; on the last page it is empty. `limit` is the deprecated name of `pageSize`.',
   tags: ['archive'],
   auth: 'authenticated',
   permission: 'archive:read',
-  request: { params: dossierParams, query: object({ limit: { type: 'integer', minimum: 1, maximum: 1000 } }) },
+  request: { params: dossierParams, query: object(pageQuery(1000)) },
   responses: {
-    200: ok('Newest first', { type: 'object', properties: { records: { type: 'array', items: PurgeRecordView } } }),
+    200: ok('One page of records, newest purge first', {
+      type: 'object',
+      required: ['records', 'nextCursor'],
+      properties: { records: { type: 'array', items: PurgeRecordView }, nextCursor },
+    }),
   },
   handler: async (ctx) => {
-    const { records } = await archiveOf(ctx.services).listPurgeRecords(
-      { dossierId: ctx.params.dossierId, limit: ctx.query.limit ?? 100 },
+    const page = await archiveOf(ctx.services).listPurgeRecords(
+      { dossierId: ctx.params.dossierId, ...pageOf(ctx.query) },
       callFor(ctx),
     );
-    return { records: records.map(purgeJson) };
+    return { records: page.records.map(purgeJson), nextCursor: page.nextCursor };
   },
 });
 

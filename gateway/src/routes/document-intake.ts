@@ -26,6 +26,7 @@ import type { ServiceClients } from '../app';
 import { fileParts, type FilePart } from '../middleware/multipart';
 import { problemFor, type Problem } from '../middleware/problem';
 import { defineRoute, namedSchema, reply, streamReply, type JsonSchema, type RouteContext } from '../openapi/route';
+import { nextCursor, pageOf, pageQuery, type PageQuery } from './list-pages';
 
 declare module '../app' {
   interface ServiceClients {
@@ -80,7 +81,7 @@ async function documentsIn(ctx: Ctx, dossierId: string, ids: string[]): Promise<
 const asBuffer = (bytes: Uint8Array) => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 
 type UploadMessage = MessageInitShape<typeof UploadDocumentRequestSchema>;
-type UploadHeader = { dossierId: string; mailbox: string; fileName: string; channel: string };
+type UploadHeader = { dossierId: string; mailbox: string; fileName: string; channel: string; contentType: string };
 
 /**
  * One uploaded file as the messages of its upload call: the header, then the bytes in chunks of at most 256 KiB as
@@ -244,7 +245,18 @@ const UploadOutcomes = namedSchema('UploadOutcomes', {
     },
   },
 });
-const ACCEPTED_FILES = ['application/pdf', 'image/jpeg', 'application/xml', 'text/xml', 'application/octet-stream'];
+/**
+ * What a file may be declared as; the service checks the content against the declared type (a PDF sent as
+ * image/jpeg is refused, `content_type_mismatch`), application/octet-stream declares nothing.
+ */
+const ACCEPTED_FILES = [
+  'application/pdf',
+  'image/jpeg',
+  'image/jpg',
+  'application/xml',
+  'text/xml',
+  'application/octet-stream',
+];
 
 // ---- the client's mailboxes ----
 
@@ -256,8 +268,11 @@ export const uploadDocument = defineRoute<{ params: { dossierId: string }; query
   operationId: 'uploadDocument',
   summary: 'Upload one file (PDF, JPEG or UBL) into a mailbox; one request per file',
   description:
-    'The body is the file itself, streamed. Its type is decided from its content, not from its name or ' +
-    'Content-Type; encrypted, corrupt or unknown files are refused and nothing is stored. The name comes from ' +
+    'The body is the file itself, streamed. Its type is decided from its content, which must be what its ' +
+    'Content-Type says (`application/pdf`; `image/jpeg` or `image/jpg`; `application/xml` or `text/xml` for UBL; ' +
+    "`application/octet-stream` says nothing) and what its name's extension says: a file whose content is " +
+    'another type is refused (400 `content-type-mismatch` or `content-mismatch`), as are encrypted, corrupt or ' +
+    'unknown files, and nothing is stored. The name comes from ' +
     '`fileName` or the `X-File-Name` header (URL-encoded). An API key uploads on the `api` channel; a scanner ' +
     'client sends `channel=scan`.',
   tags: ['documents'],
@@ -282,6 +297,7 @@ export const uploadDocument = defineRoute<{ params: { dossierId: string }; query
         mailbox: ctx.query.mailbox,
         fileName,
         channel: ctx.caller.kind === 'api_key' ? 'api' : (ctx.query.channel ?? 'upload'),
+        contentType: ctx.request.get('content-type') ?? '',
       },
       ctx.upload,
     );
@@ -303,8 +319,8 @@ const tooManyPages = (maxPages: number) =>
     violations: [{ field: 'body', message: `has more than ${maxPages} file parts` }],
   });
 
-/** What a scanner may declare a page to be; the service checks the content itself. */
-const PAGE_TYPES = ['image/jpeg', 'application/pdf', 'application/octet-stream'];
+/** What a scanner may declare a page to be; the service checks the content against it. */
+const PAGE_TYPES = ['image/jpeg', 'image/jpg', 'application/pdf', 'application/octet-stream'];
 
 /**
  * The pages of a multipart scan as one upload stream: header, the first page's bytes, `nextPage`, the next
@@ -334,7 +350,15 @@ async function* pagesAsMessages(
       violations: [{ field: 'body', message: 'has no file parts' }],
     });
   yield {
-    part: { case: 'header', value: { ...header, fileName: header.fileName || next.value.fileName, channel: 'scan' } },
+    part: {
+      case: 'header',
+      value: {
+        ...header,
+        fileName: header.fileName || next.value.fileName,
+        channel: 'scan',
+        contentType: next.value.mediaType,
+      },
+    },
   };
   for (let page = next.value; ; page = next.value) {
     if (!PAGE_TYPES.includes(page.mediaType)) {
@@ -347,7 +371,10 @@ async function* pagesAsMessages(
         },
       );
     }
-    if (page.position > 1) yield { part: { case: 'nextPage', value: true } };
+    if (page.position > 1) {
+      yield { part: { case: 'nextPage', value: true } };
+      yield { part: { case: 'pageContentType', value: page.mediaType } };
+    }
     for await (const chunk of atMost(page.bytes, CHUNK)) yield { part: { case: 'chunk', value: chunk } };
     next = await parts.next();
     if (next.done) {
@@ -367,7 +394,8 @@ export const scanDocument = defineRoute<{
   summary: 'A scanned document of several pages, one multipart part per page, stored as one document',
   description:
     'The body is `multipart/form-data` with one file part per page, in page order: a JPEG image or a PDF ' +
-    '(`image/jpeg`, `application/pdf` or `application/octet-stream`; the content decides). Parts stream to the ' +
+    '(`image/jpeg` or `image/jpg`, `application/pdf`, or `application/octet-stream`, which says nothing; a page ' +
+    'whose content is not its declared type refuses the scan, `content-type-mismatch`). Parts stream to the ' +
     'service one after the other; JPEG pages become PDF pages and everything is merged into one document on the ' +
     '`scan` channel, named after `fileName` or else the first part. At most {SCAN_MAX_PAGES} parts, each at most ' +
     '{UPLOAD_MAX_FILE_BYTES} bytes. A scan without pages, with more parts than that, a part of another ' +
@@ -413,7 +441,10 @@ export const uploadDocuments = defineRoute<{ params: { dossierId: string }; quer
   summary: 'Upload several files at once into a mailbox; each file becomes its own document',
   description:
     'The body is `multipart/form-data` with one file part per file (PDF, JPEG or UBL; the content decides the ' +
-    'type). At most {UPLOAD_MAX_FILES_PER_REQUEST} files, each at most {UPLOAD_MAX_FILE_BYTES} bytes; they ' +
+    "type, and must be what the part's Content-Type says: `application/pdf`, `image/jpeg` or `image/jpg`, " +
+    '`application/xml` or `text/xml`; `application/octet-stream` says nothing; a part declared as something else, ' +
+    'or whose content is not its declared type, is refused, `unsupported-type` or `content-type-mismatch`). At ' +
+    'most {UPLOAD_MAX_FILES_PER_REQUEST} files, each at most {UPLOAD_MAX_FILE_BYTES} bytes; they ' +
     'stream to the service one after the other. The answer ' +
     'names every file in the order sent: the stored document, or `refused` with the reason (a problem object). ' +
     'A refused file does not stop or undo the others. If the body itself breaks off (too large, malformed, the ' +
@@ -464,6 +495,7 @@ export const uploadDocuments = defineRoute<{ params: { dossierId: string }; quer
             mailbox: ctx.query.mailbox,
             fileName: part.fileName,
             channel: ctx.caller.kind === 'api_key' ? 'api' : 'upload',
+            contentType: part.mediaType,
           },
           part.bytes,
         );
@@ -755,22 +787,34 @@ export const downloadDocument = defineRoute<{
   },
 });
 
-export const getIntakeLog = defineRoute<{ params: { dossierId: string }; query: { limit?: number } }>({
+export const getIntakeLog = defineRoute<{ params: { dossierId: string }; query: PageQuery }>({
   method: 'get',
   path: '/v1/dossiers/{dossierId}/intake-log',
   operationId: 'getIntakeLog',
-  summary: 'Received files that were refused, with the reason (never silently dropped)',
+  summary: 'Received files that were refused, with the reason (never silently dropped), a page at a time',
+  description:
+    'Newest first, `pageSize` files a page (default 50). When more follow, `nextCursor` is set: pass it as ' +
+    '`cursor` for the next page; on the last page it is empty. `limit` is the deprecated name of `pageSize`.',
   tags: ['documents'],
   auth: 'authenticated',
   permission: 'document:read',
-  request: { params: dossierParams, query: object({ limit: { type: 'integer', minimum: 1, maximum: 500 } }) },
-  responses: { 200: ok('Refused files, newest first', { type: 'object', properties: { refused: { type: 'array' } } }) },
+  request: { params: dossierParams, query: object(pageQuery(500)) },
+  responses: {
+    200: ok('One page of refused files, newest first', {
+      type: 'object',
+      required: ['refused', 'nextCursor'],
+      properties: { refused: { type: 'array' }, nextCursor },
+    }),
+  },
   handler: async (ctx) => {
-    const { refused } = await intakeOf(ctx.services).getIntakeLog(
-      { dossierId: ctx.params.dossierId, limit: ctx.query.limit ?? 50 },
+    const page = await intakeOf(ctx.services).getIntakeLog(
+      { dossierId: ctx.params.dossierId, ...pageOf(ctx.query) },
       callFor(ctx),
     );
-    return { refused: refused.map((file) => toJson(RefusedFileSchema, file, { alwaysEmitImplicit: true })) };
+    return {
+      refused: page.refused.map((file) => toJson(RefusedFileSchema, file, { alwaysEmitImplicit: true })),
+      nextCursor: page.nextCursor,
+    };
   },
 });
 

@@ -3,4 +3,12 @@ export { PgDatabase } from './pg-database';
 export { PgliteDatabase } from './pglite-database';
 export { migrate, readMigrations, type Migration, type MigrationReport } from './migrations';
 export { openDatabase, type DatabaseSettings } from './open-database';
-export { decodeCursor, encodeCursor } from './page-cursor';
+export {
+  decodeCursor,
+  DEFAULT_PAGE_SIZE,
+  encodeCursor,
+  isPostgresTime,
+  MAX_PAGE_SIZE,
+  pageOfRows,
+  pageSizeOf,
+} from './page-cursor';

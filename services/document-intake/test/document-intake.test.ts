@@ -202,7 +202,7 @@ describe('upload', () => {
       throw Object.assign(new Error('Premature close'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
     }
     async function* pages() {
-      yield Readable.from(cancelledMidway(), { objectMode: false });
+      yield { bytes: Readable.from(cancelledMidway(), { objectMode: false }), contentType: '' };
     }
     const intake = {
       db: h.service.db,
@@ -271,6 +271,30 @@ describe('upload', () => {
     );
   const invoiceXml = () => readFileSync(path.join(SAMPLES, 'base-example.xml'), 'utf8');
   const uploadOf = (fileName: string, bytes: Buffer | string) => () => upload(h.portal, fileName, Buffer.from(bytes));
+  /** an upload whose client declared its Content-Type */
+  const uploadAs = (contentType: string, fileName: string, bytes: Buffer) =>
+    h.client.uploadDocument(
+      uploadStream({ dossierId: h.dossierId, mailbox: 'purchase', fileName, channel: '', contentType }, [[bytes]]),
+      { caller: h.portal },
+    );
+  /** a scan whose client declared each page's Content-Type, as the gateway sends it */
+  async function* declaredScan(pages: Array<[string, Buffer]>) {
+    yield {
+      part: {
+        case: 'header' as const,
+        value: { dossierId: h.dossierId, mailbox: 'misc', fileName: 'scan', channel: 'scan', contentType: pages[0][0] },
+      },
+    };
+    for (const [index, [contentType, bytes]] of pages.entries()) {
+      if (index > 0) {
+        yield { part: { case: 'nextPage' as const, value: true } };
+        yield { part: { case: 'pageContentType' as const, value: contentType } };
+      }
+      yield { part: { case: 'chunk' as const, value: bytes } };
+    }
+    yield { part: { case: 'end' as const, value: true } };
+  }
+  const scanAs = (pages: Array<[string, Buffer]>) => h.client.uploadDocument(declaredScan(pages), { caller: h.portal });
   const refusals: Array<[string, () => Promise<unknown>, string, RegExp]> = [
     [
       'an encrypted PDF',
@@ -374,6 +398,40 @@ describe('upload', () => {
       /A scanned page must be a JPEG image or a PDF./,
     ],
     [
+      'a PDF declared as image/jpeg',
+      async () => uploadAs('image/jpeg', 'factuur', await pdf()),
+      'content_type_mismatch',
+      /^"factuur" was sent as image\/jpeg but its content is PDF.$/,
+    ],
+    [
+      'a JPEG declared as application/pdf, whatever the case and parameters',
+      () => uploadAs('Application/PDF; charset=binary', 'bon.jpg', jpeg()),
+      'content_type_mismatch',
+      /^"bon.jpg" was sent as application\/pdf but its content is JPEG.$/,
+    ],
+    [
+      'a UBL invoice declared as a PDF',
+      () => uploadAs('application/pdf', 'factuur.xml', Buffer.from(invoiceXml())),
+      'content_type_mismatch',
+      /was sent as application\/pdf but its content is XML/,
+    ],
+    [
+      'a PDF declared as an image of another kind',
+      async () => uploadAs('image/png', 'factuur.pdf', await pdf()),
+      'unsupported_type',
+      /^"factuur.pdf" was sent as image\/png; a document is sent as application\/pdf, image\/jpeg or application\/xml.$/,
+    ],
+    [
+      'a scan whose second page, declared a JPEG, is a PDF',
+      async () =>
+        scanAs([
+          ['image/jpeg', jpeg()],
+          ['image/jpeg', await pdf()],
+        ]),
+      'content_type_mismatch',
+      /^"page 2" was sent as image\/jpeg but its content is PDF.$/,
+    ],
+    [
       'the api channel from someone without an API key',
       async () => upload(h.portal, 'feed.pdf', await pdf(), 'purchase', h.dossierId, 'api'),
       'invalid_channel',
@@ -388,6 +446,26 @@ describe('upload', () => {
         message: expect.stringMatching(message),
       }),
     );
+  });
+
+  it('takes a file declared as its own type (aliases too) or as no type in particular', async () => {
+    const accepted: Array<[string, string, Buffer, string]> = [
+      ['image/jpeg', 'bon', jpeg(), 'jpeg'],
+      ['image/jpg', 'bon.jpg', jpeg(), 'jpeg'],
+      ['application/pdf', 'factuur', await pdf(), 'pdf'],
+      ['application/octet-stream', 'factuur.pdf', await pdf(), 'pdf'],
+      ['', 'bon.jpg', jpeg(), 'jpeg'],
+      ['text/xml', 'factuur.xml', Buffer.from(invoiceXml()), 'xml'],
+      ['application/xml; charset=utf-8', 'factuur.ubl', Buffer.from(invoiceXml()), 'xml'],
+    ];
+    for (const [contentType, fileName, bytes, originalFormat] of accepted)
+      expect((await uploadAs(contentType, fileName, bytes)).document).toMatchObject({ originalFormat });
+    const scanned = await scanAs([
+      ['image/jpg', jpeg()],
+      ['application/pdf', await pdf(2)],
+      ['application/octet-stream', jpeg()],
+    ]);
+    expect(scanned.document).toMatchObject({ channel: 'scan', pages: 4 });
   });
 
   it('accepts .jpe and .ubl names for a JPEG and a UBL invoice', async () => {

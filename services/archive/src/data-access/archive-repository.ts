@@ -180,10 +180,20 @@ export interface SearchFilter {
 }
 
 export interface SearchCursor {
-  uploadedAt: Date;
+  /** the upload time as PostgreSQL writes it (`uploaded_at::text`): a Date would drop its microseconds */
+  uploadedAt: string;
   source: string;
   documentId: string;
 }
+
+/** A document of a search page, with where the next page starts after it. */
+export type FoundDocument = DocumentRow & { position: string };
+
+export const cursorAfter = (document: FoundDocument): SearchCursor => ({
+  uploadedAt: document.position,
+  source: document.source,
+  documentId: document.document_id,
+});
 
 /** One page, newest upload first; keyset pagination so page 1,000 costs what page 1 costs. */
 export async function searchDocuments(
@@ -191,7 +201,7 @@ export async function searchDocuments(
   filter: SearchFilter,
   limit: number,
   after?: SearchCursor,
-): Promise<DocumentRow[]> {
+): Promise<FoundDocument[]> {
   const conditions = ['dossier_id = $1'];
   const params: unknown[] = [filter.dossierId];
   const add = (sql: string, value: unknown) => {
@@ -210,11 +220,11 @@ export async function searchDocuments(
   if (after) {
     params.push(after.uploadedAt, after.source, after.documentId);
     const n = params.length;
-    conditions.push(`(uploaded_at, source, document_id) < ($${n - 2}, $${n - 1}, $${n})`);
+    conditions.push(`(uploaded_at, source, document_id) < ($${n - 2}::timestamptz, $${n - 1}, $${n})`);
   }
   params.push(limit);
-  const { rows } = await db.query<DocumentRow>(
-    `SELECT ${DOCUMENT_COLUMNS} FROM archive_document WHERE ${conditions.join(' AND ')}
+  const { rows } = await db.query<FoundDocument>(
+    `SELECT ${DOCUMENT_COLUMNS}, uploaded_at::text AS position FROM archive_document WHERE ${conditions.join(' AND ')}
      ORDER BY uploaded_at DESC, source DESC, document_id DESC LIMIT $${params.length}`,
     params,
   );

@@ -9,6 +9,7 @@ import type { Queryable } from '@kantoor/database';
 import type { ObjectStore } from '@kantoor/object-storage';
 import { layoutFolder, layoutRank, ZipPaths, type DocumentKind, type Mailbox } from '@kantoor/zip-layout';
 import {
+  cursorAfter,
   objectsOf,
   searchDocuments,
   type DocumentRow,
@@ -37,8 +38,7 @@ async function* documentPages(db: Queryable, filter: SearchFilter) {
     if (documents.length === 0) return;
     yield { documents, objects: await objectsOf(db, documents) };
     if (documents.length < PAGE) return;
-    const last = documents[documents.length - 1];
-    after = { uploadedAt: last.uploaded_at, source: last.source, documentId: last.document_id };
+    after = cursorAfter(documents[documents.length - 1]);
   }
 }
 

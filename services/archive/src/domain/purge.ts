@@ -1,4 +1,4 @@
-import type { Database, Queryable } from '@kantoor/database';
+import { decodeCursor, isPostgresTime, pageOfRows, type Database, type Queryable } from '@kantoor/database';
 import { failedPrecondition } from '@kantoor/errors';
 import type { ObjectStore } from '@kantoor/object-storage';
 import { audit, findObject, type ObjectRow } from '../data-access/archive-repository';
@@ -174,14 +174,26 @@ export async function runPurge(
   );
 }
 
-export async function purgeRecords(db: Queryable, filter: { dossierId?: string; firmId?: string }, limit: number) {
-  const { rows } = await db.query<PurgeRecordRow>(
-    `SELECT object_id::text AS object_id, firm_id, dossier_id, document_id, key, sha256, retain_until, purged_at, rule
+/**
+ * One page of purge records, newest purge first; `nextCursor` (empty on the last page) holds the last record's
+ * purge time as PostgreSQL writes it, with the microseconds a JavaScript Date would drop, and its object id.
+ */
+export async function purgeRecords(
+  db: Queryable,
+  filter: { dossierId?: string; firmId?: string },
+  page: { pageSize: number; cursor?: string },
+): Promise<{ records: PurgeRecordRow[]; nextCursor: string }> {
+  const after = page.cursor ? decodeCursor(page.cursor, isPostgresTime, (id) => /^\d{1,18}$/.test(id)) : undefined;
+  const { rows } = await db.query<PurgeRecordRow & { position: string }>(
+    `SELECT object_id::text AS object_id, firm_id, dossier_id, document_id, key, sha256, retain_until, purged_at, rule,
+       purged_at::text AS position
      FROM purge_record WHERE ($1::uuid IS NULL OR dossier_id = $1) AND ($2::uuid IS NULL OR firm_id = $2)
-     ORDER BY purged_at DESC, object_id DESC LIMIT $3`,
-    [filter.dossierId ?? null, filter.firmId ?? null, limit],
+       AND ($3::timestamptz IS NULL OR (purged_at, object_id) < ($3::timestamptz, $4::bigint))
+     ORDER BY purged_at DESC, object_id DESC LIMIT $5`,
+    [filter.dossierId ?? null, filter.firmId ?? null, after?.key ?? null, after?.id ?? null, page.pageSize + 1],
   );
-  return rows;
+  const { rows: records, nextCursor } = pageOfRows(rows, page.pageSize, (row) => [row.position, row.object_id]);
+  return { records, nextCursor };
 }
 
 /** The write-once rule for a backup file: its own retain-until date and its own legal hold (it has no dossier). */

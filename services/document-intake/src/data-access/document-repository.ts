@@ -1,5 +1,4 @@
-import type { Queryable } from '@kantoor/database';
-import { invalidArgument } from '@kantoor/errors';
+import { decodeCursor, isPostgresTime, pageOfRows, type Queryable } from '@kantoor/database';
 
 export type MailboxName = 'purchase' | 'sales' | 'misc';
 export type DocumentStatus = 'draft' | 'sent' | 'processed';
@@ -118,16 +117,12 @@ export interface DocumentFilter {
   cursor?: string;
 }
 
-const encodeCursor = (row: DocumentRow) =>
-  Buffer.from(`${row.created_at.toISOString()}|${row.id}`).toString('base64url');
+/** The position a page starts after, from the cursor the previous page ended with. */
+const positionOf = (cursor: string) => decodeCursor(cursor, isPostgresTime);
 
-function decodeCursor(cursor: string): [string, string] {
-  const [at, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
-  if (!at || !id || Number.isNaN(Date.parse(at)) || !/^[0-9a-f-]{36}$/i.test(id)) {
-    throw invalidArgument('The cursor is not one this list gave out.', { reason: 'invalid_cursor' });
-  }
-  return [at, id];
-}
+/** A page of rows read with one more than it holds; the cursor keeps the row's `position` (its time as text). */
+const pageOf = <T extends { id: string; position: string }>(rows: T[], pageSize: number) =>
+  pageOfRows(rows, pageSize, (row) => [row.position, row.id]);
 
 /** One page of a mailbox, newest first; `nextCursor` empty on the last page. */
 export async function listDocuments(db: Queryable, filter: DocumentFilter) {
@@ -150,18 +145,18 @@ export async function listDocuments(db: Queryable, filter: DocumentFilter) {
   if (filter.createdFrom) add((p) => `created_at >= ${p}`, filter.createdFrom);
   if (filter.createdTo) add((p) => `created_at < ${p}`, filter.createdTo);
   if (filter.cursor) {
-    const [at, id] = decodeCursor(filter.cursor);
-    params.push(at, id);
+    const after = positionOf(filter.cursor);
+    params.push(after.key, after.id);
     where.push(`(created_at, id) < ($${params.length - 1}::timestamptz, $${params.length}::uuid)`);
   }
   params.push(filter.pageSize + 1);
-  const { rows } = await db.query<DocumentRow>(
-    `SELECT * FROM document WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT $${params.length}`,
+  const { rows } = await db.query<DocumentRow & { position: string }>(
+    `SELECT *, created_at::text AS position FROM document WHERE ${where.join(' AND ')}
+     ORDER BY created_at DESC, id DESC LIMIT $${params.length}`,
     params,
   );
-  const more = rows.length > filter.pageSize;
-  const documents = rows.slice(0, filter.pageSize);
-  return { documents, nextCursor: more ? encodeCursor(documents[documents.length - 1]) : '' };
+  const page = pageOf(rows, filter.pageSize);
+  return { documents: page.rows, nextCursor: page.nextCursor };
 }
 
 /** Everything sent and still to process, in a stable order (mailbox, type, creation). */
@@ -217,17 +212,27 @@ export async function insertRefusedFile(
   );
 }
 
-export async function refusedFiles(db: Queryable, dossierId: string, limit: number) {
-  const { rows } = await db.query<{
-    id: string;
-    file_name: string;
-    channel: string;
-    reason: string;
-    message: string;
-    sender_email: string | null;
-    received_at: Date;
-  }>(`SELECT * FROM refused_file WHERE dossier_id = $1 ORDER BY received_at DESC LIMIT $2`, [dossierId, limit]);
-  return rows;
+export interface RefusedFileRow {
+  id: string;
+  file_name: string;
+  channel: string;
+  reason: string;
+  message: string;
+  sender_email: string | null;
+  received_at: Date;
+}
+
+/** One page of a dossier's refused files, newest first; `nextCursor` empty on the last page. */
+export async function refusedFiles(db: Queryable, dossierId: string, page: { pageSize: number; cursor?: string }) {
+  const after = page.cursor ? positionOf(page.cursor) : undefined;
+  const { rows } = await db.query<RefusedFileRow & { position: string }>(
+    `SELECT *, received_at::text AS position FROM refused_file
+     WHERE dossier_id = $1 AND ($2::timestamptz IS NULL OR (received_at, id) < ($2::timestamptz, $3::uuid))
+     ORDER BY received_at DESC, id DESC LIMIT $4`,
+    [dossierId, after?.key ?? null, after?.id ?? null, page.pageSize + 1],
+  );
+  const result = pageOf(rows, page.pageSize);
+  return { refused: result.rows, nextCursor: result.nextCursor };
 }
 
 export async function recordAudit(

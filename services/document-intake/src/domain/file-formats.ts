@@ -29,8 +29,47 @@ const EXTENSIONS: Readonly<Record<string, OriginalFormat>> = {
   ubl: 'xml',
 };
 
-/** Refuses anything but PDF, JPEG and UBL, and a file whose content is not what its name says. */
-export function checkFormat(fileName: string, head: Uint8Array): OriginalFormat {
+/** The Content-Types a client may claim for each type, with their usual aliases. */
+const CLAIMED_TYPES: Readonly<Record<string, OriginalFormat>> = {
+  'application/pdf': 'pdf',
+  'application/x-pdf': 'pdf',
+  'image/jpeg': 'jpeg',
+  'image/jpg': 'jpeg',
+  'image/pjpeg': 'jpeg',
+  'application/xml': 'xml',
+  'text/xml': 'xml',
+};
+/** Types that claim nothing about the content: an empty one, or "some bytes". */
+const NO_CLAIM = ['', 'application/octet-stream'];
+
+/** A Content-Type as its media type alone: `Image/JPEG; name=x` → `image/jpeg`. */
+const mediaTypeOf = (contentType: string) => contentType.split(';')[0].trim().toLowerCase();
+
+/**
+ * Refuses anything but PDF, JPEG and UBL, and a file whose content is not what its name or its claimed
+ * Content-Type says (the type the client declared for it; empty or application/octet-stream claims nothing).
+ */
+export function checkFormat(fileName: string, head: Uint8Array, contentType = ''): OriginalFormat {
+  const format = checkNamedFormat(fileName, head);
+  const claimed = mediaTypeOf(contentType);
+  if (NO_CLAIM.includes(claimed)) return format;
+  const named = `"${fileName || 'the file'}"`;
+  if (!Object.hasOwn(CLAIMED_TYPES, claimed)) {
+    throw refuse(
+      'unsupported_type',
+      `${named} was sent as ${claimed}; a document is sent as application/pdf, image/jpeg or application/xml.`,
+    );
+  }
+  if (CLAIMED_TYPES[claimed] !== format) {
+    throw refuse(
+      'content_type_mismatch',
+      `${named} was sent as ${claimed} but its content is ${format.toUpperCase()}.`,
+    );
+  }
+  return format;
+}
+
+function checkNamedFormat(fileName: string, head: Uint8Array): OriginalFormat {
   const format = sniffFormat(head);
   const extension = /\.([A-Za-z0-9]+)$/.exec(fileName)?.[1]?.toLowerCase();
   if (!format) {

@@ -43,6 +43,13 @@ export interface Incoming {
   autoSend?: boolean;
 }
 
+/** One file, or one page of a scan, as it arrives: its bytes and the Content-Type the client declared for it. */
+export interface IncomingPage {
+  bytes: Readable;
+  /** empty when the client declared none */
+  contentType: string;
+}
+
 export interface IntakeStore {
   db: Database;
   store: ObjectStore;
@@ -128,7 +135,7 @@ export interface CheckedDocument {
 export async function receiveDocument(
   intake: IntakeStore,
   incoming: Incoming,
-  pages: AsyncIterable<Readable>,
+  pages: AsyncIterable<IncomingPage>,
 ): Promise<DocumentRow> {
   const checked = await checkDocument(intake, incoming, pages);
   try {
@@ -146,7 +153,7 @@ export async function receiveDocument(
 export async function checkDocument(
   intake: IntakeStore,
   incoming: Incoming,
-  pages: AsyncIterable<Readable>,
+  pages: AsyncIterable<IncomingPage>,
 ): Promise<CheckedDocument> {
   const documentId = randomUUID();
   const written: string[] = [];
@@ -168,8 +175,10 @@ export async function checkDocument(
   };
   try {
     const stored: StoredObject[] = [];
+    const claimedTypes: string[] = [];
     let index = 0;
-    for await (const page of pages) {
+    for await (const { bytes: page, contentType } of pages) {
+      claimedTypes.push(contentType);
       index++;
       const part = incoming.channel === 'scan' ? `page-${String(index).padStart(3, '0')}` : 'original';
       if (index > 1 && incoming.channel !== 'scan') {
@@ -184,7 +193,11 @@ export async function checkDocument(
     if (stored.some((object) => object.size === 0)) {
       throw invalidArgument(`"${incoming.fileName}" is empty.`, { reason: 'empty_file' });
     }
-    const formats = contents.map((bytes) => checkFormat(incoming.channel === 'scan' ? '' : incoming.fileName, bytes));
+    const formats = contents.map((bytes, at) =>
+      incoming.channel === 'scan'
+        ? checkFormat(`page ${at + 1}`, bytes, claimedTypes[at])
+        : checkFormat(incoming.fileName, bytes, claimedTypes[at]),
+    );
     let row: NewDocument;
     const base = {
       id: documentId,

@@ -1,6 +1,6 @@
 /** ArchiveService: proto <-> domain mapping, access checks first. */
 import { timestampDate, timestampFromDate, type Timestamp } from '@bufbuild/protobuf/wkt';
-import type { Database } from '@kantoor/database';
+import { isPostgresTime, pageSizeOf, type Database } from '@kantoor/database';
 import { invalidArgument, notFound, permissionDenied } from '@kantoor/errors';
 import { implement } from '@kantoor/grpc';
 import {
@@ -12,6 +12,7 @@ import {
 import { safeFileName } from '@kantoor/zip-layout';
 import {
   audit,
+  cursorAfter,
   findObject,
   objectsOf,
   retentionPolicyOf,
@@ -77,16 +78,19 @@ function filterOf(filter: ArchiveFilter | undefined): SearchFilter {
   };
 }
 
+// three parts (time, source, document id), which @kantoor/database's two-part cursor cannot hold
 const encodeCursor = (cursor: SearchCursor) =>
-  Buffer.from(JSON.stringify([cursor.uploadedAt.toISOString(), cursor.source, cursor.documentId])).toString(
-    'base64url',
-  );
+  Buffer.from(JSON.stringify([cursor.uploadedAt, cursor.source, cursor.documentId])).toString('base64url');
 function decodeCursor(text: string): SearchCursor | undefined {
   if (!text) return undefined;
   try {
-    const [at, source, documentId] = JSON.parse(Buffer.from(text, 'base64url').toString()) as string[];
-    const uploadedAt = new Date(at);
-    if (Number.isFinite(uploadedAt.getTime()) && typeof source === 'string' && typeof documentId === 'string')
+    const [uploadedAt, source, documentId] = JSON.parse(Buffer.from(text, 'base64url').toString()) as unknown[];
+    if (
+      typeof uploadedAt === 'string' &&
+      isPostgresTime(uploadedAt) &&
+      typeof source === 'string' &&
+      typeof documentId === 'string'
+    )
       return { uploadedAt, source, documentId };
   } catch {
     // falls through to the refusal
@@ -221,7 +225,7 @@ export function archiveRpc(deps: { db: Database; stores: ArchiveStores; guard: A
     async searchArchive(request, { caller }) {
       const filter = filterOf(request.filter);
       await guard(caller, 'archive:read', filter.dossierId);
-      const pageSize = request.pageSize ? Math.min(Math.max(request.pageSize, 1), 200) : 50;
+      const pageSize = pageSizeOf(request);
       const documents = await searchDocuments(db, filter, pageSize + 1, decodeCursor(request.cursor));
       const page = documents.slice(0, pageSize);
       const objects = await objectsOf(db, page);
@@ -244,10 +248,7 @@ export function archiveRpc(deps: { db: Database; stores: ArchiveStores; guard: A
             .filter((object) => object.source === doc.source && object.document_id === doc.document_id)
             .map(objectMessage),
         })),
-        nextCursor:
-          documents.length > pageSize
-            ? encodeCursor({ uploadedAt: last.uploaded_at, source: last.source, documentId: last.document_id })
-            : '',
+        nextCursor: documents.length > pageSize ? encodeCursor(cursorAfter(last)) : '',
       };
     },
 
@@ -420,8 +421,12 @@ export function archiveRpc(deps: { db: Database; stores: ArchiveStores; guard: A
     async listPurgeRecords(request, { caller }) {
       const dossierId = dossierIdOf(request.dossierId);
       await guard(caller, 'archive:read', dossierId);
-      const records = await purgeRecords(db, { dossierId }, Math.min(Math.max(request.limit || 100, 1), 1000));
-      return { records: records.map(purgeMessage) };
+      const page = await purgeRecords(
+        db,
+        { dossierId },
+        { pageSize: pageSizeOf(request, 1000), cursor: request.cursor || undefined },
+      );
+      return { records: page.records.map(purgeMessage), nextCursor: page.nextCursor };
     },
 
     async archiveBackupFile(request, { caller }) {
@@ -461,7 +466,7 @@ export function archiveRpc(deps: { db: Database; stores: ArchiveStores; guard: A
     async listBackupFiles(request, { caller }) {
       const firmId = await backupFirmOf(caller, request.firmId);
       if (request.kind && !BACKUP_KIND.test(request.kind)) refuse('kind', 'lowercase letters, digits and dashes');
-      const pageSize = request.pageSize ? Math.min(Math.max(request.pageSize, 1), 200) : 50;
+      const pageSize = pageSizeOf(request);
       const files = await listBackupFiles(
         db,
         {

@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import { timestampDate, timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { invalidArgument } from '@kantoor/errors';
+import { pageSizeOf } from '@kantoor/database';
 import { coalesced, implement } from '@kantoor/grpc';
 import {
   DocumentIntakeService,
@@ -16,7 +17,14 @@ import {
 import { isAccountant, mailboxOf, type DocumentActions } from '../../domain/document-actions';
 import type { HandOver } from '../../domain/hand-over';
 import type { AccessGuard, Actor } from '../../domain/ports';
-import { actorOf, CONTENT_TYPES, receiveDocument, type Channel, type IntakeStore } from '../../domain/receive-document';
+import {
+  actorOf,
+  CONTENT_TYPES,
+  receiveDocument,
+  type Channel,
+  type IncomingPage,
+  type IntakeStore,
+} from '../../domain/receive-document';
 
 // fewer, larger messages: per-message gRPC and protobuf costs dominate at 64 KiB
 const CHUNK = 256 * 1024;
@@ -50,13 +58,19 @@ const brokenOff = () =>
   invalidArgument('The upload broke off before its end; nothing of it was stored.', { reason: 'upload_incomplete' });
 
 /**
- * The upload stream as pages: the bytes between `next_page` markers, each a Readable. The stream must close with
- * its `end` message, right after the last bytes: one that closes without it broke off (see UploadDocumentRequest),
- * and its last page fails with `upload_incomplete`, so that nothing of the upload is kept.
+ * The upload stream as pages: the bytes between `next_page` markers, each a Readable, with the Content-Type the
+ * client declared for it (the header's for the first page, the `page_content_type` right after `next_page` for a
+ * later one). The stream must close with its `end` message, right after the last bytes: one that closes without
+ * it broke off (see UploadDocumentRequest), and its last page fails with `upload_incomplete`, so that nothing of
+ * the upload is kept.
  */
-async function* pagesOf(requests: AsyncIterator<UploadDocumentRequest>): AsyncIterable<Readable> {
+async function* pagesOf(
+  requests: AsyncIterator<UploadDocumentRequest>,
+  firstContentType: string,
+): AsyncIterable<IncomingPage> {
   let done = false;
   let pending: UploadDocumentRequest | undefined;
+  let contentType = firstContentType;
   while (!done) {
     async function* bytes(): AsyncIterable<Buffer> {
       for (;;) {
@@ -80,13 +94,17 @@ async function* pagesOf(requests: AsyncIterator<UploadDocumentRequest>): AsyncIt
       }
     }
     const page = Readable.from(bytes(), { objectMode: false });
-    yield page;
+    yield { bytes: page, contentType };
     // the consumer reads the page to its end before asking for the next one
     if (!page.readableEnded) await new Promise((resolve) => page.once('close', resolve));
     if (done) return;
     const peek = await requests.next();
     if (peek.done) throw brokenOff();
-    pending = peek.value;
+    if (peek.value.part.case === 'pageContentType') contentType = peek.value.part.value;
+    else {
+      contentType = '';
+      pending = peek.value;
+    }
   }
 }
 
@@ -128,7 +146,7 @@ export function documentIntakeRpc(deps: {
           channel,
           actor: actorOf(caller),
         },
-        pagesOf(iterator),
+        pagesOf(iterator, header.contentType),
       );
       return { document: documentMessage(document, caller) };
     },
@@ -153,7 +171,7 @@ export function documentIntakeRpc(deps: {
         type: request.type || undefined,
         createdFrom: request.createdFrom ? timestampDate(request.createdFrom) : undefined,
         createdTo: request.createdTo ? timestampDate(request.createdTo) : undefined,
-        pageSize: Math.min(Math.max(request.pageSize || 50, 1), 200),
+        pageSize: pageSizeOf(request),
         cursor: request.cursor || undefined,
       });
       if (isAccountant(caller) && statuses.length === 1 && statuses[0] === 'draft') page.documents = [];
@@ -241,9 +259,13 @@ export function documentIntakeRpc(deps: {
 
     async getIntakeLog(request, { caller }) {
       await guard(caller, 'document:read', request.dossierId);
-      const rows = await refusedFiles(intake.db, request.dossierId, Math.min(Math.max(request.limit || 50, 1), 500));
+      const page = await refusedFiles(intake.db, request.dossierId, {
+        pageSize: pageSizeOf(request, 500),
+        cursor: request.cursor || undefined,
+      });
       return {
-        refused: rows.map((row) => ({
+        nextCursor: page.nextCursor,
+        refused: page.refused.map((row) => ({
           id: row.id,
           fileName: row.file_name,
           channel: row.channel,

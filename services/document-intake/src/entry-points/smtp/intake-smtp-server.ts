@@ -140,7 +140,8 @@ async function storeMail(intake: IntakeStore, recipients: IntakeAddress[], sende
           intake,
           incoming,
           (async function* () {
-            yield Readable.from([Buffer.from(content)]);
+            // the attachment's type is the sending mail program's guess, often a generic one: no claim
+            yield { bytes: Readable.from([Buffer.from(content)]), contentType: '' };
           })(),
         ),
       );
