@@ -64,6 +64,21 @@ const object = (properties: Record<string, unknown>, required: string[] = []): J
 const params = (...names: string[]) =>
   object(Object.fromEntries(names.map((name) => [name, { type: 'string' }])), names);
 const entity = (name: string, properties: Record<string, unknown>) => namedSchema(name, { type: 'object', properties });
+/** the query of a cursor-paged list: `pageSize` 1–200 (default 50) and the previous page's `nextCursor` */
+const pageQuery = {
+  pageSize: { type: 'integer', minimum: 1, maximum: 200, description: 'items a page, 1 to 200; default 50' },
+  cursor: { ...text(1000), description: "the previous page's nextCursor; absent for the first page" },
+} as const;
+type PageQuery = { pageSize?: number; cursor?: string };
+const pageOf = (itemsName: string, items: JsonSchema): JsonSchema => ({
+  type: 'object',
+  required: [itemsName, 'nextCursor'],
+  properties: {
+    [itemsName]: { type: 'array', items },
+    nextCursor: { type: 'string', description: 'pass as `cursor` for the next page; empty on the last page' },
+  },
+});
+const pageRequest = (query: PageQuery) => ({ pageSize: query.pageSize ?? 50, cursor: query.cursor ?? '' });
 
 const ContactSchema = namedSchema(
   'ContactInfo',
@@ -124,14 +139,7 @@ const DossierView = entity('Dossier', {
   senderWhitelist: { type: 'array', items: SenderSchema },
   contactPersons: { type: 'array', items: ContactPersonSchema },
 });
-const DossierPage = namedSchema('DossierPage', {
-  type: 'object',
-  required: ['dossiers', 'nextCursor'],
-  properties: {
-    dossiers: { type: 'array', items: DossierView },
-    nextCursor: { type: 'string', description: 'empty on the last page' },
-  },
-});
+const DossierPage = namedSchema('DossierPage', pageOf('dossiers', DossierView));
 const PortalUserView = entity('PortalUser', {
   id,
   email: { type: 'string' },
@@ -346,22 +354,25 @@ export const activatePortalUser = defineRoute<{ body: { token: string; password?
 
 // ---- groups ----
 
-export const listStaffGroups = defineRoute({
+export const listStaffGroups = defineRoute<{ query: PageQuery }>({
   method: 'get',
   path: '/v1/staff-groups',
   operationId: 'listStaffGroups',
-  summary: "The firm's staff groups (teams)",
+  summary: "The firm's staff groups (teams), by name, a page at a time",
+  description:
+    'Sorted by name (case-insensitive), then id. When more follow, `nextCursor` is set: pass it as `cursor` ' +
+    'for the next page; on the last page it is empty.',
   tags: ['groups'],
   auth: 'authenticated',
   permission: 'group:read',
+  request: { query: object(pageQuery) },
   responses: {
-    200: ok('Staff groups', { type: 'object', properties: { staffGroups: { type: 'array', items: StaffGroupView } } }),
+    200: ok('One page of staff groups', namedSchema('StaffGroupPage', pageOf('staffGroups', StaffGroupView))),
   },
-  handler: async (ctx) => ({
-    staffGroups: (await directoryOf(ctx.services).listStaffGroups({}, callFor(ctx))).staffGroups.map((g) =>
-      json(StaffGroupSchema, g),
-    ),
-  }),
+  handler: async (ctx) => {
+    const page = await directoryOf(ctx.services).listStaffGroups(pageRequest(ctx.query), callFor(ctx));
+    return { staffGroups: page.staffGroups.map((g) => json(StaffGroupSchema, g)), nextCursor: page.nextCursor };
+  },
 });
 
 export const createStaffGroup = defineRoute<{ body: { name: string; memberIds?: string[] } }>({
@@ -513,14 +524,13 @@ export const listDossiers = defineRoute<{
       search: text(200),
       fileManagerId: id,
       clientGroupId: id,
-      pageSize: { type: 'integer', minimum: 1, maximum: 200 },
-      cursor: text(1000),
+      ...pageQuery,
     }),
   },
   responses: { 200: ok('One page', DossierPage) },
   handler: async (ctx) => {
     const page = await directoryOf(ctx.services).listDossiers(
-      { ...ctx.query, pageSize: ctx.query.pageSize ?? 50 },
+      { ...ctx.query, ...pageRequest(ctx.query) },
       callFor(ctx),
     );
     return { dossiers: page.dossiers.map((d) => json(DossierSchema, d)), nextCursor: page.nextCursor };
@@ -737,23 +747,28 @@ export const getDossierRecipient = defineRoute<{ params: { dossierId: string } }
 
 // ---- portal users ----
 
-export const listPortalUsers = defineRoute<{ params: { dossierId: string } }>({
+export const listPortalUsers = defineRoute<{ params: { dossierId: string }; query: PageQuery }>({
   method: 'get',
   path: '/v1/dossiers/{dossierId}/portal-users',
   operationId: 'listPortalUsers',
-  summary: "A dossier's portal users",
+  summary: "A dossier's portal users, by name, a page at a time",
+  description:
+    'Sorted by name (case-insensitive), then id. When more follow, `nextCursor` is set: pass it as `cursor` ' +
+    'for the next page; on the last page it is empty.',
   tags: ['portal users'],
   auth: 'authenticated',
   permission: 'portal_user:read',
-  request: { params: dossierParams },
+  request: { params: dossierParams, query: object(pageQuery) },
   responses: {
-    200: ok('Portal users', { type: 'object', properties: { portalUsers: { type: 'array', items: PortalUserView } } }),
+    200: ok('One page of portal users', namedSchema('PortalUserPage', pageOf('portalUsers', PortalUserView))),
   },
-  handler: async (ctx) => ({
-    portalUsers: (
-      await directoryOf(ctx.services).listPortalUsers({ dossierId: ctx.params.dossierId }, callFor(ctx))
-    ).portalUsers.map((u) => json(PortalUserSchema, u)),
-  }),
+  handler: async (ctx) => {
+    const page = await directoryOf(ctx.services).listPortalUsers(
+      { dossierId: ctx.params.dossierId, ...pageRequest(ctx.query) },
+      callFor(ctx),
+    );
+    return { portalUsers: page.portalUsers.map((u) => json(PortalUserSchema, u)), nextCursor: page.nextCursor };
+  },
 });
 
 export const addPortalUser = defineRoute<{ params: { dossierId: string }; body: { email: string; name: string } }>({

@@ -1,0 +1,36 @@
+import { decodeCursor, encodeCursor } from '@kantoor/database';
+import { Violations } from './validation';
+
+/** What a caller asks of a list: how many rows a page and where the previous page ended. */
+export interface PageRequest {
+  /** 1 to 200; 0 or absent: 50 */
+  pageSize?: number;
+  /** the previous page's `nextCursor`; empty or absent: the first page */
+  cursor?: string;
+}
+
+/** Where a page starts: after the row with this sort key (as the database compares it) and id. */
+export interface PagePosition {
+  pageSize: number;
+  after?: { key: string; id: string };
+}
+
+/** Refuses a page size outside 1–200 and a cursor this service did not give out, changing nothing. */
+export function pagePosition(request: PageRequest): PagePosition {
+  const pageSize = request.pageSize || 50;
+  new Violations().check(pageSize >= 1 && pageSize <= 200, 'pageSize', 'must be between 1 and 200').throwIfAny();
+  return { pageSize, after: request.cursor ? decodeCursor(request.cursor) : undefined };
+}
+
+/**
+ * One page of rows read with `pageSize + 1` as the limit: the extra row only tells that more follow. The
+ * cursor keeps the last row's `sort_key` as the database computed it, so the next page continues exactly there.
+ */
+export function onePage<Row extends { id: string; sort_key: string }>(
+  rows: Row[],
+  pageSize: number,
+): { rows: Row[]; nextCursor: string } {
+  const page = rows.slice(0, pageSize);
+  const last = page[page.length - 1];
+  return { rows: page, nextCursor: rows.length > pageSize ? encodeCursor(last.sort_key, last.id) : '' };
+}
