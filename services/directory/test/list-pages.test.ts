@@ -141,3 +141,19 @@ describe("a dossier's portal users, a page at a time", () => {
     });
   });
 });
+
+describe('dossiers, a page at a time', () => {
+  test('a name the database lowers differently from JavaScript is neither repeated nor skipped', async () => {
+    const admin = await fx.registerFirm();
+    for (const name of ['Ωμέγα', 'beta', 'ΟΔΟΣ', 'alpha'])
+      await fx.directory.createDossier(
+        { name, country: 'BE', enterpriseNumber: belgianNumber(seed++), language: 'nl' },
+        as(admin),
+      );
+    const pages = await everyPage(async (cursor) => {
+      const page = await fx.directory.listDossiers({ pageSize: 1, cursor }, as(admin));
+      return { items: page.dossiers.map((dossier) => dossier.name), nextCursor: page.nextCursor };
+    }, 1);
+    expect(pages.flat()).toEqual(['alpha', 'beta', 'ΟΔΟΣ', 'Ωμέγα']);
+  });
+});

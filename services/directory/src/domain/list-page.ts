@@ -15,10 +15,13 @@ export interface PagePosition {
   after?: { key: string; id: string };
 }
 
-/** Refuses a page size outside 1–200 and a cursor this service did not give out, changing nothing. */
-export function pagePosition(request: PageRequest): PagePosition {
+/**
+ * Refuses a page size outside 1–200 and a cursor this service did not give out, changing nothing; the page
+ * size's problem is answered together with what `violations` holds already (a list's other fields).
+ */
+export function pagePosition(request: PageRequest, violations = new Violations()): PagePosition {
   const pageSize = request.pageSize || 50;
-  new Violations().check(pageSize >= 1 && pageSize <= 200, 'pageSize', 'must be between 1 and 200').throwIfAny();
+  violations.check(pageSize >= 1 && pageSize <= 200, 'pageSize', 'must be between 1 and 200').throwIfAny();
   return { pageSize, after: request.cursor ? decodeCursor(request.cursor) : undefined };
 }
 
