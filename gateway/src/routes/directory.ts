@@ -22,6 +22,7 @@ import { RecipientSchema } from '@kantoor/proto/kantoor/directory/v1/events_pb';
 import type { ServiceClients } from '../app';
 import { defineRoute, namedSchema, reply, type JsonSchema, type RouteContext } from '../openapi/route';
 import { AccessTokenSchema } from './auth';
+import { nextCursor, pageOf, pageQuery, type PageQuery } from './list-pages';
 
 declare module '../app' {
   interface ServiceClients {
@@ -64,21 +65,16 @@ const object = (properties: Record<string, unknown>, required: string[] = []): J
 const params = (...names: string[]) =>
   object(Object.fromEntries(names.map((name) => [name, { type: 'string' }])), names);
 const entity = (name: string, properties: Record<string, unknown>) => namedSchema(name, { type: 'object', properties });
-/** the query of a cursor-paged list: `pageSize` 1–200 (default 50) and the previous page's `nextCursor` */
-const pageQuery = {
-  pageSize: { type: 'integer', minimum: 1, maximum: 200, description: 'items a page, 1 to 200; default 50' },
-  cursor: { ...text(1000), description: "the previous page's nextCursor; absent for the first page" },
-} as const;
-type PageQuery = { pageSize?: number; cursor?: string };
-const pageOf = (itemsName: string, items: JsonSchema): JsonSchema => ({
+const pageSchema = (itemsName: string, items: JsonSchema): JsonSchema => ({
   type: 'object',
   required: [itemsName, 'nextCursor'],
-  properties: {
-    [itemsName]: { type: 'array', items },
-    nextCursor: { type: 'string', description: 'pass as `cursor` for the next page; empty on the last page' },
-  },
+  properties: { [itemsName]: { type: 'array', items }, nextCursor },
 });
-const pageRequest = (query: PageQuery) => ({ pageSize: query.pageSize ?? 50, cursor: query.cursor ?? '' });
+/** the page size and cursor asked for (these lists never took a `limit`) */
+const pageRequest = (query: PageQuery) => {
+  const { pageSize, cursor } = pageOf(query);
+  return { pageSize, cursor };
+};
 
 const ContactSchema = namedSchema(
   'ContactInfo',
@@ -139,7 +135,7 @@ const DossierView = entity('Dossier', {
   senderWhitelist: { type: 'array', items: SenderSchema },
   contactPersons: { type: 'array', items: ContactPersonSchema },
 });
-const DossierPage = namedSchema('DossierPage', pageOf('dossiers', DossierView));
+const DossierPage = namedSchema('DossierPage', pageSchema('dossiers', DossierView));
 const PortalUserView = entity('PortalUser', {
   id,
   email: { type: 'string' },
@@ -365,9 +361,9 @@ export const listStaffGroups = defineRoute<{ query: PageQuery }>({
   tags: ['groups'],
   auth: 'authenticated',
   permission: 'group:read',
-  request: { query: object(pageQuery) },
+  request: { query: object(pageQuery()) },
   responses: {
-    200: ok('One page of staff groups', namedSchema('StaffGroupPage', pageOf('staffGroups', StaffGroupView))),
+    200: ok('One page of staff groups', namedSchema('StaffGroupPage', pageSchema('staffGroups', StaffGroupView))),
   },
   handler: async (ctx) => {
     const page = await directoryOf(ctx.services).listStaffGroups(pageRequest(ctx.query), callFor(ctx));
@@ -524,13 +520,14 @@ export const listDossiers = defineRoute<{
       search: text(200),
       fileManagerId: id,
       clientGroupId: id,
-      ...pageQuery,
+      pageSize: { type: 'integer', minimum: 1, maximum: 200 },
+      cursor: text(1000),
     }),
   },
   responses: { 200: ok('One page', DossierPage) },
   handler: async (ctx) => {
     const page = await directoryOf(ctx.services).listDossiers(
-      { ...ctx.query, ...pageRequest(ctx.query) },
+      { ...ctx.query, pageSize: ctx.query.pageSize ?? 50 },
       callFor(ctx),
     );
     return { dossiers: page.dossiers.map((d) => json(DossierSchema, d)), nextCursor: page.nextCursor };
@@ -758,9 +755,9 @@ export const listPortalUsers = defineRoute<{ params: { dossierId: string }; quer
   tags: ['portal users'],
   auth: 'authenticated',
   permission: 'portal_user:read',
-  request: { params: dossierParams, query: object(pageQuery) },
+  request: { params: dossierParams, query: object(pageQuery()) },
   responses: {
-    200: ok('One page of portal users', namedSchema('PortalUserPage', pageOf('portalUsers', PortalUserView))),
+    200: ok('One page of portal users', namedSchema('PortalUserPage', pageSchema('portalUsers', PortalUserView))),
   },
   handler: async (ctx) => {
     const page = await directoryOf(ctx.services).listPortalUsers(

@@ -1,4 +1,4 @@
-import { decodeCursor, encodeCursor } from '@kantoor/database';
+import { decodeCursor, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, pageOfRows } from '@kantoor/database';
 import { Violations } from './validation';
 
 /** What a caller asks of a list: how many rows a page and where the previous page ended. */
@@ -20,20 +20,17 @@ export interface PagePosition {
  * size's problem is answered together with what `violations` holds already (a list's other fields).
  */
 export function pagePosition(request: PageRequest, violations = new Violations()): PagePosition {
-  const pageSize = request.pageSize || 50;
-  violations.check(pageSize >= 1 && pageSize <= 200, 'pageSize', 'must be between 1 and 200').throwIfAny();
+  const pageSize = request.pageSize || DEFAULT_PAGE_SIZE;
+  violations
+    .check(pageSize >= 1 && pageSize <= MAX_PAGE_SIZE, 'pageSize', `must be between 1 and ${MAX_PAGE_SIZE}`)
+    .throwIfAny();
   return { pageSize, after: request.cursor ? decodeCursor(request.cursor) : undefined };
 }
 
 /**
- * One page of rows read with `pageSize + 1` as the limit: the extra row only tells that more follow. The
- * cursor keeps the last row's `sort_key` as the database computed it, so the next page continues exactly there.
+ * One page of rows read with `pageSize + 1` as the limit. The cursor keeps the last row's `sort_key` as the
+ * database computed it (not lowered again in JavaScript, whose case rules differ), so the next page continues
+ * exactly there.
  */
-export function onePage<Row extends { id: string; sort_key: string }>(
-  rows: Row[],
-  pageSize: number,
-): { rows: Row[]; nextCursor: string } {
-  const page = rows.slice(0, pageSize);
-  const last = page[page.length - 1];
-  return { rows: page, nextCursor: rows.length > pageSize ? encodeCursor(last.sort_key, last.id) : '' };
-}
+export const onePage = <Row extends { id: string; sort_key: string }>(rows: Row[], pageSize: number) =>
+  pageOfRows(rows, pageSize, (row) => [row.sort_key, row.id]);
