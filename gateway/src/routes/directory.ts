@@ -22,6 +22,7 @@ import { RecipientSchema } from '@kantoor/proto/kantoor/directory/v1/events_pb';
 import type { ServiceClients } from '../app';
 import { defineRoute, namedSchema, reply, type JsonSchema, type RouteContext } from '../openapi/route';
 import { AccessTokenSchema } from './auth';
+import { nextCursor, pageOf, pageQuery, type PageQuery } from './list-pages';
 
 declare module '../app' {
   interface ServiceClients {
@@ -64,6 +65,16 @@ const object = (properties: Record<string, unknown>, required: string[] = []): J
 const params = (...names: string[]) =>
   object(Object.fromEntries(names.map((name) => [name, { type: 'string' }])), names);
 const entity = (name: string, properties: Record<string, unknown>) => namedSchema(name, { type: 'object', properties });
+const pageSchema = (itemsName: string, items: JsonSchema): JsonSchema => ({
+  type: 'object',
+  required: [itemsName, 'nextCursor'],
+  properties: { [itemsName]: { type: 'array', items }, nextCursor },
+});
+/** the page size and cursor asked for (these lists never took a `limit`) */
+const pageRequest = (query: PageQuery) => {
+  const { pageSize, cursor } = pageOf(query);
+  return { pageSize, cursor };
+};
 
 const ContactSchema = namedSchema(
   'ContactInfo',
@@ -124,14 +135,7 @@ const DossierView = entity('Dossier', {
   senderWhitelist: { type: 'array', items: SenderSchema },
   contactPersons: { type: 'array', items: ContactPersonSchema },
 });
-const DossierPage = namedSchema('DossierPage', {
-  type: 'object',
-  required: ['dossiers', 'nextCursor'],
-  properties: {
-    dossiers: { type: 'array', items: DossierView },
-    nextCursor: { type: 'string', description: 'empty on the last page' },
-  },
-});
+const DossierPage = namedSchema('DossierPage', pageSchema('dossiers', DossierView));
 const PortalUserView = entity('PortalUser', {
   id,
   email: { type: 'string' },
@@ -346,22 +350,25 @@ export const activatePortalUser = defineRoute<{ body: { token: string; password?
 
 // ---- groups ----
 
-export const listStaffGroups = defineRoute({
+export const listStaffGroups = defineRoute<{ query: PageQuery }>({
   method: 'get',
   path: '/v1/staff-groups',
   operationId: 'listStaffGroups',
-  summary: "The firm's staff groups (teams)",
+  summary: "The firm's staff groups (teams), by name, a page at a time",
+  description:
+    'Sorted by name (case-insensitive), then id. When more follow, `nextCursor` is set: pass it as `cursor` ' +
+    'for the next page; on the last page it is empty.',
   tags: ['groups'],
   auth: 'authenticated',
   permission: 'group:read',
+  request: { query: object(pageQuery()) },
   responses: {
-    200: ok('Staff groups', { type: 'object', properties: { staffGroups: { type: 'array', items: StaffGroupView } } }),
+    200: ok('One page of staff groups', namedSchema('StaffGroupPage', pageSchema('staffGroups', StaffGroupView))),
   },
-  handler: async (ctx) => ({
-    staffGroups: (await directoryOf(ctx.services).listStaffGroups({}, callFor(ctx))).staffGroups.map((g) =>
-      json(StaffGroupSchema, g),
-    ),
-  }),
+  handler: async (ctx) => {
+    const page = await directoryOf(ctx.services).listStaffGroups(pageRequest(ctx.query), callFor(ctx));
+    return { staffGroups: page.staffGroups.map((g) => json(StaffGroupSchema, g)), nextCursor: page.nextCursor };
+  },
 });
 
 export const createStaffGroup = defineRoute<{ body: { name: string; memberIds?: string[] } }>({
@@ -737,23 +744,28 @@ export const getDossierRecipient = defineRoute<{ params: { dossierId: string } }
 
 // ---- portal users ----
 
-export const listPortalUsers = defineRoute<{ params: { dossierId: string } }>({
+export const listPortalUsers = defineRoute<{ params: { dossierId: string }; query: PageQuery }>({
   method: 'get',
   path: '/v1/dossiers/{dossierId}/portal-users',
   operationId: 'listPortalUsers',
-  summary: "A dossier's portal users",
+  summary: "A dossier's portal users, by name, a page at a time",
+  description:
+    'Sorted by name (case-insensitive), then id. When more follow, `nextCursor` is set: pass it as `cursor` ' +
+    'for the next page; on the last page it is empty.',
   tags: ['portal users'],
   auth: 'authenticated',
   permission: 'portal_user:read',
-  request: { params: dossierParams },
+  request: { params: dossierParams, query: object(pageQuery()) },
   responses: {
-    200: ok('Portal users', { type: 'object', properties: { portalUsers: { type: 'array', items: PortalUserView } } }),
+    200: ok('One page of portal users', namedSchema('PortalUserPage', pageSchema('portalUsers', PortalUserView))),
   },
-  handler: async (ctx) => ({
-    portalUsers: (
-      await directoryOf(ctx.services).listPortalUsers({ dossierId: ctx.params.dossierId }, callFor(ctx))
-    ).portalUsers.map((u) => json(PortalUserSchema, u)),
-  }),
+  handler: async (ctx) => {
+    const page = await directoryOf(ctx.services).listPortalUsers(
+      { dossierId: ctx.params.dossierId, ...pageRequest(ctx.query) },
+      callFor(ctx),
+    );
+    return { portalUsers: page.portalUsers.map((u) => json(PortalUserSchema, u)), nextCursor: page.nextCursor };
+  },
 });
 
 export const addPortalUser = defineRoute<{ params: { dossierId: string }; body: { email: string; name: string } }>({

@@ -86,3 +86,16 @@ export function belgianNumber(seed: number): string {
   const check = 97 - (Number(base) % 97);
   return base + String(check).padStart(2, '0');
 }
+
+/** The directory for the tests of one file: started before them, stopped after them. */
+export function directoryForTests(): DirectoryFixture {
+  const fx = {} as DirectoryFixture;
+  beforeAll(async () => {
+    Object.assign(fx, await startDirectory());
+  }, 30_000);
+  afterAll(() => fx.stop?.());
+  return fx;
+}
+
+/** The call options of a request by `caller`. */
+export const as = (caller: Caller) => ({ caller });

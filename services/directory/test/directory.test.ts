@@ -1,14 +1,8 @@
 import type { Caller } from '@kantoor/grpc';
 import { normaliseEnterpriseNumber } from '../src';
-import { belgianNumber, PASSWORD, startDirectory, TERMS, type DirectoryFixture } from './directory-fixture';
+import { as, belgianNumber, directoryForTests, PASSWORD, TERMS } from './directory-fixture';
 
-let fx: DirectoryFixture;
-beforeAll(async () => {
-  fx = await startDirectory();
-}, 30_000);
-afterAll(() => fx?.stop());
-
-const as = (caller: Caller) => ({ caller });
+const fx = directoryForTests();
 let seed = 1000;
 const newDossier = (admin: Caller, overrides: Record<string, unknown> = {}) =>
   fx.directory.createDossier(

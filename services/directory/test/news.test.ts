@@ -1,13 +1,7 @@
 import type { Caller } from '@kantoor/grpc';
-import { belgianNumber, PASSWORD, startDirectory, TERMS, type DirectoryFixture } from './directory-fixture';
+import { as, belgianNumber, directoryForTests, PASSWORD, TERMS } from './directory-fixture';
 
-let fx: DirectoryFixture;
-beforeAll(async () => {
-  fx = await startDirectory();
-}, 30_000);
-afterAll(() => fx?.stop());
-
-const as = (caller: Caller) => ({ caller });
+const fx = directoryForTests();
 let seed = 5000;
 
 /** an active dossier of the firm with a portal user who activated, accepted the terms and chose a password */

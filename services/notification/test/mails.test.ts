@@ -10,6 +10,7 @@ import {
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { startSmtpSink, type SmtpSink } from '@kantoor/smtp-sink';
 import { eventually } from '@kantoor/testing';
+import { findFirmProfile } from '../src/data-access/firm-repository';
 import { admin, deliverEvent, mailsIn, settle, startNotification, type Harness } from './notification-harness';
 
 const PNG = Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489', 'hex');
@@ -227,6 +228,52 @@ describe('notification: mails from directory events through a real SMTP server',
     } finally {
       await own.stop();
     }
+  });
+
+  test('who set or removed the logo and who removed the SMTP server is recorded; refusals record nothing', async () => {
+    const firm = randomUUID();
+    const [anna, bert] = [admin(firm), admin(firm)];
+    const profile = async () => (await findFirmProfile(h.service.db, firm))!;
+    const smtp = {
+      host: 'smtp.example',
+      port: 25,
+      tls: 'none',
+      username: '',
+      senderAddress: 'a@b.example',
+      senderName: '',
+    };
+
+    await h.client.setFirmLogo({ logo: PNG, contentType: 'image/png' }, { caller: anna });
+    const set = await profile();
+    expect(set).toMatchObject({ logo_updated_by: anna.subjectId, logo_content_type: 'image/png' });
+    expect(set.logo_updated_at).toBeInstanceOf(Date);
+    await expect(
+      h.client.setFirmLogo({ logo: Buffer.from('GIF89a'), contentType: 'image/gif' }, { caller: bert }),
+    ).rejects.toMatchObject({ reason: 'logo_type_not_supported' });
+    await expect(
+      h.client.setFirmLogo({ logo: new Uint8Array(), contentType: '' }, { caller: admin(firm, { role: 'employee' }) }),
+    ).rejects.toMatchObject({ kind: 'permission_denied' });
+    expect(await profile()).toMatchObject({ logo_updated_by: anna.subjectId, logo_updated_at: set.logo_updated_at });
+    await h.client.setFirmLogo({ logo: new Uint8Array(), contentType: '' }, { caller: bert });
+    expect(await profile()).toMatchObject({ logo: null, logo_updated_by: bert.subjectId });
+
+    // removing a server the firm does not have changes nothing, so records nothing
+    await h.client.clearSmtpSettings({}, { caller: anna });
+    expect(await profile()).toMatchObject({ smtp_cleared_by: null, smtp_cleared_at: null });
+    await h.client.setSmtpSettings(smtp, { caller: anna });
+    await expect(h.client.clearSmtpSettings({}, { caller: admin(firm, { role: 'employee' }) })).rejects.toMatchObject({
+      kind: 'permission_denied',
+    });
+    expect((await h.client.getSmtpSettings({}, { caller: anna })).settings).toMatchObject({
+      updatedBy: anna.subjectId,
+    });
+    expect(await profile()).toMatchObject({ smtp_cleared_by: null });
+    await h.client.clearSmtpSettings({}, { caller: bert });
+    expect((await h.client.getSmtpSettings({}, { caller: anna })).settings).toBeUndefined();
+    const cleared = await profile();
+    expect(cleared.smtp_cleared_by).toBe(bert.subjectId);
+    expect(cleared.smtp_cleared_at).toBeInstanceOf(Date);
+    expect(cleared.logo_updated_by).toBe(bert.subjectId);
   });
 
   test('refuses SMTP settings and logos that cannot work, naming what is wrong', async () => {

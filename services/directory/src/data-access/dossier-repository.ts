@@ -1,4 +1,5 @@
 import type { Queryable } from '@kantoor/database';
+import type { SortedRow } from './sorted-row';
 import type { DossierStatus } from '@kantoor/access-policy';
 import type { ContactInfo } from './firm-repository';
 
@@ -39,10 +40,11 @@ export type DossierView = DossierRow & {
   intake_domain: string;
 };
 
-const DOSSIER_VIEW = `SELECT d.*, f.intake_domain,
+const DOSSIER_COLUMNS = `SELECT d.*, f.intake_domain,
   COALESCE((SELECT array_agg(c.staff_id::text ORDER BY c.staff_id) FROM dossier_collaborator c WHERE c.dossier_id = d.id), '{}') AS collaborator_staff_ids,
-  COALESCE((SELECT array_agg(c.staff_group_id::text ORDER BY c.staff_group_id) FROM dossier_collaborator_group c WHERE c.dossier_id = d.id), '{}') AS collaborator_group_ids
-  FROM dossier d JOIN firm f ON f.id = d.firm_id`;
+  COALESCE((SELECT array_agg(c.staff_group_id::text ORDER BY c.staff_group_id) FROM dossier_collaborator_group c WHERE c.dossier_id = d.id), '{}') AS collaborator_group_ids`;
+const DOSSIER_FROM = 'FROM dossier d JOIN firm f ON f.id = d.firm_id';
+const DOSSIER_VIEW = `${DOSSIER_COLUMNS} ${DOSSIER_FROM}`;
 
 export async function insertDossier(
   tx: Queryable,
@@ -156,7 +158,8 @@ export interface DossierListing {
    * groups; and only while the staff member is active.
    */
   assignedStaffId?: string;
-  after?: { name: string; id: string };
+  /** the previous page's last row: its lower(name) as the database computed it, and its id */
+  after?: { key: string; id: string };
   limit: number;
 }
 
@@ -164,7 +167,7 @@ export interface DossierListing {
  * One page in the order (lower(name), id), which is unique and therefore stable: the cursor is the last
  * row's sort key, so rows inserted or removed meanwhile never shift a page.
  */
-export async function listDossiers(db: Queryable, listing: DossierListing): Promise<DossierView[]> {
+export async function listDossiers(db: Queryable, listing: DossierListing): Promise<Array<SortedRow<DossierView>>> {
   const params: unknown[] = [listing.firmId];
   const where = ['d.firm_id = $1'];
   const add = (sql: (placeholder: string) => string, value: unknown) => {
@@ -196,12 +199,13 @@ export async function listDossiers(db: Queryable, listing: DossierListing): Prom
     add((p) => `(lower(d.name) LIKE ${p} OR lower(d.code) LIKE ${p} OR d.enterprise_number LIKE ${p})`, pattern);
   }
   if (listing.after) {
-    params.push(listing.after.name, listing.after.id);
+    params.push(listing.after.key, listing.after.id);
     where.push(`(lower(d.name), d.id) > ($${params.length - 1}, $${params.length}::uuid)`);
   }
   params.push(listing.limit);
-  const { rows } = await db.query<DossierView>(
-    `${DOSSIER_VIEW} WHERE ${where.join(' AND ')} ORDER BY lower(d.name), d.id LIMIT $${params.length}`,
+  const { rows } = await db.query<SortedRow<DossierView>>(
+    `${DOSSIER_COLUMNS}, lower(d.name) AS sort_key ${DOSSIER_FROM}
+      WHERE ${where.join(' AND ')} ORDER BY lower(d.name), d.id LIMIT $${params.length}`,
     params,
   );
   return rows;

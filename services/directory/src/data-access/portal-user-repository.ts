@@ -1,4 +1,5 @@
 import type { Queryable } from '@kantoor/database';
+import type { SortedRow } from './sorted-row';
 
 export interface PortalUserRow {
   id: string;
@@ -59,11 +60,22 @@ export async function addPortalUserToDossier(tx: Queryable, portalUserId: string
   return rowCount > 0;
 }
 
-export async function listPortalUsersOfDossier(db: Queryable, dossierId: string): Promise<PortalUserView[]> {
-  const { rows } = await db.query<PortalUserView>(
-    `SELECT u.*, m.profile FROM portal_user u JOIN portal_user_dossier m ON m.portal_user_id = u.id
-     WHERE m.dossier_id = $1 AND u.status <> 'removed' ORDER BY lower(u.name), u.id`,
-    [dossierId],
+/**
+ * A dossier's portal users (not removed) by lower(name), then id; with `page`, at most `limit` after the given
+ * key and id, else all of them.
+ */
+export async function listPortalUsersOfDossier(
+  db: Queryable,
+  dossierId: string,
+  page?: { after?: { key: string; id: string }; limit: number },
+): Promise<Array<SortedRow<PortalUserView>>> {
+  const { rows } = await db.query<SortedRow<PortalUserView>>(
+    `SELECT u.*, m.profile, lower(u.name) AS sort_key
+       FROM portal_user u JOIN portal_user_dossier m ON m.portal_user_id = u.id
+      WHERE m.dossier_id = $1 AND u.status <> 'removed'
+        AND ($2::text IS NULL OR (lower(u.name), u.id) > ($2::text, $3::uuid))
+      ORDER BY lower(u.name), u.id LIMIT $4`,
+    [dossierId, page?.after?.key ?? null, page?.after?.id ?? null, page?.limit ?? null],
   );
   return rows;
 }

@@ -20,9 +20,9 @@ import {
 } from '../data-access/dossier-repository';
 import type { ContactInfo } from '../data-access/firm-repository';
 import { authorize } from './access';
-import { decodeCursor, encodeCursor } from '@kantoor/database';
 import { COUNTRIES, normaliseEnterpriseNumber } from './enterprise-number';
 import { publish } from './events';
+import { onePage, pagePosition } from './list-page';
 import { refuseUnknown } from './staff';
 import { LANGUAGES, Violations, cleanContact, type Language } from './validation';
 
@@ -160,8 +160,6 @@ export interface DossierFilter {
   cursor?: string;
 }
 
-const nameAfter = ({ key, id }: { key: string; id: string }) => ({ name: key, id });
-
 /** The dossiers the caller may see, in a stable order, one page at a time. */
 export async function listVisibleDossiers(
   db: Database,
@@ -171,8 +169,6 @@ export async function listVisibleDossiers(
   await authorize(db, caller, 'dossier:list');
   const violations = new Violations();
   if (filter.status) violations.oneOf(filter.status, ['new', 'active', 'deactivated'], 'status');
-  const pageSize = filter.pageSize || 50;
-  violations.check(pageSize >= 1 && pageSize <= 200, 'pageSize', 'must be between 1 and 200');
   violations.check((filter.search ?? '').length <= 200, 'search', 'may have at most 200 characters');
   for (const [field, id] of [
     ['fileManagerId', filter.fileManagerId],
@@ -181,7 +177,7 @@ export async function listVisibleDossiers(
   ] as const) {
     if (id) violations.check(/^[0-9a-f-]{36}$/i.test(id), field, 'must be an id');
   }
-  violations.throwIfAny();
+  const { pageSize, after } = pagePosition(filter, violations);
   const visibility =
     caller.kind === 'portal_user'
       ? ({ kind: 'portal_user', portalUserId: caller.subjectId } as const)
@@ -202,12 +198,11 @@ export async function listVisibleDossiers(
     fileManagerId: filter.fileManagerId || undefined,
     clientGroupId: filter.clientGroupId || undefined,
     assignedStaffId: filter.assignedStaffId || undefined,
-    after: filter.cursor ? nameAfter(decodeCursor(filter.cursor)) : undefined,
+    after,
     limit: pageSize + 1,
   });
-  const page = rows.slice(0, pageSize);
-  const last = page[page.length - 1];
-  return { dossiers: page, nextCursor: rows.length > pageSize ? encodeCursor(last.name.toLowerCase(), last.id) : '' };
+  const page = onePage(rows, pageSize);
+  return { dossiers: page.rows, nextCursor: page.nextCursor };
 }
 
 export interface Assignment {

@@ -20,6 +20,7 @@ import {
 } from '../data-access/group-repository';
 import { authorize } from './access';
 import { publish } from './events';
+import { onePage, pagePosition, type PageRequest } from './list-page';
 import { refuseUnknown } from './staff';
 import { Violations } from './validation';
 
@@ -34,9 +35,16 @@ const duplicateName = (what: string, name: string) => (error: unknown) => {
   throw error;
 };
 
-export async function staffGroups(db: Database, caller: Caller): Promise<StaffGroupView[]> {
+/** The firm's staff groups by name (lower(name), then id), one page at a time. */
+export async function staffGroups(
+  db: Database,
+  caller: Caller,
+  request: PageRequest,
+): Promise<{ staffGroups: StaffGroupView[]; nextCursor: string }> {
   await authorize(db, caller, 'group:read');
-  return listStaffGroups(db, caller.firmId);
+  const { pageSize, after } = pagePosition(request);
+  const page = onePage(await listStaffGroups(db, caller.firmId, { after, limit: pageSize + 1 }), pageSize);
+  return { staffGroups: page.rows, nextCursor: page.nextCursor };
 }
 
 export async function clientGroups(db: Database, caller: Caller): Promise<ClientGroupView[]> {

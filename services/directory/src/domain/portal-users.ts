@@ -22,6 +22,7 @@ import { authorize, termsVersion } from './access';
 import { issueActivationToken } from './activation';
 import { intakeAddresses } from './dossiers';
 import { publish } from './events';
+import { onePage, pagePosition, type PageRequest } from './list-page';
 import { hashPassword, passwordProblem, verifyPassword } from './passwords';
 import { Violations } from './validation';
 
@@ -85,9 +86,17 @@ export async function addPortalUser(
   });
 }
 
-export async function portalUsersOfDossier(db: Database, caller: Caller, dossierId: string): Promise<PortalUserView[]> {
+/** A dossier's portal users by name (lower(name), then id), one page at a time. */
+export async function portalUsersOfDossier(
+  db: Database,
+  caller: Caller,
+  dossierId: string,
+  request: PageRequest,
+): Promise<{ portalUsers: PortalUserView[]; nextCursor: string }> {
   await authorize(db, caller, 'portal_user:read', dossierId);
-  return listPortalUsersOfDossier(db, dossierId);
+  const { pageSize, after } = pagePosition(request);
+  const page = onePage(await listPortalUsersOfDossier(db, dossierId, { after, limit: pageSize + 1 }), pageSize);
+  return { portalUsers: page.rows, nextCursor: page.nextCursor };
 }
 
 export interface MyAccount {

@@ -7,6 +7,12 @@ export interface FirmProfileRow {
   language: string;
   logo: Uint8Array | null;
   logo_content_type: string | null;
+  /** who last set or removed the logo (a staff id), and when */
+  logo_updated_by: string | null;
+  logo_updated_at: Date | null;
+  /** who last removed the firm's own SMTP server (a staff id), and when */
+  smtp_cleared_by: string | null;
+  smtp_cleared_at: Date | null;
 }
 
 export interface SmtpSettingsRow {
@@ -40,16 +46,17 @@ export async function findFirmProfile(db: Queryable, firmId: string): Promise<Fi
   return rows[0] ?? null;
 }
 
+/** Sets (or, with null, removes) the firm's logo, recording who did it. */
 export async function saveFirmLogo(
   db: Queryable,
-  firmId: string,
-  logo: Uint8Array | null,
-  contentType: string | null,
+  change: { firmId: string; logo: Uint8Array | null; contentType: string | null; updatedBy: string },
 ): Promise<void> {
   await db.query(
-    `INSERT INTO firm_profile (firm_id, logo, logo_content_type) VALUES ($1, $2, $3)
-     ON CONFLICT (firm_id) DO UPDATE SET logo = EXCLUDED.logo, logo_content_type = EXCLUDED.logo_content_type, updated_at = now()`,
-    [firmId, logo ? Buffer.from(logo) : null, contentType],
+    `INSERT INTO firm_profile (firm_id, logo, logo_content_type, logo_updated_by, logo_updated_at)
+     VALUES ($1, $2, $3, $4, now())
+     ON CONFLICT (firm_id) DO UPDATE SET logo = EXCLUDED.logo, logo_content_type = EXCLUDED.logo_content_type,
+       logo_updated_by = EXCLUDED.logo_updated_by, logo_updated_at = EXCLUDED.logo_updated_at, updated_at = now()`,
+    [change.firmId, change.logo ? Buffer.from(change.logo) : null, change.contentType, change.updatedBy],
   );
 }
 
@@ -84,6 +91,16 @@ export async function saveSmtpSettings(
   return rows[0];
 }
 
-export async function deleteSmtpSettings(db: Queryable, firmId: string): Promise<void> {
-  await db.query('DELETE FROM smtp_settings WHERE firm_id = $1', [firmId]);
+/**
+ * Removes the firm's own SMTP server and records who did it, in one statement; when the firm had none,
+ * nothing changes and nothing is recorded.
+ */
+export async function deleteSmtpSettings(db: Queryable, firmId: string, clearedBy: string): Promise<void> {
+  await db.query(
+    `WITH cleared AS (DELETE FROM smtp_settings WHERE firm_id = $1 RETURNING firm_id)
+     INSERT INTO firm_profile (firm_id, smtp_cleared_by, smtp_cleared_at) SELECT firm_id, $2, now() FROM cleared
+     ON CONFLICT (firm_id) DO UPDATE SET smtp_cleared_by = EXCLUDED.smtp_cleared_by,
+       smtp_cleared_at = EXCLUDED.smtp_cleared_at, updated_at = now()`,
+    [firmId, clearedBy],
+  );
 }

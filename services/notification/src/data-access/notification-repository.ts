@@ -131,9 +131,9 @@ export interface AttemptRecord {
 }
 
 /**
- * Ends attempts: each row's new state and its line in the delivery log commit together, for a whole batch in
- * one statement (a data-modifying CTE is atomic on its own; on PGlite every statement is a turn of the one
- * database thread, on PostgreSQL a round trip, so fewer is faster).
+ * Ends attempts: each row's new state and its line in the delivery log commit together, in one statement (a
+ * data-modifying CTE is atomic on its own, without a BEGIN and COMMIT round trip). The worker records each
+ * mail on its own, as soon as its SMTP conversation ends.
  */
 export async function recordAttempts(db: Queryable, records: Array<AttemptRecord & { id: string }>): Promise<void> {
   if (records.length === 0) return;

@@ -187,8 +187,9 @@ export function directoryRpc(db: Database, onEventsWritten: () => void, config: 
       });
       return { staffGroup: staffGroupMessage(changed(group)) };
     },
-    async listStaffGroups(_request, { caller }) {
-      return { staffGroups: (await staffGroups(db, caller)).map(staffGroupMessage) };
+    async listStaffGroups(request, { caller }) {
+      const page = await staffGroups(db, caller, request);
+      return { staffGroups: page.staffGroups.map(staffGroupMessage), nextCursor: page.nextCursor };
     },
     async createClientGroup(request, { caller }) {
       return { clientGroup: clientGroupMessage(changed(await saveClientGroup(db, caller, request))) };
@@ -254,7 +255,8 @@ export function directoryRpc(db: Database, onEventsWritten: () => void, config: 
       return { portalUser: portalUserMessage(user), existingUser };
     },
     async listPortalUsers(request, { caller }) {
-      return { portalUsers: (await portalUsersOfDossier(db, caller, request.dossierId)).map(portalUserMessage) };
+      const page = await portalUsersOfDossier(db, caller, request.dossierId, request);
+      return { portalUsers: page.portalUsers.map(portalUserMessage), nextCursor: page.nextCursor };
     },
     async activatePortalUser(request) {
       return changed(await activateAccount(db, 'portal_user', request.token, request.password));

@@ -138,17 +138,19 @@ export function notificationRpc(db: Database, box: SecretBox) {
       return { settings: settingsMessage(row) };
     },
     async clearSmtpSettings(_request, { caller }) {
-      await deleteSmtpSettings(db, firmOfAdmin(caller));
+      await deleteSmtpSettings(db, firmOfAdmin(caller), caller.subjectId);
       return {};
     },
     async setFirmLogo(request, { caller }) {
       const firmId = firmOfAdmin(caller);
-      if (request.logo.length === 0) {
-        await saveFirmLogo(db, firmId, null, null);
-        return {};
-      }
-      checkLogo(request.logo, request.contentType);
-      await saveFirmLogo(db, firmId, request.logo, request.contentType);
+      const removed = request.logo.length === 0;
+      if (!removed) checkLogo(request.logo, request.contentType);
+      await saveFirmLogo(db, {
+        firmId,
+        logo: removed ? null : request.logo,
+        contentType: removed ? null : request.contentType,
+        updatedBy: caller.subjectId,
+      });
       return {};
     },
   });

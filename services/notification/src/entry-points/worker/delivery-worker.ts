@@ -1,9 +1,11 @@
 /**
  * The sending loop. A mail moves queued → sending → sent (or back to queued with a later attempt time, or
- * failed). `sending` is written before the SMTP conversation and `sent` after it, so a process that dies in
- * between leaves the row `sending`: once its lease runs out (at once, on restart, in single-worker mode) it is
+ * failed). `sending` is written before the SMTP conversation and each mail's outcome right after its own
+ * conversation ends, not at the end of its batch. A process that dies between the SMTP server's acceptance and
+ * that record leaves the row `sending`: once its lease runs out (at once, on restart, in single-worker mode) it is
  * sent again with the same Message-ID and the log marks it as resent. A mail is never lost, and never sent
- * twice except in that window, where the receiving side can tell the copies apart by Message-ID.
+ * twice except in that window, which holds only the mails in flight at the moment of death (one per SMTP
+ * connection at most); the receiving side can tell the copies apart by Message-ID.
  */
 import { failedPrecondition } from '@kantoor/errors';
 import type { Database } from '@kantoor/database';
@@ -81,18 +83,8 @@ export class DeliveryWorker {
   async deliverDue(): Promise<number> {
     const claimed = await claimDueNotifications(this.options.db, this.options.batchSize, this.options.leaseMs);
     if (claimed.length === 0) return 0;
-    const batch: Batch = { firms: new Map(), records: [] };
+    const batch: Batch = { firms: new Map() };
     await Promise.all(claimed.map((delivery) => this.deliver(delivery, batch)));
-    // Until this commits the batch stays `sending`: a crash here means these mails go out again, same Message-ID.
-    try {
-      await recordAttempts(this.options.db, batch.records);
-    } catch (error) {
-      this.options.logger.error(
-        { err: error, mails: batch.records.length },
-        'attempts could not be recorded; the mails will be tried again',
-      );
-    }
-    for (const record of batch.records) this.logOutcome(record);
     return claimed.length;
   }
 
@@ -106,8 +98,8 @@ export class DeliveryWorker {
       }
       if (!this.running) break;
       // A full batch: more are likely due, claim again at once. A partial one while events keep coming: let
-      // the next mails gather for a moment rather than paying a claim and a record per one or two mails
-      // (wakes do not cut this short). Nothing due: sleep until woken or the next poll.
+      // the next mails gather for a moment rather than paying a claim per one or two mails (wakes do not cut
+      // this short). Nothing due: sleep until woken or the next poll.
       if (tried >= this.options.batchSize) continue;
       await this.pause(tried > 0 ? Math.min(GATHER_MS, this.options.pollMs) : this.options.pollMs, tried === 0);
     }
@@ -138,11 +130,12 @@ export class DeliveryWorker {
       subject = mail.subject;
       response = (await this.options.sender.send(server, mail)).response;
     } catch (error) {
-      batch.records.push(this.failureRecord(delivery, error, startedAt, subject));
+      await this.record(this.failureRecord(delivery, error, startedAt, subject));
       return;
     }
-    // The SMTP server has the mail now. If what follows fails, the row stays `sending` and the mail goes out
-    // again with the same Message-ID when its lease runs out: a possible copy rather than a lost mail.
+    // The SMTP server has the mail now: record it at once, whatever the rest of the batch is doing, so that a
+    // crash later in the batch cannot send it again. If the record fails, the row stays `sending` and the
+    // mail goes out again with the same Message-ID when its lease runs out: a possible copy, never a lost mail.
     try {
       await this.options.afterSmtpAccept?.(delivery);
     } catch (error) {
@@ -152,7 +145,7 @@ export class DeliveryWorker {
       );
       return;
     }
-    batch.records.push({
+    await this.record({
       id: delivery.id,
       kind: delivery.kind,
       attempt: delivery.attempts,
@@ -162,6 +155,20 @@ export class DeliveryWorker {
       subject,
       smtpResponse: response,
     });
+  }
+
+  /** Ends one attempt: the mail's new state and its line in the delivery log. */
+  private async record(record: AttemptOutcomeRecord): Promise<void> {
+    try {
+      await recordAttempts(this.options.db, [record]);
+    } catch (error) {
+      this.options.logger.error(
+        { err: error, notificationId: record.id },
+        'the attempt could not be recorded; the mail will be tried again',
+      );
+      return;
+    }
+    this.logOutcome(record);
   }
 
   private async prepare(
@@ -260,7 +267,12 @@ export class DeliveryWorker {
     };
   }
 
-  private failureRecord(delivery: ClaimedNotification, error: unknown, startedAt: Date, subject?: string): BatchRecord {
+  private failureRecord(
+    delivery: ClaimedNotification,
+    error: unknown,
+    startedAt: Date,
+    subject?: string,
+  ): AttemptOutcomeRecord {
     const { policy } = this.options;
     const outcome = outcomeOfFailure(error, delivery.attempts, policy);
     const smtpResponse = (error as { response?: unknown }).response;
@@ -279,7 +291,7 @@ export class DeliveryWorker {
     };
   }
 
-  private logOutcome(record: BatchRecord): void {
+  private logOutcome(record: AttemptOutcomeRecord): void {
     const fields = { notificationId: record.id, kind: record.kind, attempt: record.attempt, resent: record.resent };
     if (record.outcome === 'sent') this.options.logger.info(fields, 'mail sent');
     else if (record.outcome === 'failed')
@@ -292,12 +304,11 @@ export class DeliveryWorker {
   }
 }
 
-type BatchRecord = AttemptRecord & { id: string; kind: string };
+type AttemptOutcomeRecord = AttemptRecord & { id: string; kind: string };
 
 interface Batch {
   firms: Map<
     string,
     Promise<{ profile: Awaited<ReturnType<typeof findFirmProfile>>; server: SmtpServer; from: OutgoingMail['from'] }>
   >;
-  records: BatchRecord[];
 }
