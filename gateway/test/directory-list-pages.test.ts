@@ -1,5 +1,5 @@
 /**
- * The directory's paged lists through the gateway (staff groups, a dossier's portal users): the real directory
+ * The directory's paged lists through the gateway (staff, staff groups, client groups, a dossier's portal users): the real directory
  * on PGlite, the real access policy, HTTP in and out. `pageSize` and `cursor` in, `nextCursor` out.
  */
 import request from 'supertest';
@@ -35,6 +35,22 @@ beforeAll(async () => {
     const { staffGroup } = await fx.directory.createStaffGroup({ name, memberIds: [] }, { caller: admin });
     ids.set(name, staffGroup!.id);
   }
+  ids.set('An Admin', admin.subjectId);
+  for (const name of ['zoë', 'Dirk', 'bert', 'Anna', 'CHARLOTTE']) {
+    const { staff } = await fx.directory.inviteStaff(
+      { name, email: `${name.toLowerCase()}@firm.example`, role: 'employee' },
+      { caller: admin },
+    );
+    ids.set(name, staff!.id);
+  }
+  await fx.directory.removeStaff({ staffId: ids.get('Anna')! }, { caller: admin });
+  for (const name of ['Groep West', 'groep noord', 'Groep Zuid', 'groep oost']) {
+    const { clientGroup } = await fx.directory.createClientGroup(
+      { name, email: 'groep@firm.example', staffIds: [], staffGroupIds: [] },
+      { caller: admin },
+    );
+    ids.set(name, clientGroup!.id);
+  }
   const { dossier } = await fx.directory.createDossier(
     { name: 'Bakkerij', country: 'BE', enterpriseNumber: belgianNumber(4242), language: 'nl' },
     { caller: admin },
@@ -56,7 +72,10 @@ afterAll(async () => {
 });
 
 describe.each([
+  // a removed staff member (Anna) is left out
+  ['/v1/staff', 'staff', ['An Admin', 'bert', 'CHARLOTTE', 'Dirk', 'zoë']],
   ['/v1/staff-groups', 'staffGroups', ['team a', 'Team B', 'team c', 'Team D', 'Team E']],
+  ['/v1/client-groups', 'clientGroups', ['groep noord', 'groep oost', 'Groep West', 'Groep Zuid']],
   ['/v1/dossiers/{dossierId}/portal-users', 'portalUsers', ['An', 'Bart', 'Els', 'Jo', 'Wim']],
 ])('GET %s', (template, items, names) => {
   const list = (): PagedList => ({

@@ -39,8 +39,13 @@ export async function mailsTo(
   token: string,
   address: string,
 ): Promise<Array<{ id: string; subject: string; messageId: string }>> {
-  const { body } = await call(url, token, 'GET', '/v1/mailbox/messages');
-  return (body.items as Array<{ id: string; to: string[]; subject: string; messageId: string }>).filter((mail) =>
-    mail.to.includes(address),
-  );
+  const mails: Array<{ id: string; to: string[]; subject: string; messageId: string }> = [];
+  let cursor = '';
+  do {
+    const query = cursor ? `?pageSize=200&cursor=${encodeURIComponent(cursor)}` : '?pageSize=200';
+    const { body } = await call(url, token, 'GET', `/v1/mailbox/messages${query}`);
+    mails.push(...body.items);
+    cursor = body.nextCursor;
+  } while (cursor);
+  return mails.filter((mail) => mail.to.includes(address));
 }

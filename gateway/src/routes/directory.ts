@@ -212,20 +212,25 @@ export const updateFirmSettings = defineRoute<{ body: Record<string, never> }>({
 
 // ---- staff ----
 
-export const listStaff = defineRoute({
+export const listStaff = defineRoute<{ query: PageQuery }>({
   method: 'get',
   path: '/v1/staff',
   operationId: 'listStaff',
-  summary: "The firm's staff",
+  summary: "The firm's staff, by name, a page at a time",
+  description:
+    'Removed staff members are left out. Sorted by name (case-insensitive), then id. When more follow, ' +
+    '`nextCursor` is set: pass it as `cursor` for the next page; on the last page it is empty.',
   tags: ['staff'],
   auth: 'authenticated',
   permission: 'staff:read',
+  request: { query: object(pageQuery()) },
   responses: {
-    200: ok('Staff members', { type: 'object', properties: { staff: { type: 'array', items: StaffView } } }),
+    200: ok('One page of staff members', namedSchema('StaffPage', pageSchema('staff', StaffView))),
   },
-  handler: async (ctx) => ({
-    staff: (await directoryOf(ctx.services).listStaff({}, callFor(ctx))).staff.map((s) => json(StaffSchema, s)),
-  }),
+  handler: async (ctx) => {
+    const page = await directoryOf(ctx.services).listStaff(pageRequest(ctx.query), callFor(ctx));
+    return { staff: page.staff.map((s) => json(StaffSchema, s)), nextCursor: page.nextCursor };
+  },
 });
 
 export const inviteStaff = defineRoute<{
@@ -416,25 +421,25 @@ export const updateStaffGroup = defineRoute<{
   },
 });
 
-export const listClientGroups = defineRoute({
+export const listClientGroups = defineRoute<{ query: PageQuery }>({
   method: 'get',
   path: '/v1/client-groups',
   operationId: 'listClientGroups',
-  summary: "The firm's client groups",
+  summary: "The firm's client groups, by name, a page at a time",
+  description:
+    'Sorted by name (case-insensitive), then id. When more follow, `nextCursor` is set: pass it as `cursor` ' +
+    'for the next page; on the last page it is empty.',
   tags: ['groups'],
   auth: 'authenticated',
   permission: 'group:read',
+  request: { query: object(pageQuery()) },
   responses: {
-    200: ok('Client groups', {
-      type: 'object',
-      properties: { clientGroups: { type: 'array', items: ClientGroupView } },
-    }),
+    200: ok('One page of client groups', namedSchema('ClientGroupPage', pageSchema('clientGroups', ClientGroupView))),
   },
-  handler: async (ctx) => ({
-    clientGroups: (await directoryOf(ctx.services).listClientGroups({}, callFor(ctx))).clientGroups.map((g) =>
-      json(ClientGroupSchema, g),
-    ),
-  }),
+  handler: async (ctx) => {
+    const page = await directoryOf(ctx.services).listClientGroups(pageRequest(ctx.query), callFor(ctx));
+    return { clientGroups: page.clientGroups.map((g) => json(ClientGroupSchema, g)), nextCursor: page.nextCursor };
+  },
 });
 
 export const createClientGroup = defineRoute<{

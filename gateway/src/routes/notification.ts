@@ -4,7 +4,8 @@
  * sink receives them all), each firm seeing only its own.
  */
 import { toJson, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
-import { notFound, permissionDenied, unavailable } from '@kantoor/errors';
+import { decodeCursor, pageOfRows, pageSizeOf } from '@kantoor/database';
+import { invalidArgument, notFound, permissionDenied, unavailable } from '@kantoor/errors';
 import type { ServiceClient } from '@kantoor/grpc';
 import {
   DeliveryAttemptSchema,
@@ -15,6 +16,7 @@ import {
 import type { Caller } from '../auth/caller';
 import type { ServiceClients } from '../app';
 import { defineRoute, namedSchema, reply, type JsonSchema, type RouteContext, type RouteTypes } from '../openapi/route';
+import { nextCursor, pageOf, pageQuery, type PageQuery } from './list-pages';
 
 /** What the gateway reads of embedded mode's SMTP sink (@kantoor/smtp-sink), by shape only. */
 export interface MailboxMessageSummary {
@@ -119,12 +121,16 @@ const PutSmtpSettings = namedSchema(
 );
 
 export const listDeliveries = defineRoute<{
-  query: { status?: string; kind?: string; pageSize?: number; pageToken?: string };
+  query: { status?: string; kind?: string; pageToken?: string } & PageQuery;
 }>({
   method: 'get',
   path: '/v1/notifications/deliveries',
   operationId: 'listDeliveries',
-  summary: "The firm's delivery log, newest first (admins)",
+  summary: "The firm's delivery log, newest first, a page at a time (admins)",
+  description:
+    'Newest first (created, then id). When more follow, `nextCursor` is set: pass it as `cursor` for the next ' +
+    'page; on the last page it is empty. `pageToken` and `nextPageToken` are the deprecated names of `cursor` ' +
+    'and `nextCursor`.',
   tags,
   auth: 'authenticated',
   permission: 'notification:read',
@@ -132,32 +138,49 @@ export const listDeliveries = defineRoute<{
     query: object({
       status: { enum: ['queued', 'sending', 'sent', 'failed'] },
       kind: { type: 'string', maxLength: 64 },
-      pageSize: { type: 'integer', minimum: 1, maximum: 200 },
-      pageToken: { type: 'string', maxLength: 200 },
+      ...pageQuery(),
+      pageToken: {
+        type: 'string',
+        maxLength: 1000,
+        deprecated: true,
+        description: 'deprecated: use `cursor` (the same value); give one of them, not both. Empty: the first page',
+      },
     }),
   },
   responses: {
     200: {
       description: 'A page of the log',
-      schema: object({ items: { type: 'array', items: DeliveryJson }, nextPageToken: { type: ['string', 'null'] } }, [
-        'items',
-        'nextPageToken',
-      ]),
+      schema: object(
+        {
+          items: { type: 'array', items: DeliveryJson },
+          nextCursor,
+          nextPageToken: {
+            type: ['string', 'null'],
+            deprecated: true,
+            description: 'deprecated: use `nextCursor`; the same value, but null on the last page',
+          },
+        },
+        ['items', 'nextCursor', 'nextPageToken'],
+      ),
     },
   },
   async handler(ctx) {
+    const { pageToken, ...query } = ctx.query;
+    // an empty pageToken asked for the first page before cursors, as no pageToken does
+    if (query.cursor !== undefined && pageToken)
+      throw invalidArgument('Give cursor or its deprecated name pageToken, not both.', {
+        reason: 'validation_failed',
+        violations: [{ field: 'query.pageToken', message: 'is the deprecated name of cursor; give only cursor' }],
+      });
+    const { pageSize, cursor } = pageOf({ ...query, cursor: query.cursor ?? (pageToken || undefined) });
     const page = await notificationOf(ctx.services).listDeliveries(
-      {
-        status: ctx.query.status ?? '',
-        kind: ctx.query.kind ?? '',
-        pageSize: ctx.query.pageSize ?? 0,
-        pageToken: ctx.query.pageToken ?? '',
-      },
+      { status: query.status ?? '', kind: query.kind ?? '', pageSize, cursor },
       callFor(ctx),
     );
     return {
       items: page.deliveries.map((delivery) => json(DeliverySchema, delivery)),
-      nextPageToken: page.nextPageToken || null,
+      nextCursor: page.nextCursor,
+      nextPageToken: page.nextCursor || null,
     };
   },
 });
@@ -318,31 +341,49 @@ const MailboxMessageJson = namedSchema('MailboxMessage', {
   },
 });
 
-export const listMailboxMessages = defineRoute<{ query: { limit?: number } }>({
+/** The mailbox's order: newest first, by the time the sink received a mail (milliseconds), then its id. */
+type MailboxPosition = Pick<MailboxMessageSummary, 'receivedAt' | 'id'>;
+const newerFirst = (a: MailboxPosition, b: MailboxPosition) =>
+  b.receivedAt.getTime() - a.receivedAt.getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
+
+const RECEIVED_AT = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+
+/** The mails after a cursor's mail in the mailbox's order; the key is its receivedAt in ISO form. */
+function after(messages: MailboxMessageSummary[], cursor: string): MailboxMessageSummary[] {
+  const position = decodeCursor(cursor, (key) => RECEIVED_AT.test(key) && !Number.isNaN(Date.parse(key)));
+  const last = { id: position.id, receivedAt: new Date(position.key) };
+  return messages.filter((message) => newerFirst(last, message) < 0);
+}
+
+export const listMailboxMessages = defineRoute<{ query: PageQuery }>({
   method: 'get',
   path: '/v1/mailbox/messages',
   operationId: 'listMailboxMessages',
   summary:
     'Embedded mode: the mails the platform sent for the firm, as the local SMTP sink received them, newest first',
+  description:
+    'Newest first (received, then id), a page at a time: when more follow, `nextCursor` is set; pass it as ' +
+    '`cursor` for the next page. `limit` is the deprecated name of `pageSize`.',
   tags,
   auth: 'authenticated',
   permission: 'notification:read',
-  request: { query: object({ limit: { type: 'integer', minimum: 1, maximum: 1000 } }) },
+  request: { query: object(pageQuery(1000)) },
   responses: {
     200: {
       description: 'The received mails',
-      schema: object({ items: { type: 'array', items: MailboxMessageJson } }, ['items']),
+      schema: object({ items: { type: 'array', items: MailboxMessageJson }, nextCursor }, ['items', 'nextCursor']),
     },
   },
   handler(ctx) {
     const mailbox = mailboxOfAdmin(ctx);
-    return {
-      items: mailbox
-        .messages()
-        .filter(ofFirm(ctx))
-        .slice(0, ctx.query.limit ?? 100)
-        .map(summaryJson),
-    };
+    const request = pageOf(ctx.query);
+    const newestFirst = mailbox.messages().filter(ofFirm(ctx)).sort(newerFirst);
+    const page = pageOfRows(
+      request.cursor ? after(newestFirst, request.cursor) : newestFirst,
+      pageSizeOf(request, 1000),
+      (message) => [message.receivedAt.toISOString(), message.id],
+    );
+    return { items: page.rows.map(summaryJson), nextCursor: page.nextCursor };
   },
 });
 

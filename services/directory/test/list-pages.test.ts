@@ -79,6 +79,84 @@ describe('staff groups, a page at a time', () => {
   });
 });
 
+describe('staff, a page at a time', () => {
+  const pagesOfStaff = (admin: Caller, pageSize: number) =>
+    everyPage(async (cursor) => {
+      const page = await fx.directory.listStaff({ pageSize, cursor }, as(admin));
+      return { items: page.staff.map((member) => member.name), nextCursor: page.nextCursor };
+    }, pageSize);
+
+  test('paging gives every member once, by name whatever its case, leaving out removed members', async () => {
+    const admin = await fx.registerFirm();
+    const other = await fx.registerFirm();
+    await fx.directory.inviteStaff(
+      { name: 'Bob of another firm', email: 'bob@other.example', role: 'employee' },
+      as(other),
+    );
+    const invited = new Map<string, string>();
+    for (const name of ['ΟΔΟΣ', 'zoë', 'Dirk', 'bert', 'Anna', 'CHARLOTTE', 'Écoles']) {
+      const { staff } = await fx.directory.inviteStaff(
+        { name, email: `staff-${seed++}@firm.example`, role: 'support' },
+        as(admin),
+      );
+      invited.set(name, staff!.id);
+    }
+    await fx.directory.removeStaff({ staffId: invited.get('Anna')! }, as(admin));
+
+    const whole = (await fx.directory.listStaff({ pageSize: 200 }, as(admin))).staff.map((member) => member.name);
+    expect(whole.slice(0, 5)).toEqual(['An Admin', 'bert', 'CHARLOTTE', 'Dirk', 'zoë']);
+    expect([...whole].sort()).toEqual(['An Admin', 'CHARLOTTE', 'Dirk', 'bert', 'zoë', 'Écoles', 'ΟΔΟΣ'].sort());
+    for (const pageSize of [1, 2]) {
+      const pages = await pagesOfStaff(admin, pageSize);
+      expect(pages).toHaveLength(Math.ceil(whole.length / pageSize));
+      expect(pages.flat()).toEqual(whole);
+    }
+  });
+
+  test('a page size outside 1 to 200 and a cursor the service did not give out are refused', async () => {
+    const admin = await fx.registerFirm();
+    await expect(fx.directory.listStaff({ pageSize: 201 }, as(admin))).rejects.toMatchObject({
+      kind: 'invalid_argument',
+      violations: [expect.objectContaining({ field: 'pageSize' })],
+    });
+    await expect(fx.directory.listStaff({ cursor: 'garbage' }, as(admin))).rejects.toMatchObject({
+      kind: 'invalid_argument',
+      reason: 'invalid_cursor',
+    });
+  });
+});
+
+describe('client groups, a page at a time', () => {
+  const pagesOfGroups = (admin: Caller, pageSize: number) =>
+    everyPage(async (cursor) => {
+      const page = await fx.directory.listClientGroups({ pageSize, cursor }, as(admin));
+      return { items: page.clientGroups.map((group) => group.name), nextCursor: page.nextCursor };
+    }, pageSize);
+  const create = (admin: Caller, name: string) =>
+    fx.directory.createClientGroup({ name, email: 'groep@firm.example', staffIds: [], staffGroupIds: [] }, as(admin));
+
+  test('paging gives every group of the firm once, by name whatever its case', async () => {
+    const admin = await fx.registerFirm();
+    await create(await fx.registerFirm(), 'Alpha of another firm');
+    for (const name of ['Groep West', 'ΟΔΟΣ', 'groep noord', 'Groep Zuid', 'groep oost']) await create(admin, name);
+    const ascii = ['groep noord', 'groep oost', 'Groep West', 'Groep Zuid'];
+    expect(await pagesOfGroups(admin, 2)).toEqual([ascii.slice(0, 2), ascii.slice(2), ['ΟΔΟΣ']]);
+    expect((await pagesOfGroups(admin, 1)).flat()).toEqual([...ascii, 'ΟΔΟΣ']);
+  });
+
+  test('a page size outside 1 to 200 and a cursor the service did not give out are refused', async () => {
+    const admin = await fx.registerFirm();
+    await create(admin, 'Groep');
+    await expect(fx.directory.listClientGroups({ pageSize: -1 }, as(admin))).rejects.toMatchObject({
+      kind: 'invalid_argument',
+      violations: [expect.objectContaining({ field: 'pageSize' })],
+    });
+    await expect(
+      fx.directory.listClientGroups({ cursor: Buffer.from('["groep","not-an-id"]').toString('base64url') }, as(admin)),
+    ).rejects.toMatchObject({ kind: 'invalid_argument', reason: 'invalid_cursor' });
+  });
+});
+
 describe("a dossier's portal users, a page at a time", () => {
   async function activeDossier(admin: Caller) {
     const { dossier } = await fx.directory.createDossier(

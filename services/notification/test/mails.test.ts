@@ -349,8 +349,9 @@ describe('notification: mails from directory events through a real SMTP server',
     const caller = admin(firmId);
     const first = await h.client.listDeliveries({ pageSize: 2 }, { caller });
     expect(first.deliveries).toHaveLength(2);
-    expect(first.nextPageToken).not.toBe('');
-    const second = await h.client.listDeliveries({ pageSize: 2, pageToken: first.nextPageToken }, { caller });
+    expect(first.nextCursor).not.toBe('');
+    expect(first.nextPageToken).toBe(first.nextCursor);
+    const second = await h.client.listDeliveries({ pageSize: 2, cursor: first.nextCursor }, { caller });
     expect(second.deliveries[0].createdAt!.seconds <= first.deliveries[1].createdAt!.seconds).toBe(true);
     expect(second.deliveries.map((d) => d.id)).not.toContain(first.deliveries[0].id);
     const failed = await h.client.listDeliveries({ status: 'failed' }, { caller });
@@ -358,8 +359,44 @@ describe('notification: mails from directory events through a real SMTP server',
     await expect(h.client.listDeliveries({ status: 'lost' }, { caller })).rejects.toMatchObject({
       reason: 'invalid_status',
     });
-    await expect(h.client.listDeliveries({ pageToken: 'garbage' }, { caller })).rejects.toMatchObject({
-      reason: 'invalid_page_token',
+    // the deprecated name of the cursor still leads to the same page
+    const byToken = await h.client.listDeliveries({ pageSize: 2, pageToken: first.nextPageToken }, { caller });
+    expect(byToken.deliveries.map((d) => d.id)).toEqual(second.deliveries.map((d) => d.id));
+    for (const cursor of [
+      'garbage',
+      Buffer.from(JSON.stringify(['2026-01-01T10:00:00.000Z', randomUUID()])).toString('base64url'),
+    ])
+      await expect(h.client.listDeliveries({ cursor }, { caller })).rejects.toMatchObject({
+        kind: 'invalid_argument',
+        reason: 'invalid_cursor',
+      });
+    await expect(
+      h.client.listDeliveries({ cursor: first.nextCursor, pageToken: first.nextCursor }, { caller }),
+    ).rejects.toMatchObject({
+      kind: 'invalid_argument',
+      violations: [expect.objectContaining({ field: 'pageToken' })],
     });
+  });
+
+  // a cursor keeping created_at as a JavaScript Date (milliseconds) started the next page before the rows of the
+  // same millisecond and skipped them
+  test('mails logged microseconds apart page one at a time without gaps or repeats', async () => {
+    const quietFirm = randomUUID();
+    const ids = [1, 2, 3, 4].map(() => randomUUID());
+    for (const [n, id] of ids.entries())
+      await h.service.db.query(
+        `INSERT INTO notification (id, event_id, kind, firm_id, recipient, language, status, message_id, created_at)
+         VALUES ($1, $2, 'staff_activation', $3, 'x@firm.example', 'nl', 'failed', $4, $5)`,
+        [id, `event-${id}`, quietFirm, `<${id}@test>`, `2026-03-01 10:00:00.12345${n}+00`],
+      );
+    const listed: string[] = [];
+    let cursor = '';
+    for (let pages = 0; pages < 10; pages++) {
+      const page = await h.client.listDeliveries({ pageSize: 1, cursor }, { caller: admin(quietFirm) });
+      listed.push(...page.deliveries.map((d) => d.id));
+      cursor = page.nextCursor;
+      if (!cursor) break;
+    }
+    expect(listed).toEqual([...ids].reverse());
   });
 });

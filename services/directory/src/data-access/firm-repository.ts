@@ -1,5 +1,6 @@
 import type { Queryable } from '@kantoor/database';
 import type { Language, Role } from '../domain/validation';
+import { pageByName, type NamePage } from './sorted-row';
 
 export interface FirmRow {
   id: string;
@@ -111,13 +112,19 @@ const STAFF_COLUMNS = `s.*, COALESCE((SELECT array_agg(m.staff_group_id::text OR
 
 export type StaffView = StaffRow & { staff_group_ids: string[] };
 
-export async function listStaff(db: Queryable, firmId: string): Promise<StaffView[]> {
-  const { rows } = await db.query<StaffView>(
-    `SELECT ${STAFF_COLUMNS} FROM staff s WHERE s.firm_id = $1 AND s.status <> 'removed' ORDER BY lower(s.name), s.id`,
-    [firmId],
+/** The firm's staff (not removed) by lower(name), then id: at most `limit` after the given key and id. */
+export const listStaff = (db: Queryable, firmId: string, page: NamePage) =>
+  pageByName<StaffView>(
+    db,
+    {
+      columns: STAFF_COLUMNS,
+      from: 'staff s',
+      where: "s.firm_id = $1 AND s.status <> 'removed'",
+      alias: 's',
+      scope: firmId,
+    },
+    page,
   );
-  return rows;
-}
 
 export async function findStaff(db: Queryable, firmId: string, staffId: string): Promise<StaffView | undefined> {
   const { rows } = await db.query<StaffView>(

@@ -1,5 +1,5 @@
 import type { Queryable } from '@kantoor/database';
-import type { SortedRow } from './sorted-row';
+import { pageByName, type NamePage } from './sorted-row';
 
 export interface StaffGroupView {
   id: string;
@@ -18,30 +18,23 @@ export interface ClientGroupView {
   dossier_count: number;
 }
 
-const STAFF_GROUP_COLUMNS = `SELECT g.id, g.firm_id, g.name,
+const STAFF_GROUP_COLUMNS = `g.id, g.firm_id, g.name,
   COALESCE((SELECT array_agg(m.staff_id::text ORDER BY m.staff_id) FROM staff_group_member m WHERE m.staff_group_id = g.id), '{}') AS member_ids`;
-const STAFF_GROUP = `${STAFF_GROUP_COLUMNS} FROM staff_group g`;
+const STAFF_GROUP = `SELECT ${STAFF_GROUP_COLUMNS} FROM staff_group g`;
 
-const CLIENT_GROUP = `SELECT g.id, g.firm_id, g.name, g.email,
+const CLIENT_GROUP_COLUMNS = `g.id, g.firm_id, g.name, g.email,
   COALESCE((SELECT array_agg(s.staff_id::text ORDER BY s.staff_id) FROM client_group_staff s WHERE s.client_group_id = g.id), '{}') AS staff_ids,
   COALESCE((SELECT array_agg(s.staff_group_id::text ORDER BY s.staff_group_id) FROM client_group_staff_group s WHERE s.client_group_id = g.id), '{}') AS staff_group_ids,
-  (SELECT count(*)::int FROM dossier d WHERE d.client_group_id = g.id) AS dossier_count
-  FROM client_group g`;
+  (SELECT count(*)::int FROM dossier d WHERE d.client_group_id = g.id) AS dossier_count`;
+const CLIENT_GROUP = `SELECT ${CLIENT_GROUP_COLUMNS} FROM client_group g`;
 
 /** The firm's staff groups by lower(name), then id: at most `limit` after the given key and id. */
-export async function listStaffGroups(
-  db: Queryable,
-  firmId: string,
-  page: { after?: { key: string; id: string }; limit: number },
-): Promise<Array<SortedRow<StaffGroupView>>> {
-  const { rows } = await db.query<SortedRow<StaffGroupView>>(
-    `${STAFF_GROUP_COLUMNS}, lower(g.name) AS sort_key FROM staff_group g
-      WHERE g.firm_id = $1 AND ($2::text IS NULL OR (lower(g.name), g.id) > ($2::text, $3::uuid))
-      ORDER BY lower(g.name), g.id LIMIT $4`,
-    [firmId, page.after?.key ?? null, page.after?.id ?? null, page.limit],
+export const listStaffGroups = (db: Queryable, firmId: string, page: NamePage) =>
+  pageByName<StaffGroupView>(
+    db,
+    { columns: STAFF_GROUP_COLUMNS, from: 'staff_group g', where: 'g.firm_id = $1', alias: 'g', scope: firmId },
+    page,
   );
-  return rows;
-}
 
 export async function findStaffGroup(db: Queryable, firmId: string, id: string): Promise<StaffGroupView | undefined> {
   return (await db.query<StaffGroupView>(`${STAFF_GROUP} WHERE g.firm_id = $1 AND g.id = $2`, [firmId, id])).rows[0];
@@ -69,11 +62,13 @@ export async function replaceStaffGroupMembers(tx: Queryable, id: string, staffI
   }
 }
 
-export async function listClientGroups(db: Queryable, firmId: string): Promise<ClientGroupView[]> {
-  return (
-    await db.query<ClientGroupView>(`${CLIENT_GROUP} WHERE g.firm_id = $1 ORDER BY lower(g.name), g.id`, [firmId])
-  ).rows;
-}
+/** The firm's client groups by lower(name), then id: at most `limit` after the given key and id. */
+export const listClientGroups = (db: Queryable, firmId: string, page: NamePage) =>
+  pageByName<ClientGroupView>(
+    db,
+    { columns: CLIENT_GROUP_COLUMNS, from: 'client_group g', where: 'g.firm_id = $1', alias: 'g', scope: firmId },
+    page,
+  );
 
 export async function findClientGroup(db: Queryable, firmId: string, id: string): Promise<ClientGroupView | undefined> {
   return (await db.query<ClientGroupView>(`${CLIENT_GROUP} WHERE g.firm_id = $1 AND g.id = $2`, [firmId, id])).rows[0];

@@ -1,5 +1,5 @@
 import type { Queryable } from '@kantoor/database';
-import type { SortedRow } from './sorted-row';
+import { pageByName, type NamePage } from './sorted-row';
 
 export interface PortalUserRow {
   id: string;
@@ -61,24 +61,21 @@ export async function addPortalUserToDossier(tx: Queryable, portalUserId: string
 }
 
 /**
- * A dossier's portal users (not removed) by lower(name), then id; with `page`, at most `limit` after the given
- * key and id, else all of them.
+ * A dossier's portal users (not removed) by lower(name), then id; at most `limit` after the given key and id
+ * (no limit: all of them).
  */
-export async function listPortalUsersOfDossier(
-  db: Queryable,
-  dossierId: string,
-  page?: { after?: { key: string; id: string }; limit: number },
-): Promise<Array<SortedRow<PortalUserView>>> {
-  const { rows } = await db.query<SortedRow<PortalUserView>>(
-    `SELECT u.*, m.profile, lower(u.name) AS sort_key
-       FROM portal_user u JOIN portal_user_dossier m ON m.portal_user_id = u.id
-      WHERE m.dossier_id = $1 AND u.status <> 'removed'
-        AND ($2::text IS NULL OR (lower(u.name), u.id) > ($2::text, $3::uuid))
-      ORDER BY lower(u.name), u.id LIMIT $4`,
-    [dossierId, page?.after?.key ?? null, page?.after?.id ?? null, page?.limit ?? null],
+export const listPortalUsersOfDossier = (db: Queryable, dossierId: string, page: NamePage = {}) =>
+  pageByName<PortalUserView>(
+    db,
+    {
+      columns: 'u.*, m.profile',
+      from: 'portal_user u JOIN portal_user_dossier m ON m.portal_user_id = u.id',
+      where: "m.dossier_id = $1 AND u.status <> 'removed'",
+      alias: 'u',
+      scope: dossierId,
+    },
+    page,
   );
-  return rows;
-}
 
 export async function dossierIdsOfPortalUser(db: Queryable, portalUserId: string): Promise<string[]> {
   const { rows } = await db.query<{ dossier_id: string }>(

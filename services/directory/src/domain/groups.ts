@@ -47,9 +47,16 @@ export async function staffGroups(
   return { staffGroups: page.rows, nextCursor: page.nextCursor };
 }
 
-export async function clientGroups(db: Database, caller: Caller): Promise<ClientGroupView[]> {
+/** The firm's client groups by name (lower(name), then id), one page at a time. */
+export async function clientGroups(
+  db: Database,
+  caller: Caller,
+  request: PageRequest,
+): Promise<{ clientGroups: ClientGroupView[]; nextCursor: string }> {
   await authorize(db, caller, 'group:read');
-  return listClientGroups(db, caller.firmId);
+  const { pageSize, after } = pagePosition(request);
+  const page = onePage(await listClientGroups(db, caller.firmId, { after, limit: pageSize + 1 }), pageSize);
+  return { clientGroups: page.rows, nextCursor: page.nextCursor };
 }
 
 /** Staff groups model the firm's teams; assigned to dossiers or client groups they give their members access. */

@@ -18,6 +18,7 @@ import {
   findFirm,
   findStaff,
   insertStaff,
+  listStaff,
   lockFirm,
   updateStaff,
   type StaffView,
@@ -28,6 +29,7 @@ import { replaceClientGroupStaff, findClientGroup, unknownIds } from '../data-ac
 import { authorize } from './access';
 import { hashToken, issueActivationToken } from './activation';
 import { publish } from './events';
+import { onePage, pagePosition, type PageRequest } from './list-page';
 import { hashPassword, passwordProblem } from './passwords';
 import { ROLES, Violations, type Role } from './validation';
 
@@ -46,6 +48,18 @@ export const duplicateStaffEmail = (email: string) =>
     reason: 'duplicate_email',
     violations: [{ field: 'email', message: 'is already used by a staff member of this firm' }],
   });
+
+/** The firm's staff, removed members left out, by name (lower(name), then id), one page at a time. */
+export async function staffMembers(
+  db: Database,
+  caller: Caller,
+  request: PageRequest,
+): Promise<{ staff: StaffView[]; nextCursor: string }> {
+  await authorize(db, caller, 'staff:read');
+  const { pageSize, after } = pagePosition(request);
+  const page = onePage(await listStaff(db, caller.firmId, { after, limit: pageSize + 1 }), pageSize);
+  return { staff: page.rows, nextCursor: page.nextCursor };
+}
 
 /** Only admins manage staff; a new member starts `invited` and gets an activation e-mail (through the event). */
 export async function inviteStaff(

@@ -171,25 +171,29 @@ export interface DeliveryFilter {
   status?: string;
   kind?: string;
   limit: number;
-  /** the last row of the previous page */
-  after?: { createdAt: Date; id: string };
+  /** the last row of the previous page: its created_at as PostgreSQL wrote it (`position`) and its id */
+  after?: { key: string; id: string };
 }
 
+/**
+ * The firm's mails, newest first (created_at, then id, descending), with `position`: created_at as text, with
+ * the microseconds PostgreSQL keeps, for the next page's cursor.
+ */
 export async function listDeliveries(
   db: Queryable,
   firmId: string,
   filter: DeliveryFilter,
-): Promise<NotificationRow[]> {
-  const { rows } = await db.query<NotificationRow>(
-    `SELECT * FROM notification
+): Promise<Array<NotificationRow & { position: string }>> {
+  const { rows } = await db.query<NotificationRow & { position: string }>(
+    `SELECT *, created_at::text AS position FROM notification
       WHERE firm_id = $1 AND ($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR kind = $3)
-        AND ($4::timestamptz IS NULL OR (created_at, id) < ($4, $5::uuid))
+        AND ($4::timestamptz IS NULL OR (created_at, id) < ($4::timestamptz, $5::uuid))
       ORDER BY created_at DESC, id DESC LIMIT $6`,
     [
       firmId,
       filter.status || null,
       filter.kind || null,
-      filter.after?.createdAt ?? null,
+      filter.after?.key ?? null,
       filter.after?.id ?? null,
       filter.limit,
     ],

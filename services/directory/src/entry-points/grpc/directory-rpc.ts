@@ -32,10 +32,8 @@ import { startImpersonation } from '../../domain/impersonation';
 import { listNewsItems, publishNewsItem, withdrawNewsItem, type NewsItemView } from '../../domain/news';
 import { acceptTerms, addPortalUser, changePassword, myAccount, portalUsersOfDossier } from '../../domain/portal-users';
 import { registerFirm } from '../../domain/register-firm';
-import { activateAccount, changeStaffRole, inviteStaff, removeStaff } from '../../domain/staff';
+import { activateAccount, changeStaffRole, inviteStaff, removeStaff, staffMembers } from '../../domain/staff';
 import { resolveIdentity, verifyLogin } from '../../domain/verify-login';
-import { listStaff } from '../../data-access/firm-repository';
-import { authorize } from '../../domain/access';
 
 const time = (date: Date | null | undefined) => (date ? timestampFromDate(date) : undefined);
 
@@ -152,9 +150,9 @@ export function directoryRpc(db: Database, onEventsWritten: () => void, config: 
     async inviteStaff(request, { caller }) {
       return { staff: staffMessage(changed(await inviteStaff(db, caller, request, hours))) };
     },
-    async listStaff(_request, { caller }) {
-      await authorize(db, caller, 'staff:read');
-      return { staff: (await listStaff(db, caller.firmId)).map(staffMessage) };
+    async listStaff(request, { caller }) {
+      const page = await staffMembers(db, caller, request);
+      return { staff: page.staff.map(staffMessage), nextCursor: page.nextCursor };
     },
     async changeStaffRole(request, { caller }) {
       return { staff: staffMessage(changed(await changeStaffRole(db, caller, request.staffId, request.role))) };
@@ -204,8 +202,9 @@ export function directoryRpc(db: Database, onEventsWritten: () => void, config: 
       });
       return { clientGroup: clientGroupMessage(changed(group)) };
     },
-    async listClientGroups(_request, { caller }) {
-      return { clientGroups: (await clientGroups(db, caller)).map(clientGroupMessage) };
+    async listClientGroups(request, { caller }) {
+      const page = await clientGroups(db, caller, request);
+      return { clientGroups: page.clientGroups.map(clientGroupMessage), nextCursor: page.nextCursor };
     },
 
     async createDossier(request, { caller }) {

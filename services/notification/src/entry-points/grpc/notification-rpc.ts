@@ -1,5 +1,5 @@
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
-import type { Database } from '@kantoor/database';
+import { decodeCursor, isPostgresTime, pageOfRows, type Database } from '@kantoor/database';
 import { invalidArgument, notFound, permissionDenied } from '@kantoor/errors';
 import { implement, type Caller } from '@kantoor/grpc';
 import { NotificationService } from '@kantoor/proto/kantoor/notification/v1/notification_pb';
@@ -59,16 +59,19 @@ const settingsMessage = (row: SmtpSettingsRow) => ({
   updatedBy: row.updated_by,
 });
 
-const pageToken = (row: NotificationRow) =>
-  Buffer.from(`${row.created_at.toISOString()}|${row.id}`).toString('base64url');
-
-function afterToken(token: string): { createdAt: Date; id: string } | undefined {
-  if (!token) return undefined;
-  const [at, id] = Buffer.from(token, 'base64url').toString('utf8').split('|');
-  const createdAt = new Date(at ?? '');
-  if (Number.isNaN(createdAt.getTime()) || !UUID.test(id ?? ''))
-    throw invalidArgument('The page token is not valid.', { reason: 'invalid_page_token' });
-  return { createdAt, id };
+/**
+ * The cursor of the delivery log: a page's last row's created_at as PostgreSQL writes it (with its
+ * microseconds; a JavaScript Date keeps milliseconds, so mails less than a millisecond apart were skipped) and its
+ * id. `page_token` is the cursor's deprecated name: one of them, not both.
+ */
+function positionOf(request: { cursor: string; pageToken: string }) {
+  if (request.cursor && request.pageToken)
+    throw invalidArgument('Give cursor or its deprecated name pageToken, not both.', {
+      reason: 'validation_failed',
+      violations: [{ field: 'pageToken', message: 'is the deprecated name of cursor; give only cursor' }],
+    });
+  const cursor = request.cursor || request.pageToken;
+  return cursor ? decodeCursor(cursor, isPostgresTime) : undefined;
 }
 
 export function notificationRpc(db: Database, box: SecretBox) {
@@ -84,12 +87,13 @@ export function notificationRpc(db: Database, box: SecretBox) {
         status: request.status,
         kind: request.kind,
         limit: pageSize + 1,
-        after: afterToken(request.pageToken),
+        after: positionOf(request),
       });
-      const page = rows.slice(0, pageSize);
+      const page = pageOfRows(rows, pageSize, (row) => [row.position, row.id]);
       return {
-        deliveries: page.map(deliveryMessage),
-        nextPageToken: rows.length > pageSize ? pageToken(page[page.length - 1]) : '',
+        deliveries: page.rows.map(deliveryMessage),
+        nextCursor: page.nextCursor,
+        nextPageToken: page.nextCursor,
       };
     },
     async getDelivery(request, { caller }) {
