@@ -20,7 +20,7 @@ import { belgianNumber, startDirectory, type DirectoryFixture } from '../../serv
 import { createDocumentIntakeService } from '../../services/document-intake/src';
 import { directoryOver } from '../../services/document-intake/src/adapters/directory';
 import { authorizeWithPolicy, directoryAccessFacts, routeTable } from '../src';
-import { archivedAndPurged } from '../../services/archive/test/purged-rows';
+import { archivedAndPurged, verificationRunAt } from '../../services/archive/test/purged-rows';
 import { bearer, openMigratedDatabase, problemType, testApp } from './helpers';
 import { expectPaging } from './paged-list';
 
@@ -300,6 +300,25 @@ test("a dossier's purge records come a page at a time, each once, newest first; 
     authorization: bearer(employee),
     items: 'records',
     idOf: (record: Record<string, unknown>) => record.objectId as string,
+  };
+
+  await expectPaging(list, newestFirst);
+});
+
+test("a firm's verification runs come a page at a time, each once, newest start first; bad paging is refused", async () => {
+  // a firm of its own, so that only these runs are its runs
+  const firmAdmin = await fx.registerFirm();
+  // within one millisecond, microseconds apart, two of them at the same time (the run id decides)
+  const times = ['.123001', '.123456', '.123455', '.122999', '.123455'].map((at) => `2026-12-03 10:00:00${at}+00`);
+  const runs: Array<{ at: string; id: string }> = [];
+  for (const at of times) runs.push({ at, id: await verificationRunAt(archive.db, firmAdmin.firmId, at) });
+  const newestFirst = runs.sort((a, b) => b.at.localeCompare(a.at) || Number(b.id) - Number(a.id)).map((run) => run.id);
+  const list = {
+    app,
+    path: '/v1/archive/verification-runs',
+    authorization: bearer(firmAdmin),
+    items: 'runs',
+    idOf: (run: Record<string, unknown>) => run.id as string,
   };
 
   await expectPaging(list, newestFirst);

@@ -17,10 +17,16 @@
  *    processes together, sampled every 50 ms during the uploads, stays < 300 MB at its peak;
  *  - the same ZIP download as embedded (cluster… figures): gateway and intake CPU per MB and RSS growth.
  *
+ * monitor: the active clients monitor (GET /v1/active-clients) in the cluster topology, for a firm of
+ * BENCH_MONITOR_DOSSIERS (1000) active dossiers of which one in ten holds a sent document and another one in ten a
+ * draft: the first page (50 shown of the first 100 or so dossiers), every page of the whole list, and every page
+ * of the only-waiting filter (which walks all the dossiers for 100 shown). No budget names it; the figures are
+ * milliseconds per page, the median of BENCH_MONITOR_REPEATS (10) runs.
+ *
  * Both upload loads are measured after BENCH_UPLOAD_WARMUP (100) uploads of other files, whose throughput is
  * printed too (…WarmupMBps): the budget is about a service that has been running.
  *
- * Knobs: BENCH_TOPOLOGIES (embedded,cluster), BENCH_ZIP_DOCS (2000), BENCH_ZIP_DOC_KB (512), BENCH_UPLOADS
+ * Knobs: BENCH_TOPOLOGIES (embedded,cluster,monitor), BENCH_MONITOR_DOSSIERS (1000), BENCH_MONITOR_REPEATS (10), BENCH_ZIP_DOCS (2000), BENCH_ZIP_DOC_KB (512), BENCH_UPLOADS
  * (100), BENCH_UPLOAD_WARMUP (100), BENCH_JPEGS (200), BENCH_NODE_ARGS (node flags for the platform or component processes, e.g.
  * --cpu-prof --cpu-prof-dir=/tmp/prof), KANTOOR_BENCH_POSTGRES (postgres://postgres@127.0.0.1:5432/test; read by cluster-topology.js).
  *
@@ -38,7 +44,9 @@ const { embeddedNodeFlags } = require('./launch-flags');
 const { cpuOf, machineLoopSeconds, postgresCpuSeconds, rssOf } = require('./process-figures');
 const PORT = Number(process.env.BENCH_PORT ?? 18580);
 const BASE = `http://127.0.0.1:${PORT}`;
-const TOPOLOGIES = (process.env.BENCH_TOPOLOGIES ?? 'embedded,cluster').split(',');
+const TOPOLOGIES = (process.env.BENCH_TOPOLOGIES ?? 'embedded,cluster,monitor').split(',');
+const MONITOR_DOSSIERS = Number(process.env.BENCH_MONITOR_DOSSIERS ?? 1000);
+const MONITOR_REPEATS = Number(process.env.BENCH_MONITOR_REPEATS ?? 10);
 const MB = 1024 * 1024;
 const UPLOADS = Number(process.env.BENCH_UPLOADS ?? 100);
 // uploads before the measured ones, as the gateway bench warms up: the budget is about a running service, and
@@ -409,12 +417,95 @@ async function clusterTopology() {
   }
 }
 
+/** The median milliseconds of `task` over MONITOR_REPEATS runs (after one run not counted), and its last result. */
+async function medianMs(task) {
+  let result = await task();
+  const times = [];
+  for (let run = 0; run < MONITOR_REPEATS; run++) {
+    const begun = process.hrtime.bigint();
+    result = await task();
+    times.push(Number(process.hrtime.bigint() - begun) / 1e6);
+  }
+  times.sort((a, b) => a - b);
+  return { ms: Number(times[Math.floor(times.length / 2)].toFixed(1)), result };
+}
+
+async function monitorTopology() {
+  const platform = await startClusterPlatform({ gatewayPort: PORT + 2, nodeArgs: NODE_ARGS });
+  try {
+    const base = `http://127.0.0.1:${platform.gateway.port}`;
+    const { admin, feed } = await benchDossier(base, platform.login);
+    const me = JSON.parse(Buffer.from(admin.split('.')[1], 'base64url').toString()).sub;
+    await concurrently(MONITOR_DOSSIERS, 10, async (i) => {
+      const number = `0${String(3_000_000 + i).padStart(7, '0')}`;
+      const dossier = await json(
+        'POST',
+        '/v1/dossiers',
+        admin,
+        {
+          name: `Klant ${String(i).padStart(5, '0')}`,
+          country: 'BE',
+          enterpriseNumber: number + String(97 - (Number(number) % 97)).padStart(2, '0'),
+          language: 'nl',
+        },
+        base,
+      );
+      await json('POST', `/v1/dossiers/${dossier.id}/activation`, admin, { fileManagerId: me }, base);
+      if (i % 10 > 1) return;
+      const stored = await call(
+        'POST',
+        `/v1/dossiers/${dossier.id}/documents?mailbox=purchase&fileName=factuur.pdf`,
+        feed,
+        pdfOfSize(4096, 20_000 + i),
+        { 'content-type': 'application/octet-stream' },
+        base,
+      );
+      if (i % 10 === 0)
+        await json('POST', `/v1/dossiers/${dossier.id}/document-sends`, feed, { documentIds: [stored.id] }, base);
+    });
+    const everyPage = async (query) => {
+      const ids = [];
+      let cursor = '';
+      do {
+        const page = await call(
+          'GET',
+          `/v1/active-clients?${query}${cursor && `&cursor=${cursor}`}`,
+          admin,
+          undefined,
+          {},
+          base,
+        );
+        ids.push(...page.clients.map((client) => client.dossierId));
+        cursor = page.nextCursor;
+      } while (cursor);
+      return ids;
+    };
+    const first = await medianMs(() => call('GET', '/v1/active-clients', admin, undefined, {}, base));
+    const whole = await medianMs(() => everyPage('pageSize=50'));
+    const waiting = await medianMs(() => everyPage('pageSize=50&onlyWaiting=true'));
+    // the bench dossier holds no documents: a fifth of the others are shown, a tenth are waiting
+    if (whole.result.length !== MONITOR_DOSSIERS / 5 || waiting.result.length !== MONITOR_DOSSIERS / 10)
+      throw new Error(`the monitor showed ${whole.result.length} and ${waiting.result.length} dossiers`);
+    return {
+      monitorDossiers: MONITOR_DOSSIERS,
+      monitorFirstPageMs: first.ms,
+      monitorWholeListMs: whole.ms,
+      monitorWholeListPages: Math.ceil(whole.result.length / 50),
+      monitorOnlyWaitingMs: waiting.ms,
+      monitorOnlyWaitingPages: Math.ceil(waiting.result.length / 50),
+    };
+  } finally {
+    await platform.stop();
+  }
+}
+
 async function main() {
   const figures = {
     // the speed of this machine's cores at the time (see process-figures.js): compare figures only at similar values
     machineLoopSeconds: machineLoopSeconds(),
     ...(TOPOLOGIES.includes('embedded') && (await embeddedTopology())),
     ...(TOPOLOGIES.includes('cluster') && (await clusterTopology())),
+    ...(TOPOLOGIES.includes('monitor') && (await monitorTopology())),
   };
   // the upload budget names the gateway and the intake: the cluster topology measures exactly those
   const uploadsWithin =

@@ -437,21 +437,29 @@ export const setArchiveRetention = defineRoute<{ body: { years: number; counting
     policyJson((await archiveOf(ctx.services).setRetentionPolicy({ policy: ctx.body }, callFor(ctx))).policy),
 });
 
-export const listVerificationRuns = defineRoute<{ query: { limit?: number } }>({
+export const listVerificationRuns = defineRoute<{ query: PageQuery }>({
   method: 'get',
   path: '/v1/archive/verification-runs',
   operationId: 'listVerificationRuns',
-  summary: "The latest integrity checks with their findings on the firm's objects (missing or changed)",
+  summary: "The integrity checks with their findings on the firm's objects (missing or changed), a page at a time",
+  description:
+    'Newest start first (the run id breaks ties), `pageSize` runs a page (default 50). When more follow, ' +
+    '`nextCursor` is set: pass it as `cursor` for the next page; on the last page it is empty. `limit` is the ' +
+    'deprecated name of `pageSize`.',
   tags: ['archive'],
   auth: 'authenticated',
   permission: 'archive:manage',
-  request: { query: object({ limit: { type: 'integer', minimum: 1, maximum: 100 } }) },
+  request: { query: object(pageQuery(100)) },
   responses: {
-    200: ok('Newest first', { type: 'object', properties: { runs: { type: 'array', items: VerificationRunView } } }),
+    200: ok('One page of runs, newest first', {
+      type: 'object',
+      required: ['runs', 'nextCursor'],
+      properties: { runs: { type: 'array', items: VerificationRunView }, nextCursor },
+    }),
   },
   handler: async (ctx) => {
-    const { runs } = await archiveOf(ctx.services).listVerificationRuns({ limit: ctx.query.limit ?? 10 }, callFor(ctx));
-    return { runs: runs.map(runJson) };
+    const page = await archiveOf(ctx.services).listVerificationRuns(pageOf(ctx.query), callFor(ctx));
+    return { runs: page.runs.map(runJson), nextCursor: page.nextCursor };
   },
 });
 

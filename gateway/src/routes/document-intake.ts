@@ -26,6 +26,7 @@ import type { ServiceClients } from '../app';
 import { fileParts, type FilePart } from '../middleware/multipart';
 import { problemFor, type Problem } from '../middleware/problem';
 import { defineRoute, namedSchema, reply, streamReply, type JsonSchema, type RouteContext } from '../openapi/route';
+import { activeClientsPage } from './active-clients-page';
 import { nextCursor, pageOf, pageQuery, type PageQuery } from './list-pages';
 
 declare module '../app' {
@@ -851,14 +852,16 @@ const ActiveClientView = namedSchema('ActiveClient', {
   },
 });
 
-export const listActiveClients = defineRoute<{ query: ActiveClientsQuery }>({
+export const listActiveClients = defineRoute<{ query: ActiveClientsQuery & PageQuery }>({
   method: 'get',
   path: '/v1/active-clients',
   operationId: 'listActiveClients',
   summary: 'The active clients monitor: per dossier the caller sees and mailbox, documents not sent and waiting',
   description:
     'Only active dossiers the caller may see (support staff: those assigned to them) that hold documents. The ' +
-    'filters limit the list, each one narrowing it further; a dossier shown has all its mailboxes counted.',
+    'filters limit the list, each one narrowing it further; a dossier shown has all its mailboxes counted. By ' +
+    'dossier name (case-insensitive, then dossier id), `pageSize` dossiers a page (default 50). When more follow, ' +
+    '`nextCursor` is set: pass it as `cursor`, with the same filters, for the next page; on the last page it is empty.',
   tags: ['hand-over'],
   auth: 'authenticated',
   permission: 'document:monitor',
@@ -878,13 +881,14 @@ export const listActiveClients = defineRoute<{ query: ActiveClientsQuery }>({
         type: 'boolean',
         description: 'only dossiers with sent documents waiting to be processed (in `mailbox` when given)',
       },
+      ...pageQuery(),
     }),
   },
   responses: {
-    200: ok('Dossiers with documents, by name', {
+    200: ok('One page of dossiers with documents, by name', {
       type: 'object',
-      required: ['clients'],
-      properties: { clients: { type: 'array', items: ActiveClientView } },
+      required: ['clients', 'nextCursor'],
+      properties: { clients: { type: 'array', items: ActiveClientView }, nextCursor },
     }),
   },
   handler: async (ctx) => {
@@ -896,34 +900,26 @@ export const listActiveClients = defineRoute<{ query: ActiveClientsQuery }>({
       staffId = '',
       search = '',
       mailbox: box = '',
-      onlyWaiting,
+      onlyWaiting = false,
     } = ctx.query;
-    // the dossiers this caller sees (the directory decides: support staff get their assignments only), so the
-    // service counts no one else's; the directory filters the dossiers (who is assigned by the access policy's
-    // rule, groups included), the service the documents
-    const names = new Map<string, string>();
-    let cursor = '';
-    do {
-      const page = await directory.listDossiers(
-        { status: 'active', pageSize: 200, cursor, clientGroupId, fileManagerId, assignedStaffId: staffId, search },
-        callFor(ctx),
-      );
-      for (const dossier of page.dossiers) names.set(dossier.id, dossier.name);
-      cursor = page.nextCursor;
-    } while (cursor);
-    if (names.size === 0) return { clients: [] };
-    const { clients } = await intakeOf(ctx.services).listActiveClients(
-      { dossierIds: [...names.keys()], mailbox: box, onlyWaiting: onlyWaiting ?? false },
-      callFor(ctx),
-    );
-    return {
-      clients: clients
-        .map((client) => ({
-          ...(toJson(ActiveClientSchema, client, { alwaysEmitImplicit: true }) as object),
-          dossierName: names.get(client.dossierId) ?? '',
-        }))
-        .sort((a, b) => a.dossierName.localeCompare(b.dossierName)),
-    };
+    // the directory lists the dossiers this caller sees (support staff: their assignments) with their own
+    // filters, in name order; the intake tells which of them to show (see active-clients-page.ts)
+    return activeClientsPage(pageOf(ctx.query), {
+      dossiersAfter: (cursor, size) =>
+        directory.listDossiers(
+          { status: 'active', pageSize: size, cursor, clientGroupId, fileManagerId, assignedStaffId: staffId, search },
+          callFor(ctx),
+        ),
+      shownOf: async (dossierIds) => {
+        const { clients } = await intakeOf(ctx.services).listActiveClients(
+          { dossierIds, mailbox: box, onlyWaiting },
+          callFor(ctx),
+        );
+        return clients.map(
+          (client) => toJson(ActiveClientSchema, client, { alwaysEmitImplicit: true }) as { dossierId: string },
+        );
+      },
+    });
   },
 });
 

@@ -1,6 +1,7 @@
 /**
- * The archive's lists page by keyset cursor on the time PostgreSQL keeps, to the microsecond: documents uploaded
- * and objects purged within one millisecond are each listed once, in order, on PGlite and on PostgreSQL alike.
+ * The archive's lists page by keyset cursor on the time PostgreSQL keeps, to the microsecond: documents uploaded,
+ * objects purged and verification runs started within one millisecond are each listed once, in order, on PGlite
+ * and on PostgreSQL alike.
  */
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
@@ -8,7 +9,8 @@ import { migrate, readMigrations } from '@kantoor/database';
 import { describeEachDatabase, type TestDatabase } from '@kantoor/testing';
 import { cursorAfter, searchDocuments, type SearchCursor } from '../src/data-access/archive-repository';
 import { purgeRecords } from '../src/domain/purge';
-import { archivedAndPurged } from './purged-rows';
+import { verificationRuns } from '../src/domain/verification';
+import { archivedAndPurged, verificationRunAt } from './purged-rows';
 
 const firmId = randomUUID();
 const dossierId = randomUUID();
@@ -59,6 +61,28 @@ describeEachDatabase('archive lists of rows written within one millisecond', (op
       cursor = page.nextCursor;
     }
     expect(listed).toEqual(objectIds);
+  });
+
+  it('the verification runs are listed each exactly once, newest start first, the later run first at the same time', async () => {
+    const runFirm = randomUUID();
+    // written in an order unlike the times, two of them started at the same microsecond
+    const started = ['.123001', '.123456', '.122999', '.123455', '.123455'].map((at) => `2026-12-03 10:00:00${at}+00`);
+    const runs: Array<{ at: string; id: string }> = [];
+    for (const at of started) runs.push({ at, id: await verificationRunAt(test.db, runFirm, at) });
+    const newestFirst = runs
+      .sort((a, b) => b.at.localeCompare(a.at) || Number(b.id) - Number(a.id))
+      .map((run) => run.id);
+    for (const pageSize of [1, 2]) {
+      const listed: string[] = [];
+      let cursor: string | undefined;
+      for (let pages = 0; pages <= started.length; pages++) {
+        const page = await verificationRuns(test.db, { pageSize, cursor }, runFirm);
+        listed.push(...page.runs.map((run) => run.id));
+        if (!page.nextCursor) break;
+        cursor = page.nextCursor;
+      }
+      expect(listed).toEqual(newestFirst);
+    }
   });
 
   it('refuses a purge record cursor it did not give out', async () => {

@@ -1,4 +1,4 @@
-/** Archive rows written straight into the database, at times a test chooses to the microsecond. */
+/** Archive rows (purges, verification runs) written straight into the database, at times a test chooses. */
 import type { Queryable } from '@kantoor/database';
 
 /**
@@ -29,6 +29,16 @@ export async function archivedAndPurged(
     `INSERT INTO purge_record (object_id, firm_id, dossier_id, document_id, key, sha256, retain_until, purged_at, rule)
      VALUES ($1, $2, $3, $4, $4, 'x', $5::timestamptz, $5::timestamptz, 'test')`,
     [rows[0].id, firmId, dossierId, documentId, at],
+  );
+  return rows[0].id;
+}
+
+/** A finished verification run of the firm that started at `at` (a `timestamptz` as text); answers its id. */
+export async function verificationRunAt(db: Queryable, firmId: string, at: string): Promise<string> {
+  const { rows } = await db.query<{ id: string }>(
+    `INSERT INTO verification_run (started_at, finished_at, sample, checked, firm_id)
+     VALUES ($1::timestamptz, $1::timestamptz, 0, 0, $2) RETURNING id::text AS id`,
+    [at, firmId],
   );
   return rows[0].id;
 }

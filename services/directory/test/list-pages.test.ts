@@ -234,4 +234,22 @@ describe('dossiers, a page at a time', () => {
     }, 1);
     expect(pages.flat()).toEqual(['alpha', 'beta', 'ΟΔΟΣ', 'Ωμέγα']);
   });
+
+  test("each dossier's cursor continues right after it, as a page ending there would; the last one's too", async () => {
+    const admin = await fx.registerFirm();
+    for (const name of ['Ωμέγα', 'beta', 'ΟΔΟΣ', 'alpha', 'Beta'])
+      await fx.directory.createDossier(
+        { name, country: 'BE', enterpriseNumber: belgianNumber(seed++), language: 'nl' },
+        as(admin),
+      );
+    const whole = await fx.directory.listDossiers({ pageSize: 200 }, as(admin));
+    const ids = whole.dossiers.map((dossier) => dossier.id);
+    expect(whole.cursorsAfter).toHaveLength(ids.length);
+    for (const [index, cursor] of whole.cursorsAfter.entries()) {
+      const rest = await fx.directory.listDossiers({ pageSize: 200, cursor }, as(admin));
+      expect(rest.dossiers.map((dossier) => dossier.id)).toEqual(ids.slice(index + 1));
+    }
+    const firstTwo = await fx.directory.listDossiers({ pageSize: 2 }, as(admin));
+    expect(firstTwo.nextCursor).toBe(firstTwo.cursorsAfter[1]);
+  });
 });

@@ -1,4 +1,4 @@
-import type { Database, Queryable } from '@kantoor/database';
+import { decodeCursor, isPostgresTime, pageOfRows, type Database, type Queryable } from '@kantoor/database';
 import type { ObjectStore } from '@kantoor/object-storage';
 import { digestOf } from './write-once-copy';
 
@@ -133,21 +133,30 @@ export async function runVerification(
 }
 
 /**
- * The latest runs with their findings. With `firmId`, one firm's view: its admins' runs and the platform's runs
- * that checked its objects, each with what it checked and found of that firm's objects only; other firms' runs
- * never show.
+ * One page of runs with their findings, newest start first (the run id breaks ties); `nextCursor` (empty on the
+ * last page) holds the last run's start as PostgreSQL writes it, with the microseconds a JavaScript Date would
+ * drop, and its id. With `firmId`, one firm's view: its admins' runs and the platform's runs that checked its
+ * objects, each with what it checked and found of that firm's objects only; other firms' runs never show.
  */
-export async function verificationRuns(db: Queryable, limit: number, firmId?: string): Promise<VerificationRunRow[]> {
-  const runs = await db.query<Omit<VerificationRunRow, 'findings'>>(
-    `SELECT r.id::text AS id, r.started_at, r.finished_at,
+export async function verificationRuns(
+  db: Queryable,
+  page: { pageSize: number; cursor?: string },
+  firmId?: string,
+): Promise<{ runs: VerificationRunRow[]; nextCursor: string }> {
+  const after = page.cursor ? decodeCursor(page.cursor, isPostgresTime, (id) => /^\d{1,18}$/.test(id)) : undefined;
+  const listed = await db.query<Omit<VerificationRunRow, 'findings'> & { position: string }>(
+    `SELECT r.id::text AS id, r.started_at, r.finished_at, r.started_at::text AS position,
        CASE WHEN $2::uuid IS NULL THEN r.checked ELSE COALESCE(split.checked, 0) END AS checked
      FROM verification_run r
      LEFT JOIN verification_run_firm split ON split.run_id = r.id AND split.firm_id = $2
-     WHERE $2::uuid IS NULL OR r.firm_id = $2 OR (r.firm_id IS NULL AND split.run_id IS NOT NULL)
-     ORDER BY r.id DESC LIMIT $1`,
-    [limit, firmId ?? null],
+     WHERE ($2::uuid IS NULL OR r.firm_id = $2 OR (r.firm_id IS NULL AND split.run_id IS NOT NULL))
+       AND ($3::timestamptz IS NULL OR (r.started_at, r.id) < ($3::timestamptz, $4::bigint))
+     ORDER BY r.started_at DESC, r.id DESC LIMIT $1`,
+    [page.pageSize + 1, firmId ?? null, after?.key ?? null, after?.id ?? null],
   );
-  if (runs.rows.length === 0) return [];
+  const { rows, nextCursor } = pageOfRows(listed.rows, page.pageSize, (run) => [run.position, run.id]);
+  const runs = rows.map(({ position: _position, ...run }) => run);
+  if (runs.length === 0) return { runs: [], nextCursor };
   const found = await db.query<Finding & { run_id: string; object_order: unknown; backup_file_order: unknown }>(
     `SELECT * FROM (
        SELECT f.run_id::text AS run_id, f.object_id::text AS object_id, NULL AS backup_file_id, o.key,
@@ -160,12 +169,15 @@ export async function verificationRuns(db: Queryable, limit: number, firmId?: st
        FROM backup_file_verification_finding f JOIN backup_file b ON b.id = f.backup_file_id
        WHERE f.run_id = ANY($1::bigint[]) AND ($2::uuid IS NULL OR b.firm_id = $2)
      ) finding ORDER BY backup_file_order NULLS FIRST, object_order`,
-    [runs.rows.map((run) => run.id), firmId ?? null],
+    [runs.map((run) => run.id), firmId ?? null],
   );
-  return runs.rows.map((run) => ({
-    ...run,
-    findings: found.rows
-      .filter((finding) => finding.run_id === run.id)
-      .map(({ run_id: _run, object_order: _object, backup_file_order: _file, ...finding }) => finding),
-  }));
+  return {
+    runs: runs.map((run) => ({
+      ...run,
+      findings: found.rows
+        .filter((finding) => finding.run_id === run.id)
+        .map(({ run_id: _run, object_order: _object, backup_file_order: _file, ...finding }) => finding),
+    })),
+    nextCursor,
+  };
 }

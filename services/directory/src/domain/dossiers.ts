@@ -22,7 +22,7 @@ import type { ContactInfo } from '../data-access/firm-repository';
 import { authorize } from './access';
 import { COUNTRIES, normaliseEnterpriseNumber } from './enterprise-number';
 import { publish } from './events';
-import { onePage, pagePosition } from './list-page';
+import { cursorAfter, onePage, pagePosition } from './list-page';
 import { refuseUnknown } from './staff';
 import { LANGUAGES, Violations, cleanContact, type Language } from './validation';
 
@@ -160,12 +160,15 @@ export interface DossierFilter {
   cursor?: string;
 }
 
-/** The dossiers the caller may see, in a stable order, one page at a time. */
+/**
+ * The dossiers the caller may see, in a stable order, one page at a time; with each dossier the cursor that
+ * continues after it, for a caller that filters them further and ends its own page within this one.
+ */
 export async function listVisibleDossiers(
   db: Database,
   caller: Caller,
   filter: DossierFilter,
-): Promise<{ dossiers: DossierView[]; nextCursor: string }> {
+): Promise<{ dossiers: DossierView[]; nextCursor: string; cursorsAfter: string[] }> {
   await authorize(db, caller, 'dossier:list');
   const violations = new Violations();
   if (filter.status) violations.oneOf(filter.status, ['new', 'active', 'deactivated'], 'status');
@@ -202,7 +205,7 @@ export async function listVisibleDossiers(
     limit: pageSize + 1,
   });
   const page = onePage(rows, pageSize);
-  return { dossiers: page.rows, nextCursor: page.nextCursor };
+  return { dossiers: page.rows, nextCursor: page.nextCursor, cursorsAfter: page.rows.map(cursorAfter) };
 }
 
 export interface Assignment {

@@ -1,4 +1,4 @@
-import { decodeCursor, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, pageOfRows } from '@kantoor/database';
+import { decodeCursor, DEFAULT_PAGE_SIZE, encodeCursor, MAX_PAGE_SIZE, pageOfRows } from '@kantoor/database';
 import { Violations } from './validation';
 
 /** What a caller asks of a list: how many rows a page and where the previous page ended. */
@@ -34,3 +34,6 @@ export function pagePosition(request: PageRequest, violations = new Violations()
  */
 export const onePage = <Row extends { id: string; sort_key: string }>(rows: Row[], pageSize: number) =>
   pageOfRows(rows, pageSize, (row) => [row.sort_key, row.id]);
+
+/** The cursor of the page that starts right after `row`: the `nextCursor` a page ending on it would have. */
+export const cursorAfter = (row: { id: string; sort_key: string }): string => encodeCursor(row.sort_key, row.id);

@@ -712,7 +712,8 @@ export const DownloadInfoSchema: GenMessage<DownloadInfo> = /*@__PURE__*/
  */
 export type ListActiveClientsRequest = Message<"kantoor.document_intake.v1.ListActiveClientsRequest"> & {
   /**
-   * the dossiers to count (the gateway passes those the caller sees); empty: every dossier with documents
+   * the dossiers to count (the gateway passes a batch of those the caller sees, at most 200, in the order of its
+   * page); empty: every dossier with documents (system callers only)
    *
    * @generated from field: repeated string dossier_ids = 1;
    */

@@ -398,12 +398,12 @@ export function archiveRpc(deps: { db: Database; stores: ArchiveStores; guard: A
 
     async listVerificationRuns(request, { caller }) {
       if (caller.kind !== 'system') await requireAdmin(caller);
-      const runs = await verificationRuns(
+      const page = await verificationRuns(
         db,
-        Math.min(Math.max(request.limit || 10, 1), 100),
+        { pageSize: pageSizeOf(request, 100), cursor: request.cursor || undefined },
         caller.kind === 'system' ? undefined : caller.firmId,
       );
-      return { runs: runs.map(runMessage) };
+      return { runs: page.runs.map(runMessage), nextCursor: page.nextCursor };
     },
 
     async runPurge(_request, { caller }) {

@@ -216,7 +216,11 @@ export function directoryRpc(db: Database, onEventsWritten: () => void, config: 
     },
     async listDossiers(request, { caller }) {
       const page = await listVisibleDossiers(db, caller, request);
-      return { dossiers: page.dossiers.map(dossierMessage), nextCursor: page.nextCursor };
+      return {
+        dossiers: page.dossiers.map(dossierMessage),
+        nextCursor: page.nextCursor,
+        cursorsAfter: page.cursorsAfter,
+      };
     },
     async activateDossier(request, { caller }) {
       return { dossier: dossierMessage(changed(await activateDossier(db, caller, request.dossierId, request))) };
