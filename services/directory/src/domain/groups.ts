@@ -20,7 +20,7 @@ import {
 } from '../data-access/group-repository';
 import { authorize } from './access';
 import { publish } from './events';
-import { onePage, pagePosition, type PageRequest } from './list-page';
+import { readPage, type PageRequest } from './list-page';
 import { refuseUnknown } from './staff';
 import { Violations } from './validation';
 
@@ -42,8 +42,7 @@ export async function staffGroups(
   request: PageRequest,
 ): Promise<{ staffGroups: StaffGroupView[]; nextCursor: string }> {
   await authorize(db, caller, 'group:read');
-  const { pageSize, after } = pagePosition(request);
-  const page = onePage(await listStaffGroups(db, caller.firmId, { after, limit: pageSize + 1 }), pageSize);
+  const page = await readPage(request, (at) => listStaffGroups(db, caller.firmId, at));
   return { staffGroups: page.rows, nextCursor: page.nextCursor };
 }
 
@@ -54,8 +53,7 @@ export async function clientGroups(
   request: PageRequest,
 ): Promise<{ clientGroups: ClientGroupView[]; nextCursor: string }> {
   await authorize(db, caller, 'group:read');
-  const { pageSize, after } = pagePosition(request);
-  const page = onePage(await listClientGroups(db, caller.firmId, { after, limit: pageSize + 1 }), pageSize);
+  const page = await readPage(request, (at) => listClientGroups(db, caller.firmId, at));
   return { clientGroups: page.rows, nextCursor: page.nextCursor };
 }
 

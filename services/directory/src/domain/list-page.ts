@@ -37,3 +37,15 @@ export const onePage = <Row extends { id: string; sort_key: string }>(rows: Row[
 
 /** The cursor of the page that starts right after `row`: the `nextCursor` a page ending on it would have. */
 export const cursorAfter = (row: { id: string; sort_key: string }): string => encodeCursor(row.sort_key, row.id);
+
+/**
+ * One page of a list sorted by `sort_key`, then id: checks the request (see pagePosition), reads `pageSize + 1`
+ * rows after the cursor's position with `read`, and answers the page with its `nextCursor`.
+ */
+export async function readPage<Row extends { id: string; sort_key: string }>(
+  request: PageRequest,
+  read: (at: { after?: { key: string; id: string }; limit: number }) => Promise<Row[]>,
+): Promise<{ rows: Row[]; nextCursor: string }> {
+  const { pageSize, after } = pagePosition(request);
+  return onePage(await read({ after, limit: pageSize + 1 }), pageSize);
+}

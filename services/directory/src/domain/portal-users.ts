@@ -22,7 +22,7 @@ import { authorize, termsVersion } from './access';
 import { issueActivationToken } from './activation';
 import { intakeAddresses } from './dossiers';
 import { publish } from './events';
-import { onePage, pagePosition, type PageRequest } from './list-page';
+import { readPage, type PageRequest } from './list-page';
 import { hashPassword, passwordProblem, verifyPassword } from './passwords';
 import { Violations } from './validation';
 
@@ -94,8 +94,7 @@ export async function portalUsersOfDossier(
   request: PageRequest,
 ): Promise<{ portalUsers: PortalUserView[]; nextCursor: string }> {
   await authorize(db, caller, 'portal_user:read', dossierId);
-  const { pageSize, after } = pagePosition(request);
-  const page = onePage(await listPortalUsersOfDossier(db, dossierId, { after, limit: pageSize + 1 }), pageSize);
+  const page = await readPage(request, (at) => listPortalUsersOfDossier(db, dossierId, at));
   return { portalUsers: page.rows, nextCursor: page.nextCursor };
 }
 

@@ -29,7 +29,7 @@ import { replaceClientGroupStaff, findClientGroup, unknownIds } from '../data-ac
 import { authorize } from './access';
 import { hashToken, issueActivationToken } from './activation';
 import { publish } from './events';
-import { onePage, pagePosition, type PageRequest } from './list-page';
+import { readPage, type PageRequest } from './list-page';
 import { hashPassword, passwordProblem } from './passwords';
 import { ROLES, Violations, type Role } from './validation';
 
@@ -56,8 +56,7 @@ export async function staffMembers(
   request: PageRequest,
 ): Promise<{ staff: StaffView[]; nextCursor: string }> {
   await authorize(db, caller, 'staff:read');
-  const { pageSize, after } = pagePosition(request);
-  const page = onePage(await listStaff(db, caller.firmId, { after, limit: pageSize + 1 }), pageSize);
+  const page = await readPage(request, (at) => listStaff(db, caller.firmId, at));
   return { staff: page.rows, nextCursor: page.nextCursor };
 }
 
