@@ -116,7 +116,7 @@ export const listApiKeys = defineRoute<{ query: { pageSize?: number; cursor?: st
       additionalProperties: false,
       properties: {
         pageSize: { type: 'integer', minimum: 1, maximum: 200 },
-        cursor: { type: 'string', minLength: 1, maxLength: 1000 },
+        cursor: { type: 'string', maxLength: 1000 },
       },
     },
   },
@@ -135,7 +135,7 @@ export const listApiKeys = defineRoute<{ query: { pageSize?: number; cursor?: st
     },
   },
   async handler({ caller, deps, query }) {
-    const position = query.cursor === undefined ? undefined : decodeCursor(query.cursor, isPostgresTime);
+    const position = query.cursor ? decodeCursor(query.cursor, isPostgresTime) : undefined;
     const after = position && { createdAt: position.key, id: position.id };
     const page = await keysOfAdmin(caller, deps).list(caller.firmId, { pageSize: query.pageSize ?? 50, after });
     return { items: page.keys.map(view), nextCursor: page.next ? encodeCursor(page.next.createdAt, page.next.id) : '' };

@@ -15,9 +15,8 @@ const pageSize = {
 } as const;
 const cursor = {
   type: 'string',
-  minLength: 1,
   maxLength: 1000,
-  description: 'the `nextCursor` of the previous page; none for the first page',
+  description: 'the `nextCursor` of the previous page; none (or empty) for the first page',
 } as const;
 
 /** The query properties of a paged list; `limitUpTo`: the largest `limit` the list took before it had pages. */
