@@ -5,7 +5,7 @@
  * directory will own API keys later; until then the gateway keeps them in its own database.
  */
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
-import type { Queryable } from '@kantoor/database';
+import { pageOfRows, type Queryable } from '@kantoor/database';
 import { invalidArgument, notFound } from '@kantoor/errors';
 import type { Caller } from './caller';
 
@@ -38,7 +38,7 @@ export interface CreatedApiKey {
 const KEY_FORMAT = /^kntr_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$/;
 const SCOPE_FORMAT = /^[a-z][a-z_]*:([a-z][a-z_]*|\*)$/;
 
-/** Where a page of keys ended: the last key's creation time (as the database wrote it) and id. */
+/** Where the previous page of keys ended: the last key's creation time (as the database wrote it) and id. */
 export interface ApiKeyPosition {
   createdAt: string;
   id: string;
@@ -157,12 +157,12 @@ export class ApiKeyStore implements ApiKeyVerifier {
 
   /**
    * One page of the firm's keys, oldest first: `pageSize` of them after `after` (the position the previous page
-   * ended at), and the position this page ends at when more follow.
+   * ended at), and the cursor of the next page ('' on the last).
    */
   async list(
     firmId: string,
     { pageSize, after }: { pageSize: number; after?: ApiKeyPosition },
-  ): Promise<{ keys: ApiKey[]; next?: ApiKeyPosition }> {
+  ): Promise<{ keys: ApiKey[]; nextCursor: string }> {
     // the position's time as PostgreSQL writes it (microseconds, with its offset): a Date would drop digits
     const { rows } = await this.db.query<ApiKeyRow & { position: string }>(
       `SELECT *, created_at::text AS position FROM api_keys
@@ -170,12 +170,8 @@ export class ApiKeyStore implements ApiKeyVerifier {
         ORDER BY created_at, id LIMIT $4`,
       [firmId, after?.createdAt ?? null, after?.id ?? null, pageSize + 1],
     );
-    const page = rows.slice(0, pageSize);
-    const last = page.at(-1);
-    return {
-      keys: page.map(toApiKey),
-      next: rows.length > pageSize && last ? { createdAt: last.position, id: last.id } : undefined,
-    };
+    const page = pageOfRows(rows, pageSize, (row) => [row.position, row.id]);
+    return { keys: page.rows.map(toApiKey), nextCursor: page.nextCursor };
   }
 }
 

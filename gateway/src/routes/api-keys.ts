@@ -1,10 +1,11 @@
 /** API keys of partner applications: firm admins create, list and revoke them. */
-import { decodeCursor, encodeCursor, isPostgresTime } from '@kantoor/database';
+import { decodeCursor, isPostgresTime } from '@kantoor/database';
 import { notFound, permissionDenied } from '@kantoor/errors';
 import { managesApiKeys, type ApiKey, type ApiKeyManagement } from '../auth/api-keys';
 import type { Caller } from '../auth/caller';
 import type { GatewayDeps } from '../app';
 import { defineRoute, namedSchema } from '../openapi/route';
+import { nextCursor, pageOf, pageQuery, type PageQuery } from './list-pages';
 
 export const ApiKeySchema = namedSchema('ApiKey', {
   type: 'object',
@@ -99,7 +100,7 @@ export const createApiKey = defineRoute<{ body: { name: string; scopes: string[]
   },
 });
 
-export const listApiKeys = defineRoute<{ query: { pageSize?: number; cursor?: string } }>({
+export const listApiKeys = defineRoute<{ query: PageQuery }>({
   method: 'get',
   path: '/v1/api-keys',
   operationId: 'listApiKeys',
@@ -114,10 +115,7 @@ export const listApiKeys = defineRoute<{ query: { pageSize?: number; cursor?: st
     query: {
       type: 'object',
       additionalProperties: false,
-      properties: {
-        pageSize: { type: 'integer', minimum: 1, maximum: 200 },
-        cursor: { type: 'string', maxLength: 1000 },
-      },
+      properties: pageQuery(),
     },
   },
   responses: {
@@ -129,16 +127,17 @@ export const listApiKeys = defineRoute<{ query: { pageSize?: number; cursor?: st
         required: ['items', 'nextCursor'],
         properties: {
           items: { type: 'array', items: ApiKeySchema },
-          nextCursor: { type: 'string', description: 'the cursor of the next page; empty on the last' },
+          nextCursor,
         },
       },
     },
   },
   async handler({ caller, deps, query }) {
-    const position = query.cursor ? decodeCursor(query.cursor, isPostgresTime) : undefined;
+    const { pageSize, cursor } = pageOf(query);
+    const position = cursor ? decodeCursor(cursor, isPostgresTime) : undefined;
     const after = position && { createdAt: position.key, id: position.id };
-    const page = await keysOfAdmin(caller, deps).list(caller.firmId, { pageSize: query.pageSize ?? 50, after });
-    return { items: page.keys.map(view), nextCursor: page.next ? encodeCursor(page.next.createdAt, page.next.id) : '' };
+    const page = await keysOfAdmin(caller, deps).list(caller.firmId, { pageSize, after });
+    return { items: page.keys.map(view), nextCursor: page.nextCursor };
   },
 });
 

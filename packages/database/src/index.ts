@@ -8,6 +8,7 @@ export {
   DEFAULT_PAGE_SIZE,
   encodeCursor,
   isPostgresTime,
+  isSerialId,
   MAX_PAGE_SIZE,
   pageOfRows,
   pageSizeOf,

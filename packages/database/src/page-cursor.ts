@@ -27,6 +27,8 @@ const POSTGRES_TIME = /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{1,6})?[+-]\d\d(:\d\d
 export const isPostgresTime = (key: string): boolean => POSTGRES_TIME.test(key);
 
 const isUuid = (id: string): boolean => /^[0-9a-f-]{36}$/.test(id);
+/** A `bigserial` row id written as text, for cursors of tables keyed by one. */
+export const isSerialId = (id: string): boolean => /^\d{1,18}$/.test(id);
 
 /**
  * The sort key and id of a cursor this service gave out; `validKey` checks the key, `validId` the id (a UUID

@@ -1,4 +1,4 @@
-import { decodeCursor, isPostgresTime, pageOfRows, type Database, type Queryable } from '@kantoor/database';
+import { decodeCursor, isPostgresTime, isSerialId, pageOfRows, type Database, type Queryable } from '@kantoor/database';
 import { failedPrecondition } from '@kantoor/errors';
 import type { ObjectStore } from '@kantoor/object-storage';
 import { audit, findObject, type ObjectRow } from '../data-access/archive-repository';
@@ -183,7 +183,7 @@ export async function purgeRecords(
   filter: { dossierId?: string; firmId?: string },
   page: { pageSize: number; cursor?: string },
 ): Promise<{ records: PurgeRecordRow[]; nextCursor: string }> {
-  const after = page.cursor ? decodeCursor(page.cursor, isPostgresTime, (id) => /^\d{1,18}$/.test(id)) : undefined;
+  const after = page.cursor ? decodeCursor(page.cursor, isPostgresTime, isSerialId) : undefined;
   const { rows } = await db.query<PurgeRecordRow & { position: string }>(
     `SELECT object_id::text AS object_id, firm_id, dossier_id, document_id, key, sha256, retain_until, purged_at, rule,
        purged_at::text AS position

@@ -1,4 +1,4 @@
-import { decodeCursor, isPostgresTime, pageOfRows, type Database, type Queryable } from '@kantoor/database';
+import { decodeCursor, isPostgresTime, isSerialId, pageOfRows, type Database, type Queryable } from '@kantoor/database';
 import type { ObjectStore } from '@kantoor/object-storage';
 import { digestOf } from './write-once-copy';
 
@@ -143,7 +143,7 @@ export async function verificationRuns(
   page: { pageSize: number; cursor?: string },
   firmId?: string,
 ): Promise<{ runs: VerificationRunRow[]; nextCursor: string }> {
-  const after = page.cursor ? decodeCursor(page.cursor, isPostgresTime, (id) => /^\d{1,18}$/.test(id)) : undefined;
+  const after = page.cursor ? decodeCursor(page.cursor, isPostgresTime, isSerialId) : undefined;
   const listed = await db.query<Omit<VerificationRunRow, 'findings'> & { position: string }>(
     `SELECT r.id::text AS id, r.started_at, r.finished_at, r.started_at::text AS position,
        CASE WHEN $2::uuid IS NULL THEN r.checked ELSE COALESCE(split.checked, 0) END AS checked

@@ -9,7 +9,7 @@ import { notFound } from '@kantoor/errors';
 import type { Caller } from '@kantoor/grpc';
 import { recordChange } from '../data-access/audit';
 import { authorize } from './access';
-import { decodeCursor, encodeCursor } from '@kantoor/database';
+import { decodeCursor, pageOfRows } from '@kantoor/database';
 import { Violations } from './validation';
 
 export interface NewsItemView {
@@ -127,9 +127,7 @@ export async function listNewsItems(
      LIMIT $5`,
     [caller.firmId, asClient, after?.key ?? null, after?.id ?? null, pageSize + 1],
   );
-  const page = rows.slice(0, pageSize);
-  const last = page[page.length - 1];
   // the cursor keeps the database's microseconds: a Date would round them to milliseconds and repeat items
-  const nextCursor = rows.length > pageSize ? encodeCursor(last.published_at_text, last.id) : '';
-  return { items: page.map(toView), nextCursor };
+  const page = pageOfRows(rows, pageSize, (row) => [row.published_at_text, row.id]);
+  return { items: page.rows.map(toView), nextCursor: page.nextCursor };
 }
