@@ -34,6 +34,7 @@ const checksum = (sql: string) => createHash('sha256').update(sql).digest('hex')
  * to apply costs one round trip per service instead of a transaction per migration.
  */
 export async function migrate(db: Database, migrations: Migration[]): Promise<MigrationReport> {
+  if (db.dialect === 'postgres') await refuseNonIsoDates(db);
   // runners starting together (pods) wait for each other; PGlite has a single session
   const lock = async (tx: Queryable) => {
     if (db.dialect === 'postgres') await tx.query(`SELECT pg_advisory_xact_lock(hashtext('schema_migrations'))`);
@@ -89,4 +90,21 @@ function refuseIfChanged(migration: Migration, recordedChecksum: string): void {
   if (recordedChecksum !== checksum(migration.sql)) {
     throw new Error(`migration ${migration.version} was changed after it was applied; add a new migration instead`);
   }
+}
+
+/**
+ * Times are read, and list cursors keep them, as PostgreSQL writes them; that is only right in the ISO date
+ * style (PostgreSQL's default). A database or role set to another DateStyle would make lists skip or repeat
+ * rows, so every service and the migrations Job stop at start, naming the setting, instead. (Pinning it per
+ * connection would need the startup `options`, which PgBouncer refuses unless told to ignore them.)
+ */
+async function refuseNonIsoDates(db: Database): Promise<void> {
+  const { rows } = await db.query<{ DateStyle: string }>('SHOW DateStyle');
+  const style = rows[0]?.DateStyle ?? '';
+  if (!/^ISO\b/i.test(style))
+    throw new Error(
+      `PostgreSQL writes dates in the "${style}" style (DateStyle); Kantoor needs the ISO style, PostgreSQL's ` +
+        'default: reset the setting of this database or role (ALTER DATABASE ... RESET DateStyle, ALTER ROLE ... ' +
+        "RESET DateStyle) or set it to 'ISO, DMY'",
+    );
 }

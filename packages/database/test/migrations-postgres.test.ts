@@ -25,3 +25,34 @@ describeWithPostgres('migrations on PostgreSQL, several runners at once (pods st
     }
   });
 });
+
+describeWithPostgres('migrations on PostgreSQL that writes dates in another style', () => {
+  let scratch: ScratchPostgres;
+  beforeAll(async () => {
+    scratch = await createScratchPostgres();
+  });
+  afterAll(() => scratch.drop());
+
+  test('a database set to another DateStyle stops the start with a message naming it, and nothing is applied', async () => {
+    const german = new PgDatabase({ connectionString: scratch.url, max: 1, options: '-c DateStyle=German' });
+    const migrations = [{ version: '0001_ledger', sql: 'CREATE TABLE ledger (id serial PRIMARY KEY)' }];
+    try {
+      await expect(migrate(german, migrations)).rejects.toThrow(/"German, DMY" style \(DateStyle\).*ISO/);
+    } finally {
+      await german.close();
+    }
+    const iso = new PgDatabase({ connectionString: scratch.url, max: 1 });
+    try {
+      expect((await iso.query(`SELECT to_regclass('ledger') AS found`)).rows).toEqual([{ found: null }]);
+      // ISO with any order of day and month is fine
+      const dmy = new PgDatabase({ connectionString: scratch.url, max: 1, options: '-c DateStyle=ISO,DMY' });
+      try {
+        expect((await migrate(dmy, migrations)).applied).toEqual(['0001_ledger']);
+      } finally {
+        await dmy.close();
+      }
+    } finally {
+      await iso.close();
+    }
+  });
+});
