@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file kantoor/notification/v1/notification.proto.
  */
 export const file_kantoor_notification_v1_notification: GenFile = /*@__PURE__*/
-  fileDesc("CiprYW50b29yL25vdGlmaWNhdGlvbi92MS9ub3RpZmljYXRpb24ucHJvdG8SF2thbnRvb3Iubm90aWZpY2F0aW9uLnYxIpcDCghEZWxpdmVyeRIKCgJpZBgBIAEoCRIMCgRraW5kGAIgASgJEhEKCXJlY2lwaWVudBgDIAEoCRIQCghsYW5ndWFnZRgEIAEoCRIPCgdzdWJqZWN0GAUgASgJEg4KBnN0YXR1cxgGIAEoCRIQCghhdHRlbXB0cxgHIAEoBRISCgptZXNzYWdlX2lkGAggASgJEg4KBnJlc2VudBgJIAEoCBIVCg1zbXRwX3Jlc3BvbnNlGAogASgJEhIKCmxhc3RfZXJyb3IYCyABKAkSLgoKY3JlYXRlZF9hdBgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMwoPbmV4dF9hdHRlbXB0X2F0GA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCgdzZW50X2F0GA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpkb3NzaWVyX2lkGA8gASgJEhAKCGV2ZW50X2lkGBAgASgJEhIKCnJvdXRlZF92aWEYESABKAkiygEKD0RlbGl2ZXJ5QXR0ZW1wdBIPCgdhdHRlbXB0GAEgASgFEg8KB291dGNvbWUYAiABKAkSFQoNc210cF9yZXNwb25zZRgDIAEoCRINCgVlcnJvchgEIAEoCRIOCgZyZXNlbnQYBSABKAgSLgoKc3RhcnRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZmluaXNoZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wInAKFUxpc3REZWxpdmVyaWVzUmVxdWVzdBIOCgZzdGF0dXMYASABKAkSDAoEa2luZBgCIAEoCRIRCglwYWdlX3NpemUYAyABKAUSFgoKcGFnZV90b2tlbhgEIAEoCUICGAESDgoGY3Vyc29yGAUgASgJIoEBChZMaXN0RGVsaXZlcmllc1Jlc3BvbnNlEjUKCmRlbGl2ZXJpZXMYASADKAsyIS5rYW50b29yLm5vdGlmaWNhdGlvbi52MS5EZWxpdmVyeRIbCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAlCAhgBEhMKC25leHRfY3Vyc29yGAMgASgJIikKEkdldERlbGl2ZXJ5UmVxdWVzdBITCgtkZWxpdmVyeV9pZBgBIAEoCSKGAQoTR2V0RGVsaXZlcnlSZXNwb25zZRIzCghkZWxpdmVyeRgBIAEoCzIhLmthbnRvb3Iubm90aWZpY2F0aW9uLnYxLkRlbGl2ZXJ5EjoKCGF0dGVtcHRzGAIgAygLMigua2FudG9vci5ub3RpZmljYXRpb24udjEuRGVsaXZlcnlBdHRlbXB0ItABCgxTbXRwU2V0dGluZ3MSDAoEaG9zdBgBIAEoCRIMCgRwb3J0GAIgASgNEgsKA3RscxgDIAEoCRIQCgh1c2VybmFtZRgEIAEoCRIUCgxoYXNfcGFzc3dvcmQYBSABKAgSFgoOc2VuZGVyX2FkZHJlc3MYBiABKAkSEwoLc2VuZGVyX25hbWUYByABKAkSLgoKdXBkYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKdXBkYXRlZF9ieRgJIAEoCSIYChZHZXRTbXRwU2V0dGluZ3NSZXF1ZXN0IlIKF0dldFNtdHBTZXR0aW5nc1Jlc3BvbnNlEjcKCHNldHRpbmdzGAEgASgLMiUua2FudG9vci5ub3RpZmljYXRpb24udjEuU210cFNldHRpbmdzIqQBChZTZXRTbXRwU2V0dGluZ3NSZXF1ZXN0EgwKBGhvc3QYASABKAkSDAoEcG9ydBgCIAEoDRILCgN0bHMYAyABKAkSEAoIdXNlcm5hbWUYBCABKAkSFQoIcGFzc3dvcmQYBSABKAlIAIgBARIWCg5zZW5kZXJfYWRkcmVzcxgGIAEoCRITCgtzZW5kZXJfbmFtZRgHIAEoCUILCglfcGFzc3dvcmQiUgoXU2V0U210cFNldHRpbmdzUmVzcG9uc2USNwoIc2V0dGluZ3MYASABKAsyJS5rYW50b29yLm5vdGlmaWNhdGlvbi52MS5TbXRwU2V0dGluZ3MiGgoYQ2xlYXJTbXRwU2V0dGluZ3NSZXF1ZXN0IhsKGUNsZWFyU210cFNldHRpbmdzUmVzcG9uc2UiOAoSU2V0RmlybUxvZ29SZXF1ZXN0EgwKBGxvZ28YASABKAwSFAoMY29udGVudF90eXBlGAIgASgJIhUKE1NldEZpcm1Mb2dvUmVzcG9uc2UyxAUKE05vdGlmaWNhdGlvblNlcnZpY2UScQoOTGlzdERlbGl2ZXJpZXMSLi5rYW50b29yLm5vdGlmaWNhdGlvbi52MS5MaXN0RGVsaXZlcmllc1JlcXVlc3QaLy5rYW50b29yLm5vdGlmaWNhdGlvbi52MS5MaXN0RGVsaXZlcmllc1Jlc3BvbnNlEmgKC0dldERlbGl2ZXJ5Eisua2FudG9vci5ub3RpZmljYXRpb24udjEuR2V0RGVsaXZlcnlSZXF1ZXN0Giwua2FudG9vci5ub3RpZmljYXRpb24udjEuR2V0RGVsaXZlcnlSZXNwb25zZRJ0Cg9HZXRTbXRwU2V0dGluZ3MSLy5rYW50b29yLm5vdGlmaWNhdGlvbi52MS5HZXRTbXRwU2V0dGluZ3NSZXF1ZXN0GjAua2FudG9vci5ub3RpZmljYXRpb24udjEuR2V0U210cFNldHRpbmdzUmVzcG9uc2USdAoPU2V0U210cFNldHRpbmdzEi8ua2FudG9vci5ub3RpZmljYXRpb24udjEuU2V0U210cFNldHRpbmdzUmVxdWVzdBowLmthbnRvb3Iubm90aWZpY2F0aW9uLnYxLlNldFNtdHBTZXR0aW5nc1Jlc3BvbnNlEnoKEUNsZWFyU210cFNldHRpbmdzEjEua2FudG9vci5ub3RpZmljYXRpb24udjEuQ2xlYXJTbXRwU2V0dGluZ3NSZXF1ZXN0GjIua2FudG9vci5ub3RpZmljYXRpb24udjEuQ2xlYXJTbXRwU2V0dGluZ3NSZXNwb25zZRJoCgtTZXRGaXJtTG9nbxIrLmthbnRvb3Iubm90aWZpY2F0aW9uLnYxLlNldEZpcm1Mb2dvUmVxdWVzdBosLmthbnRvb3Iubm90aWZpY2F0aW9uLnYxLlNldEZpcm1Mb2dvUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("CiprYW50b29yL25vdGlmaWNhdGlvbi92MS9ub3RpZmljYXRpb24ucHJvdG8SF2thbnRvb3Iubm90aWZpY2F0aW9uLnYxIpcDCghEZWxpdmVyeRIKCgJpZBgBIAEoCRIMCgRraW5kGAIgASgJEhEKCXJlY2lwaWVudBgDIAEoCRIQCghsYW5ndWFnZRgEIAEoCRIPCgdzdWJqZWN0GAUgASgJEg4KBnN0YXR1cxgGIAEoCRIQCghhdHRlbXB0cxgHIAEoBRISCgptZXNzYWdlX2lkGAggASgJEg4KBnJlc2VudBgJIAEoCBIVCg1zbXRwX3Jlc3BvbnNlGAogASgJEhIKCmxhc3RfZXJyb3IYCyABKAkSLgoKY3JlYXRlZF9hdBgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMwoPbmV4dF9hdHRlbXB0X2F0GA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCgdzZW50X2F0GA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpkb3NzaWVyX2lkGA8gASgJEhAKCGV2ZW50X2lkGBAgASgJEhIKCnJvdXRlZF92aWEYESABKAkiygEKD0RlbGl2ZXJ5QXR0ZW1wdBIPCgdhdHRlbXB0GAEgASgFEg8KB291dGNvbWUYAiABKAkSFQoNc210cF9yZXNwb25zZRgDIAEoCRINCgVlcnJvchgEIAEoCRIOCgZyZXNlbnQYBSABKAgSLgoKc3RhcnRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZmluaXNoZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wInAKFUxpc3REZWxpdmVyaWVzUmVxdWVzdBIOCgZzdGF0dXMYASABKAkSDAoEa2luZBgCIAEoCRIRCglwYWdlX3NpemUYAyABKAUSFgoKcGFnZV90b2tlbhgEIAEoCUICGAESDgoGY3Vyc29yGAUgASgJIoEBChZMaXN0RGVsaXZlcmllc1Jlc3BvbnNlEjUKCmRlbGl2ZXJpZXMYASADKAsyIS5rYW50b29yLm5vdGlmaWNhdGlvbi52MS5EZWxpdmVyeRIbCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAlCAhgBEhMKC25leHRfY3Vyc29yGAMgASgJIikKEkdldERlbGl2ZXJ5UmVxdWVzdBITCgtkZWxpdmVyeV9pZBgBIAEoCSKGAQoTR2V0RGVsaXZlcnlSZXNwb25zZRIzCghkZWxpdmVyeRgBIAEoCzIhLmthbnRvb3Iubm90aWZpY2F0aW9uLnYxLkRlbGl2ZXJ5EjoKCGF0dGVtcHRzGAIgAygLMigua2FudG9vci5ub3RpZmljYXRpb24udjEuRGVsaXZlcnlBdHRlbXB0ItABCgxTbXRwU2V0dGluZ3MSDAoEaG9zdBgBIAEoCRIMCgRwb3J0GAIgASgNEgsKA3RscxgDIAEoCRIQCgh1c2VybmFtZRgEIAEoCRIUCgxoYXNfcGFzc3dvcmQYBSABKAgSFgoOc2VuZGVyX2FkZHJlc3MYBiABKAkSEwoLc2VuZGVyX25hbWUYByABKAkSLgoKdXBkYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKdXBkYXRlZF9ieRgJIAEoCSIYChZHZXRTbXRwU2V0dGluZ3NSZXF1ZXN0IlIKF0dldFNtdHBTZXR0aW5nc1Jlc3BvbnNlEjcKCHNldHRpbmdzGAEgASgLMiUua2FudG9vci5ub3RpZmljYXRpb24udjEuU210cFNldHRpbmdzIqQBChZTZXRTbXRwU2V0dGluZ3NSZXF1ZXN0EgwKBGhvc3QYASABKAkSDAoEcG9ydBgCIAEoDRILCgN0bHMYAyABKAkSEAoIdXNlcm5hbWUYBCABKAkSFQoIcGFzc3dvcmQYBSABKAlIAIgBARIWCg5zZW5kZXJfYWRkcmVzcxgGIAEoCRITCgtzZW5kZXJfbmFtZRgHIAEoCUILCglfcGFzc3dvcmQiUgoXU2V0U210cFNldHRpbmdzUmVzcG9uc2USNwoIc2V0dGluZ3MYASABKAsyJS5rYW50b29yLm5vdGlmaWNhdGlvbi52MS5TbXRwU2V0dGluZ3MiGgoYQ2xlYXJTbXRwU2V0dGluZ3NSZXF1ZXN0IhsKGUNsZWFyU210cFNldHRpbmdzUmVzcG9uc2UiOAoSU2V0RmlybUxvZ29SZXF1ZXN0EgwKBGxvZ28YASABKAwSFAoMY29udGVudF90eXBlGAIgASgJIhUKE1NldEZpcm1Mb2dvUmVzcG9uc2Ui0wIKB1dlYmhvb2sSCgoCaWQYASABKAkSCwoDdXJsGAIgASgJEhMKC2V2ZW50X3R5cGVzGAMgAygJEhMKC2Rlc2NyaXB0aW9uGAQgASgJEg8KB2VuYWJsZWQYBSABKAgSFwoPZGlzYWJsZWRfcmVhc29uGAYgASgJEhMKC3NlY3JldF9oaW50GAcgASgJEj4KGnByZXZpb3VzX3NlY3JldF9leHBpcmVzX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpjcmVhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpjcmVhdGVkX2J5GAogASgJEi4KCnVwZGF0ZWRfYXQYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCnVwZGF0ZWRfYnkYDCABKAki0gIKD1dlYmhvb2tEZWxpdmVyeRIKCgJpZBgBIAEoCRISCgp3ZWJob29rX2lkGAIgASgJEhAKCGV2ZW50X2lkGAMgASgJEhIKCmV2ZW50X3R5cGUYBCABKAkSDgoGc3RhdHVzGAUgASgJEhAKCGF0dGVtcHRzGAYgASgFEhgKEGxhc3Rfc3RhdHVzX2NvZGUYByABKAUSEgoKbGFzdF9lcnJvchgIIAEoCRIuCgpjcmVhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIzCg9uZXh0X2F0dGVtcHRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGRlbGl2ZXJlZF9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKZG9zc2llcl9pZBgMIAEoCSK1AQoOV2ViaG9va0F0dGVtcHQSDwoHYXR0ZW1wdBgBIAEoBRIPCgdvdXRjb21lGAIgASgJEhMKC3N0YXR1c19jb2RlGAMgASgFEg0KBWVycm9yGAQgASgJEhgKEHJlc3BvbnNlX2V4Y2VycHQYBSABKAkSEwoLZHVyYXRpb25fbXMYBiABKAUSLgoKc3RhcnRlZF9hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiTQoUQ3JlYXRlV2ViaG9va1JlcXVlc3QSCwoDdXJsGAEgASgJEhMKC2V2ZW50X3R5cGVzGAIgAygJEhMKC2Rlc2NyaXB0aW9uGAMgASgJIloKFUNyZWF0ZVdlYmhvb2tSZXNwb25zZRIxCgd3ZWJob29rGAEgASgLMiAua2FudG9vci5ub3RpZmljYXRpb24udjEuV2ViaG9vaxIOCgZzZWNyZXQYAiABKAkiOAoTTGlzdFdlYmhvb2tzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSDgoGY3Vyc29yGAIgASgJIl8KFExpc3RXZWJob29rc1Jlc3BvbnNlEjIKCHdlYmhvb2tzGAEgAygLMiAua2FudG9vci5ub3RpZmljYXRpb24udjEuV2ViaG9vaxITCgtuZXh0X2N1cnNvchgCIAEoCSInChFHZXRXZWJob29rUmVxdWVzdBISCgp3ZWJob29rX2lkGAEgASgJIkcKEkdldFdlYmhvb2tSZXNwb25zZRIxCgd3ZWJob29rGAEgASgLMiAua2FudG9vci5ub3RpZmljYXRpb24udjEuV2ViaG9vayLBAQoUVXBkYXRlV2ViaG9va1JlcXVlc3QSEgoKd2ViaG9va19pZBgBIAEoCRIQCgN1cmwYAiABKAlIAIgBARITCgtldmVudF90eXBlcxgDIAMoCRIaChJ1cGRhdGVfZXZlbnRfdHlwZXMYBCABKAgSGAoLZGVzY3JpcHRpb24YBSABKAlIAYgBARIUCgdlbmFibGVkGAYgASgISAKIAQFCBgoEX3VybEIOCgxfZGVzY3JpcHRpb25CCgoIX2VuYWJsZWQiSgoVVXBkYXRlV2ViaG9va1Jlc3BvbnNlEjEKB3dlYmhvb2sYASABKAsyIC5rYW50b29yLm5vdGlmaWNhdGlvbi52MS5XZWJob29rIioKFERlbGV0ZVdlYmhvb2tSZXF1ZXN0EhIKCndlYmhvb2tfaWQYASABKAkiFwoVRGVsZXRlV2ViaG9va1Jlc3BvbnNlIjAKGlJvdGF0ZVdlYmhvb2tTZWNyZXRSZXF1ZXN0EhIKCndlYmhvb2tfaWQYASABKAkiYAobUm90YXRlV2ViaG9va1NlY3JldFJlc3BvbnNlEjEKB3dlYmhvb2sYASABKAsyIC5rYW50b29yLm5vdGlmaWNhdGlvbi52MS5XZWJob29rEg4KBnNlY3JldBgCIAEoCSIoChJQaW5nV2ViaG9va1JlcXVlc3QSEgoKd2ViaG9va19pZBgBIAEoCSJRChNQaW5nV2ViaG9va1Jlc3BvbnNlEjoKCGRlbGl2ZXJ5GAEgASgLMigua2FudG9vci5ub3RpZmljYXRpb24udjEuV2ViaG9va0RlbGl2ZXJ5ImUKHExpc3RXZWJob29rRGVsaXZlcmllc1JlcXVlc3QSEgoKd2ViaG9va19pZBgBIAEoCRIOCgZzdGF0dXMYAiABKAkSEQoJcGFnZV9zaXplGAMgASgFEg4KBmN1cnNvchgEIAEoCSJyCh1MaXN0V2ViaG9va0RlbGl2ZXJpZXNSZXNwb25zZRI8CgpkZWxpdmVyaWVzGAEgAygLMigua2FudG9vci5ub3RpZmljYXRpb24udjEuV2ViaG9va0RlbGl2ZXJ5EhMKC25leHRfY3Vyc29yGAIgASgJIkQKGUdldFdlYmhvb2tEZWxpdmVyeVJlcXVlc3QSEgoKd2ViaG9va19pZBgBIAEoCRITCgtkZWxpdmVyeV9pZBgCIAEoCSKkAQoaR2V0V2ViaG9va0RlbGl2ZXJ5UmVzcG9uc2USOgoIZGVsaXZlcnkYASABKAsyKC5rYW50b29yLm5vdGlmaWNhdGlvbi52MS5XZWJob29rRGVsaXZlcnkSDwoHcGF5bG9hZBgCIAEoCRI5CghhdHRlbXB0cxgDIAMoCzInLmthbnRvb3Iubm90aWZpY2F0aW9uLnYxLldlYmhvb2tBdHRlbXB0IkYKG1JldHJ5V2ViaG9va0RlbGl2ZXJ5UmVxdWVzdBISCgp3ZWJob29rX2lkGAEgASgJEhMKC2RlbGl2ZXJ5X2lkGAIgASgJIloKHFJldHJ5V2ViaG9va0RlbGl2ZXJ5UmVzcG9uc2USOgoIZGVsaXZlcnkYASABKAsyKC5rYW50b29yLm5vdGlmaWNhdGlvbi52MS5XZWJob29rRGVsaXZlcnky4w4KE05vdGlmaWNhdGlvblNlcnZpY2UScQoOTGlzdERlbGl2ZXJpZXMSLi5rYW50b29yLm5vdGlmaWNhdGlvbi52MS5MaXN0RGVsaXZlcmllc1JlcXVlc3QaLy5rYW50b29yLm5vdGlmaWNhdGlvbi52MS5MaXN0RGVsaXZlcmllc1Jlc3BvbnNlEmgKC0dldERlbGl2ZXJ5Eisua2FudG9vci5ub3RpZmljYXRpb24udjEuR2V0RGVsaXZlcnlSZXF1ZXN0Giwua2FudG9vci5ub3RpZmljYXRpb24udjEuR2V0RGVsaXZlcnlSZXNwb25zZRJ0Cg9HZXRTbXRwU2V0dGluZ3MSLy5rYW50b29yLm5vdGlmaWNhdGlvbi52MS5HZXRTbXRwU2V0dGluZ3NSZXF1ZXN0GjAua2FudG9vci5ub3RpZmljYXRpb24udjEuR2V0U210cFNldHRpbmdzUmVzcG9uc2USdAoPU2V0U210cFNldHRpbmdzEi8ua2FudG9vci5ub3RpZmljYXRpb24udjEuU2V0U210cFNldHRpbmdzUmVxdWVzdBowLmthbnRvb3Iubm90aWZpY2F0aW9uLnYxLlNldFNtdHBTZXR0aW5nc1Jlc3BvbnNlEnoKEUNsZWFyU210cFNldHRpbmdzEjEua2FudG9vci5ub3RpZmljYXRpb24udjEuQ2xlYXJTbXRwU2V0dGluZ3NSZXF1ZXN0GjIua2FudG9vci5ub3RpZmljYXRpb24udjEuQ2xlYXJTbXRwU2V0dGluZ3NSZXNwb25zZRJoCgtTZXRGaXJtTG9nbxIrLmthbnRvb3Iubm90aWZpY2F0aW9uLnYxLlNldEZpcm1Mb2dvUmVxdWVzdBosLmthbnRvb3Iubm90aWZpY2F0aW9uLnYxLlNldEZpcm1Mb2dvUmVzcG9uc2USbgoNQ3JlYXRlV2ViaG9vaxItLmthbnRvb3Iubm90aWZpY2F0aW9uLnYxLkNyZWF0ZVdlYmhvb2tSZXF1ZXN0Gi4ua2FudG9vci5ub3RpZmljYXRpb24udjEuQ3JlYXRlV2ViaG9va1Jlc3BvbnNlEmsKDExpc3RXZWJob29rcxIsLmthbnRvb3Iubm90aWZpY2F0aW9uLnYxLkxpc3RXZWJob29rc1JlcXVlc3QaLS5rYW50b29yLm5vdGlmaWNhdGlvbi52MS5MaXN0V2ViaG9va3NSZXNwb25zZRJlCgpHZXRXZWJob29rEioua2FudG9vci5ub3RpZmljYXRpb24udjEuR2V0V2ViaG9va1JlcXVlc3QaKy5rYW50b29yLm5vdGlmaWNhdGlvbi52MS5HZXRXZWJob29rUmVzcG9uc2USbgoNVXBkYXRlV2ViaG9vaxItLmthbnRvb3Iubm90aWZpY2F0aW9uLnYxLlVwZGF0ZVdlYmhvb2tSZXF1ZXN0Gi4ua2FudG9vci5ub3RpZmljYXRpb24udjEuVXBkYXRlV2ViaG9va1Jlc3BvbnNlEm4KDURlbGV0ZVdlYmhvb2sSLS5rYW50b29yLm5vdGlmaWNhdGlvbi52MS5EZWxldGVXZWJob29rUmVxdWVzdBouLmthbnRvb3Iubm90aWZpY2F0aW9uLnYxLkRlbGV0ZVdlYmhvb2tSZXNwb25zZRKAAQoTUm90YXRlV2ViaG9va1NlY3JldBIzLmthbnRvb3Iubm90aWZpY2F0aW9uLnYxLlJvdGF0ZVdlYmhvb2tTZWNyZXRSZXF1ZXN0GjQua2FudG9vci5ub3RpZmljYXRpb24udjEuUm90YXRlV2ViaG9va1NlY3JldFJlc3BvbnNlEmgKC1BpbmdXZWJob29rEisua2FudG9vci5ub3RpZmljYXRpb24udjEuUGluZ1dlYmhvb2tSZXF1ZXN0Giwua2FudG9vci5ub3RpZmljYXRpb24udjEuUGluZ1dlYmhvb2tSZXNwb25zZRKGAQoVTGlzdFdlYmhvb2tEZWxpdmVyaWVzEjUua2FudG9vci5ub3RpZmljYXRpb24udjEuTGlzdFdlYmhvb2tEZWxpdmVyaWVzUmVxdWVzdBo2LmthbnRvb3Iubm90aWZpY2F0aW9uLnYxLkxpc3RXZWJob29rRGVsaXZlcmllc1Jlc3BvbnNlEn0KEkdldFdlYmhvb2tEZWxpdmVyeRIyLmthbnRvb3Iubm90aWZpY2F0aW9uLnYxLkdldFdlYmhvb2tEZWxpdmVyeVJlcXVlc3QaMy5rYW50b29yLm5vdGlmaWNhdGlvbi52MS5HZXRXZWJob29rRGVsaXZlcnlSZXNwb25zZRKDAQoUUmV0cnlXZWJob29rRGVsaXZlcnkSNC5rYW50b29yLm5vdGlmaWNhdGlvbi52MS5SZXRyeVdlYmhvb2tEZWxpdmVyeVJlcXVlc3QaNS5rYW50b29yLm5vdGlmaWNhdGlvbi52MS5SZXRyeVdlYmhvb2tEZWxpdmVyeVJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
  * @generated from message kantoor.notification.v1.Delivery
@@ -518,6 +518,670 @@ export const SetFirmLogoResponseSchema: GenMessage<SetFirmLogoResponse> = /*@__P
   messageDesc(file_kantoor_notification_v1_notification, 14);
 
 /**
+ * @generated from message kantoor.notification.v1.Webhook
+ */
+export type Webhook = Message<"kantoor.notification.v1.Webhook"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * https (http only where the platform allows it)
+   *
+   * @generated from field: string url = 2;
+   */
+  url: string;
+
+  /**
+   * e.g. documents.sent
+   *
+   * @generated from field: repeated string event_types = 3;
+   */
+  eventTypes: string[];
+
+  /**
+   * @generated from field: string description = 4;
+   */
+  description: string;
+
+  /**
+   * false: events are not sent (nor queued) until enabled again
+   *
+   * @generated from field: bool enabled = 5;
+   */
+  enabled: boolean;
+
+  /**
+   * why it was disabled by the platform (e.g. the receiver answered 410 Gone); empty when enabled or disabled by a user
+   *
+   * @generated from field: string disabled_reason = 6;
+   */
+  disabledReason: string;
+
+  /**
+   * whsec_ prefix and the first characters of the current secret, to tell secrets apart
+   *
+   * @generated from field: string secret_hint = 7;
+   */
+  secretHint: string;
+
+  /**
+   * set while a rotated-out secret still signs beside the current one
+   *
+   * @generated from field: google.protobuf.Timestamp previous_secret_expires_at = 8;
+   */
+  previousSecretExpiresAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 9;
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * who created it: staff:<id> or api_key:<id>
+   *
+   * @generated from field: string created_by = 10;
+   */
+  createdBy: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp updated_at = 11;
+   */
+  updatedAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string updated_by = 12;
+   */
+  updatedBy: string;
+};
+
+/**
+ * Describes the message kantoor.notification.v1.Webhook.
+ * Use `create(WebhookSchema)` to create a new message.
+ */
+export const WebhookSchema: GenMessage<Webhook> = /*@__PURE__*/
+  messageDesc(file_kantoor_notification_v1_notification, 15);
+
+/**
+ * @generated from message kantoor.notification.v1.WebhookDelivery
+ */
+export type WebhookDelivery = Message<"kantoor.notification.v1.WebhookDelivery"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string webhook_id = 2;
+   */
+  webhookId: string;
+
+  /**
+   * the event's id (the envelope id; for a ping, a new id)
+   *
+   * @generated from field: string event_id = 3;
+   */
+  eventId: string;
+
+  /**
+   * @generated from field: string event_type = 4;
+   */
+  eventType: string;
+
+  /**
+   * pending, delivering, delivered, failed or cancelled
+   *
+   * @generated from field: string status = 5;
+   */
+  status: string;
+
+  /**
+   * @generated from field: int32 attempts = 6;
+   */
+  attempts: number;
+
+  /**
+   * HTTP status of the last attempt; 0 when none was received
+   *
+   * @generated from field: int32 last_status_code = 7;
+   */
+  lastStatusCode: number;
+
+  /**
+   * @generated from field: string last_error = 8;
+   */
+  lastError: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 9;
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp next_attempt_at = 10;
+   */
+  nextAttemptAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp delivered_at = 11;
+   */
+  deliveredAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string dossier_id = 12;
+   */
+  dossierId: string;
+};
+
+/**
+ * Describes the message kantoor.notification.v1.WebhookDelivery.
+ * Use `create(WebhookDeliverySchema)` to create a new message.
+ */
+export const WebhookDeliverySchema: GenMessage<WebhookDelivery> = /*@__PURE__*/
+  messageDesc(file_kantoor_notification_v1_notification, 16);
+
+/**
+ * @generated from message kantoor.notification.v1.WebhookAttempt
+ */
+export type WebhookAttempt = Message<"kantoor.notification.v1.WebhookAttempt"> & {
+  /**
+   * @generated from field: int32 attempt = 1;
+   */
+  attempt: number;
+
+  /**
+   * delivered, retry_scheduled or failed
+   *
+   * @generated from field: string outcome = 2;
+   */
+  outcome: string;
+
+  /**
+   * @generated from field: int32 status_code = 3;
+   */
+  statusCode: number;
+
+  /**
+   * @generated from field: string error = 4;
+   */
+  error: string;
+
+  /**
+   * the first characters of the receiver's answer
+   *
+   * @generated from field: string response_excerpt = 5;
+   */
+  responseExcerpt: string;
+
+  /**
+   * @generated from field: int32 duration_ms = 6;
+   */
+  durationMs: number;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp started_at = 7;
+   */
+  startedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message kantoor.notification.v1.WebhookAttempt.
+ * Use `create(WebhookAttemptSchema)` to create a new message.
+ */
+export const WebhookAttemptSchema: GenMessage<WebhookAttempt> = /*@__PURE__*/
+  messageDesc(file_kantoor_notification_v1_notification, 17);
+
+/**
+ * @generated from message kantoor.notification.v1.CreateWebhookRequest
+ */
+export type CreateWebhookRequest = Message<"kantoor.notification.v1.CreateWebhookRequest"> & {
+  /**
+   * @generated from field: string url = 1;
+   */
+  url: string;
+
+  /**
+   * @generated from field: repeated string event_types = 2;
+   */
+  eventTypes: string[];
+
+  /**
+   * @generated from field: string description = 3;
+   */
+  description: string;
+};
+
+/**
+ * Describes the message kantoor.notification.v1.CreateWebhookRequest.
+ * Use `create(CreateWebhookRequestSchema)` to create a new message.
+ */
+export const CreateWebhookRequestSchema: GenMessage<CreateWebhookRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_notification_v1_notification, 18);
+
+/**
+ * @generated from message kantoor.notification.v1.CreateWebhookResponse
+ */
+export type CreateWebhookResponse = Message<"kantoor.notification.v1.CreateWebhookResponse"> & {
+  /**
+   * @generated from field: kantoor.notification.v1.Webhook webhook = 1;
+   */
+  webhook?: Webhook | undefined;
+
+  /**
+   * whsec_<base64 of 32 random bytes> (Standard Webhooks); shown only here
+   *
+   * @generated from field: string secret = 2;
+   */
+  secret: string;
+};
+
+/**
+ * Describes the message kantoor.notification.v1.CreateWebhookResponse.
+ * Use `create(CreateWebhookResponseSchema)` to create a new message.
+ */
+export const CreateWebhookResponseSchema: GenMessage<CreateWebhookResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_notification_v1_notification, 19);
+
+/**
+ * oldest first: created_at, then id
+ *
+ * @generated from message kantoor.notification.v1.ListWebhooksRequest
+ */
+export type ListWebhooksRequest = Message<"kantoor.notification.v1.ListWebhooksRequest"> & {
+  /**
+   * default 50, at most 200
+   *
+   * @generated from field: int32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * from the previous page's next_cursor; empty: the first page
+   *
+   * @generated from field: string cursor = 2;
+   */
+  cursor: string;
+};
+
+/**
+ * Describes the message kantoor.notification.v1.ListWebhooksRequest.
+ * Use `create(ListWebhooksRequestSchema)` to create a new message.
+ */
+export const ListWebhooksRequestSchema: GenMessage<ListWebhooksRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_notification_v1_notification, 20);
+
+/**
+ * @generated from message kantoor.notification.v1.ListWebhooksResponse
+ */
+export type ListWebhooksResponse = Message<"kantoor.notification.v1.ListWebhooksResponse"> & {
+  /**
+   * @generated from field: repeated kantoor.notification.v1.Webhook webhooks = 1;
+   */
+  webhooks: Webhook[];
+
+  /**
+   * empty on the last page
+   *
+   * @generated from field: string next_cursor = 2;
+   */
+  nextCursor: string;
+};
+
+/**
+ * Describes the message kantoor.notification.v1.ListWebhooksResponse.
+ * Use `create(ListWebhooksResponseSchema)` to create a new message.
+ */
+export const ListWebhooksResponseSchema: GenMessage<ListWebhooksResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_notification_v1_notification, 21);
+
+/**
+ * @generated from message kantoor.notification.v1.GetWebhookRequest
+ */
+export type GetWebhookRequest = Message<"kantoor.notification.v1.GetWebhookRequest"> & {
+  /**
+   * @generated from field: string webhook_id = 1;
+   */
+  webhookId: string;
+};
+
+/**
+ * Describes the message kantoor.notification.v1.GetWebhookRequest.
+ * Use `create(GetWebhookRequestSchema)` to create a new message.
+ */
+export const GetWebhookRequestSchema: GenMessage<GetWebhookRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_notification_v1_notification, 22);
+
+/**
+ * @generated from message kantoor.notification.v1.GetWebhookResponse
+ */
+export type GetWebhookResponse = Message<"kantoor.notification.v1.GetWebhookResponse"> & {
+  /**
+   * @generated from field: kantoor.notification.v1.Webhook webhook = 1;
+   */
+  webhook?: Webhook | undefined;
+};
+
+/**
+ * Describes the message kantoor.notification.v1.GetWebhookResponse.
+ * Use `create(GetWebhookResponseSchema)` to create a new message.
+ */
+export const GetWebhookResponseSchema: GenMessage<GetWebhookResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_notification_v1_notification, 23);
+
+/**
+ * @generated from message kantoor.notification.v1.UpdateWebhookRequest
+ */
+export type UpdateWebhookRequest = Message<"kantoor.notification.v1.UpdateWebhookRequest"> & {
+  /**
+   * @generated from field: string webhook_id = 1;
+   */
+  webhookId: string;
+
+  /**
+   * @generated from field: optional string url = 2;
+   */
+  url?: string | undefined;
+
+  /**
+   * replaces the list when update_event_types is set (an empty list is refused)
+   *
+   * @generated from field: repeated string event_types = 3;
+   */
+  eventTypes: string[];
+
+  /**
+   * @generated from field: bool update_event_types = 4;
+   */
+  updateEventTypes: boolean;
+
+  /**
+   * @generated from field: optional string description = 5;
+   */
+  description?: string | undefined;
+
+  /**
+   * @generated from field: optional bool enabled = 6;
+   */
+  enabled?: boolean | undefined;
+};
+
+/**
+ * Describes the message kantoor.notification.v1.UpdateWebhookRequest.
+ * Use `create(UpdateWebhookRequestSchema)` to create a new message.
+ */
+export const UpdateWebhookRequestSchema: GenMessage<UpdateWebhookRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_notification_v1_notification, 24);
+
+/**
+ * @generated from message kantoor.notification.v1.UpdateWebhookResponse
+ */
+export type UpdateWebhookResponse = Message<"kantoor.notification.v1.UpdateWebhookResponse"> & {
+  /**
+   * @generated from field: kantoor.notification.v1.Webhook webhook = 1;
+   */
+  webhook?: Webhook | undefined;
+};
+
+/**
+ * Describes the message kantoor.notification.v1.UpdateWebhookResponse.
+ * Use `create(UpdateWebhookResponseSchema)` to create a new message.
+ */
+export const UpdateWebhookResponseSchema: GenMessage<UpdateWebhookResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_notification_v1_notification, 25);
+
+/**
+ * @generated from message kantoor.notification.v1.DeleteWebhookRequest
+ */
+export type DeleteWebhookRequest = Message<"kantoor.notification.v1.DeleteWebhookRequest"> & {
+  /**
+   * @generated from field: string webhook_id = 1;
+   */
+  webhookId: string;
+};
+
+/**
+ * Describes the message kantoor.notification.v1.DeleteWebhookRequest.
+ * Use `create(DeleteWebhookRequestSchema)` to create a new message.
+ */
+export const DeleteWebhookRequestSchema: GenMessage<DeleteWebhookRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_notification_v1_notification, 26);
+
+/**
+ * @generated from message kantoor.notification.v1.DeleteWebhookResponse
+ */
+export type DeleteWebhookResponse = Message<"kantoor.notification.v1.DeleteWebhookResponse"> & {
+};
+
+/**
+ * Describes the message kantoor.notification.v1.DeleteWebhookResponse.
+ * Use `create(DeleteWebhookResponseSchema)` to create a new message.
+ */
+export const DeleteWebhookResponseSchema: GenMessage<DeleteWebhookResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_notification_v1_notification, 27);
+
+/**
+ * @generated from message kantoor.notification.v1.RotateWebhookSecretRequest
+ */
+export type RotateWebhookSecretRequest = Message<"kantoor.notification.v1.RotateWebhookSecretRequest"> & {
+  /**
+   * @generated from field: string webhook_id = 1;
+   */
+  webhookId: string;
+};
+
+/**
+ * Describes the message kantoor.notification.v1.RotateWebhookSecretRequest.
+ * Use `create(RotateWebhookSecretRequestSchema)` to create a new message.
+ */
+export const RotateWebhookSecretRequestSchema: GenMessage<RotateWebhookSecretRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_notification_v1_notification, 28);
+
+/**
+ * @generated from message kantoor.notification.v1.RotateWebhookSecretResponse
+ */
+export type RotateWebhookSecretResponse = Message<"kantoor.notification.v1.RotateWebhookSecretResponse"> & {
+  /**
+   * @generated from field: kantoor.notification.v1.Webhook webhook = 1;
+   */
+  webhook?: Webhook | undefined;
+
+  /**
+   * @generated from field: string secret = 2;
+   */
+  secret: string;
+};
+
+/**
+ * Describes the message kantoor.notification.v1.RotateWebhookSecretResponse.
+ * Use `create(RotateWebhookSecretResponseSchema)` to create a new message.
+ */
+export const RotateWebhookSecretResponseSchema: GenMessage<RotateWebhookSecretResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_notification_v1_notification, 29);
+
+/**
+ * @generated from message kantoor.notification.v1.PingWebhookRequest
+ */
+export type PingWebhookRequest = Message<"kantoor.notification.v1.PingWebhookRequest"> & {
+  /**
+   * @generated from field: string webhook_id = 1;
+   */
+  webhookId: string;
+};
+
+/**
+ * Describes the message kantoor.notification.v1.PingWebhookRequest.
+ * Use `create(PingWebhookRequestSchema)` to create a new message.
+ */
+export const PingWebhookRequestSchema: GenMessage<PingWebhookRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_notification_v1_notification, 30);
+
+/**
+ * @generated from message kantoor.notification.v1.PingWebhookResponse
+ */
+export type PingWebhookResponse = Message<"kantoor.notification.v1.PingWebhookResponse"> & {
+  /**
+   * @generated from field: kantoor.notification.v1.WebhookDelivery delivery = 1;
+   */
+  delivery?: WebhookDelivery | undefined;
+};
+
+/**
+ * Describes the message kantoor.notification.v1.PingWebhookResponse.
+ * Use `create(PingWebhookResponseSchema)` to create a new message.
+ */
+export const PingWebhookResponseSchema: GenMessage<PingWebhookResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_notification_v1_notification, 31);
+
+/**
+ * newest first: created_at, then id, both descending
+ *
+ * @generated from message kantoor.notification.v1.ListWebhookDeliveriesRequest
+ */
+export type ListWebhookDeliveriesRequest = Message<"kantoor.notification.v1.ListWebhookDeliveriesRequest"> & {
+  /**
+   * @generated from field: string webhook_id = 1;
+   */
+  webhookId: string;
+
+  /**
+   * only this status; empty: all
+   *
+   * @generated from field: string status = 2;
+   */
+  status: string;
+
+  /**
+   * @generated from field: int32 page_size = 3;
+   */
+  pageSize: number;
+
+  /**
+   * @generated from field: string cursor = 4;
+   */
+  cursor: string;
+};
+
+/**
+ * Describes the message kantoor.notification.v1.ListWebhookDeliveriesRequest.
+ * Use `create(ListWebhookDeliveriesRequestSchema)` to create a new message.
+ */
+export const ListWebhookDeliveriesRequestSchema: GenMessage<ListWebhookDeliveriesRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_notification_v1_notification, 32);
+
+/**
+ * @generated from message kantoor.notification.v1.ListWebhookDeliveriesResponse
+ */
+export type ListWebhookDeliveriesResponse = Message<"kantoor.notification.v1.ListWebhookDeliveriesResponse"> & {
+  /**
+   * @generated from field: repeated kantoor.notification.v1.WebhookDelivery deliveries = 1;
+   */
+  deliveries: WebhookDelivery[];
+
+  /**
+   * @generated from field: string next_cursor = 2;
+   */
+  nextCursor: string;
+};
+
+/**
+ * Describes the message kantoor.notification.v1.ListWebhookDeliveriesResponse.
+ * Use `create(ListWebhookDeliveriesResponseSchema)` to create a new message.
+ */
+export const ListWebhookDeliveriesResponseSchema: GenMessage<ListWebhookDeliveriesResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_notification_v1_notification, 33);
+
+/**
+ * @generated from message kantoor.notification.v1.GetWebhookDeliveryRequest
+ */
+export type GetWebhookDeliveryRequest = Message<"kantoor.notification.v1.GetWebhookDeliveryRequest"> & {
+  /**
+   * @generated from field: string webhook_id = 1;
+   */
+  webhookId: string;
+
+  /**
+   * @generated from field: string delivery_id = 2;
+   */
+  deliveryId: string;
+};
+
+/**
+ * Describes the message kantoor.notification.v1.GetWebhookDeliveryRequest.
+ * Use `create(GetWebhookDeliveryRequestSchema)` to create a new message.
+ */
+export const GetWebhookDeliveryRequestSchema: GenMessage<GetWebhookDeliveryRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_notification_v1_notification, 34);
+
+/**
+ * @generated from message kantoor.notification.v1.GetWebhookDeliveryResponse
+ */
+export type GetWebhookDeliveryResponse = Message<"kantoor.notification.v1.GetWebhookDeliveryResponse"> & {
+  /**
+   * @generated from field: kantoor.notification.v1.WebhookDelivery delivery = 1;
+   */
+  delivery?: WebhookDelivery | undefined;
+
+  /**
+   * the JSON body sent (the same for every attempt)
+   *
+   * @generated from field: string payload = 2;
+   */
+  payload: string;
+
+  /**
+   * @generated from field: repeated kantoor.notification.v1.WebhookAttempt attempts = 3;
+   */
+  attempts: WebhookAttempt[];
+};
+
+/**
+ * Describes the message kantoor.notification.v1.GetWebhookDeliveryResponse.
+ * Use `create(GetWebhookDeliveryResponseSchema)` to create a new message.
+ */
+export const GetWebhookDeliveryResponseSchema: GenMessage<GetWebhookDeliveryResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_notification_v1_notification, 35);
+
+/**
+ * @generated from message kantoor.notification.v1.RetryWebhookDeliveryRequest
+ */
+export type RetryWebhookDeliveryRequest = Message<"kantoor.notification.v1.RetryWebhookDeliveryRequest"> & {
+  /**
+   * @generated from field: string webhook_id = 1;
+   */
+  webhookId: string;
+
+  /**
+   * @generated from field: string delivery_id = 2;
+   */
+  deliveryId: string;
+};
+
+/**
+ * Describes the message kantoor.notification.v1.RetryWebhookDeliveryRequest.
+ * Use `create(RetryWebhookDeliveryRequestSchema)` to create a new message.
+ */
+export const RetryWebhookDeliveryRequestSchema: GenMessage<RetryWebhookDeliveryRequest> = /*@__PURE__*/
+  messageDesc(file_kantoor_notification_v1_notification, 36);
+
+/**
+ * @generated from message kantoor.notification.v1.RetryWebhookDeliveryResponse
+ */
+export type RetryWebhookDeliveryResponse = Message<"kantoor.notification.v1.RetryWebhookDeliveryResponse"> & {
+  /**
+   * @generated from field: kantoor.notification.v1.WebhookDelivery delivery = 1;
+   */
+  delivery?: WebhookDelivery | undefined;
+};
+
+/**
+ * Describes the message kantoor.notification.v1.RetryWebhookDeliveryResponse.
+ * Use `create(RetryWebhookDeliveryResponseSchema)` to create a new message.
+ */
+export const RetryWebhookDeliveryResponseSchema: GenMessage<RetryWebhookDeliveryResponse> = /*@__PURE__*/
+  messageDesc(file_kantoor_notification_v1_notification, 37);
+
+/**
  * E-mail with the firm's routing cascade, templates per language and a delivery log. Mails are caused by
  * events of the other services; these RPCs let a firm's admins configure sending and read the log.
  *
@@ -583,6 +1247,105 @@ export const NotificationService: GenService<{
     methodKind: "unary";
     input: typeof SetFirmLogoRequestSchema;
     output: typeof SetFirmLogoResponseSchema;
+  },
+  /**
+   * Webhooks to partner applications: the caller's firm's subscriptions (admins, API keys with webhook scopes).
+   * Subscribes a URL to event types; the answer holds the signing secret, the only time it is shown.
+   *
+   * @generated from rpc kantoor.notification.v1.NotificationService.CreateWebhook
+   */
+  createWebhook: {
+    methodKind: "unary";
+    input: typeof CreateWebhookRequestSchema;
+    output: typeof CreateWebhookResponseSchema;
+  },
+  /**
+   * The firm's subscriptions (not deleted), oldest first, a page at a time.
+   *
+   * @generated from rpc kantoor.notification.v1.NotificationService.ListWebhooks
+   */
+  listWebhooks: {
+    methodKind: "unary";
+    input: typeof ListWebhooksRequestSchema;
+    output: typeof ListWebhooksResponseSchema;
+  },
+  /**
+   * @generated from rpc kantoor.notification.v1.NotificationService.GetWebhook
+   */
+  getWebhook: {
+    methodKind: "unary";
+    input: typeof GetWebhookRequestSchema;
+    output: typeof GetWebhookResponseSchema;
+  },
+  /**
+   * Changes the URL, event types, description or whether it is enabled; absent fields stay as they are.
+   *
+   * @generated from rpc kantoor.notification.v1.NotificationService.UpdateWebhook
+   */
+  updateWebhook: {
+    methodKind: "unary";
+    input: typeof UpdateWebhookRequestSchema;
+    output: typeof UpdateWebhookResponseSchema;
+  },
+  /**
+   * Deletes the subscription: nothing more is sent to it, deliveries not yet made are cancelled; the log stays.
+   *
+   * @generated from rpc kantoor.notification.v1.NotificationService.DeleteWebhook
+   */
+  deleteWebhook: {
+    methodKind: "unary";
+    input: typeof DeleteWebhookRequestSchema;
+    output: typeof DeleteWebhookResponseSchema;
+  },
+  /**
+   * A new signing secret (shown once); the previous one keeps signing beside it until previous_secret_expires_at.
+   *
+   * @generated from rpc kantoor.notification.v1.NotificationService.RotateWebhookSecret
+   */
+  rotateWebhookSecret: {
+    methodKind: "unary";
+    input: typeof RotateWebhookSecretRequestSchema;
+    output: typeof RotateWebhookSecretResponseSchema;
+  },
+  /**
+   * Queues a webhook.ping event to the subscription, to test the receiver.
+   *
+   * @generated from rpc kantoor.notification.v1.NotificationService.PingWebhook
+   */
+  pingWebhook: {
+    methodKind: "unary";
+    input: typeof PingWebhookRequestSchema;
+    output: typeof PingWebhookResponseSchema;
+  },
+  /**
+   * The subscription's delivery log, newest first, a page at a time.
+   *
+   * @generated from rpc kantoor.notification.v1.NotificationService.ListWebhookDeliveries
+   */
+  listWebhookDeliveries: {
+    methodKind: "unary";
+    input: typeof ListWebhookDeliveriesRequestSchema;
+    output: typeof ListWebhookDeliveriesResponseSchema;
+  },
+  /**
+   * One delivery with its body and every attempt.
+   *
+   * @generated from rpc kantoor.notification.v1.NotificationService.GetWebhookDelivery
+   */
+  getWebhookDelivery: {
+    methodKind: "unary";
+    input: typeof GetWebhookDeliveryRequestSchema;
+    output: typeof GetWebhookDeliveryResponseSchema;
+  },
+  /**
+   * Sends a failed (or delivered) delivery again now, as a new series of attempts with the same webhook-id.
+   *
+   * @generated from rpc kantoor.notification.v1.NotificationService.RetryWebhookDelivery
+   */
+  retryWebhookDelivery: {
+    methodKind: "unary";
+    input: typeof RetryWebhookDeliveryRequestSchema;
+    output: typeof RetryWebhookDeliveryResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_kantoor_notification_v1_notification, 0);
