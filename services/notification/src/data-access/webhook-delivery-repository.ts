@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Queryable } from '@kantoor/database';
 import type { WebhookAttemptOutcome } from '../domain/webhook-delivery-policy';
+import type { DeliveryFilter } from './notification-repository';
 
 export type WebhookDeliveryStatus = 'pending' | 'delivering' | 'delivered' | 'failed' | 'cancelled';
 
@@ -183,18 +184,11 @@ export async function recordWebhookAttempt(db: Queryable, record: WebhookAttempt
   );
 }
 
-export interface WebhookDeliveryFilter {
-  status?: string;
-  limit: number;
-  /** the last row of the previous page: its created_at as PostgreSQL wrote it and its id */
-  after?: { key: string; id: string };
-}
-
 /** A webhook's deliveries, newest first (created_at, then id, descending), with `position` for the next cursor. */
 export async function listWebhookDeliveries(
   db: Queryable,
   webhookId: string,
-  filter: WebhookDeliveryFilter,
+  filter: Omit<DeliveryFilter, 'kind'>,
 ): Promise<Array<WebhookDeliveryRow & { position: string }>> {
   const { rows } = await db.query<WebhookDeliveryRow & { position: string }>(
     `SELECT ${DELIVERY}, created_at::text AS position FROM webhook_delivery

@@ -93,15 +93,6 @@ export class WebhookWorker {
   private async attempt(delivery: ClaimedWebhookDelivery): Promise<void> {
     const startedAt = new Date();
     const answer = await this.send(delivery, startedAt);
-    try {
-      await this.options.afterAnswer?.(delivery);
-    } catch (error) {
-      this.options.logger.error(
-        { err: error, deliveryId: delivery.id },
-        'a webhook attempt could not be recorded; it will be sent again',
-      );
-      return;
-    }
     const verdict = webhookAttemptVerdict(
       answer.statusCode,
       delivery.attempts - delivery.series_start,
@@ -119,7 +110,10 @@ export class WebhookWorker {
       durationMs: answer.durationMs,
       startedAt,
     };
+    // The receiver has it now: record it at once. If that fails, the delivery stays `delivering` and goes out
+    // again with the same webhook-id when its lease runs out: a possible copy, never a lost event.
     try {
+      await this.options.afterAnswer?.(delivery);
       await recordWebhookAttempt(this.options.db, record);
     } catch (error) {
       this.options.logger.error(
