@@ -557,6 +557,11 @@ describe('webhooks: events delivered to partners, signed, with a delivery log', 
       message: expect.stringContaining('the known types are documents.sent'),
     });
     await expect(create({ eventTypes: ['webhook.ping'] })).rejects.toMatchObject({ reason: 'unknown_event_type' });
+    await expect(create({ eventTypes: ['dócuments.sent'] })).rejects.toMatchObject({
+      reason: 'unknown_event_type',
+      message: expect.stringContaining('"dócuments.sent"'),
+      violations: [{ field: 'eventTypes', message: 'holds unknown types: dócuments.sent' }],
+    });
     await expect(create({ eventTypes: [] })).rejects.toMatchObject({ reason: 'invalid_event_types' });
     await expect(create({ eventTypes: ['documents.sent', 'documents.sent'] })).rejects.toMatchObject({
       reason: 'invalid_event_types',
