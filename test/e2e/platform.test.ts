@@ -5,7 +5,8 @@ import { DirectoryService } from '@kantoor/proto/kantoor/directory/v1/directory_
 import { decodeEnvelope, unpackPayload, type EventRecord, type Subscription } from '@kantoor/events';
 import { eventually, temporaryFolder } from '@kantoor/testing';
 import { pdf } from '../../services/document-intake/test/intake-harness';
-import { signedWith, startWebhookReceiver } from '../../services/notification/test/webhook-receiver';
+import { verifiedWith } from '../../services/notification/test/standard-webhooks';
+import { startWebhookReceiver } from '../../services/notification/test/webhook-receiver';
 import { call, login, mailsTo } from './helpers';
 
 describe('the embedded platform end to end: gateway → gRPC → outbox → event → consumer', () => {
@@ -139,7 +140,7 @@ describe('the embedded platform end to end: gateway → gRPC → outbox → even
   test('a client sends documents and the partner application subscribed to documents.sent gets them, signed', async () => {
     const receiver = await startWebhookReceiver();
     try {
-      const url = receiver.url();
+      const url = receiver.url('/partner/kantoor');
       const subscribed = await call(platform.url, token, 'POST', '/v1/webhooks', {
         url,
         eventTypes: ['documents.sent'],
@@ -176,6 +177,7 @@ describe('the embedded platform end to end: gateway → gRPC → outbox → even
       expect(activated.status).toBe(200);
       const client = await login(platform.url, 'klant@bakkerij.example', 'the client chose this one');
       await call(platform.url, client, 'POST', '/v1/me/terms-acceptance', { version: '2025-01' });
+      const clientId = (await call(platform.url, client, 'GET', '/v1/me')).body.id;
 
       const uploaded = await fetch(
         `${platform.url}/v1/dossiers/${dossierId}/documents?mailbox=purchase&fileName=f.pdf`,
@@ -192,11 +194,13 @@ describe('the embedded platform end to end: gateway → gRPC → outbox → even
       });
       expect(sent.status).toBe(200);
 
-      const [delivery] = await receiver.deliveriesTo(url, 1, 15_000);
-      expect(delivery.body.type).toBe('documents.sent');
-      expect(signedWith(subscribed.body.secret, delivery)).toBe(true);
-      expect(delivery.raw.toString()).toContain(dossierId);
-      expect(delivery.raw.toString()).toContain(documentId);
+      const [delivery] = await receiver.received('/partner/kantoor', 1, 15_000);
+      expect(verifiedWith(subscribed.body.secret, delivery)).toBe(true);
+      expect(JSON.parse(delivery.body)).toMatchObject({
+        type: 'documents.sent',
+        dossierId,
+        data: { documentIds: [documentId], sentBy: clientId, automatic: false },
+      });
       const log = await eventually(
         () => call(platform.url, token, 'GET', `/v1/webhooks/${subscribed.body.webhook.id}/deliveries`),
         (answer) => answer.body.items[0]?.status === 'delivered',
