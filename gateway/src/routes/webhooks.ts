@@ -14,20 +14,31 @@ import { callFor, json, notificationOf, object } from './notification';
 
 const tags = ['webhooks'];
 
-/** The event types a webhook subscribes to; `webhook.ping` is sent only when asked for (ping). */
-export const WEBHOOK_EVENT_TYPES = ['documents.sent'] as const;
+/**
+ * The event types a webhook may subscribe to, with what each tells: the notification service's list
+ * (services/notification/src/domain/webhook-event.ts, checked equal by its gateway tests). `webhook.ping` is sent
+ * only when asked for (ping).
+ */
+export const WEBHOOK_EVENT_TYPES: Record<string, string> = {
+  'documents.sent': 'documents were sent to the firm (by a client, or automatically for a whitelisted sender)',
+};
 
 const RETRY_SCHEDULE =
-  'A delivery that is not answered with 2xx (or not within the time allowed) is tried again after 5 s, 5 min, ' +
-  '30 min, 2 h, 5 h, 10 h and 10 h, then marked `failed`; `POST .../deliveries/{deliveryId}/retry` sends it again. ' +
-  'A receiver answering 410 Gone disables the webhook (`enabled: false`, `disabledReason` says why).';
+  'A delivery not answered with 2xx (or not in time) is tried again, by default after 5 s, 5 min, 30 min, 2 h, ' +
+  '5 h, 10 h and 10 h, then marked `failed`; `POST .../deliveries/{deliveryId}/retry` sends it again. A ' +
+  'receiver answering 410 Gone disables the webhook (`enabled: false`, `disabledReason` says why).';
 
 const VERIFYING_A_DELIVERY = `Each delivery is an HTTP POST of a JSON body to the webhook's URL, signed as
 [Standard Webhooks](https://www.standardwebhooks.com/) describes, with three headers:
 
-- \`webhook-id\`: the message's id, the same on every attempt (and on a retry) of one delivery;
+- \`webhook-id\`: the delivery's id, the same on every attempt (and on a retry) of it;
 - \`webhook-timestamp\`: when the attempt was signed, in seconds since 1970-01-01 UTC;
 - \`webhook-signature\`: one or more signatures \`v1,<base64>\`, separated by spaces.
+
+The body: \`{"id": <the event's id>, "type": "documents.sent", "timestamp": <when it happened, ISO 8601>,
+"firmId": ..., "dossierId": <or null>, "data": {...}}\`; for \`documents.sent\` the data are \`documentIds\`,
+\`sentBy\` (who sent them), \`automatic\` and \`sentAt\`. One event sent to two webhooks has one \`id\` and two
+\`webhook-id\`s.
 
 To verify a delivery:
 
@@ -58,16 +69,19 @@ const url = {
   pattern: '^https?://',
   maxLength: 2000,
   description:
-    'where deliveries are POSTed: https; http and private addresses (loopback, private networks) only where ' +
-    'the installation allows them (embedded mode does, a cluster does not unless configured to)',
+    'where deliveries are POSTed: an absolute https URL without user or password; http and private addresses ' +
+    '(loopback, private networks) only where the installation allows them (embedded mode does, a cluster does ' +
+    'not unless configured to)',
 } as const;
 const eventTypes = {
   type: 'array',
   minItems: 1,
   maxItems: 20,
   uniqueItems: true,
-  items: { type: 'string', enum: WEBHOOK_EVENT_TYPES },
-  description: '`documents.sent`: a client sent documents to the firm (document intake)',
+  items: { type: 'string', enum: Object.keys(WEBHOOK_EVENT_TYPES) },
+  description: Object.entries(WEBHOOK_EVENT_TYPES)
+    .map(([type, tells]) => `\`${type}\`: ${tells}`)
+    .join('; '),
 } as const;
 const description = { type: 'string', maxLength: 500, description: 'for people: what the webhook is for' } as const;
 const timestamp = { type: 'string', format: 'date-time' } as const;
@@ -258,6 +272,7 @@ export const deleteWebhook = defineRoute<{ params: { webhookId: string } }>({
   path: '/v1/webhooks/{webhookId}',
   operationId: 'deleteWebhook',
   summary: 'Delete a webhook: nothing more is sent to it, deliveries not yet made are cancelled',
+  description: 'Its delivery log stays readable (`GET .../deliveries`); everything else answers 404.',
   tags,
   auth: 'authenticated',
   permission: 'webhook:write',
@@ -295,7 +310,9 @@ export const pingWebhook = defineRoute<{ params: { webhookId: string } }>({
   path: '/v1/webhooks/{webhookId}/ping',
   operationId: 'pingWebhook',
   summary: 'Send a `webhook.ping` event to the webhook, to test its receiver',
-  description: 'The ping is queued and signed like every delivery; follow it in the delivery log.',
+  description:
+    'The ping is queued, signed and retried like every delivery; follow it in the delivery log. A disabled ' +
+    'webhook is not pinged (422 `webhook-disabled`): enable it first.',
   tags,
   auth: 'authenticated',
   permission: 'webhook:write',
@@ -381,6 +398,10 @@ export const retryWebhookDelivery = defineRoute<{ params: { webhookId: string; d
   path: '/v1/webhooks/{webhookId}/deliveries/{deliveryId}/retry',
   operationId: 'retryWebhookDelivery',
   summary: 'Send a delivery again now, as a new series of attempts with the same `webhook-id`',
+  description:
+    'For a failed, delivered or cancelled delivery of an enabled webhook: the same body, the retry schedule from ' +
+    'its start. Refused (422) while the webhook is disabled (`webhook-disabled`) or the delivery is still being ' +
+    'tried (`webhook-delivery-in-progress`).',
   tags,
   auth: 'authenticated',
   permission: 'webhook:write',

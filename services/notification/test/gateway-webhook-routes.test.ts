@@ -2,8 +2,10 @@ import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { authorizeWithPolicy, routeTable } from '@kantoor/gateway';
 import { eventually, type TestDatabase } from '@kantoor/testing';
+import { WEBHOOK_EVENT_TYPES as SUBSCRIBABLE_AT_THE_GATEWAY } from '../../../gateway/src/routes/webhooks';
 import { bearer, openMigratedDatabase, problemType, staff, testApp } from '../../../gateway/test/helpers';
 import { everyPage, expectPagingRefusals, type PagedList } from '../../../gateway/test/paged-list';
+import { WEBHOOK_EVENT_TYPES } from '../src';
 import { startNotification, type Harness } from './notification-harness';
 import { verifiedWith } from './standard-webhooks';
 import { startWebhookReceiver, status, type WebhookReceiver } from './webhook-receiver';
@@ -184,6 +186,13 @@ describe('gateway: webhooks to partner applications', () => {
     expect(changed.status).toBe(200);
     expect(changed.body).toMatchObject({ id: webhook.id, description: 'Tijdelijk uit', enabled: false });
     expect(changed.body.eventTypes).toEqual(['documents.sent']);
+
+    // a disabled webhook is not pinged until it is enabled again
+    const refused = await post(`/v1/webhooks/${webhook.id}/ping`);
+    expect(refused.status).toBe(422);
+    expect(refused.body.type).toBe(problemType('webhook-disabled'));
+    await request(app).patch(`/v1/webhooks/${webhook.id}`).set('authorization', asAdmin).send({ enabled: true });
+    expect((await post(`/v1/webhooks/${webhook.id}/ping`)).status).toBe(202);
   });
 
   test('an API key the admin made with webhook:write subscribes; one without the scope is refused', async () => {
@@ -223,10 +232,14 @@ describe('gateway: webhooks to partner applications', () => {
     expect((await get(`/v1/webhooks/${randomUUID()}`)).status).toBe(404);
   });
 
-  test('a deleted webhook is gone: 204, then 404', async () => {
+  test('a deleted webhook is gone: 204, then 404, and only its delivery log stays', async () => {
     const { webhook } = (await subscribe(asAdmin)).body;
+    const pinged = await post(`/v1/webhooks/${webhook.id}/ping`);
     const deleted = await request(app).delete(`/v1/webhooks/${webhook.id}`).set('authorization', asAdmin);
     expect(deleted.status).toBe(204);
+    // its delivery log stays readable
+    const log = await get(`/v1/webhooks/${webhook.id}/deliveries`);
+    expect(log.body.items.map((item: { id: string }) => item.id)).toEqual([pinged.body.delivery.id]);
     expect((await get(`/v1/webhooks/${webhook.id}`)).status).toBe(404);
     expect((await request(app).delete(`/v1/webhooks/${webhook.id}`).set('authorization', asAdmin)).status).toBe(404);
     expect((await get('/v1/webhooks')).body.items.map((item: { id: string }) => item.id)).not.toContain(webhook.id);
@@ -243,6 +256,10 @@ describe('gateway: webhooks to partner applications', () => {
       (answer) => answer.body.enabled === false,
     );
     expect(disabled.body).toMatchObject({ enabled: false, disabledReason: 'gone' });
+  });
+
+  test('the gateway offers exactly the event types the service sends, described as the service describes them', () => {
+    expect(SUBSCRIBABLE_AT_THE_GATEWAY).toEqual(WEBHOOK_EVENT_TYPES);
   });
 
   describe('paging', () => {
