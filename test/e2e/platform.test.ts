@@ -7,7 +7,7 @@ import { eventually, temporaryFolder } from '@kantoor/testing';
 import { pdf } from '../../services/document-intake/test/intake-harness';
 import { verifiedWith } from '../../services/notification/test/standard-webhooks';
 import { startWebhookReceiver } from '../../services/notification/test/webhook-receiver';
-import { call, login, mailsTo } from './helpers';
+import { activateFromMail, call, login, mailsTo } from './helpers';
 
 describe('the embedded platform end to end: gateway → gRPC → outbox → event → consumer', () => {
   let platform: EmbeddedPlatform;
@@ -162,19 +162,15 @@ describe('the embedded platform end to end: gateway → gRPC → outbox → even
         email: 'klant@bakkerij.example',
         name: 'Klant',
       });
-      const [mail] = await eventually(
-        () => mailsTo(platform.url, token, 'klant@bakkerij.example'),
-        (found) => found.length > 0,
-        10_000,
-      );
-      const { body: message } = await call(platform.url, token, 'GET', `/v1/mailbox/messages/${mail.id}`);
-      const activationToken = decodeURIComponent(/[?&]token=([^\s"&<>]+)/.exec(message.text as string)![1]);
-      const activated = await fetch(`${platform.url}/v1/activations/portal-users`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ token: activationToken, password: 'the client chose this one' }),
-      });
-      expect(activated.status).toBe(200);
+      expect(
+        await activateFromMail(
+          platform.url,
+          token,
+          'klant@bakkerij.example',
+          '/v1/activations/portal-users',
+          'the client chose this one',
+        ),
+      ).toBe(200);
       const client = await login(platform.url, 'klant@bakkerij.example', 'the client chose this one');
       await call(platform.url, client, 'POST', '/v1/me/terms-acceptance', { version: '2025-01' });
       const clientId = (await call(platform.url, client, 'GET', '/v1/me')).body.id;
