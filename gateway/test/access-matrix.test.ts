@@ -41,6 +41,8 @@ const MATRIX: Record<string, string> = {
   'api_key:write': '10000 00 1 0 0',
   'notification:read': '10000 00 1 0 0',
   'notification:write': '10000 00 1 0 0',
+  'webhook:read': '10000 00 1 1 0',
+  'webhook:write': '10000 00 1 1 0',
   'dossier:list': '11111 11 1 1 0',
   'dossier:create': '11100 00 1 1 0',
   'account:read': '11111 11 1 0 0',
@@ -176,6 +178,17 @@ const SAMPLES: Record<
   deleteSmtpSettings: async () => ({}),
   putFirmLogo: async () => ({ body: {} }),
   listMailboxMessages: async () => ({}),
+  // nor is the notification service: webhooks allowed past the policy meet 503
+  createWebhook: async () => ({ body: { url: 'https://partner.example/hooks', eventTypes: ['documents.sent'] } }),
+  listWebhooks: async () => ({}),
+  getWebhook: async () => ({ params: { webhookId: NO_WEBHOOK } }),
+  updateWebhook: async () => ({ params: { webhookId: NO_WEBHOOK }, body: { enabled: false } }),
+  deleteWebhook: async () => ({ params: { webhookId: NO_WEBHOOK } }),
+  rotateWebhookSecret: async () => ({ params: { webhookId: NO_WEBHOOK } }),
+  pingWebhook: async () => ({ params: { webhookId: NO_WEBHOOK } }),
+  listWebhookDeliveries: async () => ({ params: { webhookId: NO_WEBHOOK } }),
+  getWebhookDelivery: async () => ({ params: { webhookId: NO_WEBHOOK, deliveryId: NO_DOCUMENT } }),
+  retryWebhookDelivery: async () => ({ params: { webhookId: NO_WEBHOOK, deliveryId: NO_DOCUMENT } }),
   getMailboxMessage: async () => ({ params: { mailId: 'none' } }),
   // the document intake is not started here: what passes the policy meets 503 or a refused body, never 401/403
   uploadDocument: async (w) => ({ params: { dossierId: w.dossierId }, query: { mailbox: 'purchase' } }),
@@ -220,6 +233,7 @@ const SAMPLES: Record<
 };
 
 const NO_DOCUMENT = '00000000-0000-4000-8000-000000000001';
+const NO_WEBHOOK = '00000000-0000-4000-8000-000000000003';
 let world: World;
 async function throwawayStaff(w: World): Promise<string> {
   return (

@@ -2,7 +2,7 @@ import { startEmbeddedPlatform, type EmbeddedPlatform } from '@kantoor/embedded'
 import { createServiceClient, type ServiceClient } from '@kantoor/grpc';
 import { DirectoryService } from '@kantoor/proto/kantoor/directory/v1/directory_pb';
 import { eventually, temporaryFolder } from '@kantoor/testing';
-import { call, login, mailsTo } from './helpers';
+import { activateFromMail, call, login } from './helpers';
 
 /** The gateway keeps the directory's access facts; an access change must still count from the next request. */
 describe('access changes through the embedded gateway', () => {
@@ -60,19 +60,15 @@ describe('access changes through the embedded gateway', () => {
     });
     employeeId = invited.body.id;
     // the invited colleague follows the link in the activation mail
-    const [mail] = await eventually(
-      () => mailsTo(platform.url, admin, 'els@demo.example'),
-      (found) => found.length > 0,
-      10_000,
-    );
-    const { body: message } = await call(platform.url, admin, 'GET', `/v1/mailbox/messages/${mail.id}`);
-    const activationToken = decodeURIComponent(/[?&]token=([^\s"&<>]+)/.exec(message.text as string)![1]);
-    const activated = await fetch(`${platform.url}/v1/activations/staff`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ token: activationToken, password: 'a long enough password 1' }),
-    });
-    expect(activated.status).toBe(200);
+    expect(
+      await activateFromMail(
+        platform.url,
+        admin,
+        'els@demo.example',
+        '/v1/activations/staff',
+        'a long enough password 1',
+      ),
+    ).toBe(200);
     employee = await login(platform.url, 'els@demo.example', 'a long enough password 1');
   }, 90_000);
   afterAll(async () => {

@@ -4,7 +4,10 @@ import { CALLER_METADATA_KEY, encodeCaller, grpcServiceDefinition } from '@kanto
 import { DirectoryService } from '@kantoor/proto/kantoor/directory/v1/directory_pb';
 import { decodeEnvelope, unpackPayload, type EventRecord, type Subscription } from '@kantoor/events';
 import { eventually, temporaryFolder } from '@kantoor/testing';
-import { call, login, mailsTo } from './helpers';
+import { pdf } from '../../services/document-intake/test/intake-harness';
+import { verifiedWith } from '../../services/notification/test/standard-webhooks';
+import { startWebhookReceiver } from '../../services/notification/test/webhook-receiver';
+import { activateFromMail, call, login, mailsTo } from './helpers';
 
 describe('the embedded platform end to end: gateway → gRPC → outbox → event → consumer', () => {
   let platform: EmbeddedPlatform;
@@ -132,6 +135,77 @@ describe('the embedded platform end to end: gateway → gRPC → outbox → even
     );
     expect(staffInvited()).toHaveLength(before + 1); // Piet's, and no second one for Els
     expect(await notificationsFor('els@demo.example')).toHaveLength(1);
+  });
+
+  test('a client sends documents and the partner application subscribed to documents.sent gets them, signed', async () => {
+    const receiver = await startWebhookReceiver();
+    try {
+      const url = receiver.url('/partner/kantoor');
+      const subscribed = await call(platform.url, token, 'POST', '/v1/webhooks', {
+        url,
+        eventTypes: ['documents.sent'],
+      });
+      expect(subscribed.status).toBe(201);
+
+      // a dossier with a client who activated the portal account from the mail and accepted the terms
+      const created = await call(platform.url, token, 'POST', '/v1/dossiers', {
+        name: 'Bakkerij Webhook',
+        country: 'BE',
+        enterpriseNumber: '0417497106',
+        language: 'nl',
+      });
+      expect(created.status).toBe(201);
+      const dossierId = created.body.id as string;
+      const adminId = (await call(platform.url, token, 'GET', '/v1/me')).body.id;
+      await call(platform.url, token, 'POST', `/v1/dossiers/${dossierId}/activation`, { fileManagerId: adminId });
+      await call(platform.url, token, 'POST', `/v1/dossiers/${dossierId}/portal-users`, {
+        email: 'klant@bakkerij.example',
+        name: 'Klant',
+      });
+      expect(
+        await activateFromMail(
+          platform.url,
+          token,
+          'klant@bakkerij.example',
+          '/v1/activations/portal-users',
+          'the client chose this one',
+        ),
+      ).toBe(200);
+      const client = await login(platform.url, 'klant@bakkerij.example', 'the client chose this one');
+      await call(platform.url, client, 'POST', '/v1/me/terms-acceptance', { version: '2025-01' });
+      const clientId = (await call(platform.url, client, 'GET', '/v1/me')).body.id;
+
+      const uploaded = await fetch(
+        `${platform.url}/v1/dossiers/${dossierId}/documents?mailbox=purchase&fileName=f.pdf`,
+        {
+          method: 'POST',
+          headers: { authorization: `Bearer ${client}`, 'content-type': 'application/pdf' },
+          body: await pdf(),
+        },
+      );
+      expect(uploaded.status).toBe(201);
+      const documentId = ((await uploaded.json()) as { id: string }).id;
+      const sent = await call(platform.url, client, 'POST', `/v1/dossiers/${dossierId}/document-sends`, {
+        documentIds: [documentId],
+      });
+      expect(sent.status).toBe(200);
+
+      const [delivery] = await receiver.received('/partner/kantoor', 1, 15_000);
+      expect(verifiedWith(subscribed.body.secret, delivery)).toBe(true);
+      expect(JSON.parse(delivery.body)).toMatchObject({
+        type: 'documents.sent',
+        dossierId,
+        data: { documentIds: [documentId], sentBy: clientId, automatic: false },
+      });
+      const log = await eventually(
+        () => call(platform.url, token, 'GET', `/v1/webhooks/${subscribed.body.webhook.id}/deliveries`),
+        (answer) => answer.body.items[0]?.status === 'delivered',
+        10_000,
+      );
+      expect(log.body.items).toEqual([expect.objectContaining({ eventType: 'documents.sent', dossierId })]);
+    } finally {
+      await receiver.stop();
+    }
   });
 
   test("the gateway's /metrics shows every service thread's metrics, each family once", async () => {

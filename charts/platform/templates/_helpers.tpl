@@ -270,6 +270,33 @@ Downward-API variables come first: Kubernetes only expands $(VAR) for variables 
 {{- end }}
 {{- end }}
 {{- end }}
+{{- with $v.webhooks }}
+- name: NOTIFICATION_WEBHOOK_ALLOW_HTTP
+  value: {{ .allowHttp | default false | quote }}
+- name: NOTIFICATION_WEBHOOK_ALLOW_PRIVATE_NETWORKS
+  value: {{ .allowPrivateNetworks | default false | quote }}
+{{- with .timeoutMs }}
+- name: NOTIFICATION_WEBHOOK_TIMEOUT_MS
+  value: {{ . | quote }}
+{{- end }}
+{{- with .concurrency }}
+- name: NOTIFICATION_WEBHOOK_CONCURRENCY
+  value: {{ . | quote }}
+{{- end }}
+{{- with .retrySchedule }}
+{{- /* whole seconds: YAML numbers reach templates as floats, and a large one would print as 1e+06 */}}
+{{- $seconds := list }}
+{{- range . }}
+{{- $seconds = append $seconds (int64 .) }}
+{{- end }}
+- name: NOTIFICATION_WEBHOOK_RETRY_SCHEDULE
+  value: {{ join "," $seconds | quote }}
+{{- end }}
+{{- if hasKey . "secretOverlapHours" }}
+- name: NOTIFICATION_WEBHOOK_SECRET_OVERLAP_HOURS
+  value: {{ .secretOverlapHours | quote }}
+{{- end }}
+{{- end }}
 {{- end }}
 {{- include "kantoor.addresses" (dict "root" $root "w" $w) }}
 - name: OTEL_SERVICE_NAME

@@ -10,12 +10,14 @@ import { authRoutes } from './auth';
 import { directoryRoutes } from './directory';
 import { documentIntakeRoutes } from './document-intake';
 import { notificationRoutes } from './notification';
+import { webhookRoutes } from './webhooks';
 
 export const routeTable: readonly Route[] = [
   ...authRoutes,
   ...apiKeyRoutes,
   ...directoryRoutes,
   ...notificationRoutes,
+  ...webhookRoutes,
   ...documentIntakeRoutes,
   ...archiveRoutes,
 ];

@@ -47,18 +47,19 @@ declare module '../app' {
 
 type Ctx = Pick<RouteContext<RouteTypes, Caller>, 'caller' | 'requestId' | 'signal' | 'services'>;
 
-function notificationOf(services: ServiceClients): ServiceClient<typeof NotificationService> {
+// notificationOf, callFor, json and object serve the webhook routes (routes/webhooks.ts) too
+export function notificationOf(services: ServiceClients): ServiceClient<typeof NotificationService> {
   if (!services.notification)
     throw unavailable('The notification service is not available.', { reason: 'notification_unavailable' });
   return services.notification;
 }
 
-const callFor = (ctx: Ctx) => ({ caller: { ...ctx.caller, requestId: ctx.requestId }, signal: ctx.signal });
+export const callFor = (ctx: Ctx) => ({ caller: { ...ctx.caller, requestId: ctx.requestId }, signal: ctx.signal });
 
-const json = <D extends DescMessage>(schema: D, message: MessageShape<D> | undefined) =>
+export const json = <D extends DescMessage>(schema: D, message: MessageShape<D> | undefined) =>
   message ? toJson(schema, message, { alwaysEmitImplicit: true }) : null;
 
-const object = (properties: Record<string, unknown>, required: string[] = []): JsonSchema => ({
+export const object = (properties: Record<string, unknown>, required: string[] = []): JsonSchema => ({
   type: 'object',
   additionalProperties: false,
   properties,

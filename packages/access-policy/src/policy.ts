@@ -123,6 +123,20 @@ export const PERMISSIONS = {
     apiKey: false,
     description: "change the firm's mail settings",
   },
+  'webhook:read': {
+    scope: 'firm',
+    staff: ADMIN,
+    portal: false,
+    apiKey: true,
+    description: "list the firm's webhooks to partner applications and read their delivery logs",
+  },
+  'webhook:write': {
+    scope: 'firm',
+    staff: ADMIN,
+    portal: false,
+    apiKey: true,
+    description: "create, change and delete the firm's webhooks, rotate their secrets, ping and retry deliveries",
+  },
   'dossier:list': {
     scope: 'firm',
     staff: ALL_STAFF,

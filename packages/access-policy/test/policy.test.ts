@@ -116,6 +116,21 @@ describe('the access policy', () => {
     });
   });
 
+  test("a firm's webhooks are for its admins and for API keys holding the webhook scope, never for clients", () => {
+    for (const permission of ['webhook:read', 'webhook:write']) {
+      expect(can(admin, permission, onFirm)).toBe(true);
+      expect(can(apiKey(permission), permission, onFirm)).toBe(true);
+      expect(can(apiKey('webhook:*'), permission, onFirm)).toBe(true);
+      expect(decide(employee, permission, onFirm)).toMatchObject({ allowed: false, reason: 'admin_required' });
+      expect(decide(client, permission, onFirm)).toMatchObject({ allowed: false, reason: 'not_for_portal_users' });
+      expect(decide(foreignAdmin, permission, onFirm)).toMatchObject({ allowed: false, reason: 'other_firm' });
+    }
+    expect(decide(apiKey('webhook:read'), 'webhook:write', onFirm)).toMatchObject({
+      allowed: false,
+      reason: 'missing_scope',
+    });
+  });
+
   test('staff impersonating a client get the client portal of that dossier only, while they keep their own access', () => {
     const acting: PolicyCaller = { ...employee, impersonation: { dossierId: 'dossier-1', portalUserId: 'client-1' } };
     expect(can(acting, 'portal:use', onDossier)).toBe(true);

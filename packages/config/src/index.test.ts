@@ -29,6 +29,16 @@ describe('configuration', () => {
     expect(config).toEqual({ N: 3, L: ['a', 'b', 'c'], B: true, O: undefined });
   });
 
+  test('a list of numbers is read with decimals and refused with anything else, naming the setting', () => {
+    const schema = { S: settings.numbers({ min: 0, maxItems: 3, default: [1] }) };
+    expect(readConfig(schema, { S: '5, 0.5,300' }).S).toEqual([5, 0.5, 300]);
+    expect(readConfig(schema, {}).S).toEqual([1]);
+    expect(() => readConfig(schema, { S: '5,,6' })).toThrow('S must be numbers separated by commas, got "5,,6"');
+    expect(() => readConfig(schema, { S: '5,soon' })).toThrow(/S must be numbers separated by commas/);
+    expect(() => readConfig(schema, { S: '5,-1' })).toThrow('S must have no number below 0');
+    expect(() => readConfig(schema, { S: '1,2,3,4' })).toThrow('S must have at most 3 numbers');
+  });
+
   test('cluster mode requires its infrastructure', () => {
     const config = readConfig(commonSettings, { KANTOOR_MODE: 'cluster' });
     expect(() => requireClusterSettings(config, { database: true, kafka: true })).toThrow(

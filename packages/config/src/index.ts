@@ -94,6 +94,21 @@ export const settings = {
           .filter(Boolean),
       options,
     ),
+  /** comma-separated numbers, e.g. a schedule in seconds (`5,300,1800`); decimals allowed */
+  numbers: (options: SettingOptions<number[]> & { min?: number; max?: number; maxItems?: number } = {}) =>
+    setting((raw, name) => {
+      const items = raw.split(',').map((item) => item.trim());
+      const values = items.map(Number);
+      if (items.some((item, index) => item === '' || !Number.isFinite(values[index])))
+        throw new SettingError(`${name} must be numbers separated by commas, got "${raw}"`);
+      if (options.maxItems !== undefined && values.length > options.maxItems)
+        throw new SettingError(`${name} must have at most ${options.maxItems} numbers`);
+      if (options.min !== undefined && values.some((value) => value < options.min!))
+        throw new SettingError(`${name} must have no number below ${options.min}`);
+      if (options.max !== undefined && values.some((value) => value > options.max!))
+        throw new SettingError(`${name} must have no number above ${options.max}`);
+      return values;
+    }, options),
   /** host:port */
   address: (options: SettingOptions<string> = {}) =>
     setting((raw, name) => {

@@ -4,12 +4,19 @@ import { DomainError, GRPC_STATUS, kindFromGrpcStatus, type FieldViolation } fro
 const REASON_KEY = 'x-kantoor-reason';
 const VIOLATIONS_KEY = 'x-kantoor-violations';
 
+/**
+ * JSON with every character outside printable ASCII written as `\uXXXX`: a gRPC text header carries nothing else
+ * (grpc-js refuses the value), and violations may echo what a user typed.
+ */
+const asciiJson = (value: unknown): string =>
+  JSON.stringify(value).replace(/[^\x20-\x7e]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
 /** A thrown error as the gRPC status the caller receives; internal errors keep their message to the log. */
 export function toGrpcStatus(error: unknown): Partial<StatusObject> {
   const metadata = new Metadata();
   if (error instanceof DomainError) {
     metadata.set(REASON_KEY, error.reason);
-    if (error.violations.length > 0) metadata.set(VIOLATIONS_KEY, JSON.stringify(error.violations));
+    if (error.violations.length > 0) metadata.set(VIOLATIONS_KEY, asciiJson(error.violations));
     return {
       code: GRPC_STATUS[error.kind],
       details: error.kind === 'internal' ? 'internal error' : error.message,

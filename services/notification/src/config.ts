@@ -69,6 +69,41 @@ export const notificationSettings = {
     min: 10,
     description: 'how often the worker looks for due mails',
   }),
+  NOTIFICATION_WEBHOOK_TIMEOUT_MS: settings.integer({
+    default: 10_000,
+    min: 100,
+    max: 120_000,
+    description:
+      'a webhook attempt (connecting, waiting for the answer, reading it) ends after this long and is tried again later',
+  }),
+  NOTIFICATION_WEBHOOK_CONCURRENCY: settings.integer({
+    default: 10,
+    min: 1,
+    max: 200,
+    description: 'webhook attempts in flight at once (per replica)',
+  }),
+  NOTIFICATION_WEBHOOK_RETRY_SCHEDULE: settings.numbers({
+    default: [5, 300, 1800, 7200, 18000, 36000, 36000],
+    min: 0,
+    maxItems: 50,
+    description:
+      'seconds to wait after the 1st, 2nd, ... failed attempt of a webhook delivery before the next; when used up the delivery fails',
+  }),
+  NOTIFICATION_WEBHOOK_SECRET_OVERLAP_HOURS: settings.integer({
+    default: 24,
+    min: 0,
+    max: 720,
+    description: 'how long a rotated-out webhook secret keeps signing beside the new one',
+  }),
+  NOTIFICATION_WEBHOOK_ALLOW_HTTP: settings.boolean({
+    optional: true,
+    description: 'webhooks to http:// URLs; default: true in embedded mode, false in cluster mode',
+  }),
+  NOTIFICATION_WEBHOOK_ALLOW_PRIVATE_NETWORKS: settings.boolean({
+    optional: true,
+    description:
+      'webhooks to loopback, private (RFC 1918), link-local, CGNAT, unique-local and multicast addresses; default: true in embedded mode, false in cluster mode',
+  }),
 };
 
 export type NotificationConfig = ConfigOf<typeof notificationSettings>;

@@ -4,6 +4,7 @@ import { anyPack, timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { randomUUID } from 'node:crypto';
 import { encodeEnvelope, InProcessTransport, topicOf } from '@kantoor/events';
 import { createServiceClient, type Caller } from '@kantoor/grpc';
+import type { Logger } from '@kantoor/logging';
 import { EventEnvelopeSchema } from '@kantoor/proto/kantoor/events/v1/envelope_pb';
 import { NotificationService } from '@kantoor/proto/kantoor/notification/v1/notification_pb';
 import { embeddedPlatform, startService, type RunningService } from '@kantoor/service-runtime';
@@ -36,12 +37,15 @@ export function testSettings(
     NOTIFICATION_RETRY_MAX_MS: 100,
     NOTIFICATION_SMTP_TIMEOUT_MS: 2000,
     NOTIFICATION_PUBLIC_URL: 'https://kantoor.example',
+    // webhooks: retried quickly (a receiver on 127.0.0.1 over http is allowed: embedded mode's defaults)
+    NOTIFICATION_WEBHOOK_RETRY_SCHEDULE: [0.05, 0.05],
+    NOTIFICATION_WEBHOOK_TIMEOUT_MS: 2000,
     ...extra,
   };
 }
 
 export async function startNotification(
-  options: NotificationOptions & { sink?: SmtpSink; dataDir?: string; inMemory?: boolean } = {},
+  options: NotificationOptions & { sink?: SmtpSink; dataDir?: string; inMemory?: boolean; logger?: Logger } = {},
 ): Promise<Harness> {
   const sink = options.sink ?? (await startSmtpSink());
   const folder = options.dataDir ? undefined : await temporaryFolder('kantoor-notification-');
@@ -52,7 +56,7 @@ export async function startNotification(
     settings: { ...testSettings(sink), ...options.settings },
   });
   const platform = embeddedPlatform({ dataDir, inMemory: options.inMemory ?? true, transport, logLevel: 'silent' });
-  const service = await startService(definition, platform, { host: '127.0.0.1', port: 0 });
+  const service = await startService(definition, platform, { host: '127.0.0.1', port: 0, logger: options.logger });
   const client = createServiceClient(NotificationService, `127.0.0.1:${service.port}`);
   return {
     service,
@@ -96,6 +100,14 @@ export async function deliverEvent<Desc extends DescMessage>(
   ]);
   return id;
 }
+
+/** An API key of the firm, with the scopes given. */
+export const apiKey = (firmId: string, scopes: string[]): Caller => ({
+  kind: 'api_key',
+  subjectId: randomUUID(),
+  firmId,
+  scopes,
+});
 
 export const admin = (firmId: string, overrides: Partial<Caller> = {}): Caller => ({
   kind: 'staff',

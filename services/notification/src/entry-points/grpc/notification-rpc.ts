@@ -13,6 +13,7 @@ import {
 import { findDelivery, listDeliveries, type NotificationRow } from '../../data-access/notification-repository';
 import { checkLogo, checkSmtpSettings } from '../../domain/firm-settings';
 import type { SecretBox } from '../../domain/secret-box';
+import { webhookRpc, type WebhookRpcContext } from './webhook-rpc';
 
 /** Sending is a firm setting and the log shows who was mailed what: admins of the firm only. */
 function firmOfAdmin(caller: Caller): string {
@@ -74,8 +75,9 @@ function positionOf(request: { cursor: string; pageToken: string }) {
   return cursor ? decodeCursor(cursor, isPostgresTime) : undefined;
 }
 
-export function notificationRpc(db: Database, box: SecretBox) {
+export function notificationRpc(db: Database, box: SecretBox, webhooks: Omit<WebhookRpcContext, 'db' | 'box'>) {
   return implement(NotificationService, {
+    ...webhookRpc({ db, box, ...webhooks }),
     async listDeliveries(request, { caller }) {
       const firmId = firmOfAdmin(caller);
       if (!STATUSES.includes(request.status))

@@ -24,6 +24,7 @@ import {
   setResolvedRecipient,
   type ClaimedNotification,
 } from '../../data-access/notification-repository';
+import { DueWorkLoop } from './due-work-loop';
 
 export interface DefaultSmtp extends Omit<SmtpServer, 'key'> {
   senderAddress: string;
@@ -48,35 +49,33 @@ export interface DeliveryWorkerOptions {
   afterSmtpAccept?: (delivery: ClaimedNotification) => void | Promise<void>;
 }
 
-/** How long a partial batch lets further mails gather before the next claim. */
-const GATHER_MS = 25;
-
 export class DeliveryWorker {
-  private running = false;
-  private loop: Promise<void> | undefined;
-  private wakeUp: (() => void) | undefined;
+  private readonly loop: DueWorkLoop;
 
-  constructor(private readonly options: DeliveryWorkerOptions) {}
+  constructor(private readonly options: DeliveryWorkerOptions) {
+    this.loop = new DueWorkLoop({
+      logger: options.logger,
+      pollMs: options.pollMs,
+      takeDue: async () => ({ taken: await this.deliverDue(), room: options.batchSize }),
+      failure: 'the delivery worker could not claim mails; trying again later',
+    });
+  }
 
   async start(): Promise<void> {
-    if (this.running) return;
     if (this.options.singleWorker) {
       const interrupted = await releaseInterruptedSends(this.options.db);
       if (interrupted > 0) this.options.logger.warn({ interrupted }, 'mails interrupted while sending are sent again');
     }
-    this.running = true;
-    this.loop = this.run();
+    this.loop.start();
   }
 
   /** New mails were queued: look now rather than at the next poll. */
   wake(): void {
-    this.wakeUp?.();
+    this.loop.wake();
   }
 
   async stop(): Promise<void> {
-    this.running = false;
-    this.wakeUp?.();
-    await this.loop;
+    await this.loop.stop();
   }
 
   /** One round: claims due mails and tries each once; the number tried. */
@@ -86,36 +85,6 @@ export class DeliveryWorker {
     const batch: Batch = { firms: new Map() };
     await Promise.all(claimed.map((delivery) => this.deliver(delivery, batch)));
     return claimed.length;
-  }
-
-  private async run(): Promise<void> {
-    while (this.running) {
-      let tried = 0;
-      try {
-        tried = await this.deliverDue();
-      } catch (error) {
-        this.options.logger.error({ err: error }, 'the delivery worker could not claim mails; trying again later');
-      }
-      if (!this.running) break;
-      // A full batch: more are likely due, claim again at once. A partial one while events keep coming: let
-      // the next mails gather for a moment rather than paying a claim per one or two mails (wakes do not cut
-      // this short). Nothing due: sleep until woken or the next poll.
-      if (tried >= this.options.batchSize) continue;
-      await this.pause(tried > 0 ? Math.min(GATHER_MS, this.options.pollMs) : this.options.pollMs, tried === 0);
-    }
-  }
-
-  private async pause(ms: number, wakeable: boolean): Promise<void> {
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      if (wakeable) {
-        this.wakeUp = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      }
-    });
-    this.wakeUp = undefined;
   }
 
   private async deliver(delivery: ClaimedNotification, batch: Batch): Promise<void> {

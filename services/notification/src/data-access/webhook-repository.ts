@@ -1,0 +1,165 @@
+import type { Queryable } from '@kantoor/database';
+
+export interface WebhookRow {
+  id: string;
+  firm_id: string;
+  url: string;
+  event_types: string[];
+  description: string;
+  enabled: boolean;
+  disabled_reason: string;
+  secret_sealed: string;
+  secret_hint: string;
+  /** only while it still signs (its expiry is in the future); null otherwise */
+  previous_secret_sealed: string | null;
+  previous_secret_expires_at: Date | null;
+  created_at: Date;
+  created_by: string;
+  updated_at: Date;
+  updated_by: string;
+}
+
+/** A webhook's columns, with a rotated-out secret only while it still signs. */
+const WEBHOOK = `id, firm_id, url, event_types, description, enabled, disabled_reason, secret_sealed, secret_hint,
+  CASE WHEN previous_secret_expires_at > now() THEN previous_secret_sealed END AS previous_secret_sealed,
+  CASE WHEN previous_secret_expires_at > now() THEN previous_secret_expires_at END AS previous_secret_expires_at,
+  created_at, created_by, updated_at, updated_by`;
+
+/** The pending deliveries of webhooks just disabled or deleted: they are cancelled in the same statement. */
+const CANCEL_PENDING = (changed: string, why: string) =>
+  `UPDATE webhook_delivery d SET status = 'cancelled', last_error = '${why}'
+    FROM ${changed} WHERE d.webhook_id = ${changed}.id AND d.status = 'pending'`;
+
+export async function insertWebhook(
+  db: Queryable,
+  webhook: Pick<
+    WebhookRow,
+    'id' | 'firm_id' | 'url' | 'event_types' | 'description' | 'secret_sealed' | 'secret_hint'
+  > & {
+    created_by: string;
+  },
+): Promise<WebhookRow> {
+  const { rows } = await db.query<WebhookRow>(
+    `INSERT INTO webhook (id, firm_id, url, event_types, description, secret_sealed, secret_hint, created_by, updated_by)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING ${WEBHOOK}`,
+    [
+      webhook.id,
+      webhook.firm_id,
+      webhook.url,
+      webhook.event_types,
+      webhook.description,
+      webhook.secret_sealed,
+      webhook.secret_hint,
+      webhook.created_by,
+    ],
+  );
+  return rows[0];
+}
+
+/** The firm's webhooks (not deleted), oldest first, with `position` (created_at as PostgreSQL writes it). */
+export async function listWebhooks(
+  db: Queryable,
+  firmId: string,
+  page: { limit: number; after?: { key: string; id: string } },
+): Promise<Array<WebhookRow & { position: string }>> {
+  const { rows } = await db.query<WebhookRow & { position: string }>(
+    `SELECT ${WEBHOOK}, created_at::text AS position FROM webhook
+      WHERE firm_id = $1 AND deleted_at IS NULL
+        AND ($2::timestamptz IS NULL OR (created_at, id) > ($2::timestamptz, $3::uuid))
+      ORDER BY created_at, id LIMIT $4`,
+    [firmId, page.after?.key ?? null, page.after?.id ?? null, page.limit],
+  );
+  return rows;
+}
+
+/** The firm's webhook (another firm's is as unknown as none); a deleted one only when asked for. */
+export async function findWebhook(
+  db: Queryable,
+  firmId: string,
+  id: string,
+  options: { deleted?: boolean } = {},
+): Promise<WebhookRow | null> {
+  const { rows } = await db.query<WebhookRow>(
+    `SELECT ${WEBHOOK} FROM webhook WHERE firm_id = $1 AND id = $2 AND ($3 OR deleted_at IS NULL)`,
+    [firmId, id, options.deleted ?? false],
+  );
+  return rows[0] ?? null;
+}
+
+export interface WebhookChanges {
+  url?: string;
+  eventTypes?: string[];
+  description?: string;
+  enabled?: boolean;
+}
+
+/**
+ * Changes what is given and records who did it. Enabling or disabling by a user clears the platform's
+ * `disabled_reason`; disabling cancels the deliveries not yet made, in the same statement. Null: no such webhook.
+ */
+export async function updateWebhook(
+  db: Queryable,
+  firmId: string,
+  id: string,
+  changes: WebhookChanges,
+  updatedBy: string,
+): Promise<WebhookRow | null> {
+  const { rows } = await db.query<WebhookRow>(
+    `WITH changed AS (
+       UPDATE webhook SET url = COALESCE($3, url), event_types = COALESCE($4::text[], event_types),
+              description = COALESCE($5, description), enabled = COALESCE($6, enabled),
+              disabled_reason = CASE WHEN $6::boolean IS NULL THEN disabled_reason ELSE '' END,
+              updated_at = now(), updated_by = $7
+        WHERE firm_id = $1 AND id = $2 AND deleted_at IS NULL
+       RETURNING *),
+     disabled AS (SELECT id FROM changed WHERE NOT enabled),
+     cancelled AS (${CANCEL_PENDING('disabled', 'the webhook was disabled')})
+     SELECT ${WEBHOOK} FROM changed`,
+    [
+      firmId,
+      id,
+      changes.url ?? null,
+      changes.eventTypes ?? null,
+      changes.description ?? null,
+      changes.enabled ?? null,
+      updatedBy,
+    ],
+  );
+  return rows[0] ?? null;
+}
+
+/** Deletes the webhook (its delivery log stays) and cancels its deliveries not yet made; false: no such webhook. */
+export async function deleteWebhook(db: Queryable, firmId: string, id: string, deletedBy: string): Promise<boolean> {
+  const { rows } = await db.query(
+    `WITH deleted AS (
+       UPDATE webhook SET deleted_at = now(), updated_at = now(), updated_by = $3
+        WHERE firm_id = $1 AND id = $2 AND deleted_at IS NULL RETURNING id),
+     cancelled AS (${CANCEL_PENDING('deleted', 'the webhook was deleted')})
+     SELECT id FROM deleted`,
+    [firmId, id, deletedBy],
+  );
+  return rows.length > 0;
+}
+
+/**
+ * Makes `sealed` the current secret. The secret it replaces keeps signing for `overlapHours` (none at 0); a
+ * secret rotated out earlier and still in its overlap is dropped.
+ */
+export async function rotateWebhookSecret(
+  db: Queryable,
+  firmId: string,
+  id: string,
+  secret: { sealed: string; hint: string; overlapHours: number; rotatedBy: string },
+): Promise<WebhookRow | null> {
+  const { rows } = await db.query<WebhookRow>(
+    `UPDATE webhook
+        SET previous_secret_sealed = CASE WHEN $5::double precision > 0 THEN secret_sealed END,
+            previous_secret_expires_at = CASE WHEN $5::double precision > 0
+              THEN now() + make_interval(secs => $5::double precision * 3600) END,
+            secret_sealed = $3, secret_hint = $4, updated_at = now(), updated_by = $6
+      WHERE firm_id = $1 AND id = $2 AND deleted_at IS NULL
+     RETURNING ${WEBHOOK}`,
+    [firmId, id, secret.sealed, secret.hint, secret.overlapHours, secret.rotatedBy],
+  );
+  return rows[0] ?? null;
+}

@@ -1,0 +1,300 @@
+/**
+ * The webhook RPCs: a firm's subscriptions, their secrets and their delivery log. The gateway lets staff admins and
+ * API keys holding `webhook:read` (List, Get, ListDeliveries, GetDelivery) or `webhook:write` (the rest) through;
+ * this service checks the same again and acts on the caller's firm only: another firm's webhook is not found.
+ */
+import { randomUUID } from 'node:crypto';
+import { timestampFromDate } from '@bufbuild/protobuf/wkt';
+import { scopeGrants } from '@kantoor/access-policy';
+import { decodeCursor, isPostgresTime, pageOfRows, pageSizeOf, type Database } from '@kantoor/database';
+import { failedPrecondition, invalidArgument, notFound, permissionDenied } from '@kantoor/errors';
+import type { Caller, ServiceImpl } from '@kantoor/grpc';
+import type { NotificationService } from '@kantoor/proto/kantoor/notification/v1/notification_pb';
+import {
+  findWebhookDelivery,
+  listWebhookDeliveries,
+  queueWebhookDelivery,
+  requeueWebhookDelivery,
+  type WebhookDeliveryRow,
+} from '../../data-access/webhook-delivery-repository';
+import {
+  deleteWebhook,
+  findWebhook,
+  insertWebhook,
+  listWebhooks,
+  rotateWebhookSecret,
+  updateWebhook,
+  type WebhookRow,
+} from '../../data-access/webhook-repository';
+import type { SecretBox } from '../../domain/secret-box';
+import { checkWebhookUrl, type WebhookAddressRules } from '../../domain/webhook-address';
+import { checkEventTypes, PING_EVENT_TYPE, webhookBody } from '../../domain/webhook-event';
+import { generateWebhookSecret, secretHint } from '../../domain/webhook-signature';
+
+export interface WebhookRpcContext {
+  db: Database;
+  box: SecretBox;
+  rules: WebhookAddressRules;
+  /** how long a rotated-out secret keeps signing beside the new one */
+  secretOverlapHours: number;
+  /** a delivery was queued (a ping, a retry): the worker should look now */
+  onQueued: () => void;
+}
+
+type WebhookMethods = Pick<
+  ServiceImpl<typeof NotificationService>,
+  | 'createWebhook'
+  | 'listWebhooks'
+  | 'getWebhook'
+  | 'updateWebhook'
+  | 'deleteWebhook'
+  | 'rotateWebhookSecret'
+  | 'pingWebhook'
+  | 'listWebhookDeliveries'
+  | 'getWebhookDelivery'
+  | 'retryWebhookDelivery'
+>;
+
+/** The caller's firm and who they are (`staff:<id>`, `api_key:<id>`), when they may use `permission`. */
+function webhookCaller(caller: Caller, permission: 'webhook:read' | 'webhook:write') {
+  const admin = caller.kind === 'staff' && caller.role === 'admin' && !caller.impersonation;
+  const apiKey = caller.kind === 'api_key' && scopeGrants(caller.scopes, permission);
+  if (!(admin || apiKey) || !caller.firmId) {
+    throw permissionDenied(`Only the firm's admins and API keys with the scope ${permission} may do this.`, {
+      reason: caller.kind === 'api_key' ? 'missing_scope' : 'admin_only',
+    });
+  }
+  return { firmId: caller.firmId, actor: `${caller.kind}:${caller.subjectId}` };
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function idOf(value: string, field: 'webhookId' | 'deliveryId'): string {
+  if (!UUID.test(value))
+    throw invalidArgument(`${field} must be a UUID.`, {
+      reason: 'validation_failed',
+      violations: [{ field, message: 'must be a UUID' }],
+    });
+  return value;
+}
+
+export const MAX_DESCRIPTION_LENGTH = 500;
+
+function checkDescription(description: string): string {
+  if (description.length > MAX_DESCRIPTION_LENGTH)
+    throw invalidArgument(`The description must be at most ${MAX_DESCRIPTION_LENGTH} characters.`, {
+      reason: 'validation_failed',
+      violations: [{ field: 'description', message: `must be at most ${MAX_DESCRIPTION_LENGTH} characters` }],
+    });
+  return description;
+}
+
+const DELIVERY_STATUSES = ['', 'pending', 'delivering', 'delivered', 'failed', 'cancelled'];
+
+const webhookNotFound = () => notFound('There is no such webhook.', { reason: 'webhook_not_found' });
+const deliveryNotFound = () => notFound('The webhook has no such delivery.', { reason: 'webhook_delivery_not_found' });
+
+/** Never the secrets: the hint tells them apart. */
+const webhookMessage = (row: WebhookRow) => ({
+  id: row.id,
+  url: row.url,
+  eventTypes: row.event_types,
+  description: row.description,
+  enabled: row.enabled,
+  disabledReason: row.disabled_reason,
+  secretHint: row.secret_hint,
+  previousSecretExpiresAt: row.previous_secret_expires_at
+    ? timestampFromDate(row.previous_secret_expires_at)
+    : undefined,
+  createdAt: timestampFromDate(row.created_at),
+  createdBy: row.created_by,
+  updatedAt: timestampFromDate(row.updated_at),
+  updatedBy: row.updated_by,
+});
+
+const deliveryMessage = (row: WebhookDeliveryRow) => ({
+  id: row.id,
+  webhookId: row.webhook_id,
+  eventId: row.event_id,
+  eventType: row.event_type,
+  status: row.status,
+  attempts: row.attempts,
+  lastStatusCode: row.last_status_code ?? 0,
+  lastError: row.last_error ?? '',
+  createdAt: timestampFromDate(row.created_at),
+  nextAttemptAt: row.status === 'pending' ? timestampFromDate(row.next_attempt_at) : undefined,
+  deliveredAt: row.delivered_at ? timestampFromDate(row.delivered_at) : undefined,
+  dossierId: row.dossier_id ?? '',
+});
+
+const cursorOf = (cursor: string) => (cursor ? decodeCursor(cursor, isPostgresTime) : undefined);
+
+export function webhookRpc(context: WebhookRpcContext): WebhookMethods {
+  const { db, box, rules } = context;
+
+  /** The caller's firm's webhook; a deleted one only for reading its delivery log. */
+  const webhookOf = async (firmId: string, webhookId: string, options: { deleted?: boolean } = {}) => {
+    const found = await findWebhook(db, firmId, idOf(webhookId, 'webhookId'), options);
+    if (!found) throw webhookNotFound();
+    return found;
+  };
+  const live = (webhook: WebhookRow, action: string) => {
+    if (!webhook.enabled)
+      throw failedPrecondition(`The webhook is disabled; enable it before you ${action}.`, {
+        reason: 'webhook_disabled',
+      });
+    return webhook;
+  };
+
+  return {
+    async createWebhook(request, { caller }) {
+      const { firmId, actor } = webhookCaller(caller, 'webhook:write');
+      const url = checkWebhookUrl(request.url, rules);
+      const eventTypes = checkEventTypes(request.eventTypes);
+      const description = checkDescription(request.description);
+      const secret = generateWebhookSecret();
+      const row = await insertWebhook(db, {
+        id: randomUUID(),
+        firm_id: firmId,
+        url,
+        event_types: eventTypes,
+        description,
+        secret_sealed: box.seal(secret),
+        secret_hint: secretHint(secret),
+        created_by: actor,
+      });
+      return { webhook: webhookMessage(row), secret };
+    },
+
+    async listWebhooks(request, { caller }) {
+      const { firmId } = webhookCaller(caller, 'webhook:read');
+      const pageSize = pageSizeOf(request);
+      const rows = await listWebhooks(db, firmId, { limit: pageSize + 1, after: cursorOf(request.cursor) });
+      const page = pageOfRows(rows, pageSize, (row) => [row.position, row.id]);
+      return { webhooks: page.rows.map(webhookMessage), nextCursor: page.nextCursor };
+    },
+
+    async getWebhook(request, { caller }) {
+      const { firmId } = webhookCaller(caller, 'webhook:read');
+      return { webhook: webhookMessage(await webhookOf(firmId, request.webhookId)) };
+    },
+
+    async updateWebhook(request, { caller }) {
+      const { firmId, actor } = webhookCaller(caller, 'webhook:write');
+      const webhookId = idOf(request.webhookId, 'webhookId');
+      if (!request.updateEventTypes && request.eventTypes.length > 0)
+        throw invalidArgument('Set updateEventTypes to replace the event types.', {
+          reason: 'validation_failed',
+          violations: [{ field: 'updateEventTypes', message: 'must be set when eventTypes are given' }],
+        });
+      const row = await updateWebhook(
+        db,
+        firmId,
+        webhookId,
+        {
+          url: request.url === undefined ? undefined : checkWebhookUrl(request.url, rules),
+          eventTypes: request.updateEventTypes ? checkEventTypes(request.eventTypes) : undefined,
+          description: request.description === undefined ? undefined : checkDescription(request.description),
+          enabled: request.enabled,
+        },
+        actor,
+      );
+      if (!row) throw webhookNotFound();
+      return { webhook: webhookMessage(row) };
+    },
+
+    async deleteWebhook(request, { caller }) {
+      const { firmId, actor } = webhookCaller(caller, 'webhook:write');
+      if (!(await deleteWebhook(db, firmId, idOf(request.webhookId, 'webhookId'), actor))) throw webhookNotFound();
+      return {};
+    },
+
+    async rotateWebhookSecret(request, { caller }) {
+      const { firmId, actor } = webhookCaller(caller, 'webhook:write');
+      const webhookId = idOf(request.webhookId, 'webhookId');
+      const secret = generateWebhookSecret();
+      const row = await rotateWebhookSecret(db, firmId, webhookId, {
+        sealed: box.seal(secret),
+        hint: secretHint(secret),
+        overlapHours: context.secretOverlapHours,
+        rotatedBy: actor,
+      });
+      if (!row) throw webhookNotFound();
+      return { webhook: webhookMessage(row), secret };
+    },
+
+    async pingWebhook(request, { caller }) {
+      const { firmId } = webhookCaller(caller, 'webhook:write');
+      const webhook = live(await webhookOf(firmId, request.webhookId), 'ping it');
+      const eventId = randomUUID();
+      const body = webhookBody({
+        id: eventId,
+        type: PING_EVENT_TYPE,
+        occurredAt: new Date(),
+        firmId,
+        data: { webhookId: webhook.id },
+      });
+      const delivery = await queueWebhookDelivery(
+        db,
+        { webhookId: webhook.id, firmId, eventId, eventType: PING_EVENT_TYPE },
+        body,
+      );
+      context.onQueued();
+      return { delivery: deliveryMessage(delivery) };
+    },
+
+    async listWebhookDeliveries(request, { caller }) {
+      const { firmId } = webhookCaller(caller, 'webhook:read');
+      const webhook = await webhookOf(firmId, request.webhookId, { deleted: true });
+      if (!DELIVERY_STATUSES.includes(request.status))
+        throw invalidArgument('status must be pending, delivering, delivered, failed or cancelled.', {
+          reason: 'invalid_status',
+          violations: [{ field: 'status', message: 'must be pending, delivering, delivered, failed or cancelled' }],
+        });
+      const pageSize = pageSizeOf(request);
+      const rows = await listWebhookDeliveries(db, webhook.id, {
+        status: request.status,
+        limit: pageSize + 1,
+        after: cursorOf(request.cursor),
+      });
+      const page = pageOfRows(rows, pageSize, (row) => [row.position, row.id]);
+      return { deliveries: page.rows.map(deliveryMessage), nextCursor: page.nextCursor };
+    },
+
+    async getWebhookDelivery(request, { caller }) {
+      const { firmId } = webhookCaller(caller, 'webhook:read');
+      const deliveryId = idOf(request.deliveryId, 'deliveryId');
+      const webhook = await webhookOf(firmId, request.webhookId, { deleted: true });
+      const found = await findWebhookDelivery(db, webhook.id, deliveryId);
+      if (!found) throw deliveryNotFound();
+      return {
+        delivery: deliveryMessage(found.delivery),
+        payload: found.delivery.payload,
+        attempts: found.attempts.map((attempt) => ({
+          attempt: attempt.attempt,
+          outcome: attempt.outcome,
+          statusCode: attempt.status_code ?? 0,
+          error: attempt.error ?? '',
+          responseExcerpt: attempt.response_excerpt ?? '',
+          durationMs: attempt.duration_ms,
+          startedAt: timestampFromDate(attempt.started_at),
+        })),
+      };
+    },
+
+    async retryWebhookDelivery(request, { caller }) {
+      const { firmId } = webhookCaller(caller, 'webhook:write');
+      const deliveryId = idOf(request.deliveryId, 'deliveryId');
+      const webhook = live(await webhookOf(firmId, request.webhookId), 'retry its deliveries');
+      const requeued = await requeueWebhookDelivery(db, webhook.id, deliveryId);
+      if (!requeued) {
+        if (!(await findWebhookDelivery(db, webhook.id, deliveryId))) throw deliveryNotFound();
+        throw failedPrecondition('The delivery is still being tried; retry it once it has failed or ended.', {
+          reason: 'webhook_delivery_in_progress',
+        });
+      }
+      context.onQueued();
+      return { delivery: deliveryMessage(requeued) };
+    },
+  };
+}
