@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
- * Notification, in two parts (BENCH_PARTS: mail,webhooks; both by default). Prints one JSON line: the mail figures at
- * the top, the webhook figures under `webhooks`, and `withinBudget` when both parts are; exits non-zero otherwise.
+ * Notification, in two parts (BENCH_PARTS: mail,webhooks; both by default, each in a process of its own). Prints one
+ * JSON line: the mail figures at the top, the webhook figures under `webhooks`, and `withinBudget` when both parts are;
+ * exits non-zero otherwise.
  *
  *   pnpm exec tsc -b packages/smtp-sink services/notification && node --expose-gc test/bench/notification.bench.js
  *
@@ -24,7 +25,8 @@
  *  - `delivered`: the receiver answers 204: deliveries per second from the first event published to the last delivery
  *    recorded as delivered (its `delivered_at`), CPU ms per delivery of this process (the service, and the publishing),
  *    of the receiver and of every `postgres` process, and this process's resident memory growth (peak, sampled every
- *    50 ms, and after the run and a full collection, over a baseline taken after one);
+ *    50 ms, and after the run and a full collection, over a baseline taken after one) and JavaScript heap growth (on
+ *    PGlite the RSS holds the in-memory database too, which grows with the rows written);
  *  - `retried`: other subscriptions of another firm, whose receiver answers 500 to the first attempt of each delivery
  *    and 204 to the second, with NOTIFICATION_WEBHOOK_RETRY_SCHEDULE at BENCH_WEBHOOK_RETRY_SECONDS (0.1): deliveries
  *    per second, the retry included.
@@ -33,7 +35,7 @@
  * BENCH_NODE_ARGS is not read: to profile, run this script with `node --cpu-prof --cpu-prof-dir=/tmp/prof`
  * (BENCH_PARTS=webhooks for the webhook part alone).
  */
-const { fork } = require('node:child_process');
+const { fork, spawnSync } = require('node:child_process');
 const { randomUUID } = require('node:crypto');
 const os = require('node:os');
 const path = require('node:path');
@@ -361,7 +363,7 @@ async function webhookPart() {
       const firmId = await subscribedFirm(kind);
       const deliveries = events * WEBHOOKS;
       global.gc?.();
-      const rssBefore = process.memoryUsage().rss;
+      const { rss: rssBefore, heapUsed: heapBefore } = process.memoryUsage();
       let rssPeak = rssBefore;
       const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage().rss)), 50);
       const cpuBefore = process.cpuUsage();
@@ -378,7 +380,7 @@ async function webhookPart() {
       const postgresCpu = database === 'postgres' ? postgresCpuSeconds() - postgresCpuBefore : undefined;
       const stolen = stolenCpuSeconds() - stolenBefore;
       global.gc?.();
-      const rssAfter = process.memoryUsage().rss;
+      const { rss: rssAfter, heapUsed: heapAfter } = process.memoryUsage();
       const lastDeliveredMs = state.last_delivered_ms - started;
       const perDelivery = (seconds) => Number(((seconds * 1000) / deliveries).toFixed(3));
       const mb = (bytes) => Number((bytes / 1024 / 1024).toFixed(1));
@@ -402,6 +404,8 @@ async function webhookPart() {
           ...(postgresCpu === undefined ? {} : { postgres: perDelivery(postgresCpu) }),
         },
         rssGrowthMb: { peak: mb(rssPeak - rssBefore), afterGc: mb(rssAfter - rssBefore) },
+        // what JavaScript keeps (PGlite's in-memory database is WebAssembly memory, in the RSS but not here)
+        heapGrowthMbAfterGc: mb(heapAfter - heapBefore),
         stolenCpuSeconds: Number(stolen.toFixed(2)),
       };
     };
@@ -447,10 +451,31 @@ async function webhookPart() {
   }
 }
 
+/**
+ * Runs one part in a process of its own (with this one's node flags, e.g. --expose-gc or --cpu-prof), so that the
+ * webhook part's memory baseline is not taken while the mail part's closed database is still being given back.
+ */
+function partInProcess(part) {
+  const run = spawnSync(process.execPath, [...process.execArgv, __filename], {
+    env: { ...process.env, BENCH_PARTS: part },
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const lines = run.stdout.trim().split('\n');
+  const figures = lines.findLast((line) => line.startsWith('{'));
+  for (const line of lines) if (line !== figures) console.log(line);
+  if (!figures) throw new Error(`the ${part} part printed no figures (exit ${run.status})`);
+  return JSON.parse(figures);
+}
+
 async function main() {
   const figures = {};
-  if (PARTS.includes('mail')) Object.assign(figures, await mailPart());
-  if (PARTS.includes('webhooks')) figures.webhooks = await webhookPart();
+  if (PARTS.length > 1) {
+    for (const part of PARTS) Object.assign(figures, partInProcess(part));
+  } else {
+    if (PARTS.includes('mail')) Object.assign(figures, await mailPart());
+    if (PARTS.includes('webhooks')) figures.webhooks = await webhookPart();
+  }
   figures.withinBudget = figures.mailWithinBudget !== false && figures.webhooks?.withinBudget !== false;
   console.log(JSON.stringify(figures));
   if (!figures.withinBudget) process.exitCode = 1;
