@@ -85,6 +85,11 @@ export async function queueWebhookDelivery(
  * lease ran out (their worker died). SKIP LOCKED lets replicas on PostgreSQL claim side by side without ever taking
  * the same row; one statement is its own transaction. A due delivery of a webhook disabled or deleted meanwhile
  * (an event queued while it was being disabled) is cancelled here rather than sent.
+ *
+ * Each kind is taken from its own partial index, in order, up to `limit`, and only then are the two put together:
+ * one condition with OR over both made the planner collect every due delivery and sort them all for each claim, which
+ * with a backlog of thousands (a burst of events, retries waiting) cost more than the attempts it handed out. Up to
+ * `limit` of each kind are locked; those the final `limit` leaves out are free again when the statement commits.
  */
 export async function claimDueWebhookDeliveries(
   db: Queryable,
@@ -92,11 +97,17 @@ export async function claimDueWebhookDeliveries(
   leaseMs: number,
 ): Promise<ClaimedWebhookDelivery[]> {
   const { rows } = await db.query<ClaimedWebhookDelivery>(
-    `WITH due AS (
+    `WITH pending AS (
+       SELECT id FROM webhook_delivery WHERE status = 'pending' AND next_attempt_at <= now()
+        ORDER BY next_attempt_at, id LIMIT $1 FOR UPDATE SKIP LOCKED),
+     expired AS (
+       SELECT id FROM webhook_delivery WHERE status = 'delivering' AND lease_until <= now()
+        ORDER BY next_attempt_at, id LIMIT $1 FOR UPDATE SKIP LOCKED),
+     due AS (
        SELECT d.id, d.status AS previous_status, w.enabled AND w.deleted_at IS NULL AS live
          FROM webhook_delivery d JOIN webhook w ON w.id = d.webhook_id
-        WHERE (d.status = 'pending' AND d.next_attempt_at <= now()) OR (d.status = 'delivering' AND d.lease_until <= now())
-        ORDER BY d.next_attempt_at, d.id LIMIT $1 FOR UPDATE OF d SKIP LOCKED),
+        WHERE d.id = ANY (ARRAY(SELECT id FROM pending UNION ALL SELECT id FROM expired))
+        ORDER BY d.next_attempt_at, d.id LIMIT $1),
      cancelled AS (
        UPDATE webhook_delivery SET status = 'cancelled', lease_until = NULL,
               last_error = 'the webhook was disabled or deleted before it could be sent'
