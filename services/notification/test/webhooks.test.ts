@@ -676,12 +676,20 @@ describe('webhooks: destinations are checked (cluster defaults: https to public 
     ['IPv6 link-local', 'https://[fe80::1]/hook'],
     ['IPv4-mapped loopback', 'https://[::ffff:127.0.0.1]/hook'],
     ['IPv4-mapped private', 'https://[::ffff:10.0.0.1]/hook'],
+    ['NAT64 to loopback', 'https://[64:ff9b::127.0.0.1]/hook'],
+    ['NAT64 to link-local', 'https://[64:ff9b::a9fe:a9fe]/hook'],
   ])('an IP address in a refused range is refused: %s %s', async (_range, url) => {
     await expect(create(url)).rejects.toMatchObject({ kind: 'invalid_argument', reason: 'webhook_url_not_allowed' });
   });
 
   test('public addresses and host names are taken', async () => {
-    for (const url of ['https://203.0.113.10/hook', 'https://[2001:db8::1]/hook', 'https://hooks.partner.example/k'])
+    for (const url of [
+      'https://203.0.113.10/hook',
+      'https://[2001:db8::1]/hook',
+      'https://hooks.partner.example/k',
+      // NAT64 to a public IPv4 address (an IPv6-only cluster reaching an IPv4 partner)
+      'https://[64:ff9b::cb00:710a]/hook',
+    ])
       expect((await create(url)).webhook!.url).toBe(url);
   });
 

@@ -67,9 +67,22 @@ const RANGES = REFUSED_RANGES.map(({ name, subnets }) => {
   return { name, list };
 });
 
+/** NAT64's well-known prefix (RFC 6052): 64:ff9b::a.b.c.d reaches the IPv4 address a.b.c.d through a translator. */
+const NAT64 = new BlockList();
+NAT64.addSubnet('64:ff9b::', 96, 'ipv6');
+
+/** The IPv4 address in the last 32 bits of a NAT64 address. */
+function nat64Target(address: string): string {
+  const groups = new URL(`http://[${address}]/`).hostname.slice(1, -1).split(':');
+  const [high, low] = groups.slice(-2).map((group) => parseInt(group || '0', 16));
+  return [high >> 8, high & 255, low >> 8, low & 255].join('.');
+}
+
 /** The refused range an IP address is in (its name, for the refusal), or undefined when it may be reached. */
 export function refusedRangeOf(address: string, rules: WebhookAddressRules): string | undefined {
   if (rules.allowPrivateNetworks || isIP(address) === 0) return undefined;
+  // a NAT64 address is judged by the IPv4 address it reaches
+  if (isIP(address) === 6 && NAT64.check(address, 'ipv6')) return refusedRangeOf(nat64Target(address), rules);
   return RANGES.find(({ list }) => list.check(address, family(address)))?.name;
 }
 
