@@ -14,6 +14,7 @@ import { findDelivery, listDeliveries, type NotificationRow } from '../../data-a
 import { checkLogo, checkSmtpSettings } from '../../domain/firm-settings';
 import type { SecretBox } from '../../domain/secret-box';
 import { webhookRpc, type WebhookRpcContext } from './webhook-rpc';
+import { isUuid } from '../../domain/ids';
 
 /** Sending is a firm setting and the log shows who was mailed what: admins of the firm only. */
 function firmOfAdmin(caller: Caller): string {
@@ -25,7 +26,6 @@ function firmOfAdmin(caller: Caller): string {
   return caller.firmId;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const STATUSES = ['', 'queued', 'sending', 'sent', 'failed'];
 
 const deliveryMessage = (row: NotificationRow) => ({
@@ -101,7 +101,7 @@ export function notificationRpc(db: Database, box: SecretBox, webhooks: Omit<Web
     async getDelivery(request, { caller }) {
       const firmId = firmOfAdmin(caller);
       // another firm's mail is as unknown as a mail that does not exist
-      const found = UUID.test(request.deliveryId) ? await findDelivery(db, firmId, request.deliveryId) : null;
+      const found = isUuid(request.deliveryId) ? await findDelivery(db, firmId, request.deliveryId) : null;
       if (!found) throw notFound('There is no such mail in the delivery log.', { reason: 'delivery_not_found' });
       return {
         delivery: deliveryMessage(found.delivery),

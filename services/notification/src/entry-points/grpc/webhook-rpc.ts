@@ -30,6 +30,7 @@ import type { SecretBox } from '../../domain/secret-box';
 import { checkWebhookUrl, type WebhookAddressRules } from '../../domain/webhook-address';
 import { checkEventTypes, PING_EVENT_TYPE, webhookBody } from '../../domain/webhook-event';
 import { generateWebhookSecret, secretHint } from '../../domain/webhook-signature';
+import { isUuid } from '../../domain/ids';
 
 export interface WebhookRpcContext {
   db: Database;
@@ -67,10 +68,8 @@ function webhookCaller(caller: Caller, permission: 'webhook:read' | 'webhook:wri
   return { firmId: caller.firmId, actor: `${caller.kind}:${caller.subjectId}` };
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 function idOf(value: string, field: 'webhookId' | 'deliveryId'): string {
-  if (!UUID.test(value))
+  if (!isUuid(value))
     throw invalidArgument(`${field} must be a UUID.`, {
       reason: 'validation_failed',
       violations: [{ field, message: 'must be a UUID' }],
