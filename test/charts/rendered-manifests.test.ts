@@ -331,6 +331,15 @@ describeWithHelm('helm template of charts/platform', () => {
       expect(message).toContain('components.notification.smtp.host is empty while other smtp settings are given');
     });
 
+    it('refuses an IMAP mailbox without its login, and a login without a mailbox', () => {
+      expect(
+        refusal(['local.yaml'], { components: { 'document-intake': { imapIntake: { host: 'imap.firm.example' } } } }),
+      ).toContain('components.document-intake.imapIntake.host needs imapIntake.username and imapIntake.existingSecret');
+      expect(
+        refusal(['local.yaml'], { components: { 'document-intake': { imapIntake: { username: 'intake' } } } }),
+      ).toContain('components.document-intake.imapIntake.host is empty while a username or Secret is given');
+    });
+
     it('asks for neither key nor public URL while intake and notification are off', () => {
       expect(
         refusal(['local.yaml'], {

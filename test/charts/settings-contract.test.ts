@@ -126,6 +126,29 @@ describeWithHelm('settings the chart gives each process', () => {
     }
   });
 
+  it("give document-intake the IMAP mailbox's settings under the names it reads, the password from its Secret", () => {
+    const manifests = render(['production.yaml'], {
+      components: {
+        'document-intake': {
+          imapIntake: { host: 'imap.firm.example', username: 'intake@firm.example', existingSecret: 'kantoor-imap' },
+        },
+      },
+    });
+    const intake = find(manifests, 'Deployment', 'kantoor-document-intake')!;
+    expect(unreadSettings([intake])).toEqual([]);
+    expect(envOf(intake.spec.template.spec.containers[0])).toMatchObject({
+      INTAKE_IMAP_HOST: { value: 'imap.firm.example' },
+      INTAKE_IMAP_PORT: { value: '993' },
+      INTAKE_IMAP_SECURITY: { value: 'tls' },
+      INTAKE_IMAP_USER: { value: 'intake@firm.example' },
+      INTAKE_IMAP_PASSWORD: { valueFrom: { secretKeyRef: { name: 'kantoor-imap', key: 'imap-password' } } },
+      INTAKE_IMAP_MAILBOX: { value: 'INBOX' },
+      INTAKE_IMAP_PROCESSED_MAILBOX: { value: 'Kantoor processed' },
+      INTAKE_IMAP_REFUSED_MAILBOX: { value: 'Kantoor refused' },
+      INTAKE_IMAP_POLL_SECONDS: { value: '60' },
+    });
+  });
+
   it('would notice a setting given under a name the process does not read', () => {
     const manifests = render(['production.yaml'], {
       components: { directory: { env: [{ name: 'DIRECTORY_ADDRESS', value: 'kantoor-directory:50051' }] } },

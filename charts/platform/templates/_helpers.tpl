@@ -240,6 +240,27 @@ Downward-API variables come first: Kubernetes only expands $(VAR) for variables 
 {{ include "kantoor.secretSetting" (dict "name" "INTAKE_LINK_SECRET" "secret" .existingSecret "key" .key) }}
 {{- end }}
 {{- end }}
+{{- with $v.imapIntake }}
+{{- if .host }}
+- name: INTAKE_IMAP_HOST
+  value: {{ .host | quote }}
+- name: INTAKE_IMAP_PORT
+  value: {{ .port | quote }}
+- name: INTAKE_IMAP_SECURITY
+  value: {{ .security | quote }}
+- name: INTAKE_IMAP_USER
+  value: {{ .username | quote }}
+{{ include "kantoor.secretSetting" (dict "name" "INTAKE_IMAP_PASSWORD" "secret" .existingSecret "key" .passwordKey) }}
+- name: INTAKE_IMAP_MAILBOX
+  value: {{ .mailbox | quote }}
+- name: INTAKE_IMAP_PROCESSED_MAILBOX
+  value: {{ .processedMailbox | quote }}
+- name: INTAKE_IMAP_REFUSED_MAILBOX
+  value: {{ .refusedMailbox | quote }}
+- name: INTAKE_IMAP_POLL_SECONDS
+  value: {{ .pollSeconds | quote }}
+{{- end }}
+{{- end }}
 {{- end }}
 {{- if eq $w.component "notification" }}
 {{- with $publicUrl }}

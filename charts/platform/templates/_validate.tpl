@@ -95,6 +95,14 @@ and template alike.
 {{- $errors = append $errors "components.notification.smtp.host is empty while other smtp settings are given: name the SMTP server, or leave smtp empty" -}}
 {{- end -}}
 {{- end -}}
+{{- with $intake.imapIntake -}}
+{{- if and $intake.enabled .host (not (and .username .existingSecret)) -}}
+{{- $errors = append $errors "components.document-intake.imapIntake.host needs imapIntake.username and imapIntake.existingSecret, the Secret holding the IMAP password (key imapIntake.passwordKey)" -}}
+{{- end -}}
+{{- if and $intake.enabled (or .username .existingSecret) (not .host) -}}
+{{- $errors = append $errors "components.document-intake.imapIntake.host is empty while a username or Secret is given: name the IMAP server, or leave them empty" -}}
+{{- end -}}
+{{- end -}}
 {{- with .Values.components -}}
 {{- $intake := index . "document-intake" -}}
 {{- if and $intake.enabled $intake.smtpIntake $intake.smtpIntake.enabled (eq $intake.smtpIntake.service.type "ClusterIP") $intake.smtpIntake.service.externalTrafficPolicy -}}

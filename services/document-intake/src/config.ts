@@ -13,6 +13,37 @@ export const intakeSettings = {
     description: 'port of the SMTP intake endpoint; 0: off',
   }),
   INTAKE_SMTP_HOST: settings.string({ default: '0.0.0.0', description: 'address the SMTP intake endpoint listens on' }),
+  INTAKE_IMAP_HOST: settings.string({
+    optional: true,
+    description: 'IMAP server whose mailbox is polled for intake mail (host name only); unset: no IMAP polling',
+  }),
+  INTAKE_IMAP_PORT: settings.integer({ default: 993, min: 1, max: 65535, description: 'port of the IMAP server' }),
+  INTAKE_IMAP_SECURITY: settings.oneOf(['tls', 'starttls', 'none'] as const, {
+    default: 'tls',
+    description:
+      'tls: TLS from the first byte (993); starttls: plain connection upgraded, refused without STARTTLS; none: no encryption',
+  }),
+  INTAKE_IMAP_USER: settings.string({ optional: true, description: 'IMAP user name; required with INTAKE_IMAP_HOST' }),
+  INTAKE_IMAP_PASSWORD: settings.string({
+    optional: true,
+    secret: true,
+    description: 'IMAP password; required with INTAKE_IMAP_HOST',
+  }),
+  INTAKE_IMAP_MAILBOX: settings.string({ default: 'INBOX', description: 'the mailbox (folder) polled' }),
+  INTAKE_IMAP_PROCESSED_MAILBOX: settings.string({
+    default: 'Kantoor processed',
+    description: 'where a mail goes once all its documents are stored (created when missing)',
+  }),
+  INTAKE_IMAP_REFUSED_MAILBOX: settings.string({
+    default: 'Kantoor refused',
+    description: 'where a mail goes that no dossier receives or that is too large (created when missing)',
+  }),
+  INTAKE_IMAP_POLL_SECONDS: settings.integer({
+    default: 60,
+    min: 5,
+    max: 3600,
+    description: 'pause between two polls of the mailbox',
+  }),
   INTAKE_MAX_FILE_BYTES: settings.integer({
     default: 50 * 1024 * 1024,
     min: 1024,

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { forgetOnDirectoryEvents } from '@kantoor/directory-client';
+import { ConfigError } from '@kantoor/config';
 import { defineService, runServiceMain, serviceSecret, type ServiceDefinition } from '@kantoor/service-runtime';
 import { directoryAt, withoutDirectory, type Directory } from './adapters/directory';
 import { intakeSettings, readIntakeConfig, type IntakeConfig } from './config';
@@ -10,6 +11,7 @@ import { DocumentActions } from './domain/document-actions';
 import { DownloadLinks, HandOver } from './domain/hand-over';
 import type { AccessGuard } from './domain/ports';
 import type { IntakeStore } from './domain/receive-document';
+import type { ImapIntake, ImapIntakeOptions } from './entry-points/imap/intake-imap-poller';
 import { directoryEventHandlers } from './entry-points/events/directory-events';
 import { documentIntakeRpc } from './entry-points/grpc/document-intake-rpc';
 
@@ -19,6 +21,9 @@ import { documentIntakeRpc } from './entry-points/grpc/document-intake-rpc';
  */
 const smtpEndpoint = () =>
   require('./entry-points/smtp/intake-smtp-server') as typeof import('./entry-points/smtp/intake-smtp-server');
+/** Likewise the IMAP poller's (imapflow), loaded only when INTAKE_IMAP_HOST is set. */
+const imapPoller = () =>
+  require('./entry-points/imap/intake-imap-poller') as typeof import('./entry-points/imap/intake-imap-poller');
 
 export interface DocumentIntakeOptions {
   /** settings given in code (tests, the embedded launcher); the environment fills in the rest */
@@ -26,6 +31,10 @@ export interface DocumentIntakeOptions {
   directory?: Directory;
   /** tests: learn the SMTP port when INTAKE_SMTP_PORT asks for any free one */
   onSmtpListening?: (port: number) => void;
+  /** tests: poll the IMAP mailbox when they choose (INTAKE_IMAP_HOST set) */
+  onImapIntake?: (intake: ImapIntake) => void;
+  /** tests: TLS options of the IMAP connection (a test server's certificate) */
+  imapTls?: ImapIntakeOptions['tls'];
 }
 
 /** Clients hand in purchase, sales and miscellaneous documents (PDF, JPEG, UBL) by upload, scan, API and e-mail; the accountant downloads and processes them. */
@@ -36,6 +45,7 @@ export function createDocumentIntakeService(options: DocumentIntakeOptions = {})
     settings: intakeSettings,
     async build({ db, logger, platform, objectStore, eventsWritten }) {
       const config = { ...readIntakeConfig(), ...options.settings };
+      const imapServer = config.INTAKE_IMAP_HOST ? imapServerOf(config) : undefined;
       const configured =
         options.directory ??
         (config.DIRECTORY_GRPC_ADDRESS
@@ -72,6 +82,8 @@ export function createDocumentIntakeService(options: DocumentIntakeOptions = {})
         publicUrl: config.INTAKE_PUBLIC_URL,
         linkTtlHours: config.INTAKE_LINK_TTL_HOURS,
       });
+      const knownFirms = async () =>
+        (await db.query<{ firm_id: string }>('SELECT firm_id FROM known_firm')).rows.map((row) => row.firm_id);
       const smtp =
         config.INTAKE_SMTP_PORT > 0 || options.onSmtpListening
           ? await smtpEndpoint().startIntakeSmtp({
@@ -80,8 +92,7 @@ export function createDocumentIntakeService(options: DocumentIntakeOptions = {})
               logger,
               host: config.INTAKE_SMTP_HOST,
               port: config.INTAKE_SMTP_PORT,
-              knownFirms: async () =>
-                (await db.query<{ firm_id: string }>('SELECT firm_id FROM known_firm')).rows.map((row) => row.firm_id),
+              knownFirms,
             })
           : undefined;
       if (smtp) {
@@ -97,17 +108,58 @@ export function createDocumentIntakeService(options: DocumentIntakeOptions = {})
           `document-intake-access-${os.hostname()}`,
           directory.accessFacts,
         ));
+      // after everything that can fail: a poll may store mail at once
+      const imap = imapServer
+        ? imapPoller().startImapIntake({
+            intake,
+            directory,
+            logger,
+            knownFirms,
+            server: imapServer,
+            mailbox: config.INTAKE_IMAP_MAILBOX,
+            processedMailbox: config.INTAKE_IMAP_PROCESSED_MAILBOX,
+            refusedMailbox: config.INTAKE_IMAP_REFUSED_MAILBOX,
+            pollSeconds: config.INTAKE_IMAP_POLL_SECONDS,
+            tls: options.imapTls,
+          })
+        : undefined;
+      if (imap) {
+        logger.info(
+          {
+            host: config.INTAKE_IMAP_HOST,
+            mailbox: config.INTAKE_IMAP_MAILBOX,
+            every: config.INTAKE_IMAP_POLL_SECONDS,
+          },
+          'IMAP intake polling',
+        );
+        options.onImapIntake?.(imap);
+      }
       return {
         grpc: [documentIntakeRpc({ intake, guard, actions, handOver })],
         eventHandlers: directoryEventHandlers(),
         async onStop() {
           await smtp?.stop();
+          await imap?.stop();
           await accessEvents?.stop();
           if (!options.directory) directory.close();
         },
       };
     },
   });
+}
+
+/** The IMAP server of the settings; user and password are required with a host. */
+function imapServerOf(config: IntakeConfig) {
+  const missing = (['INTAKE_IMAP_USER', 'INTAKE_IMAP_PASSWORD'] as const).filter((name) => !config[name]);
+  if (missing.length > 0)
+    throw new ConfigError(missing.map((name) => `${name} is required when INTAKE_IMAP_HOST is set`));
+  return {
+    host: config.INTAKE_IMAP_HOST!,
+    port: config.INTAKE_IMAP_PORT,
+    security: config.INTAKE_IMAP_SECURITY,
+    user: config.INTAKE_IMAP_USER!,
+    password: config.INTAKE_IMAP_PASSWORD!,
+  };
 }
 
 export const documentIntakeService = createDocumentIntakeService();

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { pdfText, scratchFolder } from '@kantoor/testing';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -12,8 +12,15 @@ import { decodeEnvelope, unpackPayload } from '@kantoor/events';
 import type { DocumentStored } from '@kantoor/proto/kantoor/document_intake/v1/events_pb';
 import { DownloadLinks } from '../src';
 import { receiveDocument } from '../src/domain/receive-document';
-import { messageUpTo } from '../src/entry-points/smtp/intake-smtp-server';
-import { pdf, startIntake, type IntakeHarness } from './intake-harness';
+import { messageUpTo } from '../src/entry-points/mail/intake-mail';
+import {
+  expectNothingStoredBy as nothingStoredBy,
+  intakeState as stateOf,
+  pdf,
+  startIntake,
+  whileDocumentRefused,
+  type IntakeHarness,
+} from './intake-harness';
 
 const SAMPLES = path.resolve(__dirname, '../../../test/fixtures/peppol');
 /** the key fields of the Peppol sample base-example.xml */
@@ -54,31 +61,8 @@ const upload = (
     { caller },
   );
 
-/** What the intake holds: rows, refusals, events and every file of its object store (temporary ones too). */
-async function intakeState(harness = h) {
-  const count = async (table: string) =>
-    (await harness.service.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`)).rows[0].n;
-  const root = path.join(harness.dataDir, 'objects', 'document-intake');
-  const files = existsSync(root)
-    ? readdirSync(root, { recursive: true, withFileTypes: true })
-        .filter((entry) => entry.isFile())
-        .map((entry) => path.join(entry.parentPath, entry.name))
-        .sort()
-    : [];
-  return {
-    documents: await count('document'),
-    refusedFiles: await count('refused_file'),
-    events: await count('outbox'),
-    files,
-  };
-}
-
-/** Runs `refused` and checks that it left no document, no refusal record, no event and no object behind. */
-async function expectNothingStoredBy(refused: () => Promise<unknown>, harness = h) {
-  const before = await intakeState(harness);
-  await refused();
-  expect(await intakeState(harness)).toEqual(before);
-}
+const intakeState = (harness = h) => stateOf(harness);
+const expectNothingStoredBy = (refused: () => Promise<unknown>, harness = h) => nothingStoredBy(refused, harness);
 
 async function download(caller: Caller, documentId: string, variant = 'pdf') {
   const chunks: Buffer[] = [];
@@ -1229,24 +1213,12 @@ describe('e-mail intake over SMTP', () => {
         { filename: 'reeks-3.pdf', content: await pdf() },
       ],
     };
-    // the database refuses the second document, as a full disk or a lost connection would
-    await h.service.db.query(`
-      CREATE FUNCTION refuse_second_of_series() RETURNS trigger LANGUAGE plpgsql AS $$
-      BEGIN
-        IF NEW.name = 'reeks-2' THEN RAISE EXCEPTION 'the database is gone for a moment'; END IF;
-        RETURN NEW;
-      END $$`);
-    await h.service.db.query(
-      'CREATE TRIGGER refuse_second_of_series BEFORE INSERT ON document FOR EACH ROW EXECUTE FUNCTION refuse_second_of_series()',
-    );
-    try {
-      await expectNothingStoredBy(() =>
+    // the database refuses the second document
+    await whileDocumentRefused(h, 'reeks-2', () =>
+      expectNothingStoredBy(() =>
         expect(send(to, 'iemand@elders.example', mail)).rejects.toMatchObject({ responseCode: 451 }),
-      );
-    } finally {
-      await h.service.db.query('DROP TRIGGER refuse_second_of_series ON document');
-      await h.service.db.query('DROP FUNCTION refuse_second_of_series');
-    }
+      ),
+    );
     await send(to, 'iemand@elders.example', mail);
     const stored = await h.client.listDocuments({ dossierId: h.dossierId, search: 'reeks-' }, { caller: h.portal });
     expect(stored.documents.map((doc) => doc.name).sort()).toEqual(['reeks-1', 'reeks-2', 'reeks-3']);

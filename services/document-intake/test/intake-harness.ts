@@ -1,10 +1,11 @@
 /** The real directory and document-intake services on one in-memory platform, with a firm, a dossier and people. */
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { PDFDocument } from 'pdf-lib';
 import { InProcessTransport } from '@kantoor/events';
 import { createServiceClient, type Caller, type ServiceClient } from '@kantoor/grpc';
 import { DocumentIntakeService } from '@kantoor/proto/kantoor/document_intake/v1/document_intake_pb';
-import { embeddedPlatform, startService, type RunningService } from '@kantoor/service-runtime';
+import { embeddedPlatform, startService, type Platform, type RunningService } from '@kantoor/service-runtime';
 import { createObjectStore, type ObjectStore } from '@kantoor/object-storage';
 import { temporaryFolder } from '@kantoor/testing';
 import {
@@ -17,12 +18,17 @@ import {
 import { directoryOver } from '../src/adapters/directory';
 import { createDocumentIntakeService } from '../src';
 import type { IntakeConfig } from '../src/config';
+import type { ImapIntake } from '../src/entry-points/imap/intake-imap-poller';
 
 export interface IntakeHarness {
   fx: DirectoryFixture;
+  /** the in-memory platform the services run on */
+  platform: Platform;
   service: RunningService;
   client: ServiceClient<typeof DocumentIntakeService>;
   smtpPort: number;
+  /** the IMAP poller, when the settings name an IMAP server */
+  imap?: ImapIntake;
   admin: Caller;
   support: Caller;
   portal: Caller;
@@ -88,6 +94,7 @@ export async function startIntake(
     .catch(() => undefined);
 
   let smtpPort = 0;
+  let imap: ImapIntake | undefined;
   const start = () =>
     startService(
       createDocumentIntakeService({
@@ -100,6 +107,7 @@ export async function startIntake(
           ...options.settings,
         },
         onSmtpListening: (port) => (smtpPort = port),
+        onImapIntake: (poller) => (imap = poller),
       }),
       platform,
       { host: '127.0.0.1', port: 0 },
@@ -112,9 +120,11 @@ export async function startIntake(
   await client.listDocuments({ dossierId }, { caller: admin });
   const harness: IntakeHarness = {
     fx,
+    platform,
     service,
     client,
     smtpPort,
+    imap,
     admin,
     support,
     portal,
@@ -130,6 +140,7 @@ export async function startIntake(
       harness.service = await start();
       harness.client = connect(harness.service);
       harness.smtpPort = smtpPort;
+      harness.imap = imap;
     },
     async stop() {
       harness.client.close();
@@ -140,4 +151,52 @@ export async function startIntake(
     },
   };
   return harness;
+}
+
+/** What the intake holds: rows, refusals, events and every file of its object store (temporary ones too). */
+export async function intakeState(harness: IntakeHarness) {
+  const count = async (table: string) =>
+    (await harness.service.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`)).rows[0].n;
+  const root = path.join(harness.dataDir, 'objects', 'document-intake');
+  const files = existsSync(root)
+    ? readdirSync(root, { recursive: true, withFileTypes: true })
+        .filter((entry) => entry.isFile())
+        .map((entry) => path.join(entry.parentPath, entry.name))
+        .sort()
+    : [];
+  return {
+    documents: await count('document'),
+    refusedFiles: await count('refused_file'),
+    events: await count('outbox'),
+    files,
+  };
+}
+
+/** Runs `refused` and checks that it left no document, no refusal record, no event and no object behind. */
+export async function expectNothingStoredBy(refused: () => Promise<unknown>, harness: IntakeHarness) {
+  const before = await intakeState(harness);
+  await refused();
+  expect(await intakeState(harness)).toEqual(before);
+}
+
+/**
+ * Runs `work` while the database refuses to insert the document named `name`, as a full disk or a lost connection
+ * would halfway through a mail.
+ */
+export async function whileDocumentRefused(harness: IntakeHarness, name: string, work: () => Promise<unknown>) {
+  await harness.service.db.query(`
+    CREATE FUNCTION refuse_one_document() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      IF NEW.name = '${name.replace(/'/g, "''")}' THEN RAISE EXCEPTION 'the database is gone for a moment'; END IF;
+      RETURN NEW;
+    END $$`);
+  await harness.service.db.query(
+    'CREATE TRIGGER refuse_one_document BEFORE INSERT ON document FOR EACH ROW EXECUTE FUNCTION refuse_one_document()',
+  );
+  try {
+    await work();
+  } finally {
+    await harness.service.db.query('DROP TRIGGER refuse_one_document ON document');
+    await harness.service.db.query('DROP FUNCTION refuse_one_document');
+  }
 }

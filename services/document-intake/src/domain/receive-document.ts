@@ -139,7 +139,7 @@ export async function receiveDocument(
 ): Promise<DocumentRow> {
   const checked = await checkDocument(intake, incoming, pages);
   try {
-    return (await commitDocuments(intake, [checked]))[0];
+    return (await commitDocuments(intake, [checked]))![0];
   } catch (error) {
     await discardDocuments(intake, [checked]);
     throw error;
@@ -311,20 +311,24 @@ export async function checkDocument(
 
 /**
  * Checked files become documents, and refused ones are recorded (FileRefused and the intake log), all in one
- * transaction: either every document of, say, one e-mail is stored or none is.
+ * transaction: either every document of, say, one e-mail is stored or none is. `claim` runs first in that
+ * transaction (e.g. recording that a polled mail was taken); when it answers false nothing is written and the
+ * answer is undefined.
  */
 export async function commitDocuments(
   intake: IntakeStore,
   checked: CheckedDocument[],
   refusals: Array<{ incoming: Incoming; error: DomainError }> = [],
-): Promise<DocumentRow[]> {
+  options: { claim?: (tx: Queryable) => Promise<boolean> } = {},
+): Promise<DocumentRow[] | undefined> {
   const documents = await intake.db.transaction(async (tx) => {
+    if (options.claim && !(await options.claim(tx))) return undefined;
     const inserted: DocumentRow[] = [];
     for (const document of checked) inserted.push(await insertChecked(tx, document));
     for (const { incoming, error } of refusals) await insertRefusal(tx, incoming, error);
     return inserted;
   });
-  intake.eventsWritten();
+  if (documents) intake.eventsWritten();
   return documents;
 }
 

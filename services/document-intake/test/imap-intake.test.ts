@@ -1,0 +1,319 @@
+/**
+ * E-mail intake from a polled IMAP mailbox, against a real IMAP server (hoodiecrow) that mail is appended to as a
+ * delivering server would: what is stored, where each message goes, and that a message is stored once.
+ */
+import type { AddressInfo } from 'node:net';
+import hoodiecrow from 'hoodiecrow-imap';
+import { ImapFlow } from 'imapflow';
+import { simpleParser } from 'mailparser';
+import MailComposer from 'nodemailer/lib/mail-composer';
+import type Mail from 'nodemailer/lib/mailer';
+import { ConfigError } from '@kantoor/config';
+import { createLogger } from '@kantoor/logging';
+import { startService } from '@kantoor/service-runtime';
+import { createDocumentIntakeService } from '../src';
+import { directoryOver } from '../src/adapters/directory';
+import { releaseImapLease, takeImapLease } from '../src/data-access/imap-repository';
+import { startImapIntake } from '../src/entry-points/imap/intake-imap-poller';
+import { storeMail } from '../src/entry-points/mail/intake-mail';
+import {
+  expectNothingStoredBy,
+  intakeState,
+  pdf,
+  startIntake,
+  whileDocumentRefused,
+  type IntakeHarness,
+} from './intake-harness';
+
+const USER = 'intake@peeters.example';
+const PASSWORD = 'imap-geheim';
+const LIMIT = 256 * 1024;
+const PROCESSED = 'Kantoor processed';
+const REFUSED = 'Kantoor refused';
+
+let imapServer: ReturnType<typeof hoodiecrow>;
+let port: number;
+let h: IntakeHarness;
+let account: string;
+
+beforeAll(async () => {
+  imapServer = hoodiecrow({
+    plugins: ['ID', 'NAMESPACE', 'IDLE', 'ENABLE', 'LITERALPLUS', 'UNSELECT', 'SPECIAL-USE', 'MOVE', 'UIDPLUS'],
+    users: { [USER]: { password: PASSWORD } },
+    storage: { INBOX: { messages: [] }, '': { separator: '/', folders: {} } },
+  });
+  await new Promise<void>((resolve) => imapServer.listen(0, '127.0.0.1', resolve));
+  port = (imapServer.server.address() as AddressInfo).port;
+  account = `${USER}@127.0.0.1:${port}/INBOX`;
+  h = await startIntake({
+    settings: {
+      INTAKE_IMAP_HOST: '127.0.0.1',
+      INTAKE_IMAP_PORT: port,
+      INTAKE_IMAP_SECURITY: 'none',
+      INTAKE_IMAP_USER: USER,
+      INTAKE_IMAP_PASSWORD: PASSWORD,
+      // the tests poll when they choose
+      INTAKE_IMAP_POLL_SECONDS: 3600,
+      INTAKE_MAX_FILE_BYTES: LIMIT,
+    },
+  });
+}, 60_000);
+afterAll(async () => {
+  await h?.stop();
+  await new Promise<void>((resolve) => imapServer?.close(() => resolve()));
+});
+
+/** A session with the test server as the firm's mail program would open one. */
+async function mailbox<T>(work: (client: ImapFlow) => Promise<T>): Promise<T> {
+  const client = new ImapFlow({
+    host: '127.0.0.1',
+    port,
+    secure: false,
+    doSTARTTLS: false,
+    auth: { user: USER, pass: PASSWORD },
+    logger: false,
+    disableAutoIdle: true,
+  });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.logout();
+  }
+}
+
+const raw = (mail: Mail.Options) => new MailComposer(mail).compile().build();
+
+/** Puts a message in the polled mailbox, as the firm's mail server delivers one. */
+const deliver = async (mail: Mail.Options) => {
+  const message = await raw(mail);
+  return mailbox((client) => client.append('INBOX', message));
+};
+
+/** How many messages each mailbox holds. */
+const counts = () =>
+  mailbox(async (client) => {
+    const count = async (path: string) => {
+      const status = await client.status(path, { messages: true });
+      return status ? (status.messages ?? 0) : 0;
+    };
+    const names = (await client.list()).map((entry) => entry.path);
+    return {
+      inbox: await count('INBOX'),
+      processed: names.includes(PROCESSED) ? await count(PROCESSED) : 0,
+      refused: names.includes(REFUSED) ? await count(REFUSED) : 0,
+    };
+  });
+
+const address = (mailbox = '') => `${h.enterpriseNumber}${mailbox && `.${mailbox}`}@${h.intakeDomain}`;
+
+const documentsNamed = async (search: string) =>
+  (await h.client.listDocuments({ dossierId: h.dossierId, search }, { caller: h.portal })).documents;
+
+describe('e-mail intake from a polled IMAP mailbox', () => {
+  it("stores every attachment of a mail delivered to a dossier's address, then moves it to the processed mailbox", async () => {
+    const before = await counts();
+    // forwarded by the client: To is the client's own address, the delivering server wrote the intake address
+    await deliver({
+      from: 'Leverancier <facturen@leverancier.example>',
+      to: 'klant@bakkerij.example',
+      subject: 'Facturen november',
+      text: 'In bijlage',
+      headers: { 'Delivered-To': address('purchase') },
+      attachments: [
+        { filename: 'imap-a.pdf', content: await pdf() },
+        { filename: 'imap-b.pdf', content: await pdf(2) },
+      ],
+    });
+    expect(await h.imap!.pollNow()).toEqual({ polled: true, stored: 1, alreadyTaken: 0, refused: 0, failed: 0 });
+    const documents = await documentsNamed('imap-');
+    expect(documents.map((doc) => [doc.name, doc.mailbox, doc.channel, doc.status, doc.senderEmail]).sort()).toEqual([
+      ['imap-a', 'purchase', 'email', 'draft', 'facturen@leverancier.example'],
+      ['imap-b', 'purchase', 'email', 'draft', 'facturen@leverancier.example'],
+    ]);
+    expect(await counts()).toEqual({ inbox: 0, processed: before.processed + 1, refused: before.refused });
+    // nothing left to take: the next poll stores nothing
+    expect(await h.imap!.pollNow()).toMatchObject({ polled: true, stored: 0, alreadyTaken: 0 });
+    expect(await documentsNamed('imap-')).toHaveLength(2);
+  });
+
+  it("takes the envelope sender (Return-Path) as the sender, so a whitelisted supplier's document is sent at once", async () => {
+    await deliver({
+      from: 'Leverancier <noreply@facturatie.example>',
+      to: address('purchase'),
+      subject: 'Factuur',
+      headers: { 'Return-Path': '<Boekhouding@Leverancier.example>' },
+      attachments: [{ filename: 'imap-auto.pdf', content: await pdf() }],
+    });
+    expect(await h.imap!.pollNow()).toMatchObject({ stored: 1 });
+    const [document] = await documentsNamed('imap-auto');
+    expect(document).toMatchObject({ status: 'sent', senderEmail: 'boekhouding@leverancier.example' });
+  });
+
+  it('reads To and Cc when no envelope header names an intake address; the general address leaves it unsorted', async () => {
+    await deliver({
+      from: 'iemand@elders.example',
+      to: 'iemand-anders@elders.example',
+      cc: `Bakkerij <${address()}>`,
+      subject: 'Kasticket',
+      attachments: [{ filename: 'imap-unsorted.pdf', content: await pdf() }],
+    });
+    expect(await h.imap!.pollNow()).toMatchObject({ stored: 1, refused: 0 });
+    const [document] = await documentsNamed('imap-unsorted');
+    expect(document).toMatchObject({ mailbox: '', status: 'draft', senderEmail: 'iemand@elders.example' });
+  });
+
+  it('moves a mail no dossier receives, and one over the size limit, to the refused mailbox and stores nothing', async () => {
+    const before = await counts();
+    await deliver({
+      from: 'iemand@elders.example',
+      to: `9999999999.purchase@${h.intakeDomain}`,
+      subject: 'Verkeerd adres',
+      attachments: [{ filename: 'imap-wrong.pdf', content: await pdf() }],
+    });
+    await deliver({
+      from: 'iemand@elders.example',
+      to: address('purchase'),
+      subject: 'Te groot',
+      attachments: [{ filename: 'imap-large.pdf', content: Buffer.alloc(LIMIT, 'x') }],
+    });
+    await expectNothingStoredBy(
+      async () =>
+        expect(await h.imap!.pollNow()).toEqual({ polled: true, stored: 0, alreadyTaken: 0, refused: 2, failed: 0 }),
+      h,
+    );
+    expect(await counts()).toEqual({ inbox: 0, processed: before.processed, refused: before.refused + 2 });
+    const { rows } = await h.service.db.query<{ outcome: string }>(
+      "SELECT outcome FROM imap_message WHERE outcome <> 'stored' ORDER BY uid",
+    );
+    expect(rows.map((row) => row.outcome)).toEqual(['no_recipient', 'too_large']);
+  });
+
+  it('leaves a mail whose storing fails in the mailbox, and the next poll stores each attachment once', async () => {
+    await deliver({
+      from: 'iemand@elders.example',
+      to: address('sales'),
+      subject: 'Drie facturen',
+      attachments: [
+        { filename: 'imap-reeks-1.pdf', content: await pdf() },
+        { filename: 'imap-reeks-2.pdf', content: await pdf() },
+        { filename: 'imap-reeks-3.pdf', content: await pdf() },
+      ],
+    });
+    // the database refuses the second document
+    await whileDocumentRefused(h, 'imap-reeks-2', async () => {
+      await expectNothingStoredBy(
+        async () => expect(await h.imap!.pollNow()).toMatchObject({ stored: 0, failed: 1 }),
+        h,
+      );
+      expect((await counts()).inbox).toBe(1);
+    });
+    expect(await h.imap!.pollNow()).toMatchObject({ stored: 1, failed: 0 });
+    expect((await documentsNamed('imap-reeks-')).map((doc) => doc.name).sort()).toEqual([
+      'imap-reeks-1',
+      'imap-reeks-2',
+      'imap-reeks-3',
+    ]);
+    expect((await counts()).inbox).toBe(0);
+  });
+
+  it('moves a message taken before (its move failed, or another replica stored it) on without storing it again', async () => {
+    await deliver({
+      from: 'iemand@elders.example',
+      to: address('misc'),
+      subject: 'Al genomen',
+      attachments: [{ filename: 'imap-taken.pdf', content: await pdf() }],
+    });
+    const [message] = await mailbox(async (client) => {
+      await client.mailboxOpen('INBOX');
+      return client.fetchAll('1:*', { uid: true });
+    });
+    const uidValidity = await mailbox(async (client) => (await client.mailboxOpen('INBOX')).uidValidity);
+    await h.service.db.query(
+      "INSERT INTO imap_message (account, uid_validity, uid, outcome) VALUES ($1, $2, $3, 'stored')",
+      [account, uidValidity.toString(), message.uid],
+    );
+    const before = await counts();
+    await expectNothingStoredBy(
+      async () => expect(await h.imap!.pollNow()).toMatchObject({ stored: 0, alreadyTaken: 1 }),
+      h,
+    );
+    expect(await counts()).toEqual({ inbox: 0, processed: before.processed + 1, refused: before.refused });
+  });
+
+  it('stores nothing, and keeps no file, when the claim in the storing transaction says the mail was stored before', async () => {
+    const mail = await simpleParser(
+      await raw({
+        from: 'iemand@elders.example',
+        to: address('purchase'),
+        subject: 'Tweemaal',
+        attachments: [{ filename: 'imap-twice.pdf', content: await pdf() }],
+      }),
+    );
+    const intake = { db: h.service.db, store: h.objects, eventsWritten: () => undefined, maxFileBytes: LIMIT };
+    const recipient = { firmId: h.admin.firmId, dossierId: h.dossierId, mailbox: 'purchase' as const, whitelist: [] };
+    let outcome: string | undefined;
+    await expectNothingStoredBy(async () => {
+      outcome = await storeMail(intake, [recipient], 'iemand@elders.example', mail, { claim: async () => false });
+    }, h);
+    expect(outcome).toBe('already-stored');
+    const before = await intakeState(h);
+    expect(await storeMail(intake, [recipient], 'iemand@elders.example', mail, { claim: async () => true })).toBe(
+      'stored',
+    );
+    expect((await intakeState(h)).documents).toBe(before.documents + 1);
+  });
+
+  it('refuses to log in without STARTTLS when the settings require it, and leaves the mail where it is', async () => {
+    await deliver({ from: 'iemand@elders.example', to: address('purchase'), subject: 'Wacht', text: 'x' });
+    const poller = startImapIntake({
+      intake: { db: h.service.db, store: h.objects, eventsWritten: () => undefined, maxFileBytes: LIMIT },
+      directory: directoryOver(h.fx.directory),
+      logger: createLogger({ service: 'document-intake', level: 'silent' }),
+      knownFirms: async () => [h.admin.firmId],
+      // another account, so that this poller does not wait for the service's lease
+      server: { host: '127.0.0.1', port, security: 'starttls', user: 'starttls@peeters.example', password: PASSWORD },
+      mailbox: 'INBOX',
+      processedMailbox: PROCESSED,
+      refusedMailbox: REFUSED,
+      pollSeconds: 3600,
+    });
+    try {
+      await expect(poller.pollNow()).rejects.toThrow(/STARTTLS/);
+    } finally {
+      await poller.stop();
+    }
+    expect((await counts()).inbox).toBe(1);
+    // the service's own poller takes it (a mail with neither attachment nor HTML is recorded as refused there)
+    expect(await h.imap!.pollNow()).toMatchObject({ stored: 1 });
+  });
+
+  it('lets one replica poll a mailbox at a time, and hands over when it stops or its lease runs out', async () => {
+    await h.imap!.pollNow();
+    expect(await takeImapLease(h.service.db, account, 'another replica', 300)).toBe(false);
+    await h.imap!.stop();
+    expect(await h.imap!.pollNow()).toMatchObject({ polled: false });
+    expect(await takeImapLease(h.service.db, account, 'another replica', 300)).toBe(true);
+    expect(await takeImapLease(h.service.db, account, 'a third replica', 300)).toBe(false);
+    await h.service.db.query("UPDATE imap_poll_lease SET expires_at = now() - interval '1 second'");
+    expect(await takeImapLease(h.service.db, account, 'a third replica', 300)).toBe(true);
+    await releaseImapLease(h.service.db, account, 'a third replica');
+  });
+});
+
+describe('IMAP settings', () => {
+  it('refuse to start with a server but without its user name and password, naming both', async () => {
+    const started = startService(
+      createDocumentIntakeService({
+        directory: directoryOver(h.fx.directory),
+        settings: { INTAKE_IMAP_HOST: 'imap.peeters.example', INTAKE_LINK_SECRET: 'x'.repeat(40) },
+      }),
+      h.platform,
+      { host: '127.0.0.1', port: 0 },
+    );
+    await expect(started).rejects.toThrow(ConfigError);
+    await expect(started).rejects.toThrow(
+      /INTAKE_IMAP_USER is required when INTAKE_IMAP_HOST is set[\s\S]*INTAKE_IMAP_PASSWORD is required/,
+    );
+  });
+});
