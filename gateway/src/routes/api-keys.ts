@@ -1,11 +1,12 @@
 /** API keys of partner applications: firm admins create, list and revoke them. */
 import { decodeCursor, isPostgresTime } from '@kantoor/database';
-import { notFound, permissionDenied } from '@kantoor/errors';
+import { notFound, permissionDenied, unavailable } from '@kantoor/errors';
 import { managesApiKeys, type ApiKey, type ApiKeyManagement } from '../auth/api-keys';
 import type { Caller } from '../auth/caller';
 import type { GatewayDeps } from '../app';
 import { defineRoute, namedSchema } from '../openapi/route';
 import { nextCursor, pageOf, pageQuery, type PageQuery } from './list-pages';
+import { callFor } from './notification';
 
 export const ApiKeySchema = namedSchema('ApiKey', {
   type: 'object',
@@ -145,7 +146,7 @@ export const revokeApiKey = defineRoute<{ params: { apiKeyId: string } }>({
   method: 'delete',
   path: '/v1/api-keys/{apiKeyId}',
   operationId: 'revokeApiKey',
-  summary: 'Revoke an API key; it stops working at once',
+  summary: 'Revoke an API key; it stops working at once, and the webhooks it created are disabled',
   tags: ['api keys'],
   auth: 'authenticated',
   permission: 'api_key:write',
@@ -153,8 +154,19 @@ export const revokeApiKey = defineRoute<{ params: { apiKeyId: string } }>({
     params: { type: 'object', required: ['apiKeyId'], properties: { apiKeyId: { type: 'string', format: 'uuid' } } },
   },
   responses: { 200: { description: 'Revoked (also when it already was)', schema: ApiKeySchema } },
-  async handler({ params, caller, deps }) {
-    return view(await keysOfAdmin(caller, deps).revoke(caller.firmId, params.apiKeyId, caller.subjectId));
+  async handler(ctx) {
+    const { params, caller, deps, services } = ctx;
+    const revoked = await keysOfAdmin(caller, deps).revoke(caller.firmId, params.apiKeyId, caller.subjectId);
+    // the partner's subscriptions end with its key; a repeated revoke finishes what a failed one left
+    if (services.notification) {
+      await services.notification.disableApiKeyWebhooks({ apiKeyId: revoked.id }, callFor(ctx)).catch(() => {
+        throw unavailable(
+          'The API key is revoked, but the webhooks it created could not be disabled yet; repeat the request.',
+          { reason: 'api_key_webhooks_not_disabled' },
+        );
+      });
+    }
+    return view(revoked);
   },
 });
 

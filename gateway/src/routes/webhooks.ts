@@ -1,7 +1,7 @@
 /**
  * Webhooks to partner applications (spec 08): a firm's subscriptions of a URL to domain events, their signing
  * secrets and their delivery logs, kept and sent by the notification service. Admins, and API keys holding
- * `webhook:read` or `webhook:write`.
+ * `webhook:read` or `webhook:write`; a key reaches only the webhooks it created.
  */
 import {
   WebhookAttemptSchema,
@@ -99,7 +99,9 @@ const WebhookJson = namedSchema('Webhook', {
     enabled: { type: 'boolean', description: 'false: events are neither sent nor queued until it is enabled again' },
     disabledReason: {
       type: 'string',
-      description: 'why the platform disabled it (the receiver answered 410 Gone); empty otherwise',
+      description:
+        'why the platform disabled it: `gone` (the receiver answered 410 Gone) or `api_key_revoked` (the API key ' +
+        'that created it was revoked); empty otherwise',
     },
     secretHint: { type: 'string', description: '`whsec_` and the first characters of the current secret' },
     previousSecretExpiresAt: {
@@ -108,6 +110,12 @@ const WebhookJson = namedSchema('Webhook', {
     },
     createdAt: timestamp,
     createdBy: { type: 'string', description: '`staff:<id>` or `api_key:<id>`' },
+    ownerApiKeyId: {
+      type: 'string',
+      description:
+        'the API key that created it: of the firm’s API keys only that one sees and manages it, and revoking the key ' +
+        'disables it; empty when staff created it (admins see and manage every webhook of the firm)',
+    },
     updatedAt: timestamp,
     updatedBy: { type: 'string' },
   },

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { authorizeWithPolicy, routeTable } from '@kantoor/gateway';
+import { createServiceClient } from '@kantoor/grpc';
+import { NotificationService } from '@kantoor/proto/kantoor/notification/v1/notification_pb';
 import { eventually, type TestDatabase } from '@kantoor/testing';
 import { WEBHOOK_EVENT_TYPES as SUBSCRIBABLE_AT_THE_GATEWAY } from '../../../gateway/src/routes/webhooks';
 import { bearer, openMigratedDatabase, problemType, staff, testApp } from '../../../gateway/test/helpers';
@@ -21,6 +23,10 @@ describe('gateway: webhooks to partner applications', () => {
   const admin = staff({ firmId, subjectId: randomUUID() });
   const asAdmin = bearer(admin);
   const adminOf = (firm: string) => bearer(staff({ firmId: firm, subjectId: randomUUID() }));
+  // the access policy, with every caller's firm as the facts (the directory's facts: access-matrix.test.ts)
+  const firmFacts = async (query: { firmId: string }) => ({
+    firm: { firmId: query.firmId, onlyAdminsAddClients: false },
+  });
 
   beforeAll(async () => {
     h = await startNotification();
@@ -30,10 +36,7 @@ describe('gateway: webhooks to partner applications', () => {
       {
         db: database.db,
         services: { notification: h.client },
-        // the access policy, with every caller's firm as the facts (the directory's facts: access-matrix.test.ts)
-        authorize: authorizeWithPolicy(async (query) => ({
-          firm: { firmId: query.firmId, onlyAdminsAddClients: false },
-        })),
+        authorize: authorizeWithPolicy(firmFacts),
       },
       routeTable,
       { VALIDATE_RESPONSES: 'true' },
@@ -211,6 +214,88 @@ describe('gateway: webhooks to partner applications', () => {
     expect(created.status).toBe(201);
     expect(created.body.secret).toMatch(/^whsec_/);
     expect(created.body.webhook.createdBy).toMatch(/^api_key:/);
+  });
+
+  test('each API key sees only the webhooks it made; revoking a key disables them (and a repeat changes nothing)', async () => {
+    const [keyA, keyB] = [
+      await apiKeyWith('webhook:write', 'webhook:read'),
+      await apiKeyWith('webhook:write', 'webhook:read'),
+    ];
+    const make = async (key: string) =>
+      (
+        await request(app)
+          .post('/v1/webhooks')
+          .set('x-api-key', key)
+          .send({ url: partnerUrl(), eventTypes: ['documents.sent'] })
+      ).body.webhook;
+    const ofA = await make(keyA);
+    const ofB = await make(keyB);
+    const listedBy = async (key: string) =>
+      (await request(app).get('/v1/webhooks').set('x-api-key', key)).body.items.map((item: { id: string }) => item.id);
+    expect(await listedBy(keyA)).toEqual([ofA.id]);
+    expect(await listedBy(keyB)).toEqual([ofB.id]);
+    expect((await request(app).get(`/v1/webhooks/${ofA.id}`).set('x-api-key', keyB)).status).toBe(404);
+    expect(
+      (await request(app).patch(`/v1/webhooks/${ofA.id}`).set('x-api-key', keyB).send({ enabled: false })).status,
+    ).toBe(404);
+    const asSeenByAdmin = (await get(`/v1/webhooks/${ofA.id}`)).body;
+    expect(asSeenByAdmin).toMatchObject({ enabled: true, ownerApiKeyId: ofA.ownerApiKeyId });
+    expect(ofA.ownerApiKeyId).toMatch(/^[0-9a-f-]{36}$/);
+
+    const revoke = () =>
+      request(app)
+        .delete(`/v1/api-keys/${ofA.ownerApiKeyId}`)
+        .set('authorization', asAdmin)
+        .set('idempotency-key', randomUUID());
+    expect((await revoke()).status).toBe(200);
+    expect((await get(`/v1/webhooks/${ofA.id}`)).body).toMatchObject({
+      enabled: false,
+      disabledReason: 'api_key_revoked',
+    });
+    expect((await get(`/v1/webhooks/${ofB.id}`)).body.enabled).toBe(true);
+    expect((await request(app).get('/v1/webhooks').set('x-api-key', keyA)).status).toBe(401);
+    // the admin enables it again (their choice); a repeated revoke disables it again, and still answers 200
+    await request(app)
+      .patch(`/v1/webhooks/${ofA.id}`)
+      .set('authorization', asAdmin)
+      .send({ enabled: true })
+      .expect(200);
+    expect((await revoke()).status).toBe(200);
+    expect((await get(`/v1/webhooks/${ofA.id}`)).body.enabled).toBe(false);
+  });
+
+  test('a revoke whose webhooks could not be disabled answers 503 (the key is revoked); repeating it finishes', async () => {
+    const key = await apiKeyWith('webhook:write', 'webhook:read');
+    const { webhook } = (
+      await request(app)
+        .post('/v1/webhooks')
+        .set('x-api-key', key)
+        .send({ url: partnerUrl(), eventTypes: ['documents.sent'] })
+    ).body;
+    // the same gateway database, with the notification service out of reach
+    const unreachable = createServiceClient(NotificationService, '127.0.0.1:1', { timeoutMs: 2000 });
+    try {
+      const cutOff = testApp(
+        { db: database.db, services: { notification: unreachable }, authorize: authorizeWithPolicy(firmFacts) },
+        routeTable,
+        { VALIDATE_RESPONSES: 'true' },
+      ).app;
+      const failed = await request(cutOff)
+        .delete(`/v1/api-keys/${webhook.ownerApiKeyId}`)
+        .set('authorization', asAdmin);
+      expect(failed.status).toBe(503);
+      expect(failed.body.type).toBe(problemType('api-key-webhooks-not-disabled'));
+      // the key is revoked all the same (this gateway refuses it at once; another within VERIFIED_KEY_TTL_MS)
+      expect((await request(cutOff).get('/v1/webhooks').set('x-api-key', key)).status).toBe(401);
+    } finally {
+      unreachable.close();
+    }
+    expect((await get(`/v1/webhooks/${webhook.id}`)).body.enabled).toBe(true);
+    await request(app).delete(`/v1/api-keys/${webhook.ownerApiKeyId}`).set('authorization', asAdmin).expect(200);
+    expect((await get(`/v1/webhooks/${webhook.id}`)).body).toMatchObject({
+      enabled: false,
+      disabledReason: 'api_key_revoked',
+    });
   });
 
   test("another firm's webhook is not found, and its list does not show it", async () => {

@@ -522,7 +522,8 @@ describe('webhooks: events delivered to partners, signed, with a delivery log', 
       { caller },
     );
     expect(changed).toMatchObject({ createdBy: `api_key:${writer.subjectId}`, updatedBy: `staff:${caller.subjectId}` });
-    const reader = apiKey(firmId, ['webhook:read']);
+    // the same key with the read scope only
+    const reader = { ...writer, scopes: ['webhook:read'] };
     expect((await h.client.getWebhook({ webhookId: webhook!.id }, { caller: reader })).webhook!.id).toBe(webhook!.id);
     await expect(h.client.pingWebhook({ webhookId: webhook!.id }, { caller: reader })).rejects.toMatchObject({
       kind: 'permission_denied',
@@ -536,6 +537,109 @@ describe('webhooks: events delivered to partners, signed, with a delivery log', 
     ]) {
       await expect(h.client.listWebhooks({}, { caller: refused })).rejects.toMatchObject({ kind: 'permission_denied' });
     }
+  });
+
+  test('an API key sees and manages only the webhooks it created; admins see them all', async () => {
+    const firm = randomUUID();
+    const [keyA, keyB] = [
+      apiKey(firm, ['webhook:write', 'webhook:read']),
+      apiKey(firm, ['webhook:write', 'webhook:read']),
+    ];
+    const create = async (who: typeof keyA, path: string) =>
+      (
+        await h.client.createWebhook(
+          { url: receiver.url(path), eventTypes: ['documents.sent'], description: path },
+          { caller: who },
+        )
+      ).webhook!;
+    const ofA = await create(keyA, '/key-a');
+    const ofB = await create(keyB, '/key-b');
+    const ofStaff = await create(admin(firm), '/staff');
+    expect([ofA.ownerApiKeyId, ofB.ownerApiKeyId, ofStaff.ownerApiKeyId]).toEqual([keyA.subjectId, keyB.subjectId, '']);
+    const listed = async (who: typeof keyA) =>
+      (await h.client.listWebhooks({}, { caller: who })).webhooks.map((webhook) => webhook.id);
+    expect(await listed(keyA)).toEqual([ofA.id]);
+    expect(await listed(keyB)).toEqual([ofB.id]);
+    expect(await listed(admin(firm))).toEqual([ofA.id, ofB.id, ofStaff.id]);
+    // another key's webhook, or staff's, is as unknown to a key as one that does not exist, and stays as it was
+    for (const other of [ofA, ofStaff]) {
+      const webhookId = other.id;
+      for (const attempt of [
+        () => h.client.getWebhook({ webhookId }, { caller: keyB }),
+        () => h.client.updateWebhook({ webhookId, description: 'taken over' }, { caller: keyB }),
+        () => h.client.deleteWebhook({ webhookId }, { caller: keyB }),
+        () => h.client.rotateWebhookSecret({ webhookId }, { caller: keyB }),
+        () => h.client.pingWebhook({ webhookId }, { caller: keyB }),
+        () => h.client.listWebhookDeliveries({ webhookId }, { caller: keyB }),
+      ])
+        await expect(attempt()).rejects.toMatchObject({ kind: 'not_found', reason: 'webhook_not_found' });
+    }
+    const { webhook: unchanged } = await h.client.getWebhook({ webhookId: ofA.id }, { caller: admin(firm) });
+    expect(unchanged).toEqual(ofA);
+    // the admin manages a key's webhook too; the key keeps it
+    const { webhook: renamed } = await h.client.updateWebhook(
+      { webhookId: ofA.id, description: 'renamed by the admin' },
+      { caller: admin(firm) },
+    );
+    expect(renamed).toMatchObject({ description: 'renamed by the admin', ownerApiKeyId: keyA.subjectId });
+    expect(await listed(keyA)).toEqual([ofA.id]);
+  });
+
+  test('revoking a key (DisableApiKeyWebhooks, admins only) disables its webhooks and cancels what they had queued', async () => {
+    const firm = randomUUID();
+    const [keyA, keyB] = [
+      apiKey(firm, ['webhook:write', 'webhook:read']),
+      apiKey(firm, ['webhook:write', 'webhook:read']),
+    ];
+    const ofA = (
+      await h.client.createWebhook(
+        { url: receiver.url('/revoked-key'), eventTypes: ['documents.sent'], description: '' },
+        { caller: keyA },
+      )
+    ).webhook!;
+    const ofB = (
+      await h.client.createWebhook(
+        { url: receiver.url('/kept-key'), eventTypes: ['documents.sent'], description: '' },
+        { caller: keyB },
+      )
+    ).webhook!;
+    // a delivery still waiting when the key is revoked (a receiver that keeps failing)
+    receiver.answer('/revoked-key', status(500));
+    const { delivery } = await h.client.pingWebhook({ webhookId: ofA.id }, { caller: keyA });
+    await eventually(
+      async () =>
+        (await h.client.listWebhookDeliveries({ webhookId: ofA.id }, { caller: admin(firm) })).deliveries.find(
+          (found) => found.id === delivery!.id,
+        ),
+      (found) => found?.status === 'pending' && found.attempts >= 1,
+      5000,
+    );
+    await expect(h.client.disableApiKeyWebhooks({ apiKeyId: keyA.subjectId }, { caller: keyA })).rejects.toMatchObject({
+      kind: 'permission_denied',
+      reason: 'admin_only',
+    });
+    await expect(
+      h.client.disableApiKeyWebhooks({ apiKeyId: 'not-a-key' }, { caller: admin(firm) }),
+    ).rejects.toMatchObject({ kind: 'invalid_argument' });
+    // another firm's admin reaches nothing of this firm
+    expect(
+      await h.client.disableApiKeyWebhooks({ apiKeyId: keyA.subjectId }, { caller: admin(randomUUID()) }),
+    ).toMatchObject({ disabled: 0 });
+    expect(await h.client.disableApiKeyWebhooks({ apiKeyId: keyA.subjectId }, { caller: admin(firm) })).toMatchObject({
+      disabled: 1,
+    });
+    const { webhook } = await h.client.getWebhook({ webhookId: ofA.id }, { caller: admin(firm) });
+    expect(webhook).toMatchObject({ enabled: false, disabledReason: 'api_key_revoked' });
+    const [cancelled] = (await h.client.listWebhookDeliveries({ webhookId: ofA.id }, { caller: admin(firm) }))
+      .deliveries;
+    expect(cancelled).toMatchObject({ status: 'cancelled' });
+    expect((await h.client.getWebhook({ webhookId: ofB.id }, { caller: keyB })).webhook).toMatchObject({
+      enabled: true,
+    });
+    // repeating it changes nothing more
+    expect(await h.client.disableApiKeyWebhooks({ apiKeyId: keyA.subjectId }, { caller: admin(firm) })).toMatchObject({
+      disabled: 0,
+    });
   });
 
   test('bad input is refused with its reason, and a refused request changes nothing', async () => {

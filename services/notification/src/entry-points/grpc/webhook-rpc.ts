@@ -1,7 +1,9 @@
 /**
  * The webhook RPCs: a firm's subscriptions, their secrets and their delivery log. The gateway lets staff admins and
  * API keys holding `webhook:read` (List, Get, ListDeliveries, GetDelivery) or `webhook:write` (the rest) through;
- * this service checks the same again and acts on the caller's firm only: another firm's webhook is not found.
+ * this service checks the same again and acts on the caller's firm only: another firm's webhook is not found. An API
+ * key reaches only the webhooks it created (partners do not see or change each other's), admins all of the firm's;
+ * DisableApiKeyWebhooks (admins, when they revoke a key) disables a key's webhooks.
  */
 import { randomUUID } from 'node:crypto';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
@@ -19,12 +21,14 @@ import {
 } from '../../data-access/webhook-delivery-repository';
 import {
   deleteWebhook,
+  disableApiKeyWebhooks,
   findWebhook,
   insertWebhook,
   listWebhooks,
   rotateWebhookSecret,
   updateWebhook,
   type WebhookRow,
+  type WebhookScope,
 } from '../../data-access/webhook-repository';
 import type { SecretBox } from '../../domain/secret-box';
 import { checkWebhookUrl, type WebhookAddressRules } from '../../domain/webhook-address';
@@ -54,9 +58,13 @@ type WebhookMethods = Pick<
   | 'listWebhookDeliveries'
   | 'getWebhookDelivery'
   | 'retryWebhookDelivery'
+  | 'disableApiKeyWebhooks'
 >;
 
-/** The caller's firm and who they are (`staff:<id>`, `api_key:<id>`), when they may use `permission`. */
+/**
+ * The caller's firm, who they are (`staff:<id>`, `api_key:<id>`) and the webhooks they reach (an API key: its own),
+ * when they may use `permission`.
+ */
 function webhookCaller(caller: Caller, permission: 'webhook:read' | 'webhook:write') {
   const admin = caller.kind === 'staff' && caller.role === 'admin' && !caller.impersonation;
   const apiKey = caller.kind === 'api_key' && scopeGrants(caller.scopes, permission);
@@ -65,7 +73,9 @@ function webhookCaller(caller: Caller, permission: 'webhook:read' | 'webhook:wri
       reason: caller.kind === 'api_key' ? 'missing_scope' : 'admin_only',
     });
   }
-  return { firmId: caller.firmId, actor: `${caller.kind}:${caller.subjectId}` };
+  const ownerApiKeyId = caller.kind === 'api_key' ? caller.subjectId : undefined;
+  const scope: WebhookScope = { firmId: caller.firmId, ownerApiKeyId };
+  return { firmId: caller.firmId, actor: `${caller.kind}:${caller.subjectId}`, scope, ownerApiKeyId };
 }
 
 function idOf(value: string, field: 'webhookId' | 'deliveryId'): string {
@@ -109,6 +119,7 @@ const webhookMessage = (row: WebhookRow) => ({
   createdBy: row.created_by,
   updatedAt: timestampFromDate(row.updated_at),
   updatedBy: row.updated_by,
+  ownerApiKeyId: row.owner_api_key_id ?? '',
 });
 
 const deliveryMessage = (row: WebhookDeliveryRow) => ({
@@ -131,9 +142,9 @@ const cursorOf = (cursor: string) => (cursor ? decodeCursor(cursor, isPostgresTi
 export function webhookRpc(context: WebhookRpcContext): WebhookMethods {
   const { db, box, rules } = context;
 
-  /** The caller's firm's webhook; a deleted one only for reading its delivery log. */
-  const webhookOf = async (firmId: string, webhookId: string, options: { deleted?: boolean } = {}) => {
-    const found = await findWebhook(db, firmId, idOf(webhookId, 'webhookId'), options);
+  /** The caller's webhook (in its scope); a deleted one only for reading its delivery log. */
+  const webhookOf = async (scope: WebhookScope, webhookId: string, options: { deleted?: boolean } = {}) => {
+    const found = await findWebhook(db, scope, idOf(webhookId, 'webhookId'), options);
     if (!found) throw webhookNotFound();
     return found;
   };
@@ -147,7 +158,7 @@ export function webhookRpc(context: WebhookRpcContext): WebhookMethods {
 
   return {
     async createWebhook(request, { caller }) {
-      const { firmId, actor } = webhookCaller(caller, 'webhook:write');
+      const { firmId, actor, ownerApiKeyId } = webhookCaller(caller, 'webhook:write');
       const url = checkWebhookUrl(request.url, rules);
       const eventTypes = checkEventTypes(request.eventTypes);
       const description = checkDescription(request.description);
@@ -161,25 +172,26 @@ export function webhookRpc(context: WebhookRpcContext): WebhookMethods {
         secret_sealed: box.seal(secret),
         secret_hint: secretHint(secret),
         created_by: actor,
+        owner_api_key_id: ownerApiKeyId,
       });
       return { webhook: webhookMessage(row), secret };
     },
 
     async listWebhooks(request, { caller }) {
-      const { firmId } = webhookCaller(caller, 'webhook:read');
+      const { scope } = webhookCaller(caller, 'webhook:read');
       const pageSize = pageSizeOf(request);
-      const rows = await listWebhooks(db, firmId, { limit: pageSize + 1, after: cursorOf(request.cursor) });
+      const rows = await listWebhooks(db, scope, { limit: pageSize + 1, after: cursorOf(request.cursor) });
       const page = pageOfRows(rows, pageSize, (row) => [row.position, row.id]);
       return { webhooks: page.rows.map(webhookMessage), nextCursor: page.nextCursor };
     },
 
     async getWebhook(request, { caller }) {
-      const { firmId } = webhookCaller(caller, 'webhook:read');
-      return { webhook: webhookMessage(await webhookOf(firmId, request.webhookId)) };
+      const { scope } = webhookCaller(caller, 'webhook:read');
+      return { webhook: webhookMessage(await webhookOf(scope, request.webhookId)) };
     },
 
     async updateWebhook(request, { caller }) {
-      const { firmId, actor } = webhookCaller(caller, 'webhook:write');
+      const { scope, actor } = webhookCaller(caller, 'webhook:write');
       const webhookId = idOf(request.webhookId, 'webhookId');
       if (!request.updateEventTypes && request.eventTypes.length > 0)
         throw invalidArgument('Set updateEventTypes to replace the event types.', {
@@ -188,7 +200,7 @@ export function webhookRpc(context: WebhookRpcContext): WebhookMethods {
         });
       const row = await updateWebhook(
         db,
-        firmId,
+        scope,
         webhookId,
         {
           url: request.url === undefined ? undefined : checkWebhookUrl(request.url, rules),
@@ -203,16 +215,16 @@ export function webhookRpc(context: WebhookRpcContext): WebhookMethods {
     },
 
     async deleteWebhook(request, { caller }) {
-      const { firmId, actor } = webhookCaller(caller, 'webhook:write');
-      if (!(await deleteWebhook(db, firmId, idOf(request.webhookId, 'webhookId'), actor))) throw webhookNotFound();
+      const { scope, actor } = webhookCaller(caller, 'webhook:write');
+      if (!(await deleteWebhook(db, scope, idOf(request.webhookId, 'webhookId'), actor))) throw webhookNotFound();
       return {};
     },
 
     async rotateWebhookSecret(request, { caller }) {
-      const { firmId, actor } = webhookCaller(caller, 'webhook:write');
+      const { scope, actor } = webhookCaller(caller, 'webhook:write');
       const webhookId = idOf(request.webhookId, 'webhookId');
       const secret = generateWebhookSecret();
-      const row = await rotateWebhookSecret(db, firmId, webhookId, {
+      const row = await rotateWebhookSecret(db, scope, webhookId, {
         sealed: box.seal(secret),
         hint: secretHint(secret),
         overlapHours: context.secretOverlapHours,
@@ -223,8 +235,8 @@ export function webhookRpc(context: WebhookRpcContext): WebhookMethods {
     },
 
     async pingWebhook(request, { caller }) {
-      const { firmId } = webhookCaller(caller, 'webhook:write');
-      const webhook = live(await webhookOf(firmId, request.webhookId), 'ping it');
+      const { firmId, scope } = webhookCaller(caller, 'webhook:write');
+      const webhook = live(await webhookOf(scope, request.webhookId), 'ping it');
       const eventId = randomUUID();
       const body = webhookBody({
         id: eventId,
@@ -243,8 +255,8 @@ export function webhookRpc(context: WebhookRpcContext): WebhookMethods {
     },
 
     async listWebhookDeliveries(request, { caller }) {
-      const { firmId } = webhookCaller(caller, 'webhook:read');
-      const webhook = await webhookOf(firmId, request.webhookId, { deleted: true });
+      const { scope } = webhookCaller(caller, 'webhook:read');
+      const webhook = await webhookOf(scope, request.webhookId, { deleted: true });
       if (!DELIVERY_STATUSES.includes(request.status))
         throw invalidArgument('status must be pending, delivering, delivered, failed or cancelled.', {
           reason: 'invalid_status',
@@ -261,9 +273,9 @@ export function webhookRpc(context: WebhookRpcContext): WebhookMethods {
     },
 
     async getWebhookDelivery(request, { caller }) {
-      const { firmId } = webhookCaller(caller, 'webhook:read');
+      const { scope } = webhookCaller(caller, 'webhook:read');
       const deliveryId = idOf(request.deliveryId, 'deliveryId');
-      const webhook = await webhookOf(firmId, request.webhookId, { deleted: true });
+      const webhook = await webhookOf(scope, request.webhookId, { deleted: true });
       const found = await findWebhookDelivery(db, webhook.id, deliveryId);
       if (!found) throw deliveryNotFound();
       return {
@@ -282,9 +294,9 @@ export function webhookRpc(context: WebhookRpcContext): WebhookMethods {
     },
 
     async retryWebhookDelivery(request, { caller }) {
-      const { firmId } = webhookCaller(caller, 'webhook:write');
+      const { scope } = webhookCaller(caller, 'webhook:write');
       const deliveryId = idOf(request.deliveryId, 'deliveryId');
-      const webhook = live(await webhookOf(firmId, request.webhookId), 'retry its deliveries');
+      const webhook = live(await webhookOf(scope, request.webhookId), 'retry its deliveries');
       const requeued = await requeueWebhookDelivery(db, webhook.id, deliveryId);
       if (!requeued) {
         if (!(await findWebhookDelivery(db, webhook.id, deliveryId))) throw deliveryNotFound();
@@ -294,6 +306,19 @@ export function webhookRpc(context: WebhookRpcContext): WebhookMethods {
       }
       context.onQueued();
       return { delivery: deliveryMessage(requeued) };
+    },
+
+    async disableApiKeyWebhooks(request, { caller }) {
+      const { firmId, actor, ownerApiKeyId } = webhookCaller(caller, 'webhook:write');
+      // a key's own webhooks are ended by revoking it, which only admins do
+      if (ownerApiKeyId)
+        throw permissionDenied("Only the firm's admins may disable an API key's webhooks.", { reason: 'admin_only' });
+      if (!isUuid(request.apiKeyId))
+        throw invalidArgument('apiKeyId must be a UUID.', {
+          reason: 'validation_failed',
+          violations: [{ field: 'apiKeyId', message: 'must be a UUID' }],
+        });
+      return { disabled: await disableApiKeyWebhooks(db, firmId, request.apiKeyId, actor) };
     },
   };
 }
