@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Database, Queryable } from '@kantoor/database';
 import { createLogger } from '@kantoor/logging';
-import { StaffInvitedSchema } from '@kantoor/proto/kantoor/directory/v1/events_pb';
 import { migrateService } from '@kantoor/service-runtime';
 import { startSmtpSink, type SmtpSink } from '@kantoor/smtp-sink';
 import {
@@ -18,7 +17,7 @@ import { claimDueNotifications, queueNotification } from '../src/data-access/not
 import { planIntent } from '../src/domain/notification-intent';
 import { SecretBox } from '../src/domain/secret-box';
 import { DeliveryWorker } from '../src/entry-points/worker/delivery-worker';
-import { admin, deliverEvent, mailsIn, SECRET_KEY, startNotification } from './notification-harness';
+import { admin, inviteStaff, mailsIn, SECRET_KEY, startNotification } from './notification-harness';
 
 const box = new SecretBox(Buffer.from(SECRET_KEY, 'base64'));
 
@@ -66,14 +65,7 @@ describe('notification: killed between the SMTP server accepting a mail and reco
         throw new Error('simulated crash: the process died before recording the mail as sent');
       },
     });
-    const eventId = await deliverEvent(first.transport, 'directory', StaffInvitedSchema, {
-      firmId,
-      staffId: randomUUID(),
-      name: 'Els',
-      email: 'els@firm.example',
-      role: 'employee',
-      activationToken: 't',
-    });
+    const eventId = await inviteStaff(first.transport, firmId);
     const [original] = await mailsIn(sink, 1);
     await eventually(async () => crashed, Boolean);
     const { rows } = await first.service.db.query('SELECT status FROM notification WHERE event_id = $1', [eventId]);

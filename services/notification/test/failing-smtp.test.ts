@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { StaffInvitedSchema } from '@kantoor/proto/kantoor/directory/v1/events_pb';
 import { eventually } from '@kantoor/testing';
-import { admin, deliverEvent, settle, startNotification, type Harness } from './notification-harness';
+import { admin, inviteStaff, settle, startNotification, useSmtpServer, type Harness } from './notification-harness';
 import { messageIdOf, refusingPort, startScriptedSmtpServer, type ScriptedSmtpServer } from './scripted-smtp-server';
 
 describe('notification: a failing SMTP server leads to retries and a failed state, never a lost or doubled mail', () => {
@@ -18,18 +17,8 @@ describe('notification: a failing SMTP server leads to retries and a failed stat
   /** A firm whose own SMTP server is at `port`, and one invitation mail for it; the delivery once it settled. */
   async function mailThrough(port: number) {
     const firmId = randomUUID();
-    await h.client.setSmtpSettings(
-      { host: '127.0.0.1', port, tls: 'none', username: '', senderAddress: 'mail@firm.example', senderName: '' },
-      { caller: admin(firmId) },
-    );
-    const eventId = await deliverEvent(h.transport, 'directory', StaffInvitedSchema, {
-      firmId,
-      staffId: randomUUID(),
-      name: 'Els',
-      email: 'els@firm.example',
-      role: 'employee',
-      activationToken: 't',
-    });
+    await useSmtpServer(h.client, firmId, port);
+    const eventId = await inviteStaff(h.transport, firmId);
     const settled = await eventually(
       async () =>
         (await h.client.listDeliveries({}, { caller: admin(firmId) })).deliveries.find((d) => d.eventId === eventId),

@@ -5,7 +5,7 @@ import { StaffInvitedSchema } from '@kantoor/proto/kantoor/directory/v1/events_p
 import { openTestPglite, type TestDatabase } from '@kantoor/testing';
 import { bearer, problemType, staff, testApp } from '../../../gateway/test/helpers';
 import { everyPage, expectPaging, expectPagingRefusals, type PagedList } from '../../../gateway/test/paged-list';
-import { deliverEvent, mailsIn, startNotification, type Harness } from './notification-harness';
+import { deliverEvent, inviteStaff, mailsIn, startNotification, type Harness } from './notification-harness';
 
 describe('gateway: delivery log, SMTP settings and the embedded mailbox', () => {
   let h: Harness;
@@ -15,14 +15,7 @@ describe('gateway: delivery log, SMTP settings and the embedded mailbox', () => 
   beforeAll(async () => {
     h = await startNotification();
     database = await openTestPglite();
-    await deliverEvent(h.transport, 'directory', StaffInvitedSchema, {
-      firmId,
-      staffId: randomUUID(),
-      name: 'Els',
-      email: 'els@firm.example',
-      role: 'employee',
-      activationToken: 't',
-    });
+    await inviteStaff(h.transport, firmId);
     await deliverEvent(h.transport, 'directory', StaffInvitedSchema, {
       firmId: otherFirmId,
       staffId: randomUUID(),

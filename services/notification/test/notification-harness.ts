@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { encodeEnvelope, InProcessTransport, topicOf } from '@kantoor/events';
 import { createServiceClient, type Caller } from '@kantoor/grpc';
 import type { Logger } from '@kantoor/logging';
+import { StaffInvitedSchema } from '@kantoor/proto/kantoor/directory/v1/events_pb';
 import { EventEnvelopeSchema } from '@kantoor/proto/kantoor/events/v1/envelope_pb';
 import { NotificationService } from '@kantoor/proto/kantoor/notification/v1/notification_pb';
 import { embeddedPlatform, startService, type RunningService } from '@kantoor/service-runtime';
@@ -100,6 +101,24 @@ export async function deliverEvent<Desc extends DescMessage>(
   ]);
   return id;
 }
+
+/** A staff member of the firm invited: one activation mail, to els@firm.example; the event's id. */
+export const inviteStaff = (transport: InProcessTransport, firmId: string): Promise<string> =>
+  deliverEvent(transport, 'directory', StaffInvitedSchema, {
+    firmId,
+    staffId: randomUUID(),
+    name: 'Els',
+    email: 'els@firm.example',
+    role: 'employee',
+    activationToken: 't',
+  });
+
+/** The firm's own SMTP server: the one at 127.0.0.1:`port`, without TLS. */
+export const useSmtpServer = (client: Harness['client'], firmId: string, port: number) =>
+  client.setSmtpSettings(
+    { host: '127.0.0.1', port, tls: 'none', username: '', senderAddress: 'mail@firm.example', senderName: '' },
+    { caller: admin(firmId) },
+  );
 
 /** An API key of the firm, with the scopes given. */
 export const apiKey = (firmId: string, scopes: string[]): Caller => ({

@@ -29,7 +29,11 @@ export interface NotificationRow {
 }
 
 /** A row the worker now owns for one attempt; `interrupted` when a previous attempt died while sending. */
-export type ClaimedNotification = NotificationRow & { interrupted: boolean };
+export type ClaimedNotification = NotificationRow & {
+  interrupted: boolean;
+  /** the trace context of what queued the mail, when it had one */
+  traceparent: string | null;
+};
 
 export interface DeliveryAttemptRow {
   attempt: number;
@@ -44,12 +48,17 @@ export interface DeliveryAttemptRow {
 /**
  * Records the intent to send before anything is sent. The Message-ID is derived from the event, so a second
  * intent for the same event (whatever the recipient turns out to be) hits its unique index and is dropped.
+ * `traceparent`: the trace context of the caller (the event's consumer), which the attempts' spans link to.
  */
-export async function queueNotification(tx: Queryable, intent: NotificationIntent): Promise<boolean> {
+export async function queueNotification(
+  tx: Queryable,
+  intent: NotificationIntent,
+  traceparent?: string,
+): Promise<boolean> {
   const { rows } = await tx.query(
     `INSERT INTO notification (id, event_id, kind, firm_id, dossier_id, recipient, routed_via, language, data, sealed_data,
-       message_id, status, last_error)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING RETURNING id`,
+       message_id, status, last_error, traceparent)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT DO NOTHING RETURNING id`,
     [
       randomUUID(),
       intent.eventId,
@@ -64,6 +73,7 @@ export async function queueNotification(tx: Queryable, intent: NotificationInten
       intent.messageId,
       intent.failure ? 'failed' : 'queued',
       intent.failure ?? null,
+      traceparent ?? null,
     ],
   );
   return rows.length > 0;

@@ -31,6 +31,8 @@ export type ClaimedWebhookDelivery = WebhookDeliveryRow & {
   previous_secret_sealed: string | null;
   /** a previous attempt died between sending and recording: the receiver may have it already */
   interrupted: boolean;
+  /** the trace context of what queued the delivery, when it had one */
+  traceparent: string | null;
 };
 
 export interface WebhookAttemptRow {
@@ -49,19 +51,20 @@ const DELIVERY = `id, webhook_id, firm_id, event_id, event_type, dossier_id, pay
 /**
  * Queues one event for every enabled webhook of its firm that subscribes to its type, in the caller's transaction
  * (an event consumer's, so it commits with the inbox row). A webhook that has the event already gets nothing more;
- * the number queued.
+ * the number queued. `traceparent`: the caller's trace context, which the attempts' spans link to.
  */
 export async function queueWebhookEvent(
   tx: Queryable,
   event: { id: string; type: string; firmId: string; dossierId?: string },
   payload: string,
+  traceparent?: string,
 ): Promise<number> {
   const { rowCount } = await tx.query(
-    `INSERT INTO webhook_delivery (id, webhook_id, firm_id, event_id, event_type, dossier_id, payload)
-     SELECT gen_random_uuid(), id, firm_id, $2, $3, $4, $5 FROM webhook
+    `INSERT INTO webhook_delivery (id, webhook_id, firm_id, event_id, event_type, dossier_id, payload, traceparent)
+     SELECT gen_random_uuid(), id, firm_id, $2, $3, $4, $5, $6 FROM webhook
       WHERE firm_id = $1 AND enabled AND deleted_at IS NULL AND $3 = ANY (event_types)
      ON CONFLICT (webhook_id, event_id) DO NOTHING`,
-    [event.firmId, event.id, event.type, event.dossierId || null, payload],
+    [event.firmId, event.id, event.type, event.dossierId || null, payload, traceparent ?? null],
   );
   return rowCount;
 }
@@ -69,13 +72,21 @@ export async function queueWebhookEvent(
 /** Queues an event for one webhook whatever it subscribes to (a ping). */
 export async function queueWebhookDelivery(
   db: Queryable,
-  delivery: { webhookId: string; firmId: string; eventId: string; eventType: string },
+  delivery: { webhookId: string; firmId: string; eventId: string; eventType: string; traceparent?: string },
   payload: string,
 ): Promise<WebhookDeliveryRow> {
   const { rows } = await db.query<WebhookDeliveryRow>(
-    `INSERT INTO webhook_delivery (id, webhook_id, firm_id, event_id, event_type, payload)
-     VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${DELIVERY}`,
-    [randomUUID(), delivery.webhookId, delivery.firmId, delivery.eventId, delivery.eventType, payload],
+    `INSERT INTO webhook_delivery (id, webhook_id, firm_id, event_id, event_type, payload, traceparent)
+     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${DELIVERY}`,
+    [
+      randomUUID(),
+      delivery.webhookId,
+      delivery.firmId,
+      delivery.eventId,
+      delivery.eventType,
+      payload,
+      delivery.traceparent ?? null,
+    ],
   );
   return rows[0];
 }

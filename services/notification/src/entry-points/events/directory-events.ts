@@ -6,7 +6,7 @@
 import type { Timestamp } from '@bufbuild/protobuf/wkt';
 import { timestampDate } from '@bufbuild/protobuf/wkt';
 import type { Queryable } from '@kantoor/database';
-import { handlerFor, type EventHandlers } from '@kantoor/events';
+import { handlerFor, injectTraceHeaders, type EventHandlers } from '@kantoor/events';
 import {
   AdditionalUserRequestedSchema,
   ClientMessageSentSchema,
@@ -42,7 +42,7 @@ export function directoryEventHandlers(context: IntentContext): EventHandlers {
     const languages = request.languages.some(isLanguage)
       ? request.languages
       : [...request.languages, (await findFirmProfile(tx, request.firmId))?.language];
-    await queueNotification(tx, planIntent({ ...request, languages }, context));
+    await queueNotification(tx, planIntent({ ...request, languages }, context), injectTraceHeaders().traceparent);
   };
   return {
     ...handlerFor(FirmRegisteredSchema, async ({ envelope, payload, tx }) => {

@@ -3,7 +3,7 @@
  * credential, so it travels sealed (a secret) and is opened only to render the mail.
  */
 import { timestampDate } from '@bufbuild/protobuf/wkt';
-import { handlerFor, type EventHandlers } from '@kantoor/events';
+import { handlerFor, injectTraceHeaders, type EventHandlers } from '@kantoor/events';
 import { DownloadLinkRequestedSchema } from '@kantoor/proto/kantoor/document_intake/v1/events_pb';
 import { findFirmProfile } from '../../data-access/firm-repository';
 import { queueNotification } from '../../data-access/notification-repository';
@@ -33,6 +33,7 @@ export function documentIntakeEventHandlers(context: IntentContext): EventHandle
         },
         context,
       ),
+      injectTraceHeaders().traceparent,
     );
   });
 }

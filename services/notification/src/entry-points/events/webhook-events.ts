@@ -5,7 +5,7 @@
  */
 import { timestampDate, type Timestamp } from '@bufbuild/protobuf/wkt';
 import type { Queryable } from '@kantoor/database';
-import { handlerFor, type EventEnvelope, type EventHandlers } from '@kantoor/events';
+import { handlerFor, injectTraceHeaders, type EventEnvelope, type EventHandlers } from '@kantoor/events';
 import { DocumentsSentSchema } from '@kantoor/proto/kantoor/document_intake/v1/events_pb';
 import { queueWebhookEvent } from '../../data-access/webhook-delivery-repository';
 import { webhookBody, type WebhookEvent, type WebhookEventType } from '../../domain/webhook-event';
@@ -26,7 +26,7 @@ async function queue(
     occurredAt: envelope.occurredAt ? timestampDate(envelope.occurredAt) : new Date(),
     ...payload,
   };
-  await queueWebhookEvent(tx, event, webhookBody(event));
+  await queueWebhookEvent(tx, event, webhookBody(event), injectTraceHeaders().traceparent);
 }
 
 export function webhookEventHandlers(): EventHandlers {

@@ -10,6 +10,7 @@ import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import { scopeGrants } from '@kantoor/access-policy';
 import { decodeCursor, isPostgresTime, pageOfRows, pageSizeOf, type Database } from '@kantoor/database';
 import { failedPrecondition, invalidArgument, notFound, permissionDenied } from '@kantoor/errors';
+import { injectTraceHeaders } from '@kantoor/events';
 import type { Caller, ServiceImpl } from '@kantoor/grpc';
 import type { NotificationService } from '@kantoor/proto/kantoor/notification/v1/notification_pb';
 import {
@@ -247,7 +248,13 @@ export function webhookRpc(context: WebhookRpcContext): WebhookMethods {
       });
       const delivery = await queueWebhookDelivery(
         db,
-        { webhookId: webhook.id, firmId, eventId, eventType: PING_EVENT_TYPE },
+        {
+          webhookId: webhook.id,
+          firmId,
+          eventId,
+          eventType: PING_EVENT_TYPE,
+          traceparent: injectTraceHeaders().traceparent,
+        },
         body,
       );
       context.onQueued();

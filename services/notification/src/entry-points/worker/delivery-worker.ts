@@ -24,6 +24,8 @@ import {
   setResolvedRecipient,
   type ClaimedNotification,
 } from '../../data-access/notification-repository';
+import { countPendingDeliveries } from '../../data-access/pending-deliveries';
+import { DeliveryTelemetry, type EndedAttempt } from './delivery-telemetry';
 import { DueWorkLoop } from './due-work-loop';
 
 export interface DefaultSmtp extends Omit<SmtpServer, 'key'> {
@@ -51,6 +53,7 @@ export interface DeliveryWorkerOptions {
 
 export class DeliveryWorker {
   private readonly loop: DueWorkLoop;
+  private readonly telemetry: DeliveryTelemetry;
 
   constructor(private readonly options: DeliveryWorkerOptions) {
     this.loop = new DueWorkLoop({
@@ -59,6 +62,7 @@ export class DeliveryWorker {
       takeDue: async () => ({ taken: await this.deliverDue(), room: options.batchSize }),
       failure: 'the delivery worker could not claim mails; trying again later',
     });
+    this.telemetry = new DeliveryTelemetry('mail', () => countPendingDeliveries(options.db, 'mail'));
   }
 
   async start(): Promise<void> {
@@ -66,6 +70,7 @@ export class DeliveryWorker {
       const interrupted = await releaseInterruptedSends(this.options.db);
       if (interrupted > 0) this.options.logger.warn({ interrupted }, 'mails interrupted while sending are sent again');
     }
+    this.telemetry.start();
     this.loop.start();
   }
 
@@ -75,6 +80,7 @@ export class DeliveryWorker {
   }
 
   async stop(): Promise<void> {
+    this.telemetry.stop();
     await this.loop.stop();
   }
 
@@ -83,12 +89,20 @@ export class DeliveryWorker {
     const claimed = await claimDueNotifications(this.options.db, this.options.batchSize, this.options.leaseMs);
     if (claimed.length === 0) return 0;
     const batch: Batch = { firms: new Map() };
-    await Promise.all(claimed.map((delivery) => this.deliver(delivery, batch)));
+    await Promise.all(
+      claimed.map((delivery) =>
+        this.telemetry.attempt('smtp send', delivery, { 'kantoor.notification.kind': delivery.kind }, () =>
+          this.deliver(delivery, batch),
+        ),
+      ),
+    );
     return claimed.length;
   }
 
-  private async deliver(delivery: ClaimedNotification, batch: Batch): Promise<void> {
+  /** One attempt: prepared (cascade, rendering) and sent, then recorded; how it ended. */
+  private async deliver(delivery: ClaimedNotification, batch: Batch): Promise<EndedAttempt> {
     const startedAt = new Date();
+    const seconds = () => (Date.now() - startedAt.getTime()) / 1000;
     let mail: OutgoingMail;
     let server: SmtpServer;
     let response: string;
@@ -99,9 +113,16 @@ export class DeliveryWorker {
       subject = mail.subject;
       response = (await this.options.sender.send(server, mail)).response;
     } catch (error) {
-      await this.record(this.failureRecord(delivery, error, startedAt, subject));
-      return;
+      const record = this.failureRecord(delivery, error, startedAt, subject);
+      const ended: EndedAttempt = {
+        outcome: record.outcome,
+        seconds: seconds(),
+        spanAttributes: { 'error.type': errorTypeOf(error) },
+      };
+      await this.record(record);
+      return ended;
     }
+    const ended: EndedAttempt = { outcome: 'sent', seconds: seconds() };
     // The SMTP server has the mail now: record it at once, whatever the rest of the batch is doing, so that a
     // crash later in the batch cannot send it again. If the record fails, the row stays `sending` and the
     // mail goes out again with the same Message-ID when its lease runs out: a possible copy, never a lost mail.
@@ -112,7 +133,7 @@ export class DeliveryWorker {
         { err: error, notificationId: delivery.id },
         'a sent mail could not be recorded; it will be sent again',
       );
-      return;
+      return ended;
     }
     await this.record({
       id: delivery.id,
@@ -124,6 +145,7 @@ export class DeliveryWorker {
       subject,
       smtpResponse: response,
     });
+    return ended;
   }
 
   /** Ends one attempt: the mail's new state and its line in the delivery log. */
@@ -274,6 +296,18 @@ export class DeliveryWorker {
 }
 
 type AttemptOutcomeRecord = AttemptRecord & { id: string; kind: string };
+
+/**
+ * A failed attempt's class, for its span: the SMTP server's reply code, else the error's code (nodemailer's
+ * ECONNECTION, ETIMEDOUT, …) or reason (`smtp_not_configured`). Never the message: an SMTP answer may quote the
+ * recipient's address.
+ */
+function errorTypeOf(error: unknown): string {
+  const { responseCode, code, reason } = error as { responseCode?: unknown; code?: unknown; reason?: unknown };
+  if (typeof responseCode === 'number') return String(responseCode);
+  if (typeof code === 'string') return code;
+  return typeof reason === 'string' ? reason : '_OTHER';
+}
 
 interface Batch {
   firms: Map<

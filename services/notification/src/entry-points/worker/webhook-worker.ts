@@ -18,6 +18,8 @@ import {
   type ClaimedWebhookDelivery,
   type WebhookAttemptRecord,
 } from '../../data-access/webhook-delivery-repository';
+import { countPendingDeliveries } from '../../data-access/pending-deliveries';
+import { DeliveryTelemetry, type EndedAttempt } from './delivery-telemetry';
 import { DueWorkLoop } from './due-work-loop';
 
 export interface WebhookWorkerOptions {
@@ -41,6 +43,7 @@ const USER_AGENT = 'Kantoor-Webhooks/1';
 export class WebhookWorker {
   private readonly loop: DueWorkLoop;
   private readonly inFlight = new Set<Promise<void>>();
+  private readonly telemetry: DeliveryTelemetry;
 
   constructor(private readonly options: WebhookWorkerOptions) {
     this.loop = new DueWorkLoop({
@@ -49,6 +52,7 @@ export class WebhookWorker {
       takeDue: () => this.deliverDue(),
       failure: 'the webhook worker could not claim deliveries; trying again later',
     });
+    this.telemetry = new DeliveryTelemetry('webhook', () => countPendingDeliveries(options.db, 'webhook'));
   }
 
   async start(): Promise<void> {
@@ -57,6 +61,7 @@ export class WebhookWorker {
       if (interrupted > 0)
         this.options.logger.warn({ interrupted }, 'webhook deliveries interrupted while sending are sent again');
     }
+    this.telemetry.start();
     this.loop.start();
   }
 
@@ -67,6 +72,7 @@ export class WebhookWorker {
 
   /** Claims nothing more and waits for the attempts in flight (each ends within the timeout). */
   async stop(): Promise<void> {
+    this.telemetry.stop();
     await this.loop.stop();
     await Promise.all(this.inFlight);
   }
@@ -77,7 +83,10 @@ export class WebhookWorker {
     if (room <= 0) return { taken: 0, room: 0 };
     const claimed = await claimDueWebhookDeliveries(this.options.db, room, this.options.leaseMs);
     for (const delivery of claimed) {
-      const attempt: Promise<void> = this.attempt(delivery)
+      const attempt: Promise<void> = this.telemetry
+        .attempt('webhook deliver', delivery, { 'kantoor.webhook.event_type': delivery.event_type }, () =>
+          this.attempt(delivery),
+        )
         .catch((error) =>
           this.options.logger.error({ err: error, deliveryId: delivery.id }, 'a webhook attempt failed'),
         )
@@ -90,7 +99,7 @@ export class WebhookWorker {
     return { taken: claimed.length, room };
   }
 
-  private async attempt(delivery: ClaimedWebhookDelivery): Promise<void> {
+  private async attempt(delivery: ClaimedWebhookDelivery): Promise<EndedAttempt> {
     const startedAt = new Date();
     const answer = await this.send(delivery, startedAt);
     const verdict = webhookAttemptVerdict(
@@ -110,6 +119,15 @@ export class WebhookWorker {
       durationMs: answer.durationMs,
       startedAt,
     };
+    const ended: EndedAttempt = {
+      outcome: record.outcome,
+      seconds: answer.durationMs / 1000,
+      spanAttributes: {
+        'http.request.method': 'POST',
+        'http.response.status_code': answer.statusCode,
+        'error.type': record.outcome === 'delivered' ? undefined : String(answer.statusCode ?? '_OTHER'),
+      },
+    };
     // The receiver has it now: record it at once. If that fails, the delivery stays `delivering` and goes out
     // again with the same webhook-id when its lease runs out: a possible copy, never a lost event.
     try {
@@ -120,9 +138,10 @@ export class WebhookWorker {
         { err: error, deliveryId: delivery.id },
         'a webhook attempt could not be recorded; it will be sent again',
       );
-      return;
+      return ended;
     }
     this.logOutcome(delivery, record);
+    return ended;
   }
 
   /** One signed POST; secrets that cannot be opened end the attempt like a failed connection. */
