@@ -213,6 +213,16 @@ function render(document_) {
       nav.append(el('a', { href: `#${operation.operationId}` }, `${method.toUpperCase()} ${path}`));
     }
   }
+  const webhooks = Object.entries(document_.webhooks || {});
+  if (webhooks.length > 0) {
+    // requests the platform sends to a subscriber's URL, named by event type
+    main.append(el('h2', {}, 'Webhooks (sent to your URL)'));
+    nav.append(el('h3', {}, 'webhooks sent'));
+    for (const [name, item] of webhooks) {
+      main.append(operationView(name, 'post', item.post, components));
+      nav.append(el('a', { href: `#${item.post.operationId}` }, `POST ${name}`));
+    }
+  }
   main.append(el('h2', {}, 'Schemas'));
   for (const [name, schema] of Object.entries(components.schemas || {})) {
     main.append(

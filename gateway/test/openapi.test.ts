@@ -15,6 +15,7 @@ import {
   type Route,
 } from '../src';
 import { noDatabase, testApp, testConfig, whoAmI } from './helpers';
+import { WEBHOOK_EVENT_TYPES } from '../src/routes/webhooks';
 
 type Operation = {
   operationId: string;
@@ -47,6 +48,7 @@ describe('the OpenAPI document', () => {
   const document = buildOpenApiDocument(routes) as {
     openapi: string;
     paths: Record<string, Record<string, Operation>>;
+    webhooks: Record<string, { post: Operation & Record<string, unknown> }>;
     components: { schemas: Record<string, object>; securitySchemes: Record<string, unknown> };
   };
 
@@ -69,6 +71,37 @@ describe('the OpenAPI document', () => {
     ajv.addSchema({ $id: 'doc', components: document.components });
     for (const name of Object.keys(document.components.schemas))
       expect(typeof ajv.getSchema(`doc#/components/schemas/${name}`)).toBe('function');
+  });
+
+  it('lists what partners receive under webhooks: each event type and the ping, a signed POST of a JSON body', () => {
+    expect(Object.keys(document.webhooks).sort()).toEqual([...Object.keys(WEBHOOK_EVENT_TYPES), 'webhook.ping'].sort());
+    const sent = document.webhooks['documents.sent'].post;
+    expect(sent).toMatchObject({
+      operationId: 'documentsSentWebhook',
+      'x-subscribed-by': 'createWebhook',
+      requestBody: {
+        required: true,
+        content: { 'application/json': { schema: { $ref: '#/components/schemas/DocumentsSentEvent' } } },
+      },
+    });
+    expect(Object.keys(sent.responses).sort()).toEqual(['2XX', '410', 'default']);
+    expect(sent.parameters).toEqual(
+      ['webhook-id', 'webhook-timestamp', 'webhook-signature'].map((name) =>
+        expect.objectContaining({ name, in: 'header', required: true }),
+      ),
+    );
+    expect(resolve(document, '#/components/schemas/DocumentsSentEvent')).toMatchObject({
+      properties: {
+        type: { const: 'documents.sent' },
+        data: { required: ['documentIds', 'sentBy', 'automatic', 'sentAt'] },
+      },
+    });
+    // no operationId twice, requests sent or served
+    const ids = [
+      ...Object.values(document.paths).flatMap((item) => Object.values(item).map((operation) => operation.operationId)),
+      ...Object.values(document.webhooks).map((item) => item.post.operationId),
+    ];
+    expect(new Set(ids).size).toBe(ids.length);
   });
 
   it('describes how each operation authenticates: bearer JWT or API key, with the permission it needs', () => {
@@ -182,6 +215,10 @@ describe('the documentation page', () => {
     expect(revoke.textContent).toContain('apiKeyId');
     expect(revoke.textContent).toContain('Idempotency-Key');
     expect(byId.get('nav')!.textContent).toContain('POST /v1/auth/login');
+    expect(sections.map((section) => section.attributes.id)).toEqual(
+      expect.arrayContaining(['documentsSentWebhook', 'webhookPingWebhook', 'schema-DocumentsSentEvent']),
+    );
+    expect(byId.get('nav')!.textContent).toContain('POST documents.sent');
 
     byId.get('filter')!.listeners.input({ target: { value: 'api_key:read' } });
     expect(sections.filter((section) => !section.hidden).map((section) => section.attributes.id)).toEqual([

@@ -146,6 +146,37 @@ function responses(route: Route): Record<string, unknown> {
   return { ...common, ...declared };
 }
 
+/** The requests the routes' subscriptions make the platform send, as OpenAPI 3.1 `webhooks` (each a POST). */
+function outgoingWebhooks(routes: readonly Route[]): Record<string, unknown> {
+  const webhooks: Record<string, unknown> = {};
+  for (const route of routes) {
+    for (const [name, webhook] of Object.entries(route.outgoingWebhooks ?? {})) {
+      if (webhooks[name]) throw new Error(`webhook ${name} is declared by two routes`);
+      webhooks[name] = {
+        post: {
+          operationId: `${name.replace(/[^A-Za-z0-9]+(.)/g, (_match, next: string) => next.toUpperCase())}Webhook`,
+          summary: webhook.summary,
+          ...(webhook.description && { description: webhook.description }),
+          tags: route.tags,
+          'x-subscribed-by': route.operationId,
+          parameters: Object.entries(webhook.headers).map(([header, { description, schema }]) => ({
+            name: header,
+            in: 'header',
+            required: true,
+            description,
+            schema,
+          })),
+          requestBody: { required: true, content: { 'application/json': { schema: webhook.body } } },
+          responses: Object.fromEntries(
+            Object.entries(webhook.answers).map(([status, description]) => [status, { description }]),
+          ),
+        },
+      };
+    }
+  }
+  return webhooks;
+}
+
 export function buildOpenApiDocument(routes: readonly Route[], info: DocumentInfo = {}): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   const tags = new Set<string>();
@@ -167,7 +198,10 @@ export function buildOpenApiDocument(routes: readonly Route[], info: DocumentInf
     };
   }
   const components: Record<string, JsonSchema> = {};
-  const withRefs = collectSchemas({ paths }, components) as { paths: unknown };
+  const withRefs = collectSchemas({ paths, webhooks: outgoingWebhooks(routes) }, components) as {
+    paths: unknown;
+    webhooks: Record<string, unknown>;
+  };
   return {
     openapi: '3.1.0',
     info: {
@@ -178,6 +212,7 @@ export function buildOpenApiDocument(routes: readonly Route[], info: DocumentInf
     jsonSchemaDialect: 'https://spec.openapis.org/oas/3.1/dialect/base',
     tags: [...tags].sort().map((name) => ({ name })),
     paths: withRefs.paths,
+    ...(Object.keys(withRefs.webhooks).length > 0 && { webhooks: withRefs.webhooks }),
     components: {
       schemas: Object.fromEntries(Object.entries(components).sort(([a], [b]) => a.localeCompare(b))),
       parameters: {

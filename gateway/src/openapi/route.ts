@@ -96,6 +96,23 @@ interface RouteSpecBase {
   bodyLimit?: number | BodyLimitSetting;
   /** an extra, stricter per-address limit on top of the usual one (login attempts) */
   throttle?: 'login';
+  /**
+   * Requests the platform sends to partners once this operation subscribed them, by name (an event type): listed
+   * under the document's top-level `webhooks` (OpenAPI 3.1), each a POST of a JSON body.
+   */
+  outgoingWebhooks?: Readonly<Record<string, OutgoingWebhook>>;
+}
+
+/** One kind of request the platform sends to a subscriber. */
+export interface OutgoingWebhook {
+  summary: string;
+  description?: string;
+  /** the JSON body */
+  body: JsonSchema;
+  /** request headers, by name */
+  headers: Readonly<Record<string, { description: string; schema: JsonSchema }>>;
+  /** how the platform reads the subscriber's answer, by status (e.g. `2XX`, `410`, `default`) */
+  answers: Readonly<Record<string, string>>;
 }
 
 export type PublicRouteSpec<T extends RouteTypes> = RouteSpecBase & {

@@ -8,7 +8,7 @@ import {
   WebhookDeliverySchema,
   WebhookSchema,
 } from '@kantoor/proto/kantoor/notification/v1/notification_pb';
-import { defineRoute, namedSchema, reply } from '../openapi/route';
+import { defineRoute, namedSchema, reply, type JsonSchema, type OutgoingWebhook } from '../openapi/route';
 import { nextCursor, pageOf, pageQuery, type PageQuery } from './list-pages';
 import { callFor, json, notificationOf, object } from './notification';
 
@@ -19,9 +19,29 @@ const tags = ['webhooks'];
  * (services/notification/src/domain/webhook-event.ts, checked equal by its gateway tests). `webhook.ping` is sent
  * only when asked for (ping).
  */
-export const WEBHOOK_EVENT_TYPES: Record<string, string> = {
-  'documents.sent': 'documents were sent to the firm (by a client, or automatically for a whitelisted sender)',
+const WEBHOOK_EVENTS: Record<string, { tells: string; data: JsonSchema }> = {
+  'documents.sent': {
+    tells: 'documents were sent to the firm (by a client, or automatically for a whitelisted sender)',
+    data: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['documentIds', 'sentBy', 'automatic', 'sentAt'],
+      properties: {
+        documentIds: { type: 'array', minItems: 1, items: { type: 'string' } },
+        sentBy: {
+          type: 'string',
+          description: 'who sent them: the person’s id, or for `automatic` the whitelisted sender’s e-mail address',
+        },
+        automatic: { type: 'boolean', description: 'sent on arrival, because the sender is whitelisted' },
+        sentAt: { type: 'string', format: 'date-time' },
+      },
+    },
+  },
 };
+
+export const WEBHOOK_EVENT_TYPES: Record<string, string> = Object.fromEntries(
+  Object.entries(WEBHOOK_EVENTS).map(([type, { tells }]) => [type, tells]),
+);
 
 const RETRY_SCHEDULE =
   'A delivery not answered with 2xx (or not in time) is tried again, by default after 5 s, 5 min, 30 min, 2 h, ' +
@@ -55,6 +75,66 @@ To verify a delivery:
 
 Answer with a 2xx status quickly and do the work afterwards. ${RETRY_SCHEDULE} To unsubscribe from the
 receiving side, answer 410 Gone.`;
+
+/** Each event type (and the ping) as the document's top-level `webhooks` lists it: what a receiver gets. */
+const PING_DATA: JsonSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['webhookId'],
+  properties: { webhookId: { type: 'string', format: 'uuid' } },
+};
+
+function outgoing(type: string, summary: string, data: JsonSchema): OutgoingWebhook {
+  const name = type.replace(/(^|\.)(.)/g, (_match, _dot: string, next: string) => next.toUpperCase());
+  return {
+    summary,
+    description:
+      `Sent to the URL of each webhook subscribed to \`${type}\`${type === 'webhook.ping' ? ' (to that one webhook)' : ''}, ` +
+      'signed with its secret: verify it as the operation createWebhook (POST /v1/webhooks) describes.',
+    body: namedSchema(`${name}Event`, {
+      type: 'object',
+      additionalProperties: false,
+      required: ['id', 'type', 'timestamp', 'firmId', 'dossierId', 'data'],
+      properties: {
+        id: { type: 'string', description: 'the event’s id: the same in every webhook it goes to' },
+        type: { const: type },
+        timestamp: { type: 'string', format: 'date-time', description: 'when it happened' },
+        firmId: { type: 'string', format: 'uuid' },
+        dossierId: { type: ['string', 'null'], description: 'the dossier it concerns; null when none' },
+        data,
+      },
+    }),
+    headers: {
+      'webhook-id': {
+        description: 'the delivery’s id, the same on every attempt (and retry) of it: ignore one you processed',
+        schema: { type: 'string' },
+      },
+      'webhook-timestamp': {
+        description: 'when the attempt was signed, in seconds since 1970-01-01 UTC; refuse one 5 minutes off',
+        schema: { type: 'string', pattern: '^[0-9]+$' },
+      },
+      'webhook-signature': {
+        description: 'one or more `v1,<base64>` HMAC-SHA256 signatures, separated by spaces',
+        schema: { type: 'string', pattern: '^v1,[A-Za-z0-9+/]+=*( v1,[A-Za-z0-9+/]+=*)*$' },
+      },
+    },
+    answers: {
+      '2XX': 'Received; answer quickly and do the work afterwards.',
+      '410': 'Gone: the webhook is disabled and nothing more is sent to it.',
+      default: `Not received. ${RETRY_SCHEDULE}`,
+    },
+  };
+}
+
+const OUTGOING_WEBHOOKS: Record<string, OutgoingWebhook> = {
+  ...Object.fromEntries(
+    Object.entries(WEBHOOK_EVENTS).map(([type, { tells, data }]) => [
+      type,
+      outgoing(type, tells.charAt(0).toUpperCase() + tells.slice(1), data),
+    ]),
+  ),
+  'webhook.ping': outgoing('webhook.ping', 'A test of the receiver, sent only when asked for (ping)', PING_DATA),
+};
 
 const webhookId = { type: 'string', format: 'uuid' } as const;
 const webhookParams = object({ webhookId }, ['webhookId']);
@@ -188,6 +268,7 @@ export const createWebhook = defineRoute<{ body: { url: string; eventTypes: stri
   auth: 'authenticated',
   permission: 'webhook:write',
   idempotency: { answerNotKept: secretShownOnce('the signing secret') },
+  outgoingWebhooks: OUTGOING_WEBHOOKS,
   request: {
     body: namedSchema('CreateWebhook', object({ url, eventTypes, description }, ['url', 'eventTypes'])),
   },

@@ -1,14 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { authorizeWithPolicy, routeTable } from '@kantoor/gateway';
+import { timestampFromDate } from '@bufbuild/protobuf/wkt';
+import Ajv2020 from 'ajv/dist/2020';
+import addFormats from 'ajv-formats';
 import { createServiceClient } from '@kantoor/grpc';
+import { DocumentsSentSchema } from '@kantoor/proto/kantoor/document_intake/v1/events_pb';
 import { NotificationService } from '@kantoor/proto/kantoor/notification/v1/notification_pb';
 import { eventually, type TestDatabase } from '@kantoor/testing';
 import { WEBHOOK_EVENT_TYPES as SUBSCRIBABLE_AT_THE_GATEWAY } from '../../../gateway/src/routes/webhooks';
 import { bearer, openMigratedDatabase, problemType, staff, testApp } from '../../../gateway/test/helpers';
 import { everyPage, expectPagingRefusals, type PagedList } from '../../../gateway/test/paged-list';
 import { WEBHOOK_EVENT_TYPES } from '../src';
-import { startNotification, type Harness } from './notification-harness';
+import { deliverEvent, startNotification, type Harness } from './notification-harness';
 import { verifiedWith } from './standard-webhooks';
 import { startWebhookReceiver, status, type WebhookReceiver } from './webhook-receiver';
 
@@ -133,6 +137,40 @@ describe('gateway: webhooks to partner applications', () => {
     const again = (await deliveriesTo(webhook.url, 2))[1];
     expect(again.headers['webhook-id']).toBe(delivery.headers['webhook-id']);
     expect(verifiedWith(secret, again)).toBe(true);
+  });
+
+  test("what a receiver gets is what /openapi.json's webhooks describe: a documents.sent and a ping", async () => {
+    const { webhook } = (await subscribe(asAdmin)).body;
+    await post(`/v1/webhooks/${webhook.id}/ping`).expect(202);
+    await deliveriesTo(webhook.url, 1);
+    await deliverEvent(h.transport, 'document-intake', DocumentsSentSchema, {
+      firmId,
+      dossierId: randomUUID(),
+      documentIds: [randomUUID(), randomUUID()],
+      actorId: 'boekhouding@leverancier.example',
+      automatic: true,
+      sentAt: timestampFromDate(new Date()),
+    });
+    const received = await deliveriesTo(webhook.url, 2);
+    expect(received.map(typeOf)).toEqual(['webhook.ping', 'documents.sent']);
+
+    const document = (await request(app).get('/openapi.json')).body;
+    const ajv = new Ajv2020({ strict: false });
+    addFormats(ajv);
+    ajv.addSchema({ $id: 'doc', components: document.components });
+    for (const delivery of received) {
+      const { post: described } = document.webhooks[typeOf(delivery)];
+      const validate = ajv.compile({ $ref: `doc${described.requestBody.content['application/json'].schema.$ref}` });
+      expect({ type: typeOf(delivery), errors: validate(JSON.parse(delivery.body)) ? null : validate.errors }).toEqual({
+        type: typeOf(delivery),
+        errors: null,
+      });
+      for (const header of described.parameters as Array<{ name: string; schema: { pattern?: string } }>)
+        expect(String(delivery.headers[header.name])).toMatch(new RegExp(header.schema.pattern ?? '.'));
+    }
+    // the documented schema is strict: a body with a field it does not name fails it
+    const strict = ajv.compile({ $ref: 'doc#/components/schemas/DocumentsSentEvent' });
+    expect(strict({ ...JSON.parse(received[1].body), extra: true })).toBe(false);
   });
 
   test('a rotated secret is shown once; until the previous one expires, deliveries are signed with both', async () => {
