@@ -125,6 +125,7 @@ export async function eventually<T>(
   }
 }
 export { pdfText, type PdfText, type PdfTextItem } from './pdf-text';
+export { hasAttributes, recordTelemetry, type RecordedTelemetry } from './recorded-telemetry';
 
 /**
  * A service implementation that has only `methods`: any other RPC fails with `refuse(its name)`. For tests that

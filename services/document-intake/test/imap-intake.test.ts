@@ -11,6 +11,7 @@ import type Mail from 'nodemailer/lib/mailer';
 import { ConfigError } from '@kantoor/config';
 import { createLogger } from '@kantoor/logging';
 import { startService } from '@kantoor/service-runtime';
+import { hasAttributes, recordTelemetry, type RecordedTelemetry } from '@kantoor/testing';
 import { createDocumentIntakeService } from '../src';
 import { directoryOver } from '../src/adapters/directory';
 import { releaseImapLease, takeImapLease } from '../src/data-access/imap-repository';
@@ -31,12 +32,15 @@ const LIMIT = 256 * 1024;
 const PROCESSED = 'Kantoor processed';
 const REFUSED = 'Kantoor refused';
 
+let telemetry: RecordedTelemetry;
 let imapServer: ReturnType<typeof hoodiecrow>;
 let port: number;
 let h: IntakeHarness;
 let account: string;
 
 beforeAll(async () => {
+  // before the service starts: the poller takes its counter then
+  telemetry = recordTelemetry();
   imapServer = hoodiecrow({
     plugins: ['ID', 'NAMESPACE', 'IDLE', 'ENABLE', 'LITERALPLUS', 'UNSELECT', 'SPECIAL-USE', 'MOVE', 'UIDPLUS'],
     users: { [USER]: { password: PASSWORD } },
@@ -60,6 +64,7 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(async () => {
   await h?.stop();
+  await telemetry?.stop();
   await new Promise<void>((resolve) => imapServer?.close(() => resolve()));
 });
 
@@ -187,6 +192,13 @@ describe('e-mail intake from a polled IMAP mailbox', () => {
       "SELECT outcome FROM imap_message WHERE outcome <> 'stored' ORDER BY uid",
     );
     expect(rows.map((row) => row.outcome)).toEqual(['no_recipient', 'too_large']);
+    // what an SRE sees: messages taken, by outcome
+    const counted = async (outcome: string) =>
+      (await telemetry.points('kantoor.intake.imap.messages')).find((point) =>
+        hasAttributes(point.attributes, { 'kantoor.intake.imap.outcome': outcome }),
+      )?.value;
+    expect([await counted('no_recipient'), await counted('too_large')]).toEqual([1, 1]);
+    expect(await counted('stored')).toBeGreaterThanOrEqual(3);
   });
 
   it('leaves a mail whose storing fails in the mailbox, and the next poll stores each attachment once', async () => {

@@ -5,7 +5,7 @@ import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import type { Histogram } from '@opentelemetry/sdk-metrics';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { DocumentsSentSchema } from '@kantoor/proto/kantoor/document_intake/v1/events_pb';
-import { eventually } from '@kantoor/testing';
+import { eventually, hasAttributes, recordTelemetry, type RecordedTelemetry } from '@kantoor/testing';
 import {
   admin,
   deliverEvent,
@@ -14,7 +14,6 @@ import {
   useSmtpServer,
   type Harness,
 } from './notification-harness';
-import { hasAttributes, recordTelemetry, type RecordedTelemetry } from './recorded-telemetry';
 import { refusingPort, startScriptedSmtpServer, type ScriptedSmtpServer } from './scripted-smtp-server';
 import { silence, startWebhookReceiver, status, type WebhookReceiver } from './webhook-receiver';
 

@@ -145,7 +145,7 @@ export function startImapIntake(options: ImapIntakeOptions): ImapIntake {
             logger.error({ err: error, account, uid: message.uid }, 'IMAP intake: message left for the next poll');
             return 'failed' as const;
           });
-          counter.add(1, { outcome });
+          counter.add(1, { 'kantoor.intake.imap.outcome': outcome });
           if (outcome === 'stored') summary.stored += 1;
           else if (outcome === 'already_taken') summary.alreadyTaken += 1;
           else if (outcome === 'failed') summary.failed += 1;

@@ -1,18 +1,13 @@
 /**
- * Spans and metrics kept in memory, for tests that read them. Importing the service started this process's telemetry
- * (main.ts imports @kantoor/telemetry/register: context, W3C propagation, spans that record nothing, Prometheus); its
- * tracer and meter providers are replaced by ones that keep what they get, until `stop()`. Call it before starting the
- * service: the workers take their meters when they are built.
+ * Spans and metrics kept in memory, for tests that read them. Importing a service started this process's telemetry
+ * (its main.ts imports @kantoor/telemetry/register: context, W3C propagation, spans that record nothing, Prometheus);
+ * its tracer and meter providers are replaced by ones that keep what they get, until `stop()`. Call it before starting
+ * the service: its parts take their meters when they are built. The SDK is loaded only here, not by every test that
+ * imports @kantoor/testing.
  */
 import { metrics, trace, type Attributes } from '@opentelemetry/api';
-import {
-  AggregationTemporality,
-  InMemoryMetricExporter,
-  MeterProvider,
-  PeriodicExportingMetricReader,
-  type DataPoint,
-} from '@opentelemetry/sdk-metrics';
-import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider, type ReadableSpan } from '@opentelemetry/sdk-trace';
+import type { DataPoint } from '@opentelemetry/sdk-metrics';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 
 export interface RecordedTelemetry {
   /** the ended spans so far, oldest first */
@@ -23,6 +18,10 @@ export interface RecordedTelemetry {
 }
 
 export function recordTelemetry(): RecordedTelemetry {
+  const { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } =
+    require('@opentelemetry/sdk-metrics') as typeof import('@opentelemetry/sdk-metrics');
+  const { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } =
+    require('@opentelemetry/sdk-trace') as typeof import('@opentelemetry/sdk-trace');
   const spans = new InMemorySpanExporter();
   const tracerProvider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter: spans })] });
   const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
