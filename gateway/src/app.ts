@@ -15,7 +15,8 @@ import type { GatewayConfig } from './config';
 import { cors } from './middleware/cors';
 import { IdempotencyStore } from './middleware/idempotency';
 import { answerUnknownRoute, problemResponder } from './middleware/problem';
-import { TokenBuckets, type RateLimits } from './middleware/rate-limit';
+import { TokenBuckets, type RateLimitBuckets, type RateLimits } from './middleware/rate-limit';
+import { SharedTokenBuckets } from './middleware/shared-rate-limit';
 import { requestContext } from './middleware/request-context';
 import type { RequestsInFlight } from './middleware/requests-in-flight';
 import { requestsPerTurn } from './middleware/requests-per-turn';
@@ -80,6 +81,13 @@ const baseHeaders: RequestHandler = (_request, response, next) => {
   next();
 };
 
+/** Every bucket in memory, or those of people and keys in the database as well when the limits are shared. */
+function rateLimitBuckets(input: GatewayDeps, clock: () => number): RateLimitBuckets {
+  const local = new TokenBuckets(clock);
+  const shared = input.config.RATE_LIMIT_SHARED ?? input.config.KANTOOR_MODE === 'cluster';
+  return shared ? { local, shared: new SharedTokenBuckets(input.db, local, input.logger, clock) } : { local };
+}
+
 export function createApp(input: GatewayDeps): Express {
   const { config, logger } = input;
   const clock = input.clock ?? Date.now;
@@ -121,7 +129,7 @@ export function createApp(input: GatewayDeps): Express {
         verifiedTokens: new VerifiedTokenCache(VERIFIED_TOKENS_KEPT, clock),
       },
       authorize: input.authorize ?? authorizeByScopes,
-      buckets: new TokenBuckets(clock),
+      buckets: rateLimitBuckets(input, clock),
       rateLimits,
       idempotency: new IdempotencyStore(input.db, { ttlHours: config.IDEMPOTENCY_TTL_HOURS, clock }),
       jsonBodyLimit: config.JSON_BODY_LIMIT_BYTES,

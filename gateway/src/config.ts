@@ -31,6 +31,11 @@ export const gatewaySettings = {
       'new requests begun per event-loop turn, the others in the next turns (0: no limit); embedded mode: 8, so the gateway and the services work side by side',
   }),
   RATE_LIMIT_WINDOW_SECONDS: settings.integer({ default: 60, min: 1 }),
+  RATE_LIMIT_SHARED: settings.boolean({
+    optional: true,
+    description:
+      'count the per-user and per-API-key limits across all gateway replicas, in the gateway database (a few tokens leased at a time); default: on in cluster mode, off in embedded mode (one gateway)',
+  }),
   RATE_LIMIT_PER_USER: settings.integer({
     default: 600,
     min: 1,

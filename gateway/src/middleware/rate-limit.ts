@@ -1,12 +1,14 @@
 /**
  * Rate limits: a token bucket per staff member or portal user, per API key, and per address for requests
- * without credentials (plus a stricter one for login attempts). The buckets live in this process's memory,
- * so with N gateway replicas a client may get up to N times the limit; that is accepted over a shared store
- * on every request. Answers carry the IETF RateLimit-* headers (draft-ietf-httpapi-ratelimit-headers).
+ * without credentials (plus a stricter one for login attempts). The buckets of people and keys are shared by the
+ * gateway replicas through PostgreSQL when RATE_LIMIT_SHARED is on (cluster mode; shared-rate-limit.ts), so a client
+ * gets the limit however its requests are spread; the others live in this process's memory. Answers carry the IETF
+ * RateLimit-* headers (draft-ietf-httpapi-ratelimit-headers).
  */
 import type { Request, Response } from 'express';
 import { resourceExhausted } from '@kantoor/errors';
 import type { Caller } from '../auth/caller';
+import type { SharedTokenBuckets } from './shared-rate-limit';
 
 export interface RateLimitPolicy {
   /** requests per window; also the burst */
@@ -85,21 +87,35 @@ export function bucketFor(caller: Caller | null, address: string, limits: RateLi
   return [`${caller.kind}:${caller.subjectId}`, limits.perUser];
 }
 
+export interface RateLimitBuckets {
+  /** the buckets in this process's memory: all of them, unless `shared` takes those of people and keys */
+  local: TokenBuckets;
+  /** the buckets of people and API keys, shared by the gateway replicas (RATE_LIMIT_SHARED) */
+  shared?: SharedTokenBuckets;
+}
+
 /**
  * Takes a token from each bucket that applies, sets the headers of the tightest one, and throws a 429
- * problem (with Retry-After) when any is empty.
+ * problem (with Retry-After) when any is empty. Synchronous unless a shared bucket has to be leased from.
  */
 export function enforceRateLimits(
-  buckets: TokenBuckets,
+  buckets: RateLimitBuckets,
   limits: RateLimits,
   request: Request,
   response: Response,
   options: { throttle?: 'login' },
-): void {
+): void | Promise<void> {
   const address = request.ip ?? 'unknown';
-  const applying: Array<[string, RateLimitPolicy]> = [bucketFor(request.gateway.caller, address, limits)];
-  if (options.throttle === 'login') applying.push([`login:${address}`, limits.loginPerAddress]);
-  const decisions = applying.map(([key, policy]) => buckets.take(key, policy));
+  const caller = request.gateway.caller;
+  const [key, policy] = bucketFor(caller, address, limits);
+  const decisions = [caller && buckets.shared ? buckets.shared.take(key, policy) : buckets.local.take(key, policy)];
+  if (options.throttle === 'login') decisions.push(buckets.local.take(`login:${address}`, limits.loginPerAddress));
+  if (decisions.some((decision) => decision instanceof Promise))
+    return Promise.all(decisions).then((decided) => answerRateLimits(decided, response));
+  answerRateLimits(decisions as RateLimitDecision[], response);
+}
+
+function answerRateLimits(decisions: RateLimitDecision[], response: Response): void {
   const refused = decisions.find((decision) => !decision.allowed);
   const shown =
     refused ??

@@ -28,7 +28,7 @@ import {
   unsupportedMediaType,
   type Problem,
 } from '../middleware/problem';
-import { enforceRateLimits, type RateLimits, type TokenBuckets } from '../middleware/rate-limit';
+import { enforceRateLimits, type RateLimitBuckets, type RateLimits } from '../middleware/rate-limit';
 import { discardUnreadBody, meterUpload, pipeToResponse, type MeteredUpload } from '../middleware/streaming';
 import type { RequestState } from '../middleware/request-context';
 import { Reply, StreamReply, type Route, type RouteContext } from './route';
@@ -38,7 +38,7 @@ export interface RouterRuntime {
   deps: GatewayDeps;
   checkers: CredentialCheckers;
   authorize: Authorize;
-  buckets: TokenBuckets;
+  buckets: RateLimitBuckets;
   rateLimits: RateLimits;
   idempotency: IdempotencyStore;
   jsonBodyLimit: number;
@@ -263,7 +263,10 @@ async function admit(
     authFailure = error;
   }
   // counted before refusing bad credentials, so guessing tokens or keys is rate-limited too
-  enforceRateLimits(runtime.buckets, runtime.rateLimits, request, response, { throttle: route.throttle });
+  const limited = enforceRateLimits(runtime.buckets, runtime.rateLimits, request, response, {
+    throttle: route.throttle,
+  });
+  if (limited) await limited;
   if (authFailure) throw authFailure;
   const caller = request.gateway.caller;
   if (route.auth === 'authenticated') {
