@@ -43,6 +43,18 @@ export async function openMigratedDatabase(open: () => Promise<TestDatabase> = o
   return database;
 }
 
+/** A route anyone may call (rate limits per address). */
+export const publicPing = defineRoute({
+  method: 'get',
+  path: '/v1/test/ping',
+  operationId: 'ping',
+  summary: 'Anyone may ping',
+  tags: ['test'],
+  auth: 'public',
+  responses: { 200: { description: 'pong' } },
+  handler: () => ({ pong: true }),
+});
+
 /** Tells who the gateway thinks is calling; the quickest way to see authentication at work. */
 export const whoAmI = defineRoute({
   method: 'get',

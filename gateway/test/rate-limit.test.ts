@@ -1,17 +1,6 @@
 import request from 'supertest';
-import { defineRoute, TokenBuckets } from '../src';
-import { bearer, noDatabase, problemType, staff, testApp, whoAmI } from './helpers';
-
-const publicPing = defineRoute({
-  method: 'get',
-  path: '/v1/test/ping',
-  operationId: 'ping',
-  summary: 'Anyone may ping',
-  tags: ['test'],
-  auth: 'public',
-  responses: { 200: { description: 'pong' } },
-  handler: () => ({ pong: true }),
-});
+import { TokenBuckets } from '../src';
+import { bearer, noDatabase, problemType, publicPing, staff, testApp, whoAmI } from './helpers';
 
 describe('rate limits', () => {
   let now = 1_700_000_000_000;

@@ -7,19 +7,7 @@ import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { PgDatabase, type Database } from '@kantoor/database';
 import { describeEachDatabase, type TestDatabase } from '@kantoor/testing';
-import { defineRoute } from '../src';
-import { bearer, openMigratedDatabase, problemType, staff, testApp, whoAmI } from './helpers';
-
-const publicPing = defineRoute({
-  method: 'get',
-  path: '/v1/test/ping',
-  operationId: 'ping',
-  summary: 'Anyone may ping',
-  tags: ['test'],
-  auth: 'public',
-  responses: { 200: { description: 'pong' } },
-  handler: () => ({ pong: true }),
-});
+import { bearer, openMigratedDatabase, problemType, publicPing, staff, testApp, whoAmI } from './helpers';
 
 const replicaOn = (db: TestDatabase['db'], env: Record<string, string> = {}) =>
   testApp({ db }, [whoAmI, publicPing], {
