@@ -1,6 +1,6 @@
 /** API keys of partner applications: firm admins create, list and revoke them. */
 import { decodeCursor, isPostgresTime } from '@kantoor/database';
-import { notFound, permissionDenied, unavailable } from '@kantoor/errors';
+import { isDomainError, notFound, permissionDenied, unavailable } from '@kantoor/errors';
 import { managesApiKeys, type ApiKey, type ApiKeyManagement } from '../auth/api-keys';
 import type { Caller } from '../auth/caller';
 import type { GatewayDeps } from '../app';
@@ -159,7 +159,9 @@ export const revokeApiKey = defineRoute<{ params: { apiKeyId: string } }>({
     const revoked = await keysOfAdmin(caller, deps).revoke(caller.firmId, params.apiKeyId, caller.subjectId);
     // the partner's subscriptions end with its key; a repeated revoke finishes what a failed one left
     if (services.notification) {
-      await services.notification.disableApiKeyWebhooks({ apiKeyId: revoked.id }, callFor(ctx)).catch(() => {
+      await services.notification.disableApiKeyWebhooks({ apiKeyId: revoked.id }, callFor(ctx)).catch((error) => {
+        // a refusal is the service's answer to this caller; only a service out of reach is worth a repeat
+        if (isDomainError(error) && error.kind !== 'unavailable' && error.kind !== 'deadline_exceeded') throw error;
         throw unavailable(
           'The API key is revoked, but the webhooks it created could not be disabled yet; repeat the request.',
           { reason: 'api_key_webhooks_not_disabled' },
