@@ -338,6 +338,15 @@ describeWithHelm('helm template of charts/platform', () => {
       expect(
         refusal(['local.yaml'], { components: { 'document-intake': { imapIntake: { username: 'intake' } } } }),
       ).toContain('components.document-intake.imapIntake.host is empty while a username or Secret is given');
+      expect(
+        refusal(['local.yaml'], {
+          components: {
+            'document-intake': {
+              imapIntake: { host: 'outlook.office365.com', username: 'in', existingSecret: 's', auth: 'oauth2' },
+            },
+          },
+        }),
+      ).toContain('components.document-intake.imapIntake.auth oauth2 needs imapIntake.oauth.tokenUrl (https)');
     });
 
     it('asks for neither key nor public URL while intake and notification are off', () => {

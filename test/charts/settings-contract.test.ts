@@ -149,6 +149,35 @@ describeWithHelm('settings the chart gives each process', () => {
     });
   });
 
+  it("give document-intake an Exchange Online mailbox's OAuth 2.0 client, its secret from the Secret, and no password", () => {
+    const manifests = render(['production.yaml'], {
+      components: {
+        'document-intake': {
+          imapIntake: {
+            host: 'outlook.office365.com',
+            username: 'intake@firm.example',
+            auth: 'oauth2',
+            existingSecret: 'kantoor-imap',
+            oauth: { tokenUrl: 'https://login.microsoftonline.com/tenant-id/oauth2/v2.0/token', clientId: 'app-id' },
+          },
+        },
+      },
+    });
+    const intake = find(manifests, 'Deployment', 'kantoor-document-intake')!;
+    expect(unreadSettings([intake])).toEqual([]);
+    const env = envOf(intake.spec.template.spec.containers[0]);
+    expect(env).toMatchObject({
+      INTAKE_IMAP_AUTH: { value: 'oauth2' },
+      INTAKE_IMAP_OAUTH_TOKEN_URL: { value: 'https://login.microsoftonline.com/tenant-id/oauth2/v2.0/token' },
+      INTAKE_IMAP_OAUTH_CLIENT_ID: { value: 'app-id' },
+      INTAKE_IMAP_OAUTH_SCOPE: { value: 'https://outlook.office365.com/.default' },
+      INTAKE_IMAP_OAUTH_CLIENT_SECRET: {
+        valueFrom: { secretKeyRef: { name: 'kantoor-imap', key: 'imap-oauth-client-secret' } },
+      },
+    });
+    expect(env.INTAKE_IMAP_PASSWORD).toBeUndefined();
+  });
+
   it('would notice a setting given under a name the process does not read', () => {
     const manifests = render(['production.yaml'], {
       components: { directory: { env: [{ name: 'DIRECTORY_ADDRESS', value: 'kantoor-directory:50051' }] } },

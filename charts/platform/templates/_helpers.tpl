@@ -250,7 +250,19 @@ Downward-API variables come first: Kubernetes only expands $(VAR) for variables 
   value: {{ .security | quote }}
 - name: INTAKE_IMAP_USER
   value: {{ .username | quote }}
+{{- if eq .auth "oauth2" }}
+- name: INTAKE_IMAP_AUTH
+  value: "oauth2"
+- name: INTAKE_IMAP_OAUTH_TOKEN_URL
+  value: {{ .oauth.tokenUrl | quote }}
+- name: INTAKE_IMAP_OAUTH_CLIENT_ID
+  value: {{ .oauth.clientId | quote }}
+- name: INTAKE_IMAP_OAUTH_SCOPE
+  value: {{ .oauth.scope | quote }}
+{{ include "kantoor.secretSetting" (dict "name" "INTAKE_IMAP_OAUTH_CLIENT_SECRET" "secret" .existingSecret "key" .oauth.clientSecretKey) }}
+{{- else }}
 {{ include "kantoor.secretSetting" (dict "name" "INTAKE_IMAP_PASSWORD" "secret" .existingSecret "key" .passwordKey) }}
+{{- end }}
 - name: INTAKE_IMAP_MAILBOX
   value: {{ .mailbox | quote }}
 - name: INTAKE_IMAP_PROCESSED_MAILBOX

@@ -23,11 +23,38 @@ export const intakeSettings = {
     description:
       'tls: TLS from the first byte (993); starttls: plain connection upgraded, refused without STARTTLS; none: no encryption',
   }),
-  INTAKE_IMAP_USER: settings.string({ optional: true, description: 'IMAP user name; required with INTAKE_IMAP_HOST' }),
+  INTAKE_IMAP_USER: settings.string({
+    optional: true,
+    description: 'IMAP user name (with oauth2: the mailbox address); required with INTAKE_IMAP_HOST',
+  }),
+  INTAKE_IMAP_AUTH: settings.oneOf(['password', 'oauth2'] as const, {
+    default: 'password',
+    description:
+      'password: INTAKE_IMAP_PASSWORD; oauth2: an access token of a client credentials grant (INTAKE_IMAP_OAUTH_*), as Exchange Online needs',
+  }),
   INTAKE_IMAP_PASSWORD: settings.string({
     optional: true,
     secret: true,
-    description: 'IMAP password; required with INTAKE_IMAP_HOST',
+    description: 'IMAP password; required with INTAKE_IMAP_HOST and INTAKE_IMAP_AUTH=password',
+  }),
+  INTAKE_IMAP_OAUTH_TOKEN_URL: settings.url({
+    optional: true,
+    protocols: ['https', 'http'],
+    description:
+      'OAuth 2.0 token endpoint (https), e.g. https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token; required with oauth2',
+  }),
+  INTAKE_IMAP_OAUTH_CLIENT_ID: settings.string({
+    optional: true,
+    description: 'OAuth 2.0 client id; required with oauth2',
+  }),
+  INTAKE_IMAP_OAUTH_CLIENT_SECRET: settings.string({
+    optional: true,
+    secret: true,
+    description: 'OAuth 2.0 client secret; required with oauth2',
+  }),
+  INTAKE_IMAP_OAUTH_SCOPE: settings.string({
+    default: 'https://outlook.office365.com/.default',
+    description: 'scope asked for with oauth2',
   }),
   INTAKE_IMAP_MAILBOX: settings.string({ default: 'INBOX', description: 'the mailbox (folder) polled' }),
   INTAKE_IMAP_PROCESSED_MAILBOX: settings.string({

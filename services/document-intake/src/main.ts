@@ -11,7 +11,8 @@ import { DocumentActions } from './domain/document-actions';
 import { DownloadLinks, HandOver } from './domain/hand-over';
 import type { AccessGuard } from './domain/ports';
 import type { IntakeStore } from './domain/receive-document';
-import type { ImapIntake, ImapIntakeOptions } from './entry-points/imap/intake-imap-poller';
+import { clientCredentialsTokens, isSafeTokenUrl } from './adapters/client-credentials';
+import type { ImapIntake, ImapIntakeOptions, ImapServer } from './entry-points/imap/intake-imap-poller';
 import { directoryEventHandlers } from './entry-points/events/directory-events';
 import { documentIntakeRpc } from './entry-points/grpc/document-intake-rpc';
 
@@ -148,17 +149,38 @@ export function createDocumentIntakeService(options: DocumentIntakeOptions = {})
   });
 }
 
-/** The IMAP server of the settings; user and password are required with a host. */
-function imapServerOf(config: IntakeConfig) {
-  const missing = (['INTAKE_IMAP_USER', 'INTAKE_IMAP_PASSWORD'] as const).filter((name) => !config[name]);
-  if (missing.length > 0)
-    throw new ConfigError(missing.map((name) => `${name} is required when INTAKE_IMAP_HOST is set`));
+/** The IMAP server of the settings, with its login: user and password, or user and an OAuth 2.0 client. */
+function imapServerOf(config: IntakeConfig): ImapServer {
+  const oauth = config.INTAKE_IMAP_AUTH === 'oauth2';
+  const required = oauth
+    ? ([
+        'INTAKE_IMAP_USER',
+        'INTAKE_IMAP_OAUTH_TOKEN_URL',
+        'INTAKE_IMAP_OAUTH_CLIENT_ID',
+        'INTAKE_IMAP_OAUTH_CLIENT_SECRET',
+      ] as const)
+    : (['INTAKE_IMAP_USER', 'INTAKE_IMAP_PASSWORD'] as const);
+  const problems: string[] = required
+    .filter((name) => !config[name])
+    .map((name) => `${name} is required when INTAKE_IMAP_HOST is set${oauth ? ' and INTAKE_IMAP_AUTH is oauth2' : ''}`);
+  if (oauth && config.INTAKE_IMAP_OAUTH_TOKEN_URL && !isSafeTokenUrl(config.INTAKE_IMAP_OAUTH_TOKEN_URL))
+    problems.push('INTAKE_IMAP_OAUTH_TOKEN_URL must be an https URL: the client secret is sent to it');
+  if (problems.length > 0) throw new ConfigError(problems);
   return {
     host: config.INTAKE_IMAP_HOST!,
     port: config.INTAKE_IMAP_PORT,
     security: config.INTAKE_IMAP_SECURITY,
     user: config.INTAKE_IMAP_USER!,
-    password: config.INTAKE_IMAP_PASSWORD!,
+    login: oauth
+      ? {
+          tokens: clientCredentialsTokens({
+            tokenUrl: config.INTAKE_IMAP_OAUTH_TOKEN_URL!,
+            clientId: config.INTAKE_IMAP_OAUTH_CLIENT_ID!,
+            clientSecret: config.INTAKE_IMAP_OAUTH_CLIENT_SECRET!,
+            scope: config.INTAKE_IMAP_OAUTH_SCOPE,
+          }),
+        }
+      : { password: config.INTAKE_IMAP_PASSWORD! },
   };
 }
 

@@ -2,6 +2,7 @@
  * E-mail intake from a polled IMAP mailbox, against a real IMAP server (hoodiecrow) that mail is appended to as a
  * delivering server would: what is stored, where each message goes, and that a message is stored once.
  */
+import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import hoodiecrow from 'hoodiecrow-imap';
 import { ImapFlow } from 'imapflow';
@@ -13,9 +14,11 @@ import { createLogger } from '@kantoor/logging';
 import { startService } from '@kantoor/service-runtime';
 import { hasAttributes, recordTelemetry, type RecordedTelemetry } from '@kantoor/testing';
 import { createDocumentIntakeService } from '../src';
+import type { IntakeConfig } from '../src/config';
 import { directoryOver } from '../src/adapters/directory';
 import { releaseImapLease, takeImapLease } from '../src/data-access/imap-repository';
-import { startImapIntake } from '../src/entry-points/imap/intake-imap-poller';
+import { clientCredentialsTokens } from '../src/adapters/client-credentials';
+import { startImapIntake, type ImapServer } from '../src/entry-points/imap/intake-imap-poller';
 import { storeMail } from '../src/entry-points/mail/intake-mail';
 import {
   expectNothingStoredBy,
@@ -28,6 +31,8 @@ import {
 
 const USER = 'intake@peeters.example';
 const PASSWORD = 'imap-geheim';
+/** a mailbox of Exchange Online, say, reached with an access token (the test server shares one store for all) */
+const OAUTH_USER = 'intake-oauth@peeters.example';
 const LIMIT = 256 * 1024;
 const PROCESSED = 'Kantoor processed';
 const REFUSED = 'Kantoor refused';
@@ -42,8 +47,20 @@ beforeAll(async () => {
   // before the service starts: the poller takes its counter then
   telemetry = recordTelemetry();
   imapServer = hoodiecrow({
-    plugins: ['ID', 'NAMESPACE', 'IDLE', 'ENABLE', 'LITERALPLUS', 'UNSELECT', 'SPECIAL-USE', 'MOVE', 'UIDPLUS'],
-    users: { [USER]: { password: PASSWORD } },
+    plugins: [
+      'ID',
+      'NAMESPACE',
+      'IDLE',
+      'ENABLE',
+      'LITERALPLUS',
+      'UNSELECT',
+      'SPECIAL-USE',
+      'MOVE',
+      'UIDPLUS',
+      'SASL-IR',
+      'XOAUTH2',
+    ],
+    users: { [USER]: { password: PASSWORD }, [OAUTH_USER]: { xoauth2: { accessToken: 'token-1' } } },
     storage: { INBOX: { messages: [] }, '': { separator: '/', folders: {} } },
   });
   await new Promise<void>((resolve) => imapServer.listen(0, '127.0.0.1', resolve));
@@ -108,6 +125,20 @@ const counts = () =>
       processed: names.includes(PROCESSED) ? await count(PROCESSED) : 0,
       refused: names.includes(REFUSED) ? await count(REFUSED) : 0,
     };
+  });
+
+/** A poller of its own beside the service's, on the service's database and store; polled when the test says. */
+const pollerFor = (server: ImapServer) =>
+  startImapIntake({
+    intake: { db: h.service.db, store: h.objects, eventsWritten: () => undefined, maxFileBytes: LIMIT },
+    directory: directoryOver(h.fx.directory),
+    logger: createLogger({ service: 'document-intake', level: 'silent' }),
+    knownFirms: async () => [h.admin.firmId],
+    server,
+    mailbox: 'INBOX',
+    processedMailbox: PROCESSED,
+    refusedMailbox: REFUSED,
+    pollSeconds: 3600,
   });
 
 const address = (mailbox = '') => `${h.enterpriseNumber}${mailbox && `.${mailbox}`}@${h.intakeDomain}`;
@@ -278,17 +309,13 @@ describe('e-mail intake from a polled IMAP mailbox', () => {
 
   it('refuses to log in without STARTTLS when the settings require it, and leaves the mail where it is', async () => {
     await deliver({ from: 'iemand@elders.example', to: address('purchase'), subject: 'Wacht', text: 'x' });
-    const poller = startImapIntake({
-      intake: { db: h.service.db, store: h.objects, eventsWritten: () => undefined, maxFileBytes: LIMIT },
-      directory: directoryOver(h.fx.directory),
-      logger: createLogger({ service: 'document-intake', level: 'silent' }),
-      knownFirms: async () => [h.admin.firmId],
-      // another account, so that this poller does not wait for the service's lease
-      server: { host: '127.0.0.1', port, security: 'starttls', user: 'starttls@peeters.example', password: PASSWORD },
-      mailbox: 'INBOX',
-      processedMailbox: PROCESSED,
-      refusedMailbox: REFUSED,
-      pollSeconds: 3600,
+    // another account, so that this poller does not wait for the service's lease
+    const poller = pollerFor({
+      host: '127.0.0.1',
+      port,
+      security: 'starttls',
+      user: 'starttls@peeters.example',
+      login: { password: PASSWORD },
     });
     try {
       await expect(poller.pollNow()).rejects.toThrow(/STARTTLS/);
@@ -313,6 +340,131 @@ describe('e-mail intake from a polled IMAP mailbox', () => {
   });
 });
 
+describe('e-mail intake from an IMAP mailbox reached with OAuth 2.0 (client credentials, as Exchange Online has it)', () => {
+  let tokenServer: http.Server;
+  let tokenUrl: string;
+  const tokenRequests: URLSearchParams[] = [];
+  /** the token the endpoint hands out now */
+  let issuing = 'token-1';
+  beforeAll(async () => {
+    tokenServer = http.createServer((request, response) => {
+      let body = '';
+      request.on('data', (chunk) => (body += chunk));
+      request.on('end', () => {
+        const form = new URLSearchParams(body);
+        tokenRequests.push(form);
+        const json = (status: number, answer: object) => {
+          response.writeHead(status, { 'content-type': 'application/json' });
+          response.end(JSON.stringify(answer));
+        };
+        if (form.get('grant_type') !== 'client_credentials' || form.get('client_secret') !== 'client-secret')
+          return json(401, { error: 'invalid_client', error_description: 'AADSTS7000215: Invalid client secret.' });
+        json(200, { access_token: issuing, token_type: 'Bearer', expires_in: 3599 });
+      });
+    });
+    await new Promise<void>((resolve) => tokenServer.listen(0, '127.0.0.1', resolve));
+    tokenUrl = `http://127.0.0.1:${(tokenServer.address() as AddressInfo).port}/tenant/oauth2/v2.0/token`;
+  });
+  afterAll(() => new Promise<void>((resolve) => tokenServer.close(() => resolve())));
+
+  const oauthServer = (clientSecret: string): ImapServer => ({
+    host: '127.0.0.1',
+    port,
+    security: 'none',
+    user: OAUTH_USER,
+    login: {
+      tokens: clientCredentialsTokens({
+        tokenUrl,
+        clientId: 'kantoor-intake',
+        clientSecret,
+        scope: 'https://outlook.office365.com/.default',
+      }),
+    },
+  });
+  const mailNamed = async (name: string) => ({
+    from: 'iemand@elders.example',
+    to: address('purchase'),
+    subject: name,
+    attachments: [{ filename: `${name}.pdf`, content: await pdf() }],
+  });
+
+  it('logs in with a token of the grant, kept between polls; a token the server stops taking is replaced at once', async () => {
+    const poller = pollerFor(oauthServer('client-secret'));
+    try {
+      // its first poll, on an empty mailbox, ran at once; this one after it
+      expect(await poller.pollNow()).toMatchObject({ polled: true, stored: 0, failed: 0 });
+      await deliver(await mailNamed('imap-oauth-1'));
+      expect(await poller.pollNow()).toEqual({ polled: true, stored: 1, alreadyTaken: 0, refused: 0, failed: 0 });
+      expect(tokenRequests.map((form) => Object.fromEntries(form))).toEqual([
+        {
+          grant_type: 'client_credentials',
+          client_id: 'kantoor-intake',
+          client_secret: 'client-secret',
+          scope: 'https://outlook.office365.com/.default',
+        },
+      ]);
+      expect(await poller.pollNow()).toMatchObject({ polled: true, stored: 0 });
+      expect(tokenRequests).toHaveLength(1);
+      // the tenant's admin revokes it: the server takes only a new one, which the endpoint hands out
+      imapServer.users[OAUTH_USER].xoauth2 = { accessToken: 'token-2' };
+      issuing = 'token-2';
+      await deliver(await mailNamed('imap-oauth-2'));
+      expect(await poller.pollNow()).toEqual({ polled: true, stored: 1, alreadyTaken: 0, refused: 0, failed: 0 });
+      expect(tokenRequests).toHaveLength(2);
+      expect((await documentsNamed('imap-oauth-')).map((doc) => doc.name).sort()).toEqual([
+        'imap-oauth-1',
+        'imap-oauth-2',
+      ]);
+    } finally {
+      await poller.stop();
+    }
+  });
+
+  it('asks for a new token a minute before the kept one expires; callers at the same moment share one request', async () => {
+    let now = 1_000_000;
+    const tokens = clientCredentialsTokens(
+      {
+        tokenUrl,
+        clientId: 'kantoor-intake',
+        clientSecret: 'client-secret',
+        scope: 'https://outlook.office365.com/.default',
+      },
+      () => now,
+    );
+    const before = tokenRequests.length;
+    const [first, second] = await Promise.all([tokens.get(), tokens.get()]);
+    expect(first).toBe(second);
+    expect(tokenRequests).toHaveLength(before + 1);
+    // it came with expires_in 3599: kept until 60 s before
+    now += 3_538_000;
+    await tokens.get();
+    expect(tokenRequests).toHaveLength(before + 1);
+    now += 2_000;
+    await tokens.get();
+    expect(tokenRequests).toHaveLength(before + 2);
+  });
+
+  it("fails a poll whose client the endpoint refuses, naming the endpoint's error, and leaves the mail", async () => {
+    await deliver(await mailNamed('imap-oauth-3'));
+    const refused = pollerFor(oauthServer('an old secret'));
+    try {
+      await expect(refused.pollNow()).rejects.toThrow(/answered 401 \(invalid_client: AADSTS7000215/);
+    } finally {
+      await refused.stop();
+    }
+    expect((await counts()).inbox).toBe(1);
+    // with the right secret it is taken (by the poller's first poll, which runs at once)
+    const poller = pollerFor(oauthServer('client-secret'));
+    try {
+      await poller.pollNow();
+    } finally {
+      await poller.stop();
+    }
+    expect((await counts()).inbox).toBe(0);
+    expect(await documentsNamed('imap-oauth-3')).toHaveLength(1);
+  });
+});
+
 describe('IMAP settings', () => {
   it('refuse to start with a server but without its user name and password, naming both', async () => {
     const started = startService(
@@ -327,5 +479,38 @@ describe('IMAP settings', () => {
     await expect(started).rejects.toThrow(
       /INTAKE_IMAP_USER is required when INTAKE_IMAP_HOST is set[\s\S]*INTAKE_IMAP_PASSWORD is required/,
     );
+  });
+
+  it('with oauth2, refuse to start without the token endpoint and client, or with a token endpoint not on https', async () => {
+    const start = (settings: Partial<IntakeConfig>) =>
+      startService(
+        createDocumentIntakeService({
+          directory: directoryOver(h.fx.directory),
+          settings: {
+            INTAKE_IMAP_HOST: 'outlook.office365.com',
+            INTAKE_IMAP_AUTH: 'oauth2',
+            INTAKE_IMAP_USER: 'intake@peeters.example',
+            INTAKE_LINK_SECRET: 'x'.repeat(40),
+            ...settings,
+          },
+        }),
+        h.platform,
+        { host: '127.0.0.1', port: 0 },
+      );
+    const missing = await start({}).catch((error: Error) => error.message);
+    for (const name of [
+      'INTAKE_IMAP_OAUTH_TOKEN_URL',
+      'INTAKE_IMAP_OAUTH_CLIENT_ID',
+      'INTAKE_IMAP_OAUTH_CLIENT_SECRET',
+    ])
+      expect(missing).toContain(`${name} is required when INTAKE_IMAP_HOST is set and INTAKE_IMAP_AUTH is oauth2`);
+    expect(missing).not.toContain('INTAKE_IMAP_PASSWORD');
+    await expect(
+      start({
+        INTAKE_IMAP_OAUTH_TOKEN_URL: 'http://login.microsoftonline.com/tenant/oauth2/v2.0/token',
+        INTAKE_IMAP_OAUTH_CLIENT_ID: 'kantoor-intake',
+        INTAKE_IMAP_OAUTH_CLIENT_SECRET: 'secret',
+      }),
+    ).rejects.toThrow('INTAKE_IMAP_OAUTH_TOKEN_URL must be an https URL: the client secret is sent to it');
   });
 });

@@ -19,6 +19,7 @@ import { ImapFlow, type ImapFlowOptions } from 'imapflow';
 import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
 import type { Logger } from '@kantoor/logging';
 import { meter } from '@kantoor/telemetry';
+import type { AccessTokens } from '../../adapters/client-credentials';
 import type { Directory, IntakeAddress } from '../../adapters/directory';
 import {
   imapOutcomeOf,
@@ -36,7 +37,8 @@ export interface ImapServer {
   port: number;
   security: 'tls' | 'starttls' | 'none';
   user: string;
-  password: string;
+  /** a password, or access tokens (OAuth 2.0: XOAUTH2 / OAUTHBEARER) */
+  login: { password: string } | { tokens: AccessTokens };
 }
 
 export interface ImapIntakeOptions {
@@ -99,39 +101,23 @@ export function startImapIntake(options: ImapIntakeOptions): ImapIntake {
     return round;
   };
 
-  const schedule = (ms: number) => {
-    timer = setTimeout(() => {
-      inTurn()
-        .catch((error: unknown) => logger.error({ err: error, account }, 'IMAP intake poll failed'))
-        .finally(() => {
-          if (!stopping) schedule(options.pollSeconds * 1000);
-        });
-    }, ms);
-    timer.unref();
+  /** A poll in turn, then the next one after the pause. */
+  const scheduledPoll = () => {
+    inTurn()
+      .catch((error: unknown) => logger.error({ err: error, account }, 'IMAP intake poll failed'))
+      .finally(() => {
+        if (stopping) return;
+        timer = setTimeout(scheduledPoll, options.pollSeconds * 1000);
+        timer.unref();
+      });
   };
 
   async function poll(): Promise<ImapPollSummary> {
     const summary: ImapPollSummary = { polled: false, stored: 0, alreadyTaken: 0, refused: 0, failed: 0 };
     if (stopping || !(await takeImapLease(intake.db, account, holder, leaseSeconds))) return summary;
     summary.polled = true;
-    client = new ImapFlow({
-      host: server.host,
-      port: server.port,
-      secure: server.security === 'tls',
-      doSTARTTLS: server.security === 'starttls' ? true : server.security === 'none' ? false : undefined,
-      auth: { user: server.user, pass: server.password },
-      tls: options.tls,
-      logger: false,
-      disableAutoIdle: true,
-      connectionTimeout: 30_000,
-      greetingTimeout: 15_000,
-      socketTimeout: 120_000,
-      // a message is read up to the size limit (and then set aside), never held whole beyond it
-      maxLiteralSize: intake.maxFileBytes + 64 * 1024,
-    });
-    client.on('error', (error: unknown) => logger.warn({ err: error, account }, 'IMAP connection error'));
+    client = await connected();
     try {
-      await client.connect();
       await ensureMailboxes(client, [options.processedMailbox, options.refusedMailbox]);
       const lock = await client.getMailboxLock(options.mailbox);
       try {
@@ -160,6 +146,42 @@ export function startImapIntake(options: ImapIntakeOptions): ImapIntake {
       const closing = client;
       client = undefined;
       await closing.logout().catch(() => closing.close());
+    }
+  }
+
+  /** A logged-in connection; with OAuth, a refused token is forgotten and a new one tried once. */
+  async function connected(retried = false): Promise<ImapFlow> {
+    const { login } = server;
+    const imap = new ImapFlow({
+      host: server.host,
+      port: server.port,
+      secure: server.security === 'tls',
+      doSTARTTLS: server.security === 'starttls' ? true : server.security === 'none' ? false : undefined,
+      auth:
+        'tokens' in login
+          ? { user: server.user, accessToken: await login.tokens.get() }
+          : { user: server.user, pass: login.password },
+      tls: options.tls,
+      logger: false,
+      disableAutoIdle: true,
+      connectionTimeout: 30_000,
+      greetingTimeout: 15_000,
+      socketTimeout: 120_000,
+      // a message is read up to the size limit (and then set aside), never held whole beyond it
+      maxLiteralSize: intake.maxFileBytes + 64 * 1024,
+    });
+    imap.on('error', (error: unknown) => logger.warn({ err: error, account }, 'IMAP connection error'));
+    try {
+      await imap.connect();
+      return imap;
+    } catch (error) {
+      imap.close();
+      if ('tokens' in login && !retried && (error as { authenticationFailed?: boolean }).authenticationFailed) {
+        // revoked or rotated before it expired
+        login.tokens.forget();
+        return connected(true);
+      }
+      throw error;
     }
   }
 
@@ -227,7 +249,8 @@ export function startImapIntake(options: ImapIntakeOptions): ImapIntake {
     return resolve([...addressesIn(mail.to), ...addressesIn(mail.cc)]);
   }
 
-  schedule(0);
+  // the first poll at once, ahead of any asked for
+  scheduledPoll();
   return {
     pollNow: inTurn,
     async stop() {
@@ -242,9 +265,20 @@ export function startImapIntake(options: ImapIntakeOptions): ImapIntake {
   };
 }
 
+/**
+ * Creates the mailboxes not there yet. A mailbox the listing leaves out may exist all the same (not subscribed,
+ * or made by another replica meanwhile): a refused CREATE is fine when STATUS then finds it.
+ */
 async function ensureMailboxes(client: ImapFlow, paths: string[]) {
-  const existing = new Set((await client.list()).map((mailbox) => mailbox.path));
-  for (const path of paths) if (!existing.has(path)) await client.mailboxCreate(path);
+  const listed = new Set((await client.list()).map((mailbox) => mailbox.path));
+  for (const path of paths) {
+    if (listed.has(path)) continue;
+    try {
+      await client.mailboxCreate(path);
+    } catch (error) {
+      if (!(await client.status(path, { messages: true }).catch(() => false))) throw error;
+    }
+  }
 }
 
 /** The sender as the SMTP endpoint would see it: the envelope sender a delivering server wrote, else From. */
