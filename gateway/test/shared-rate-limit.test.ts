@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { PgDatabase, type Database } from '@kantoor/database';
-import { describeEachDatabase, type TestDatabase } from '@kantoor/testing';
+import { describeEachDatabase, recordTelemetry, type RecordedTelemetry, type TestDatabase } from '@kantoor/testing';
 import { bearer, openMigratedDatabase, problemType, publicPing, staff, testApp, whoAmI } from './helpers';
 
 const replicaOn = (db: TestDatabase['db'], env: Record<string, string> = {}) =>
@@ -104,6 +104,12 @@ describeEachDatabase('rate limits shared by gateway replicas', (open) => {
 });
 
 describe('rate limits shared by gateway replicas, with the database out of reach', () => {
+  let telemetry: RecordedTelemetry;
+  beforeAll(() => {
+    telemetry = recordTelemetry();
+  });
+  afterAll(() => telemetry.stop());
+
   it('are counted by each replica on its own meanwhile, and the log says so once', async () => {
     const unreachable = new PgDatabase({
       connectionString: 'postgres://127.0.0.1:1/none',
@@ -131,6 +137,8 @@ describe('rate limits shared by gateway replicas, with the database out of reach
       // it asked the database for one lease (and once to delete full buckets), then counted on its own without
       // waiting for it again
       expect(queries).toBe(2);
+      const [alone] = await telemetry.points('kantoor.gateway.rate_limit.unshared_decisions');
+      expect(alone.value).toBe(5);
     } finally {
       await unreachable.close();
     }

@@ -10,6 +10,7 @@
  * from its own memory (the per-replica limits) rather than refusing everyone, and says so in the log; it asks the
  * database again after OFFLINE_MS, so that requests do not each wait for a database that is down.
  */
+import { metrics, type Counter } from '@opentelemetry/api';
 import type { Database } from '@kantoor/database';
 import type { Logger } from '@kantoor/logging';
 import { TokenBuckets, type RateLimitDecision, type RateLimitPolicy } from './rate-limit';
@@ -58,6 +59,13 @@ export class SharedTokenBuckets {
   private warnedAt = 0;
   /** until then leases are not asked for: the database did not answer the last one */
   private offlineUntil = 0;
+  /** decisions this replica made on its own because a lease failed, for an alert */
+  private readonly alone: Counter = metrics
+    .getMeter('kantoor-gateway')
+    .createCounter('kantoor.gateway.rate_limit.unshared_decisions', {
+      description:
+        'rate-limit decisions of people and API keys made by this replica alone: the database did not answer',
+    });
 
   constructor(
     private readonly db: Database,
@@ -73,7 +81,7 @@ export class SharedTokenBuckets {
     const held = this.held.get(key);
     if (held && !held.leasing && held.tokens >= 1) return this.spend(held, policy, now);
     // a database that is down would make every request wait for it: count here for a while instead
-    if (now < this.offlineUntil) return this.local.take(key, policy);
+    if (now < this.offlineUntil) return this.decideAlone(key, policy);
     return this.leaseThenTake(key, policy);
   }
 
@@ -96,7 +104,7 @@ export class SharedTokenBuckets {
     } catch (error) {
       this.offlineUntil = this.clock() + OFFLINE_MS;
       this.warn(error);
-      return this.local.take(key, policy);
+      return this.decideAlone(key, policy);
     } finally {
       held.leasing = undefined;
     }
@@ -115,6 +123,12 @@ export class SharedTokenBuckets {
     ]);
     held.tokens += Number(rows[0].granted);
     held.left = Number(rows[0].tokens);
+  }
+
+  /** A decision from this replica's memory alone, counted. */
+  private decideAlone(key: string, policy: RateLimitPolicy): RateLimitDecision {
+    this.alone.add(1);
+    return this.local.take(key, policy);
   }
 
   private spend(held: Held, policy: RateLimitPolicy, now: number): RateLimitDecision {

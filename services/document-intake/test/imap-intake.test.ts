@@ -230,6 +230,13 @@ describe('e-mail intake from a polled IMAP mailbox', () => {
       )?.value;
     expect([await counted('no_recipient'), await counted('too_large')]).toEqual([1, 1]);
     expect(await counted('stored')).toBeGreaterThanOrEqual(3);
+    // polls gone through, and when the last one did: what an alert on a stuck intake reads
+    const polls = await telemetry.points('kantoor.intake.imap.polls');
+    expect(
+      polls.find((point) => hasAttributes(point.attributes, { 'kantoor.intake.imap.outcome': 'ok' }))?.value,
+    ).toBeGreaterThanOrEqual(4);
+    const [last] = await telemetry.points('kantoor.intake.imap.last_success');
+    expect(Math.abs((last.value as number) - Date.now() / 1000)).toBeLessThan(30);
   });
 
   it('leaves a mail whose storing fails in the mailbox, and the next poll stores each attachment once', async () => {
@@ -322,6 +329,11 @@ describe('e-mail intake from a polled IMAP mailbox', () => {
     } finally {
       await poller.stop();
     }
+    const failedPolls = (await telemetry.points('kantoor.intake.imap.polls')).find((point) =>
+      hasAttributes(point.attributes, { 'kantoor.intake.imap.outcome': 'failed' }),
+    );
+    // its first poll (at once) and the one asked for
+    expect(failedPolls?.value).toBe(2);
     expect((await counts()).inbox).toBe(1);
     // the service's own poller takes it (a mail with neither attachment nor HTML is recorded as refused there)
     expect(await h.imap!.pollNow()).toMatchObject({ stored: 1 });

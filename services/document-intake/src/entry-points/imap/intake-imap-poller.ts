@@ -19,6 +19,7 @@ import { ImapFlow, type ImapFlowOptions } from 'imapflow';
 import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
 import type { Logger } from '@kantoor/logging';
 import { meter } from '@kantoor/telemetry';
+import type { ObservableCallback } from '@opentelemetry/api';
 import type { AccessTokens } from '../../adapters/client-credentials';
 import type { Directory, IntakeAddress } from '../../adapters/directory';
 import {
@@ -75,10 +76,23 @@ export interface ImapIntake {
 
 type Outcome = 'stored' | 'already_taken' | 'no_recipient' | 'too_large' | 'failed';
 
-const messagesTaken = () =>
-  meter('@kantoor/document-intake').createCounter('kantoor.intake.imap.messages', {
-    description: 'messages taken from the polled IMAP mailbox, by outcome',
-  });
+/** What SREs watch: messages by outcome, polls by outcome, and when a poll last went through (to alert on). */
+function imapMetrics() {
+  const m = meter('@kantoor/document-intake');
+  return {
+    messages: m.createCounter('kantoor.intake.imap.messages', {
+      description: 'messages taken from the polled IMAP mailbox, by outcome',
+    }),
+    polls: m.createCounter('kantoor.intake.imap.polls', {
+      description:
+        'polls of the IMAP mailbox by outcome: ok, failed (could not connect, log in or read), skipped (another replica holds the mailbox)',
+    }),
+    lastSuccess: m.createObservableGauge('kantoor.intake.imap.last_success', {
+      unit: 's',
+      description: 'when this replica last polled the mailbox through, in seconds since 1970 (absent before its first)',
+    }),
+  };
+}
 
 /** Headers a delivering server writes with the envelope's recipient, most telling first. */
 const ENVELOPE_HEADERS = ['delivered-to', 'x-original-to', 'envelope-to', 'x-envelope-to'];
@@ -89,14 +103,32 @@ export function startImapIntake(options: ImapIntakeOptions): ImapIntake {
   const holder = `${os.hostname()}/${process.pid}/${randomUUID()}`;
   // a poll that outlasts its lease is renewed per message; a replica that died hands over after this
   const leaseSeconds = Math.max(300, options.pollSeconds * 3);
-  const counter = messagesTaken();
+  const metrics = imapMetrics();
+  let lastSuccess: number | undefined;
+  const observeLastSuccess: ObservableCallback = (result) => {
+    if (lastSuccess !== undefined) result.observe(lastSuccess / 1000);
+  };
+  metrics.lastSuccess.addCallback(observeLastSuccess);
   let stopping = false;
   let client: ImapFlow | undefined;
   let rounds: Promise<unknown> = Promise.resolve();
   let timer: NodeJS.Timeout | undefined;
 
+  /** A poll, counted by outcome. */
+  const countedPoll = async (): Promise<ImapPollSummary> => {
+    try {
+      const summary = await poll();
+      metrics.polls.add(1, { 'kantoor.intake.imap.outcome': summary.polled ? 'ok' : 'skipped' });
+      if (summary.polled) lastSuccess = Date.now();
+      return summary;
+    } catch (error) {
+      metrics.polls.add(1, { 'kantoor.intake.imap.outcome': 'failed' });
+      throw error;
+    }
+  };
+
   const inTurn = (): Promise<ImapPollSummary> => {
-    const round = rounds.then(poll);
+    const round = rounds.then(countedPoll);
     rounds = round.catch(() => undefined);
     return round;
   };
@@ -131,7 +163,7 @@ export function startImapIntake(options: ImapIntakeOptions): ImapIntake {
             logger.error({ err: error, account, uid: message.uid }, 'IMAP intake: message left for the next poll');
             return 'failed' as const;
           });
-          counter.add(1, { 'kantoor.intake.imap.outcome': outcome });
+          metrics.messages.add(1, { 'kantoor.intake.imap.outcome': outcome });
           if (outcome === 'stored') summary.stored += 1;
           else if (outcome === 'already_taken') summary.alreadyTaken += 1;
           else if (outcome === 'failed') summary.failed += 1;
@@ -260,6 +292,7 @@ export function startImapIntake(options: ImapIntakeOptions): ImapIntake {
       const grace = setTimeout(() => client?.close(), 10_000);
       await rounds;
       clearTimeout(grace);
+      metrics.lastSuccess.removeCallback(observeLastSuccess);
       await releaseImapLease(intake.db, account, holder).catch(() => undefined);
     },
   };
