@@ -1,7 +1,6 @@
 import type { Queryable } from '@kantoor/database';
 import type { AccessFacts, AccessFactsQuery, Role } from '@kantoor/access-policy';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { isUuid } from './ids';
 
 interface AccessRow {
   only_admins_add_clients: boolean;
@@ -59,7 +58,7 @@ export async function loadAccessFacts(
   query: AccessFactsQuery,
   termsVersion: string,
 ): Promise<AccessFacts | undefined> {
-  if (!UUID.test(query.firmId) || (query.dossierId && !UUID.test(query.dossierId))) return undefined;
+  if (!isUuid(query.firmId) || (query.dossierId && !isUuid(query.dossierId))) return undefined;
   // firm-wide permissions (most requests) need no dossier: a small lookup by primary keys
   const { rows } = query.dossierId
     ? await db.query<AccessRow>(DOSSIER_ACCESS_SQL, [...subjectParameters(query), query.dossierId])
@@ -77,7 +76,7 @@ export async function loadFirmWithAccessFacts<Firm>(
   query: AccessFactsQuery,
   termsVersion: string,
 ): Promise<{ facts: AccessFacts; firm: Firm } | undefined> {
-  if (!UUID.test(query.firmId) || query.dossierId) return undefined;
+  if (!isUuid(query.firmId) || query.dossierId) return undefined;
   const { rows } = await db.query<AccessRow & Firm>(FIRM_WITH_ACCESS_SQL, subjectParameters(query));
   const row = rows[0];
   if (!row) return undefined;
@@ -89,7 +88,7 @@ export async function loadFirmWithAccessFacts<Firm>(
 const SUBJECT_ONLY_COLUMNS = ['subject_status', 'subject_role', 'must_change_password', 'terms_version'];
 
 function isPerson(query: AccessFactsQuery): boolean {
-  return (query.subject.kind === 'staff' || query.subject.kind === 'portal_user') && UUID.test(query.subject.id);
+  return (query.subject.kind === 'staff' || query.subject.kind === 'portal_user') && isUuid(query.subject.id);
 }
 
 function subjectParameters(query: AccessFactsQuery): unknown[] {

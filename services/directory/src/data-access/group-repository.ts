@@ -1,5 +1,6 @@
 import type { Queryable } from '@kantoor/database';
 import { pageByName, type NamePage } from './sorted-row';
+import { isUuid } from './ids';
 
 export interface StaffGroupView {
   id: string;
@@ -123,8 +124,7 @@ export async function unknownIds(
   ids: readonly string[],
 ): Promise<string[]> {
   if (ids.length === 0) return [];
-  const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-  const wellFormed = ids.filter((id) => uuid.test(id));
+  const wellFormed = ids.filter(isUuid);
   const live = table === 'staff' ? " AND status <> 'removed'" : '';
   const { rows } = await db.query<{ id: string }>(
     `SELECT id::text AS id FROM ${table} WHERE firm_id = $1 AND id = ANY($2::uuid[])${live}`,
