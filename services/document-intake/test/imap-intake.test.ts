@@ -289,6 +289,10 @@ describe('e-mail intake from a polled IMAP mailbox', () => {
       h,
     );
     expect(await counts()).toEqual({ inbox: 0, processed: before.processed + 1, refused: before.refused });
+    // the message is gone from the mailbox: the next poll forgets its record (and every other one of messages gone)
+    await h.imap!.pollNow();
+    const { rows } = await h.service.db.query('SELECT uid FROM imap_message WHERE account = $1', [account]);
+    expect(rows).toEqual([]);
   });
 
   it('stores nothing, and keeps no file, when the claim in the storing transaction says the mail was stored before', async () => {

@@ -24,6 +24,23 @@ export async function recordImapMessage(
   return rows.length === 1;
 }
 
+/**
+ * Forgets the messages no longer in the mailbox (moved on, or deleted by someone): a UID is never given again within
+ * a UIDVALIDITY, so only a record of a message still there can matter. Records of an older UIDVALIDITY go too.
+ */
+export async function forgetImapMessagesGone(
+  db: Queryable,
+  account: string,
+  uidValidity: bigint,
+  uidsInMailbox: readonly number[],
+): Promise<void> {
+  await db.query(`DELETE FROM imap_message WHERE account = $1 AND (uid_validity <> $2 OR uid <> ALL($3::bigint[]))`, [
+    account,
+    uidValidity.toString(),
+    uidsInMailbox,
+  ]);
+}
+
 /** How the message was taken before, if it was. */
 export async function imapOutcomeOf(db: Queryable, key: ImapMessageKey): Promise<ImapOutcome | undefined> {
   const { rows } = await db.query<{ outcome: ImapOutcome }>(

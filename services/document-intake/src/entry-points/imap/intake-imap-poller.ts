@@ -23,6 +23,7 @@ import type { ObservableCallback } from '@opentelemetry/api';
 import type { AccessTokens } from '../../adapters/client-credentials';
 import type { Directory, IntakeAddress } from '../../adapters/directory';
 import {
+  forgetImapMessagesGone,
   imapOutcomeOf,
   recordImapMessage,
   releaseImapLease,
@@ -154,8 +155,15 @@ export function startImapIntake(options: ImapIntakeOptions): ImapIntake {
       const lock = await client.getMailboxLock(options.mailbox);
       try {
         const mailbox = client.mailbox;
-        if (!mailbox || mailbox.exists === 0) return summary;
-        const messages = await client.fetchAll('1:*', { uid: true, size: true });
+        if (!mailbox) return summary;
+        const messages = mailbox.exists === 0 ? [] : await client.fetchAll('1:*', { uid: true, size: true });
+        // what the last polls moved on is gone now: its records have done their work
+        await forgetImapMessagesGone(
+          intake.db,
+          account,
+          mailbox.uidValidity,
+          messages.map((message) => message.uid),
+        );
         for (const message of messages) {
           if (stopping) break;
           const key: ImapMessageKey = { account, uidValidity: mailbox.uidValidity, uid: message.uid };
