@@ -9,8 +9,8 @@ import { PgDatabase, type Database } from '@kantoor/database';
 import { describeEachDatabase, recordTelemetry, type RecordedTelemetry, type TestDatabase } from '@kantoor/testing';
 import { bearer, openMigratedDatabase, problemType, publicPing, staff, testApp, whoAmI } from './helpers';
 
-const replicaOn = (db: TestDatabase['db'], env: Record<string, string> = {}) =>
-  testApp({ db }, [whoAmI, publicPing], {
+const replicaOn = (db: TestDatabase['db'], env: Record<string, string> = {}, clock?: () => number) =>
+  testApp({ db, clock }, [whoAmI, publicPing], {
     RATE_LIMIT_SHARED: 'true',
     RATE_LIMIT_WINDOW_SECONDS: '60',
     RATE_LIMIT_PER_IP: '2',
@@ -76,16 +76,18 @@ describeEachDatabase('rate limits shared by gateway replicas', (open) => {
     expect(rows[0].tokens).toBeGreaterThanOrEqual(1100);
     expect(rows[0].tokens).toBeLessThan(1110);
 
-    const { app: small } = replicaOn(database.db, { RATE_LIMIT_PER_USER: '6' });
+    let now = Date.now();
+    const { app: small } = replicaOn(database.db, { RATE_LIMIT_PER_USER: '6' }, () => now);
     const eva = `staff:${randomUUID()}`;
     const evaToken = bearer(staff({ subjectId: eva.slice('staff:'.length) }));
     for (let i = 0; i < 6; i++) await request(small).get('/v1/test/whoami').set('authorization', evaToken).expect(200);
     await request(small).get('/v1/test/whoami').set('authorization', evaToken).expect(429);
-    // 20 s later the bucket holds 2 more (6 a minute)
+    // 20 s later (for the database and the replica) the bucket holds 2 more (6 a minute)
     await database.db.query(
       "UPDATE rate_limit_bucket SET updated_at = updated_at - interval '20 seconds' WHERE key = $1",
       [eva],
     );
+    now += 20_000;
     await request(small).get('/v1/test/whoami').set('authorization', evaToken).expect(200);
     await request(small).get('/v1/test/whoami').set('authorization', evaToken).expect(200);
     await request(small).get('/v1/test/whoami').set('authorization', evaToken).expect(429);

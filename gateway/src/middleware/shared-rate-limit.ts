@@ -4,6 +4,8 @@
  * spends them from memory, so a request costs a database round trip only once per lease (a twentieth of the limit,
  * at most 50). A client spread over N replicas therefore gets the limit, not N times it. What a replica leased and
  * has not spent when its client stops calling is lost to the bucket until it refills; at most a lease per replica.
+ * A lease that finds the bucket empty is the last one until its next whole token is due: requests before then are
+ * refused from memory, so a client calling on after its 429 costs the database nothing.
  *
  * The buckets of addresses (requests without credentials, login attempts) stay in each replica's memory: anyone
  * can make up addresses, and each new one would be a row. When the database cannot be reached, the replica decides
@@ -24,6 +26,8 @@ interface Held {
   /** the lease being asked for, which later requests wait for rather than ask again */
   leasing?: Promise<void>;
   lastUsed: number;
+  /** a lease found the bucket empty: until its next whole token, requests are refused here without asking again */
+  emptyUntil: number;
 }
 
 const LIMIT = '$2::float8';
@@ -80,6 +84,8 @@ export class SharedTokenBuckets {
     if (now - this.lastSweep > SWEEP_EVERY_MS) this.sweep(now);
     const held = this.held.get(key);
     if (held && !held.leasing && held.tokens >= 1) return this.spend(held, policy, now);
+    // a client that keeps calling after its 429 must not cost the database a lease each time
+    if (held && !held.leasing && now < held.emptyUntil) return this.refusal(held, policy, now);
     // a database that is down would make every request wait for it: count here for a while instead
     if (now < this.offlineUntil) return this.decideAlone(key, policy);
     return this.leaseThenTake(key, policy);
@@ -88,12 +94,13 @@ export class SharedTokenBuckets {
   private async leaseThenTake(key: string, policy: RateLimitPolicy): Promise<RateLimitDecision> {
     let held = this.held.get(key);
     if (!held) {
-      held = { tokens: 0, left: policy.limit, lastUsed: this.clock() };
+      held = { tokens: 0, left: policy.limit, lastUsed: this.clock(), emptyUntil: 0 };
       this.held.set(key, held);
     }
     // requests arriving while a lease is asked for wait for it, then spend what it brought (or lease again)
     while (held.leasing) await held.leasing;
     if (held.tokens >= 1) return this.spend(held, policy, this.clock());
+    if (this.clock() < held.emptyUntil) return this.refusal(held, policy, this.clock());
     const leasing = this.lease(key, policy, held);
     held.leasing = leasing.then(
       () => undefined,
@@ -108,8 +115,10 @@ export class SharedTokenBuckets {
     } finally {
       held.leasing = undefined;
     }
-    if (held.tokens >= 1) return this.spend(held, policy, this.clock());
-    return this.refusal(held, policy);
+    const now = this.clock();
+    if (held.tokens >= 1) return this.spend(held, policy, now);
+    held.emptyUntil = now + ((1 - held.left) / (policy.limit / policy.windowSeconds)) * 1000;
+    return this.refusal(held, policy, now);
   }
 
   private async lease(key: string, policy: RateLimitPolicy, held: Held): Promise<void> {
@@ -147,14 +156,14 @@ export class SharedTokenBuckets {
     };
   }
 
-  private refusal(held: Held, policy: RateLimitPolicy): RateLimitDecision {
+  private refusal(held: Held, policy: RateLimitPolicy, now: number): RateLimitDecision {
     const perSecond = policy.limit / policy.windowSeconds;
     return {
       allowed: false,
       limit: policy.limit,
       remaining: 0,
       resetSeconds: Math.ceil((policy.limit - held.left) / perSecond),
-      retryAfterSeconds: Math.max(1, Math.ceil((1 - held.left) / perSecond)),
+      retryAfterSeconds: Math.max(1, Math.ceil((held.emptyUntil - now) / 1000)),
       windowSeconds: policy.windowSeconds,
     };
   }
