@@ -76,7 +76,7 @@ To verify a delivery:
 Answer with a 2xx status quickly and do the work afterwards. ${RETRY_SCHEDULE} To unsubscribe from the
 receiving side, answer 410 Gone.`;
 
-/** Each event type (and the ping) as the document's top-level `webhooks` lists it: what a receiver gets. */
+/** The data of a ping. */
 const PING_DATA: JsonSchema = {
   type: 'object',
   additionalProperties: false,
@@ -84,6 +84,7 @@ const PING_DATA: JsonSchema = {
   properties: { webhookId: { type: 'string', format: 'uuid' } },
 };
 
+/** An event type (or the ping) as the document's top-level `webhooks` lists it: what a receiver gets. */
 function outgoing(type: string, summary: string, data: JsonSchema): OutgoingWebhook {
   const name = type.replace(/(^|\.)(.)/g, (_match, _dot: string, next: string) => next.toUpperCase());
   return {

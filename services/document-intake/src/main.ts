@@ -12,7 +12,7 @@ import { DownloadLinks, HandOver } from './domain/hand-over';
 import type { AccessGuard } from './domain/ports';
 import type { IntakeStore } from './domain/receive-document';
 import { clientCredentialsTokens, isSafeTokenUrl } from './adapters/client-credentials';
-import type { ImapIntake, ImapIntakeOptions, ImapServer } from './entry-points/imap/intake-imap-poller';
+import type { ImapIntake, ImapServer } from './entry-points/imap/intake-imap-poller';
 import { directoryEventHandlers } from './entry-points/events/directory-events';
 import { documentIntakeRpc } from './entry-points/grpc/document-intake-rpc';
 
@@ -34,8 +34,6 @@ export interface DocumentIntakeOptions {
   onSmtpListening?: (port: number) => void;
   /** tests: poll the IMAP mailbox when they choose (INTAKE_IMAP_HOST set) */
   onImapIntake?: (intake: ImapIntake) => void;
-  /** tests: TLS options of the IMAP connection (a test server's certificate) */
-  imapTls?: ImapIntakeOptions['tls'];
 }
 
 /** Clients hand in purchase, sales and miscellaneous documents (PDF, JPEG, UBL) by upload, scan, API and e-mail; the accountant downloads and processes them. */
@@ -121,7 +119,6 @@ export function createDocumentIntakeService(options: DocumentIntakeOptions = {})
             processedMailbox: config.INTAKE_IMAP_PROCESSED_MAILBOX,
             refusedMailbox: config.INTAKE_IMAP_REFUSED_MAILBOX,
             pollSeconds: config.INTAKE_IMAP_POLL_SECONDS,
-            tls: options.imapTls,
           })
         : undefined;
       if (imap) {

@@ -15,7 +15,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
-import { ImapFlow, type ImapFlowOptions } from 'imapflow';
+import { ImapFlow } from 'imapflow';
 import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
 import type { Logger } from '@kantoor/logging';
 import { meter } from '@kantoor/telemetry';
@@ -53,8 +53,6 @@ export interface ImapIntakeOptions {
   processedMailbox: string;
   refusedMailbox: string;
   pollSeconds: number;
-  /** tests: other TLS options (a test server's certificate) */
-  tls?: ImapFlowOptions['tls'];
 }
 
 /** What one poll did, by message. */
@@ -201,7 +199,6 @@ export function startImapIntake(options: ImapIntakeOptions): ImapIntake {
         'tokens' in login
           ? { user: server.user, accessToken: await login.tokens.get() }
           : { user: server.user, pass: login.password },
-      tls: options.tls,
       logger: false,
       disableAutoIdle: true,
       connectionTimeout: 30_000,

@@ -20,13 +20,13 @@ import {
 /**
  * The message as the parser reads it, up to `maxBytes`: past that the parser gets an error (552) and reads no
  * more, so an oversized message is never held in memory, while the rest of it is read and dropped so that the
- * SMTP dialogue goes on to the answer.
+ * connection it comes over (the SMTP dialogue, an IMAP download) goes on.
  */
 export function messageUpTo(message: Readable, maxBytes: number): Readable {
   const limited = new PassThrough();
   let bytes = 0;
   const drop = () => message.resume();
-  // a parser that stops reading (its own error) must not leave the message paused and the dialogue hanging
+  // a parser that stops reading (its own error) must not leave the message paused and the connection hanging
   limited.on('close', drop);
   message.on('data', (chunk: Buffer) => {
     if (limited.destroyed) return;

@@ -74,9 +74,11 @@ function webhookCaller(caller: Caller, permission: 'webhook:read' | 'webhook:wri
       reason: caller.kind === 'api_key' ? 'missing_scope' : 'admin_only',
     });
   }
-  const ownerApiKeyId = caller.kind === 'api_key' ? caller.subjectId : undefined;
-  const scope: WebhookScope = { firmId: caller.firmId, ownerApiKeyId };
-  return { firmId: caller.firmId, actor: `${caller.kind}:${caller.subjectId}`, scope, ownerApiKeyId };
+  const scope: WebhookScope = {
+    firmId: caller.firmId,
+    ownerApiKeyId: caller.kind === 'api_key' ? caller.subjectId : undefined,
+  };
+  return { firmId: caller.firmId, actor: `${caller.kind}:${caller.subjectId}`, scope };
 }
 
 function idOf(value: string, field: 'webhookId' | 'deliveryId'): string {
@@ -159,7 +161,7 @@ export function webhookRpc(context: WebhookRpcContext): WebhookMethods {
 
   return {
     async createWebhook(request, { caller }) {
-      const { firmId, actor, ownerApiKeyId } = webhookCaller(caller, 'webhook:write');
+      const { firmId, actor, scope } = webhookCaller(caller, 'webhook:write');
       const url = checkWebhookUrl(request.url, rules);
       const eventTypes = checkEventTypes(request.eventTypes);
       const description = checkDescription(request.description);
@@ -173,7 +175,7 @@ export function webhookRpc(context: WebhookRpcContext): WebhookMethods {
         secret_sealed: box.seal(secret),
         secret_hint: secretHint(secret),
         created_by: actor,
-        owner_api_key_id: ownerApiKeyId,
+        owner_api_key_id: scope.ownerApiKeyId,
       });
       return { webhook: webhookMessage(row), secret };
     },
@@ -316,9 +318,9 @@ export function webhookRpc(context: WebhookRpcContext): WebhookMethods {
     },
 
     async disableApiKeyWebhooks(request, { caller }) {
-      const { firmId, actor, ownerApiKeyId } = webhookCaller(caller, 'webhook:write');
+      const { firmId, actor, scope } = webhookCaller(caller, 'webhook:write');
       // a key's own webhooks are ended by revoking it, which only admins do
-      if (ownerApiKeyId)
+      if (scope.ownerApiKeyId)
         throw permissionDenied("Only the firm's admins may disable an API key's webhooks.", { reason: 'admin_only' });
       if (!isUuid(request.apiKeyId))
         throw invalidArgument('apiKeyId must be a UUID.', {
