@@ -116,7 +116,11 @@ describeEachDatabase('database port', (open) => {
   test('a statement with parameters that breaks a constraint changes nothing, in or out of a transaction', async () => {
     const insert = 'INSERT INTO account (name, balance) VALUES ($1, $2)';
     await db.query(insert, ['Bakkerij Peeters', '10.00']);
-    await expect(db.query(insert, ['Bakkerij Peeters', '20.00'])).rejects.toMatchObject({ code: '23505' });
+    await expect(db.query(insert, ['Bakkerij Peeters', '20.00'])).rejects.toMatchObject({
+      code: '23505',
+      constraint: 'account_name_key',
+      detail: 'Key (name)=(Bakkerij Peeters) already exists.',
+    });
     await expect(
       db.transaction(async (tx) => {
         await tx.query(insert, ['Slagerij Janssens', '5.00']);
@@ -130,6 +134,20 @@ describeEachDatabase('database port', (open) => {
       { name: 'Bakkerij Peeters', balance: '10.00' },
       { name: 'Café De Hoek', balance: '1.00' },
     ]);
+  });
+
+  test('a statement with parameters returns every row of a long answer, non-ASCII text and NULLs as stored', async () => {
+    // 20,000 rows of about 60 bytes: more than one buffer's worth of the backend's answer
+    const { rows, rowCount } = await db.query<{ n: number; name: string | null; balance: string }>(
+      `SELECT n, CASE WHEN n % 7 = 0 THEN NULL ELSE $1 || n END AS name, (n * 0.01)::numeric(14,2) AS balance
+         FROM generate_series(1, $2::int) AS n`,
+      ['Crème brûlée — Ærøskøbing 日本 ', 20_000],
+    );
+    expect(rowCount).toBe(20_000);
+    expect(rows[0]).toEqual({ n: 1, name: 'Crème brûlée — Ærøskøbing 日本 1', balance: '0.01' });
+    expect(rows[6]).toEqual({ n: 7, name: null, balance: '0.07' });
+    expect(rows[19_999]).toEqual({ n: 20_000, name: 'Crème brûlée — Ærøskøbing 日本 20000', balance: '200.00' });
+    expect(rows.filter((row) => row.name === null)).toHaveLength(Math.floor(20_000 / 7));
   });
 
   test('a query made while a transaction is open never sees its uncommitted rows', async () => {

@@ -17,6 +17,7 @@ export {
 export {
   CALLER_METADATA_KEY,
   CALLER_SIGNATURE_METADATA_KEY,
+  REQUEST_ID_METADATA_KEY,
   MIN_CALLER_SIGNING_KEY_LENGTH,
   callerFromMetadata,
   setCallerMetadata,

@@ -84,7 +84,34 @@ describe('the caller of a call is signed with the platform key, and a server ref
     expect(seen).toEqual([admin]);
   });
 
+  test('each call carries its own request id beside the signed caller, whose bytes stay the same', async () => {
+    const client = createServiceClient(DirectoryService, address);
+    try {
+      for (const requestId of ['request-1', 'request-2'])
+        await client.registerFirm({ name: 'Kantoor Peeters', language: 'nl' }, { caller: { ...admin, requestId } });
+    } finally {
+      client.close();
+    }
+    expect(seen).toEqual([
+      { ...admin, requestId: 'request-1' },
+      { ...admin, requestId: 'request-2' },
+    ]);
+    expect(encodeCaller({ ...admin, requestId: 'request-1' })).toEqual(encodeCaller(admin));
+  });
+
+  test("a handler that changes its caller changes nobody else's", async () => {
+    const bytes = encodeCaller(admin);
+    expect(await rawCall(metadataOf(admin, hmac(KEY, bytes)))).toBeNull();
+    seen[0].scopes.push('documents:write');
+    seen[0].role = 'support';
+    expect(await rawCall(metadataOf(admin, hmac(KEY, bytes)))).toBeNull();
+    expect(seen[1]).toEqual(admin);
+  });
+
   test('refused as unauthenticated, the handler never running: no signature, another key, another caller', async () => {
+    // the admin's bytes were accepted just before: a server that remembers them still checks each signature
+    expect(await rawCall(metadataOf(admin, hmac(KEY, encodeCaller(admin))))).toBeNull();
+    seen.length = 0;
     const refusals = [
       // a pod that can reach the service names a firm's admin without any signature
       metadataOf(admin),

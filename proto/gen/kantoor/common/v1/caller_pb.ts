@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file kantoor/common/v1/caller.proto.
  */
 export const file_kantoor_common_v1_caller: GenFile = /*@__PURE__*/
-  fileDesc("Ch5rYW50b29yL2NvbW1vbi92MS9jYWxsZXIucHJvdG8SEWthbnRvb3IuY29tbW9uLnYxIrwCCgZDYWxsZXISLAoEa2luZBgBIAEoDjIeLmthbnRvb3IuY29tbW9uLnYxLkNhbGxlci5LaW5kEhIKCnN1YmplY3RfaWQYAiABKAkSDwoHZmlybV9pZBgDIAEoCRIMCgRyb2xlGAQgASgJEg0KBWVtYWlsGAUgASgJEg4KBnNjb3BlcxgGIAMoCRI3Cg1pbXBlcnNvbmF0aW9uGAcgASgLMiAua2FudG9vci5jb21tb24udjEuSW1wZXJzb25hdGlvbhISCgpyZXF1ZXN0X2lkGAggASgJImUKBEtpbmQSFAoQS0lORF9VTlNQRUNJRklFRBAAEg4KCktJTkRfU1RBRkYQARIUChBLSU5EX1BPUlRBTF9VU0VSEAISEAoMS0lORF9BUElfS0VZEAMSDwoLS0lORF9TWVNURU0QBCI7Cg1JbXBlcnNvbmF0aW9uEhIKCmRvc3NpZXJfaWQYASABKAkSFgoOcG9ydGFsX3VzZXJfaWQYAiABKAliBnByb3RvMw");
+  fileDesc("Ch5rYW50b29yL2NvbW1vbi92MS9jYWxsZXIucHJvdG8SEWthbnRvb3IuY29tbW9uLnYxIsACCgZDYWxsZXISLAoEa2luZBgBIAEoDjIeLmthbnRvb3IuY29tbW9uLnYxLkNhbGxlci5LaW5kEhIKCnN1YmplY3RfaWQYAiABKAkSDwoHZmlybV9pZBgDIAEoCRIMCgRyb2xlGAQgASgJEg0KBWVtYWlsGAUgASgJEg4KBnNjb3BlcxgGIAMoCRI3Cg1pbXBlcnNvbmF0aW9uGAcgASgLMiAua2FudG9vci5jb21tb24udjEuSW1wZXJzb25hdGlvbhIWCgpyZXF1ZXN0X2lkGAggASgJQgIYASJlCgRLaW5kEhQKEEtJTkRfVU5TUEVDSUZJRUQQABIOCgpLSU5EX1NUQUZGEAESFAoQS0lORF9QT1JUQUxfVVNFUhACEhAKDEtJTkRfQVBJX0tFWRADEg8KC0tJTkRfU1lTVEVNEAQiOwoNSW1wZXJzb25hdGlvbhISCgpkb3NzaWVyX2lkGAEgASgJEhYKDnBvcnRhbF91c2VyX2lkGAIgASgJYgZwcm90bzM");
 
 /**
  * Who makes a call. The gateway authenticates the request and passes this in the `x-kantoor-caller-bin`
@@ -63,7 +63,11 @@ export type Caller = Message<"kantoor.common.v1.Caller"> & {
   impersonation?: Impersonation | undefined;
 
   /**
-   * @generated from field: string request_id = 8;
+   * Not sent since the request id travels as `x-kantoor-request-id` metadata beside the signed caller (so
+   * that one user's caller bytes and signature are the same on every call); read from older senders.
+   *
+   * @generated from field: string request_id = 8 [deprecated = true];
+   * @deprecated
    */
   requestId: string;
 };
