@@ -7,6 +7,7 @@ import path from 'node:path';
 import { PDFDocument, StandardFonts, type PDFFont } from 'pdf-lib';
 import { pdfText, type PdfText } from '@kantoor/testing';
 import { readUbl, renderInvoicePdf, type EInvoice, type InvoiceLine } from '../src';
+import { wrap } from '../src/text-pdf';
 import { SAMPLES, sampleFiles } from './ubl-documents';
 
 const sample = (file: string) => readUbl(readFileSync(path.join(SAMPLES, file)));
@@ -226,5 +227,27 @@ describe('names outside Latin-1', () => {
 
   it('say nothing about replaced characters when there are none', async () => {
     expect(flat(await rendered(sample('base-example.xml')))).not.toContain('cannot show');
+  });
+});
+
+describe('wrapping text to a width', () => {
+  const width = 120;
+  const widthOf = (line: string) => fonts.Helvetica.widthOfTextAtSize(line, 10);
+
+  it('cuts a word longer than a line into lines that fit, losing no character', () => {
+    const word = 'NL91ABNA0417164300'.repeat(500);
+    const lines = wrap(`Rekening ${word} betaald`, fonts.Helvetica, 10, width);
+    expect(lines[0]).toBe('Rekening');
+    expect(lines.at(-1)).toMatch(/ betaald$/);
+    expect(lines.join('').replace('Rekening', '').replace(' betaald', '')).toBe(word);
+    expect(lines.filter((line) => widthOf(line) > width)).toEqual([]);
+  });
+
+  it('puts at least one character on a line narrower than any character, and keeps words whole that fit', () => {
+    expect(wrap('WWW', fonts.Helvetica, 10, 2)).toEqual(['W', 'W', 'W']);
+    expect(wrap('Brood en koffie voor het kantoor', fonts.Helvetica, 10, width)).toEqual([
+      'Brood en koffie voor het',
+      'kantoor',
+    ]);
   });
 });

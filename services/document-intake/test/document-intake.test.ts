@@ -1179,6 +1179,42 @@ describe('e-mail intake over SMTP', () => {
     await h.client.moveDocument({ documentId: unsorted.documents[0].id, mailbox: 'purchase' }, { caller: h.portal });
   });
 
+  it('turns any HTML body into a PDF in time: long lines, stray "<", a long word, more text than a PDF shows', async () => {
+    // each of these held the intake's thread for seconds to hours while its text was read or laid out
+    const html =
+      `<p>Begin of the mail</p><p>Brood${' '.repeat(200_000)}</p><p>${'<'.repeat(20_000)} 3 < 4</p>` +
+      `<p>${'QmFzZTY0'.repeat(2_000)}</p><div>${'Koffie en gebak. '.repeat(70_000)}</div><p>End of the mail</p>` +
+      '<style>p { color: red }';
+    const subject = 'Factuur met een lange tekst';
+    await send(`${h.enterpriseNumber}.purchase@${h.intakeDomain}`, 'boekhouding@leverancier.example', {
+      subject,
+      html,
+    });
+    const [stored] = (await h.client.listDocuments({ dossierId: h.dossierId, search: subject }, { caller: h.portal }))
+      .documents;
+    const { text, items } = await pdfText((await download(h.portal, stored.id)).bytes);
+    // (the text is megabytes long: each check says yes or no rather than printing it)
+    const shown = text.replace(/\s+/g, ' ');
+    for (const part of [
+      'Factuur met een lange tekst',
+      'From boekhouding@leverancier.example',
+      'Begin of the mail Brood',
+    ])
+      expect([part, shown.includes(part)]).toEqual([part, true]);
+    // every "<" is text, the long word is cut over lines that together hold all of it
+    expect(shown.split('<').length - 1).toBe(20_001);
+    const cutWord = items.filter((item) => /^[QmFzZTY0]+$/.test(item.text)).map((item) => item.text);
+    expect(cutWord.length).toBeGreaterThan(100);
+    expect(cutWord.join('') === 'QmFzZTY0'.repeat(2_000)).toBe(true);
+    // 1,190,000 characters of "Koffie en gebak. ": the PDF stops at a million and says so
+    expect(shown.includes('End of the mail')).toBe(false);
+    expect(
+      /\[This PDF shows the first 1,000,000 characters of the e-mail's text; the other \d{3},\d{3} are not shown\.\]/.test(
+        shown,
+      ),
+    ).toBe(true);
+  });
+
   it('records a mail with neither attachments nor HTML as refused, with its reason, and stores no document', async () => {
     const to = `${h.enterpriseNumber}.sales@${h.intakeDomain}`;
     const before = await intakeState();

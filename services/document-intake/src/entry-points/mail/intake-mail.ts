@@ -124,33 +124,83 @@ export async function storeMail(
   }
 }
 
+/**
+ * The most of an HTML mail's text its PDF shows: about 250 pages, far beyond any invoice. Laying out text takes
+ * the intake's thread about 0.7 s a million characters, and a mail may hold 50 MB.
+ */
+export const MAIL_TEXT_MAX_CHARS = 1_000_000;
+
 /** An HTML mail without attachments as a PDF of its text: subject, sender and date, then the HTML body's text. */
-const htmlMailPdf = (mail: ParsedMail, sender: string) =>
-  writeTextPdf(mail.subject ?? 'E-mail', [
+function htmlMailPdf(mail: ParsedMail, sender: string) {
+  // from the HTML itself: the text mailparser derives from it runs table cells together ("Brood12,00")
+  const text = htmlToText(mail.html || '');
+  const shown = text.length > MAIL_TEXT_MAX_CHARS ? text.slice(0, MAIL_TEXT_MAX_CHARS) : text;
+  return writeTextPdf(mail.subject ?? 'E-mail', [
     { text: mail.subject ?? 'E-mail', bold: true, size: 14 },
     {
       text: `From ${mail.from?.text ?? sender}${mail.date ? `, ${mail.date.toISOString().slice(0, 10)}` : ''}`,
       gap: 4,
     },
-    // from the HTML itself: the text mailparser derives from it runs table cells together ("Brood12,00")
-    { text: htmlToText(mail.html || ''), gap: 12 },
+    { text: shown, gap: 12 },
+    ...(shown === text
+      ? []
+      : [
+          {
+            text: `[This PDF shows the first ${MAIL_TEXT_MAX_CHARS.toLocaleString('en')} characters of the e-mail's text; the other ${(text.length - shown.length).toLocaleString('en')} are not shown.]`,
+            bold: true,
+            gap: 12,
+          },
+        ]),
   ]);
+}
 
-/** The readable text of an HTML body: block elements become line breaks, tags and scripts go. */
+/**
+ * The readable text of an HTML body: block elements become line breaks, tags, scripts and styles go. Every step
+ * takes time in proportion to the body's length, whatever is in it: a mail comes from anyone who knows an intake
+ * address, and patterns that retry from each position (a run of spaces before a line break, a tag that never
+ * closes, a script without its end) took seconds for 100 KB and hours for the megabytes a mail may hold.
+ */
 export function htmlToText(html: string): string {
-  return html
-    .replace(/<(script|style|head)[\s\S]*?<\/\1>/gi, '')
-    .replace(/<br\s*\/?>/gi, '\n')
-    .replace(/<\/(p|div|tr|h[1-6]|li|table)>/gi, '\n')
-    .replace(/<\/t[dh]>/gi, '\t')
-    .replace(/<[^>]+>/g, '')
-    .replace(/&nbsp;/g, ' ')
-    .replace(/&amp;/g, '&')
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .replace(/&quot;/g, '"')
-    .replace(/&#(\d+);/g, (_m, code: string) => String.fromCharCode(Number(code)))
-    .replace(/[ \t]+\n/g, '\n')
-    .replace(/\n{3,}/g, '\n\n')
-    .trim();
+  return (
+    withoutHiddenElements(html)
+      .replace(/<br\s*\/?>/gi, '\n')
+      .replace(/<\/(p|div|tr|h[1-6]|li|table)>/gi, '\n')
+      .replace(/<\/t[dh]>/gi, '\t')
+      // a tag ends at the next ">", or it was no tag: a "<" that another "<" follows before any ">" stays text
+      .replace(/<[^<>]+>/g, '')
+      .replace(/&nbsp;/g, ' ')
+      .replace(/&amp;/g, '&')
+      .replace(/&lt;/g, '<')
+      .replace(/&gt;/g, '>')
+      .replace(/&quot;/g, '"')
+      .replace(/&#(\d{1,7});/g, (_m, code: string) => fromCodePoint(Number(code)))
+      .split('\n')
+      .map((line) => line.trimEnd())
+      .join('\n')
+      .replace(/\n{3,}/g, '\n\n')
+      .trim()
+  );
+}
+
+/** A numeric character reference's character; one that names none (beyond U+10FFFF, a lone surrogate) is dropped. */
+const fromCodePoint = (code: number) =>
+  code <= 0x10ffff && (code < 0xd800 || code > 0xdfff) ? String.fromCodePoint(code) : '';
+
+/**
+ * The HTML without its script, style and head elements, content and all. One that is never closed runs to the
+ * end, as a browser reads it; each search goes on from where the last one ended.
+ */
+function withoutHiddenElements(html: string): string {
+  const opening = /<(script|style|head)\b/gi;
+  const kept: string[] = [];
+  let from = 0;
+  for (let found = opening.exec(html); found; found = opening.exec(html)) {
+    kept.push(html.slice(from, found.index));
+    const closing = new RegExp(`</${found[1]}\\s*>`, 'gi');
+    closing.lastIndex = opening.lastIndex;
+    if (!closing.exec(html)) return kept.join('');
+    from = opening.lastIndex = closing.lastIndex;
+  }
+  kept.push(html.slice(from));
+  return kept.join('');
 }
