@@ -207,6 +207,17 @@ describe('createLogger', () => {
     expect(JSON.stringify(first.err)).toContain('index.test.ts');
   });
 
+  it('writes an error quoting a long text with an @ in it in moments, its addresses still replaced', () => {
+    const out = capture();
+    // a run of 300,000 address characters that is not an address: every start in it was read to its end
+    const text = `${'x'.repeat(300_000)} meldt <an@klant.example> @`;
+    const started = Date.now();
+    createLogger({ service: 'notification', destination: out.destination }).warn({ error: text }, 'refused');
+    expect(Date.now() - started).toBeLessThan(1000);
+    const [line] = out.lines() as Array<{ error: string }>;
+    expect(line.error.endsWith(' meldt <[e-mail address]> @')).toBe(true);
+  });
+
   it('drops lines below the configured level', () => {
     const out = capture();
     const logger = createLogger({ service: 'backup', level: 'warn', destination: out.destination });

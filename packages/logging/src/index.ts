@@ -141,7 +141,8 @@ function serializeError(value: unknown): unknown {
   return withoutAddresses(value instanceof Error ? censorSecrets(value) : value, 0);
 }
 
-const EMAIL_ADDRESS = /[\w.%+-]+@[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}/gi;
+// starts only where a run of address characters starts: from inside one every start would read the rest of it
+const EMAIL_ADDRESS = /(?<![\w.%+-])[\w.%+-]+@[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}/gi;
 export const ADDRESS_REMOVED = '[e-mail address]';
 
 function withoutAddresses(value: unknown, depth: number): unknown {

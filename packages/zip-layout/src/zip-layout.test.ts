@@ -43,4 +43,25 @@ describe('ZIP layout', () => {
     expect(paths.claim('Verkoop-pdf', 'F1', 'pdf')).toBe('Verkoop-pdf/F1.pdf');
     expect(paths.claim('Aankoop-pdf', 'F1', 'pdf')).toBe('Aankoop-pdf/F1 (2).pdf');
   });
+
+  test("20,000 files of one name get 20,000 different names in moments, also when a copy's name was taken", () => {
+    const names = new UniqueNames();
+    expect(names.claim('Scan (3).pdf')).toBe('Scan (3).pdf');
+    const started = Date.now();
+    const claimed = Array.from({ length: 20_000 }, (_, i) => names.claim(i % 2 ? 'scan.pdf' : 'Scan.pdf'));
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(new Set(claimed.map((name) => name.toLowerCase())).size).toBe(20_000);
+    expect(claimed.slice(0, 4)).toEqual(['Scan.pdf', 'scan (2).pdf', 'Scan (4).pdf', 'scan (5).pdf']);
+    expect(claimed[19_999]).toBe('scan (20001).pdf');
+    // a name asked for later that one of the copies already has
+    expect(names.claim('scan (2).pdf')).toBe('scan (2) (2).pdf');
+  });
+
+  test('a name of a million dots and spaces is cleaned in moments', () => {
+    const started = Date.now();
+    // cut to its first 150 characters, which end in dots and spaces
+    expect(safeFileName(`a${'. '.repeat(500_000)}b`, 'pdf')).toBe('a.pdf');
+    expect(safeFileName(`a${' .'.repeat(500_000)}`, '')).toBe('a');
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
 });

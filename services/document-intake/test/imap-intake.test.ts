@@ -18,7 +18,7 @@ import type { IntakeConfig } from '../src/config';
 import { directoryOver } from '../src/adapters/directory';
 import { releaseImapLease, takeImapLease } from '../src/data-access/imap-repository';
 import { clientCredentialsTokens } from '../src/adapters/client-credentials';
-import { startImapIntake, type ImapServer } from '../src/entry-points/imap/intake-imap-poller';
+import { MAX_RECIPIENTS_RESOLVED, startImapIntake, type ImapServer } from '../src/entry-points/imap/intake-imap-poller';
 import { storeMail } from '../src/entry-points/mail/intake-mail';
 import {
   expectNothingStoredBy,
@@ -30,6 +30,7 @@ import {
 } from './intake-harness';
 
 const USER = 'intake@peeters.example';
+const SECOND_USER = 'intake-tweede@peeters.example';
 const PASSWORD = 'imap-geheim';
 /** a mailbox of Exchange Online, say, reached with an access token (the test server shares one store for all) */
 const OAUTH_USER = 'intake-oauth@peeters.example';
@@ -60,7 +61,12 @@ beforeAll(async () => {
       'SASL-IR',
       'XOAUTH2',
     ],
-    users: { [USER]: { password: PASSWORD }, [OAUTH_USER]: { xoauth2: { accessToken: 'token-1' } } },
+    users: {
+      [USER]: { password: PASSWORD },
+      // a second login to the same mailbox: a poller of a test's own holds a lease of its own
+      [SECOND_USER]: { password: PASSWORD },
+      [OAUTH_USER]: { xoauth2: { accessToken: 'token-1' } },
+    },
     storage: { INBOX: { messages: [] }, '': { separator: '/', folders: {} } },
   });
   await new Promise<void>((resolve) => imapServer.listen(0, '127.0.0.1', resolve));
@@ -197,6 +203,58 @@ describe('e-mail intake from a polled IMAP mailbox', () => {
     expect(await h.imap!.pollNow()).toMatchObject({ stored: 1, refused: 0 });
     const [document] = await documentsNamed('imap-unsorted');
     expect(document).toMatchObject({ mailbox: '', status: 'draft', senderEmail: 'iemand@elders.example' });
+  });
+
+  it('looks up at most 100 addresses of a message, and reads a hostile address header in linear time', async () => {
+    await deliver({
+      from: 'iemand@elders.example',
+      to: 'iemand-anders@elders.example',
+      cc: address(),
+      subject: 'Veel adressen',
+      headers: {
+        'Delivered-To': Array.from({ length: 250 }, (_, i) => `niemand-${i}@${h.intakeDomain}`).join(', '),
+        // many '@' (200 KB, within the size limit) and no '>': each '<' was a start that read on to the end (40 s for 256 KB)
+        'X-Original-To': `<${'a@'.repeat(100_000)}`,
+      },
+      attachments: [{ filename: 'imap-many-addresses.pdf', content: await pdf() }],
+    });
+    const started = Date.now();
+    const directory = directoryOver(h.fx.directory);
+    const lookedUp: string[] = [];
+    const poller = startImapIntake({
+      intake: { db: h.service.db, store: h.objects, eventsWritten: () => undefined, maxFileBytes: LIMIT },
+      directory: {
+        ...directory,
+        resolveIntakeAddress: (address, firms) => (
+          lookedUp.push(address),
+          directory.resolveIntakeAddress(address, firms)
+        ),
+      },
+      logger: createLogger({ service: 'document-intake', level: 'silent' }),
+      knownFirms: async () => [h.admin.firmId],
+      server: {
+        host: '127.0.0.1',
+        port,
+        security: 'none',
+        user: SECOND_USER,
+        login: { password: PASSWORD },
+      },
+      mailbox: 'INBOX',
+      processedMailbox: PROCESSED,
+      refusedMailbox: REFUSED,
+      pollSeconds: 3600,
+    });
+    try {
+      // its first poll runs at once; this one waits for it
+      await poller.pollNow();
+    } finally {
+      await poller.stop();
+    }
+    expect(Date.now() - started).toBeLessThan(10_000);
+    // the envelope's first 100, then To and Cc, where the dossier's address is
+    expect(lookedUp).toHaveLength(MAX_RECIPIENTS_RESOLVED + 2);
+    expect(lookedUp.slice(-1)).toEqual([address()]);
+    expect(await documentsNamed('imap-many-addresses')).toHaveLength(1);
   });
 
   it('moves a mail no dossier receives, and one over the size limit, to the refused mailbox and stores nothing', async () => {

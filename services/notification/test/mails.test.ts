@@ -159,6 +159,29 @@ describe('notification: mails from directory events through a real SMTP server',
     expect(requests[0].routedVia).toBe('firm_address');
   });
 
+  test('a sender address of 200,000 dots is refused in moments, naming the field, and nothing is kept', async () => {
+    const caller = admin(firmId);
+    const before = await h.client.getSmtpSettings({}, { caller });
+    const started = Date.now();
+    await expect(
+      h.client.setSmtpSettings(
+        {
+          host: 'smtp.peeters.example',
+          port: 587,
+          tls: 'starttls',
+          username: 'mailer',
+          password: 'pw',
+          // a long run of dots made the address pattern try every split of it (quadratic)
+          senderAddress: `mail@${'.'.repeat(200_000)}x y`,
+          senderName: 'Kantoor Peeters',
+        },
+        { caller },
+      ),
+    ).rejects.toMatchObject({ kind: 'invalid_argument', violations: [{ field: 'senderAddress' }] });
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(await h.client.getSmtpSettings({}, { caller })).toEqual(before);
+  });
+
   test("a firm's own SMTP server and logo are used for its mails; the password is never shown", async () => {
     const own: SmtpSink = await startSmtpSink();
     try {

@@ -18,7 +18,8 @@ export class Violations {
   }
 
   email(value: string, field: string): this {
-    return this.check(EMAIL.test(value) && value.length <= 254, field, 'must be an e-mail address');
+    // the length first: the pattern's cost grows with the square of a long run of dots
+    return this.check(value.length <= 254 && EMAIL.test(value), field, 'must be an e-mail address');
   }
 
   name(value: string, field: string, max = 200): this {

@@ -467,7 +467,8 @@ function unpredictPng(data: Buffer, columns: number): Buffer {
  * the objects inside object streams, and the catalog; reads the file once as a stream, keeping only offsets.
  */
 async function repair(pdf: PdfFile, readAll: ReadAll): Promise<Ref | undefined> {
-  const objectHeader = /(\d+)\s+(\d+)\s+obj\b/g;
+  // starts only where a number starts: from inside a run of digits every start would read the rest of the run
+  const objectHeader = /(?<!\d)(\d+)\s+(\d+)\s+obj\b/g;
   const marks = /\/Type\s*\/(Catalog|ObjStm)\b|\/Encrypt\b/g;
   const OVERLAP = 64;
   let carry = '';

@@ -37,7 +37,8 @@ export interface IntentRequest {
 
 const EMAIL = /^[^\s@<>(),;:"]+@[^\s@<>(),;:"]+\.[^\s@<>(),;:"]+$/;
 
-export const isMailAddress = (value: string): boolean => EMAIL.test(value) && value.length <= 254;
+/** The length first: the pattern's cost grows with the square of a long run of dots. */
+export const isMailAddress = (value: string): boolean => value.length <= 254 && EMAIL.test(value);
 
 export function planIntent(
   request: IntentRequest,

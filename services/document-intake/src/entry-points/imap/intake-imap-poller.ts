@@ -275,7 +275,14 @@ export function startImapIntake(options: ImapIntakeOptions): ImapIntake {
     const firms = await options.knownFirms();
     const resolve = async (addresses: string[]) => {
       const found = new Map<string, IntakeAddress>();
-      for (const address of new Set(addresses)) {
+      const unique = [...new Set(addresses)];
+      if (unique.length > MAX_RECIPIENTS_RESOLVED) {
+        logger.warn(
+          { account, addresses: unique.length, resolved: MAX_RECIPIENTS_RESOLVED },
+          'IMAP intake: a message names more addresses than are looked up; only the first are',
+        );
+      }
+      for (const address of unique.slice(0, MAX_RECIPIENTS_RESOLVED)) {
         const resolved = await options.directory.resolveIntakeAddress(address, firms);
         if (resolved) found.set(`${resolved.dossierId}/${resolved.mailbox ?? ''}`, resolved);
       }
@@ -325,6 +332,12 @@ function senderOf(mail: ParsedMail): string {
   return (returnPath ?? mail.from?.value[0]?.address ?? '').toLowerCase();
 }
 
+/**
+ * The most addresses of one message looked up in the directory (one call each): the 100 recipients RFC 5321
+ * asks a server to accept, so a message naming 100,000 cannot hold the poll for hours.
+ */
+export const MAX_RECIPIENTS_RESOLVED = 100;
+
 /** The e-mail addresses in a header as mailparser gives it: address objects (or lists of them), or text. */
 export function addressesIn(value: unknown): string[] {
   if (value === undefined || value === null) return [];
@@ -332,7 +345,7 @@ export function addressesIn(value: unknown): string[] {
   if (typeof value === 'string') {
     return value
       .split(',')
-      .map((part) => /<([^<>\s]+@[^<>\s]+)>/.exec(part)?.[1] ?? part.trim())
+      .map((part) => /<([^<>\s@]+@[^<>\s@]+)>/.exec(part)?.[1] ?? part.trim())
       .filter((address) => /^[^\s@<>]+@[^\s@<>]+$/.test(address))
       .map((address) => address.toLowerCase());
   }
