@@ -2,6 +2,13 @@ export type * from './model';
 export { readUbl, pdfRendition, DEFAULT_MAX_UBL_BYTES, type ReadUblOptions } from './read-ubl';
 export { renderInvoicePdf } from './render-invoice';
 export {
+  createUblThread,
+  type UblReading,
+  type UblReadOptions,
+  type UblThread,
+  type UblThreadOptions,
+} from './ubl-thread';
+export {
   writeTextPdf,
   winAnsi,
   type Block,

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import Decimal from 'decimal.js';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { invalidArgument } from '@kantoor/errors';
@@ -44,7 +45,8 @@ export function readUbl(xml: string | Uint8Array, options: ReadUblOptions = {}):
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_UBL_BYTES;
   const size = typeof xml === 'string' ? Buffer.byteLength(xml) : xml.byteLength;
   if (size > maxBytes) throw refuse('ubl_too_large', `The XML file is larger than ${maxBytes} bytes.`);
-  const text = typeof xml === 'string' ? xml.replace(/^\uFEFF/, '') : decodeXml(xml);
+  const decoded = typeof xml === 'string' ? xml.replace(/^\uFEFF/, '') : decodeXml(xml);
+  const { text, binaries } = setAsideBinaries(decoded);
   if (/<!DOCTYPE|<!ENTITY/i.test(text)) {
     throw refuse('ubl_dtd_refused', 'The XML file declares a DTD or entities, which are refused for safety.');
   }
@@ -75,7 +77,51 @@ export function readUbl(xml: string | Uint8Array, options: ReadUblOptions = {}):
   if (namespace !== undefined && namespace !== NAMESPACES[rootName]) {
     throw refuse('ubl_not_invoice', `The XML file's ${rootName} element is not in the UBL 2.1 namespace.`);
   }
-  return new UblReader(rootName).read(root);
+  return new UblReader(rootName, binaries).read(root);
+}
+
+/** An embedded file's content is set aside before parsing from this size on. */
+const SET_ASIDE_CHARS = 4096;
+const BINARY_OPEN = /<((?:[A-Za-z_][\w.-]*:)?)EmbeddedDocumentBinaryObject(?=[\s>/])[^<>]*>/g;
+
+/**
+ * The text with the base64 content of each large EmbeddedDocumentBinaryObject replaced by a token, and the
+ * contents by token. The XML parser keeps several copies of every text it reads (a 10 MiB file with an embedded
+ * PDF took 330 MB of memory to read); read from the text itself, an embedded PDF costs its own size. Only content
+ * made of base64 characters and white space is set aside, so the parser sees the same document, with no CDATA
+ * section anywhere (one could hold what looks like an element); the tokens are unique to this reading, so a file
+ * cannot name one.
+ */
+function setAsideBinaries(text: string): { text: string; binaries: Map<string, string> } {
+  const binaries = new Map<string, string>();
+  if (text.includes('<![CDATA[')) return { text, binaries };
+  const nonce = randomUUID();
+  const parts: string[] = [];
+  let at = 0;
+  for (const match of text.matchAll(BINARY_OPEN)) {
+    const start = match.index + match[0].length;
+    if (match[0].endsWith('/>') || start < at) continue;
+    const end = text.indexOf(`</${match[1]}EmbeddedDocumentBinaryObject`, start);
+    if (end < 0 || end - start < SET_ASIDE_CHARS || !isBase64Text(text, start, end)) continue;
+    const token = `kantoor-set-aside-${nonce}-${binaries.size}`;
+    parts.push(text.slice(at, start), token);
+    binaries.set(token, text.slice(start, end));
+    at = end;
+  }
+  if (binaries.size === 0) return { text, binaries };
+  parts.push(text.slice(at));
+  return { text: parts.join(''), binaries };
+}
+
+/** Whether text[start, end) holds only base64 characters and white space. */
+function isBase64Text(text: string, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i);
+    const base64 =
+      (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 43 || c === 47 || c === 61;
+    if (!base64 && c !== 32 && c !== 9 && c !== 10 && c !== 13) return false;
+  }
+  return true;
 }
 
 function kids(node: unknown, name: string): Node[] {
@@ -111,7 +157,10 @@ const attr = (node: unknown, name: string) =>
 class UblReader {
   private currency = '';
 
-  constructor(private readonly rootName: 'Invoice' | 'CreditNote') {}
+  constructor(
+    private readonly rootName: 'Invoice' | 'CreditNote',
+    private readonly binaries: ReadonlyMap<string, string>,
+  ) {}
 
   read(root: Node): EInvoice {
     const isCredit = this.rootName === 'CreditNote';
@@ -419,7 +468,8 @@ class UblReader {
 
   private attachment(node: Node): Attachment {
     const binary = el(node, 'Attachment', 'EmbeddedDocumentBinaryObject');
-    const encoded = textOf(binary);
+    const written = textOf(binary);
+    const encoded = (written && this.binaries.get(written)) ?? written;
     return {
       id: text(node, 'ID') ?? '',
       idScheme: attr(el(node, 'ID'), 'schemeID'),

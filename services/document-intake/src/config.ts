@@ -76,6 +76,13 @@ export const intakeSettings = {
     min: 1024,
     description: 'largest accepted file (PDF, JPEG, UBL) and mail',
   }),
+  INTAKE_UBL_MAX_MEMORY_MB: settings.integer({
+    default: 256,
+    min: 32,
+    max: 4096,
+    description:
+      'memory of the thread that reads and renders UBL files; a file that needs more is refused (ubl_too_complex)',
+  }),
   INTAKE_LINK_SECRET: settings.string({
     optional: true,
     secret: true,

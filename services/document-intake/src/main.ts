@@ -5,6 +5,7 @@ import path from 'node:path';
 import { forgetOnDirectoryEvents } from '@kantoor/directory-client';
 import { ConfigError } from '@kantoor/config';
 import { defineService, runServiceMain, serviceSecret, type ServiceDefinition } from '@kantoor/service-runtime';
+import { createUblThread } from '@kantoor/e-invoice';
 import { directoryAt, withoutDirectory, type Directory } from './adapters/directory';
 import { intakeSettings, readIntakeConfig, type IntakeConfig } from './config';
 import { DocumentActions } from './domain/document-actions';
@@ -65,6 +66,7 @@ export function createDocumentIntakeService(options: DocumentIntakeOptions = {})
         store: await objectStore(),
         eventsWritten,
         maxFileBytes: config.INTAKE_MAX_FILE_BYTES,
+        ubl: createUblThread({ maxMemoryMb: config.INTAKE_UBL_MAX_MEMORY_MB }),
       };
       // firms also become known to the SMTP endpoint through their staff's calls: a firm registered before this
       // service first subscribed (in-process transport, new consumer group) would otherwise never be reachable
@@ -139,6 +141,7 @@ export function createDocumentIntakeService(options: DocumentIntakeOptions = {})
           await smtp?.stop();
           await imap?.stop();
           await accessEvents?.stop();
+          await intake.ubl?.close();
           if (!options.directory) directory.close();
         },
       };

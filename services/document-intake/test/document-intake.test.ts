@@ -10,6 +10,7 @@ import { timestampDate, type Timestamp } from '@bufbuild/protobuf/wkt';
 import type { Caller } from '@kantoor/grpc';
 import { decodeEnvelope, unpackPayload } from '@kantoor/events';
 import type { DocumentStored } from '@kantoor/proto/kantoor/document_intake/v1/events_pb';
+import { createUblThread } from '@kantoor/e-invoice';
 import { DownloadLinks } from '../src';
 import { receiveDocument } from '../src/domain/receive-document';
 import { messageUpTo } from '../src/entry-points/mail/intake-mail';
@@ -242,6 +243,43 @@ describe('upload', () => {
       pdf: described(keyOf(document!.id, 'document.pdf'), rendition, 'application/pdf'),
       ...BASE_EXAMPLE_INVOICE,
     });
+  });
+
+  it('refuses a UBL invoice that needs more memory than its reading thread has, leaves nothing, and reads the next', async () => {
+    const before = await intakeState();
+    const ubl = createUblThread({ maxMemoryMb: 32 });
+    const intake = { db: h.service.db, store: h.objects, eventsWritten: () => undefined, maxFileBytes: 50 << 20, ubl };
+    const received = (fileName: string, bytes: Buffer) =>
+      receiveDocument(
+        intake,
+        {
+          firmId: h.portal.firmId,
+          dossierId: h.dossierId,
+          mailbox: 'purchase',
+          fileName,
+          channel: 'upload',
+          actor: { kind: 'portal_user', id: h.portal.subjectId },
+        },
+        (async function* () {
+          yield { bytes: Readable.from([bytes]), contentType: '' };
+        })(),
+      );
+    const example = readFileSync(path.join(SAMPLES, 'base-example.xml'), 'utf8');
+    const line = /<cac:InvoiceLine>[\s\S]*?<\/cac:InvoiceLine>/.exec(example)![0];
+    // 6,000 lines, 8 MB: a real file does not look like this, but one like it must not stop the service
+    const manyLines = Buffer.from(example.replace(line, line.repeat(6000)));
+    try {
+      await expect(received('duizenden regels.xml', manyLines)).rejects.toMatchObject({
+        kind: 'invalid_argument',
+        reason: 'ubl_too_complex',
+        message: expect.stringContaining('needs more than 32 MB of memory'),
+      });
+      expect(await intakeState()).toEqual(before);
+      const next = await received('base-example.xml', Buffer.from(example));
+      expect(next).toMatchObject({ type: 'ubl', name: 'base-example' });
+    } finally {
+      await ubl.close();
+    }
   });
 
   const jpeg = () => readFileSync(path.join(__dirname, 'fixtures/stripe.jpg'));

@@ -3,7 +3,7 @@ import { Transform, type Readable } from 'node:stream';
 import { create } from '@bufbuild/protobuf';
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import type { Database, Queryable } from '@kantoor/database';
-import { pdfRendition, readUbl, renderInvoicePdf, type EInvoice } from '@kantoor/e-invoice';
+import { createUblThread, type EInvoice, type UblThread } from '@kantoor/e-invoice';
 import { DomainError, invalidArgument } from '@kantoor/errors';
 import { appendEvent } from '@kantoor/events';
 import type { ObjectStore, StoredObject } from '@kantoor/object-storage';
@@ -55,7 +55,12 @@ export interface IntakeStore {
   store: ObjectStore;
   eventsWritten(): void;
   maxFileBytes: number;
+  /** where UBL files are read and rendered, off the service's thread; one shared by default */
+  ubl?: UblThread;
 }
+
+let sharedUblThread: UblThread | undefined;
+const ublThreadOf = (intake: IntakeStore) => intake.ubl ?? (sharedUblThread ??= createUblThread());
 
 const SOURCE = 'document-intake';
 /** what sniffFormat looks at */
@@ -264,19 +269,22 @@ export async function checkDocument(
         pages = 1;
         pdfObject = await put('document.pdf', pdf, pdfContentType);
       } else {
-        const parsed = readUbl(bytes, { maxBytes: intake.maxFileBytes });
-        invoice = invoiceFields(parsed);
-        const embedded = pdfRendition(parsed);
-        let rendition = embedded?.content;
-        if (rendition) {
+        const ubl = ublThreadOf(intake);
+        const reading = await ubl.read(bytes, { maxBytes: intake.maxFileBytes });
+        invoice = invoiceFields(reading.invoice);
+        const { embedded } = reading;
+        let rendition: Uint8Array | undefined;
+        if (embedded?.content) {
           try {
-            pages = (await inspectPdf(rendition, embedded!.filename ?? 'embedded PDF')).pages;
+            pages = (await inspectPdf(embedded.content, embedded.filename ?? 'embedded PDF')).pages;
+            rendition = embedded.content;
           } catch {
-            rendition = undefined; // a broken embedded PDF: render the invoice instead of refusing good XML
+            // a broken embedded PDF: render the invoice instead of refusing good XML
           }
         }
         if (!rendition) {
-          rendition = await renderInvoicePdf(parsed);
+          rendition =
+            reading.rendered ?? (await ubl.read(bytes, { maxBytes: intake.maxFileBytes, render: 'always' })).rendered!;
           pages = (await inspectPdf(rendition, 'rendition')).pages;
         }
         pdfObject = await put('document.pdf', rendition, pdfContentType);
