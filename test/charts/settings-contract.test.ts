@@ -178,6 +178,34 @@ describeWithHelm('settings the chart gives each process', () => {
     expect(env.INTAKE_IMAP_PASSWORD).toBeUndefined();
   });
 
+  it("give document-intake a Google Workspace mailbox's service account key from the Secret, and no password", () => {
+    const manifests = render(['production.yaml'], {
+      components: {
+        'document-intake': {
+          imapIntake: {
+            host: 'imap.gmail.com',
+            username: 'intake@firm.example',
+            auth: 'google-service-account',
+            existingSecret: 'kantoor-imap',
+          },
+        },
+      },
+    });
+    const intake = find(manifests, 'Deployment', 'kantoor-document-intake')!;
+    expect(unreadSettings([intake])).toEqual([]);
+    const env = envOf(intake.spec.template.spec.containers[0]);
+    expect(env).toMatchObject({
+      INTAKE_IMAP_HOST: { value: 'imap.gmail.com' },
+      INTAKE_IMAP_USER: { value: 'intake@firm.example' },
+      INTAKE_IMAP_AUTH: { value: 'google-service-account' },
+      INTAKE_IMAP_GOOGLE_SERVICE_ACCOUNT_KEY: {
+        valueFrom: { secretKeyRef: { name: 'kantoor-imap', key: 'imap-google-service-account.json' } },
+      },
+    });
+    expect(env.INTAKE_IMAP_PASSWORD).toBeUndefined();
+    expect(env.INTAKE_IMAP_OAUTH_CLIENT_SECRET).toBeUndefined();
+  });
+
   it('would notice a setting given under a name the process does not read', () => {
     const manifests = render(['production.yaml'], {
       components: { directory: { env: [{ name: 'DIRECTORY_ADDRESS', value: 'kantoor-directory:50051' }] } },

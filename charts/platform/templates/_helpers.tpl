@@ -260,6 +260,10 @@ Downward-API variables come first: Kubernetes only expands $(VAR) for variables 
 - name: INTAKE_IMAP_OAUTH_SCOPE
   value: {{ .oauth.scope | quote }}
 {{ include "kantoor.secretSetting" (dict "name" "INTAKE_IMAP_OAUTH_CLIENT_SECRET" "secret" .existingSecret "key" .oauth.clientSecretKey) }}
+{{- else if eq .auth "google-service-account" }}
+- name: INTAKE_IMAP_AUTH
+  value: "google-service-account"
+{{ include "kantoor.secretSetting" (dict "name" "INTAKE_IMAP_GOOGLE_SERVICE_ACCOUNT_KEY" "secret" .existingSecret "key" .googleServiceAccountKey) }}
 {{- else }}
 {{ include "kantoor.secretSetting" (dict "name" "INTAKE_IMAP_PASSWORD" "secret" .existingSecret "key" .passwordKey) }}
 {{- end }}

@@ -97,7 +97,7 @@ and template alike.
 {{- end -}}
 {{- with $intake.imapIntake -}}
 {{- if and $intake.enabled .host (not (and .username .existingSecret)) -}}
-{{- $errors = append $errors "components.document-intake.imapIntake.host needs imapIntake.username and imapIntake.existingSecret, the Secret holding the IMAP password (key imapIntake.passwordKey) or with auth oauth2 the client secret (key imapIntake.oauth.clientSecretKey)" -}}
+{{- $errors = append $errors "components.document-intake.imapIntake.host needs imapIntake.username and imapIntake.existingSecret, the Secret holding the IMAP password (key imapIntake.passwordKey), with auth oauth2 the client secret (key imapIntake.oauth.clientSecretKey), with auth google-service-account the service account's JSON key file (key imapIntake.googleServiceAccountKey)" -}}
 {{- end -}}
 {{- if and $intake.enabled .host (eq .auth "oauth2") (not (and .oauth.tokenUrl .oauth.clientId)) -}}
 {{- $errors = append $errors "components.document-intake.imapIntake.auth oauth2 needs imapIntake.oauth.tokenUrl (https) and imapIntake.oauth.clientId" -}}

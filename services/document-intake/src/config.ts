@@ -25,12 +25,13 @@ export const intakeSettings = {
   }),
   INTAKE_IMAP_USER: settings.string({
     optional: true,
-    description: 'IMAP user name (with oauth2: the mailbox address); required with INTAKE_IMAP_HOST',
+    description:
+      'IMAP user name (with oauth2 or google-service-account: the mailbox address); required with INTAKE_IMAP_HOST',
   }),
-  INTAKE_IMAP_AUTH: settings.oneOf(['password', 'oauth2'] as const, {
+  INTAKE_IMAP_AUTH: settings.oneOf(['password', 'oauth2', 'google-service-account'] as const, {
     default: 'password',
     description:
-      'password: INTAKE_IMAP_PASSWORD; oauth2: an access token of a client credentials grant (INTAKE_IMAP_OAUTH_*), as Exchange Online needs',
+      'password: INTAKE_IMAP_PASSWORD; oauth2: an access token of a client credentials grant (INTAKE_IMAP_OAUTH_*), as Exchange Online needs; google-service-account: an access token of a Google Workspace service account with domain-wide delegation (INTAKE_IMAP_GOOGLE_SERVICE_ACCOUNT_KEY) acting as INTAKE_IMAP_USER',
   }),
   INTAKE_IMAP_PASSWORD: settings.string({
     optional: true,
@@ -55,6 +56,12 @@ export const intakeSettings = {
   INTAKE_IMAP_OAUTH_SCOPE: settings.string({
     default: 'https://outlook.office365.com/.default',
     description: 'scope asked for with oauth2',
+  }),
+  INTAKE_IMAP_GOOGLE_SERVICE_ACCOUNT_KEY: settings.string({
+    optional: true,
+    secret: true,
+    description:
+      "the service account's JSON key file (its content); required with google-service-account. The account needs domain-wide delegation for the scope https://mail.google.com/",
   }),
   INTAKE_IMAP_MAILBOX: settings.string({ default: 'INBOX', description: 'the mailbox (folder) polled' }),
   INTAKE_IMAP_PROCESSED_MAILBOX: settings.string({

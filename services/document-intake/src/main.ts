@@ -12,7 +12,13 @@ import { DocumentActions } from './domain/document-actions';
 import { DownloadLinks, HandOver } from './domain/hand-over';
 import type { AccessGuard } from './domain/ports';
 import type { IntakeStore } from './domain/receive-document';
-import { clientCredentialsTokens, isSafeTokenUrl } from './adapters/client-credentials';
+import {
+  clientCredentialsTokens,
+  isSafeTokenUrl,
+  parseServiceAccountKey,
+  serviceAccountTokens,
+  type ServiceAccountKey,
+} from './adapters/client-credentials';
 import type { ImapIntake, ImapServer } from './entry-points/imap/intake-imap-poller';
 import { directoryEventHandlers } from './entry-points/events/directory-events';
 import { documentIntakeRpc } from './entry-points/grpc/document-intake-rpc';
@@ -149,38 +155,58 @@ export function createDocumentIntakeService(options: DocumentIntakeOptions = {})
   });
 }
 
-/** The IMAP server of the settings, with its login: user and password, or user and an OAuth 2.0 client. */
+/**
+ * The IMAP server of the settings, with its login: user and password, user and an OAuth 2.0 client, or user and a
+ * Google service account acting as that user.
+ */
 function imapServerOf(config: IntakeConfig): ImapServer {
-  const oauth = config.INTAKE_IMAP_AUTH === 'oauth2';
-  const required = oauth
-    ? ([
-        'INTAKE_IMAP_USER',
-        'INTAKE_IMAP_OAUTH_TOKEN_URL',
-        'INTAKE_IMAP_OAUTH_CLIENT_ID',
-        'INTAKE_IMAP_OAUTH_CLIENT_SECRET',
-      ] as const)
-    : (['INTAKE_IMAP_USER', 'INTAKE_IMAP_PASSWORD'] as const);
+  const auth = config.INTAKE_IMAP_AUTH;
+  const required = {
+    password: ['INTAKE_IMAP_USER', 'INTAKE_IMAP_PASSWORD'] as const,
+    oauth2: [
+      'INTAKE_IMAP_USER',
+      'INTAKE_IMAP_OAUTH_TOKEN_URL',
+      'INTAKE_IMAP_OAUTH_CLIENT_ID',
+      'INTAKE_IMAP_OAUTH_CLIENT_SECRET',
+    ] as const,
+    'google-service-account': ['INTAKE_IMAP_USER', 'INTAKE_IMAP_GOOGLE_SERVICE_ACCOUNT_KEY'] as const,
+  }[auth];
   const problems: string[] = required
     .filter((name) => !config[name])
-    .map((name) => `${name} is required when INTAKE_IMAP_HOST is set${oauth ? ' and INTAKE_IMAP_AUTH is oauth2' : ''}`);
-  if (oauth && config.INTAKE_IMAP_OAUTH_TOKEN_URL && !isSafeTokenUrl(config.INTAKE_IMAP_OAUTH_TOKEN_URL))
+    .map(
+      (name) =>
+        `${name} is required when INTAKE_IMAP_HOST is set${auth === 'password' ? '' : ` and INTAKE_IMAP_AUTH is ${auth}`}`,
+    );
+  if (auth === 'oauth2' && config.INTAKE_IMAP_OAUTH_TOKEN_URL && !isSafeTokenUrl(config.INTAKE_IMAP_OAUTH_TOKEN_URL))
     problems.push('INTAKE_IMAP_OAUTH_TOKEN_URL must be an https URL: the client secret is sent to it');
+  let serviceAccount: ServiceAccountKey | undefined;
+  if (auth === 'google-service-account' && config.INTAKE_IMAP_GOOGLE_SERVICE_ACCOUNT_KEY) {
+    try {
+      serviceAccount = parseServiceAccountKey(config.INTAKE_IMAP_GOOGLE_SERVICE_ACCOUNT_KEY);
+    } catch (error) {
+      problems.push(`INTAKE_IMAP_GOOGLE_SERVICE_ACCOUNT_KEY ${(error as Error).message}`);
+    }
+  }
   if (problems.length > 0) throw new ConfigError(problems);
+  const user = config.INTAKE_IMAP_USER!;
   return {
     host: config.INTAKE_IMAP_HOST!,
     port: config.INTAKE_IMAP_PORT,
     security: config.INTAKE_IMAP_SECURITY,
-    user: config.INTAKE_IMAP_USER!,
-    login: oauth
-      ? {
-          tokens: clientCredentialsTokens({
-            tokenUrl: config.INTAKE_IMAP_OAUTH_TOKEN_URL!,
-            clientId: config.INTAKE_IMAP_OAUTH_CLIENT_ID!,
-            clientSecret: config.INTAKE_IMAP_OAUTH_CLIENT_SECRET!,
-            scope: config.INTAKE_IMAP_OAUTH_SCOPE,
-          }),
-        }
-      : { password: config.INTAKE_IMAP_PASSWORD! },
+    user,
+    login:
+      auth === 'oauth2'
+        ? {
+            tokens: clientCredentialsTokens({
+              tokenUrl: config.INTAKE_IMAP_OAUTH_TOKEN_URL!,
+              clientId: config.INTAKE_IMAP_OAUTH_CLIENT_ID!,
+              clientSecret: config.INTAKE_IMAP_OAUTH_CLIENT_SECRET!,
+              scope: config.INTAKE_IMAP_OAUTH_SCOPE,
+            }),
+          }
+        : serviceAccount
+          ? { tokens: serviceAccountTokens(serviceAccount, user) }
+          : { password: config.INTAKE_IMAP_PASSWORD! },
   };
 }
 

@@ -2,6 +2,7 @@
  * E-mail intake from a polled IMAP mailbox, against a real IMAP server (hoodiecrow) that mail is appended to as a
  * delivering server would: what is stored, where each message goes, and that a message is stored once.
  */
+import { generateKeyPairSync, verify } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import hoodiecrow from 'hoodiecrow-imap';
@@ -17,7 +18,11 @@ import { createDocumentIntakeService } from '../src';
 import type { IntakeConfig } from '../src/config';
 import { directoryOver } from '../src/adapters/directory';
 import { releaseImapLease, takeImapLease } from '../src/data-access/imap-repository';
-import { clientCredentialsTokens } from '../src/adapters/client-credentials';
+import {
+  clientCredentialsTokens,
+  parseServiceAccountKey,
+  serviceAccountTokens,
+} from '../src/adapters/client-credentials';
 import { MAX_RECIPIENTS_RESOLVED, startImapIntake, type ImapServer } from '../src/entry-points/imap/intake-imap-poller';
 import { storeMail } from '../src/entry-points/mail/intake-mail';
 import {
@@ -148,6 +153,39 @@ const pollerFor = (server: ImapServer) =>
   });
 
 const address = (mailbox = '') => `${h.enterpriseNumber}${mailbox && `.${mailbox}`}@${h.intakeDomain}`;
+
+/** A mail to the dossier's purchase address with one PDF named after it. */
+const mailNamed = async (name: string) => ({
+  from: 'iemand@elders.example',
+  to: address('purchase'),
+  subject: name,
+  attachments: [{ filename: `${name}.pdf`, content: await pdf() }],
+});
+
+/** A token endpoint on this machine answering each form posted to `path` with `answer`'s status and JSON. */
+async function tokenEndpoint(path: string, answer: (form: URLSearchParams) => [number, object]) {
+  const server = http.createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk) => (body += chunk));
+    request.on('end', () => {
+      const [status, json] = answer(new URLSearchParams(body));
+      response.writeHead(status, { 'content-type': 'application/json' });
+      response.end(JSON.stringify(json));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}${path}` };
+}
+
+/** One poll by a poller of its own (its first, which runs at once), stopped after. */
+const pollOnce = async (server: ImapServer) => {
+  const poller = pollerFor(server);
+  try {
+    await poller.pollNow();
+  } finally {
+    await poller.stop();
+  }
+};
 
 const documentsNamed = async (search: string) =>
   (await h.client.listDocuments({ dossierId: h.dossierId, search }, { caller: h.portal })).documents;
@@ -421,23 +459,12 @@ describe('e-mail intake from an IMAP mailbox reached with OAuth 2.0 (client cred
   /** the token the endpoint hands out now */
   let issuing = 'token-1';
   beforeAll(async () => {
-    tokenServer = http.createServer((request, response) => {
-      let body = '';
-      request.on('data', (chunk) => (body += chunk));
-      request.on('end', () => {
-        const form = new URLSearchParams(body);
-        tokenRequests.push(form);
-        const json = (status: number, answer: object) => {
-          response.writeHead(status, { 'content-type': 'application/json' });
-          response.end(JSON.stringify(answer));
-        };
-        if (form.get('grant_type') !== 'client_credentials' || form.get('client_secret') !== 'client-secret')
-          return json(401, { error: 'invalid_client', error_description: 'AADSTS7000215: Invalid client secret.' });
-        json(200, { access_token: issuing, token_type: 'Bearer', expires_in: 3599 });
-      });
-    });
-    await new Promise<void>((resolve) => tokenServer.listen(0, '127.0.0.1', resolve));
-    tokenUrl = `http://127.0.0.1:${(tokenServer.address() as AddressInfo).port}/tenant/oauth2/v2.0/token`;
+    ({ server: tokenServer, url: tokenUrl } = await tokenEndpoint('/tenant/oauth2/v2.0/token', (form) => {
+      tokenRequests.push(form);
+      if (form.get('grant_type') !== 'client_credentials' || form.get('client_secret') !== 'client-secret')
+        return [401, { error: 'invalid_client', error_description: 'AADSTS7000215: Invalid client secret.' }];
+      return [200, { access_token: issuing, token_type: 'Bearer', expires_in: 3599 }];
+    }));
   });
   afterAll(() => new Promise<void>((resolve) => tokenServer.close(() => resolve())));
 
@@ -454,12 +481,6 @@ describe('e-mail intake from an IMAP mailbox reached with OAuth 2.0 (client cred
         scope: 'https://outlook.office365.com/.default',
       }),
     },
-  });
-  const mailNamed = async (name: string) => ({
-    from: 'iemand@elders.example',
-    to: address('purchase'),
-    subject: name,
-    attachments: [{ filename: `${name}.pdf`, content: await pdf() }],
   });
 
   it('logs in with a token of the grant, kept between polls; a token the server stops taking is replaced at once', async () => {
@@ -527,15 +548,124 @@ describe('e-mail intake from an IMAP mailbox reached with OAuth 2.0 (client cred
       await refused.stop();
     }
     expect((await counts()).inbox).toBe(1);
-    // with the right secret it is taken (by the poller's first poll, which runs at once)
-    const poller = pollerFor(oauthServer('client-secret'));
-    try {
-      await poller.pollNow();
-    } finally {
-      await poller.stop();
-    }
+    // with the right secret it is taken
+    await pollOnce(oauthServer('client-secret'));
     expect((await counts()).inbox).toBe(0);
     expect(await documentsNamed('imap-oauth-3')).toHaveLength(1);
+  });
+});
+
+describe('e-mail intake from a Google Workspace mailbox reached with a service account (JWT bearer grant)', () => {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  let tokenServer: http.Server;
+  let tokenUri: string;
+  const assertions: Array<{ header: Record<string, unknown>; claims: Record<string, unknown>; valid: boolean }> = [];
+  /** the mailboxes the account may act for (domain-wide delegation, as a Workspace admin grants it) */
+  const delegated = new Set([OAUTH_USER]);
+  beforeAll(async () => {
+    ({ server: tokenServer, url: tokenUri } = await tokenEndpoint('/token', (form) => {
+      const [header, claims, signature] = (form.get('assertion') ?? '').split('.');
+      const decode = (part = '') => JSON.parse(Buffer.from(part, 'base64url').toString() || '{}');
+      const signed = Buffer.from(`${header}.${claims}`);
+      const valid = verify('sha256', signed, publicKey, Buffer.from(signature ?? '', 'base64url'));
+      const assertion = { header: decode(header), claims: decode(claims), valid };
+      assertions.push(assertion);
+      if (form.get('grant_type') !== 'urn:ietf:params:oauth:grant-type:jwt-bearer' || !valid)
+        return [400, { error: 'invalid_grant', error_description: 'Invalid JWT Signature.' }];
+      if (!delegated.has(String(assertion.claims.sub)))
+        return [
+          401,
+          {
+            error: 'unauthorized_client',
+            error_description: 'Client is unauthorized to retrieve access tokens using this method.',
+          },
+        ];
+      return [200, { access_token: imapServer.users[OAUTH_USER].xoauth2!.accessToken, expires_in: 3599 }];
+    }));
+  });
+  afterAll(() => new Promise<void>((resolve) => tokenServer.close(() => resolve())));
+
+  /** A JSON key file as Google Cloud's console downloads it. */
+  const keyFile = () =>
+    JSON.stringify({
+      type: 'service_account',
+      project_id: 'kantoor-peeters',
+      private_key_id: 'b1f2c3',
+      private_key: privateKey.export({ type: 'pkcs8', format: 'pem' }),
+      client_email: 'intake@kantoor-peeters.iam.gserviceaccount.com',
+      client_id: '1234567890',
+      token_uri: tokenUri,
+    });
+  const googleServer = (user: string): ImapServer => ({
+    host: '127.0.0.1',
+    port,
+    security: 'none',
+    user,
+    login: { tokens: serviceAccountTokens(parseServiceAccountKey(keyFile()), user) },
+  });
+
+  it("logs in as the mailbox's user with a token for the account's signed assertion, and stores the mail", async () => {
+    await deliver(await mailNamed('imap-google-1'));
+    await pollOnce(googleServer(OAUTH_USER));
+    expect(await documentsNamed('imap-google-1')).toHaveLength(1);
+    const [{ header, claims, valid }] = assertions;
+    expect(valid).toBe(true);
+    expect(header).toEqual({ alg: 'RS256', typ: 'JWT', kid: 'b1f2c3' });
+    expect(claims).toMatchObject({
+      iss: 'intake@kantoor-peeters.iam.gserviceaccount.com',
+      sub: OAUTH_USER,
+      scope: 'https://mail.google.com/',
+      aud: tokenUri,
+    });
+    expect(Number(claims.exp) - Number(claims.iat)).toBe(3600);
+    expect(Math.abs(Number(claims.iat) - Date.now() / 1000)).toBeLessThan(60);
+  });
+
+  it("fails a poll for a mailbox the account may not act for, naming Google's error, and leaves the mail", async () => {
+    await deliver(await mailNamed('imap-google-2'));
+    const refused = pollerFor(googleServer('iemand-anders@peeters.example'));
+    try {
+      await expect(refused.pollNow()).rejects.toThrow(/answered 401 \(unauthorized_client: Client is unauthorized/);
+    } finally {
+      await refused.stop();
+    }
+    expect((await counts()).inbox).toBe(1);
+    await pollOnce(googleServer(OAUTH_USER));
+    expect(await documentsNamed('imap-google-2')).toHaveLength(1);
+  });
+
+  it('refuses to start without a key file, or with one it cannot use, naming what is wrong and never the key', async () => {
+    const start = (key?: string) =>
+      startService(
+        createDocumentIntakeService({
+          directory: directoryOver(h.fx.directory),
+          settings: {
+            INTAKE_IMAP_HOST: 'imap.gmail.com',
+            INTAKE_IMAP_AUTH: 'google-service-account',
+            INTAKE_IMAP_USER: 'intake@peeters.example',
+            INTAKE_IMAP_GOOGLE_SERVICE_ACCOUNT_KEY: key,
+            INTAKE_LINK_SECRET: 'x'.repeat(40),
+          },
+        }),
+        h.platform,
+        { host: '127.0.0.1', port: 0 },
+      ).then(
+        () => 'started',
+        (error: Error) => error.message,
+      );
+    expect(await start()).toContain(
+      'INTAKE_IMAP_GOOGLE_SERVICE_ACCOUNT_KEY is required when INTAKE_IMAP_HOST is set and INTAKE_IMAP_AUTH is google-service-account',
+    );
+    expect(await start('{"type": "service_account", "private_key": "geheim-123"')).toContain(
+      'INTAKE_IMAP_GOOGLE_SERVICE_ACCOUNT_KEY is not a JSON key file of a service account (it is not JSON)',
+    );
+    const withoutKey = await start(JSON.stringify({ ...JSON.parse(keyFile()), private_key: 'geheim-123' }));
+    expect(withoutKey).toContain('INTAKE_IMAP_GOOGLE_SERVICE_ACCOUNT_KEY has no readable "private_key" (PEM)');
+    expect(withoutKey).not.toContain('geheim-123');
+    const plainHttp = JSON.stringify({ ...JSON.parse(keyFile()), token_uri: 'http://oauth2.googleapis.com/token' });
+    expect(await start(plainHttp)).toContain(
+      'INTAKE_IMAP_GOOGLE_SERVICE_ACCOUNT_KEY has a "token_uri" that is not https',
+    );
   });
 });
 
