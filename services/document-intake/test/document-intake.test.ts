@@ -12,6 +12,8 @@ import { decodeEnvelope, unpackPayload } from '@kantoor/events';
 import type { DocumentStored } from '@kantoor/proto/kantoor/document_intake/v1/events_pb';
 import { createUblThread } from '@kantoor/e-invoice';
 import { DownloadLinks } from '../src';
+import { DocumentActions } from '../src/domain/document-actions';
+import { splitPdf } from '../src/domain/file-formats';
 import { receiveDocument } from '../src/domain/receive-document';
 import { messageUpTo } from '../src/entry-points/mail/intake-mail';
 import {
@@ -869,6 +871,36 @@ describe('single-document actions', () => {
     );
     const after = await h.client.getDocument({ documentId: document!.id }, { caller: h.portal });
     expect(after.document).toMatchObject({ mailbox: 'purchase', status: 'processed' });
+  });
+
+  it('refuses a split or merge whose result would be too large, leaving no document and no file behind', async () => {
+    // a page showing a photo: every part holding that page holds the photo
+    const photo = await PDFDocument.create();
+    const image = await photo.embedJpg(readFileSync(path.join(__dirname, 'fixtures/stripe.jpg')));
+    photo.addPage([200, 200]).drawImage(image, { x: 0, y: 0, width: 200, height: 200 });
+    const { document } = await upload(h.portal, 'foto.pdf', Buffer.from(await photo.save()));
+    const { document: other } = await upload(h.portal, 'foto 2.pdf', Buffer.from(await photo.save()));
+    const { value: part } = await splitPdf(await photo.save(), [[1]]).next();
+    // as if the intake took files of 1.1 parts: four parts fit, a fifth does not
+    const maxFileBytes = Math.ceil(part.length * 1.1);
+    const actions = new DocumentActions(
+      { db: h.service.db, store: h.objects, eventsWritten: () => undefined, maxFileBytes },
+      async () => undefined,
+    );
+    const before = await intakeState();
+    const fiveTimes = Array.from({ length: 5 }, (_, i) => ({ name: `deel ${i + 1}`, pages: [1] }));
+    await expect(actions.split(h.portal, document!.id, fiveTimes)).rejects.toMatchObject({
+      kind: 'invalid_argument',
+      reason: 'split_too_large',
+    });
+    await expect(actions.merge(h.portal, [document!.id, other!.id], 'samen')).rejects.toMatchObject({
+      kind: 'invalid_argument',
+      reason: 'merge_too_large',
+      message: expect.stringContaining('merge fewer at a time'),
+    });
+    expect(await intakeState()).toEqual(before);
+    // four parts are fine
+    expect(await actions.split(h.portal, document!.id, fiveTimes.slice(0, 4))).toHaveLength(4);
   });
 
   it('refuses names with control characters for rename, split and merge alike, changing nothing', async () => {

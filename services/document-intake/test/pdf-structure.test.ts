@@ -1,3 +1,4 @@
+import { deflateSync } from 'node:zlib';
 import { PDFDocument } from 'pdf-lib';
 import { inspectPdf, type PdfSource } from '../src/domain/file-formats';
 
@@ -87,6 +88,85 @@ describe('checking a PDF from its structure', () => {
     const started = Date.now();
     expect(await inspectPdf(counted(padded, true, 256 * 1024), 'digits.pdf')).toEqual({ pages: 2 });
     expect(Date.now() - started).toBeLessThan(3000);
+  });
+
+  it('refuses at once a tiny PDF whose cross-reference stream claims more entries than it holds', async () => {
+    const claiming = (index: string, widths = '0 0 0') => {
+      const head = '%PDF-1.7\n';
+      const xref = `1 0 obj\n<< /Type /XRef /W [${widths}] /Index [${index}] /Size 1 /Length 0 >>\nstream\n\nendstream\nendobj\n`;
+      return Buffer.from(`${head}${xref}startxref\n${head.length}\n%%EOF\n`, 'latin1');
+    };
+    const started = Date.now();
+    // with entries 0 bytes wide, a trillion of them were read from nothing (10 s and 1.5 GB, then a crash)
+    for (const file of [
+      claiming('0 1000000000000'),
+      claiming(Array(20).fill('0 5000000').join(' ')),
+      claiming('0 1000000000000', '1 2 1'),
+    ])
+      await expect(inspectPdf(counted(file, true), 'claims.pdf')).rejects.toMatchObject({ reason: 'corrupt_pdf' });
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+
+  it('stops reading a PDF whose page tree makes it decompress the same streams again and again', async () => {
+    // five object streams of 32 MB of spaces (about 32 KB each compressed), the pages taken from them in turn:
+    // the four last read are kept, so each page decompressed one again (1,000 pages: 69 s)
+    const pages = 1000;
+    const streams = 5;
+    const parts: Buffer[] = [];
+    const offsets = new Map<number, number>();
+    let size = 0;
+    const add = (part: Buffer | string) => {
+      const bytes = typeof part === 'string' ? Buffer.from(part, 'latin1') : part;
+      parts.push(bytes);
+      size += bytes.length;
+    };
+    const object = (num: number, text: string) => (offsets.set(num, size), add(`${num} 0 obj\n${text}`));
+    add('%PDF-1.7\n');
+    object(1, '<< /Type /Catalog /Pages 2 0 R >>\nendobj\n');
+    const kids = Array.from({ length: pages }, (_, i) => `${10 + i} 0 R`).join(' ');
+    object(2, `<< /Type /Pages /Kids [${kids}] /Count ${pages} >>\nendobj\n`);
+    const inStream = new Map<number, [number, number]>();
+    for (let s = 0; s < streams; s++) {
+      let header = '';
+      let body = '';
+      for (let page = s, k = 0; page < pages; page += streams, k++) {
+        inStream.set(10 + page, [3 + s, k]);
+        header += `${10 + page} ${body.length} `;
+        body += '<< /Type /Page >> ';
+      }
+      const raw = Buffer.alloc(32 * 1024 * 1024 - 1000, 0x20);
+      raw.write(header + body, 'latin1');
+      const packed = deflateSync(raw);
+      const dict = `/Type /ObjStm /N ${inStream.size / (s + 1)} /First ${header.length} /Filter /FlateDecode`;
+      object(3 + s, `<< ${dict} /Length ${packed.length} >>\nstream\n`);
+      add(packed);
+      add('\nendstream\nendobj\n');
+    }
+    const xrefNum = 3 + streams;
+    const rows = Array.from({ length: 10 + pages }, (_, num) => {
+      const row = Buffer.alloc(7);
+      const at = num === xrefNum ? size : offsets.get(num);
+      const packed = inStream.get(num);
+      if (at !== undefined) {
+        row[0] = 1;
+        row.writeUInt32BE(at, 1);
+      } else if (packed) {
+        row[0] = 2;
+        row.writeUInt32BE(packed[0], 1);
+        row.writeUInt16BE(packed[1], 5);
+      }
+      return row;
+    });
+    const xref = Buffer.concat(rows);
+    const xrefAt = size;
+    object(xrefNum, `<< /Type /XRef /W [1 4 2] /Size ${rows.length} /Root 1 0 R /Length ${xref.length} >>\nstream\n`);
+    add(xref);
+    add(`\nendstream\nendobj\nstartxref\n${xrefAt}\n%%EOF\n`);
+    const file = Buffer.concat(parts);
+    expect(file.length).toBeLessThan(300_000);
+    const started = Date.now();
+    await expect(inspectPdf(counted(file, true), 'bomb.pdf')).rejects.toMatchObject({ reason: 'corrupt_pdf' });
+    expect(Date.now() - started).toBeLessThan(5000);
   });
 
   it('refuses encrypted, incomplete and unreadable PDFs', async () => {

@@ -27,6 +27,9 @@ import type { AccessGuard, Actor } from './ports';
 import { MAILBOXES, storedEventBase, type IntakeStore } from './receive-document';
 
 const SOURCE = 'document-intake';
+/** the parts of one split together: at most this many times INTAKE_MAX_FILE_BYTES */
+const SPLIT_OUTPUT_FILES = 4;
+const megabytes = (bytes: number) => Math.floor(bytes / (1024 * 1024));
 
 export class DocumentActions {
   constructor(
@@ -147,24 +150,46 @@ export class DocumentActions {
     const names = groups.map((group, index) =>
       group.name.trim() ? givenName(group.name) : `${doc.name} ${index + 1}`,
     );
-    const parts = await splitPdf(
-      await this.bytes(doc.pdf_key),
-      groups.map((group) => group.pages),
-    );
-    const results = await Promise.all(
-      parts.map((bytes, index) => this.storeDerived(doc, bytes, names[index], groups[index].pages.length, actor)),
-    );
-    const rows = await this.intake.db.transaction(async (tx) => {
-      const inserted: DocumentRow[] = [];
-      for (const result of results) inserted.push(await this.insertDerived(tx, result, [doc.id]));
-      await this.event(tx, doc, DocumentSplitSchema, {
-        documentId: doc.id,
-        resultDocumentIds: inserted.map((row) => row.id),
-        actorId: actor.subjectId,
+    // the parts are stored as they are made; together they may be at most SPLIT_OUTPUT_FILES times the largest
+    // file the intake takes (pages sharing one large image are copied into every part that holds one)
+    const limit = SPLIT_OUTPUT_FILES * this.intake.maxFileBytes;
+    const results: Array<Awaited<ReturnType<DocumentActions['storeDerived']>>> = [];
+    let total = 0;
+    try {
+      let index = 0;
+      for await (const bytes of splitPdf(
+        await this.bytes(doc.pdf_key),
+        groups.map((group) => group.pages),
+      )) {
+        total += bytes.length;
+        if (bytes.length > this.intake.maxFileBytes || total > limit)
+          throw invalidArgument(
+            `These parts would together be larger than ${megabytes(limit)} MB, or one of them larger than ${megabytes(this.intake.maxFileBytes)} MB; split into fewer or smaller parts.`,
+            { reason: 'split_too_large' },
+          );
+        results.push(await this.storeDerived(doc, bytes, names[index], groups[index].pages.length, actor));
+        index++;
+      }
+    } catch (error) {
+      await this.removeStored(results);
+      throw error;
+    }
+    const rows = await this.intake.db
+      .transaction(async (tx) => {
+        const inserted: DocumentRow[] = [];
+        for (const result of results) inserted.push(await this.insertDerived(tx, result, [doc.id]));
+        await this.event(tx, doc, DocumentSplitSchema, {
+          documentId: doc.id,
+          resultDocumentIds: inserted.map((row) => row.id),
+          actorId: actor.subjectId,
+        });
+        await recordAudit(tx, auditOf(actor, doc, 'document.split', { results: inserted.map((row) => row.id) }));
+        return inserted;
+      })
+      .catch(async (error: unknown) => {
+        await this.removeStored(results);
+        throw error;
       });
-      await recordAudit(tx, auditOf(actor, doc, 'document.split', { results: inserted.map((row) => row.id) }));
-      return inserted;
-    });
     this.intake.eventsWritten();
     return rows;
   }
@@ -178,7 +203,13 @@ export class DocumentActions {
     }
     const withoutPdf = docs.find((doc) => !doc.pdf_key);
     if (withoutPdf) throw failedPrecondition(`"${withoutPdf.name}" has no PDF to merge.`, { reason: 'no_pdf' });
-    const merged = await mergePdfs(await Promise.all(docs.map((doc) => this.bytes(doc.pdf_key!))));
+    const size = docs.reduce((sum, doc) => sum + Number(doc.pdf_size ?? 0), 0);
+    if (size > this.intake.maxFileBytes)
+      throw invalidArgument(
+        `These documents together are larger than ${megabytes(this.intake.maxFileBytes)} MB, the largest file the intake takes; merge fewer at a time.`,
+        { reason: 'merge_too_large' },
+      );
+    const merged = await mergePdfs(docs.map((doc) => () => this.bytes(doc.pdf_key!)));
     const first = docs[0];
     const result = await this.storeDerived(first, merged.bytes, given ?? first.name, merged.pages, actor);
     const row = await this.intake.db.transaction(async (tx) => {
@@ -309,6 +340,11 @@ export class DocumentActions {
       dossierId: doc.dossier_id,
       payload: { schema, value: { firmId: doc.firm_id, dossierId: doc.dossier_id, ...value } },
     } as never);
+  }
+
+  /** Removes the objects of derived documents that will not be inserted (one that cannot be removed is left). */
+  private async removeStored(results: Array<{ stored: { key: string } }>): Promise<void> {
+    await Promise.all(results.map((result) => this.intake.store.delete(result.stored.key).catch(() => undefined)));
   }
 
   private async bytes(key: string): Promise<Buffer> {

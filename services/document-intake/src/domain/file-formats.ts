@@ -131,32 +131,40 @@ export async function inspectPdf(source: PdfSource | Uint8Array, fileName: strin
   return { pages };
 }
 
-/** New PDFs from page groups (1-based page numbers) of one PDF. */
-export async function splitPdf(bytes: Uint8Array, groups: number[][]): Promise<Uint8Array[]> {
+/**
+ * New PDFs from page groups (1-based page numbers) of one PDF, one at a time: each part is made when the one
+ * before was taken, so only one is in memory. Every group is checked before the first part is made.
+ */
+export async function* splitPdf(bytes: Uint8Array, groups: number[][]): AsyncGenerator<Uint8Array> {
   const source = await PDFDocument.load(bytes, { updateMetadata: false });
   const count = source.getPageCount();
-  const results: Uint8Array[] = [];
   for (const group of groups) {
     if (group.length === 0) throw refuse('empty_page_group', 'Every part of a split needs at least one page.');
     const bad = group.find((page) => !Number.isInteger(page) || page < 1 || page > count);
     if (bad !== undefined)
       throw refuse('page_out_of_range', `Page ${bad} does not exist; the document has ${count} pages.`);
+  }
+  for (const group of groups) {
     const target = await PDFDocument.create();
     for (const page of await target.copyPages(
       source,
       group.map((page) => page - 1),
     ))
       target.addPage(page);
-    results.push(await target.save());
+    yield await target.save();
   }
-  return results;
 }
 
-/** One PDF from several, in the given order. */
-export async function mergePdfs(parts: Uint8Array[]): Promise<{ bytes: Uint8Array; pages: number }> {
+/**
+ * One PDF from several, in the given order. A part may be given as a function that reads it: it is then read
+ * when its turn comes and let go after, so the sources are not all in memory at once.
+ */
+export async function mergePdfs(
+  parts: Array<Uint8Array | (() => Promise<Uint8Array>)>,
+): Promise<{ bytes: Uint8Array; pages: number }> {
   const target = await PDFDocument.create();
   for (const part of parts) {
-    const source = await PDFDocument.load(part, { updateMetadata: false });
+    const source = await PDFDocument.load(typeof part === 'function' ? await part() : part, { updateMetadata: false });
     for (const page of await target.copyPages(source, source.getPageIndices())) target.addPage(page);
   }
   return { bytes: await target.save(), pages: target.getPageCount() };

@@ -41,6 +41,16 @@ const CACHED_BLOCKS = 16;
 /** the largest cross-reference or object stream this reader decodes (a page tree never needs more) */
 const MAX_STREAM = 32 * 1024 * 1024;
 const MAX_PAGES = 200_000;
+/**
+ * Bounds on the work one file can ask for, whatever its size: a 126-byte cross-reference stream can claim a
+ * trillion entries, and five small object streams that decompress to 32 MB each, taken in turn by the page tree,
+ * were decompressed again for every page (1,000 pages: 69 s). A real PDF of the intake's size stays far below.
+ */
+const MAX_OBJECTS = 2_000_000;
+const MAX_XREF_ROWS = 4_000_000;
+const MAX_INFLATED = 128 * 1024 * 1024;
+/** the page tree walk lets other work run after this many nodes */
+const NODES_PER_TURN = 1000;
 const DELIMITER = /[\s()<>[\]{}/%]/;
 
 class Truncated extends Error {}
@@ -233,6 +243,26 @@ class PdfFile {
   readonly entries = new Map<number, Entry | null>();
   trailer: Dict = new Map();
   private readonly objectStreams = new Map<number, { objects: Map<number, number>; text: string; first: number }>();
+  private xrefRows = 0;
+  private inflated = 0;
+
+  /** Records where object `num` is (replacing what was known only with `replace`), within MAX_OBJECTS. */
+  place(num: number, entry: Entry | null, replace = false): void {
+    if (this.entries.has(num)) {
+      if (replace) this.entries.set(num, entry);
+      return;
+    }
+    if (this.entries.size >= MAX_OBJECTS) throw new PdfStructureError(`more than ${MAX_OBJECTS} objects`);
+    this.entries.set(num, entry);
+  }
+
+  /** Counts `rows` cross-reference entries more against MAX_XREF_ROWS, before they are read. */
+  private countRows(rows: number): void {
+    if (!Number.isInteger(rows) || rows < 0) throw new PdfStructureError('a damaged cross-reference section');
+    this.xrefRows += rows;
+    if (this.xrefRows > MAX_XREF_ROWS)
+      throw new PdfStructureError(`more than ${MAX_XREF_ROWS} cross-reference entries`);
+  }
 
   constructor(readonly file: BlockReader) {}
 
@@ -273,6 +303,9 @@ class PdfFile {
       } catch {
         throw new PdfStructureError('a structure stream does not decompress');
       }
+      this.inflated += data.length;
+      if (this.inflated > MAX_INFLATED)
+        throw new PdfStructureError(`its structure streams decompress to more than ${MAX_INFLATED} bytes`);
     }
     const parms = dictOf(await this.resolve([await this.resolve(dict.get('DecodeParms'))].flat()[0] ?? null));
     const predictor = parms?.get('Predictor');
@@ -340,10 +373,6 @@ class PdfFile {
     }
   }
 
-  private add(num: number, entry: Entry | null): void {
-    if (!this.entries.has(num)) this.entries.set(num, entry);
-  }
-
   private async readSection(offset: number): Promise<Dict> {
     const head = (await this.file.bytes(offset, 8)).toString('latin1');
     if (head.startsWith('xref')) return this.readTable(offset);
@@ -355,6 +384,8 @@ class PdfFile {
     if (!Array.isArray(widths) || widths.length < 3 || widths.some((w) => typeof w !== 'number' || w < 0 || w > 8))
       throw new PdfStructureError('cross-reference stream without usable /W');
     const [w1, w2, w3] = widths as number[];
+    const row = w1 + w2 + w3;
+    if (row === 0) throw new PdfStructureError('cross-reference stream with /W [0 0 0]');
     const size = dict.get('Size');
     const index = dict.get('Index') ?? [0, typeof size === 'number' ? size : 0];
     if (!Array.isArray(index)) throw new PdfStructureError('cross-reference stream with a damaged /Index');
@@ -369,14 +400,15 @@ class PdfFile {
     for (let i = 0; i + 1 < index.length; i += 2) {
       const [from, count] = [index[i], index[i + 1]];
       if (typeof from !== 'number' || typeof count !== 'number') throw new PdfStructureError('a damaged /Index');
-      for (let n = 0; n < count; n++, at += w1 + w2 + w3) {
-        if (at + w1 + w2 + w3 > data.length) throw new PdfStructureError('cross-reference stream is cut off');
+      this.countRows(count);
+      if (at + count * row > data.length) throw new PdfStructureError('cross-reference stream is cut off');
+      for (let n = 0; n < count; n++, at += row) {
         const type = field(at, w1, 1);
         const second = field(at + w1, w2, 0);
         const third = field(at + w1 + w2, w3, 0);
-        if (type === 1) this.add(from + n, { kind: 'at', offset: second });
-        else if (type === 2) this.add(from + n, { kind: 'in', stream: second, index: third });
-        else if (type === 0) this.add(from + n, null);
+        if (type === 1) this.place(from + n, { kind: 'at', offset: second });
+        else if (type === 2) this.place(from + n, { kind: 'in', stream: second, index: third });
+        else if (type === 0) this.place(from + n, null);
       }
     }
     return dict;
@@ -392,6 +424,7 @@ class PdfFile {
           if (from === undefined) break;
           const count = lexer.integer();
           if (count === undefined) throw new PdfStructureError('a damaged cross-reference table');
+          this.countRows(count);
           for (let n = 0; n < count; n++) {
             const at = lexer.integer();
             lexer.integer();
@@ -399,8 +432,8 @@ class PdfFile {
             const kind = lexer.text[lexer.pos++];
             if (at === undefined || (kind !== 'n' && kind !== 'f'))
               throw new PdfStructureError('a damaged cross-reference table');
-            if (kind === 'n') this.add(from + n, { kind: 'at', offset: at });
-            else this.add(from + n, null);
+            if (kind === 'n') this.place(from + n, { kind: 'at', offset: at });
+            else this.place(from + n, null);
           }
         }
         if (!lexer.keyword('trailer')) throw new PdfStructureError('a cross-reference table without trailer');
@@ -418,8 +451,11 @@ class PdfFile {
     if (!catalog) throw new PdfStructureError('no catalog');
     const seen = new Set<number>();
     let pages = 0;
+    let nodes = 0;
     const walk = async (node: Value | undefined, depth: number): Promise<void> => {
       if (depth > 64) throw new PdfStructureError('the page tree is too deep');
+      // what is read comes from memory often (kept blocks), which never gives other work a turn
+      if (++nodes % NODES_PER_TURN === 0) await new Promise(setImmediate);
       if (node instanceof Ref) {
         if (seen.has(node.num)) throw new PdfStructureError('the page tree has a loop');
         seen.add(node.num);
@@ -491,7 +527,7 @@ async function repair(pdf: PdfFile, readAll: ReadAll): Promise<Ref | undefined> 
       if (item.end <= carry.length) continue;
       if (item.object !== undefined) {
         current = item.object;
-        pdf.entries.set(item.object, { kind: 'at', offset: base + item.at });
+        pdf.place(item.object, { kind: 'at', offset: base + item.at }, true);
       } else if (item.mark === 'Catalog' && current !== undefined) catalog = current;
       else if (item.mark === 'ObjStm' && current !== undefined) objectStreams.push(current);
       else if (item.mark === 'Encrypt') encrypted = true;
@@ -513,7 +549,7 @@ async function repair(pdf: PdfFile, readAll: ReadAll): Promise<Ref | undefined> 
       const object = header.integer();
       header.integer();
       if (object === undefined) break;
-      if (!pdf.entries.has(object)) pdf.entries.set(object, { kind: 'in', stream, index: i });
+      pdf.place(object, { kind: 'in', stream, index: i });
     }
   }
   if (catalog === undefined) {
