@@ -1424,4 +1424,35 @@ describe('with a size limit of 64 KiB', () => {
       small,
     );
   });
+
+  it('refuses a scan whose pages are together over the limit (they become one PDF), each page within it', async () => {
+    const stripe = readFileSync(path.join(__dirname, 'fixtures/stripe.jpg'));
+    const pages = Math.floor(LIMIT / stripe.length) + 1;
+    expect(stripe.length).toBeLessThan(LIMIT);
+    await expectNothingStoredBy(
+      async () =>
+        expect(
+          small.client.uploadDocument(
+            uploadStream(
+              { dossierId: small.dossierId, mailbox: 'misc', fileName: 'lange scan', channel: 'scan' },
+              Array.from({ length: pages }, () => [stripe]),
+            ),
+            { caller: small.portal },
+          ),
+        ).rejects.toMatchObject({
+          reason: 'file_too_large',
+          message: `The pages of "lange scan" are together larger than ${LIMIT} bytes.`,
+        }),
+      small,
+    );
+    // one page fewer fits
+    const { document } = await small.client.uploadDocument(
+      uploadStream(
+        { dossierId: small.dossierId, mailbox: 'misc', fileName: 'scan net', channel: 'scan' },
+        Array.from({ length: pages - 1 }, () => [stripe]),
+      ),
+      { caller: small.portal },
+    );
+    expect(document).toMatchObject({ pages: pages - 1 });
+  });
 });

@@ -80,14 +80,13 @@ interface Kept {
  * file (bounded by the limit), as embedding it in a PDF and parsing the XML need it; `keepWhole` keeps PDFs too
  * (scanned pages, which are merged).
  */
-function limited(maxBytes: number, fileName: string, kept: Kept, keepWhole: boolean): Transform {
+function limited(maxBytes: number, tooLarge: string, kept: Kept, keepWhole: boolean): Transform {
   let seen = 0;
   let decided = keepWhole;
   return new Transform({
     transform(chunk: Buffer, _encoding, done) {
       seen += chunk.length;
-      if (seen > maxBytes)
-        return done(invalidArgument(`"${fileName}" is larger than ${maxBytes} bytes.`, { reason: 'file_too_large' }));
+      if (seen > maxBytes) return done(invalidArgument(tooLarge, { reason: 'file_too_large' }));
       if (kept.ends) kept.ends.add(chunk);
       else kept.bytes.push(chunk);
       if (!decided && seen >= HEAD_BYTES) {
@@ -169,7 +168,17 @@ export async function checkDocument(
     written.push(key);
     if (body instanceof Uint8Array) return intake.store.put(key, body, { contentType });
     const kept: Kept = { bytes: [] };
-    const checked = limited(intake.maxFileBytes, incoming.fileName, kept, incoming.channel === 'scan');
+    // a scan's pages are held whole and become one PDF: together they are one file's worth at most
+    const scan = incoming.channel === 'scan';
+    const before = scan ? contents.reduce((sum, bytes) => sum + bytes.length, 0) : 0;
+    const checked = limited(
+      intake.maxFileBytes - before,
+      scan
+        ? `The pages of "${incoming.fileName}" are together larger than ${intake.maxFileBytes} bytes.`
+        : `"${incoming.fileName}" is larger than ${intake.maxFileBytes} bytes.`,
+      kept,
+      scan,
+    );
     // pipe() does not pass a failure of its source on: the bytes of a cancelled call would leave the store
     // waiting for the rest of the file, its temporary file on disk, for ever
     body.once('error', (error) => checked.destroy(error));
