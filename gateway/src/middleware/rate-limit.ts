@@ -34,9 +34,17 @@ interface Bucket {
 
 /** Past this many buckets, full (idle) ones are dropped, so memory does not grow with every address seen. */
 const SWEEP_ABOVE = 10_000;
+/**
+ * The most buckets kept: past it the oldest go (a tenth at a time), though not full. Only a flood of addresses
+ * gets there (10 logins a minute per address keep a bucket from being full for six seconds after its use), and
+ * such a client can reset its own limits by using more addresses anyway.
+ */
+const MAX_BUCKETS = 200_000;
 
 export class TokenBuckets {
   private readonly buckets = new Map<string, Bucket>();
+  /** the size at which the next sweep runs: twice what a sweep left, so sweeps cost O(1) per new key */
+  private sweepAt = SWEEP_ABOVE;
 
   constructor(private readonly clock: () => number = Date.now) {}
 
@@ -50,7 +58,11 @@ export class TokenBuckets {
     const allowed = bucket.tokens >= 1;
     if (allowed) bucket.tokens -= 1;
     if (!this.buckets.has(key)) {
-      if (this.buckets.size >= SWEEP_ABOVE) this.sweep(now, perMs, policy.limit);
+      if (this.buckets.size >= this.sweepAt) {
+        this.sweep(now, perMs, policy.limit);
+        if (this.buckets.size >= MAX_BUCKETS) this.dropOldest(this.buckets.size - MAX_BUCKETS * 0.9);
+        this.sweepAt = Math.min(MAX_BUCKETS, Math.max(SWEEP_ABOVE, this.buckets.size * 2));
+      }
       this.buckets.set(key, bucket);
     }
     return {
@@ -65,6 +77,14 @@ export class TokenBuckets {
 
   get size(): number {
     return this.buckets.size;
+  }
+
+  /** Drops the `count` buckets made first (a Map keeps the order keys came in). */
+  private dropOldest(count: number): void {
+    for (const key of this.buckets.keys()) {
+      if (count-- <= 0) return;
+      this.buckets.delete(key);
+    }
   }
 
   private sweep(now: number, perMs: number, limit: number): void {
