@@ -281,8 +281,9 @@ export class GrpcServer {
             for await (const item of impl(call.request, context) as AsyncIterable<unknown>) {
               if (call.cancelled) return;
               // respect backpressure: a slow client must not make the server buffer a whole download
-              if (!call.write(create(output, item as never)))
-                await new Promise((resolve) => call.once('drain', resolve));
+              await written(call, create(output, item as never));
+              // leaving the loop ends the handler's generator, so its `finally` closes what it opened
+              if (call.cancelled) return;
             }
             call.end();
           }).catch((mapped: Partial<StatusObject>) => endWithStatus(call, mapped));
@@ -298,14 +299,34 @@ export class GrpcServer {
         return (call: ServerDuplexStream<unknown, unknown>) => {
           traced(call, async (context) => {
             for await (const item of impl(call, context) as AsyncIterable<unknown>) {
-              if (!call.write(create(output, item as never)))
-                await new Promise((resolve) => call.once('drain', resolve));
+              await written(call, create(output, item as never));
+              if (call.cancelled) return;
             }
             call.end();
           }).catch((mapped: Partial<StatusObject>) => endWithStatus(call, mapped));
         };
     }
   }
+}
+
+/**
+ * Writes one message of a stream and, when its buffer is full, waits until it drains, or until the call is
+ * cancelled or closed: grpc-js drops the writes of a cancelled call without calling back, so 'drain' would never
+ * come and the handler (with the object store's connection it reads from) would wait for ever.
+ */
+async function written(
+  call: ServerWritableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>,
+  message: unknown,
+): Promise<void> {
+  if (call.write(message)) return;
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      call.off('drain', done).off('cancelled', done).off('close', done);
+      resolve();
+    };
+    call.on('drain', done).on('cancelled', done).on('close', done);
+    if (call.cancelled || call.destroyed) done();
+  });
 }
 
 /**

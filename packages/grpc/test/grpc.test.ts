@@ -200,9 +200,22 @@ describe('server-streaming calls', () => {
   let server: GrpcServer;
   let address: string;
 
+  /** of each long download: whether its handler's `finally` ran (the object store's stream closed) */
+  const longDownloads: Array<{ finished: boolean }> = [];
+
   beforeAll(async () => {
     ({ server, address } = await intakeServer({
       async *downloadDocument(request: { documentId: string }) {
+        if (request.documentId === 'long') {
+          const download = { finished: false };
+          longDownloads.push(download);
+          try {
+            for (let i = 0; i < 2000; i++) yield { part: { case: 'chunk', value: new Uint8Array(64 * 1024) } };
+          } finally {
+            download.finished = true;
+          }
+          return;
+        }
         if (request.documentId === 'missing')
           throw notFound('There is no such document.', { reason: 'document_not_found' });
         yield { part: { case: 'info', value: { fileName: 'a.pdf', contentType: 'application/pdf', size: 3n } } };
@@ -242,6 +255,31 @@ describe('server-streaming calls', () => {
       message: 'There is no such document.',
     });
     expect(ms).toBeLessThan(2_000);
+  });
+
+  test('a download cancelled while the server waits for the client to read on ends its handler, which closes what it opened', async () => {
+    const client = createServiceClient(DocumentIntakeService, address, { timeoutMs: 30_000 });
+    try {
+      for (let k = 0; k < 5; k++) {
+        const leave = new AbortController();
+        const messages = client
+          .downloadDocument({ documentId: 'long' }, { caller: admin, signal: leave.signal })
+          [Symbol.asyncIterator]();
+        await messages.next();
+        // the client stops reading: the server's buffers fill and it waits for them to drain
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        leave.abort();
+        await messages.return?.().catch(() => undefined);
+      }
+      // 'drain' never comes for a cancelled call: the handlers waited for ever, each holding its source open
+      const finished = await eventually(
+        async () => longDownloads.map((download) => download.finished),
+        (all) => all.every(Boolean),
+      );
+      expect(finished).toEqual(Array(5).fill(true));
+    } finally {
+      client.close();
+    }
   });
 
   test('a failure half-way ends the stream with internal, not with a silent end', async () => {
