@@ -455,7 +455,7 @@ export const getWebhookDelivery = defineRoute<{ params: { webhookId: string; del
   method: 'get',
   path: '/v1/webhooks/{webhookId}/deliveries/{deliveryId}',
   operationId: 'getWebhookDelivery',
-  summary: 'One delivery with the body sent and every attempt',
+  summary: 'One delivery with the body sent and its latest 100 attempts (the delivery says how many there were)',
   tags,
   auth: 'authenticated',
   permission: 'webhook:read',

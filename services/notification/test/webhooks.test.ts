@@ -336,6 +336,43 @@ describe('webhooks: events delivered to partners, signed, with a delivery log', 
     ).rejects.toMatchObject({ kind: 'failed_precondition', reason: 'webhook_delivery_in_progress' });
   });
 
+  test('a delivery shows its latest 100 attempts, and is retried by hand until it has had 1,000', async () => {
+    const hook = await subscribe('/often');
+    const eventId = await sendDocuments();
+    const delivered = await deliveryOf(hook.id, eventId);
+    // as if it had been retried by hand a thousand times: each retry added attempts
+    await h.service.db.query(
+      `INSERT INTO webhook_attempt (delivery_id, attempt, outcome, status_code, duration_ms, started_at)
+       SELECT $1, n, 'delivered', 204, 5, now() FROM generate_series(2, 1000) AS n`,
+      [delivered!.id],
+    );
+    await h.service.db.query('UPDATE webhook_delivery SET attempts = 1000 WHERE id = $1', [delivered!.id]);
+    const { delivery, attempts } = await h.client.getWebhookDelivery(
+      { webhookId: hook.id, deliveryId: delivered!.id },
+      { caller },
+    );
+    expect(delivery?.attempts).toBe(1000);
+    expect(attempts.map((attempt) => attempt.attempt)).toEqual(Array.from({ length: 100 }, (_, i) => 901 + i));
+    await expect(
+      h.client.retryWebhookDelivery({ webhookId: hook.id, deliveryId: delivered!.id }, { caller }),
+    ).rejects.toMatchObject({ kind: 'failed_precondition', reason: 'webhook_delivery_attempts_exhausted' });
+    expect(
+      (await h.client.getWebhookDelivery({ webhookId: hook.id, deliveryId: delivered!.id }, { caller })).delivery,
+    ).toMatchObject({ status: 'delivered', attempts: 1000 });
+  });
+
+  test('a firm has at most 50 webhooks; one more is refused until one is deleted', async () => {
+    const firm = randomUUID();
+    const made = await Promise.all(Array.from({ length: 50 }, (_, i) => subscribe(`/many-${i}`, firm)));
+    await expect(subscribe('/many-50', firm)).rejects.toMatchObject({
+      kind: 'failed_precondition',
+      reason: 'too_many_webhooks',
+    });
+    expect((await h.client.listWebhooks({ pageSize: 100 }, { caller: admin(firm) })).webhooks).toHaveLength(50);
+    await h.client.deleteWebhook({ webhookId: made[0].id }, { caller: admin(firm) });
+    await expect(subscribe('/many-50', firm)).resolves.toMatchObject({ webhook: { url: receiver.url('/many-50') } });
+  });
+
   test('after a rotation both secrets sign until the overlap ends, then only the new one; a second rotation drops the oldest', async () => {
     const rotating = await subscribe('/rotating');
     const { webhook, secret: second } = await h.client.rotateWebhookSecret({ webhookId: rotating.id }, { caller });

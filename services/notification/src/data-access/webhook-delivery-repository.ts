@@ -222,6 +222,11 @@ export async function listWebhookDeliveries(
   return rows;
 }
 
+/** The attempts a delivery's detail shows: its latest (the delivery's `attempts` says how many there were). */
+export const ATTEMPTS_SHOWN = 100;
+/** A delivery is retried by hand until it has had this many attempts; its history stays bounded. */
+export const MAX_DELIVERY_ATTEMPTS = 1000;
+
 export async function findWebhookDelivery(
   db: Queryable,
   webhookId: string,
@@ -233,9 +238,11 @@ export async function findWebhookDelivery(
   );
   if (rows.length === 0) return null;
   const attempts = await db.query<WebhookAttemptRow>(
-    `SELECT attempt, outcome, status_code, error, response_excerpt, duration_ms, started_at
-       FROM webhook_attempt WHERE delivery_id = $1 ORDER BY attempt`,
-    [id],
+    `SELECT * FROM (
+       SELECT attempt, outcome, status_code, error, response_excerpt, duration_ms, started_at
+         FROM webhook_attempt WHERE delivery_id = $1 ORDER BY attempt DESC LIMIT $2) AS latest
+      ORDER BY attempt`,
+    [id, ATTEMPTS_SHOWN],
   );
   return { delivery: rows[0], attempts: attempts.rows };
 }
@@ -251,9 +258,9 @@ export async function requeueWebhookDelivery(
 ): Promise<WebhookDeliveryRow | null> {
   const { rows } = await db.query<WebhookDeliveryRow>(
     `UPDATE webhook_delivery SET status = 'pending', next_attempt_at = now(), series_start = attempts, last_error = NULL
-      WHERE webhook_id = $1 AND id = $2 AND status IN ('failed', 'delivered', 'cancelled')
+      WHERE webhook_id = $1 AND id = $2 AND status IN ('failed', 'delivered', 'cancelled') AND attempts < $3
      RETURNING ${DELIVERY}`,
-    [webhookId, id],
+    [webhookId, id, MAX_DELIVERY_ATTEMPTS],
   );
   return rows[0] ?? null;
 }

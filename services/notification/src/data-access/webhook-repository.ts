@@ -1,4 +1,4 @@
-import type { Queryable } from '@kantoor/database';
+import type { Database, Queryable } from '@kantoor/database';
 
 export interface WebhookRow {
   id: string;
@@ -45,6 +45,28 @@ const WEBHOOK = `id, firm_id, url, event_types, description, enabled, disabled_r
 const CANCEL_PENDING = (changed: string, why: string) =>
   `UPDATE webhook_delivery d SET status = 'cancelled', last_error = '${why}'
     FROM ${changed} WHERE d.webhook_id = ${changed}.id AND d.status = 'pending'`;
+
+/** The most webhooks a firm has at once: each event is copied to each of them, and sent to each. */
+export const MAX_WEBHOOKS_PER_FIRM = 50;
+
+/**
+ * Inserts a webhook unless its firm has MAX_WEBHOOKS_PER_FIRM already (then null). The firm's webhooks are
+ * counted under a lock of the firm, so two creations at once cannot both take the last place.
+ */
+export async function insertWebhookWithinLimit(
+  db: Database,
+  webhook: Parameters<typeof insertWebhook>[1],
+): Promise<WebhookRow | null> {
+  return db.transaction(async (tx) => {
+    await tx.query("SELECT pg_advisory_xact_lock(hashtextextended('webhook:' || $1, 0))", [webhook.firm_id]);
+    const { rows } = await tx.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM webhook WHERE firm_id = $1 AND deleted_at IS NULL',
+      [webhook.firm_id],
+    );
+    if (rows[0].n >= MAX_WEBHOOKS_PER_FIRM) return null;
+    return insertWebhook(tx, webhook);
+  });
+}
 
 export async function insertWebhook(
   db: Queryable,

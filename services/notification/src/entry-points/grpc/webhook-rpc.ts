@@ -16,6 +16,7 @@ import type { NotificationService } from '@kantoor/proto/kantoor/notification/v1
 import {
   findWebhookDelivery,
   listWebhookDeliveries,
+  MAX_DELIVERY_ATTEMPTS,
   queueWebhookDelivery,
   requeueWebhookDelivery,
   type WebhookDeliveryRow,
@@ -24,8 +25,9 @@ import {
   deleteWebhook,
   disableApiKeyWebhooks,
   findWebhook,
-  insertWebhook,
+  insertWebhookWithinLimit,
   listWebhooks,
+  MAX_WEBHOOKS_PER_FIRM,
   rotateWebhookSecret,
   updateWebhook,
   type WebhookRow,
@@ -166,7 +168,7 @@ export function webhookRpc(context: WebhookRpcContext): WebhookMethods {
       const eventTypes = checkEventTypes(request.eventTypes);
       const description = checkDescription(request.description);
       const secret = generateWebhookSecret();
-      const row = await insertWebhook(db, {
+      const row = await insertWebhookWithinLimit(db, {
         id: randomUUID(),
         firm_id: firmId,
         url,
@@ -177,6 +179,11 @@ export function webhookRpc(context: WebhookRpcContext): WebhookMethods {
         created_by: actor,
         owner_api_key_id: scope.ownerApiKeyId,
       });
+      if (!row)
+        throw failedPrecondition(
+          `The firm has ${MAX_WEBHOOKS_PER_FIRM} webhooks, the most it can have; delete one it no longer needs first.`,
+          { reason: 'too_many_webhooks' },
+        );
       return { webhook: webhookMessage(row), secret };
     },
 
@@ -234,6 +241,11 @@ export function webhookRpc(context: WebhookRpcContext): WebhookMethods {
         rotatedBy: actor,
       });
       if (!row) throw webhookNotFound();
+      if (!row)
+        throw failedPrecondition(
+          `The firm has ${MAX_WEBHOOKS_PER_FIRM} webhooks, the most it can have; delete one it no longer needs first.`,
+          { reason: 'too_many_webhooks' },
+        );
       return { webhook: webhookMessage(row), secret };
     },
 
@@ -308,7 +320,13 @@ export function webhookRpc(context: WebhookRpcContext): WebhookMethods {
       const webhook = live(await webhookOf(scope, request.webhookId), 'retry its deliveries');
       const requeued = await requeueWebhookDelivery(db, webhook.id, deliveryId);
       if (!requeued) {
-        if (!(await findWebhookDelivery(db, webhook.id, deliveryId))) throw deliveryNotFound();
+        const found = await findWebhookDelivery(db, webhook.id, deliveryId);
+        if (!found) throw deliveryNotFound();
+        if (found.delivery.attempts >= MAX_DELIVERY_ATTEMPTS)
+          throw failedPrecondition(
+            `The delivery was tried ${found.delivery.attempts} times, the most a delivery is; the event stays in its body.`,
+            { reason: 'webhook_delivery_attempts_exhausted' },
+          );
         throw failedPrecondition('The delivery is still being tried; retry it once it has failed or ended.', {
           reason: 'webhook_delivery_in_progress',
         });
