@@ -37,6 +37,11 @@ export interface OutboxRelayOptions {
   retentionMs?: number;
   /** how often published rows past the retention are deleted; default hourly */
   pruneIntervalMs?: number;
+  /**
+   * how long the record that a consumer handled an event (`inbox`) is kept; default 30 days. It only has to
+   * outlive any redelivery of that event, so longer than the transport keeps events (Kafka: the topics' retention).
+   */
+  handledRetentionMs?: number;
 }
 
 /** What one batch did: how many rows it published, or that another relay holds the outbox. */
@@ -65,6 +70,7 @@ export class OutboxRelay {
   private readonly publishBackoff: { initialMs: number; maxMs: number };
   private readonly retentionMs: number;
   private readonly pruneIntervalMs: number;
+  private readonly handledRetentionMs: number;
   private readonly publishedCounter = metrics
     .getMeter('@kantoor/events')
     .createCounter('kantoor.events.published', { description: 'events the outbox relay published' });
@@ -85,6 +91,7 @@ export class OutboxRelay {
     this.publishBackoff = options.publishBackoff ?? { initialMs: 500, maxMs: 30_000 };
     this.retentionMs = options.retentionMs ?? 7 * DAY_MS;
     this.pruneIntervalMs = options.pruneIntervalMs ?? 60 * 60 * 1000;
+    this.handledRetentionMs = options.handledRetentionMs ?? 30 * DAY_MS;
     if (!Number.isInteger(this.batchSize) || this.batchSize < 1) {
       throw invalidArgument(`outbox relay batch size must be a positive integer, got ${this.batchSize}`);
     }
@@ -146,6 +153,17 @@ export class OutboxRelay {
       `DELETE FROM outbox WHERE published_at < now() - make_interval(secs => $1)`,
       [this.retentionMs / 1000],
     );
+    return rowCount;
+  }
+
+  /**
+   * Deletes the records of events this database's consumers handled longer ago than `handledRetentionMs`:
+   * without it the inbox grows by every event every consumer group ever handled. Returns how many.
+   */
+  async pruneHandled(): Promise<number> {
+    const { rowCount } = await this.db.query(`DELETE FROM inbox WHERE handled_at < now() - make_interval(secs => $1)`, [
+      this.handledRetentionMs / 1000,
+    ]);
     return rowCount;
   }
 
@@ -296,6 +314,8 @@ export class OutboxRelay {
     try {
       const pruned = await this.prunePublished();
       if (pruned > 0) this.logger.info({ pruned }, 'pruned published outbox events past their retention');
+      const forgotten = await this.pruneHandled();
+      if (forgotten > 0) this.logger.info({ forgotten }, 'pruned records of handled events past their retention');
     } catch (error) {
       this.logger.warn({ err: error }, 'pruning the outbox failed; retried at the next interval');
     }

@@ -447,4 +447,17 @@ describeEachDatabase('outbox, relay and idempotent consumer', (open) => {
       pending,
     ]);
   });
+
+  it('forgets that an event was handled once that is older than the retention, and only then', async () => {
+    await db.query(
+      `INSERT INTO inbox (consumer_group, event_id, handled_at)
+       VALUES ('welcome', 'e-old', now() - interval '31 days'), ('welcome', 'e-recent', now() - interval '29 days'),
+              ('mail', 'e-old', now() - interval '40 days')`,
+    );
+    expect(await relay().pruneHandled()).toBe(2);
+    expect((await db.query("SELECT event_id FROM inbox WHERE event_id LIKE 'e-%'")).rows).toEqual([
+      { event_id: 'e-recent' },
+    ]);
+    expect(await relay({ handledRetentionMs: 60_000 }).pruneHandled()).toBe(1);
+  });
 });
