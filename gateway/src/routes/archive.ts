@@ -190,6 +190,7 @@ const VerificationRunView = namedSchema('VerificationRun', {
     startedAt: dateTime,
     finishedAt: dateTime,
     checked: { type: 'integer' },
+    findingCount: { type: 'integer', description: 'how many findings the run has; `findings` holds the first 1,000' },
     findings: {
       type: 'array',
       items: {

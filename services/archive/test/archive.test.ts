@@ -453,6 +453,26 @@ describe('archive service on the folder store', () => {
     expect(sampled.checked).toBe(1);
     const listed = await h.client.listVerificationRuns({ limit: 5 }, { caller: adminCaller });
     expect(listed.runs.map((listedRun) => listedRun.findings.length)).toEqual([sampled.findings.length, 2, 0]);
+    expect(listed.runs.map((listedRun) => listedRun.findingCount)).toEqual([sampled.findings.length, 2, 0]);
+  });
+
+  test('a run with more than 1,000 findings shows the first 1,000 and says how many there are', async () => {
+    const kept = await storeInIntake(h, { name: 'Bewaard' });
+    await archived(1);
+    // as after a storage outage: 1,500 objects whose bytes are gone (copies of one, with keys nothing is at)
+    await h.service.db.query(
+      `INSERT INTO archive_object (source, document_id, firm_id, dossier_id, role, key, source_key, sha256, size,
+                                   content_type, retain_until, retention_rule)
+       SELECT source, document_id, firm_id, dossier_id, 'lost-' || n, key || '~lost-' || n, source_key, sha256, size,
+              content_type, retain_until, retention_rule
+         FROM archive_object, generate_series(1, 1500) AS n WHERE document_id = $1 AND role = 'original'`,
+      [kept.documentId],
+    );
+    const run = (await h.client.runVerification({ sample: 0 }, { caller: systemCaller })).run!;
+    expect([run.checked, run.findingCount, run.findings.length]).toEqual([1501, 1500, 1000]);
+    const [listed] = (await h.client.listVerificationRuns({ pageSize: 1 }, { caller: adminCaller })).runs;
+    expect([listed.findingCount, listed.findings.length]).toEqual([1500, 1000]);
+    expect(listed.findings.every((finding) => finding.problem === 'missing')).toBe(true);
   });
 
   test("a firm's admin sees its own verification runs and its share of the platform's, never another firm's", async () => {

@@ -20,8 +20,14 @@ export interface VerificationRunRow {
   started_at: Date;
   finished_at: Date | null;
   checked: number;
+  /** the first FINDINGS_SHOWN */
   findings: Finding[];
+  /** all of them */
+  finding_count: number;
 }
+
+/** The findings a run shows at most (a storage outage makes every object a finding, in every run). */
+export const FINDINGS_SHOWN = 1000;
 
 /** An archived object (`archive_object`) or a backup file (`backup_file`), by the table it is recorded in. */
 interface Candidate {
@@ -129,7 +135,14 @@ export async function runVerification(
       [runId, [...checkedPerFirm.keys()], [...checkedPerFirm.values()]],
     );
   });
-  return { id: runId, started_at: startedAt, finished_at: finishedAt, checked, findings };
+  return {
+    id: runId,
+    started_at: startedAt,
+    finished_at: finishedAt,
+    checked,
+    findings: findings.slice(0, FINDINGS_SHOWN),
+    finding_count: findings.length,
+  };
 }
 
 /**
@@ -144,7 +157,7 @@ export async function verificationRuns(
   firmId?: string,
 ): Promise<{ runs: VerificationRunRow[]; nextCursor: string }> {
   const after = page.cursor ? decodeCursor(page.cursor, isPostgresTime, isSerialId) : undefined;
-  const listed = await db.query<Omit<VerificationRunRow, 'findings'> & { position: string }>(
+  const listed = await db.query<Omit<VerificationRunRow, 'findings' | 'finding_count'> & { position: string }>(
     `SELECT r.id::text AS id, r.started_at, r.finished_at, r.started_at::text AS position,
        CASE WHEN $2::uuid IS NULL THEN r.checked ELSE COALESCE(split.checked, 0) END AS checked
      FROM verification_run r
@@ -157,8 +170,14 @@ export async function verificationRuns(
   const { rows, nextCursor } = pageOfRows(listed.rows, page.pageSize, (run) => [run.position, run.id]);
   const runs = rows.map(({ position: _position, ...run }) => run);
   if (runs.length === 0) return { runs: [], nextCursor };
-  const found = await db.query<Finding & { run_id: string; object_order: unknown; backup_file_order: unknown }>(
+  const found = await db.query<
+    Finding & { run_id: string; object_order: unknown; backup_file_order: unknown; total: number; n: unknown }
+  >(
     `SELECT * FROM (
+     SELECT finding.*,
+       count(*) OVER (PARTITION BY run_id)::int AS total,
+       row_number() OVER (PARTITION BY run_id ORDER BY backup_file_order NULLS FIRST, object_order) AS n
+     FROM (
        SELECT f.run_id::text AS run_id, f.object_id::text AS object_id, NULL AS backup_file_id, o.key,
          o.dossier_id::text AS dossier_id, o.firm_id, f.problem, o.sha256 AS expected_sha256, f.actual_sha256,
          f.object_id AS object_order, NULL::bigint AS backup_file_order
@@ -168,12 +187,25 @@ export async function verificationRuns(
        SELECT f.run_id::text, '', b.id::text, b.key, '', b.firm_id, f.problem, b.sha256, f.actual_sha256, NULL, b.id
        FROM backup_file_verification_finding f JOIN backup_file b ON b.id = f.backup_file_id
        WHERE f.run_id = ANY($1::bigint[]) AND ($2::uuid IS NULL OR b.firm_id = $2)
-     ) finding ORDER BY backup_file_order NULLS FIRST, object_order`,
-    [runs.map((run) => run.id), firmId ?? null],
+     ) finding
+     ) numbered WHERE n <= $3 ORDER BY backup_file_order NULLS FIRST, object_order`,
+    [runs.map((run) => run.id), firmId ?? null, FINDINGS_SHOWN],
   );
   // grouped in one pass (a filter per run read every finding once per run: 1M findings over 200 runs took 3.3 s)
-  const byRun = new Map<string, Finding[]>(runs.map((run) => [run.id, []]));
-  for (const { run_id: runId, object_order: _object, backup_file_order: _file, ...finding } of found.rows)
-    byRun.get(runId)?.push(finding);
-  return { runs: runs.map((run) => ({ ...run, findings: byRun.get(run.id)! })), nextCursor };
+  const byRun = new Map<string, { findings: Finding[]; total: number }>(
+    runs.map((run) => [run.id, { findings: [], total: 0 }]),
+  );
+  for (const { run_id: runId, object_order: _o, backup_file_order: _f, total, n: _n, ...finding } of found.rows) {
+    const ofRun = byRun.get(runId);
+    if (!ofRun) continue;
+    ofRun.findings.push(finding);
+    ofRun.total = total;
+  }
+  return {
+    runs: runs.map((run) => {
+      const { findings, total } = byRun.get(run.id)!;
+      return { ...run, findings, finding_count: total };
+    }),
+    nextCursor,
+  };
 }

@@ -178,6 +178,7 @@ const runMessage = (run: VerificationRunRow) => ({
     expectedSha256: finding.expected_sha256,
     actualSha256: finding.actual_sha256 ?? '',
   })),
+  findingCount: run.finding_count,
 });
 
 const actorOf = (caller: Actor) => ({ kind: caller.kind, id: actorId(caller) });
