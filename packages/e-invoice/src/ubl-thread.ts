@@ -7,7 +7,7 @@
  */
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { DomainError, invalidArgument, type ErrorKind, type FieldViolation } from '@kantoor/errors';
+import { fromPlainError, invalidArgument, isDomainError, type PlainError } from '@kantoor/errors';
 import type { Attachment, EInvoice } from './model';
 
 /** What the thread made of a file: the invoice, and its PDF, embedded by the sender or else rendered. */
@@ -35,25 +35,23 @@ export interface UblThread {
   close(): Promise<void>;
 }
 
+/** render the invoice as a PDF only when it embeds none, or always */
+export type UblRender = 'unless-embedded' | 'always';
+
 export interface UblReadOptions {
   /** refuse larger files before parsing (readUbl's maxBytes) */
   maxBytes?: number;
-  /** render the invoice as a PDF only when it embeds none (default), or always */
-  render?: 'unless-embedded' | 'always';
+  /** default 'unless-embedded' */
+  render?: UblRender;
 }
 
 /** What the thread is sent, and what it answers. */
 export interface UblJob {
   bytes: Uint8Array;
   maxBytes?: number;
-  render: 'unless-embedded' | 'always';
+  render: UblRender;
 }
-export type UblAnswer =
-  | { ok: true; reading: UblReading }
-  | {
-      ok: false;
-      error: { domain: boolean; kind?: ErrorKind; message: string; reason?: string; violations?: FieldViolation[] };
-    };
+export type UblAnswer = { ok: true; reading: UblReading } | { ok: false; error: PlainError };
 
 // from src (tests) and from dist alike: the compiled script
 const WORKER_SCRIPT = path.join(__dirname, '..', 'dist', 'ubl-worker.js');
@@ -104,12 +102,8 @@ export function createUblThread(options: UblThreadOptions = {}): UblThread {
       const onMessage = (answer: UblAnswer) => {
         finish();
         if (answer.ok) return resolve(answer.reading);
-        const { error } = answer;
-        reject(
-          error.domain
-            ? new DomainError(error.kind!, error.message, { reason: error.reason, violations: error.violations })
-            : new Error(`reading the UBL file failed: ${error.message}`),
-        );
+        const error = fromPlainError(answer.error);
+        reject(isDomainError(error) ? error : new Error(`reading the UBL file failed: ${error.message}`));
       };
       const onError = (error: Error & { code?: string }) => {
         finish();

@@ -1,6 +1,6 @@
 /** The thread of createUblThread: reads each file it is sent and renders it when asked (see ubl-thread.ts). */
 import { parentPort } from 'node:worker_threads';
-import { isDomainError } from '@kantoor/errors';
+import { toPlainError } from '@kantoor/errors';
 import { pdfRendition, readUbl } from './read-ubl';
 import { renderInvoicePdf } from './render-invoice';
 import type { UblAnswer, UblJob } from './ubl-thread';
@@ -14,13 +14,7 @@ async function answer(job: UblJob): Promise<void> {
     const rendered = embedded ? undefined : await renderInvoicePdf(invoice);
     port.postMessage({ ok: true, reading: { invoice, embedded, rendered } } satisfies UblAnswer);
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    port.postMessage({
-      ok: false,
-      error: isDomainError(error)
-        ? { domain: true, kind: error.kind, message, reason: error.reason, violations: error.violations }
-        : { domain: false, message },
-    } satisfies UblAnswer);
+    port.postMessage({ ok: false, error: toPlainError(error) } satisfies UblAnswer);
   }
 }
 

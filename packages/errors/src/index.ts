@@ -65,6 +65,30 @@ export function isDomainError(error: unknown): error is DomainError {
   return error instanceof DomainError;
 }
 
+/**
+ * An error as it crosses to another thread (postMessage keeps no class): a domain error keeps its kind, reason
+ * and violations; any other error only its message.
+ */
+export interface PlainError {
+  message: string;
+  kind?: ErrorKind;
+  reason?: string;
+  violations?: FieldViolation[];
+}
+
+export function toPlainError(error: unknown): PlainError {
+  if (error instanceof DomainError)
+    return { message: error.message, kind: error.kind, reason: error.reason, violations: error.violations };
+  return { message: error instanceof Error ? error.message : String(error) };
+}
+
+/** The error `toPlainError` made `plain` of: a DomainError again, or an Error with the message. */
+export function fromPlainError(plain: PlainError): Error {
+  return plain.kind
+    ? new DomainError(plain.kind, plain.message, { reason: plain.reason, violations: plain.violations })
+    : new Error(plain.message);
+}
+
 /** gRPC status codes (numeric values of grpc.status), kept here so that this package needs no gRPC library. */
 export const GRPC_STATUS: Record<ErrorKind, number> = {
   invalid_argument: 3,

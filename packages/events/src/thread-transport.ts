@@ -10,35 +10,20 @@
  * it had not handled fail their publish and stay in their outbox, to be published again.
  */
 import type { MessagePort } from 'node:worker_threads';
-import { DomainError, unavailable, type ErrorKind } from '@kantoor/errors';
+import { fromPlainError, toPlainError, unavailable, type PlainError } from '@kantoor/errors';
 import type { EventRecord, EventTransport, RecordHandler, SubscribeOptions, Subscription } from './transport';
-
-interface PortError {
-  message: string;
-  kind?: ErrorKind;
-  reason?: string;
-}
 
 /** worker → hub */
 type ClientMessage =
   | { kind: 'publish'; id: number; records: EventRecord[] }
   | { kind: 'subscribe'; id: number; groupId: string; topics: string[] }
   | { kind: 'unsubscribe'; id: number; subscription: number }
-  | { kind: 'handled'; id: number; error?: PortError };
+  | { kind: 'handled'; id: number; error?: PlainError };
 
 /** hub → worker */
 type HubMessage =
-  | { kind: 'reply'; id: number; error?: PortError; subscription?: number }
+  | { kind: 'reply'; id: number; error?: PlainError; subscription?: number }
   | { kind: 'deliver'; id: number; subscription: number; record: EventRecord };
-
-function toPortError(error: unknown): PortError {
-  if (error instanceof DomainError) return { message: error.message, kind: error.kind, reason: error.reason };
-  return { message: error instanceof Error ? error.message : String(error) };
-}
-
-function fromPortError(error: PortError): Error {
-  return error.kind ? new DomainError(error.kind, error.message, { reason: error.reason }) : new Error(error.message);
-}
 
 /** Waiting calls by id, each settled by the other side's answer or failed when the port closes. */
 class PendingCalls<T> {
@@ -58,11 +43,11 @@ class PendingCalls<T> {
     });
   }
 
-  settle(id: number, error: PortError | undefined, value: T): void {
+  settle(id: number, error: PlainError | undefined, value: T): void {
     const call = this.waiting.get(id);
     if (!call) return;
     this.waiting.delete(id);
-    if (error) call.reject(fromPortError(error));
+    if (error) call.reject(fromPlainError(error));
     else call.resolve(value);
   }
 
@@ -130,7 +115,7 @@ export class ThreadTransport implements EventTransport {
       return;
     }
     const handler = this.handlers.get(message.subscription);
-    const answer = (error?: PortError) => {
+    const answer = (error?: PlainError) => {
       if (!this.closed) this.port.postMessage({ kind: 'handled', id: message.id, error } satisfies ClientMessage);
     };
     if (!handler) {
@@ -139,7 +124,7 @@ export class ThreadTransport implements EventTransport {
     }
     handler(message.record).then(
       () => answer(),
-      (error: unknown) => answer(toPortError(error)),
+      (error: unknown) => answer(toPlainError(error)),
     );
   }
 }
@@ -160,7 +145,7 @@ export function serveThreadTransport(hub: EventTransport, port: MessagePort): { 
     port.postMessage({
       kind: 'reply',
       id,
-      ...(outcome.error !== undefined && { error: toPortError(outcome.error) }),
+      ...(outcome.error !== undefined && { error: toPlainError(outcome.error) }),
       ...(outcome.subscription !== undefined && { subscription: outcome.subscription }),
     } satisfies HubMessage);
   };
